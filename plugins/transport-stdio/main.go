@@ -1,0 +1,16 @@
+// Command ica-plugin-transport-stdio is the bundled transport plugin that
+// runs upstream MCP servers as child processes and speaks newline-delimited
+// JSON-RPC with them over stdin and stdout.
+package main
+
+import (
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/transport-stdio/stdio"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	sdk.ServeTransport(stdio.New(version))
+}

@@ -1,0 +1,252 @@
+package stdio
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
+)
+
+// Timings of the shutdown sequence when the caller gives no deadline, and
+// of the cleanup of what is left of the process group once its leader has
+// exited.
+const (
+	defaultGrace   = 4 * time.Second
+	groupTermWait  = 500 * time.Millisecond
+	readDrainLimit = time.Second
+)
+
+// session is one running child.
+type session struct {
+	cmd    *exec.Cmd
+	pid    int
+	peer   sdk.Peer
+	logger hclog.Logger
+
+	writeMu sync.Mutex
+	stdin   *os.File
+	wbuf    []byte
+
+	stderr *tail
+
+	exited chan struct{} // closed when the leader has been waited for
+	done   chan struct{} // closed after Exited was reported
+
+	closeOnce sync.Once
+	closing   chan struct{} // closed when the host asked for shutdown
+}
+
+func start(cmd *exec.Cmd, server string, peer sdk.Peer) (*session, error) {
+	// os.Pipe rather than cmd.StdoutPipe: Wait must not wait for, nor
+	// close under, the readers, since a grandchild may hold the pipes open
+	// after the leader is gone.
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		closeAll(inR, inW)
+		return nil, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		closeAll(inR, inW, outR, outW)
+		return nil, err
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
+	if err := cmd.Start(); err != nil {
+		closeAll(inR, inW, outR, outW, errR, errW)
+		return nil, fmt.Errorf("start %s: %w", cmd.Args[0], err)
+	}
+	closeAll(inR, outW, errW)
+
+	s := &session{
+		cmd:     cmd,
+		pid:     cmd.Process.Pid,
+		peer:    peer,
+		logger:  peer.Logger(),
+		stdin:   inW,
+		stderr:  newTail(20, 1000),
+		exited:  make(chan struct{}),
+		done:    make(chan struct{}),
+		closing: make(chan struct{}),
+	}
+	s.logger.Debug("started upstream", "server", server, "pid", s.pid, "command", cmd.Path)
+
+	stdoutDone := make(chan struct{})
+	stderrDone := make(chan struct{})
+	go func() {
+		defer close(stdoutDone)
+		readLines(outR, sdk.MaxMessageBytes, s.onStdoutLine, s.logger)
+	}()
+	go func() {
+		defer close(stderrDone)
+		readLines(errR, 64<<10, s.onStderrLine, s.logger)
+	}()
+	go s.wait(outR, errR, stdoutDone, stderrDone)
+	return s, nil
+}
+
+func closeAll(files ...*os.File) {
+	for _, f := range files {
+		_ = f.Close()
+	}
+}
+
+// ReadyDetail implements sdk.ReadyDetailer.
+func (s *session) ReadyDetail() string { return "pid " + strconv.Itoa(s.pid) }
+
+func (s *session) onStdoutLine(line []byte) {
+	if line[0] != '{' && line[0] != '[' {
+		// Banners and stray prints are not JSON-RPC; never pass them on.
+		s.logger.Warn("ignoring non-JSON output on stdout", "line", clip(line, 200))
+		return
+	}
+	if err := s.peer.Deliver(line); err != nil {
+		s.logger.Debug("could not deliver message", "error", err)
+	}
+}
+
+func (s *session) onStderrLine(line []byte) {
+	text := string(line)
+	s.stderr.add(text)
+	s.logger.Info(text, "stream", "stderr")
+}
+
+// wait reaps the leader, clears what is left of its group, lets the readers
+// finish, and reports Exited.
+func (s *session) wait(outR, errR *os.File, stdoutDone, stderrDone chan struct{}) {
+	err := s.cmd.Wait()
+	close(s.exited)
+
+	// Whatever the leader left running in its group goes too.
+	killGroup(s.pid, groupTermWait)
+
+	// Every message written before the exit must be delivered before
+	// Exited; but a descendant that escaped the group could hold the
+	// pipes open for ever, so the wait is bounded.
+	timer := time.NewTimer(readDrainLimit)
+	defer timer.Stop()
+	for _, ch := range []chan struct{}{stdoutDone, stderrDone} {
+		select {
+		case <-ch:
+		case <-timer.C:
+		}
+	}
+	closeAll(outR, errR)
+	s.writeMu.Lock()
+	_ = s.stdin.Close()
+	s.writeMu.Unlock()
+
+	ev := sdk.Exited{ExitCode: -1, StderrTail: s.stderr.lines()}
+	var exitErr *exec.ExitError
+	switch {
+	case err == nil:
+		ev.ExitCode = 0
+	case errors.As(err, &exitErr):
+		ev.ExitCode = exitErr.ExitCode()
+		if ws, ok := exitErr.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			ev.Signal = ws.Signal().String()
+		}
+	default:
+		ev.Reason = err.Error()
+	}
+	select {
+	case <-s.closing:
+		if ev.Reason == "" {
+			ev.Reason = "closed by host"
+		}
+	default:
+		if ev.Reason == "" {
+			ev.Reason = "upstream process exited"
+		}
+	}
+	s.logger.Debug("upstream exited", "pid", s.pid, "code", ev.ExitCode, "signal", ev.Signal)
+	_ = s.peer.Event(ev)
+	close(s.done)
+}
+
+// Send implements sdk.Session: one message, one line.
+func (s *session) Send(_ context.Context, msg []byte) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	select {
+	case <-s.exited:
+		return errors.New("upstream process has exited")
+	default:
+	}
+	// One write per message, so a message is never interleaved with another.
+	s.wbuf = append(append(s.wbuf[:0], msg...), '\n')
+	_, err := s.stdin.Write(s.wbuf)
+	if cap(s.wbuf) > 1<<20 {
+		s.wbuf = nil // do not pin a huge buffer
+	}
+	return err
+}
+
+// Close implements sdk.Session with the MCP shutdown sequence: close stdin,
+// wait, SIGTERM to the group, wait, SIGKILL to the group.
+func (s *session) Close(ctx context.Context) error {
+	s.closeOnce.Do(func() { close(s.closing) })
+	grace := defaultGrace
+	if dl, ok := ctx.Deadline(); ok {
+		grace = time.Until(dl)
+	}
+	s.writeMu.Lock()
+	_ = s.stdin.Close()
+	s.writeMu.Unlock()
+
+	if !s.waitExit(grace / 2) {
+		s.logger.Debug("upstream still running after stdin closed; sending SIGTERM", "pid", s.pid)
+		_ = syscall.Kill(-s.pid, syscall.SIGTERM)
+		if !s.waitExit(grace / 2) {
+			s.logger.Warn("upstream ignored SIGTERM; sending SIGKILL", "pid", s.pid)
+			_ = syscall.Kill(-s.pid, syscall.SIGKILL)
+		}
+	}
+	select {
+	case <-s.done:
+	case <-time.After(readDrainLimit + groupTermWait + time.Second):
+	}
+	return nil
+}
+
+func (s *session) waitExit(d time.Duration) bool {
+	if d <= 0 {
+		d = time.Millisecond
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-s.exited:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// killGroup ends the process group pgid: SIGTERM, then SIGKILL to whatever
+// is still there after wait.
+func killGroup(pgid int, wait time.Duration) {
+	if syscall.Kill(-pgid, syscall.SIGTERM) != nil {
+		return // the group is empty
+	}
+	deadline := time.Now().Add(wait)
+	for time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		if syscall.Kill(-pgid, 0) != nil {
+			return
+		}
+	}
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+}

@@ -1,0 +1,121 @@
+package stdio
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
+)
+
+// Transport starts stdio sessions.
+type Transport struct {
+	version string
+}
+
+// New returns the stdio transport; version is reported by Info.
+func New(version string) *Transport {
+	return &Transport{version: version}
+}
+
+// Info implements sdk.Transport.
+func (t *Transport) Info() sdk.Info {
+	return sdk.Info{
+		Names:       []string{"stdio"},
+		Version:     t.version,
+		Description: "runs upstream MCP servers as child processes (JSON-RPC over stdin/stdout)",
+	}
+}
+
+// Open implements sdk.Transport: it starts the child and returns once it
+// runs.
+func (t *Transport) Open(_ context.Context, spec sdk.SessionSpec, peer sdk.Peer) (sdk.Session, error) {
+	if spec.Command == "" {
+		return nil, fmt.Errorf("server %q has no command", spec.Server)
+	}
+	path, err := lookPath(spec.Command, spec.Env["PATH"], spec.Cwd)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Cwd != "" {
+		if fi, err := os.Stat(spec.Cwd); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("working directory %q is not a directory", spec.Cwd)
+		}
+	}
+
+	cmd := &exec.Cmd{
+		Path: path,
+		Args: append([]string{spec.Command}, spec.Args...),
+		Env:  envList(spec.Env),
+		Dir:  spec.Cwd,
+		SysProcAttr: &syscall.SysProcAttr{
+			// Its own group, so signals reach every descendant.
+			Setpgid: true,
+			// A safety net for when this plugin dies without shutting
+			// its sessions down: the child is told at once.
+			Pdeathsig: syscall.SIGTERM,
+		},
+	}
+	return start(cmd, spec.Server, peer)
+}
+
+// envList turns the environment map into the form exec wants. It is never
+// nil: a nil Env would make the child inherit this plugin's environment.
+func envList(env map[string]string) []string {
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// lookPath finds command the way a shell would, but in the PATH the child
+// is given rather than this plugin's own.
+func lookPath(command, pathEnv, cwd string) (string, error) {
+	if strings.ContainsRune(command, '/') {
+		p := command
+		if !filepath.IsAbs(p) && cwd != "" {
+			p = filepath.Join(cwd, p)
+		}
+		if err := checkExecutable(p); err != nil {
+			return "", fmt.Errorf("command %q: %w", command, err)
+		}
+		return p, nil
+	}
+	if pathEnv == "" {
+		pathEnv = os.Getenv("PATH")
+	}
+	for _, dir := range filepath.SplitList(pathEnv) {
+		if dir == "" {
+			dir = "."
+		}
+		if !filepath.IsAbs(dir) && cwd != "" {
+			dir = filepath.Join(cwd, dir)
+		}
+		p := filepath.Join(dir, command)
+		if checkExecutable(p) == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("command %q not found in PATH %q", command, pathEnv)
+}
+
+func checkExecutable(p string) error {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("%s is a directory", p)
+	}
+	if fi.Mode().Perm()&0o111 == 0 {
+		return fmt.Errorf("%s is not executable", p)
+	}
+	return nil
+}

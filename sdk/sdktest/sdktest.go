@@ -1,0 +1,82 @@
+// Package sdktest runs a plugin implementation in-process, over a real gRPC
+// connection, against the same host-side client code the proxy uses. A
+// plugin author tests a plugin with it without building binaries:
+//
+//	client := sdktest.Transport(t, mytransport.New())
+//	sess, err := client.Open(ctx, sdk.SessionSpec{Server: "demo", ...})
+package sdktest
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
+)
+
+// Transport serves impl in-process and returns the host's client for it.
+// Everything is torn down when the test ends.
+func Transport(t testing.TB, impl sdk.Transport) sdk.TransportClient {
+	t.Helper()
+	client := connect(t, impl)
+	tc, err := sdk.DispenseTransport(client)
+	if err != nil {
+		t.Fatalf("dispense transport: %v", err)
+	}
+	return tc
+}
+
+// Info serves impl in-process and returns what the host's Info call sees,
+// with the Kind and APIVersion the sdk fills in.
+func Info(t testing.TB, impl sdk.Transport) sdk.Info {
+	t.Helper()
+	client := connect(t, impl)
+	ic, err := sdk.DispenseInfo(client)
+	if err != nil {
+		t.Fatalf("dispense info: %v", err)
+	}
+	info, err := ic.Info(context.Background())
+	if err != nil {
+		t.Fatalf("info: %v", err)
+	}
+	return info
+}
+
+func connect(t testing.TB, impl sdk.Transport) *plugin.GRPCClient {
+	w := &testWriter{t: t}
+	t.Cleanup(w.stop)
+	logger := hclog.New(&hclog.LoggerOptions{Name: "plugin", Output: w, Level: hclog.Debug})
+	ps := sdk.TransportPlugins(impl, logger)
+	// TestPluginGRPCConn builds its client from the same PluginSet; the
+	// host side of each plugin ignores the plugin-side fields.
+	client, _ := plugin.TestPluginGRPCConn(t, false, ps)
+	t.Cleanup(func() { _ = client.Close() })
+	return client
+}
+
+// testWriter sends the plugin's log to the test's log until the test ends;
+// a session may still log while it shuts down, and t.Log would panic then.
+type testWriter struct {
+	t       testing.TB
+	mu      sync.Mutex
+	stopped bool
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.stopped {
+		w.t.Log(strings.TrimRight(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+func (w *testWriter) stop() {
+	w.mu.Lock()
+	w.stopped = true
+	w.mu.Unlock()
+}

@@ -1,0 +1,129 @@
+package sdk
+
+import (
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+)
+
+// Environment variables the host sets for its plugins.
+const (
+	// EnvLogLevel is the log level plugins use (trace, debug, info, warn,
+	// error); the host passes its own.
+	EnvLogLevel = "ICA_LOG_LEVEL"
+	// EnvParentFD names an inherited file descriptor whose other end the
+	// host holds open for as long as it lives. When a read on it returns,
+	// the host is gone, however it died, and the plugin shuts down.
+	EnvParentFD = "ICA_PLUGIN_PARENT_FD"
+)
+
+// shutdownGrace is how long each session may take to stop when the plugin
+// shuts down because its host is gone. It keeps the whole shutdown, stdin
+// close, SIGTERM and SIGKILL included, well within five seconds.
+const shutdownGrace = 1500 * time.Millisecond
+
+// ServeOption changes how a plugin is served.
+type ServeOption func(*serveConfig)
+
+type serveConfig struct {
+	logger hclog.Logger
+}
+
+// WithLogger replaces the plugin's logger. By default a plugin logs hclog
+// JSON on stderr, which the host re-emits under the plugin's name.
+func WithLogger(l hclog.Logger) ServeOption {
+	return func(c *serveConfig) { c.logger = l }
+}
+
+// ServeTransport serves a transport plugin and returns when the host is
+// done with it. It is meant to be the whole of a plugin's main.
+func ServeTransport(impl Transport, opts ...ServeOption) {
+	cfg := serveConfig{}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.logger == nil {
+		cfg.logger = defaultPluginLogger()
+	}
+	info := impl.Info()
+	info.Kind = KindTransport
+	info.APIVersion = APIVersion
+
+	sessions := newSessionSet()
+	shutdown := func(why string) {
+		cfg.logger.Debug("shutting down", "reason", why)
+		sessions.closeAll(shutdownGrace)
+		os.Exit(0)
+	}
+	watchHost(cfg.logger, shutdown)
+
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig: Handshake,
+		Plugins: plugin.PluginSet{
+			pluginNameInfo:      &infoPlugin{info: info},
+			pluginNameTransport: &transportPlugin{impl: impl, logger: cfg.logger, sessions: sessions},
+		},
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes))
+			return grpc.NewServer(opts...)
+		},
+		Logger: cfg.logger,
+	})
+	// The host asked the plugin to stop (go-plugin's Kill): end what is
+	// still running before returning.
+	sessions.closeAll(shutdownGrace)
+}
+
+// TransportPlugins is the go-plugin PluginSet that serves impl. It exists
+// for package sdktest; plugin authors call ServeTransport.
+func TransportPlugins(impl Transport, logger hclog.Logger) plugin.PluginSet {
+	info := impl.Info()
+	info.Kind = KindTransport
+	info.APIVersion = APIVersion
+	return plugin.PluginSet{
+		pluginNameInfo:      &infoPlugin{info: info},
+		pluginNameTransport: &transportPlugin{impl: impl, logger: logger, sessions: newSessionSet()},
+	}
+}
+
+func defaultPluginLogger() hclog.Logger {
+	level := hclog.LevelFromString(os.Getenv(EnvLogLevel))
+	if level == hclog.NoLevel {
+		level = hclog.Info
+	}
+	return hclog.New(&hclog.LoggerOptions{
+		Level:      level,
+		Output:     os.Stderr,
+		JSONFormat: true,
+	})
+}
+
+// watchHost arranges for shutdown to run when the host disappears: when the
+// parent pipe reaches end of file (the host died, even by SIGKILL), or on
+// SIGTERM. Without it, upstream processes would outlive a killed host.
+func watchHost(logger hclog.Logger, shutdown func(why string)) {
+	if v := os.Getenv(EnvParentFD); v != "" {
+		fd, err := strconv.Atoi(v)
+		if err != nil || fd < 3 {
+			logger.Warn("ignoring invalid parent fd", "value", v)
+		} else if f := os.NewFile(uintptr(fd), "host-pipe"); f != nil {
+			go func() {
+				_, _ = io.Copy(io.Discard, f)
+				shutdown("host is gone")
+			}()
+		}
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		shutdown("SIGTERM")
+	}()
+}

@@ -1,0 +1,128 @@
+package sdk
+
+import (
+	"context"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// Transport is implemented by a transport plugin: it opens sessions to
+// upstream MCP servers. One plugin process serves many sessions at once.
+type Transport interface {
+	// Info describes the plugin: the transport names it provides (for
+	// example "stdio"), its version and a one-line description.
+	Info() Info
+
+	// Open connects to the upstream described by spec and returns once the
+	// upstream accepts messages. ctx bounds the opening only; the session
+	// lives until Close is called or the upstream goes away.
+	//
+	// Messages from the upstream go to peer.Deliver, verbatim. When the
+	// upstream is gone, for whatever reason, the session must report it
+	// exactly once with peer.Event(Exited{...}); nothing may be delivered
+	// after that. An error from Open means no session was started.
+	Open(ctx context.Context, spec SessionSpec, peer Peer) (Session, error)
+}
+
+// Session is one open upstream session.
+type Session interface {
+	// Send writes one JSON-RPC message to the upstream, verbatim. Calls may
+	// come from several goroutines; the session serialises them.
+	Send(ctx context.Context, msg []byte) error
+
+	// Close shuts the upstream down gracefully and returns when it is gone.
+	// A stdio session closes the child's stdin, waits, then signals it; an
+	// HTTP session ends its streams. The session still reports Exited.
+	// If ctx ends first, Close forces the shutdown.
+	Close(ctx context.Context) error
+}
+
+// Peer is the session's way back to the host. It is safe for concurrent use.
+type Peer interface {
+	// Deliver passes one JSON-RPC message from the upstream to the host.
+	// msg is not retained after Deliver returns.
+	Deliver(msg []byte) error
+	// Event reports a lifecycle event: Exited, AuthRequired or
+	// SessionExpired. Ready is sent by the sdk when Open returns.
+	Event(ev Event) error
+	// Logger is a logger named after the upstream server; what it writes
+	// reaches the host's log.
+	Logger() hclog.Logger
+}
+
+// SessionSpec says which upstream to connect to. Only the fields of the
+// transport in use are set.
+type SessionSpec struct {
+	// Server is the server's name in the user's configuration.
+	Server string
+	// Transport is the name the host chose among Info().Names.
+	Transport string
+
+	// Command, Args, Env and Cwd describe a process to start. Env is the
+	// child's whole environment: the host has already chosen what it may
+	// see, and the plugin adds nothing.
+	Command string
+	Args    []string
+	Env     map[string]string
+	Cwd     string
+
+	// URL and Headers describe a remote server.
+	URL     string
+	Headers map[string]string
+
+	// TimeoutMillis is the per-request timeout the user configured, 0 for
+	// none.
+	TimeoutMillis int64
+	// Options holds transport settings the core does not interpret, as a
+	// JSON object, or nil.
+	Options []byte
+}
+
+// Event is a lifecycle event of a session: Ready, Exited, AuthRequired or
+// SessionExpired.
+type Event interface{ isEvent() }
+
+// Ready says the upstream accepts messages.
+type Ready struct {
+	// Detail is shown in logs: a process id, an HTTP session id.
+	Detail string
+}
+
+// Exited says the upstream is gone; it is the last frame of a session.
+type Exited struct {
+	// ExitCode is the process's exit code, -1 when it was killed by a
+	// signal or is not a process.
+	ExitCode int
+	// Signal names the signal that ended the process, if any.
+	Signal string
+	// StderrTail holds the last lines the upstream wrote on stderr.
+	StderrTail []string
+	// Reason says in words why the session ended.
+	Reason string
+}
+
+// AuthRequired says the upstream refused the request for lack of
+// credentials (HTTP 401, or 403 with insufficient_scope).
+type AuthRequired struct {
+	// WWWAuthenticate is the header value, verbatim.
+	WWWAuthenticate string
+	// Status is the HTTP status.
+	Status int
+}
+
+// SessionExpired says the upstream no longer knows the session; the host
+// must initialise again.
+type SessionExpired struct {
+	Detail string
+}
+
+func (Ready) isEvent()          {}
+func (Exited) isEvent()         {}
+func (AuthRequired) isEvent()   {}
+func (SessionExpired) isEvent() {}
+
+// ReadyDetailer may be implemented by a Session to give the Ready event a
+// detail, such as the child's process id.
+type ReadyDetailer interface {
+	ReadyDetail() string
+}

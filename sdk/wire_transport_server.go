@@ -1,0 +1,222 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	transportv1 "github.com/ica-mcp-proxy/ica-mcp-proxy/proto/ica/transport/v1"
+)
+
+// closeTimeout bounds how long the sdk waits for a session to report Exited
+// after the host went away without a Close frame.
+const closeTimeout = 10 * time.Second
+
+// transportServer adapts a Transport to the TransportService.
+type transportServer struct {
+	transportv1.UnimplementedTransportServiceServer
+	impl     Transport
+	logger   hclog.Logger
+	sessions *sessionSet
+}
+
+type sessionStream = grpc.BidiStreamingServer[transportv1.SessionRequest, transportv1.SessionResponse]
+
+func (s *transportServer) Session(stream sessionStream) error {
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	open := first.GetOpen()
+	if open == nil {
+		return status.Error(codes.InvalidArgument, "the first frame of a session must be open")
+	}
+	spec := specFromProto(open)
+	p := newStreamPeer(stream, s.logger.Named(spec.Server))
+
+	sess, err := s.impl.Open(stream.Context(), spec, p)
+	if err != nil {
+		p.Event(Exited{ExitCode: -1, Reason: "could not start: " + err.Error()})
+		p.finish()
+		return nil
+	}
+	var detail string
+	if d, ok := sess.(ReadyDetailer); ok {
+		detail = d.ReadyDetail()
+	}
+	p.sendReady(detail)
+
+	closer := s.sessions.add(sess)
+	defer s.sessions.remove(closer)
+
+	hostGone := make(chan struct{})
+	go func() {
+		defer close(hostGone)
+		for {
+			req, err := stream.Recv()
+			if err != nil {
+				return
+			}
+			switch f := req.GetFrame().(type) {
+			case *transportv1.SessionRequest_Message:
+				if err := sess.Send(stream.Context(), f.Message); err != nil {
+					p.logger.Debug("send to upstream failed", "error", err)
+				}
+			case *transportv1.SessionRequest_Close:
+				grace := time.Duration(f.Close.GetGraceMs()) * time.Millisecond
+				go closer.close(grace)
+			}
+		}
+	}()
+
+	select {
+	case <-p.exited:
+	case <-hostGone:
+		// The host ended the stream or vanished: shut the upstream down.
+		go closer.close(0)
+		select {
+		case <-p.exited:
+		case <-time.After(closeTimeout):
+			p.logger.Warn("session did not report its exit after close")
+		}
+	}
+	p.finish()
+	return nil
+}
+
+// streamPeer is the Peer handed to a session: it writes frames to the gRPC
+// stream, which allows one sender at a time.
+type streamPeer struct {
+	logger hclog.Logger
+
+	mu       sync.Mutex
+	stream   sessionStream
+	done     bool
+	ready    chan struct{}
+	exited   chan struct{}
+	exitOnce sync.Once
+}
+
+func newStreamPeer(stream sessionStream, logger hclog.Logger) *streamPeer {
+	return &streamPeer{
+		logger: logger,
+		stream: stream,
+		ready:  make(chan struct{}),
+		exited: make(chan struct{}),
+	}
+}
+
+var errSessionEnded = errors.New("session ended")
+
+func (p *streamPeer) send(resp *transportv1.SessionResponse) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done {
+		return errSessionEnded
+	}
+	return p.stream.Send(resp)
+}
+
+func (p *streamPeer) sendReady(detail string) {
+	_ = p.send(&transportv1.SessionResponse{Frame: &transportv1.SessionResponse_Event{
+		Event: eventToProto(Ready{Detail: detail}),
+	}})
+	close(p.ready)
+}
+
+// Deliver waits for Ready to be sent, so a message the upstream writes while
+// Open is still running never overtakes it.
+func (p *streamPeer) Deliver(msg []byte) error {
+	select {
+	case <-p.ready:
+	case <-p.exited:
+		return errSessionEnded
+	}
+	return p.send(&transportv1.SessionResponse{Frame: &transportv1.SessionResponse_Message{Message: msg}})
+}
+
+func (p *streamPeer) Event(ev Event) error {
+	if _, ok := ev.(Ready); ok {
+		return errors.New("sdk: Ready is sent by the sdk when Open returns")
+	}
+	err := p.send(&transportv1.SessionResponse{Frame: &transportv1.SessionResponse_Event{Event: eventToProto(ev)}})
+	if _, ok := ev.(Exited); ok {
+		p.exitOnce.Do(func() { close(p.exited) })
+	}
+	return err
+}
+
+func (p *streamPeer) Logger() hclog.Logger { return p.logger }
+
+// finish stops all further sends: the stream must not be used once the
+// handler has returned.
+func (p *streamPeer) finish() {
+	p.mu.Lock()
+	p.done = true
+	p.mu.Unlock()
+	p.exitOnce.Do(func() { close(p.exited) })
+}
+
+// sessionSet tracks the live sessions of a plugin process, so that they can
+// all be shut down when the host goes away.
+type sessionSet struct {
+	mu  sync.Mutex
+	set map[*sessionCloser]struct{}
+}
+
+func newSessionSet() *sessionSet {
+	return &sessionSet{set: make(map[*sessionCloser]struct{})}
+}
+
+// sessionCloser closes a session once, whoever asks first.
+type sessionCloser struct {
+	sess Session
+	once sync.Once
+}
+
+func (c *sessionCloser) close(grace time.Duration) {
+	c.once.Do(func() {
+		if grace <= 0 {
+			grace = closeTimeout
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), grace)
+		defer cancel()
+		_ = c.sess.Close(ctx)
+	})
+}
+
+func (s *sessionSet) add(sess Session) *sessionCloser {
+	c := &sessionCloser{sess: sess}
+	s.mu.Lock()
+	s.set[c] = struct{}{}
+	s.mu.Unlock()
+	return c
+}
+
+func (s *sessionSet) remove(c *sessionCloser) {
+	s.mu.Lock()
+	delete(s.set, c)
+	s.mu.Unlock()
+}
+
+// closeAll shuts every live session down concurrently and waits, at most
+// grace plus a little, for them to finish.
+func (s *sessionSet) closeAll(grace time.Duration) {
+	s.mu.Lock()
+	closers := make([]*sessionCloser, 0, len(s.set))
+	for c := range s.set {
+		closers = append(closers, c)
+	}
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range closers {
+		wg.Go(func() { c.close(grace) })
+	}
+	wg.Wait()
+}
