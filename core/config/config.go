@@ -1,0 +1,364 @@
+package config
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// SourceKind says where a server was defined.
+type SourceKind string
+
+const (
+	SourceProject SourceKind = "project"
+	SourceHome    SourceKind = "home"
+)
+
+// File names, as in the original tool.
+const (
+	ProjectFile  = ".mcp.json"
+	HomeFile     = "mcp-servers.json"
+	HomeFileAlt  = "mcp.json"
+	maxFileBytes = 16 << 20
+)
+
+// Source is one config file and what came of reading it.
+type Source struct {
+	Kind SourceKind `json:"kind"`
+	Path string     `json:"path"`
+	// Found is false when the file does not exist, which is not an error.
+	Found bool `json:"found"`
+	// Error says why the file contributed nothing: it names the file and,
+	// for a syntax error, the line and column.
+	Error   string `json:"error,omitempty"`
+	Servers int    `json:"servers"`
+}
+
+// Transport names the core chooses itself; any other type names a plugin.
+const (
+	TypeStdio = "stdio"
+	TypeHTTP  = "http"
+	TypeSSE   = "sse"
+)
+
+// Server is one upstream server entry, with ${VAR} expanded.
+type Server struct {
+	Name   string     `json:"name"`
+	Source SourceKind `json:"source"`
+	File   string     `json:"file"`
+	// Type is the transport: stdio, http, sse, or a plugin's name.
+	Type       string            `json:"type"`
+	Command    string            `json:"command,omitempty"`
+	Args       []string          `json:"args,omitempty"`
+	Env        map[string]string `json:"env,omitempty"`
+	Cwd        string            `json:"cwd,omitempty"`
+	URL        string            `json:"url,omitempty"`
+	Headers    map[string]string `json:"headers,omitempty"`
+	Timeout    time.Duration     `json:"timeout,omitempty"`
+	APIKey     string            `json:"-"`
+	OAuth      json.RawMessage   `json:"oauth,omitempty"`
+	InheritEnv bool              `json:"inherit_env,omitempty"`
+
+	// Error, when set, makes the entry unusable and says why.
+	Error string `json:"error,omitempty"`
+	// Warnings are problems that do not stop the server (an unset
+	// variable, an unknown key).
+	Warnings []string `json:"warnings,omitempty"`
+	// Fingerprint changes whenever anything that affects the session does.
+	Fingerprint string `json:"-"`
+}
+
+// Shadow records a server name defined in both files.
+type Shadow struct {
+	Name   string     `json:"name"`
+	Winner SourceKind `json:"winner"`
+	Loser  SourceKind `json:"shadowed"`
+}
+
+// Config is the merged result of both files.
+type Config struct {
+	Sources []Source `json:"sources"`
+	// Servers are the effective entries, sorted by name.
+	Servers  []*Server `json:"servers"`
+	Shadowed []Shadow  `json:"shadowed,omitempty"`
+}
+
+// Server returns the entry named name, or nil.
+func (c *Config) Server(name string) *Server {
+	i := sort.Search(len(c.Servers), func(i int) bool { return c.Servers[i].Name >= name })
+	if i < len(c.Servers) && c.Servers[i].Name == name {
+		return c.Servers[i]
+	}
+	return nil
+}
+
+// Options says where to look and how to expand.
+type Options struct {
+	// Cwd is the project directory holding .mcp.json.
+	Cwd string
+	// Home is $ICA_HOME.
+	Home string
+	// PreferHome makes the home file's entries win.
+	PreferHome bool
+	// LookupEnv resolves ${VAR}; os.LookupEnv in production.
+	LookupEnv func(string) (string, bool)
+}
+
+// Paths returns the files Load reads, in the order it reads them: the
+// project file and the home file actually in use (mcp-servers.json, else
+// mcp.json).
+func Paths(o Options) (project, home string) {
+	project = filepath.Join(o.Cwd, ProjectFile)
+	home = filepath.Join(o.Home, HomeFile)
+	if _, err := os.Stat(home); errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Stat(filepath.Join(o.Home, HomeFileAlt)); err == nil {
+			home = filepath.Join(o.Home, HomeFileAlt)
+		}
+	}
+	return project, home
+}
+
+// Load reads both files and merges them. It never fails: problems are in
+// the Sources' and Servers' Error fields.
+func Load(o Options) *Config {
+	if o.LookupEnv == nil {
+		o.LookupEnv = os.LookupEnv
+	}
+	projectPath, homePath := Paths(o)
+	project, projectSrc := loadFile(SourceProject, projectPath, o)
+	home, homeSrc := loadFile(SourceHome, homePath, o)
+
+	first, second := project, home
+	if o.PreferHome {
+		first, second = home, project
+	}
+	cfg := &Config{Sources: []Source{projectSrc, homeSrc}}
+	byName := make(map[string]*Server)
+	for _, s := range first {
+		byName[s.Name] = s
+	}
+	for _, s := range second {
+		if w, ok := byName[s.Name]; ok {
+			cfg.Shadowed = append(cfg.Shadowed, Shadow{Name: s.Name, Winner: w.Source, Loser: s.Source})
+			continue
+		}
+		byName[s.Name] = s
+	}
+	for _, s := range byName {
+		cfg.Servers = append(cfg.Servers, s)
+	}
+	sort.Slice(cfg.Servers, func(i, j int) bool { return cfg.Servers[i].Name < cfg.Servers[j].Name })
+	sort.Slice(cfg.Shadowed, func(i, j int) bool { return cfg.Shadowed[i].Name < cfg.Shadowed[j].Name })
+	return cfg
+}
+
+func loadFile(kind SourceKind, path string, o Options) ([]*Server, Source) {
+	src := Source{Kind: kind, Path: path}
+	data, err := readFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, src
+	}
+	src.Found = true
+	if err != nil {
+		src.Error = fmt.Sprintf("%s: %v", path, err)
+		return nil, src
+	}
+	entries, err := parseServers(data)
+	if err != nil {
+		src.Error = fmt.Sprintf("%s: %v", path, err)
+		return nil, src
+	}
+	names := make([]string, 0, len(entries))
+	for name := range entries {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	servers := make([]*Server, 0, len(names))
+	for _, name := range names {
+		servers = append(servers, parseServer(name, entries[name], kind, path, o))
+	}
+	src.Servers = len(servers)
+	return servers, src
+}
+
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.IsDir() {
+		return nil, errors.New("is a directory")
+	}
+	if fi.Size() > maxFileBytes {
+		return nil, fmt.Errorf("larger than %d MiB", maxFileBytes>>20)
+	}
+	return os.ReadFile(path)
+}
+
+// parseServers accepts {"mcpServers": {...}} or a bare map of servers.
+func parseServers(data []byte) (map[string]json.RawMessage, error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
+		return nil, describeJSONError(data, err)
+	}
+	if top == nil {
+		return nil, errors.New("must be a JSON object")
+	}
+	if raw, ok := top["mcpServers"]; ok {
+		var servers map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &servers); err != nil || servers == nil {
+			return nil, fmt.Errorf("%s: \"mcpServers\" must be an object", position(data, bytes.Index(data, []byte(`"mcpServers"`))))
+		}
+		return servers, nil
+	}
+	return top, nil
+}
+
+// describeJSONError turns a decoding error into one naming line and column.
+func describeJSONError(data []byte, err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Errorf("%s: %v", position(data, int(syn.Offset)), syn)
+	case errors.As(err, &typ):
+		return fmt.Errorf("%s: must be a JSON object, not %s", position(data, int(typ.Offset)), typ.Value)
+	}
+	return err
+}
+
+// position renders a byte offset as "line L, column C" (1-based).
+func position(data []byte, offset int) string {
+	if offset < 0 {
+		offset = 0
+	}
+	if offset > len(data) {
+		offset = len(data)
+	}
+	line := 1 + bytes.Count(data[:offset], []byte{'\n'})
+	col := offset - bytes.LastIndexByte(data[:offset], '\n')
+	return fmt.Sprintf("line %d, column %d", line, col)
+}
+
+// knownKeys are the server keys the proxy reads; others are reported.
+var knownKeys = map[string]bool{
+	"command": true, "args": true, "env": true, "cwd": true, "url": true, "headers": true,
+	"type": true, "timeout": true, "api_key": true, "oauth": true, "inherit_env": true,
+	// Keys other tools write into the same files; harmless here.
+	"transport": true, "description": true, "disabled": true, "enabled": true,
+}
+
+func parseServer(name string, raw json.RawMessage, kind SourceKind, path string, o Options) *Server {
+	s := &Server{Name: name, Source: kind, File: path}
+	p := entryParser{s: s, lookup: o.LookupEnv}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
+		s.Error = "the entry must be a JSON object"
+		s.Fingerprint = fingerprint(s)
+		return s
+	}
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !knownKeys[k] {
+			s.Warnings = append(s.Warnings, fmt.Sprintf("unknown key %q ignored", k))
+		}
+	}
+
+	s.Command = p.str(fields, "command")
+	s.Args = p.strList(fields, "args")
+	s.Env = p.strMap(fields, "env")
+	s.Cwd = p.str(fields, "cwd")
+	s.URL = p.str(fields, "url")
+	s.Headers = p.strMap(fields, "headers")
+	s.APIKey = p.str(fields, "api_key")
+	s.Timeout = p.timeout(fields, "timeout")
+	s.InheritEnv = p.boolean(fields, "inherit_env")
+	typ := strings.ToLower(p.str(fields, "type"))
+	if raw, ok := fields["oauth"]; ok {
+		s.OAuth = p.expandJSON(raw)
+	}
+
+	if s.Cwd != "" {
+		s.Cwd = resolvePath(s.Cwd, filepath.Dir(path))
+	}
+	if p.err == "" {
+		s.Type, p.err = resolveType(typ, s)
+	}
+	s.Error = p.err
+	s.Fingerprint = fingerprint(s)
+	return s
+}
+
+func resolveType(typ string, s *Server) (string, string) {
+	switch typ {
+	case "":
+		switch {
+		case s.Command != "" && s.URL != "":
+			return "", `set either "command" or "url", not both`
+		case s.Command != "":
+			return TypeStdio, ""
+		case s.URL != "":
+			return TypeHTTP, ""
+		}
+		return "", `needs "command" (a local server) or "url" (a remote one)`
+	case "stdio":
+		if s.Command == "" {
+			return "", `type "stdio" needs "command"`
+		}
+		return TypeStdio, ""
+	case "http", "streamable_http", "streamable-http", "streamablehttp":
+		typ = TypeHTTP
+	case "sse":
+		typ = TypeSSE
+	default:
+		for _, c := range typ {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+				return "", fmt.Sprintf("type %q is not a transport name", typ)
+			}
+		}
+		return typ, "" // a third-party transport plugin
+	}
+	if s.URL == "" {
+		return "", fmt.Sprintf("type %q needs \"url\"", typ)
+	}
+	return typ, ""
+}
+
+func resolvePath(p, base string) string {
+	if strings.HasPrefix(p, "~/") {
+		if h, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(h, p[2:])
+		}
+	}
+	if !filepath.IsAbs(p) {
+		return filepath.Join(base, p)
+	}
+	return p
+}
+
+func fingerprint(s *Server) string {
+	data, _ := json.Marshal(struct {
+		*Server
+		APIKey string
+	}{s, s.APIKey})
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:8])
+}

@@ -1,0 +1,164 @@
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// entryParser decodes the keys of one server entry, expanding ${VAR} in
+// every string and keeping the first error.
+type entryParser struct {
+	s      *Server
+	lookup func(string) (string, bool)
+	err    string
+}
+
+func (p *entryParser) fail(key, want string) {
+	if p.err == "" {
+		p.err = fmt.Sprintf("%q must be %s", key, want)
+	}
+}
+
+func (p *entryParser) expand(key, v string) string {
+	out, missing := Expand(v, p.lookup)
+	for _, m := range missing {
+		p.s.Warnings = append(p.s.Warnings, fmt.Sprintf("%s: ${%s} is not set; using \"\"", key, m))
+	}
+	return out
+}
+
+func (p *entryParser) str(f map[string]json.RawMessage, key string) string {
+	raw, ok := f[key]
+	if !ok || string(raw) == "null" {
+		return ""
+	}
+	var v string
+	if err := json.Unmarshal(raw, &v); err != nil {
+		p.fail(key, "a string")
+		return ""
+	}
+	return p.expand(key, v)
+}
+
+func (p *entryParser) strList(f map[string]json.RawMessage, key string) []string {
+	raw, ok := f[key]
+	if !ok || string(raw) == "null" {
+		return nil
+	}
+	var v []string
+	if err := json.Unmarshal(raw, &v); err != nil {
+		p.fail(key, "an array of strings")
+		return nil
+	}
+	for i := range v {
+		v[i] = p.expand(key, v[i])
+	}
+	return v
+}
+
+// strMap accepts string values, and numbers or booleans written as JSON,
+// which people put in env blocks.
+func (p *entryParser) strMap(f map[string]json.RawMessage, key string) map[string]string {
+	raw, ok := f[key]
+	if !ok || string(raw) == "null" {
+		return nil
+	}
+	var v map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &v); err != nil {
+		p.fail(key, "an object of strings")
+		return nil
+	}
+	out := make(map[string]string, len(v))
+	keys := make([]string, 0, len(v))
+	for k := range v {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		var sv string
+		if err := json.Unmarshal(v[k], &sv); err == nil {
+			out[k] = p.expand(key+"."+k, sv)
+			continue
+		}
+		var scalar any
+		if err := json.Unmarshal(v[k], &scalar); err == nil {
+			switch scalar.(type) {
+			case float64, bool:
+				out[k] = strings.TrimSpace(string(v[k]))
+				continue
+			}
+		}
+		p.fail(key+"."+k, "a string")
+	}
+	return out
+}
+
+func (p *entryParser) boolean(f map[string]json.RawMessage, key string) bool {
+	raw, ok := f[key]
+	if !ok || string(raw) == "null" {
+		return false
+	}
+	var v bool
+	if err := json.Unmarshal(raw, &v); err != nil {
+		p.fail(key, "true or false")
+	}
+	return v
+}
+
+// timeout accepts seconds as a number or a numeric string, or a Go duration
+// such as "90s".
+func (p *entryParser) timeout(f map[string]json.RawMessage, key string) time.Duration {
+	raw, ok := f[key]
+	if !ok || string(raw) == "null" {
+		return 0
+	}
+	var secs float64
+	if err := json.Unmarshal(raw, &secs); err == nil && secs >= 0 {
+		return time.Duration(secs * float64(time.Second))
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		s = p.expand(key, s)
+		if n, err := strconv.ParseFloat(s, 64); err == nil && n >= 0 {
+			return time.Duration(n * float64(time.Second))
+		}
+		if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+			return d
+		}
+	}
+	p.fail(key, `a number of seconds or a duration such as "30s"`)
+	return 0
+}
+
+// expandJSON expands ${VAR} in every string of an arbitrary JSON value.
+func (p *entryParser) expandJSON(raw json.RawMessage) json.RawMessage {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return raw
+	}
+	var walk func(any) any
+	walk = func(x any) any {
+		switch t := x.(type) {
+		case string:
+			return p.expand("oauth", t)
+		case []any:
+			for i := range t {
+				t[i] = walk(t[i])
+			}
+		case map[string]any:
+			for k := range t {
+				t[k] = walk(t[k])
+			}
+		}
+		return x
+	}
+	out, err := json.Marshal(walk(v))
+	if err != nil {
+		return raw
+	}
+	return out
+}

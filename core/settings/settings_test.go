@@ -1,0 +1,50 @@
+package settings
+
+import (
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestDefaults(t *testing.T) {
+	s, warns := Load(env(map[string]string{EnvHome: "/tmp/h"}))
+	if len(warns) != 0 {
+		t.Fatalf("warnings: %v", warns)
+	}
+	if s.Home != "/tmp/h" || s.MaxServers != 25 || s.MaxToolsPerServer != 200 || s.MaxTotalTools != 2000 ||
+		s.MaxSchemaBytes != 65536 || s.ToolCacheTTL != 300*time.Second || !s.Pooled() ||
+		s.IdleTTL != 90*time.Second || s.RequestTimeout != 120*time.Second || s.Separator != "." {
+		t.Fatalf("unexpected defaults: %+v", s)
+	}
+}
+
+func TestOverridesAndBadValues(t *testing.T) {
+	s, warns := Load(env(map[string]string{
+		EnvMaxServers:        "3",
+		EnvRequestTimeout:    "0.5",
+		EnvDisablePooling:    "1",
+		EnvSeparator:         "__",
+		EnvMaxTotalTools:     "lots",
+		EnvPoolStdio:         "maybe",
+		EnvMaxSchemaBytes:    "-1",
+		EnvToolCacheTTL:      "x",
+		EnvPreferHome:        "true",
+		EnvMaxToolsPerServer: "7",
+	}))
+	if s.MaxServers != 3 || s.RequestTimeout != 500*time.Millisecond || s.Pooled() || s.Separator != "__" ||
+		!s.PreferHome || s.MaxToolsPerServer != 7 {
+		t.Fatalf("overrides not applied: %+v", s)
+	}
+	if s.MaxTotalTools != 2000 || !s.PoolStdio || s.MaxSchemaBytes != 65536 || s.ToolCacheTTL != 300*time.Second {
+		t.Fatalf("bad values must keep defaults: %+v", s)
+	}
+	if len(warns) != 4 {
+		t.Fatalf("want 4 warnings, got %v", warns)
+	}
+	if _, w := Load(env(map[string]string{EnvSeparator: "::"})); len(w) != 1 {
+		t.Fatalf("a separator outside [A-Za-z0-9_.-] must be refused: %v", w)
+	}
+}
