@@ -114,6 +114,8 @@ func watchHost(logger hclog.Logger, shutdown func(why string)) {
 		if err != nil || fd < 3 {
 			logger.Warn("ignoring invalid parent fd", "value", v)
 		} else if f := os.NewFile(uintptr(fd), "host-pipe"); f != nil {
+			// Children of the plugin (upstream servers) must not inherit it.
+			syscall.CloseOnExec(fd)
 			go func() {
 				_, _ = io.Copy(io.Discard, f)
 				shutdown("host is gone")

@@ -1,0 +1,324 @@
+package pluginhost
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
+)
+
+// Options configure a Host.
+type Options struct {
+	// Dir is the plugins folder, $ICA_HOME/plugins.
+	Dir string
+	// Logger is the parent of every plugin's logger.
+	Logger hclog.Logger
+	// Verifier checks plugin files before they start; nil accepts all.
+	Verifier Verifier
+	// Env is the plugins' whole environment (they never inherit the
+	// proxy's, which may hold secrets). The host adds what it needs.
+	Env []string
+	// StartTimeout bounds a plugin's start and Info call.
+	StartTimeout time.Duration
+}
+
+// Host runs plugins on demand. It is safe for concurrent use.
+type Host struct {
+	opts Options
+
+	// parentR is given to every plugin as fd 3; parentW is never written
+	// and closes only when this process ends.
+	parentR, parentW *os.File
+
+	mu      sync.Mutex
+	running map[string]*running // by plugin path
+	closed  bool
+}
+
+// running is one plugin process, started at most once at a time.
+type running struct {
+	cand Candidate
+
+	mu     sync.Mutex
+	client *plugin.Client
+	info   sdk.Info
+	tc     sdk.TransportClient
+}
+
+// New returns a Host; nothing is started until a plugin is needed.
+func New(opts Options) (*Host, error) {
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	if opts.Verifier == nil {
+		opts.Verifier = AcceptAll{}
+	}
+	if opts.StartTimeout == 0 {
+		opts.StartTimeout = 10 * time.Second
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("plugin parent pipe: %w", err)
+	}
+	return &Host{opts: opts, parentR: r, parentW: w, running: make(map[string]*running)}, nil
+}
+
+// Discover lists the plugins folder with this host's Verifier.
+func (h *Host) Discover() ([]Candidate, error) {
+	return Discover(h.opts.Dir, h.opts.Verifier)
+}
+
+// Transport returns a client for the transport plugin providing name,
+// starting the plugin if it is not running (or crashed). The returned
+// string names the plugin, for error messages.
+func (h *Host) Transport(ctx context.Context, name string) (sdk.TransportClient, string, error) {
+	cands, err := h.Discover()
+	if err != nil {
+		return nil, "", err
+	}
+	// The plugin named after the transport is the one to try first; any
+	// other transport plugin may also provide the name through Info.
+	slices.SortStableFunc(cands, func(a, b Candidate) int {
+		return boolRank(b.Name == name) - boolRank(a.Name == name)
+	})
+	var refusals []string
+	for _, c := range cands {
+		if c.Kind != sdk.KindTransport {
+			continue
+		}
+		if c.Refused != "" {
+			if c.Name == name {
+				refusals = append(refusals, fmt.Sprintf("%s refused: %s", c.File, c.Refused))
+			}
+			continue
+		}
+		r := h.get(c)
+		tc, info, err := r.transport(ctx, h)
+		if err != nil {
+			refusals = append(refusals, fmt.Sprintf("%s: %v", c.File, err))
+			continue
+		}
+		if slices.Contains(info.Names, name) {
+			return tc, c.File, nil
+		}
+	}
+	msg := fmt.Sprintf("no transport plugin provides %q in %s", name, h.opts.Dir)
+	if len(refusals) > 0 {
+		msg += " (" + joinSemi(refusals) + ")"
+	} else {
+		msg += "; run `ica-mcp-proxy plugins install`"
+	}
+	return nil, "", errors.New(msg)
+}
+
+// Info starts the plugin if needed and returns its Info.
+func (h *Host) Info(ctx context.Context, c Candidate) (sdk.Info, error) {
+	if c.Refused != "" {
+		return sdk.Info{}, errors.New(c.Refused)
+	}
+	r := h.get(c)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.ensure(ctx, h); err != nil {
+		return sdk.Info{}, err
+	}
+	return r.info, nil
+}
+
+func (h *Host) get(c Candidate) *running {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r, ok := h.running[c.Path]
+	if !ok {
+		r = &running{cand: c}
+		h.running[c.Path] = r
+	}
+	return r
+}
+
+func (r *running) transport(ctx context.Context, h *Host) (sdk.TransportClient, sdk.Info, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.ensure(ctx, h); err != nil {
+		return nil, sdk.Info{}, err
+	}
+	if r.tc == nil {
+		return nil, r.info, fmt.Errorf("is a %s plugin, not a transport", r.info.Kind)
+	}
+	return r.tc, r.info, nil
+}
+
+// ensure starts the plugin if it is not running; r.mu is held.
+func (r *running) ensure(ctx context.Context, h *Host) error {
+	if r.client != nil && !r.client.Exited() {
+		return nil
+	}
+	if r.client != nil {
+		h.opts.Logger.Warn("plugin exited; starting it again", "plugin", r.cand.File)
+	}
+	r.client, r.tc = nil, nil
+	client, info, tc, err := h.start(ctx, r.cand)
+	if err != nil {
+		return err
+	}
+	r.client, r.info, r.tc = client, info, tc
+	return nil
+}
+
+// start launches a plugin and checks its Info.
+func (h *Host) start(ctx context.Context, c Candidate) (*plugin.Client, sdk.Info, sdk.TransportClient, error) {
+	h.mu.Lock()
+	closed := h.closed
+	h.mu.Unlock()
+	if closed {
+		return nil, sdk.Info{}, nil, errors.New("plugin host is shut down")
+	}
+	if err := h.opts.Verifier.Check(c.Path); err != nil {
+		return nil, sdk.Info{}, nil, fmt.Errorf("refused: %w", err)
+	}
+	logger := h.opts.Logger.Named(c.File)
+	cmd := exec.Command(c.Path)
+	cmd.Env = append(slices.Clone(h.opts.Env),
+		sdk.EnvParentFD+"=3",
+		sdk.EnvLogLevel+"="+levelName(h.opts.Logger),
+	)
+	cmd.ExtraFiles = []*os.File{h.parentR}
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  sdk.Handshake,
+		Plugins:          sdk.HostPluginSet(),
+		Cmd:              cmd,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		SkipHostEnv:      true,
+		Logger:           h.opts.Logger,
+		// Whatever a plugin prints on stdout besides the handshake goes
+		// to the log: the proxy's stdout carries JSON-RPC only.
+		SyncStdout:   logger.StandardWriter(&hclog.StandardLoggerOptions{ForceLevel: hclog.Info}),
+		SyncStderr:   io.Discard,
+		StartTimeout: h.opts.StartTimeout,
+		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
+			grpc.MaxCallRecvMsgSize(sdk.MaxMessageBytes), grpc.MaxCallSendMsgSize(sdk.MaxMessageBytes))},
+	})
+	fail := func(err error) (*plugin.Client, sdk.Info, sdk.TransportClient, error) {
+		client.Kill()
+		return nil, sdk.Info{}, nil, err
+	}
+	proto, err := client.Client()
+	if err != nil {
+		return fail(fmt.Errorf("start: %w", err))
+	}
+	ic, err := sdk.DispenseInfo(proto)
+	if err != nil {
+		return fail(err)
+	}
+	ictx, cancel := context.WithTimeout(ctx, h.opts.StartTimeout)
+	defer cancel()
+	info, err := ic.Info(ictx)
+	if err != nil {
+		return fail(err)
+	}
+	if err := checkInfo(c, info); err != nil {
+		return fail(fmt.Errorf("refused: %w", err))
+	}
+	logger.Debug("plugin started", "names", info.Names, "version", info.Version)
+	var tc sdk.TransportClient
+	if info.Kind == sdk.KindTransport {
+		if tc, err = sdk.DispenseTransport(proto); err != nil {
+			return fail(err)
+		}
+	}
+	return client, info, tc, nil
+}
+
+// checkInfo refuses a plugin whose Info contradicts its file name or speaks
+// another API version.
+func checkInfo(c Candidate, info sdk.Info) error {
+	if info.APIVersion != sdk.APIVersion {
+		return fmt.Errorf("speaks plugin API version %d; this proxy speaks %d", info.APIVersion, sdk.APIVersion)
+	}
+	if info.Kind != c.Kind {
+		return fmt.Errorf("says it is a %q plugin but is named as a %q one", info.Kind, c.Kind)
+	}
+	if len(info.Names) == 0 {
+		return errors.New("provides no names")
+	}
+	return nil
+}
+
+// Close stops every plugin. Sessions should be closed first, so their
+// upstreams shut down gracefully.
+func (h *Host) Close() {
+	h.mu.Lock()
+	h.closed = true
+	all := make([]*running, 0, len(h.running))
+	for _, r := range h.running {
+		all = append(all, r)
+	}
+	h.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, r := range all {
+		wg.Go(func() {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if r.client != nil {
+				r.client.Kill()
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// Running reports the plugins started so far and their process ids, for
+// tests and diagnostics.
+func (h *Host) Running() map[string]int {
+	h.mu.Lock()
+	all := make(map[string]*running, len(h.running))
+	for k, v := range h.running {
+		all[k] = v
+	}
+	h.mu.Unlock()
+	out := make(map[string]int)
+	for path, r := range all {
+		r.mu.Lock()
+		if r.client != nil && !r.client.Exited() {
+			if rc := r.client.ReattachConfig(); rc != nil {
+				out[path] = rc.Pid
+			}
+		}
+		r.mu.Unlock()
+	}
+	return out
+}
+
+func levelName(l hclog.Logger) string {
+	return l.GetLevel().String()
+}
+
+func boolRank(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func joinSemi(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += "; "
+		}
+		out += x
+	}
+	return out
+}
