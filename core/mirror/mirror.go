@@ -1,0 +1,237 @@
+package mirror
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// Limits are the guardrails; 0 disables a limit.
+type Limits struct {
+	MaxServers        int
+	MaxToolsPerServer int
+	MaxTotalTools     int
+	MaxSchemaBytes    int
+}
+
+// Env var names of the caps, as reasons name them.
+const (
+	CapServers        = "ICA_MCP_PROXY_MAX_SERVERS"
+	CapToolsPerServer = "ICA_MCP_PROXY_MAX_TOOLS_PER_SERVER"
+	CapTotalTools     = "ICA_MCP_PROXY_MAX_TOTAL_TOOLS"
+	CapSchemaBytes    = "ICA_MCP_PROXY_MAX_SCHEMA_BYTES"
+)
+
+// ServerTools is one server's tool list, raw, as the upstream sent it.
+type ServerTools struct {
+	Server string
+	Tools  []json.RawMessage
+}
+
+// Tool is one exposed tool.
+type Tool struct {
+	// Exposed is the name clients see.
+	Exposed string `json:"name"`
+	// Server and Name locate the tool upstream.
+	Server string `json:"server"`
+	Name   string `json:"tool"`
+	// Definition is the upstream's tool object with "name" replaced by
+	// Exposed; every other key is byte-for-byte what the upstream sent.
+	Definition json.RawMessage `json:"-"`
+}
+
+// Reason records one cap that cut something.
+type Reason struct {
+	Server string `json:"server,omitempty"`
+	Cap    string `json:"cap"`
+	Limit  int    `json:"limit"`
+	Detail string `json:"detail"`
+}
+
+// Table is the outcome of mirroring: the exposed tools and what was cut.
+type Table struct {
+	Tools      []Tool
+	byName     map[string]int
+	ToolsTotal int
+	// Truncated is true when any cap cut a tool or a server.
+	Truncated bool
+	Reasons   []Reason
+	// Skipped lists per server the upstream tool names not exposed.
+	Skipped map[string][]string
+}
+
+// Lookup finds an exposed tool by the name clients use.
+func (t *Table) Lookup(name string) (Tool, bool) {
+	if t == nil {
+		return Tool{}, false
+	}
+	i, ok := t.byName[name]
+	if !ok {
+		return Tool{}, false
+	}
+	return t.Tools[i], true
+}
+
+// ExposedName returns the name a server's tool is exposed under, or "".
+func (t *Table) ExposedName(server, tool string) string {
+	if t == nil {
+		return ""
+	}
+	for _, x := range t.Tools {
+		if x.Server == server && x.Name == tool {
+			return x.Exposed
+		}
+	}
+	return ""
+}
+
+// ServerCap returns the servers that may be mirrored: the first
+// MaxServers of names (which must be sorted), and the reason for the cut.
+func ServerCap(names []string, lim Limits) ([]string, *Reason) {
+	if lim.MaxServers <= 0 || len(names) <= lim.MaxServers {
+		return names, nil
+	}
+	cut := names[lim.MaxServers:]
+	return names[:lim.MaxServers], &Reason{
+		Cap:    CapServers,
+		Limit:  lim.MaxServers,
+		Detail: fmt.Sprintf("%d servers not mirrored (still reachable with proxy.call): %s", len(cut), strings.Join(cut, ", ")),
+	}
+}
+
+// Build exposes the tools of servers (in the order given, which must be
+// deterministic) within lim. reserved names (the proxy's own tools) are
+// never given to an upstream tool.
+func Build(servers []ServerTools, lim Limits, sep string, reserved []string) *Table {
+	t := &Table{byName: make(map[string]int), Skipped: make(map[string][]string)}
+	taken := make(map[string]bool, len(reserved))
+	for _, r := range reserved {
+		taken[r] = true
+	}
+	totalCut := map[string]int{}
+	var totalCutOrder []string
+
+	for _, st := range servers {
+		t.ToolsTotal += len(st.Tools)
+		var tooBig []string
+		seen := make(map[string]bool)
+		kept := 0
+		for i, raw := range st.Tools {
+			def, err := parseTool(raw)
+			if err != nil {
+				t.skip(st.Server, fmt.Sprintf("#%d", i))
+				t.Reasons = append(t.Reasons, Reason{Server: st.Server, Cap: "invalid_tool", Detail: fmt.Sprintf("tool #%d: %v", i, err)})
+				continue
+			}
+			if seen[def.Name] {
+				t.skip(st.Server, def.Name)
+				t.Reasons = append(t.Reasons, Reason{Server: st.Server, Cap: "duplicate_tool", Detail: fmt.Sprintf("tool %q is listed twice; the first is mirrored", def.Name)})
+				continue
+			}
+			seen[def.Name] = true
+			if lim.MaxSchemaBytes > 0 && def.schemaBytes > lim.MaxSchemaBytes {
+				t.skip(st.Server, def.Name)
+				tooBig = append(tooBig, fmt.Sprintf("%s (%d bytes)", def.Name, def.schemaBytes))
+				continue
+			}
+			if lim.MaxToolsPerServer > 0 && kept >= lim.MaxToolsPerServer {
+				t.skip(st.Server, def.Name)
+				continue
+			}
+			if lim.MaxTotalTools > 0 && len(t.Tools) >= lim.MaxTotalTools {
+				t.skip(st.Server, def.Name)
+				if totalCut[st.Server] == 0 {
+					totalCutOrder = append(totalCutOrder, st.Server)
+				}
+				totalCut[st.Server]++
+				continue
+			}
+			kept++
+			name := Join(st.Server, def.Name, sep)
+			if taken[name] {
+				name = Hashed(name, st.Server, def.Name)
+			}
+			if taken[name] {
+				// Only a hash collision gets here; never expose two tools
+				// under one name.
+				t.skip(st.Server, def.Name)
+				t.Reasons = append(t.Reasons, Reason{Server: st.Server, Cap: "name_collision", Detail: fmt.Sprintf("tool %q: name %q already taken", def.Name, name)})
+				continue
+			}
+			taken[name] = true
+			definition, err := rename(raw, name)
+			if err != nil {
+				t.skip(st.Server, def.Name)
+				continue
+			}
+			t.byName[name] = len(t.Tools)
+			t.Tools = append(t.Tools, Tool{Exposed: name, Server: st.Server, Name: def.Name, Definition: definition})
+		}
+		if len(tooBig) > 0 {
+			t.Reasons = append(t.Reasons, Reason{Server: st.Server, Cap: CapSchemaBytes, Limit: lim.MaxSchemaBytes,
+				Detail: "schemas too large, not mirrored: " + strings.Join(tooBig, ", ")})
+		}
+		if over := countValid(st.Tools) - len(tooBig) - lim.MaxToolsPerServer; lim.MaxToolsPerServer > 0 && over > 0 {
+			t.Reasons = append(t.Reasons, Reason{Server: st.Server, Cap: CapToolsPerServer, Limit: lim.MaxToolsPerServer,
+				Detail: fmt.Sprintf("%d tools over the per-server cap not mirrored", over)})
+		}
+	}
+	for _, s := range totalCutOrder {
+		t.Reasons = append(t.Reasons, Reason{Server: s, Cap: CapTotalTools, Limit: lim.MaxTotalTools,
+			Detail: fmt.Sprintf("%d tools not mirrored: the total cap was reached", totalCut[s])})
+	}
+	for _, r := range t.Reasons {
+		if r.Cap != "" {
+			t.Truncated = true
+		}
+	}
+	return t
+}
+
+func (t *Table) skip(server, tool string) {
+	t.Skipped[server] = append(t.Skipped[server], tool)
+}
+
+type toolDef struct {
+	Name        string `json:"name"`
+	schemaBytes int
+}
+
+func parseTool(raw json.RawMessage) (toolDef, error) {
+	var d struct {
+		Name         string          `json:"name"`
+		InputSchema  json.RawMessage `json:"inputSchema"`
+		OutputSchema json.RawMessage `json:"outputSchema"`
+	}
+	if err := json.Unmarshal(raw, &d); err != nil {
+		return toolDef{}, fmt.Errorf("not a tool object: %w", err)
+	}
+	if d.Name == "" {
+		return toolDef{}, fmt.Errorf("has no name")
+	}
+	return toolDef{Name: d.Name, schemaBytes: len(d.InputSchema) + len(d.OutputSchema)}, nil
+}
+
+func countValid(tools []json.RawMessage) int {
+	n := 0
+	seen := map[string]bool{}
+	for _, raw := range tools {
+		if d, err := parseTool(raw); err == nil && !seen[d.Name] {
+			seen[d.Name] = true
+			n++
+		}
+	}
+	return n
+}
+
+// rename replaces the "name" of a raw tool object, keeping every other
+// member's bytes.
+func rename(raw json.RawMessage, name string) (json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	n, _ := json.Marshal(name)
+	m["name"] = n
+	return json.Marshal(m)
+}

@@ -1,0 +1,383 @@
+package upstream
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/mark3labs/mcp-go/client"
+	"github.com/mark3labs/mcp-go/client/transport"
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
+)
+
+// Reply is an upstream's answer to a request: exactly one of Result and
+// Error is set, each the raw JSON the upstream sent.
+type Reply struct {
+	Result json.RawMessage
+	Error  json.RawMessage
+}
+
+// Notify receives every notification an upstream sends: its method, the
+// raw params and the whole raw message.
+type Notify func(method string, params, msg json.RawMessage)
+
+// ClientInfo is what the proxy tells upstreams about itself.
+var ClientInfo = mcp.Implementation{Name: "ica-mcp-proxy", Version: "dev"}
+
+// Conn is one live MCP session with an upstream. It implements mcp-go's
+// transport.Interface (and the bidirectional extension), which the proxy
+// uses for the initialize handshake and for answering the upstream's own
+// requests such as ping.
+type Conn struct {
+	server string
+	plugin string
+	cs     sdk.ClientSession
+	logger hclog.Logger
+	notify Notify
+
+	nextID atomic.Int64
+
+	mu      sync.Mutex
+	pending map[int64]chan Reply
+	err      error // why the session ended; set once
+	done     chan struct{}
+	readDone chan struct{} // closed when the read loop returns
+
+	handlerMu  sync.RWMutex
+	reqHandler transport.RequestHandler
+
+	init *mcp.InitializeResult
+	mcpc *client.Client
+}
+
+// Dial opens a session on the transport plugin and performs the MCP
+// initialize handshake.
+func Dial(ctx context.Context, tc sdk.TransportClient, pluginName string, spec sdk.SessionSpec, logger hclog.Logger, notify Notify) (*Conn, error) {
+	cs, err := tc.Open(ctx, spec)
+	if err != nil {
+		var ex *sdk.ExitedError
+		if errors.As(err, &ex) {
+			return nil, &ExitedError{Server: spec.Server, Exited: ex.Exited}
+		}
+		return nil, &PluginError{Server: spec.Server, Plugin: pluginName, Err: err}
+	}
+	c := &Conn{
+		server:  spec.Server,
+		plugin:  pluginName,
+		cs:      cs,
+		logger:  logger,
+		notify:  notify,
+		pending:  make(map[int64]chan Reply),
+		done:     make(chan struct{}),
+		readDone: make(chan struct{}),
+	}
+	go c.readLoop()
+
+	c.mcpc = client.NewClient(mcpTransport{c}, client.WithLegacyProtocolOnly())
+	if err := c.mcpc.Start(ctx); err != nil {
+		c.Close(0)
+		return nil, err
+	}
+	init, err := c.mcpc.Initialize(ctx, mcp.InitializeRequest{Params: mcp.InitializeParams{
+		ProtocolVersion: mcp.LATEST_LEGACY_PROTOCOL_VERSION,
+		ClientInfo:      ClientInfo,
+	}})
+	if err != nil {
+		cerr := c.Err()
+		c.Close(0)
+		if cerr != nil {
+			return nil, cerr // the upstream died during the handshake
+		}
+		return nil, fmt.Errorf("server %q: initialize: %w", spec.Server, err)
+	}
+	c.init = init
+	return c, nil
+}
+
+// Initialize returns the upstream's answer to initialize.
+func (c *Conn) Initialize() *mcp.InitializeResult { return c.init }
+
+// Detail is the transport's description of the session (a process id).
+func (c *Conn) Detail() string { return c.cs.Ready().Detail }
+
+// Done is closed when the session has ended.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Err says why the session ended, or nil while it is live.
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Request sends one request with params (raw JSON, or nil) and waits for
+// the answer. If ctx ends first, the upstream is sent
+// notifications/cancelled and ctx's error is returned.
+func (c *Conn) Request(ctx context.Context, method string, params json.RawMessage) (Reply, error) {
+	id := c.nextID.Add(1)
+	ch := make(chan Reply, 1)
+	c.mu.Lock()
+	if c.err != nil {
+		err := c.err
+		c.mu.Unlock()
+		return Reply{}, err
+	}
+	c.pending[id] = ch
+	c.mu.Unlock()
+
+	if err := c.cs.Send(encodeRequest(id, method, params)); err != nil {
+		c.forget(id)
+		if cerr := c.Err(); cerr != nil {
+			return Reply{}, cerr
+		}
+		return Reply{}, &PluginError{Server: c.server, Plugin: c.plugin, Err: err}
+	}
+	select {
+	case r := <-ch:
+		return r, nil
+	case <-c.done:
+		select {
+		case r := <-ch: // answered just before the end
+			return r, nil
+		default:
+		}
+		return Reply{}, c.Err()
+	case <-ctx.Done():
+		c.forget(id)
+		c.cancelUpstream(id, ctx.Err())
+		return Reply{}, ctx.Err()
+	}
+}
+
+// Notify sends a notification to the upstream.
+func (c *Conn) Notify(method string, params json.RawMessage) error {
+	return c.cs.Send(encodeNotification(method, params))
+}
+
+func (c *Conn) forget(id int64) {
+	c.mu.Lock()
+	delete(c.pending, id)
+	c.mu.Unlock()
+}
+
+func (c *Conn) cancelUpstream(id int64, why error) {
+	params, _ := json.Marshal(struct {
+		RequestID int64  `json:"requestId"`
+		Reason    string `json:"reason"`
+	}{id, why.Error()})
+	if err := c.Notify(string(mcp.MethodNotificationCancelled), params); err != nil {
+		c.logger.Debug("could not send notifications/cancelled", "error", err)
+	}
+}
+
+// Close asks the plugin to shut the upstream down and waits, bounded by
+// grace plus a margin, for it to be gone. Pending requests fail with
+// ErrClosed.
+func (c *Conn) Close(grace time.Duration) {
+	c.fail(ErrClosed)
+	if err := c.cs.Close(grace); err != nil {
+		c.cs.Abort()
+		return
+	}
+	if grace <= 0 {
+		grace = 5 * time.Second
+	}
+	select {
+	case <-c.ended():
+	case <-time.After(grace + 2*time.Second):
+		c.logger.Warn("upstream did not report its exit; abandoning the session", "server", c.server)
+	}
+	c.cs.Abort()
+}
+
+// fail ends the session with err, failing every pending request at once.
+// The first error wins.
+func (c *Conn) fail(err error) {
+	c.mu.Lock()
+	if c.err != nil {
+		c.mu.Unlock()
+		return
+	}
+	c.err = err
+	pending := c.pending
+	c.pending = nil
+	c.mu.Unlock()
+	close(c.done)
+	_ = pending // waiting callers see done; their buffered channels are dropped
+}
+
+// ended is closed when the read loop has returned.
+func (c *Conn) ended() <-chan struct{} { return c.readDone }
+
+func (c *Conn) readLoop() {
+	defer close(c.readDone)
+	for {
+		f, err := c.cs.Recv()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				c.fail(ErrClosed)
+			} else {
+				c.fail(&PluginError{Server: c.server, Plugin: c.plugin, Err: err})
+			}
+			return
+		}
+		switch ev := f.Event.(type) {
+		case nil:
+			c.dispatch(f.Message)
+		case sdk.Exited:
+			c.fail(&ExitedError{Server: c.server, Exited: ev})
+		case sdk.AuthRequired:
+			c.fail(&AuthRequiredError{Server: c.server, WWWAuthenticate: ev.WWWAuthenticate, Status: ev.Status})
+		case sdk.SessionExpired:
+			c.fail(&SessionExpiredError{Server: c.server, Detail: ev.Detail})
+		}
+	}
+}
+
+// envelope is the part of a JSON-RPC message needed to route it.
+type envelope struct {
+	ID     json.RawMessage `json:"id"`
+	Method string          `json:"method"`
+	Params json.RawMessage `json:"params"`
+	Result json.RawMessage `json:"result"`
+	Error  json.RawMessage `json:"error"`
+}
+
+func (c *Conn) dispatch(msg []byte) {
+	if len(msg) > 0 && msg[0] == '[' {
+		var batch []json.RawMessage
+		if err := json.Unmarshal(msg, &batch); err != nil {
+			c.logger.Warn("upstream sent invalid JSON", "server", c.server, "error", err)
+			return
+		}
+		for _, m := range batch {
+			c.dispatch(m)
+		}
+		return
+	}
+	var env envelope
+	if err := json.Unmarshal(msg, &env); err != nil {
+		c.logger.Warn("upstream sent invalid JSON", "server", c.server, "error", err)
+		return
+	}
+	hasID := len(env.ID) > 0 && string(env.ID) != "null"
+	switch {
+	case env.Method != "" && hasID:
+		go c.answer(env)
+	case env.Method != "":
+		if c.notify != nil {
+			c.notify(env.Method, env.Params, msg)
+		}
+	case hasID:
+		c.deliver(env)
+	default:
+		c.logger.Warn("upstream sent a message that is neither request, response nor notification", "server", c.server)
+	}
+}
+
+func (c *Conn) deliver(env envelope) {
+	id, err := strconv.ParseInt(string(env.ID), 10, 64)
+	if err != nil {
+		c.logger.Warn("upstream answered an id the proxy never sent", "server", c.server, "id", string(env.ID))
+		return
+	}
+	c.mu.Lock()
+	ch, ok := c.pending[id]
+	delete(c.pending, id)
+	c.mu.Unlock()
+	if !ok {
+		// Cancelled or timed out already: the answer has no one to go to.
+		c.logger.Debug("dropping answer to a request no longer waited for", "server", c.server, "id", id)
+		return
+	}
+	r := Reply{Result: env.Result, Error: env.Error}
+	if r.Result == nil && r.Error == nil {
+		r.Result = json.RawMessage("null")
+	}
+	ch <- r
+}
+
+// answer handles a request from the upstream (ping, roots/list, ...) with
+// mcp-go's client, which knows what the proxy supports.
+func (c *Conn) answer(env envelope) {
+	c.handlerMu.RLock()
+	h := c.reqHandler
+	c.handlerMu.RUnlock()
+	var result json.RawMessage
+	var rpcErr *mcp.JSONRPCErrorDetails
+	if h == nil {
+		rpcErr = &mcp.JSONRPCErrorDetails{Code: mcp.METHOD_NOT_FOUND, Message: "not supported"}
+	} else {
+		var id any
+		_ = json.Unmarshal(env.ID, &id)
+		resp, err := h(context.Background(), transport.JSONRPCRequest{
+			JSONRPC: mcp.JSONRPC_VERSION, ID: mcp.NewRequestId(id), Method: env.Method, Params: env.Params,
+		})
+		switch {
+		case err != nil:
+			rpcErr = &mcp.JSONRPCErrorDetails{Code: mcp.METHOD_NOT_FOUND, Message: err.Error()}
+		case resp.Error != nil:
+			rpcErr = resp.Error
+		default:
+			result = resp.Result
+		}
+	}
+	var b bytes.Buffer
+	b.WriteString(`{"jsonrpc":"2.0","id":`)
+	b.Write(env.ID)
+	if rpcErr != nil {
+		e, _ := json.Marshal(rpcErr)
+		b.WriteString(`,"error":`)
+		b.Write(e)
+	} else {
+		if result == nil {
+			result = json.RawMessage("{}")
+		}
+		b.WriteString(`,"result":`)
+		b.Write(result)
+	}
+	b.WriteByte('}')
+	if err := c.cs.Send(b.Bytes()); err != nil {
+		c.logger.Debug("could not answer upstream request", "server", c.server, "error", err)
+	}
+}
+
+func encodeRequest(id int64, method string, params json.RawMessage) []byte {
+	b := make([]byte, 0, 64+len(method)+len(params))
+	b = append(b, `{"jsonrpc":"2.0","id":`...)
+	b = strconv.AppendInt(b, id, 10)
+	b = append(b, `,"method":`...)
+	b = appendString(b, method)
+	if len(params) > 0 {
+		b = append(b, `,"params":`...)
+		b = append(b, params...)
+	}
+	return append(b, '}')
+}
+
+func encodeNotification(method string, params json.RawMessage) []byte {
+	b := make([]byte, 0, 48+len(method)+len(params))
+	b = append(b, `{"jsonrpc":"2.0","method":`...)
+	b = appendString(b, method)
+	if len(params) > 0 {
+		b = append(b, `,"params":`...)
+		b = append(b, params...)
+	}
+	return append(b, '}')
+}
+
+// appendString appends s as a JSON string.
+func appendString(b []byte, s string) []byte {
+	q, _ := json.Marshal(s)
+	return append(b, q...)
+}

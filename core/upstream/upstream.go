@@ -1,0 +1,353 @@
+package upstream
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
+)
+
+// Opener gives a client for the transport plugin providing a name, and the
+// plugin's file name for error messages. pluginhost.Host implements it.
+type Opener interface {
+	Transport(ctx context.Context, name string) (sdk.TransportClient, string, error)
+}
+
+// Spec is everything needed to run one upstream.
+type Spec struct {
+	// Transport is the transport name ("stdio", ...).
+	Transport string
+	// Session is passed to the plugin.
+	Session sdk.SessionSpec
+	// RequestTimeout bounds each request; 0 means none.
+	RequestTimeout time.Duration
+	// Pooled keeps the session between operations; otherwise each
+	// operation opens and closes its own.
+	Pooled bool
+	// IdleTTL closes a pooled session unused for that long; 0: never.
+	IdleTTL time.Duration
+	// ToolCacheTTL is how long a tools/list answer is reused.
+	ToolCacheTTL time.Duration
+	// CloseGrace is how long the upstream may take to exit on close.
+	CloseGrace time.Duration
+}
+
+// Hooks tell the proxy what happens upstream.
+type Hooks struct {
+	// Notification receives every notification the upstream sends.
+	Notification func(server, method string, params, msg json.RawMessage)
+	// ToolsChanged is called when the upstream's tool list changed.
+	ToolsChanged func(server string)
+}
+
+// Status values of an Upstream.
+const (
+	StatusNotStarted = "not_started"
+	StatusStarting   = "starting"
+	StatusOK         = "ok"
+	StatusError      = "error"
+)
+
+// State is an Upstream's condition, for mirror_status and list_servers.
+type State struct {
+	Status string `json:"state"`
+	// Error is the last failure's message when Status is "error".
+	Error string `json:"error,omitempty"`
+	// Running says a pooled session is live now.
+	Running bool `json:"running"`
+	// Detail is the live session's transport detail (a process id).
+	Detail string `json:"detail,omitempty"`
+	// Starts counts sessions opened.
+	Starts int `json:"starts"`
+	// ServerName and ServerVersion are what the upstream said at
+	// initialize.
+	ServerName    string `json:"server_name,omitempty"`
+	ServerVersion string `json:"server_version,omitempty"`
+}
+
+// Upstream is one configured server. It is safe for concurrent use.
+type Upstream struct {
+	name   string
+	spec   Spec
+	opener Opener
+	logger hclog.Logger
+	hooks  Hooks
+
+	mu       sync.Mutex
+	conn     *Conn
+	inflight int
+	dialing  *dialCall
+	idle     *time.Timer
+	state    State
+	closed   bool
+
+	toolsMu   sync.Mutex
+	tools     []json.RawMessage
+	toolsAt   time.Time
+	toolsGen  uint64 // bumped by InvalidateTools
+	toolsCall *toolsCall
+}
+
+type dialCall struct {
+	done chan struct{}
+	conn *Conn
+	err  error
+}
+
+type toolsCall struct {
+	done  chan struct{}
+	tools []json.RawMessage
+	err   error
+}
+
+// New returns an Upstream; nothing starts until it is used.
+func New(name string, spec Spec, opener Opener, logger hclog.Logger, hooks Hooks) *Upstream {
+	spec.Session.Server = name
+	return &Upstream{
+		name: name, spec: spec, opener: opener, logger: logger, hooks: hooks,
+		state: State{Status: StatusNotStarted},
+	}
+}
+
+// Name is the server's configured name.
+func (u *Upstream) Name() string { return u.name }
+
+// Spec returns the spec the Upstream was made with.
+func (u *Upstream) Spec() Spec { return u.spec }
+
+// State returns the Upstream's condition now.
+func (u *Upstream) State() State {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	s := u.state
+	s.Running = u.conn != nil
+	return s
+}
+
+// Request sends one request and waits for the answer, starting the
+// upstream if needed. The configured request timeout applies; when it
+// passes, the upstream is sent notifications/cancelled.
+func (u *Upstream) Request(ctx context.Context, method string, params json.RawMessage) (Reply, error) {
+	if u.spec.RequestTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, u.spec.RequestTimeout)
+		defer cancel()
+	}
+	conn, release, err := u.acquire(ctx)
+	if err != nil {
+		return Reply{}, u.explain(ctx, method, err)
+	}
+	defer release()
+	r, err := conn.Request(ctx, method, params)
+	if err != nil {
+		return Reply{}, u.explain(ctx, method, err)
+	}
+	return r, nil
+}
+
+// explain turns a context error into a TimeoutError when the request
+// timeout, not the caller, ended it.
+func (u *Upstream) explain(ctx context.Context, method string, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return &TimeoutError{Server: u.name, Method: method, After: u.spec.RequestTimeout}
+	}
+	return err
+}
+
+// Notify sends a notification to the live session, if there is one.
+func (u *Upstream) Notify(method string, params json.RawMessage) error {
+	u.mu.Lock()
+	conn := u.conn
+	u.mu.Unlock()
+	if conn == nil {
+		return nil
+	}
+	return conn.Notify(method, params)
+}
+
+// acquire returns a live session and a release func to call when done.
+func (u *Upstream) acquire(ctx context.Context) (*Conn, func(), error) {
+	if !u.spec.Pooled {
+		conn, err := u.dial(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		return conn, func() { go conn.Close(u.spec.CloseGrace) }, nil
+	}
+	for {
+		u.mu.Lock()
+		if u.closed {
+			u.mu.Unlock()
+			return nil, nil, fmt.Errorf("server %q: %w", u.name, ErrClosed)
+		}
+		if u.conn != nil {
+			u.inflight++
+			if u.idle != nil {
+				u.idle.Stop()
+			}
+			conn := u.conn
+			u.mu.Unlock()
+			return conn, func() { u.release() }, nil
+		}
+		call := u.dialing
+		if call == nil {
+			call = &dialCall{done: make(chan struct{})}
+			u.dialing = call
+			u.state.Status = StatusStarting
+			// The dial serves every caller waiting on it, so one caller
+			// giving up must not abort it; it is bounded on its own.
+			go u.dialShared(context.WithoutCancel(ctx), call)
+		}
+		u.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		case <-call.done:
+			if call.err != nil {
+				return nil, nil, call.err
+			}
+			// Loop: take the new conn under the lock.
+		}
+	}
+}
+
+func (u *Upstream) dialShared(ctx context.Context, call *dialCall) {
+	if u.spec.RequestTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, u.spec.RequestTimeout)
+		defer cancel()
+	}
+	conn, err := u.dial(ctx)
+	u.mu.Lock()
+	u.dialing = nil
+	call.conn, call.err = conn, err
+	switch {
+	case err == nil && u.closed:
+		go conn.Close(u.spec.CloseGrace)
+		call.err = fmt.Errorf("server %q: %w", u.name, ErrClosed)
+	case err == nil:
+		u.conn = conn
+		go u.watch(conn)
+		u.armIdle()
+	}
+	u.mu.Unlock()
+	close(call.done)
+}
+
+// dial opens a new session and records the outcome in the state.
+func (u *Upstream) dial(ctx context.Context) (*Conn, error) {
+	tc, pluginName, err := u.opener.Transport(ctx, u.spec.Transport)
+	if err != nil {
+		err = fmt.Errorf("server %q: %w", u.name, err)
+		u.setError(err)
+		return nil, err
+	}
+	notify := func(method string, params, msg json.RawMessage) { u.onNotification(method, params, msg) }
+	conn, err := Dial(ctx, tc, pluginName, u.spec.Session, u.logger, notify)
+	u.mu.Lock()
+	u.state.Starts++
+	u.mu.Unlock()
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = &TimeoutError{Server: u.name, Method: "initialize", After: u.spec.RequestTimeout}
+		}
+		u.setError(err)
+		return nil, err
+	}
+	u.mu.Lock()
+	u.state.Status, u.state.Error = StatusOK, ""
+	u.state.Detail = conn.Detail()
+	if init := conn.Initialize(); init != nil {
+		u.state.ServerName, u.state.ServerVersion = init.ServerInfo.Name, init.ServerInfo.Version
+	}
+	u.mu.Unlock()
+	u.logger.Debug("upstream session ready", "server", u.name, "detail", conn.Detail())
+	return conn, nil
+}
+
+func (u *Upstream) setError(err error) {
+	u.mu.Lock()
+	u.state.Status, u.state.Error = StatusError, err.Error()
+	u.mu.Unlock()
+	u.logger.Warn("upstream failed", "server", u.name, "error", err)
+}
+
+// watch forgets a pooled session when it ends, so the next request starts
+// a new one.
+func (u *Upstream) watch(conn *Conn) {
+	<-conn.Done()
+	err := conn.Err()
+	u.mu.Lock()
+	if u.conn == conn {
+		u.conn = nil
+	}
+	u.mu.Unlock()
+	if err != nil && !errors.Is(err, ErrClosed) {
+		u.setError(err)
+	}
+}
+
+func (u *Upstream) release() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.inflight--
+	u.armIdle()
+}
+
+// armIdle (re)starts the idle timer when nothing is in flight; u.mu held.
+func (u *Upstream) armIdle() {
+	if u.inflight > 0 || u.spec.IdleTTL <= 0 || u.conn == nil {
+		return
+	}
+	if u.idle == nil {
+		u.idle = time.AfterFunc(u.spec.IdleTTL, u.closeIdle)
+	} else {
+		u.idle.Reset(u.spec.IdleTTL)
+	}
+}
+
+func (u *Upstream) closeIdle() {
+	u.mu.Lock()
+	conn := u.conn
+	if conn == nil || u.inflight > 0 {
+		u.mu.Unlock()
+		return
+	}
+	u.conn = nil
+	u.mu.Unlock()
+	u.logger.Debug("closing idle upstream session", "server", u.name)
+	conn.Close(u.spec.CloseGrace)
+}
+
+func (u *Upstream) onNotification(method string, params, msg json.RawMessage) {
+	if method == "notifications/tools/list_changed" {
+		u.InvalidateTools()
+		if u.hooks.ToolsChanged != nil {
+			u.hooks.ToolsChanged(u.name)
+		}
+	}
+	if u.hooks.Notification != nil {
+		u.hooks.Notification(u.name, method, params, msg)
+	}
+}
+
+// Close shuts the live session down and refuses further requests.
+func (u *Upstream) Close() {
+	u.mu.Lock()
+	u.closed = true
+	conn := u.conn
+	u.conn = nil
+	if u.idle != nil {
+		u.idle.Stop()
+	}
+	u.mu.Unlock()
+	if conn != nil {
+		conn.Close(u.spec.CloseGrace)
+	}
+}
