@@ -95,3 +95,11 @@ func (u *Upstream) listTools(ctx context.Context) ([]json.RawMessage, error) {
 	}
 	return nil, fmt.Errorf("server %q: tools/list still paginating after %d pages", u.name, maxToolPages)
 }
+
+// FreshTools returns the cached tool list and whether it is still fresh.
+func (u *Upstream) FreshTools() ([]json.RawMessage, bool) {
+	u.toolsMu.Lock()
+	defer u.toolsMu.Unlock()
+	fresh := u.tools != nil && (u.spec.ToolCacheTTL <= 0 || time.Since(u.toolsAt) < u.spec.ToolCacheTTL)
+	return u.tools, fresh
+}

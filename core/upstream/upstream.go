@@ -59,6 +59,8 @@ type State struct {
 	Status string `json:"state"`
 	// Error is the last failure's message when Status is "error".
 	Error string `json:"error,omitempty"`
+	// Since is when Status last changed.
+	Since time.Time `json:"since"`
 	// Running says a pooled session is live now.
 	Running bool `json:"running"`
 	// Detail is the live session's transport detail (a process id).
@@ -261,7 +263,7 @@ func (u *Upstream) dial(ctx context.Context) (*Conn, error) {
 		return nil, err
 	}
 	u.mu.Lock()
-	u.state.Status, u.state.Error = StatusOK, ""
+	u.state.Status, u.state.Error, u.state.Since = StatusOK, "", time.Now()
 	u.state.Detail = conn.Detail()
 	if init := conn.Initialize(); init != nil {
 		u.state.ServerName, u.state.ServerVersion = init.ServerInfo.Name, init.ServerInfo.Version
@@ -273,7 +275,7 @@ func (u *Upstream) dial(ctx context.Context) (*Conn, error) {
 
 func (u *Upstream) setError(err error) {
 	u.mu.Lock()
-	u.state.Status, u.state.Error = StatusError, err.Error()
+	u.state.Status, u.state.Error, u.state.Since = StatusError, err.Error(), time.Now()
 	u.mu.Unlock()
 	u.logger.Warn("upstream failed", "server", u.name, "error", err)
 }

@@ -1,0 +1,81 @@
+# ica-mcp-proxy — `make help` lists the targets.
+
+SHELL        := /bin/bash
+GO           ?= go
+BIN          := $(CURDIR)/bin
+TOOLS        := $(CURDIR)/.tools/bin
+VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS      := -s -w -X main.version=$(VERSION)
+PLUGINS      := $(notdir $(wildcard plugins/*))
+ICA_HOME     ?= $(HOME)/.ica
+PREFIX       ?= $(HOME)/.local
+
+BUF_VERSION                := v1.73.0
+PROTOC_GEN_GO_VERSION      := v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
+
+PEERS        := test/peers
+TEST_TIMEOUT ?= 20m
+
+.PHONY: help build demo install test test-unit test-e2e peers bench proto proto-check lint vet clean tools
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## Build the proxy, the bundled plugins and the demo upstream into ./bin
+	@mkdir -p $(BIN)
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ica-mcp-proxy ./cmd/ica-mcp-proxy
+	@for p in $(PLUGINS); do \
+		echo "$(GO) build -o $(BIN)/ica-plugin-$$p ./plugins/$$p"; \
+		$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ica-plugin-$$p ./plugins/$$p || exit 1; \
+	done
+	$(GO) build -trimpath -o $(BIN)/ica-demo-upstream ./examples/demo-upstream
+
+demo: build ## Build, install plugins into a scratch ICA_HOME, and run a real session through the proxy
+	./scripts/demo.sh
+
+install: build ## Install the proxy into $(PREFIX)/bin and its plugins into $(ICA_HOME)/plugins
+	@mkdir -p $(PREFIX)/bin
+	install -m 0755 $(BIN)/ica-mcp-proxy $(PREFIX)/bin/ica-mcp-proxy
+	@for p in $(PLUGINS); do install -m 0755 $(BIN)/ica-plugin-$$p $(PREFIX)/bin/ica-plugin-$$p; done
+	ICA_HOME=$(ICA_HOME) $(PREFIX)/bin/ica-mcp-proxy plugins install
+	@echo "registered path: $(PREFIX)/bin/ica-mcp-proxy (see README.md to register it in your agent runtime)"
+
+peers: $(PEERS)/node_modules/.installed ## Install the npm test peers pinned by test/peers/package-lock.json
+
+$(PEERS)/node_modules/.installed: $(PEERS)/package.json $(PEERS)/package-lock.json
+	cd $(PEERS) && npm ci --no-audit --no-fund --ignore-scripts
+	@touch $@
+
+test: build peers ## Run every test (race detector on) against the real binaries and peers
+	ICA_TEST_BIN=$(BIN) ICA_TEST_PEERS=$(CURDIR)/$(PEERS) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+test-unit: ## Run the tests that need no binaries or npm peers
+	$(GO) test -race -count=1 -short ./...
+
+bench: build ## Print the latency, throughput, start-up and memory table
+	$(GO) run ./test/bench -bin $(BIN)
+
+tools: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc ## Install buf and the protoc plugins at pinned versions
+
+$(TOOLS)/buf:
+	GOBIN=$(TOOLS) $(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+$(TOOLS)/protoc-gen-go:
+	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+$(TOOLS)/protoc-gen-go-grpc:
+	GOBIN=$(TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+
+proto: tools ## Lint the .proto files and regenerate the Go code
+	$(TOOLS)/buf lint
+	$(TOOLS)/buf generate
+
+proto-check: proto ## Fail if the committed generated code differs from a fresh generation
+	@git diff --exit-code -- proto || (echo "generated code is out of date: run make proto and commit" >&2; exit 1)
+	@test -z "$$(git status --porcelain -- proto)" || (git status --porcelain -- proto; echo "untracked generated files: run make proto and commit" >&2; exit 1)
+
+vet: ## go vet and gofmt
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed" >&2; exit 1)
+
+clean: ## Remove build outputs
+	rm -rf $(BIN)

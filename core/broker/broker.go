@@ -1,0 +1,206 @@
+// Package broker implements the proxy.* tools, which are always exposed,
+// whatever the guardrails cut: list_servers, list_tools, call and
+// mirror_status. Their answers are structuredContent plus the same JSON as
+// text; their errors are isError results naming the cause.
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/proxy"
+)
+
+// Prefix is the namespace of the broker tools.
+const Prefix = "proxy"
+
+// Short names of the broker tools.
+const (
+	ListServers  = "list_servers"
+	ListTools    = "list_tools"
+	Call         = "call"
+	MirrorStatus = "mirror_status"
+)
+
+// Broker serves the proxy.* tools.
+type Broker struct {
+	p     *proxy.Proxy
+	sep   string
+	defs  []json.RawMessage
+	short map[string]string // exposed name → short name
+}
+
+// New returns the broker for p; sep is the tool name separator.
+func New(p *proxy.Proxy, sep string) *Broker {
+	b := &Broker{p: p, sep: sep, short: map[string]string{}}
+	for _, t := range definitions() {
+		short := t.Name
+		t.Name = Name(short, sep)
+		b.short[t.Name] = short
+		raw, err := json.Marshal(t)
+		if err != nil {
+			panic(fmt.Sprintf("broker tool %s: %v", short, err)) // static data
+		}
+		b.defs = append(b.defs, raw)
+	}
+	return b
+}
+
+// Name is the exposed name of a broker tool.
+func Name(short, sep string) string { return Prefix + sep + short }
+
+// Names lists the exposed names of the broker tools.
+func Names(sep string) []string {
+	var out []string
+	for _, t := range definitions() {
+		out = append(out, Name(t.Name, sep))
+	}
+	return out
+}
+
+// Definitions are the tools/list entries of the broker tools.
+func (b *Broker) Definitions() []json.RawMessage { return b.defs }
+
+// Is reports whether name is a broker tool.
+func (b *Broker) Is(name string) bool { _, ok := b.short[name]; return ok }
+
+func definitions() []mcp.Tool {
+	readOnly := func(t *mcp.Tool) {
+		t.Annotations.ReadOnlyHint = mcp.ToBoolPtr(true)
+		t.Annotations.DestructiveHint = mcp.ToBoolPtr(false)
+		t.Annotations.IdempotentHint = mcp.ToBoolPtr(true)
+		t.Annotations.OpenWorldHint = mcp.ToBoolPtr(false)
+	}
+	return []mcp.Tool{
+		mcp.NewTool(ListServers,
+			mcp.WithDescription("List the upstream MCP servers the proxy knows, where each is defined, its state (ok, error with the message, not started) and how many of its tools are mirrored."),
+			readOnly),
+		mcp.NewTool(ListTools,
+			mcp.WithDescription("List the tools of one upstream server, including those the mirroring guardrails left out; each shows the name it is mirrored as, if any."),
+			mcp.WithString("server", mcp.Required(), mcp.Description("The server's name, as in proxy.list_servers.")),
+			mcp.WithBoolean("include_schema", mcp.Description("Include each tool's input and output schema.")),
+			readOnly),
+		mcp.NewTool(Call,
+			mcp.WithDescription("Call a tool of an upstream server by its upstream name, whether or not it is mirrored. The result is the upstream's, unchanged."),
+			mcp.WithString("server", mcp.Required(), mcp.Description("The server's name, as in proxy.list_servers.")),
+			mcp.WithString("tool", mcp.Required(), mcp.Description("The tool's name on that server, as in proxy.list_tools.")),
+			mcp.WithObject("args", mcp.Description("The tool's arguments."))),
+		mcp.NewTool(MirrorStatus,
+			mcp.WithDescription("Report what the proxy mirrors: servers and tools in total and mirrored, which guardrail caps cut what and why, blocked servers, and each server's state."),
+			readOnly),
+	}
+}
+
+// Call runs the broker tool name with the raw arguments and returns the
+// raw tools/call result. The error is never for the user: it is returned
+// only when ctx ended (the caller cancelled).
+func (b *Broker) Call(ctx context.Context, name string, args json.RawMessage) (json.RawMessage, error) {
+	var a struct {
+		Server        string          `json:"server"`
+		Tool          string          `json:"tool"`
+		Args          json.RawMessage `json:"args"`
+		IncludeSchema bool            `json:"include_schema"`
+	}
+	if len(args) > 0 && string(args) != "null" {
+		if err := json.Unmarshal(args, &a); err != nil {
+			return ErrorResult(fmt.Sprintf("%s: arguments are not valid: %v", name, err)), nil
+		}
+	}
+	switch b.short[name] {
+	case ListServers:
+		return StructuredResult(b.p.ListServers()), nil
+	case MirrorStatus:
+		return StructuredResult(b.p.MirrorStatus()), nil
+	case ListTools:
+		if a.Server == "" {
+			return ErrorResult(name + `: "server" is required`), nil
+		}
+		rep, err := b.p.ListTools(ctx, a.Server, a.IncludeSchema)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return ErrorResult(err.Error()), nil
+		}
+		return StructuredResult(rep), nil
+	case Call:
+		return b.call(ctx, name, a.Server, a.Tool, a.Args)
+	}
+	return ErrorResult("unknown broker tool " + name), nil
+}
+
+func (b *Broker) call(ctx context.Context, name, server, tool string, args json.RawMessage) (json.RawMessage, error) {
+	if server == "" || tool == "" {
+		return ErrorResult(name + `: "server" and "tool" are required`), nil
+	}
+	args, err := normaliseArgs(args)
+	if err != nil {
+		return ErrorResult(fmt.Sprintf("%s: %v", name, err)), nil
+	}
+	params, _ := json.Marshal(struct {
+		Name      string          `json:"name"`
+		Arguments json.RawMessage `json:"arguments,omitempty"`
+	}{tool, args})
+	r, err := b.p.CallTool(ctx, server, params)
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			return nil, ctx.Err()
+		}
+		return ErrorResult(err.Error()), nil
+	}
+	if r.Error != nil {
+		var e struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+		}
+		_ = json.Unmarshal(r.Error, &e)
+		return ErrorResult(fmt.Sprintf("server %q refused %s: %s (code %d)", server, tool, e.Message, e.Code)), nil
+	}
+	return r.Result, nil
+}
+
+// normaliseArgs accepts an object, nothing, or an object encoded as a JSON
+// string (some models send that).
+func normaliseArgs(args json.RawMessage) (json.RawMessage, error) {
+	s := strings.TrimSpace(string(args))
+	switch {
+	case s == "" || s == "null":
+		return nil, nil
+	case s[0] == '{':
+		return args, nil
+	case s[0] == '"':
+		var inner string
+		if err := json.Unmarshal(args, &inner); err == nil && strings.HasPrefix(strings.TrimSpace(inner), "{") && json.Valid([]byte(inner)) {
+			return json.RawMessage(inner), nil
+		}
+	}
+	return nil, errors.New(`"args" must be an object`)
+}
+
+// StructuredResult is a tool result carrying v as structuredContent and as
+// JSON text.
+func StructuredResult(v any) json.RawMessage {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return ErrorResult("could not encode the result: " + err.Error())
+	}
+	text, _ := json.Marshal(string(data))
+	out := make([]byte, 0, 2*len(data)+64)
+	out = append(out, `{"content":[{"type":"text","text":`...)
+	out = append(out, text...)
+	out = append(out, `}],"structuredContent":`...)
+	out = append(out, data...)
+	return append(out, '}')
+}
+
+// ErrorResult is an isError tool result with msg as its text.
+func ErrorResult(msg string) json.RawMessage {
+	text, _ := json.Marshal(msg)
+	out := append([]byte(`{"content":[{"type":"text","text":`), text...)
+	return append(out, `}],"isError":true}`...)
+}

@@ -1,0 +1,74 @@
+// Package cli is the ica-mcp-proxy command line: `serve` (the default) and
+// the client commands, which run the same core in-process and print JSON or
+// a table.
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/broker"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/pluginhost"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/proxy"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/settings"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
+)
+
+// app is one instance of the core.
+type app struct {
+	settings settings.Settings
+	log      hclog.Logger
+	host     *pluginhost.Host
+	proxy    *proxy.Proxy
+	broker   *broker.Broker
+}
+
+// PluginsDir is where plugins are found.
+func PluginsDir(s settings.Settings) string { return filepath.Join(s.Home, "plugins") }
+
+// newApp builds the core. defaultLevel is used when ICA_LOG_LEVEL is unset.
+func newApp(version, defaultLevel string) (*app, error) {
+	s, warnings := settings.Load(os.Getenv)
+	level := s.LogLevel
+	if os.Getenv(settings.EnvLogLevel) == "" {
+		level = defaultLevel
+	}
+	log := hclog.New(&hclog.LoggerOptions{
+		Name:   "ica-mcp-proxy",
+		Level:  hclog.LevelFromString(level),
+		Output: os.Stderr,
+	})
+	for _, w := range warnings {
+		log.Warn("setting ignored", "problem", w)
+	}
+	host, err := pluginhost.New(pluginhost.Options{
+		Dir:    PluginsDir(s),
+		Logger: log.Named("plugin"),
+		Env:    proxy.PluginEnv(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		return nil, fmt.Errorf("working directory: %w", err)
+	}
+	upstream.ClientInfo.Version = version
+	p := proxy.New(proxy.Options{
+		Settings: s,
+		Cwd:      cwd,
+		Logger:   log.Named("proxy"),
+		Opener:   host,
+		Reserved: broker.Names(s.Separator),
+	})
+	return &app{settings: s, log: log, host: host, proxy: p, broker: broker.New(p, s.Separator)}, nil
+}
+
+// close shuts the upstreams down, then the plugins.
+func (a *app) close() {
+	a.proxy.Close()
+	a.host.Close()
+}

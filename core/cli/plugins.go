@@ -1,0 +1,141 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/pluginhost"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
+)
+
+func newPluginsCmd(version string, g *globalFlags) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "plugins",
+		Short: "List or install plugins ($ICA_HOME/plugins)",
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "list",
+		Short: "Show each plugin found: kind, names provided, version, and why any was refused",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if err := g.check(); err != nil {
+				return err
+			}
+			return listPlugins(c.Context(), version, g)
+		},
+	})
+	cmd.AddCommand(&cobra.Command{
+		Use:   "install",
+		Short: "Copy the plugins bundled beside this binary into $ICA_HOME/plugins",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return installBundled(version)
+		},
+	})
+	return cmd
+}
+
+type pluginRow struct {
+	File       string   `json:"file"`
+	Path       string   `json:"path"`
+	Kind       sdk.Kind `json:"kind"`
+	Names      []string `json:"names,omitempty"`
+	Version    string   `json:"version,omitempty"`
+	APIVersion int      `json:"api_version,omitempty"`
+	Desc       string   `json:"description,omitempty"`
+	Refused    string   `json:"refused,omitempty"`
+}
+
+func listPlugins(ctx context.Context, version string, g *globalFlags) error {
+	a, err := newApp(version, "warn")
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	cands, err := a.host.Discover()
+	if err != nil {
+		return err
+	}
+	rows := []pluginRow{}
+	for _, c := range cands {
+		r := pluginRow{File: c.File, Path: c.Path, Kind: c.Kind, Refused: c.Refused}
+		if c.Refused == "" {
+			info, err := a.host.Info(ctx, c)
+			if err != nil {
+				r.Refused = err.Error()
+			} else {
+				r.Names, r.Version, r.APIVersion, r.Desc = info.Names, info.Version, info.APIVersion, info.Description
+			}
+		}
+		rows = append(rows, r)
+	}
+	if g.output == "json" {
+		return printJSON(stdout, map[string]any{"dir": PluginsDir(a.settings), "plugins": rows})
+	}
+	fmt.Fprintf(stdout, "plugins in %s\n\n", PluginsDir(a.settings))
+	var out [][]string
+	for _, r := range rows {
+		status := "ok"
+		if r.Refused != "" {
+			status = "refused: " + r.Refused
+		}
+		api := ""
+		if r.APIVersion > 0 {
+			api = strconv.Itoa(r.APIVersion)
+		}
+		out = append(out, []string{string(r.Kind), r.File, strings.Join(r.Names, ","), r.Version, api, clip(status, 80)})
+	}
+	return table(stdout, []string{"KIND", "FILE", "NAMES", "VERSION", "API", "STATUS"}, out)
+}
+
+func installBundled(version string) error {
+	a, err := newApp(version, "warn")
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	if resolved, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = resolved
+	}
+	srcDir := filepath.Dir(exe)
+	bundled, err := pluginhost.Bundled(srcDir)
+	if err != nil {
+		return err
+	}
+	if len(bundled) == 0 {
+		return fmt.Errorf("no plugins (ica-plugin-*) beside %s", exe)
+	}
+	dir := PluginsDir(a.settings)
+	for _, src := range bundled {
+		dst, err := pluginhost.Install(src, dir)
+		if err != nil {
+			return fmt.Errorf("install %s: %w", filepath.Base(src), err)
+		}
+		fmt.Fprintf(stdout, "installed %s\n", dst)
+	}
+	return nil
+}
+
+func newVersionCmd(version string) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run: func(*cobra.Command, []string) {
+			fmt.Fprintf(stdout, "ica-mcp-proxy %s (plugin API %d)\n", version, sdk.APIVersion)
+		},
+	}
+}

@@ -1,0 +1,70 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// exitError carries an exit code without printing anything more.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// Main runs the command line and returns the exit code.
+func Main(version string, args []string) int {
+	root := newRoot(version)
+	root.SetArgs(args)
+	if err := root.Execute(); err != nil {
+		var ee exitError
+		if errors.As(err, &ee) {
+			return ee.code
+		}
+		fmt.Fprintln(os.Stderr, "ica-mcp-proxy:", err)
+		return 1
+	}
+	return 0
+}
+
+type globalFlags struct {
+	output string
+}
+
+func newRoot(version string) *cobra.Command {
+	g := &globalFlags{}
+	root := &cobra.Command{
+		Use:   "ica-mcp-proxy",
+		Short: "One MCP server that mirrors and brokers all your upstream MCP servers",
+		Long: `ica-mcp-proxy is registered once in each agent runtime. It mirrors the tools of
+the upstream MCP servers defined in ./.mcp.json and $ICA_HOME/mcp-servers.json as
+<server>.<tool>, and keeps proxy.* broker tools that always work.
+
+With no command it serves MCP on stdin/stdout.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd.Context(), version)
+		},
+	}
+	root.PersistentFlags().StringVarP(&g.output, "output", "o", "json", "output format of client commands: json or table")
+	root.AddCommand(
+		newServeCmd(version),
+		newServersCmd(version, g),
+		newToolsCmd(version, g),
+		newCallCmd(version, g),
+		newMirrorStatusCmd(version, g),
+		newPluginsCmd(version, g),
+		newVersionCmd(version),
+	)
+	return root
+}
+
+func (g *globalFlags) check() error {
+	if g.output != "json" && g.output != "table" {
+		return fmt.Errorf("--output must be json or table, not %q", g.output)
+	}
+	return nil
+}

@@ -1,0 +1,85 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/frontend"
+)
+
+// configPollInterval is how often config files are checked for changes.
+const configPollInterval = time.Second
+
+func newServeCmd(version string) *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Serve MCP on stdin/stdout (the default)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd.Context(), version)
+		},
+	}
+}
+
+func runServe(ctx context.Context, version string) error {
+	// Claim stdout for JSON-RPC, and send anything else that writes to fd 1
+	// (a stray print, a library) to stderr instead.
+	out, err := claimStdout()
+	if err != nil {
+		return err
+	}
+	a, err := newApp(version, "info")
+	if err != nil {
+		return err
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var once sync.Once
+	shutdown := func(why string) {
+		once.Do(func() {
+			a.log.Debug("shutting down", "reason", why)
+			cancel()
+			a.close()
+		})
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	go func() {
+		sig := <-sigs
+		shutdown(sig.String())
+		os.Exit(0)
+	}()
+
+	a.proxy.Start(ctx, configPollInterval)
+	fe := frontend.New(a.proxy, a.broker, version, a.log.Named("frontend"))
+	err = fe.Serve(ctx, os.Stdin, out)
+	shutdown("stdin closed")
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// claimStdout returns a file for the real stdout and points fd 1 at stderr.
+func claimStdout() (*os.File, error) {
+	fd, err := syscall.Dup(1)
+	if err != nil {
+		return nil, fmt.Errorf("dup stdout: %w", err)
+	}
+	syscall.CloseOnExec(fd)
+	if err := dup2(2, 1); err != nil {
+		return nil, fmt.Errorf("redirect stdout: %w", err)
+	}
+	return os.NewFile(uintptr(fd), "stdout"), nil
+}

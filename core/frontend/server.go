@@ -1,0 +1,279 @@
+package frontend
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/broker"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/proxy"
+)
+
+// maxLineBytes bounds one message from the client.
+const maxLineBytes = 64 << 20
+
+// drainTimeout bounds how long Serve waits for requests in flight when the
+// client goes away.
+const drainTimeout = 5 * time.Second
+
+// Server is the frontend.
+type Server struct {
+	p      *proxy.Proxy
+	broker *broker.Broker
+	mcp    *server.MCPServer
+	log    hclog.Logger
+
+	out *lineWriter
+
+	mu       sync.Mutex
+	inflight map[string]*call // by the client's raw request id
+
+	initialized atomic.Bool
+	wg          sync.WaitGroup
+}
+
+type call struct {
+	cancel    context.CancelFunc
+	cancelled atomic.Bool // by the client: no answer is sent
+}
+
+// New returns a frontend for p.
+func New(p *proxy.Proxy, b *broker.Broker, version string, logger hclog.Logger) *Server {
+	s := &Server{
+		p:        p,
+		broker:   b,
+		log:      logger,
+		inflight: make(map[string]*call),
+		mcp: server.NewMCPServer("ica-mcp-proxy", version,
+			server.WithToolCapabilities(true),
+			server.WithInstructions("ica-mcp-proxy mirrors the tools of the upstream MCP servers configured in .mcp.json and $ICA_HOME/mcp-servers.json as <server>.<tool>. The proxy.* tools always work: proxy.list_servers, proxy.list_tools, proxy.call (for tools that are not mirrored) and proxy.mirror_status (what was left out, and why)."),
+		),
+	}
+	return s
+}
+
+// Serve reads requests from in and writes answers to out until in ends or
+// ctx is cancelled; then it waits (bounded) for requests in flight.
+func (s *Server) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
+	s.out = newLineWriter(out)
+	s.p.SetHooks(proxy.Hooks{
+		ToolsChanged: s.toolsChanged,
+		Notification: s.upstreamNotification,
+	})
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	err := readMessages(ctx, in, maxLineBytes, func(msg []byte) { s.handle(ctx, msg) })
+
+	// The client is gone: let running requests finish briefly, then
+	// cancel them.
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(drainTimeout):
+		cancel()
+		<-done
+	}
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	return err
+}
+
+// readMessages calls fn for each non-empty line of in.
+func readMessages(ctx context.Context, in io.Reader, max int, fn func([]byte)) error {
+	br := bufio.NewReaderSize(in, 64<<10)
+	var long []byte
+	for ctx.Err() == nil {
+		chunk, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			if len(long)+len(chunk) <= max {
+				long = append(long, chunk...)
+			}
+			continue
+		}
+		line := chunk
+		if long != nil {
+			line = append(long, chunk...)
+			long = nil
+		}
+		if line = bytes.TrimSpace(line); len(line) > 0 {
+			// The reader's buffer is reused: hand over a copy.
+			fn(append([]byte(nil), line...))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// envelope is the part of a client message needed to route it.
+type envelope struct {
+	ID     json.RawMessage `json:"id"`
+	Method string          `json:"method"`
+	Params json.RawMessage `json:"params"`
+}
+
+func (e envelope) isRequest() bool { return len(e.ID) > 0 && string(e.ID) != "null" }
+
+func (s *Server) handle(ctx context.Context, msg []byte) {
+	if msg[0] == '[' {
+		var batch []json.RawMessage
+		if err := json.Unmarshal(msg, &batch); err != nil {
+			s.writeError(nil, mcp.PARSE_ERROR, "parse error: "+err.Error())
+			return
+		}
+		for _, m := range batch {
+			if len(m) > 0 {
+				s.handle(ctx, m)
+			}
+		}
+		return
+	}
+	var env envelope
+	if err := json.Unmarshal(msg, &env); err != nil {
+		s.writeError(nil, mcp.PARSE_ERROR, "parse error: "+err.Error())
+		return
+	}
+	switch {
+	case env.Method == string(mcp.MethodNotificationCancelled):
+		s.cancelled(env.Params)
+	case !env.isRequest():
+		if env.Method == "notifications/initialized" {
+			s.initialized.Store(true)
+		}
+		if env.Method != "" {
+			s.mcp.HandleMessage(ctx, msg) // notifications have no answer
+		}
+		// A response to a request of ours: none are sent yet.
+	case env.Method == string(mcp.MethodInitialize):
+		// In order, before anything that depends on it.
+		s.writeMessage(s.mcp.HandleMessage(ctx, msg))
+	default:
+		s.spawn(ctx, env, msg)
+	}
+}
+
+// spawn runs one request in its own goroutine, cancellable by the client.
+func (s *Server) spawn(ctx context.Context, env envelope, msg []byte) {
+	ctx, cancel := context.WithCancel(ctx)
+	c := &call{cancel: cancel}
+	key := string(env.ID)
+	s.mu.Lock()
+	s.inflight[key] = c
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer func() {
+			s.mu.Lock()
+			if s.inflight[key] == c {
+				delete(s.inflight, key)
+			}
+			s.mu.Unlock()
+			cancel()
+		}()
+		switch env.Method {
+		case string(mcp.MethodToolsList):
+			s.toolsList(ctx, env)
+		case string(mcp.MethodToolsCall):
+			s.toolsCall(ctx, env, c)
+		default:
+			s.writeMessage(s.mcp.HandleMessage(ctx, msg))
+		}
+	}()
+}
+
+// cancelled handles the client's notifications/cancelled.
+func (s *Server) cancelled(params json.RawMessage) {
+	var p struct {
+		RequestID json.RawMessage `json:"requestId"`
+	}
+	if json.Unmarshal(params, &p) != nil || len(p.RequestID) == 0 {
+		return
+	}
+	s.mu.Lock()
+	c := s.inflight[string(p.RequestID)]
+	s.mu.Unlock()
+	if c != nil {
+		c.cancelled.Store(true)
+		c.cancel()
+	}
+}
+
+func (s *Server) writeMessage(m mcp.JSONRPCMessage) {
+	if m == nil {
+		return
+	}
+	data, err := json.Marshal(m)
+	if err != nil {
+		s.log.Error("could not encode an answer", "error", err)
+		return
+	}
+	s.write(data)
+}
+
+func (s *Server) write(parts ...[]byte) {
+	if err := s.out.write(parts...); err != nil {
+		s.log.Debug("could not write to the client", "error", err)
+	}
+}
+
+var (
+	resultHead = []byte(`{"jsonrpc":"2.0","id":`)
+	resultMid  = []byte(`,"result":`)
+	errorMid   = []byte(`,"error":`)
+	tail       = []byte(`}`)
+)
+
+// writeResult answers id with a raw result, copied as it is.
+func (s *Server) writeResult(id, result json.RawMessage) {
+	s.write(resultHead, id, resultMid, result, tail)
+}
+
+// writeRawError answers id with a raw error object, copied as it is.
+func (s *Server) writeRawError(id, rpcErr json.RawMessage) {
+	s.write(resultHead, id, errorMid, rpcErr, tail)
+}
+
+func (s *Server) writeError(id json.RawMessage, code int, msg string) {
+	if id == nil {
+		id = json.RawMessage("null")
+	}
+	e, _ := json.Marshal(struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}{code, msg})
+	s.writeRawError(id, e)
+}
+
+// toolsChanged tells the client to list tools again.
+func (s *Server) toolsChanged() {
+	if !s.initialized.Load() {
+		return
+	}
+	s.write([]byte(`{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}`))
+}
+
+// upstreamNotification passes on what the client asked for: progress of
+// its own requests.
+func (s *Server) upstreamNotification(server, method string, _, msg json.RawMessage) {
+	if method == string(mcp.MethodNotificationProgress) {
+		s.write(msg)
+	}
+}

@@ -1,0 +1,55 @@
+package proxy
+
+import (
+	"os"
+	"strings"
+)
+
+// baseEnvKeys is the small environment the MCP SDKs pass to stdio servers
+// by default; anything else must be in the server's "env".
+var baseEnvKeys = []string{"HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER", "TMPDIR", "LANG", "LANGUAGE", "TZ"}
+
+// upstreamEnv is the whole environment of a stdio upstream: the base keys
+// (or everything, when inheriting) from environ, with the config's env on
+// top.
+func upstreamEnv(environ []string, inherit bool, configured map[string]string) map[string]string {
+	env := make(map[string]string, len(baseEnvKeys)+len(configured))
+	for _, kv := range environ {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			continue
+		}
+		if inherit || isBaseKey(k) {
+			env[k] = v
+		}
+	}
+	for k, v := range configured {
+		env[k] = v
+	}
+	return env
+}
+
+func isBaseKey(k string) bool {
+	if strings.HasPrefix(k, "LC_") {
+		return true
+	}
+	for _, b := range baseEnvKeys {
+		if k == b {
+			return true
+		}
+	}
+	return false
+}
+
+// PluginEnv is the environment plugins run with: the base keys only, so a
+// plugin never sees the secrets in the proxy's environment.
+func PluginEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if isBaseKey(k) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}

@@ -1,0 +1,442 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/config"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/mirror"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/settings"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
+)
+
+// closeGrace is how long an upstream may take to exit on its own when its
+// session is closed, before it is signalled.
+const closeGrace = 3 * time.Second
+
+// retryFailedAfter is how long tools/list leaves a failed server alone
+// before trying to list it again.
+const retryFailedAfter = 30 * time.Second
+
+// Options configure a Proxy.
+type Options struct {
+	Settings settings.Settings
+	// Cwd is the project directory (where .mcp.json is read).
+	Cwd    string
+	Logger hclog.Logger
+	// Opener starts transport plugins.
+	Opener upstream.Opener
+	// LookupEnv and Environ give the proxy's environment; os's by default.
+	LookupEnv func(string) (string, bool)
+	Environ   func() []string
+	// Reserved are names the mirror must not use (the broker tools).
+	Reserved []string
+}
+
+// Hooks are how the proxy tells its frontend what happened.
+type Hooks struct {
+	// ToolsChanged is called when the exposed tool list changed.
+	ToolsChanged func()
+	// Notification receives every notification an upstream sends.
+	Notification func(server, method string, params, msg json.RawMessage)
+}
+
+// Proxy is the core. It is safe for concurrent use.
+type Proxy struct {
+	opts  Options
+	log   hclog.Logger
+	hooks atomic.Pointer[Hooks]
+
+	mu    sync.RWMutex
+	cfg   *config.Config
+	ups   map[string]*upstream.Upstream
+	lists map[string][]json.RawMessage // last tool list of each server
+	// listing holds, per server, a channel closed when its current
+	// listing round ends.
+	listing map[string]chan struct{}
+
+	table atomic.Pointer[mirror.Table]
+	// initial is closed once every server of the first round has been
+	// listed or has failed.
+	initial chan struct{}
+
+	rebuildMu sync.Mutex
+}
+
+// New loads the configuration and prepares the upstreams; it starts
+// nothing. Call Start to list tools in the background.
+func New(opts Options) *Proxy {
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	if opts.LookupEnv == nil {
+		opts.LookupEnv = os.LookupEnv
+	}
+	if opts.Environ == nil {
+		opts.Environ = os.Environ
+	}
+	p := &Proxy{
+		opts:    opts,
+		log:     opts.Logger,
+		ups:     make(map[string]*upstream.Upstream),
+		lists:   make(map[string][]json.RawMessage),
+		listing: make(map[string]chan struct{}),
+		initial: make(chan struct{}),
+	}
+	p.hooks.Store(&Hooks{})
+	p.table.Store(mirror.Build(nil, p.limits(), opts.Settings.Separator, opts.Reserved))
+	p.apply(p.loadConfig())
+	return p
+}
+
+// SetHooks installs the frontend's hooks.
+func (p *Proxy) SetHooks(h Hooks) { p.hooks.Store(&h) }
+
+func (p *Proxy) limits() mirror.Limits {
+	s := p.opts.Settings
+	return mirror.Limits{
+		MaxServers:        s.MaxServers,
+		MaxToolsPerServer: s.MaxToolsPerServer,
+		MaxTotalTools:     s.MaxTotalTools,
+		MaxSchemaBytes:    s.MaxSchemaBytes,
+	}
+}
+
+func (p *Proxy) configOptions() config.Options {
+	return config.Options{
+		Cwd:        p.opts.Cwd,
+		Home:       p.opts.Settings.Home,
+		PreferHome: p.opts.Settings.PreferHome,
+		LookupEnv:  p.opts.LookupEnv,
+	}
+}
+
+func (p *Proxy) loadConfig() *config.Config {
+	cfg := config.Load(p.configOptions())
+	for _, src := range cfg.Sources {
+		if src.Error != "" {
+			p.log.Error("config file not loaded", "error", src.Error)
+		}
+	}
+	for _, s := range cfg.Servers {
+		if s.Error != "" {
+			p.log.Error("server entry not usable", "server", s.Name, "file", s.File, "error", s.Error)
+		}
+		for _, w := range s.Warnings {
+			p.log.Warn("server entry", "server", s.Name, "file", s.File, "warning", w)
+		}
+	}
+	return cfg
+}
+
+// apply makes cfg current: upstreams of removed or changed servers are
+// closed, new ones prepared. It returns the servers to list again.
+func (p *Proxy) apply(cfg *config.Config) []string {
+	p.mu.Lock()
+	old := p.cfg
+	p.cfg = cfg
+	var toClose []*upstream.Upstream
+	var changed []string
+	for name, u := range p.ups {
+		s := cfg.Server(name)
+		if s == nil || s.Error != "" || old == nil || old.Server(name) == nil || old.Server(name).Fingerprint != s.Fingerprint {
+			toClose = append(toClose, u)
+			delete(p.ups, name)
+			delete(p.lists, name)
+		}
+	}
+	for _, s := range cfg.Servers {
+		if s.Error != "" {
+			delete(p.lists, s.Name)
+			continue
+		}
+		if _, ok := p.ups[s.Name]; ok {
+			continue
+		}
+		p.ups[s.Name] = upstream.New(s.Name, p.spec(s), p.opts.Opener, p.log, upstream.Hooks{
+			Notification: p.onNotification,
+			ToolsChanged: p.onUpstreamToolsChanged,
+		})
+		changed = append(changed, s.Name)
+	}
+	p.mu.Unlock()
+	for _, u := range toClose {
+		go u.Close()
+	}
+	return changed
+}
+
+func (p *Proxy) spec(s *config.Server) upstream.Spec {
+	st := p.opts.Settings
+	timeout := st.RequestTimeout
+	if s.Timeout > 0 {
+		timeout = s.Timeout
+	}
+	sess := sdk.SessionSpec{
+		Server:        s.Name,
+		Transport:     s.Type,
+		Command:       s.Command,
+		Args:          s.Args,
+		Cwd:           s.Cwd,
+		URL:           s.URL,
+		Headers:       s.Headers,
+		TimeoutMillis: timeout.Milliseconds(),
+	}
+	if s.Type == config.TypeStdio {
+		sess.Env = upstreamEnv(p.opts.Environ(), st.InheritEnv || s.InheritEnv, s.Env)
+		if sess.Cwd == "" {
+			sess.Cwd = p.opts.Cwd
+		}
+	}
+	return upstream.Spec{
+		Transport:      s.Type,
+		Session:        sess,
+		RequestTimeout: timeout,
+		Pooled:         st.Pooled(),
+		IdleTTL:        st.IdleTTL,
+		ToolCacheTTL:   st.ToolCacheTTL,
+		CloseGrace:     closeGrace,
+	}
+}
+
+// mirrorable returns the servers whose tools are mirrored: the usable ones,
+// sorted, within the server cap; and the cap's reason if it cut any.
+func (p *Proxy) mirrorable() ([]string, *mirror.Reason) {
+	p.mu.RLock()
+	names := make([]string, 0, len(p.ups))
+	for name := range p.ups {
+		names = append(names, name)
+	}
+	p.mu.RUnlock()
+	sort.Strings(names)
+	return mirror.ServerCap(names, p.limits())
+}
+
+// Start lists the tools of every mirrored server in the background, each
+// on its own, and watches the config files until ctx ends.
+func (p *Proxy) Start(ctx context.Context, watchEvery time.Duration) {
+	names, _ := p.mirrorable()
+	done := p.listAll(ctx, names)
+	go func() {
+		<-done
+		close(p.initial)
+	}()
+	if watchEvery > 0 {
+		go config.Watch(ctx, p.configOptions(), watchEvery, func() { p.Reload(ctx) })
+	}
+}
+
+// listAll lists the servers concurrently; the returned channel closes when
+// all are done. Each finished listing rebuilds the table at once, so a slow
+// server never holds the others back.
+func (p *Proxy) listAll(ctx context.Context, names []string) <-chan struct{} {
+	var wg sync.WaitGroup
+	for _, name := range names {
+		wg.Go(func() { p.list(ctx, name) })
+	}
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	return done
+}
+
+// list lists one server's tools (sharing a round already under way) and
+// rebuilds the table.
+func (p *Proxy) list(ctx context.Context, name string) {
+	p.mu.Lock()
+	if ch, ok := p.listing[name]; ok {
+		p.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+		}
+		return
+	}
+	u := p.ups[name]
+	ch := make(chan struct{})
+	p.listing[name] = ch
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.listing, name)
+		p.mu.Unlock()
+		close(ch)
+	}()
+	if u == nil {
+		return
+	}
+	tools, err := u.Tools(ctx)
+	if err != nil {
+		p.log.Debug("could not list tools", "server", name, "error", err)
+		return
+	}
+	p.mu.Lock()
+	if p.ups[name] == u { // not replaced by a reload meanwhile
+		p.lists[name] = tools
+	}
+	p.mu.Unlock()
+	p.rebuild()
+}
+
+// rebuild recomputes the mirror table and tells the frontend if the
+// exposed tools changed.
+func (p *Proxy) rebuild() {
+	p.rebuildMu.Lock()
+	defer p.rebuildMu.Unlock()
+	names, _ := p.mirrorable()
+	p.mu.RLock()
+	in := make([]mirror.ServerTools, 0, len(names))
+	for _, name := range names {
+		if tools, ok := p.lists[name]; ok {
+			in = append(in, mirror.ServerTools{Server: name, Tools: tools})
+		}
+	}
+	p.mu.RUnlock()
+	t := mirror.Build(in, p.limits(), p.opts.Settings.Separator, p.opts.Reserved)
+	old := p.table.Swap(t)
+	if !sameTools(old, t) {
+		if h := p.hooks.Load().ToolsChanged; h != nil {
+			h()
+		}
+	}
+}
+
+func sameTools(a, b *mirror.Table) bool {
+	if len(a.Tools) != len(b.Tools) {
+		return false
+	}
+	for i := range a.Tools {
+		if a.Tools[i].Exposed != b.Tools[i].Exposed || string(a.Tools[i].Definition) != string(b.Tools[i].Definition) {
+			return false
+		}
+	}
+	return true
+}
+
+// Table returns the current mirror table.
+func (p *Proxy) Table() *mirror.Table { return p.table.Load() }
+
+// ToolsForList is what tools/list serves: it waits (at most the configured
+// list wait) for the first listing round, refreshes stale lists in the
+// background, and returns the table.
+func (p *Proxy) ToolsForList(ctx context.Context) *mirror.Table {
+	wait := p.opts.Settings.ListWait
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-p.initial:
+		p.refreshStale(context.WithoutCancel(ctx))
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return p.Table()
+}
+
+// refreshStale re-lists servers whose cached list expired or was
+// invalidated, without waiting.
+func (p *Proxy) refreshStale(ctx context.Context) {
+	names, _ := p.mirrorable()
+	for _, name := range names {
+		u := p.upstream(name)
+		if u == nil {
+			continue
+		}
+		if _, fresh := u.FreshTools(); fresh {
+			continue
+		}
+		// A server that failed is tried again, but not at every list.
+		if st := u.State(); st.Status == upstream.StatusError && time.Since(st.Since) < retryFailedAfter {
+			continue
+		}
+		go p.list(ctx, name)
+	}
+}
+
+func (p *Proxy) onUpstreamToolsChanged(server string) {
+	go p.list(context.Background(), server)
+}
+
+func (p *Proxy) onNotification(server, method string, params, msg json.RawMessage) {
+	if h := p.hooks.Load().Notification; h != nil {
+		h(server, method, params, msg)
+	}
+}
+
+// Reload re-reads the config files and applies the difference.
+func (p *Proxy) Reload(ctx context.Context) {
+	p.log.Info("configuration changed; reloading")
+	changed := p.apply(p.loadConfig())
+	names, _ := p.mirrorable()
+	p.rebuild() // drops removed servers at once
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	var relist []string
+	for _, n := range changed {
+		if want[n] {
+			relist = append(relist, n)
+		}
+	}
+	p.listAll(ctx, relist)
+}
+
+func (p *Proxy) upstream(name string) *upstream.Upstream {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.ups[name]
+}
+
+// ErrUnknownServer is returned for a server name that is not configured.
+var ErrUnknownServer = errors.New("unknown server")
+
+// Upstream returns the server's upstream, or an error saying why there is
+// none: not configured, or a broken entry.
+func (p *Proxy) Upstream(name string) (*upstream.Upstream, error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if u, ok := p.ups[name]; ok {
+		return u, nil
+	}
+	if s := p.cfg.Server(name); s != nil && s.Error != "" {
+		return nil, fmt.Errorf("server %q is not usable: %s (%s)", name, s.Error, s.File)
+	}
+	return nil, fmt.Errorf("%w %q", ErrUnknownServer, name)
+}
+
+// CallTool calls tool on server with the raw tools/call params (whose name
+// must already be the upstream's).
+func (p *Proxy) CallTool(ctx context.Context, server string, params json.RawMessage) (upstream.Reply, error) {
+	u, err := p.Upstream(server)
+	if err != nil {
+		return upstream.Reply{}, err
+	}
+	return u.Request(ctx, "tools/call", params)
+}
+
+// Close shuts every upstream down, concurrently.
+func (p *Proxy) Close() {
+	p.mu.Lock()
+	all := make([]*upstream.Upstream, 0, len(p.ups))
+	for _, u := range p.ups {
+		all = append(all, u)
+	}
+	p.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, u := range all {
+		wg.Go(u.Close)
+	}
+	wg.Wait()
+}

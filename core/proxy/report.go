@@ -1,0 +1,175 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/config"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/mirror"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
+)
+
+// ServerInfo describes one configured server.
+type ServerInfo struct {
+	Name      string            `json:"name"`
+	Source    config.SourceKind `json:"source"`
+	File      string            `json:"file"`
+	Transport string            `json:"transport,omitempty"`
+	Command   []string          `json:"command,omitempty"`
+	URL       string            `json:"url,omitempty"`
+	upstream.State
+	Warnings []string `json:"warnings,omitempty"`
+	// Tools is the number of tools the server offers, once listed.
+	Tools *int `json:"tools,omitempty"`
+	// Mirrored is the number exposed as <server>.<tool>.
+	Mirrored int `json:"mirrored"`
+}
+
+// BlockedServer is a server the proxy will not start, and why.
+type BlockedServer struct {
+	Name   string `json:"name"`
+	Reason string `json:"reason"`
+}
+
+// ServersReport is the answer of proxy.list_servers.
+type ServersReport struct {
+	Servers  []ServerInfo    `json:"servers"`
+	Blocked  []BlockedServer `json:"blocked_servers"`
+	Shadowed []config.Shadow `json:"shadowed,omitempty"`
+	Sources  []config.Source `json:"sources"`
+}
+
+// ListServers reports every configured server and its state.
+func (p *Proxy) ListServers() ServersReport {
+	p.mu.RLock()
+	cfg := p.cfg
+	p.mu.RUnlock()
+	t := p.Table()
+	mirrored := map[string]int{}
+	for _, x := range t.Tools {
+		mirrored[x.Server]++
+	}
+	rep := ServersReport{Servers: []ServerInfo{}, Blocked: []BlockedServer{}, Shadowed: cfg.Shadowed, Sources: cfg.Sources}
+	for _, s := range cfg.Servers {
+		info := ServerInfo{
+			Name: s.Name, Source: s.Source, File: s.File, Transport: s.Type, URL: s.URL,
+			Warnings: s.Warnings, Mirrored: mirrored[s.Name],
+		}
+		if s.Command != "" {
+			info.Command = append([]string{s.Command}, s.Args...)
+		}
+		if s.Error != "" {
+			info.State = upstream.State{Status: upstream.StatusError, Error: "config: " + s.Error}
+		} else if u := p.upstream(s.Name); u != nil {
+			info.State = u.State()
+			p.mu.RLock()
+			if tools, ok := p.lists[s.Name]; ok {
+				n := len(tools)
+				info.Tools = &n
+			}
+			p.mu.RUnlock()
+		}
+		rep.Servers = append(rep.Servers, info)
+	}
+	return rep
+}
+
+// ServerStatus is one server's line in mirror_status.
+type ServerStatus struct {
+	upstream.State
+	Tools    *int `json:"tools,omitempty"`
+	Mirrored int  `json:"mirrored"`
+	// Skipped are the tools a cap kept out of the mirror.
+	Skipped []string `json:"skipped,omitempty"`
+}
+
+// MirrorStatus is the answer of proxy.mirror_status.
+type MirrorStatus struct {
+	Sources         []config.Source         `json:"sources"`
+	ServersTotal    int                     `json:"servers_total"`
+	ServersMirrored int                     `json:"servers_mirrored"`
+	ToolsTotal      int                     `json:"tools_total"`
+	ToolsMirrored   int                     `json:"tools_mirrored"`
+	Truncated       bool                    `json:"truncated"`
+	Reasons         []mirror.Reason         `json:"reasons"`
+	Blocked         []BlockedServer         `json:"blocked_servers"`
+	Servers         map[string]ServerStatus `json:"servers"`
+}
+
+// MirrorStatus reports what is mirrored, what was cut and why, and the
+// state of every server.
+func (p *Proxy) MirrorStatus() MirrorStatus {
+	t := p.Table()
+	servers := p.ListServers()
+	_, serverCut := p.mirrorable()
+	st := MirrorStatus{
+		Sources:       servers.Sources,
+		ServersTotal:  len(servers.Servers),
+		ToolsTotal:    t.ToolsTotal,
+		ToolsMirrored: len(t.Tools),
+		Truncated:     t.Truncated || serverCut != nil,
+		Reasons:       []mirror.Reason{},
+		Blocked:       servers.Blocked,
+		Servers:       map[string]ServerStatus{},
+	}
+	if serverCut != nil {
+		st.Reasons = append(st.Reasons, *serverCut)
+	}
+	st.Reasons = append(st.Reasons, t.Reasons...)
+	for _, s := range servers.Servers {
+		if s.Mirrored > 0 {
+			st.ServersMirrored++
+		}
+		st.Servers[s.Name] = ServerStatus{State: s.State, Tools: s.Tools, Mirrored: s.Mirrored, Skipped: t.Skipped[s.Name]}
+	}
+	return st
+}
+
+// ToolInfo describes one upstream tool for proxy.list_tools.
+type ToolInfo struct {
+	Name         string          `json:"name"`
+	MirroredAs   string          `json:"mirrored_as,omitempty"`
+	Title        string          `json:"title,omitempty"`
+	Description  string          `json:"description,omitempty"`
+	InputSchema  json.RawMessage `json:"inputSchema,omitempty"`
+	OutputSchema json.RawMessage `json:"outputSchema,omitempty"`
+}
+
+// ToolsReport is the answer of proxy.list_tools.
+type ToolsReport struct {
+	Server string     `json:"server"`
+	Tools  []ToolInfo `json:"tools"`
+}
+
+// ListTools lists a server's tools, starting it if needed, whether or not
+// they are mirrored.
+func (p *Proxy) ListTools(ctx context.Context, server string, includeSchema bool) (ToolsReport, error) {
+	u, err := p.Upstream(server)
+	if err != nil {
+		return ToolsReport{}, err
+	}
+	raw, err := u.Tools(ctx)
+	if err != nil {
+		return ToolsReport{}, err
+	}
+	p.mu.Lock()
+	if p.ups[server] == u {
+		p.lists[server] = raw
+	}
+	p.mu.Unlock()
+	t := p.Table()
+	rep := ToolsReport{Server: server, Tools: make([]ToolInfo, 0, len(raw))}
+	for i, r := range raw {
+		var ti ToolInfo
+		if err := json.Unmarshal(r, &ti); err != nil {
+			return ToolsReport{}, fmt.Errorf("server %q: tool #%d is not valid: %w", server, i, err)
+		}
+		if !includeSchema {
+			ti.InputSchema, ti.OutputSchema = nil, nil
+		}
+		ti.MirroredAs = t.ExposedName(server, ti.Name)
+		rep.Tools = append(rep.Tools, ti)
+	}
+	return rep, nil
+}

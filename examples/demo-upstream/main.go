@@ -1,0 +1,49 @@
+// Command ica-demo-upstream is a small stdio MCP server used by the README
+// demo and the benchmarks: it needs no Node. Its tools: echo, add and sleep.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+)
+
+func main() {
+	s := server.NewMCPServer("ica-demo-upstream", "1.0.0", server.WithToolCapabilities(false))
+	s.AddTool(mcp.NewTool("echo",
+		mcp.WithDescription("Return the message unchanged."),
+		mcp.WithString("message", mcp.Required(), mcp.Description("What to echo")),
+	), func(_ context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		return mcp.NewToolResultText(req.GetString("message", "")), nil
+	})
+	s.AddTool(mcp.NewTool("add",
+		mcp.WithDescription("Add two numbers; the sum is also returned as structured content."),
+		mcp.WithNumber("a", mcp.Required()),
+		mcp.WithNumber("b", mcp.Required()),
+		mcp.WithOutputSchema[struct {
+			Sum float64 `json:"sum"`
+		}](),
+	), func(_ context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		sum := req.GetFloat("a", 0) + req.GetFloat("b", 0)
+		return mcp.NewToolResultStructured(map[string]float64{"sum": sum}, fmt.Sprint(sum)), nil
+	})
+	s.AddTool(mcp.NewTool("sleep",
+		mcp.WithDescription("Wait for ms milliseconds, then answer; stops early when cancelled."),
+		mcp.WithNumber("ms", mcp.Required()),
+	), func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		select {
+		case <-time.After(time.Duration(req.GetFloat("ms", 0)) * time.Millisecond):
+			return mcp.NewToolResultText("slept"), nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	})
+	if err := server.ServeStdio(s); err != nil {
+		fmt.Fprintln(os.Stderr, "ica-demo-upstream:", err)
+		os.Exit(1)
+	}
+}
