@@ -67,7 +67,7 @@ func (s *Server) toolsCall(ctx context.Context, env envelope, c *call) {
 		return
 	}
 
-	tool, ok := s.p.Table().Lookup(name)
+	tool, ok := s.p.Lookup(ctx, name)
 	if !ok {
 		s.writeError(env.ID, mcp.INVALID_PARAMS, "unknown tool "+name)
 		return

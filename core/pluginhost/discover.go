@@ -101,4 +101,3 @@ type AcceptAll struct{}
 
 // Check implements Verifier.
 func (AcceptAll) Check(string) error { return nil }
-

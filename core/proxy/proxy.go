@@ -328,6 +328,23 @@ func sameTools(a, b *mirror.Table) bool {
 // Table returns the current mirror table.
 func (p *Proxy) Table() *mirror.Table { return p.table.Load() }
 
+// Lookup finds an exposed tool. A name not (yet) in the table waits, at
+// most the list wait, for the first listing round: a client may call a tool
+// it remembers from an earlier session before the upstreams have started.
+func (p *Proxy) Lookup(ctx context.Context, name string) (mirror.Tool, bool) {
+	if tool, ok := p.Table().Lookup(name); ok {
+		return tool, true
+	}
+	t := time.NewTimer(p.opts.Settings.ListWait)
+	defer t.Stop()
+	select {
+	case <-p.initial:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return p.Table().Lookup(name)
+}
+
 // ToolsForList is what tools/list serves: it waits (at most the configured
 // list wait) for the first listing round, refreshes stale lists in the
 // background, and returns the table.

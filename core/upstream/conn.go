@@ -47,8 +47,8 @@ type Conn struct {
 
 	nextID atomic.Int64
 
-	mu      sync.Mutex
-	pending map[int64]chan Reply
+	mu       sync.Mutex
+	pending  map[int64]chan Reply
 	err      error // why the session ended; set once
 	done     chan struct{}
 	readDone chan struct{} // closed when the read loop returns
@@ -72,11 +72,11 @@ func Dial(ctx context.Context, tc sdk.TransportClient, pluginName string, spec s
 		return nil, &PluginError{Server: spec.Server, Plugin: pluginName, Err: err}
 	}
 	c := &Conn{
-		server:  spec.Server,
-		plugin:  pluginName,
-		cs:      cs,
-		logger:  logger,
-		notify:  notify,
+		server:   spec.Server,
+		plugin:   pluginName,
+		cs:       cs,
+		logger:   logger,
+		notify:   notify,
 		pending:  make(map[int64]chan Reply),
 		done:     make(chan struct{}),
 		readDone: make(chan struct{}),

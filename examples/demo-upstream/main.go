@@ -42,6 +42,11 @@ func main() {
 			return nil, ctx.Err()
 		}
 	})
+	// Say on stderr when a request is cancelled, so one can see the proxy
+	// pass cancellations on (the end-to-end tests look for this line).
+	s.AddNotificationHandler("notifications/cancelled", func(_ context.Context, n mcp.JSONRPCNotification) {
+		fmt.Fprintf(os.Stderr, "demo-upstream: received notifications/cancelled for request %v\n", n.Params.AdditionalFields["requestId"])
+	})
 	if err := server.ServeStdio(s); err != nil {
 		fmt.Fprintln(os.Stderr, "ica-demo-upstream:", err)
 		os.Exit(1)

@@ -1,0 +1,82 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// env is a scratch ICA_HOME with the plugins installed, and a project
+// directory.
+type env struct {
+	home    string
+	project string
+	vars    []string // extra environment for the proxy
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	root := t.TempDir()
+	e := &env{home: filepath.Join(root, "home"), project: filepath.Join(root, "project")}
+	if err := os.MkdirAll(e.project, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.command("plugins", "install").CombinedOutput()
+	if err != nil {
+		t.Fatalf("plugins install: %v\n%s", err, out)
+	}
+	return e
+}
+
+// environ is the proxy's environment: the test's, minus ICA_ settings,
+// plus ICA_HOME and the test's variables.
+func (e *env) environ() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if len(kv) > 4 && kv[:4] == "ICA_" {
+			continue
+		}
+		out = append(out, kv)
+	}
+	out = append(out, "ICA_HOME="+e.home)
+	return append(out, e.vars...)
+}
+
+func (e *env) set(kv ...string) { e.vars = append(e.vars, kv...) }
+
+// command runs the proxy's CLI in the project directory.
+func (e *env) command(args ...string) *exec.Cmd {
+	cmd := exec.Command(proxyBin(), args...)
+	cmd.Dir = e.project
+	cmd.Env = e.environ()
+	return cmd
+}
+
+// writeProject writes the project's .mcp.json.
+func (e *env) writeProject(t *testing.T, servers map[string]any) {
+	t.Helper()
+	writeJSON(t, filepath.Join(e.project, ".mcp.json"), map[string]any{"mcpServers": servers})
+}
+
+// writeHome writes $ICA_HOME/mcp-servers.json.
+func (e *env) writeHome(t *testing.T, servers map[string]any) {
+	t.Helper()
+	writeJSON(t, filepath.Join(e.home, "mcp-servers.json"), map[string]any{"mcpServers": servers})
+}
+
+func writeJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}

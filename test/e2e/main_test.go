@@ -1,0 +1,75 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+var (
+	binDir   string // ica-mcp-proxy, plugins, demo upstream
+	peersDir string // test/peers with node_modules, or "" when absent
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	binDir = os.Getenv("ICA_TEST_BIN")
+	if binDir == "" {
+		dir, err := os.MkdirTemp("", "ica-e2e-bin-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		for out, pkg := range map[string]string{
+			"ica-mcp-proxy":              "../../cmd/ica-mcp-proxy",
+			"ica-plugin-transport-stdio": "../../plugins/transport-stdio",
+			"ica-demo-upstream":          "../../examples/demo-upstream",
+		} {
+			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, out), pkg)
+			cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+			if err := cmd.Run(); err != nil {
+				fmt.Fprintln(os.Stderr, "build", pkg, err)
+				return 1
+			}
+		}
+		binDir = dir
+	}
+	peersDir = os.Getenv("ICA_TEST_PEERS")
+	if peersDir == "" {
+		peersDir, _ = filepath.Abs("../peers")
+	}
+	if _, err := os.Stat(filepath.Join(peersDir, "node_modules", "@modelcontextprotocol", "server-everything")); err != nil {
+		peersDir = ""
+	}
+	return m.Run()
+}
+
+func proxyBin() string { return filepath.Join(binDir, "ica-mcp-proxy") }
+func demoBin() string  { return filepath.Join(binDir, "ica-demo-upstream") }
+
+// needPeers skips a test that needs the npm peers when they are absent;
+// `make test` always installs them.
+func needPeers(t *testing.T) {
+	t.Helper()
+	if peersDir == "" {
+		t.Skip("npm peers not installed: run `make peers` (make test does)")
+	}
+}
+
+// everythingArgs is the command that runs server-everything on stdio.
+func everythingServer() map[string]any {
+	return map[string]any{
+		"command": "node",
+		"args":    []string{filepath.Join(peersDir, "node_modules", "@modelcontextprotocol", "server-everything", "dist", "index.js"), "stdio"},
+	}
+}
+
+func demoServer() map[string]any {
+	return map[string]any{"command": demoBin()}
+}
