@@ -16,6 +16,7 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/broker"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/mirror"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/proxy"
 )
 
@@ -39,7 +40,10 @@ type Server struct {
 	inflight map[string]*call // by the client's raw request id
 
 	initialized atomic.Bool
-	wg          sync.WaitGroup
+	// served is the table last sent in answer to tools/list: the client
+	// is told of changes relative to what it has seen.
+	served atomic.Pointer[mirror.Table]
+	wg     sync.WaitGroup
 }
 
 type call struct {
@@ -262,9 +266,12 @@ func (s *Server) writeError(id json.RawMessage, code int, msg string) {
 	s.writeRawError(id, e)
 }
 
-// toolsChanged tells the client to list tools again.
+// toolsChanged tells the client to list tools again, if what it was last
+// given differs from what it would get now. A client that has not listed
+// tools yet has nothing to refresh.
 func (s *Server) toolsChanged() {
-	if !s.initialized.Load() {
+	served := s.served.Load()
+	if !s.initialized.Load() || served == nil || mirror.Same(served, s.p.Table()) {
 		return
 	}
 	s.write([]byte(`{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}`))

@@ -15,6 +15,7 @@ import (
 // replaced. Everything fits one page.
 func (s *Server) toolsList(ctx context.Context, env envelope) {
 	t := s.p.ToolsForList(ctx)
+	s.served.Store(t)
 	defs := s.broker.Definitions()
 	size := 16
 	for _, d := range defs {

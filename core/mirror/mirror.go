@@ -235,3 +235,20 @@ func rename(raw json.RawMessage, name string) (json.RawMessage, error) {
 	m["name"] = n
 	return json.Marshal(m)
 }
+
+// Same reports whether a and b expose the same tools with the same
+// definitions.
+func Same(a, b *Table) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	if len(a.Tools) != len(b.Tools) {
+		return false
+	}
+	for i := range a.Tools {
+		if a.Tools[i].Exposed != b.Tools[i].Exposed || string(a.Tools[i].Definition) != string(b.Tools[i].Definition) {
+			return false
+		}
+	}
+	return true
+}

@@ -306,23 +306,11 @@ func (p *Proxy) rebuild() {
 	p.mu.RUnlock()
 	t := mirror.Build(in, p.limits(), p.opts.Settings.Separator, p.opts.Reserved)
 	old := p.table.Swap(t)
-	if !sameTools(old, t) {
+	if !mirror.Same(old, t) {
 		if h := p.hooks.Load().ToolsChanged; h != nil {
 			h()
 		}
 	}
-}
-
-func sameTools(a, b *mirror.Table) bool {
-	if len(a.Tools) != len(b.Tools) {
-		return false
-	}
-	for i := range a.Tools {
-		if a.Tools[i].Exposed != b.Tools[i].Exposed || string(a.Tools[i].Definition) != string(b.Tools[i].Definition) {
-			return false
-		}
-	}
-	return true
 }
 
 // Table returns the current mirror table.

@@ -39,13 +39,11 @@ func main() {
 		case <-time.After(time.Duration(req.GetFloat("ms", 0)) * time.Millisecond):
 			return mcp.NewToolResultText("slept"), nil
 		case <-ctx.Done():
+			// Said on stderr so one can see the proxy pass cancellations
+			// on (the end-to-end tests look for this line).
+			fmt.Fprintln(os.Stderr, "demo-upstream: sleep cancelled:", ctx.Err())
 			return nil, ctx.Err()
 		}
-	})
-	// Say on stderr when a request is cancelled, so one can see the proxy
-	// pass cancellations on (the end-to-end tests look for this line).
-	s.AddNotificationHandler("notifications/cancelled", func(_ context.Context, n mcp.JSONRPCNotification) {
-		fmt.Fprintf(os.Stderr, "demo-upstream: received notifications/cancelled for request %v\n", n.Params.AdditionalFields["requestId"])
 	})
 	if err := server.ServeStdio(s); err != nil {
 		fmt.Fprintln(os.Stderr, "ica-demo-upstream:", err)

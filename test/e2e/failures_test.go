@@ -1,0 +1,150 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestFailingUpstreamsBesideAWorkingOne(t *testing.T) {
+	e := newEnv(t)
+	e.writeProject(t, map[string]any{
+		"demo":    demoServer(),
+		"missing": map[string]any{"command": "/nonexistent/server"},
+		"crashy":  map[string]any{"command": "sh", "args": []string{"-c", "echo boom >&2; exit 3"}},
+		"badargs": map[string]any{"command": "x", "args": "not-a-list"},
+	})
+	p := startProxy(t, e)
+	got := mirrored(p.toolNames())
+	if !slices.Equal(got, []string{"demo.add", "demo.echo", "demo.sleep"}) {
+		t.Fatalf("tools/list = %v", got)
+	}
+	st := p.mirrorStatus()
+	for server, want := range map[string][]string{
+		"missing": {"/nonexistent/server"},
+		"crashy":  {"exit code 3", "boom"},
+		"badargs": {"config", `"args" must be an array of strings`},
+	} {
+		s := st.Servers[server]
+		if s.State != "error" {
+			t.Errorf("%s: state %q, want error", server, s.State)
+		}
+		for _, w := range want {
+			if !strings.Contains(s.Error, w) {
+				t.Errorf("%s: error %q does not say %q", server, s.Error, w)
+			}
+		}
+	}
+	if st.Servers["demo"].State != "ok" {
+		t.Fatalf("demo: %+v", st.Servers["demo"])
+	}
+	if r := decodeResult(t, p.callTool("demo.echo", map[string]any{"message": "still here"})); r.text() != "still here" {
+		t.Fatalf("demo.echo: %+v", r)
+	}
+	// A call to the broken server is an isError result naming the cause.
+	r := decodeResult(t, p.callTool("proxy.call", map[string]any{"server": "crashy", "tool": "x"}))
+	if !r.IsError || !strings.Contains(r.text(), "crashy") || !strings.Contains(r.text(), "exit code 3") {
+		t.Fatalf("proxy.call to a crashing server: %+v", r)
+	}
+	r = decodeResult(t, p.callTool("proxy.call", map[string]any{"server": "nope", "tool": "x"}))
+	if !r.IsError || !strings.Contains(r.text(), `unknown server "nope"`) {
+		t.Fatalf("proxy.call to an unknown server: %+v", r)
+	}
+}
+
+func TestBrokenConfigFileNamesLine(t *testing.T) {
+	e := newEnv(t)
+	if err := os.WriteFile(filepath.Join(e.project, ".mcp.json"), []byte("{\n  \"mcpServers\": {\n    \"x\": {\"command\": \"y\",}\n  }\n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.writeHome(t, map[string]any{"demo": demoServer()})
+	p := startProxy(t, e)
+	if got := mirrored(p.toolNames()); !slices.Equal(got, []string{"demo.add", "demo.echo", "demo.sleep"}) {
+		t.Fatalf("the home config must still work: %v", got)
+	}
+	st := p.mirrorStatus()
+	if err := st.Sources[0].Error; !strings.Contains(err, ".mcp.json") || !strings.Contains(err, "line 3") {
+		t.Fatalf("the error must name the file and line: %q", err)
+	}
+}
+
+func TestConfigReloadSendsListChanged(t *testing.T) {
+	e := newEnv(t)
+	e.writeProject(t, map[string]any{"demo": demoServer()})
+	p := startProxy(t, e)
+	if got := mirrored(p.toolNames()); len(got) != 3 {
+		t.Fatalf("tools/list = %v", got)
+	}
+	if n := p.notifications("notifications/tools/list_changed"); len(n) != 0 {
+		t.Fatalf("list_changed before anything changed: %s", n)
+	}
+	e.writeProject(t, map[string]any{"demo": demoServer(), "other": demoServer()})
+	if !p.waitNotification("notifications/tools/list_changed", 15*time.Second) {
+		t.Fatal("no notifications/tools/list_changed after the config changed")
+	}
+	if got := mirrored(p.toolNames()); !slices.Contains(got, "other.echo") {
+		t.Fatalf("after reload tools/list = %v", got)
+	}
+}
+
+func TestRequestTimeoutCancelsUpstream(t *testing.T) {
+	e := newEnv(t)
+	e.writeProject(t, map[string]any{"demo": demoServer()})
+	e.set("ICA_MCP_PROXY_UPSTREAM_REQUEST_TIMEOUT_S=1")
+	p := startProxy(t, e)
+	start := time.Now()
+	r := decodeResult(t, p.callTool("demo.sleep", map[string]any{"ms": 10000}))
+	took := time.Since(start)
+	if !r.IsError || !strings.Contains(r.text(), "did not answer") || took > 5*time.Second {
+		t.Fatalf("after %s: %+v", took, r)
+	}
+	waitStderr(t, p, "sleep cancelled", 5*time.Second)
+	if r := decodeResult(t, p.callTool("demo.echo", map[string]any{"message": "next"})); r.text() != "next" {
+		t.Fatalf("the call after a timeout: %+v", r)
+	}
+}
+
+func TestClientCancellationReachesUpstream(t *testing.T) {
+	e := newEnv(t)
+	e.writeProject(t, map[string]any{"demo": demoServer()})
+	p := startProxy(t, e)
+	p.toolNames()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	answered := make(chan struct{})
+	var id string
+	idCh := make(chan string, 1)
+	go func() {
+		defer close(answered)
+		_, i, _ := p.request(ctx, "tools/call", map[string]any{"name": "demo.sleep", "arguments": map[string]any{"ms": 30000}})
+		idCh <- i
+	}()
+	time.Sleep(300 * time.Millisecond)
+	id = "1"
+	p.mu.Lock()
+	for k := range p.pending {
+		id = k
+	}
+	p.mu.Unlock()
+	p.send(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":` + id + `,"reason":"user"}}`)
+	waitStderr(t, p, "sleep cancelled", 5*time.Second)
+	<-answered
+	if ctx.Err() == nil {
+		t.Fatal("the proxy answered a request the client cancelled")
+	}
+}
+
+func waitStderr(t *testing.T, p *rpc, substr string, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !strings.Contains(p.stderr.String(), substr) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%q never appeared on stderr", substr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
