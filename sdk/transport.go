@@ -33,7 +33,9 @@ type Session interface {
 	// Close shuts the upstream down gracefully and returns when it is gone.
 	// A stdio session closes the child's stdin, waits, then signals it; an
 	// HTTP session ends its streams. The session still reports Exited.
-	// If ctx ends first, Close forces the shutdown.
+	// If ctx ends first, Close forces the shutdown. Close may be called
+	// again, concurrently, with a shorter deadline; the session must honour
+	// the shorter one.
 	Close(ctx context.Context) error
 }
 

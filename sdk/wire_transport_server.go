@@ -18,6 +18,10 @@ import (
 // after the host went away without a Close frame.
 const closeTimeout = 10 * time.Second
 
+// defaultCloseGrace is the time a session gets to shut its upstream down
+// when the host names none.
+const defaultCloseGrace = 3 * time.Second
+
 // transportServer adapts a Transport to the TransportService.
 type transportServer struct {
 	transportv1.UnimplementedTransportServiceServer
@@ -174,21 +178,20 @@ func newSessionSet() *sessionSet {
 	return &sessionSet{set: make(map[*sessionCloser]struct{})}
 }
 
-// sessionCloser closes a session once, whoever asks first.
+// sessionCloser closes a session. Every request to close reaches the
+// session, even while an earlier one is still under way: a shutdown with a
+// short grace must not wait behind a close with a long one.
 type sessionCloser struct {
 	sess Session
-	once sync.Once
 }
 
 func (c *sessionCloser) close(grace time.Duration) {
-	c.once.Do(func() {
-		if grace <= 0 {
-			grace = closeTimeout
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), grace)
-		defer cancel()
-		_ = c.sess.Close(ctx)
-	})
+	if grace <= 0 {
+		grace = defaultCloseGrace
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	_ = c.sess.Close(ctx)
 }
 
 func (s *sessionSet) add(sess Session) *sessionCloser {

@@ -85,7 +85,7 @@ func Dial(ctx context.Context, tc sdk.TransportClient, pluginName string, spec s
 
 	c.mcpc = client.NewClient(mcpTransport{c}, client.WithLegacyProtocolOnly())
 	if err := c.mcpc.Start(ctx); err != nil {
-		c.Close(0)
+		go c.Close(0)
 		return nil, err
 	}
 	init, err := c.mcpc.Initialize(ctx, mcp.InitializeRequest{Params: mcp.InitializeParams{
@@ -94,7 +94,9 @@ func Dial(ctx context.Context, tc sdk.TransportClient, pluginName string, spec s
 	}})
 	if err != nil {
 		cerr := c.Err()
-		c.Close(0)
+		// The caller should not wait for the upstream to go; the plugin
+		// makes sure it does.
+		go c.Close(0)
 		if cerr != nil {
 			return nil, cerr // the upstream died during the handshake
 		}

@@ -1,0 +1,108 @@
+package e2e
+
+import (
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// survivorsEnv configures a real npx upstream (npx starts node as a
+// grandchild), a shell that forks a sleeping grandchild and keeps stdin
+// open, and the Go demo.
+func survivorsEnv(t *testing.T) *env {
+	t.Helper()
+	needPeers(t)
+	e := newEnv(t)
+	e.writeProject(t, map[string]any{
+		"npx": map[string]any{
+			"command": "npx",
+			"args":    []string{"--offline", "mcp-server-everything", "stdio"},
+			"cwd":     peersDir,
+		},
+		// Not an MCP server: it never answers, and its grandchild ignores
+		// stdin closing. Only signals to the process group end it.
+		"forker": map[string]any{
+			"command": "sh",
+			"args":    []string{"-c", "sleep 300 & sleep 300; wait"},
+			"timeout": 1,
+		},
+		"demo": demoServer(),
+	})
+	return e
+}
+
+func TestNoSurvivors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		end  func(p *rpc)
+	}{
+		{"stdin-eof", func(p *rpc) { _ = p.stdin.Close() }},
+		{"sigterm", func(p *rpc) { _ = p.cmd.Process.Signal(syscall.SIGTERM) }},
+		{"sigkill", func(p *rpc) { _ = p.cmd.Process.Signal(syscall.SIGKILL) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := survivorsEnv(t)
+			p := startProxy(t, e)
+			p.toolNames() // starts every upstream
+			pid := p.cmd.Process.Pid
+			// comm is cut to 15 characters.
+			ps := waitDescendants(t, pid, "ica-plugin-tran", "node", "ica-demo-upstre", "sleep")
+			var nodes, sleeps int
+			for _, d := range ps {
+				switch d.comm {
+				case "node":
+					nodes++
+				case "sleep":
+					sleeps++
+				}
+			}
+			if sleeps < 2 {
+				t.Fatalf("the forking upstream did not start its grandchild: %+v", ps)
+			}
+			t.Logf("%d processes below the proxy (%d node, %d sleep)", len(ps), nodes, sleeps)
+			tc.end(p)
+			waitGone(t, append(ps, proc{pid: pid, comm: "ica-mcp-proxy"}), 5*time.Second)
+		})
+	}
+}
+
+func TestPluginsListAndInstall(t *testing.T) {
+	e := newEnv(t)
+	out, err := e.command("plugins", "list").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Plugins []struct {
+			File    string   `json:"file"`
+			Kind    string   `json:"kind"`
+			Names   []string `json:"names"`
+			Refused string   `json:"refused"`
+		} `json:"plugins"`
+	}
+	if err := jsonUnmarshal(out, &rep); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if len(rep.Plugins) != 1 || rep.Plugins[0].Kind != "transport" || rep.Plugins[0].Names[0] != "stdio" || rep.Plugins[0].Refused != "" {
+		t.Fatalf("plugins list: %s", out)
+	}
+	// A file that is not executable, and one with an unknown kind, are
+	// listed with the reason and never started.
+	writeFile(t, filepath.Join(e.home, "plugins", "ica-plugin-transport-noexec"), "#!/bin/sh\n", 0o644)
+	writeFile(t, filepath.Join(e.home, "plugins", "ica-plugin-gadget-x"), "#!/bin/sh\n", 0o755)
+	out, err = e.command("plugins", "list").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := jsonUnmarshal(out, &rep); err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string]string{}
+	for _, p := range rep.Plugins {
+		reasons[p.File] = p.Refused
+	}
+	if reasons["ica-plugin-transport-noexec"] != "is not executable" || reasons["ica-plugin-gadget-x"] != `unknown plugin kind "gadget"` {
+		t.Fatalf("refusals: %v", reasons)
+	}
+}
