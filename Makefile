@@ -17,7 +17,7 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 PEERS        := test/peers
 TEST_TIMEOUT ?= 20m
 
-.PHONY: help build demo install test test-unit test-e2e peers bench proto proto-check lint vet clean tools
+.PHONY: help build build-race demo install test test-unit test-e2e peers bench proto proto-check lint vet clean tools
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -30,6 +30,13 @@ build: ## Build the proxy, the bundled plugins and the demo upstream into ./bin
 		$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ica-plugin-$$p ./plugins/$$p || exit 1; \
 	done
 	$(GO) build -trimpath -o $(BIN)/ica-demo-upstream ./examples/demo-upstream
+	$(GO) build -trimpath -o $(BIN)/ica-mcp-session ./examples/mcp-session
+
+build-race: ## Build the proxy and plugins with the race detector into ./bin/race (used by the tests)
+	@mkdir -p $(BIN)/race
+	$(GO) build -race -o $(BIN)/race/ica-mcp-proxy ./cmd/ica-mcp-proxy
+	@for p in $(PLUGINS); do $(GO) build -race -o $(BIN)/race/ica-plugin-$$p ./plugins/$$p || exit 1; done
+	$(GO) build -o $(BIN)/race/ica-demo-upstream ./examples/demo-upstream
 
 demo: build ## Build, install plugins into a scratch ICA_HOME, and run a real session through the proxy
 	./scripts/demo.sh
@@ -47,8 +54,8 @@ $(PEERS)/node_modules/.installed: $(PEERS)/package.json $(PEERS)/package-lock.js
 	cd $(PEERS) && npm ci --no-audit --no-fund --ignore-scripts
 	@touch $@
 
-test: build peers ## Run every test (race detector on) against the real binaries and peers
-	ICA_TEST_BIN=$(BIN) ICA_TEST_PEERS=$(CURDIR)/$(PEERS) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+test: build-race peers ## Run every test, race detector on, against the real binaries (built with -race) and peers
+	ICA_TEST_BIN=$(BIN)/race ICA_TEST_PEERS=$(CURDIR)/$(PEERS) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 test-unit: ## Run the tests that need no binaries or npm peers
 	$(GO) test -race -count=1 -short ./...
