@@ -1,0 +1,86 @@
+package mirror
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+func tools(names ...string) []json.RawMessage {
+	var out []json.RawMessage
+	for _, n := range names {
+		out = append(out, json.RawMessage(fmt.Sprintf(`{"name":%q,"description":"d","inputSchema":{"type":"object","$schema":"x"}}`, n)))
+	}
+	return out
+}
+
+func TestNames(t *testing.T) {
+	if got := Join("my server", "do/it", "."); got != "my_server.do_it" {
+		t.Fatalf("sanitised name = %q", got)
+	}
+	if got := Join("a.b", "c.d", "__"); got != "a_b__c_d" {
+		t.Fatalf("with separator __: %q", got)
+	}
+	long := Join("server", strings.Repeat("x", 100), ".")
+	if len(long) != MaxNameLen || long != Join("server", strings.Repeat("x", 100), ".") {
+		t.Fatalf("long names must be cut to %d stably: %q", MaxNameLen, long)
+	}
+	other := Join("server", strings.Repeat("x", 99)+"y", ".")
+	if other == long {
+		t.Fatal("two long names with the same prefix must differ")
+	}
+}
+
+func TestBuildKeepsBytesAndResolvesCollisions(t *testing.T) {
+	in := []ServerTools{
+		{Server: "a", Tools: tools("x y", "x_y")}, // both sanitise to a.x_y
+		{Server: "proxy", Tools: tools("call")},    // would take a broker name
+	}
+	tb := Build(in, Limits{}, ".", []string{"proxy.call"})
+	var names []string
+	for _, x := range tb.Tools {
+		names = append(names, x.Exposed)
+	}
+	if len(names) != 3 || names[0] != "a.x_y" || !strings.HasPrefix(names[1], "a.x_y-") || !strings.HasPrefix(names[2], "proxy.call-") {
+		t.Fatalf("names = %v", names)
+	}
+	again := Build(in, Limits{}, ".", []string{"proxy.call"})
+	if !Same(tb, again) {
+		t.Fatal("building twice must give the same table")
+	}
+	tool, ok := tb.Lookup(names[1])
+	if !ok || tool.Server != "a" || tool.Name != "x_y" {
+		t.Fatalf("lookup: %+v", tool)
+	}
+	var def map[string]json.RawMessage
+	_ = json.Unmarshal(tool.Definition, &def)
+	if string(def["inputSchema"]) != `{"type":"object","$schema":"x"}` || string(def["name"]) != `"`+names[1]+`"` {
+		t.Fatalf("definition must keep the upstream's bytes: %s", tool.Definition)
+	}
+}
+
+func TestCaps(t *testing.T) {
+	in := []ServerTools{{Server: "a", Tools: tools("1", "2", "3")}, {Server: "b", Tools: tools("1", "2", "3")}}
+	tb := Build(in, Limits{MaxToolsPerServer: 2, MaxTotalTools: 3}, ".", nil)
+	if len(tb.Tools) != 3 || tb.ToolsTotal != 6 || !tb.Truncated {
+		t.Fatalf("caps not applied: %d tools of %d", len(tb.Tools), tb.ToolsTotal)
+	}
+	caps := map[string]bool{}
+	for _, r := range tb.Reasons {
+		caps[r.Server+" "+r.Cap] = true
+	}
+	for _, want := range []string{"a " + CapToolsPerServer, "b " + CapToolsPerServer, "b " + CapTotalTools} {
+		if !caps[want] {
+			t.Errorf("missing reason %q in %+v", want, tb.Reasons)
+		}
+	}
+	kept, reason := ServerCap([]string{"a", "b", "c"}, Limits{MaxServers: 2})
+	if len(kept) != 2 || reason == nil || !strings.Contains(reason.Detail, "c") {
+		t.Fatalf("server cap: %v %+v", kept, reason)
+	}
+	bad := Build([]ServerTools{{Server: "a", Tools: []json.RawMessage{json.RawMessage(`{"description":"no name"}`), json.RawMessage(`[1]`)}}}, Limits{}, ".", nil)
+	if len(bad.Tools) != 0 || len(bad.Reasons) != 2 {
+		t.Fatalf("invalid tools must be skipped with a reason: %+v", bad)
+	}
+}

@@ -1,0 +1,366 @@
+// Command bench measures what the proxy adds to a tool call, how fast it
+// starts and how much memory it uses, and prints one Markdown table:
+//
+//	go run ./test/bench -bin ./bin
+//
+// The same Go demo upstream is called directly and through the proxy, with
+// the same raw JSON-RPC client, at concurrency 1 and 8.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+func main() {
+	bin := flag.String("bin", "bin", "folder with ica-mcp-proxy, the plugins and ica-demo-upstream")
+	calls := flag.Int("calls", 5000, "calls per measurement")
+	starts := flag.Int("starts", 10, "cold starts to time")
+	peers := flag.String("peers", "test/peers", "folder with the npm peers; server-everything is measured too when installed")
+	flag.Parse()
+	if err := run(*bin, *peers, *calls, *starts); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type measure struct {
+	p50, p99 time.Duration
+	perSec   float64
+}
+
+// upstreamKind is one upstream measured directly and through the proxy.
+type upstreamKind struct {
+	label   string
+	server  string // name in .mcp.json
+	command []string
+	tool    string
+	args    string
+	expect  string
+}
+
+func run(bin, peers string, calls, starts int) error {
+	bin, _ = filepath.Abs(bin)
+	peers, _ = filepath.Abs(peers)
+	kinds := []upstreamKind{{
+		label: "Go demo upstream", server: "demo", command: []string{filepath.Join(bin, "ica-demo-upstream")},
+		tool: "echo", args: `{"message":"hello from the benchmark"}`, expect: "hello from the benchmark",
+	}}
+	everything := filepath.Join(peers, "node_modules", "@modelcontextprotocol", "server-everything", "dist", "index.js")
+	if _, err := os.Stat(everything); err == nil {
+		kinds = append(kinds, upstreamKind{
+			label: "server-everything (Node)", server: "everything", command: []string{"node", everything, "stdio"},
+			tool: "echo", args: `{"message":"hello from the benchmark"}`, expect: "hello from the benchmark",
+		})
+	}
+	home, err := os.MkdirTemp("", "ica-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(home)
+	project := filepath.Join(home, "project")
+	if err := os.MkdirAll(project, 0o755); err != nil {
+		return err
+	}
+	env := append(os.Environ(), "ICA_HOME="+filepath.Join(home, "ica"), "ICA_LOG_LEVEL=warn")
+	install := exec.Command(filepath.Join(bin, "ica-mcp-proxy"), "plugins", "install")
+	install.Env = env
+	if out, err := install.CombinedOutput(); err != nil {
+		return fmt.Errorf("plugins install: %v: %s", err, out)
+	}
+	servers := map[string]any{}
+	for _, k := range kinds {
+		servers[k.server] = map[string]any{"command": k.command[0], "args": k.command[1:]}
+	}
+	cfg, _ := json.Marshal(map[string]any{"mcpServers": servers})
+	if err := os.WriteFile(filepath.Join(project, ".mcp.json"), cfg, 0o600); err != nil {
+		return err
+	}
+	proxied := func() (*client, error) {
+		return start(exec.Command(filepath.Join(bin, "ica-mcp-proxy")), env, project)
+	}
+
+	// results[kind][direct/proxied][concurrency 1/8]
+	results := make([][2][2]measure, len(kinds))
+	var rssCore, rssPlugin int
+	for i, k := range kinds {
+		for side := range 2 {
+			var c *client
+			var err error
+			name := k.tool
+			if side == 0 {
+				c, err = start(exec.Command(k.command[0], k.command[1:]...), env, "")
+			} else {
+				c, err = proxied()
+				name = k.server + "." + k.tool
+			}
+			if err != nil {
+				return fmt.Errorf("%s: %w", k.label, err)
+			}
+			if _, err := c.call("tools/list", `{}`); err != nil {
+				return err
+			}
+			params := fmt.Sprintf(`{"name":%q,"arguments":%s}`, name, k.args)
+			if _, err := load(c, params, k.expect, 1, calls/5); err != nil { // warm up
+				return err
+			}
+			for j, conc := range []int{1, 8} {
+				if results[i][side][j], err = load(c, params, k.expect, conc, calls); err != nil {
+					return err
+				}
+			}
+			if side == 1 && i == len(kinds)-1 {
+				rssCore = rssKiB(c.cmd.Process.Pid)
+				rssPlugin = rssKiB(descendantNamed(c.cmd.Process.Pid, "ica-plugin-tran"))
+			}
+			c.close()
+		}
+	}
+
+	var initT, listT []time.Duration
+	for range starts {
+		t0 := time.Now()
+		c, err := proxied()
+		if err != nil {
+			return err
+		}
+		initT = append(initT, time.Since(t0))
+		res, err := c.call("tools/list", `{}`)
+		if err != nil {
+			return err
+		}
+		if !bytes.Contains(res, []byte(`"`+kinds[0].server+"."+kinds[0].tool+`"`)) {
+			return fmt.Errorf("tools/list lacks the mirrored tools: %.200s", res)
+		}
+		listT = append(listT, time.Since(t0))
+		c.close()
+	}
+
+	fmt.Printf("machine: %s, %d cores, %s %s/%s; %d calls per measure\n\n", cpuModel(), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, calls)
+	fmt.Println("| measure | upstream | direct | proxied | proxy adds | target |")
+	fmt.Println("|---|---|---|---|---|---|")
+	for i, k := range kinds {
+		d, p := results[i][0], results[i][1]
+		fmt.Printf("| tools/call p50, concurrency 1 | %s | %s | %s | +%s | ≤ +0.3 ms |\n", k.label, ms(d[0].p50), ms(p[0].p50), ms(p[0].p50-d[0].p50))
+		fmt.Printf("| tools/call p99, concurrency 1 | %s | %s | %s | +%s | |\n", k.label, ms(d[0].p99), ms(p[0].p99), ms(p[0].p99-d[0].p99))
+		fmt.Printf("| throughput, concurrency 1 | %s | %.0f/s | %.0f/s | %.0f%% of direct | |\n", k.label, d[0].perSec, p[0].perSec, 100*p[0].perSec/d[0].perSec)
+		fmt.Printf("| tools/call p50, concurrency 8 | %s | %s | %s | +%s | |\n", k.label, ms(d[1].p50), ms(p[1].p50), ms(p[1].p50-d[1].p50))
+		fmt.Printf("| throughput, concurrency 8 | %s | %.0f/s | %.0f/s | %.0f%% of direct | ≥ 80%% |\n", k.label, d[1].perSec, p[1].perSec, 100*p[1].perSec/d[1].perSec)
+	}
+	fmt.Printf("| cold start: spawn → initialize answered (median of %d) | all | | %s | | ≤ 50 ms |\n", starts, ms(median(initT)))
+	fmt.Printf("| cold start: spawn → tools/list with mirrored tools (median) | all | | %s | | |\n", ms(median(listT)))
+	fmt.Printf("| RSS after the load: core | all | | %.1f MiB | | |\n", float64(rssCore)/1024)
+	fmt.Printf("| RSS after the load: stdio plugin | all | | %.1f MiB | | |\n", float64(rssPlugin)/1024)
+	return nil
+}
+
+// load runs n calls from conc goroutines and measures each.
+func load(c *client, params, expect string, conc, n int) (measure, error) {
+	lat := make([]time.Duration, n)
+	var wg sync.WaitGroup
+	errs := make(chan error, conc)
+	t0 := time.Now()
+	for w := range conc {
+		wg.Go(func() {
+			for i := w; i < n; i += conc {
+				s := time.Now()
+				res, err := c.call("tools/call", params)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if !bytes.Contains(res, []byte(expect)) {
+					errs <- fmt.Errorf("unexpected result %.200s", res)
+					return
+				}
+				lat[i] = time.Since(s)
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(t0)
+	close(errs)
+	if err := <-errs; err != nil {
+		return measure{}, err
+	}
+	slices.Sort(lat)
+	return measure{p50: lat[n/2], p99: lat[n*99/100], perSec: float64(n) / elapsed.Seconds()}, nil
+}
+
+// client is a raw JSON-RPC client on a child's stdio.
+type client struct {
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+
+	mu      sync.Mutex
+	nextID  int
+	pending map[int]chan []byte
+}
+
+func start(cmd *exec.Cmd, env []string, dir string) (*client, error) {
+	cmd.Env, cmd.Dir = env, dir
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	c := &client{cmd: cmd, stdin: stdin, pending: map[int]chan []byte{}}
+	go c.read(stdout)
+	if _, err := c.call("initialize", `{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}`); err != nil {
+		return nil, err
+	}
+	c.write([]byte(`{"jsonrpc":"2.0","method":"notifications/initialized"}` + "\n"))
+	return c, nil
+}
+
+func (c *client) read(r io.Reader) {
+	br := bufio.NewReaderSize(r, 1<<20)
+	for {
+		line, err := br.ReadBytes('\n')
+		if len(line) > 0 {
+			var env struct {
+				ID *int `json:"id"`
+			}
+			if json.Unmarshal(line, &env) == nil && env.ID != nil {
+				c.mu.Lock()
+				ch := c.pending[*env.ID]
+				delete(c.pending, *env.ID)
+				c.mu.Unlock()
+				if ch != nil {
+					ch <- line
+				}
+			}
+		}
+		if err != nil {
+			c.mu.Lock()
+			for id, ch := range c.pending {
+				close(ch)
+				delete(c.pending, id)
+			}
+			c.mu.Unlock()
+			return
+		}
+	}
+}
+
+func (c *client) write(b []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, _ = c.stdin.Write(b)
+}
+
+func (c *client) call(method, params string) ([]byte, error) {
+	c.mu.Lock()
+	c.nextID++
+	id := c.nextID
+	ch := make(chan []byte, 1)
+	c.pending[id] = ch
+	msg := `{"jsonrpc":"2.0","id":` + strconv.Itoa(id) + `,"method":"` + method + `","params":` + params + "}\n"
+	_, err := io.WriteString(c.stdin, msg)
+	c.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case res, ok := <-ch:
+		if !ok {
+			return nil, fmt.Errorf("%s: the server closed the connection", method)
+		}
+		return res, nil
+	case <-time.After(30 * time.Second):
+		return nil, fmt.Errorf("%s: no answer in 30s", method)
+	}
+}
+
+func (c *client) close() {
+	_ = c.stdin.Close()
+	done := make(chan struct{})
+	go func() { _ = c.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-done
+	}
+}
+
+func rssKiB(pid int) int {
+	if pid <= 0 {
+		return 0
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			f := strings.Fields(line)
+			n, _ := strconv.Atoi(f[1])
+			return n
+		}
+	}
+	return 0
+}
+
+func descendantNamed(pid int, comm string) int {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		s := string(data)
+		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || close < 0 {
+			continue
+		}
+		fields := strings.Fields(s[close+2:])
+		if len(fields) > 1 && s[open+1:close] == comm && fields[1] == strconv.Itoa(pid) {
+			n, _ := strconv.Atoi(e.Name())
+			return n
+		}
+	}
+	return 0
+}
+
+func cpuModel() string {
+	data, _ := os.ReadFile("/proc/cpuinfo")
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "model name") {
+			if _, v, ok := strings.Cut(line, ":"); ok {
+				return strings.TrimSpace(v)
+			}
+		}
+	}
+	return "unknown CPU"
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.3f ms", float64(d.Microseconds())/1000)
+}
