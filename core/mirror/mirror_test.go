@@ -35,7 +35,7 @@ func TestNames(t *testing.T) {
 func TestBuildKeepsBytesAndResolvesCollisions(t *testing.T) {
 	in := []ServerTools{
 		{Server: "a", Tools: tools("x y", "x_y")}, // both sanitise to a.x_y
-		{Server: "proxy", Tools: tools("call")},    // would take a broker name
+		{Server: "proxy", Tools: tools("call")},   // would take a broker name
 	}
 	tb := Build(in, Limits{}, ".", []string{"proxy.call"})
 	var names []string
