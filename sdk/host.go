@@ -55,9 +55,11 @@ type TransportClient interface {
 type ClientSession interface {
 	// Ready is the event that opened the session.
 	Ready() Ready
-	// Send passes one JSON-RPC message to the upstream. It is safe for
-	// concurrent use.
-	Send(msg []byte) error
+	// Send passes JSON-RPC messages to the upstream, in order. It is safe
+	// for concurrent use: messages sent by goroutines at the same moment
+	// travel in one frame. The caller must not change msgs afterwards,
+	// since another goroutine may send them after Send has returned.
+	Send(msgs ...[]byte) error
 	// Recv returns the next frame from the plugin: a message or an event.
 	// After the Exited event it returns io.EOF. Any other error means the
 	// plugin connection broke (the plugin crashed). Call it from one
@@ -72,10 +74,10 @@ type ClientSession interface {
 	Abort()
 }
 
-// Frame is what Recv returns: exactly one of Message and Event is set.
+// Frame is what Recv returns: one or more messages, or an event.
 type Frame struct {
-	Message []byte
-	Event   Event
+	Messages [][]byte
+	Event    Event
 }
 
 // ExitedError is returned by Open when the upstream ended before it was

@@ -54,3 +54,9 @@ const (
 // both directions. gRPC's default of 4 MiB is too small for tool results that
 // carry images or files.
 const MaxMessageBytes = 64 << 20
+
+// windowBytes is the fixed HTTP/2 flow-control window of plugin
+// connections. Setting it turns off gRPC's bandwidth-delay probing, which
+// costs a ping frame per burst of small messages on a connection that never
+// leaves the machine.
+const windowBytes = 4 << 20

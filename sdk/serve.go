@@ -71,7 +71,8 @@ func ServeTransport(impl Transport, opts ...ServeOption) {
 			pluginNameTransport: &transportPlugin{impl: impl, logger: cfg.logger, sessions: sessions},
 		},
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
-			opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes))
+			opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes),
+				grpc.InitialWindowSize(windowBytes), grpc.InitialConnWindowSize(windowBytes))
 			return grpc.NewServer(opts...)
 		},
 		Logger: cfg.logger,
@@ -128,4 +129,13 @@ func watchHost(logger hclog.Logger, shutdown func(why string)) {
 		<-sigs
 		shutdown("SIGTERM")
 	}()
+}
+
+// HostDialOptions are the gRPC options a host uses to reach a plugin.
+func HostDialOptions() []grpc.DialOption {
+	return []grpc.DialOption{
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageBytes), grpc.MaxCallSendMsgSize(MaxMessageBytes)),
+		grpc.WithInitialWindowSize(windowBytes),
+		grpc.WithInitialConnWindowSize(windowBytes),
+	}
 }

@@ -26,9 +26,11 @@ type Transport interface {
 
 // Session is one open upstream session.
 type Session interface {
-	// Send writes one JSON-RPC message to the upstream, verbatim. Calls may
-	// come from several goroutines; the session serialises them.
-	Send(ctx context.Context, msg []byte) error
+	// Send writes JSON-RPC messages to the upstream, verbatim and in order
+	// (a stdio session writes them with one system call). Calls may come
+	// from several goroutines; the session serialises them. The messages
+	// are not retained after Send returns.
+	Send(ctx context.Context, msgs ...[]byte) error
 
 	// Close shuts the upstream down gracefully and returns when it is gone.
 	// A stdio session closes the child's stdin, waits, then signals it; an
@@ -41,9 +43,10 @@ type Session interface {
 
 // Peer is the session's way back to the host. It is safe for concurrent use.
 type Peer interface {
-	// Deliver passes one JSON-RPC message from the upstream to the host.
-	// msg is not retained after Deliver returns.
-	Deliver(msg []byte) error
+	// Deliver passes JSON-RPC messages from the upstream to the host, in
+	// order, in one frame: pass together the messages that are ready
+	// together. They are not retained after Deliver returns.
+	Deliver(msgs ...[]byte) error
 	// Event reports a lifecycle event: Exited, AuthRequired or
 	// SessionExpired. Ready is sent by the sdk when Open returns.
 	Event(ev Event) error

@@ -93,7 +93,13 @@ type clientSession struct {
 	cancel context.CancelFunc
 	ready  Ready
 
-	sendMu sync.Mutex
+	sendMu sync.Mutex // one stream.Send at a time
+
+	// Messages waiting for the goroutine that is sending; see Send.
+	queueMu  sync.Mutex
+	queue    [][]byte
+	flushing bool
+	sendErr  error
 }
 
 func (s *clientSession) Ready() Ready { return s.ready }
@@ -104,8 +110,40 @@ func (s *clientSession) sendFrame(req *transportv1.SessionRequest) error {
 	return s.stream.Send(req)
 }
 
-func (s *clientSession) Send(msg []byte) error {
-	return s.sendFrame(&transportv1.SessionRequest{Frame: &transportv1.SessionRequest_Message{Message: msg}})
+// Send queues msgs; the first sender to find no send under way sends
+// everything queued, in frames, until the queue is empty. Under load the
+// messages of concurrent callers share frames; alone, a message is sent at
+// once by its own caller.
+func (s *clientSession) Send(msgs ...[]byte) error {
+	s.queueMu.Lock()
+	if s.sendErr != nil {
+		err := s.sendErr
+		s.queueMu.Unlock()
+		return err
+	}
+	s.queue = append(s.queue, msgs...)
+	if s.flushing {
+		s.queueMu.Unlock()
+		return nil
+	}
+	s.flushing = true
+	for len(s.queue) > 0 {
+		batch := s.queue
+		s.queue = nil
+		s.queueMu.Unlock()
+		err := s.sendFrame(&transportv1.SessionRequest{Frame: &transportv1.SessionRequest_Messages{
+			Messages: &transportv1.Messages{Messages: batch},
+		}})
+		s.queueMu.Lock()
+		if err != nil {
+			// The stream is broken; Recv reports it to whoever waits.
+			s.sendErr, s.queue = err, nil
+		}
+	}
+	s.flushing = false
+	err := s.sendErr
+	s.queueMu.Unlock()
+	return err
 }
 
 func (s *clientSession) Recv() (Frame, error) {
@@ -114,8 +152,8 @@ func (s *clientSession) Recv() (Frame, error) {
 		return Frame{}, err
 	}
 	switch f := resp.GetFrame().(type) {
-	case *transportv1.SessionResponse_Message:
-		return Frame{Message: f.Message}, nil
+	case *transportv1.SessionResponse_Messages:
+		return Frame{Messages: f.Messages.GetMessages()}, nil
 	case *transportv1.SessionResponse_Event:
 		return Frame{Event: eventFromProto(f.Event)}, nil
 	}

@@ -68,8 +68,8 @@ func (s *transportServer) Session(stream sessionStream) error {
 				return
 			}
 			switch f := req.GetFrame().(type) {
-			case *transportv1.SessionRequest_Message:
-				if err := sess.Send(stream.Context(), f.Message); err != nil {
+			case *transportv1.SessionRequest_Messages:
+				if err := sess.Send(stream.Context(), f.Messages.GetMessages()...); err != nil {
 					p.logger.Debug("send to upstream failed", "error", err)
 				}
 			case *transportv1.SessionRequest_Close:
@@ -136,13 +136,18 @@ func (p *streamPeer) sendReady(detail string) {
 
 // Deliver waits for Ready to be sent, so a message the upstream writes while
 // Open is still running never overtakes it.
-func (p *streamPeer) Deliver(msg []byte) error {
+func (p *streamPeer) Deliver(msgs ...[]byte) error {
+	if len(msgs) == 0 {
+		return nil
+	}
 	select {
 	case <-p.ready:
 	case <-p.exited:
 		return errSessionEnded
 	}
-	return p.send(&transportv1.SessionResponse{Frame: &transportv1.SessionResponse_Message{Message: msg}})
+	return p.send(&transportv1.SessionResponse{Frame: &transportv1.SessionResponse_Messages{
+		Messages: &transportv1.Messages{Messages: msgs},
+	}})
 }
 
 func (p *streamPeer) Event(ev Event) error {

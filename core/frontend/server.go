@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
+	"github.com/tidwall/gjson"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/broker"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/mirror"
@@ -126,32 +127,50 @@ func readMessages(ctx context.Context, in io.Reader, max int, fn func([]byte)) e
 	return ctx.Err()
 }
 
-// envelope is the part of a client message needed to route it.
+// envelope is the part of a client message needed to route it; the raw
+// fields point into the message.
 type envelope struct {
-	ID     json.RawMessage `json:"id"`
-	Method string          `json:"method"`
-	Params json.RawMessage `json:"params"`
+	ID     json.RawMessage
+	Method string
+	Params json.RawMessage
 }
 
 func (e envelope) isRequest() bool { return len(e.ID) > 0 && string(e.ID) != "null" }
 
+// parseEnvelope validates msg and picks the members needed to route it,
+// without decoding the rest: this is the per-call path.
+func parseEnvelope(msg []byte) (envelope, bool) {
+	if !gjson.ValidBytes(msg) {
+		return envelope{}, false
+	}
+	r := gjson.GetManyBytes(msg, "id", "method", "params")
+	env := envelope{Method: r[1].Str}
+	if r[0].Exists() {
+		env.ID = json.RawMessage(r[0].Raw)
+	}
+	if r[2].Exists() {
+		env.Params = json.RawMessage(r[2].Raw)
+	}
+	return env, true
+}
+
 func (s *Server) handle(ctx context.Context, msg []byte) {
 	if msg[0] == '[' {
-		var batch []json.RawMessage
-		if err := json.Unmarshal(msg, &batch); err != nil {
-			s.writeError(nil, mcp.PARSE_ERROR, "parse error: "+err.Error())
+		if !gjson.ValidBytes(msg) {
+			s.writeError(nil, mcp.PARSE_ERROR, "parse error: invalid JSON")
 			return
 		}
-		for _, m := range batch {
-			if len(m) > 0 {
-				s.handle(ctx, m)
+		gjson.ParseBytes(msg).ForEach(func(_, m gjson.Result) bool {
+			if m.IsObject() {
+				s.handle(ctx, []byte(m.Raw))
 			}
-		}
+			return true
+		})
 		return
 	}
-	var env envelope
-	if err := json.Unmarshal(msg, &env); err != nil {
-		s.writeError(nil, mcp.PARSE_ERROR, "parse error: "+err.Error())
+	env, ok := parseEnvelope(msg)
+	if !ok {
+		s.writeError(nil, mcp.PARSE_ERROR, "parse error: invalid JSON")
 		return
 	}
 	switch {
@@ -205,14 +224,12 @@ func (s *Server) spawn(ctx context.Context, env envelope, msg []byte) {
 
 // cancelled handles the client's notifications/cancelled.
 func (s *Server) cancelled(params json.RawMessage) {
-	var p struct {
-		RequestID json.RawMessage `json:"requestId"`
-	}
-	if json.Unmarshal(params, &p) != nil || len(p.RequestID) == 0 {
+	id := gjson.GetBytes(params, "requestId")
+	if !id.Exists() {
 		return
 	}
 	s.mu.Lock()
-	c := s.inflight[string(p.RequestID)]
+	c := s.inflight[id.Raw]
 	s.mu.Unlock()
 	if c != nil {
 		c.cancelled.Store(true)

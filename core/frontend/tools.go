@@ -6,6 +6,7 @@ import (
 	"errors"
 
 	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/tidwall/gjson"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/broker"
 )
@@ -47,19 +48,19 @@ func (s *Server) toolsList(ctx context.Context, env envelope) {
 // toolsCall routes a call to a broker tool or, by the mirror table, to the
 // upstream, passing the result back untouched.
 func (s *Server) toolsCall(ctx context.Context, env envelope, c *call) {
-	var params map[string]json.RawMessage
-	if err := json.Unmarshal(env.Params, &params); err != nil || params == nil {
-		s.writeError(env.ID, mcp.INVALID_PARAMS, "tools/call needs params with a name")
-		return
-	}
-	var name string
-	if err := json.Unmarshal(params["name"], &name); err != nil || name == "" {
-		s.writeError(env.ID, mcp.INVALID_PARAMS, "tools/call needs a tool name")
+	nameField := gjson.GetBytes(env.Params, "name")
+	name := nameField.Str
+	if nameField.Type != gjson.String || name == "" {
+		s.writeError(env.ID, mcp.INVALID_PARAMS, "tools/call needs params with a tool name")
 		return
 	}
 
 	if s.broker.Is(name) {
-		result, err := s.broker.Call(ctx, name, params["arguments"])
+		var args json.RawMessage
+		if a := gjson.GetBytes(env.Params, "arguments"); a.Exists() {
+			args = json.RawMessage(a.Raw)
+		}
+		result, err := s.broker.Call(ctx, name, args)
 		if err != nil {
 			s.answerFailure(env.ID, c, err)
 			return
@@ -73,15 +74,10 @@ func (s *Server) toolsCall(ctx context.Context, env envelope, c *call) {
 		s.writeError(env.ID, mcp.INVALID_PARAMS, "unknown tool "+name)
 		return
 	}
-	// Same params, upstream's name: arguments and _meta (the progress
-	// token) go through as sent.
-	params["name"], _ = json.Marshal(tool.Name)
-	upParams, err := json.Marshal(params)
-	if err != nil {
-		s.writeError(env.ID, mcp.INTERNAL_ERROR, err.Error())
-		return
-	}
-	r, err := s.p.CallTool(ctx, tool.Server, upParams)
+	// Same params, upstream's name: the new name is spliced in where the
+	// old one was, and everything else (arguments, _meta with the progress
+	// token) goes through byte for byte.
+	r, err := s.p.CallTool(ctx, tool.Server, replaceRaw(env.Params, nameField, tool.Name))
 	switch {
 	case err != nil:
 		s.answerFailure(env.ID, c, err)
@@ -90,6 +86,16 @@ func (s *Server) toolsCall(ctx context.Context, env envelope, c *call) {
 	default:
 		s.writeResult(env.ID, r.Result)
 	}
+}
+
+// replaceRaw returns params with the value v (found in params) replaced by
+// the JSON string s.
+func replaceRaw(params []byte, v gjson.Result, s string) []byte {
+	q, _ := json.Marshal(s)
+	out := make([]byte, 0, len(params)+len(q))
+	out = append(out, params[:v.Index]...)
+	out = append(out, q...)
+	return append(out, params[v.Index+len(v.Raw):]...)
 }
 
 // answerFailure answers a call the proxy could not complete: nothing when

@@ -1,40 +1,63 @@
 package frontend
 
 import (
-	"bufio"
 	"io"
 	"sync"
 )
 
 // lineWriter writes whole messages, one per line, from many goroutines.
+// Messages written while another write is under way are queued and go out
+// together with the next write: under load, many answers share a system
+// call; alone, an answer is written at once by its own goroutine.
 type lineWriter struct {
-	mu  sync.Mutex
-	w   *bufio.Writer
-	err error
+	w io.Writer
+
+	mu       sync.Mutex
+	pending  []byte
+	spare    []byte
+	flushing bool
+	err      error
 }
 
 func newLineWriter(w io.Writer) *lineWriter {
-	return &lineWriter{w: bufio.NewWriterSize(w, 64<<10)}
+	return &lineWriter{w: w}
 }
 
-// write sends msg and a newline, flushing at once: the client is waiting.
-// After the first error every write fails with it.
+// write sends the concatenation of parts and a newline. After the first
+// error every write fails with it.
 func (l *lineWriter) write(parts ...[]byte) error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.err != nil {
-		return l.err
-	}
-	for _, p := range parts {
-		if _, err := l.w.Write(p); err != nil {
-			l.err = err
-			return err
-		}
-	}
-	if err := l.w.WriteByte('\n'); err != nil {
-		l.err = err
+		err := l.err
+		l.mu.Unlock()
 		return err
 	}
-	l.err = l.w.Flush()
-	return l.err
+	for _, p := range parts {
+		l.pending = append(l.pending, p...)
+	}
+	l.pending = append(l.pending, '\n')
+	if l.flushing {
+		l.mu.Unlock()
+		return nil
+	}
+	l.flushing = true
+	for len(l.pending) > 0 && l.err == nil {
+		buf := l.pending
+		l.pending = l.spare[:0]
+		l.mu.Unlock()
+		_, err := l.w.Write(buf)
+		l.mu.Lock()
+		if cap(buf) <= 1<<20 {
+			l.spare = buf // keep a modest buffer for reuse
+		} else {
+			l.spare = nil
+		}
+		if err != nil {
+			l.err = err
+		}
+	}
+	l.flushing = false
+	err := l.err
+	l.mu.Unlock()
+	return err
 }

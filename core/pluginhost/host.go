@@ -13,7 +13,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
-	"google.golang.org/grpc"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 )
@@ -204,11 +203,10 @@ func (h *Host) start(ctx context.Context, c Candidate) (*plugin.Client, sdk.Info
 		Logger:           h.opts.Logger,
 		// Whatever a plugin prints on stdout besides the handshake goes
 		// to the log: the proxy's stdout carries JSON-RPC only.
-		SyncStdout:   logger.StandardWriter(&hclog.StandardLoggerOptions{ForceLevel: hclog.Info}),
-		SyncStderr:   io.Discard,
-		StartTimeout: h.opts.StartTimeout,
-		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
-			grpc.MaxCallRecvMsgSize(sdk.MaxMessageBytes), grpc.MaxCallSendMsgSize(sdk.MaxMessageBytes))},
+		SyncStdout:      logger.StandardWriter(&hclog.StandardLoggerOptions{ForceLevel: hclog.Info}),
+		SyncStderr:      io.Discard,
+		StartTimeout:    h.opts.StartTimeout,
+		GRPCDialOptions: sdk.HostDialOptions(),
 	})
 	fail := func(err error) (*plugin.Client, sdk.Info, sdk.TransportClient, error) {
 		client.Kill()

@@ -16,6 +16,7 @@ import (
 	"github.com/mark3labs/mcp-go/client"
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/tidwall/gjson"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 )
@@ -139,6 +140,13 @@ func (c *Conn) Request(ctx context.Context, method string, params json.RawMessag
 
 	if err := c.cs.Send(encodeRequest(id, method, params)); err != nil {
 		c.forget(id)
+		// A send fails (io.EOF) once the session has ended; why it ended
+		// (the upstream's exit code, a plugin crash) is what the read loop
+		// sees, so wait for it.
+		select {
+		case <-c.readDone:
+		case <-time.After(time.Second):
+		}
 		if cerr := c.Err(); cerr != nil {
 			return Reply{}, cerr
 		}
@@ -235,7 +243,9 @@ func (c *Conn) readLoop() {
 		}
 		switch ev := f.Event.(type) {
 		case nil:
-			c.dispatch(f.Message)
+			for _, m := range f.Messages {
+				c.dispatch(m)
+			}
 		case sdk.Exited:
 			c.fail(&ExitedError{Server: c.server, Exited: ev})
 		case sdk.AuthRequired:
@@ -246,32 +256,48 @@ func (c *Conn) readLoop() {
 	}
 }
 
-// envelope is the part of a JSON-RPC message needed to route it.
+// envelope is the part of a JSON-RPC message needed to route it; the raw
+// fields point into the message.
 type envelope struct {
-	ID     json.RawMessage `json:"id"`
-	Method string          `json:"method"`
-	Params json.RawMessage `json:"params"`
-	Result json.RawMessage `json:"result"`
-	Error  json.RawMessage `json:"error"`
+	ID     json.RawMessage
+	Method string
+	Params json.RawMessage
+	Result json.RawMessage
+	Error  json.RawMessage
+}
+
+// parseEnvelope picks the members needed to route a message that is known
+// to be valid JSON, without decoding the rest: this is the per-call path.
+func parseEnvelope(msg []byte) envelope {
+	r := gjson.GetManyBytes(msg, "id", "method", "params", "result", "error")
+	raw := func(x gjson.Result) json.RawMessage {
+		if !x.Exists() {
+			return nil
+		}
+		return json.RawMessage(x.Raw)
+	}
+	return envelope{ID: raw(r[0]), Method: r[1].Str, Params: raw(r[2]), Result: raw(r[3]), Error: raw(r[4])}
 }
 
 func (c *Conn) dispatch(msg []byte) {
-	if len(msg) > 0 && msg[0] == '[' {
-		var batch []json.RawMessage
-		if err := json.Unmarshal(msg, &batch); err != nil {
-			c.logger.Warn("upstream sent invalid JSON", "server", c.server, "error", err)
-			return
-		}
-		for _, m := range batch {
-			c.dispatch(m)
-		}
+	// The upstream is not trusted to write valid JSON, and what it sends
+	// may be copied verbatim to the client.
+	if !gjson.ValidBytes(msg) {
+		c.logger.Warn("upstream sent invalid JSON; dropped", "server", c.server, "bytes", len(msg))
 		return
 	}
-	var env envelope
-	if err := json.Unmarshal(msg, &env); err != nil {
-		c.logger.Warn("upstream sent invalid JSON", "server", c.server, "error", err)
+	if msg[0] == '[' {
+		gjson.ParseBytes(msg).ForEach(func(_, m gjson.Result) bool {
+			c.dispatch([]byte(m.Raw))
+			return true
+		})
 		return
 	}
+	if msg[0] != '{' {
+		c.logger.Warn("upstream sent JSON that is not a JSON-RPC message; dropped", "server", c.server)
+		return
+	}
+	env := parseEnvelope(msg)
 	hasID := len(env.ID) > 0 && string(env.ID) != "null"
 	switch {
 	case env.Method != "" && hasID:

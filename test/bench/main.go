@@ -40,6 +40,8 @@ func main() {
 type measure struct {
 	p50, p99 time.Duration
 	perSec   float64
+	// cpu is the CPU time per call spent in each process watched.
+	cpu []time.Duration
 }
 
 // upstreamKind is one upstream measured directly and through the proxy.
@@ -114,11 +116,17 @@ func run(bin, peers string, calls, starts int) error {
 				return err
 			}
 			params := fmt.Sprintf(`{"name":%q,"arguments":%s}`, name, k.args)
-			if _, err := load(c, params, k.expect, 1, calls/5); err != nil { // warm up
+			if _, err := load(c, params, k.expect, 1, calls/5, nil); err != nil { // warm up
 				return err
 			}
+			// Watched for CPU: the upstream when direct; the core and the
+			// plugin when proxied.
+			watch := []int{c.cmd.Process.Pid}
+			if side == 1 {
+				watch = append(watch, descendantNamed(c.cmd.Process.Pid, "ica-plugin-tran"))
+			}
 			for j, conc := range []int{1, 8} {
-				if results[i][side][j], err = load(c, params, k.expect, conc, calls); err != nil {
+				if results[i][side][j], err = load(c, params, k.expect, conc, calls, watch); err != nil {
 					return err
 				}
 			}
@@ -159,6 +167,7 @@ func run(bin, peers string, calls, starts int) error {
 		fmt.Printf("| throughput, concurrency 1 | %s | %.0f/s | %.0f/s | %.0f%% of direct | |\n", k.label, d[0].perSec, p[0].perSec, 100*p[0].perSec/d[0].perSec)
 		fmt.Printf("| tools/call p50, concurrency 8 | %s | %s | %s | +%s | |\n", k.label, ms(d[1].p50), ms(p[1].p50), ms(p[1].p50-d[1].p50))
 		fmt.Printf("| throughput, concurrency 8 | %s | %.0f/s | %.0f/s | %.0f%% of direct | ≥ 80%% |\n", k.label, d[1].perSec, p[1].perSec, 100*p[1].perSec/d[1].perSec)
+		fmt.Printf("| CPU per call, concurrency 8: upstream / core + plugin | %s | %s | | %s + %s | |\n", k.label, us(d[1].cpu[0]), us(p[1].cpu[0]), us(p[1].cpu[1]))
 	}
 	fmt.Printf("| cold start: spawn → initialize answered (median of %d) | all | | %s | | ≤ 50 ms |\n", starts, ms(median(initT)))
 	fmt.Printf("| cold start: spawn → tools/list with mirrored tools (median) | all | | %s | | |\n", ms(median(listT)))
@@ -168,8 +177,12 @@ func run(bin, peers string, calls, starts int) error {
 }
 
 // load runs n calls from conc goroutines and measures each.
-func load(c *client, params, expect string, conc, n int) (measure, error) {
+func load(c *client, params, expect string, conc, n int, watch []int) (measure, error) {
 	lat := make([]time.Duration, n)
+	cpu0 := make([]time.Duration, len(watch))
+	for i, pid := range watch {
+		cpu0[i] = cpuTime(pid)
+	}
 	var wg sync.WaitGroup
 	errs := make(chan error, conc)
 	t0 := time.Now()
@@ -197,7 +210,11 @@ func load(c *client, params, expect string, conc, n int) (measure, error) {
 		return measure{}, err
 	}
 	slices.Sort(lat)
-	return measure{p50: lat[n/2], p99: lat[n*99/100], perSec: float64(n) / elapsed.Seconds()}, nil
+	m := measure{p50: lat[n/2], p99: lat[n*99/100], perSec: float64(n) / elapsed.Seconds()}
+	for i, pid := range watch {
+		m.cpu = append(m.cpu, (cpuTime(pid)-cpu0[i])/time.Duration(n))
+	}
+	return m, nil
 }
 
 // client is a raw JSON-RPC client on a child's stdio.
@@ -341,6 +358,26 @@ func descendantNamed(pid int, comm string) int {
 		}
 	}
 	return 0
+}
+
+// cpuTime is the user plus system CPU time a process has used.
+func cpuTime(pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(data)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.Atoi(f[11])
+	stime, _ := strconv.Atoi(f[12])
+	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
+}
+
+func us(d time.Duration) string {
+	return fmt.Sprintf("%.0f µs", float64(d.Nanoseconds())/1000)
 }
 
 func cpuModel() string {

@@ -87,11 +87,11 @@ func start(cmd *exec.Cmd, server string, peer sdk.Peer) (*session, error) {
 	stderrDone := make(chan struct{})
 	go func() {
 		defer close(stdoutDone)
-		readLines(outR, sdk.MaxMessageBytes, s.onStdoutLine, s.logger)
+		readLines(outR, sdk.MaxMessageBytes, s.onStdout, s.logger)
 	}()
 	go func() {
 		defer close(stderrDone)
-		readLines(errR, 64<<10, s.onStderrLine, s.logger)
+		readLines(errR, 64<<10, s.onStderr, s.logger)
 	}()
 	go s.wait(outR, errR, stdoutDone, stderrDone)
 	return s, nil
@@ -106,21 +106,28 @@ func closeAll(files ...*os.File) {
 // ReadyDetail implements sdk.ReadyDetailer.
 func (s *session) ReadyDetail() string { return "pid " + strconv.Itoa(s.pid) }
 
-func (s *session) onStdoutLine(line []byte) {
-	if line[0] != '{' && line[0] != '[' {
-		// Banners and stray prints are not JSON-RPC; never pass them on.
-		s.logger.Warn("ignoring non-JSON output on stdout", "line", clip(line, 200))
-		return
+// onStdout delivers, in one frame, the lines the reader had at hand.
+func (s *session) onStdout(lines [][]byte) {
+	msgs := lines[:0]
+	for _, line := range lines {
+		if line[0] != '{' && line[0] != '[' {
+			// Banners and stray prints are not JSON-RPC; never pass them on.
+			s.logger.Warn("ignoring non-JSON output on stdout", "line", clip(line, 200))
+			continue
+		}
+		msgs = append(msgs, line)
 	}
-	if err := s.peer.Deliver(line); err != nil {
-		s.logger.Debug("could not deliver message", "error", err)
+	if err := s.peer.Deliver(msgs...); err != nil {
+		s.logger.Debug("could not deliver messages", "error", err)
 	}
 }
 
-func (s *session) onStderrLine(line []byte) {
-	text := string(line)
-	s.stderr.add(text)
-	s.logger.Info(text, "stream", "stderr")
+func (s *session) onStderr(lines [][]byte) {
+	for _, line := range lines {
+		text := string(line)
+		s.stderr.add(text)
+		s.logger.Info(text, "stream", "stderr")
+	}
 }
 
 // wait reaps the leader, clears what is left of its group, lets the readers
@@ -176,8 +183,8 @@ func (s *session) wait(outR, errR *os.File, stdoutDone, stderrDone chan struct{}
 	close(s.done)
 }
 
-// Send implements sdk.Session: one message, one line.
-func (s *session) Send(_ context.Context, msg []byte) error {
+// Send implements sdk.Session: one line per message, all in one write.
+func (s *session) Send(_ context.Context, msgs ...[]byte) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	select {
@@ -185,8 +192,11 @@ func (s *session) Send(_ context.Context, msg []byte) error {
 		return errors.New("upstream process has exited")
 	default:
 	}
-	// One write per message, so a message is never interleaved with another.
-	s.wbuf = append(append(s.wbuf[:0], msg...), '\n')
+	// One write for all, so a message is never interleaved with another.
+	s.wbuf = s.wbuf[:0]
+	for _, msg := range msgs {
+		s.wbuf = append(append(s.wbuf, msg...), '\n')
+	}
 	_, err := s.stdin.Write(s.wbuf)
 	if cap(s.wbuf) > 1<<20 {
 		s.wbuf = nil // do not pin a huge buffer

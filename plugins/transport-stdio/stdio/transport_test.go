@@ -87,7 +87,7 @@ func TestMessagesRoundTripAndNonJSONIsDropped(t *testing.T) {
 	if err := sess.Send([]byte(msg)); err != nil {
 		t.Fatal(err)
 	}
-	if f := next(t, sess); string(f.Message) != msg {
+	if f := next(t, sess); len(f.Messages) != 1 || string(f.Messages[0]) != msg {
 		t.Fatalf("got %+v, want the message back verbatim", f)
 	}
 	if err := sess.Close(2 * time.Second); err != nil {
@@ -107,7 +107,7 @@ func TestExactEnvironmentAndCwd(t *testing.T) {
 		Env: map[string]string{"PATH": os.Getenv("PATH"), "ONLY_THIS": "yes"},
 	})
 	var got struct{ Pwd, Env string }
-	if err := json.Unmarshal(next(t, sess).Message, &got); err != nil {
+	if err := json.Unmarshal(next(t, sess).Messages[0], &got); err != nil {
 		t.Fatal(err)
 	}
 	if got.Pwd != dir {

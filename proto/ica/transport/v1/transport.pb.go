@@ -31,7 +31,7 @@ type SessionRequest struct {
 	// Types that are valid to be assigned to Frame:
 	//
 	//	*SessionRequest_Open
-	//	*SessionRequest_Message
+	//	*SessionRequest_Messages
 	//	*SessionRequest_Close
 	Frame         isSessionRequest_Frame `protobuf_oneof:"frame"`
 	unknownFields protoimpl.UnknownFields
@@ -84,10 +84,10 @@ func (x *SessionRequest) GetOpen() *Open {
 	return nil
 }
 
-func (x *SessionRequest) GetMessage() []byte {
+func (x *SessionRequest) GetMessages() *Messages {
 	if x != nil {
-		if x, ok := x.Frame.(*SessionRequest_Message); ok {
-			return x.Message
+		if x, ok := x.Frame.(*SessionRequest_Messages); ok {
+			return x.Messages
 		}
 	}
 	return nil
@@ -111,10 +111,10 @@ type SessionRequest_Open struct {
 	Open *Open `protobuf:"bytes,1,opt,name=open,proto3,oneof"`
 }
 
-type SessionRequest_Message struct {
-	// One JSON-RPC message (request, response or notification) for the
-	// upstream, verbatim, without a trailing newline.
-	Message []byte `protobuf:"bytes,2,opt,name=message,proto3,oneof"`
+type SessionRequest_Messages struct {
+	// JSON-RPC messages (requests, responses, notifications) for the
+	// upstream, in order.
+	Messages *Messages `protobuf:"bytes,2,opt,name=messages,proto3,oneof"`
 }
 
 type SessionRequest_Close struct {
@@ -124,9 +124,56 @@ type SessionRequest_Close struct {
 
 func (*SessionRequest_Open) isSessionRequest_Frame() {}
 
-func (*SessionRequest_Message) isSessionRequest_Frame() {}
+func (*SessionRequest_Messages) isSessionRequest_Frame() {}
 
 func (*SessionRequest_Close) isSessionRequest_Frame() {}
+
+// Messages carries JSON-RPC messages, each verbatim and without a trailing
+// newline. Batching the messages that are ready together into one frame
+// saves a frame, and often a system call, per message under load.
+type Messages struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Messages      [][]byte               `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Messages) Reset() {
+	*x = Messages{}
+	mi := &file_ica_transport_v1_transport_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Messages) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Messages) ProtoMessage() {}
+
+func (x *Messages) ProtoReflect() protoreflect.Message {
+	mi := &file_ica_transport_v1_transport_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Messages.ProtoReflect.Descriptor instead.
+func (*Messages) Descriptor() ([]byte, []int) {
+	return file_ica_transport_v1_transport_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Messages) GetMessages() [][]byte {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
 
 // Open says which upstream to connect to and how.
 type Open struct {
@@ -155,7 +202,7 @@ type Open struct {
 
 func (x *Open) Reset() {
 	*x = Open{}
-	mi := &file_ica_transport_v1_transport_proto_msgTypes[1]
+	mi := &file_ica_transport_v1_transport_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -167,7 +214,7 @@ func (x *Open) String() string {
 func (*Open) ProtoMessage() {}
 
 func (x *Open) ProtoReflect() protoreflect.Message {
-	mi := &file_ica_transport_v1_transport_proto_msgTypes[1]
+	mi := &file_ica_transport_v1_transport_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -180,7 +227,7 @@ func (x *Open) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Open.ProtoReflect.Descriptor instead.
 func (*Open) Descriptor() ([]byte, []int) {
-	return file_ica_transport_v1_transport_proto_rawDescGZIP(), []int{1}
+	return file_ica_transport_v1_transport_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Open) GetServer() string {
@@ -265,7 +312,7 @@ type Close struct {
 
 func (x *Close) Reset() {
 	*x = Close{}
-	mi := &file_ica_transport_v1_transport_proto_msgTypes[2]
+	mi := &file_ica_transport_v1_transport_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -277,7 +324,7 @@ func (x *Close) String() string {
 func (*Close) ProtoMessage() {}
 
 func (x *Close) ProtoReflect() protoreflect.Message {
-	mi := &file_ica_transport_v1_transport_proto_msgTypes[2]
+	mi := &file_ica_transport_v1_transport_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -290,7 +337,7 @@ func (x *Close) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Close.ProtoReflect.Descriptor instead.
 func (*Close) Descriptor() ([]byte, []int) {
-	return file_ica_transport_v1_transport_proto_rawDescGZIP(), []int{2}
+	return file_ica_transport_v1_transport_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Close) GetGraceMs() int64 {
@@ -305,7 +352,7 @@ type SessionResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Frame:
 	//
-	//	*SessionResponse_Message
+	//	*SessionResponse_Messages
 	//	*SessionResponse_Event
 	Frame         isSessionResponse_Frame `protobuf_oneof:"frame"`
 	unknownFields protoimpl.UnknownFields
@@ -314,7 +361,7 @@ type SessionResponse struct {
 
 func (x *SessionResponse) Reset() {
 	*x = SessionResponse{}
-	mi := &file_ica_transport_v1_transport_proto_msgTypes[3]
+	mi := &file_ica_transport_v1_transport_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -326,7 +373,7 @@ func (x *SessionResponse) String() string {
 func (*SessionResponse) ProtoMessage() {}
 
 func (x *SessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ica_transport_v1_transport_proto_msgTypes[3]
+	mi := &file_ica_transport_v1_transport_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -339,7 +386,7 @@ func (x *SessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionResponse.ProtoReflect.Descriptor instead.
 func (*SessionResponse) Descriptor() ([]byte, []int) {
-	return file_ica_transport_v1_transport_proto_rawDescGZIP(), []int{3}
+	return file_ica_transport_v1_transport_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *SessionResponse) GetFrame() isSessionResponse_Frame {
@@ -349,10 +396,10 @@ func (x *SessionResponse) GetFrame() isSessionResponse_Frame {
 	return nil
 }
 
-func (x *SessionResponse) GetMessage() []byte {
+func (x *SessionResponse) GetMessages() *Messages {
 	if x != nil {
-		if x, ok := x.Frame.(*SessionResponse_Message); ok {
-			return x.Message
+		if x, ok := x.Frame.(*SessionResponse_Messages); ok {
+			return x.Messages
 		}
 	}
 	return nil
@@ -371,9 +418,9 @@ type isSessionResponse_Frame interface {
 	isSessionResponse_Frame()
 }
 
-type SessionResponse_Message struct {
-	// One JSON-RPC message from the upstream, verbatim.
-	Message []byte `protobuf:"bytes,1,opt,name=message,proto3,oneof"`
+type SessionResponse_Messages struct {
+	// JSON-RPC messages from the upstream, in order.
+	Messages *Messages `protobuf:"bytes,1,opt,name=messages,proto3,oneof"`
 }
 
 type SessionResponse_Event struct {
@@ -381,7 +428,7 @@ type SessionResponse_Event struct {
 	Event *Event `protobuf:"bytes,2,opt,name=event,proto3,oneof"`
 }
 
-func (*SessionResponse_Message) isSessionResponse_Frame() {}
+func (*SessionResponse_Messages) isSessionResponse_Frame() {}
 
 func (*SessionResponse_Event) isSessionResponse_Frame() {}
 
@@ -401,7 +448,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_ica_transport_v1_transport_proto_msgTypes[4]
+	mi := &file_ica_transport_v1_transport_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -413,7 +460,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_ica_transport_v1_transport_proto_msgTypes[4]
+	mi := &file_ica_transport_v1_transport_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -426,7 +473,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_ica_transport_v1_transport_proto_rawDescGZIP(), []int{4}
+	return file_ica_transport_v1_transport_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Event) GetEvent() isEvent_Event {
@@ -511,7 +558,7 @@ type Ready struct {
 
 func (x *Ready) Reset() {
 	*x = Ready{}
-	mi := &file_ica_transport_v1_transport_proto_msgTypes[5]
+	mi := &file_ica_transport_v1_transport_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -523,7 +570,7 @@ func (x *Ready) String() string {
 func (*Ready) ProtoMessage() {}
 
 func (x *Ready) ProtoReflect() protoreflect.Message {
-	mi := &file_ica_transport_v1_transport_proto_msgTypes[5]
+	mi := &file_ica_transport_v1_transport_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -536,7 +583,7 @@ func (x *Ready) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ready.ProtoReflect.Descriptor instead.
 func (*Ready) Descriptor() ([]byte, []int) {
-	return file_ica_transport_v1_transport_proto_rawDescGZIP(), []int{5}
+	return file_ica_transport_v1_transport_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Ready) GetDetail() string {
@@ -563,7 +610,7 @@ type Exited struct {
 
 func (x *Exited) Reset() {
 	*x = Exited{}
-	mi := &file_ica_transport_v1_transport_proto_msgTypes[6]
+	mi := &file_ica_transport_v1_transport_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -575,7 +622,7 @@ func (x *Exited) String() string {
 func (*Exited) ProtoMessage() {}
 
 func (x *Exited) ProtoReflect() protoreflect.Message {
-	mi := &file_ica_transport_v1_transport_proto_msgTypes[6]
+	mi := &file_ica_transport_v1_transport_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -588,7 +635,7 @@ func (x *Exited) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Exited.ProtoReflect.Descriptor instead.
 func (*Exited) Descriptor() ([]byte, []int) {
-	return file_ica_transport_v1_transport_proto_rawDescGZIP(), []int{6}
+	return file_ica_transport_v1_transport_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Exited) GetExitCode() int32 {
@@ -632,7 +679,7 @@ type AuthRequired struct {
 
 func (x *AuthRequired) Reset() {
 	*x = AuthRequired{}
-	mi := &file_ica_transport_v1_transport_proto_msgTypes[7]
+	mi := &file_ica_transport_v1_transport_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -644,7 +691,7 @@ func (x *AuthRequired) String() string {
 func (*AuthRequired) ProtoMessage() {}
 
 func (x *AuthRequired) ProtoReflect() protoreflect.Message {
-	mi := &file_ica_transport_v1_transport_proto_msgTypes[7]
+	mi := &file_ica_transport_v1_transport_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -657,7 +704,7 @@ func (x *AuthRequired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuthRequired.ProtoReflect.Descriptor instead.
 func (*AuthRequired) Descriptor() ([]byte, []int) {
-	return file_ica_transport_v1_transport_proto_rawDescGZIP(), []int{7}
+	return file_ica_transport_v1_transport_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AuthRequired) GetWwwAuthenticate() string {
@@ -685,7 +732,7 @@ type SessionExpired struct {
 
 func (x *SessionExpired) Reset() {
 	*x = SessionExpired{}
-	mi := &file_ica_transport_v1_transport_proto_msgTypes[8]
+	mi := &file_ica_transport_v1_transport_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -697,7 +744,7 @@ func (x *SessionExpired) String() string {
 func (*SessionExpired) ProtoMessage() {}
 
 func (x *SessionExpired) ProtoReflect() protoreflect.Message {
-	mi := &file_ica_transport_v1_transport_proto_msgTypes[8]
+	mi := &file_ica_transport_v1_transport_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -710,7 +757,7 @@ func (x *SessionExpired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionExpired.ProtoReflect.Descriptor instead.
 func (*SessionExpired) Descriptor() ([]byte, []int) {
-	return file_ica_transport_v1_transport_proto_rawDescGZIP(), []int{8}
+	return file_ica_transport_v1_transport_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SessionExpired) GetDetail() string {
@@ -724,12 +771,14 @@ var File_ica_transport_v1_transport_proto protoreflect.FileDescriptor
 
 const file_ica_transport_v1_transport_proto_rawDesc = "" +
 	"\n" +
-	" ica/transport/v1/transport.proto\x12\x10ica.transport.v1\"\x94\x01\n" +
+	" ica/transport/v1/transport.proto\x12\x10ica.transport.v1\"\xb2\x01\n" +
 	"\x0eSessionRequest\x12,\n" +
-	"\x04open\x18\x01 \x01(\v2\x16.ica.transport.v1.OpenH\x00R\x04open\x12\x1a\n" +
-	"\amessage\x18\x02 \x01(\fH\x00R\amessage\x12/\n" +
+	"\x04open\x18\x01 \x01(\v2\x16.ica.transport.v1.OpenH\x00R\x04open\x128\n" +
+	"\bmessages\x18\x02 \x01(\v2\x1a.ica.transport.v1.MessagesH\x00R\bmessages\x12/\n" +
 	"\x05close\x18\x03 \x01(\v2\x17.ica.transport.v1.CloseH\x00R\x05closeB\a\n" +
-	"\x05frame\"\xb6\x03\n" +
+	"\x05frame\"&\n" +
+	"\bMessages\x12\x1a\n" +
+	"\bmessages\x18\x01 \x03(\fR\bmessages\"\xb6\x03\n" +
 	"\x04Open\x12\x16\n" +
 	"\x06server\x18\x01 \x01(\tR\x06server\x12\x1c\n" +
 	"\ttransport\x18\x02 \x01(\tR\ttransport\x12\x18\n" +
@@ -750,9 +799,9 @@ const file_ica_transport_v1_transport_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\"\n" +
 	"\x05Close\x12\x19\n" +
-	"\bgrace_ms\x18\x01 \x01(\x03R\agraceMs\"g\n" +
-	"\x0fSessionResponse\x12\x1a\n" +
-	"\amessage\x18\x01 \x01(\fH\x00R\amessage\x12/\n" +
+	"\bgrace_ms\x18\x01 \x01(\x03R\agraceMs\"\x85\x01\n" +
+	"\x0fSessionResponse\x128\n" +
+	"\bmessages\x18\x01 \x01(\v2\x1a.ica.transport.v1.MessagesH\x00R\bmessages\x12/\n" +
 	"\x05event\x18\x02 \x01(\v2\x17.ica.transport.v1.EventH\x00R\x05eventB\a\n" +
 	"\x05frame\"\x89\x02\n" +
 	"\x05Event\x12/\n" +
@@ -789,37 +838,40 @@ func file_ica_transport_v1_transport_proto_rawDescGZIP() []byte {
 	return file_ica_transport_v1_transport_proto_rawDescData
 }
 
-var file_ica_transport_v1_transport_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_ica_transport_v1_transport_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_ica_transport_v1_transport_proto_goTypes = []any{
 	(*SessionRequest)(nil),  // 0: ica.transport.v1.SessionRequest
-	(*Open)(nil),            // 1: ica.transport.v1.Open
-	(*Close)(nil),           // 2: ica.transport.v1.Close
-	(*SessionResponse)(nil), // 3: ica.transport.v1.SessionResponse
-	(*Event)(nil),           // 4: ica.transport.v1.Event
-	(*Ready)(nil),           // 5: ica.transport.v1.Ready
-	(*Exited)(nil),          // 6: ica.transport.v1.Exited
-	(*AuthRequired)(nil),    // 7: ica.transport.v1.AuthRequired
-	(*SessionExpired)(nil),  // 8: ica.transport.v1.SessionExpired
-	nil,                     // 9: ica.transport.v1.Open.EnvEntry
-	nil,                     // 10: ica.transport.v1.Open.HeadersEntry
+	(*Messages)(nil),        // 1: ica.transport.v1.Messages
+	(*Open)(nil),            // 2: ica.transport.v1.Open
+	(*Close)(nil),           // 3: ica.transport.v1.Close
+	(*SessionResponse)(nil), // 4: ica.transport.v1.SessionResponse
+	(*Event)(nil),           // 5: ica.transport.v1.Event
+	(*Ready)(nil),           // 6: ica.transport.v1.Ready
+	(*Exited)(nil),          // 7: ica.transport.v1.Exited
+	(*AuthRequired)(nil),    // 8: ica.transport.v1.AuthRequired
+	(*SessionExpired)(nil),  // 9: ica.transport.v1.SessionExpired
+	nil,                     // 10: ica.transport.v1.Open.EnvEntry
+	nil,                     // 11: ica.transport.v1.Open.HeadersEntry
 }
 var file_ica_transport_v1_transport_proto_depIdxs = []int32{
-	1,  // 0: ica.transport.v1.SessionRequest.open:type_name -> ica.transport.v1.Open
-	2,  // 1: ica.transport.v1.SessionRequest.close:type_name -> ica.transport.v1.Close
-	9,  // 2: ica.transport.v1.Open.env:type_name -> ica.transport.v1.Open.EnvEntry
-	10, // 3: ica.transport.v1.Open.headers:type_name -> ica.transport.v1.Open.HeadersEntry
-	4,  // 4: ica.transport.v1.SessionResponse.event:type_name -> ica.transport.v1.Event
-	5,  // 5: ica.transport.v1.Event.ready:type_name -> ica.transport.v1.Ready
-	6,  // 6: ica.transport.v1.Event.exited:type_name -> ica.transport.v1.Exited
-	7,  // 7: ica.transport.v1.Event.auth_required:type_name -> ica.transport.v1.AuthRequired
-	8,  // 8: ica.transport.v1.Event.session_expired:type_name -> ica.transport.v1.SessionExpired
-	0,  // 9: ica.transport.v1.TransportService.Session:input_type -> ica.transport.v1.SessionRequest
-	3,  // 10: ica.transport.v1.TransportService.Session:output_type -> ica.transport.v1.SessionResponse
-	10, // [10:11] is the sub-list for method output_type
-	9,  // [9:10] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	2,  // 0: ica.transport.v1.SessionRequest.open:type_name -> ica.transport.v1.Open
+	1,  // 1: ica.transport.v1.SessionRequest.messages:type_name -> ica.transport.v1.Messages
+	3,  // 2: ica.transport.v1.SessionRequest.close:type_name -> ica.transport.v1.Close
+	10, // 3: ica.transport.v1.Open.env:type_name -> ica.transport.v1.Open.EnvEntry
+	11, // 4: ica.transport.v1.Open.headers:type_name -> ica.transport.v1.Open.HeadersEntry
+	1,  // 5: ica.transport.v1.SessionResponse.messages:type_name -> ica.transport.v1.Messages
+	5,  // 6: ica.transport.v1.SessionResponse.event:type_name -> ica.transport.v1.Event
+	6,  // 7: ica.transport.v1.Event.ready:type_name -> ica.transport.v1.Ready
+	7,  // 8: ica.transport.v1.Event.exited:type_name -> ica.transport.v1.Exited
+	8,  // 9: ica.transport.v1.Event.auth_required:type_name -> ica.transport.v1.AuthRequired
+	9,  // 10: ica.transport.v1.Event.session_expired:type_name -> ica.transport.v1.SessionExpired
+	0,  // 11: ica.transport.v1.TransportService.Session:input_type -> ica.transport.v1.SessionRequest
+	4,  // 12: ica.transport.v1.TransportService.Session:output_type -> ica.transport.v1.SessionResponse
+	12, // [12:13] is the sub-list for method output_type
+	11, // [11:12] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_ica_transport_v1_transport_proto_init() }
@@ -829,14 +881,14 @@ func file_ica_transport_v1_transport_proto_init() {
 	}
 	file_ica_transport_v1_transport_proto_msgTypes[0].OneofWrappers = []any{
 		(*SessionRequest_Open)(nil),
-		(*SessionRequest_Message)(nil),
+		(*SessionRequest_Messages)(nil),
 		(*SessionRequest_Close)(nil),
 	}
-	file_ica_transport_v1_transport_proto_msgTypes[3].OneofWrappers = []any{
-		(*SessionResponse_Message)(nil),
+	file_ica_transport_v1_transport_proto_msgTypes[4].OneofWrappers = []any{
+		(*SessionResponse_Messages)(nil),
 		(*SessionResponse_Event)(nil),
 	}
-	file_ica_transport_v1_transport_proto_msgTypes[4].OneofWrappers = []any{
+	file_ica_transport_v1_transport_proto_msgTypes[5].OneofWrappers = []any{
 		(*Event_Ready)(nil),
 		(*Event_Exited)(nil),
 		(*Event_AuthRequired)(nil),
@@ -848,7 +900,7 @@ func file_ica_transport_v1_transport_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ica_transport_v1_transport_proto_rawDesc), len(file_ica_transport_v1_transport_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -33,7 +33,8 @@ const (
 // TransportService opens sessions to upstream servers.
 type TransportServiceClient interface {
 	// Session is one upstream session. The host's first frame is an Open; then
-	// both sides send JSON-RPC messages verbatim, one per frame. The plugin
+	// both sides send JSON-RPC messages verbatim, several per frame when they
+	// are ready together, in order. The plugin
 	// reports lifecycle events in between. The session ends when the plugin
 	// sends Exited and closes its side, or when the host cancels the stream
 	// (the plugin then shuts the upstream down as for Close).
@@ -68,7 +69,8 @@ type TransportService_SessionClient = grpc.BidiStreamingClient[SessionRequest, S
 // TransportService opens sessions to upstream servers.
 type TransportServiceServer interface {
 	// Session is one upstream session. The host's first frame is an Open; then
-	// both sides send JSON-RPC messages verbatim, one per frame. The plugin
+	// both sides send JSON-RPC messages verbatim, several per frame when they
+	// are ready together, in order. The plugin
 	// reports lifecycle events in between. The session ends when the plugin
 	// sends Exited and closes its side, or when the host cancels the stream
 	// (the plugin then shuts the upstream down as for Close).
