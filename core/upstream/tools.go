@@ -36,14 +36,6 @@ func (u *Upstream) Tools(ctx context.Context) ([]json.RawMessage, error) {
 	}
 }
 
-// CachedTools returns the cached tool list and whether there is one, without
-// starting anything.
-func (u *Upstream) CachedTools() ([]json.RawMessage, bool) {
-	u.toolsMu.Lock()
-	defer u.toolsMu.Unlock()
-	return u.tools, u.tools != nil
-}
-
 // InvalidateTools drops the cached tool list.
 func (u *Upstream) InvalidateTools() {
 	u.toolsMu.Lock()

@@ -117,12 +117,6 @@ func New(name string, spec Spec, opener Opener, logger hclog.Logger, hooks Hooks
 	}
 }
 
-// Name is the server's configured name.
-func (u *Upstream) Name() string { return u.name }
-
-// Spec returns the spec the Upstream was made with.
-func (u *Upstream) Spec() Spec { return u.spec }
-
 // State returns the Upstream's condition now.
 func (u *Upstream) State() State {
 	u.mu.Lock()
@@ -160,17 +154,6 @@ func (u *Upstream) explain(ctx context.Context, method string, err error) error 
 		return &TimeoutError{Server: u.name, Method: method, After: u.spec.RequestTimeout}
 	}
 	return err
-}
-
-// Notify sends a notification to the live session, if there is one.
-func (u *Upstream) Notify(method string, params json.RawMessage) error {
-	u.mu.Lock()
-	conn := u.conn
-	u.mu.Unlock()
-	if conn == nil {
-		return nil
-	}
-	return conn.Notify(method, params)
 }
 
 // acquire returns a live session and a release func to call when done.

@@ -134,4 +134,3 @@ func TestSlowUpstreamDoesNotHoldTheList(t *testing.T) {
 		t.Fatalf("after list_changed: %v", names)
 	}
 }
-
