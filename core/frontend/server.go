@@ -47,9 +47,66 @@ type Server struct {
 	wg     sync.WaitGroup
 }
 
+// call is one request in flight, cancellable by the client.
 type call struct {
-	cancel    context.CancelFunc
+	key       string
 	cancelled atomic.Bool // by the client: no answer is sent
+
+	mu       sync.Mutex
+	cancelFn func(error)
+}
+
+// setCancel gives the call its way to stop; a cancellation that came
+// before takes effect at once.
+func (c *call) setCancel(f func(error)) {
+	c.mu.Lock()
+	c.cancelFn = f
+	c.mu.Unlock()
+	if c.cancelled.Load() {
+		f(context.Canceled)
+	}
+}
+
+func (c *call) cancel() {
+	c.mu.Lock()
+	f := c.cancelFn
+	c.mu.Unlock()
+	if f != nil {
+		f(context.Canceled)
+	}
+}
+
+// begin records a request in flight; end forgets it. Serve waits for
+// every begun request to end before it returns.
+func (s *Server) begin(id json.RawMessage) *call {
+	c := &call{key: string(id)}
+	s.mu.Lock()
+	s.inflight[c.key] = c
+	s.mu.Unlock()
+	s.wg.Add(1)
+	return c
+}
+
+func (s *Server) end(c *call) {
+	s.mu.Lock()
+	if s.inflight[c.key] == c {
+		delete(s.inflight, c.key)
+	}
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// cancelAll stops every request in flight.
+func (s *Server) cancelAll() {
+	s.mu.Lock()
+	all := make([]*call, 0, len(s.inflight))
+	for _, c := range s.inflight {
+		all = append(all, c)
+	}
+	s.mu.Unlock()
+	for _, c := range all {
+		c.cancel()
+	}
 }
 
 // New returns a frontend for p.
@@ -91,6 +148,7 @@ func (s *Server) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 	case <-done:
 	case <-time.After(drainTimeout):
 		cancel()
+		s.cancelAll()
 		<-done
 	}
 	if errors.Is(err, io.EOF) {
@@ -194,23 +252,15 @@ func (s *Server) handle(ctx context.Context, msg []byte) {
 
 // spawn runs one request in its own goroutine, cancellable by the client.
 func (s *Server) spawn(ctx context.Context, env envelope, msg []byte) {
+	if env.Method == string(mcp.MethodToolsCall) && s.forwardNow(env) {
+		return
+	}
 	ctx, cancel := context.WithCancel(ctx)
-	c := &call{cancel: cancel}
-	key := string(env.ID)
-	s.mu.Lock()
-	s.inflight[key] = c
-	s.mu.Unlock()
-	s.wg.Add(1)
+	c := s.begin(env.ID)
+	c.setCancel(func(error) { cancel() })
 	go func() {
-		defer s.wg.Done()
-		defer func() {
-			s.mu.Lock()
-			if s.inflight[key] == c {
-				delete(s.inflight, key)
-			}
-			s.mu.Unlock()
-			cancel()
-		}()
+		defer s.end(c)
+		defer cancel()
 		switch env.Method {
 		case string(mcp.MethodToolsList):
 			s.toolsList(ctx, env)

@@ -9,6 +9,8 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/broker"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/mirror"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
 )
 
 // toolsList answers with the broker tools and the mirrored tools, each
@@ -74,18 +76,47 @@ func (s *Server) toolsCall(ctx context.Context, env envelope, c *call) {
 		s.writeError(env.ID, mcp.INVALID_PARAMS, "unknown tool "+name)
 		return
 	}
-	// Same params, upstream's name: the new name is spliced in where the
-	// old one was, and everything else (arguments, _meta with the progress
-	// token) goes through byte for byte.
-	r, err := s.p.CallTool(ctx, tool.Server, replaceRaw(env.Params, nameField, tool.Name))
-	switch {
-	case err != nil:
-		s.answerFailure(env.ID, c, err)
-	case r.Error != nil:
-		s.writeRawError(env.ID, r.Error)
-	default:
-		s.writeResult(env.ID, r.Result)
+	done := make(chan struct{})
+	c.setCancel(s.forward(env, nameField, tool, c, func() { close(done) }))
+	<-done
+}
+
+// forwardNow forwards a call to a mirrored tool from the reader's goroutine
+// when the tool is known now, which is the per-call path: nothing waits for
+// the answer, which is written from the upstream session's read loop. It
+// reports false when the call needs the goroutine path (a broker tool, a
+// tool not known yet, a malformed call).
+func (s *Server) forwardNow(env envelope) bool {
+	nameField := gjson.GetBytes(env.Params, "name")
+	if nameField.Type != gjson.String || s.broker.Is(nameField.Str) {
+		return false
 	}
+	tool, ok := s.p.Table().Lookup(nameField.Str)
+	if !ok {
+		return false
+	}
+	c := s.begin(env.ID)
+	c.setCancel(s.forward(env, nameField, tool, c, func() { s.end(c) }))
+	return true
+}
+
+// forward sends the call upstream with the upstream's tool name spliced in
+// where the client's was; everything else (arguments, _meta with the
+// progress token) goes through byte for byte, and so does the answer. It
+// returns how to cancel the call; ended runs after the answer is written.
+func (s *Server) forward(env envelope, nameField gjson.Result, tool mirror.Tool, c *call, ended func()) func(error) {
+	params := replaceRaw(env.Params, nameField, tool.Name)
+	return s.p.StartCallTool(tool.Server, params, func(r upstream.Reply, err error) {
+		switch {
+		case err != nil:
+			s.answerFailure(env.ID, c, err)
+		case r.Error != nil:
+			s.writeRawError(env.ID, r.Error)
+		default:
+			s.writeResult(env.ID, r.Result)
+		}
+		ended()
+	})
 }
 
 // replaceRaw returns params with the value v (found in params) replaced by

@@ -431,6 +431,17 @@ func (p *Proxy) CallTool(ctx context.Context, server string, params json.RawMess
 	return u.Request(ctx, "tools/call", params)
 }
 
+// StartCallTool is the asynchronous CallTool: done is called exactly once;
+// cancel abandons the call with err.
+func (p *Proxy) StartCallTool(server string, params json.RawMessage, done func(upstream.Reply, error)) (cancel func(error)) {
+	u, err := p.Upstream(server)
+	if err != nil {
+		done(upstream.Reply{}, err)
+		return func(error) {}
+	}
+	return u.Start("tools/call", params, done)
+}
+
 // Close shuts every upstream down, concurrently.
 func (p *Proxy) Close() {
 	p.mu.Lock()

@@ -49,7 +49,7 @@ type Conn struct {
 	nextID atomic.Int64
 
 	mu       sync.Mutex
-	pending  map[int64]chan Reply
+	pending  map[int64]*pendingCall
 	err      error // why the session ended; set once
 	done     chan struct{}
 	readDone chan struct{} // closed when the read loop returns
@@ -78,7 +78,7 @@ func Dial(ctx context.Context, tc sdk.TransportClient, pluginName string, spec s
 		cs:       cs,
 		logger:   logger,
 		notify:   notify,
-		pending:  make(map[int64]chan Reply),
+		pending:  make(map[int64]*pendingCall),
 		done:     make(chan struct{}),
 		readDone: make(chan struct{}),
 	}
@@ -123,23 +123,39 @@ func (c *Conn) Err() error {
 	return c.err
 }
 
-// Request sends one request with params (raw JSON, or nil) and waits for
-// the answer. If ctx ends first, the upstream is sent
-// notifications/cancelled and ctx's error is returned.
-func (c *Conn) Request(ctx context.Context, method string, params json.RawMessage) (Reply, error) {
+// pendingCall is a request waiting for its answer. Whoever removes it from
+// the pending map calls done: the answer, the session's end, a timeout or a
+// cancellation, whichever comes first.
+type pendingCall struct {
+	done  func(Reply, error)
+	timer *time.Timer
+}
+
+// Start sends one request with params (raw JSON, or nil) and returns at
+// once. done is called exactly once, with the answer or the reason there is
+// none, from the session's read loop (or from the caller's goroutine when
+// the request cannot be sent). After timeout (if > 0), done gets timeoutErr
+// and the upstream notifications/cancelled. cancel ends the request the
+// same way with err; it is a no-op once done was called.
+//
+// This is the per-call path: no goroutine waits for the answer.
+func (c *Conn) Start(method string, params json.RawMessage, timeout time.Duration, timeoutErr error, done func(Reply, error)) (cancel func(error)) {
 	id := c.nextID.Add(1)
-	ch := make(chan Reply, 1)
+	pc := &pendingCall{done: done}
 	c.mu.Lock()
 	if c.err != nil {
 		err := c.err
 		c.mu.Unlock()
-		return Reply{}, err
+		done(Reply{}, err)
+		return func(error) {}
 	}
-	c.pending[id] = ch
+	c.pending[id] = pc
+	if timeout > 0 {
+		pc.timer = time.AfterFunc(timeout, func() { c.abandon(id, timeoutErr) })
+	}
 	c.mu.Unlock()
 
 	if err := c.cs.Send(encodeRequest(id, method, params)); err != nil {
-		c.forget(id)
 		// A send fails (io.EOF) once the session has ended; why it ended
 		// (the upstream's exit code, a plugin crash) is what the read loop
 		// sees, so wait for it.
@@ -147,25 +163,55 @@ func (c *Conn) Request(ctx context.Context, method string, params json.RawMessag
 		case <-c.readDone:
 		case <-time.After(time.Second):
 		}
-		if cerr := c.Err(); cerr != nil {
-			return Reply{}, cerr
+		cerr := c.Err()
+		if cerr == nil {
+			cerr = &PluginError{Server: c.server, Plugin: c.plugin, Err: err}
 		}
-		return Reply{}, &PluginError{Server: c.server, Plugin: c.plugin, Err: err}
+		c.finish(id, Reply{}, cerr)
 	}
+	return func(err error) { c.abandon(id, err) }
+}
+
+// Request sends one request and waits for the answer. If ctx ends first,
+// the upstream is sent notifications/cancelled and ctx's error is returned.
+func (c *Conn) Request(ctx context.Context, method string, params json.RawMessage) (Reply, error) {
+	type result struct {
+		r   Reply
+		err error
+	}
+	ch := make(chan result, 1)
+	cancel := c.Start(method, params, 0, nil, func(r Reply, err error) { ch <- result{r, err} })
 	select {
-	case r := <-ch:
-		return r, nil
-	case <-c.done:
-		select {
-		case r := <-ch: // answered just before the end
-			return r, nil
-		default:
-		}
-		return Reply{}, c.Err()
+	case res := <-ch:
+		return res.r, res.err
 	case <-ctx.Done():
-		c.forget(id)
-		c.cancelUpstream(id, ctx.Err())
-		return Reply{}, ctx.Err()
+		cancel(ctx.Err())
+		res := <-ch // the answer, if it won the race, or ctx's error
+		return res.r, res.err
+	}
+}
+
+// finish hands the outcome of request id to its caller, if it is still
+// waiting; it reports whether it was.
+func (c *Conn) finish(id int64, r Reply, err error) bool {
+	c.mu.Lock()
+	pc, ok := c.pending[id]
+	delete(c.pending, id)
+	c.mu.Unlock()
+	if !ok {
+		return false
+	}
+	if pc.timer != nil {
+		pc.timer.Stop()
+	}
+	pc.done(r, err)
+	return true
+}
+
+// abandon ends request id with err and tells the upstream to stop.
+func (c *Conn) abandon(id int64, err error) {
+	if c.finish(id, Reply{}, err) {
+		c.cancelUpstream(id, err)
 	}
 }
 
@@ -174,13 +220,10 @@ func (c *Conn) Notify(method string, params json.RawMessage) error {
 	return c.cs.Send(encodeNotification(method, params))
 }
 
-func (c *Conn) forget(id int64) {
-	c.mu.Lock()
-	delete(c.pending, id)
-	c.mu.Unlock()
-}
-
 func (c *Conn) cancelUpstream(id int64, why error) {
+	if why == nil {
+		why = context.Canceled
+	}
 	params, _ := json.Marshal(struct {
 		RequestID int64  `json:"requestId"`
 		Reason    string `json:"reason"`
@@ -220,10 +263,15 @@ func (c *Conn) fail(err error) {
 	}
 	c.err = err
 	pending := c.pending
-	c.pending = nil
+	c.pending = map[int64]*pendingCall{}
 	c.mu.Unlock()
 	close(c.done)
-	_ = pending // waiting callers see done; their buffered channels are dropped
+	for _, pc := range pending {
+		if pc.timer != nil {
+			pc.timer.Stop()
+		}
+		pc.done(Reply{}, err)
+	}
 }
 
 // ended is closed when the read loop has returned.
@@ -319,20 +367,14 @@ func (c *Conn) deliver(env envelope) {
 		c.logger.Warn("upstream answered an id the proxy never sent", "server", c.server, "id", string(env.ID))
 		return
 	}
-	c.mu.Lock()
-	ch, ok := c.pending[id]
-	delete(c.pending, id)
-	c.mu.Unlock()
-	if !ok {
-		// Cancelled or timed out already: the answer has no one to go to.
-		c.logger.Debug("dropping answer to a request no longer waited for", "server", c.server, "id", id)
-		return
-	}
 	r := Reply{Result: env.Result, Error: env.Error}
 	if r.Result == nil && r.Error == nil {
 		r.Result = json.RawMessage("null")
 	}
-	ch <- r
+	if !c.finish(id, r, nil) {
+		// Cancelled or timed out already: the answer has no one to go to.
+		c.logger.Debug("dropping answer to a request no longer waited for", "server", c.server, "id", id)
+	}
 }
 
 // answer handles a request from the upstream (ping, roots/list, ...) with

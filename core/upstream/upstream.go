@@ -147,6 +147,37 @@ func (u *Upstream) Request(ctx context.Context, method string, params json.RawMe
 	return r, nil
 }
 
+// Start is the asynchronous Request, for the per-call path: with a live
+// pooled session it sends at once and done is called from the session's
+// read loop; otherwise a goroutine opens the session first. done is called
+// exactly once. cancel abandons the request (the upstream is told) with err.
+func (u *Upstream) Start(method string, params json.RawMessage, done func(Reply, error)) (cancel func(error)) {
+	u.mu.Lock()
+	conn := u.conn
+	if conn == nil || !u.spec.Pooled || u.closed {
+		u.mu.Unlock()
+		ctx, stop := context.WithCancelCause(context.Background())
+		go func() {
+			r, err := u.Request(ctx, method, params)
+			if cause := context.Cause(ctx); cause != nil && errors.Is(err, context.Canceled) {
+				err = cause
+			}
+			done(r, err)
+		}()
+		return stop
+	}
+	u.inflight++
+	if u.idle != nil {
+		u.idle.Stop()
+	}
+	u.mu.Unlock()
+	timeoutErr := &TimeoutError{Server: u.name, Method: method, After: u.spec.RequestTimeout}
+	return conn.Start(method, params, u.spec.RequestTimeout, timeoutErr, func(r Reply, err error) {
+		u.release()
+		done(r, err)
+	})
+}
+
 // explain turns a context error into a TimeoutError when the request
 // timeout, not the caller, ended it.
 func (u *Upstream) explain(ctx context.Context, method string, err error) error {

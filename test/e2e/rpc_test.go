@@ -75,6 +75,11 @@ func startRPC(t *testing.T, cmd *exec.Cmd) *rpc {
 			_ = c.cmd.Process.Kill()
 		}
 		_ = c.cmd.Wait()
+		// The binaries `make test` runs are built with -race: a race they
+		// find is a failure of the test that provoked it.
+		if strings.Contains(c.stderr.String(), "WARNING: DATA RACE") {
+			t.Errorf("the race detector reported a data race in %s", cmd.Path)
+		}
 		if t.Failed() {
 			t.Logf("stderr of %s:\n%s", cmd.Path, c.stderr.String())
 		}
