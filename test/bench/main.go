@@ -27,7 +27,7 @@ import (
 
 func main() {
 	bin := flag.String("bin", "bin", "folder with ica-mcp-proxy, the plugins and ica-demo-upstream")
-	calls := flag.Int("calls", 5000, "calls per measurement")
+	calls := flag.Int("calls", 20000, "calls per measurement")
 	starts := flag.Int("starts", 10, "cold starts to time")
 	peers := flag.String("peers", "test/peers", "folder with the npm peers; server-everything is measured too when installed")
 	flag.Parse()
