@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -18,6 +19,11 @@ func TestMain(m *testing.M) {
 }
 
 func run(m *testing.M) int {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("e2e: skipped in -short mode (they start real processes)")
+		return 0
+	}
 	binDir = os.Getenv("ICA_TEST_BIN")
 	if binDir == "" {
 		dir, err := os.MkdirTemp("", "ica-e2e-bin-")
