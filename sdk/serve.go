@@ -52,10 +52,6 @@ func ServeTransport(impl Transport, opts ...ServeOption) {
 	if cfg.logger == nil {
 		cfg.logger = defaultPluginLogger()
 	}
-	info := impl.Info()
-	info.Kind = KindTransport
-	info.APIVersion = APIVersion
-
 	sessions := newSessionSet()
 	shutdown := func(why string) {
 		cfg.logger.Debug("shutting down", "reason", why)
@@ -66,10 +62,7 @@ func ServeTransport(impl Transport, opts ...ServeOption) {
 
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: Handshake,
-		Plugins: plugin.PluginSet{
-			pluginNameInfo:      &infoPlugin{info: info},
-			pluginNameTransport: &transportPlugin{impl: impl, logger: cfg.logger, sessions: sessions},
-		},
+		Plugins:         transportPluginSet(impl, cfg.logger, sessions),
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes),
 				grpc.InitialWindowSize(windowBytes), grpc.InitialConnWindowSize(windowBytes))
@@ -85,12 +78,18 @@ func ServeTransport(impl Transport, opts ...ServeOption) {
 // TransportPlugins is the go-plugin PluginSet that serves impl. It exists
 // for package sdktest; plugin authors call ServeTransport.
 func TransportPlugins(impl Transport, logger hclog.Logger) plugin.PluginSet {
+	return transportPluginSet(impl, logger, newSessionSet())
+}
+
+// transportPluginSet serves impl's Info, with the kind and API version the
+// sdk fills in, and its sessions.
+func transportPluginSet(impl Transport, logger hclog.Logger, sessions *sessionSet) plugin.PluginSet {
 	info := impl.Info()
 	info.Kind = KindTransport
 	info.APIVersion = APIVersion
 	return plugin.PluginSet{
 		pluginNameInfo:      &infoPlugin{info: info},
-		pluginNameTransport: &transportPlugin{impl: impl, logger: logger, sessions: newSessionSet()},
+		pluginNameTransport: &transportPlugin{impl: impl, logger: logger, sessions: sessions},
 	}
 }
 

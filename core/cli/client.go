@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -135,8 +135,8 @@ object; "-" reads it from stdin. The exit code is 1 when the result is an error.
 				raw := []byte(args[2])
 				if args[2] == "-" {
 					var err error
-					if raw, err = readAllStdin(); err != nil {
-						return err
+					if raw, err = io.ReadAll(os.Stdin); err != nil {
+						return fmt.Errorf("read arguments from stdin: %w", err)
 					}
 				}
 				if !json.Valid(raw) {
@@ -180,19 +180,6 @@ object; "-" reads it from stdin. The exit code is 1 when the result is an error.
 			})
 		},
 	}
-}
-
-func readAllStdin() ([]byte, error) {
-	var b strings.Builder
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := os.Stdin.Read(buf)
-		b.Write(buf[:n])
-		if err != nil {
-			break
-		}
-	}
-	return []byte(b.String()), nil
 }
 
 func newMirrorStatusCmd(version string, g *globalFlags) *cobra.Command {

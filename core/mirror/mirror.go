@@ -52,6 +52,7 @@ type Reason struct {
 type Table struct {
 	Tools      []Tool
 	byName     map[string]int
+	byTool     map[[2]string]int // (server, upstream name) → index in Tools
 	ToolsTotal int
 	// Truncated is true when any cap cut a tool or a server.
 	Truncated bool
@@ -77,10 +78,8 @@ func (t *Table) ExposedName(server, tool string) string {
 	if t == nil {
 		return ""
 	}
-	for _, x := range t.Tools {
-		if x.Server == server && x.Name == tool {
-			return x.Exposed
-		}
+	if i, ok := t.byTool[[2]string{server, tool}]; ok {
+		return t.Tools[i].Exposed
 	}
 	return ""
 }
@@ -103,7 +102,7 @@ func ServerCap(names []string, lim Limits) ([]string, *Reason) {
 // deterministic) within lim. reserved names (the proxy's own tools) are
 // never given to an upstream tool.
 func Build(servers []ServerTools, lim Limits, sep string, reserved []string) *Table {
-	t := &Table{byName: make(map[string]int), Skipped: make(map[string][]string)}
+	t := &Table{byName: make(map[string]int), byTool: make(map[[2]string]int), Skipped: make(map[string][]string)}
 	taken := make(map[string]bool, len(reserved))
 	for _, r := range reserved {
 		taken[r] = true
@@ -115,7 +114,7 @@ func Build(servers []ServerTools, lim Limits, sep string, reserved []string) *Ta
 		t.ToolsTotal += len(st.Tools)
 		var tooBig []string
 		seen := make(map[string]bool)
-		kept := 0
+		kept, valid := 0, 0
 		for i, raw := range st.Tools {
 			def, err := parseTool(raw)
 			if err != nil {
@@ -129,6 +128,7 @@ func Build(servers []ServerTools, lim Limits, sep string, reserved []string) *Ta
 				continue
 			}
 			seen[def.Name] = true
+			valid++
 			if lim.MaxSchemaBytes > 0 && def.schemaBytes > lim.MaxSchemaBytes {
 				t.skip(st.Server, def.Name)
 				tooBig = append(tooBig, fmt.Sprintf("%s (%d bytes)", def.Name, def.schemaBytes))
@@ -165,13 +165,16 @@ func Build(servers []ServerTools, lim Limits, sep string, reserved []string) *Ta
 				continue
 			}
 			t.byName[name] = len(t.Tools)
+			t.byTool[[2]string{st.Server, def.Name}] = len(t.Tools)
 			t.Tools = append(t.Tools, Tool{Exposed: name, Server: st.Server, Name: def.Name, Definition: definition})
 		}
 		if len(tooBig) > 0 {
 			t.Reasons = append(t.Reasons, Reason{Server: st.Server, Cap: CapSchemaBytes, Limit: lim.MaxSchemaBytes,
 				Detail: "schemas too large, not mirrored: " + strings.Join(tooBig, ", ")})
 		}
-		if over := countValid(st.Tools) - len(tooBig) - lim.MaxToolsPerServer; lim.MaxToolsPerServer > 0 && over > 0 {
+		// What the per-server cap cuts on its own, whether or not the total
+		// cap got there first.
+		if over := valid - len(tooBig) - lim.MaxToolsPerServer; lim.MaxToolsPerServer > 0 && over > 0 {
 			t.Reasons = append(t.Reasons, Reason{Server: st.Server, Cap: CapToolsPerServer, Limit: lim.MaxToolsPerServer,
 				Detail: fmt.Sprintf("%d tools over the per-server cap not mirrored", over)})
 		}
@@ -210,18 +213,6 @@ func parseTool(raw json.RawMessage) (toolDef, error) {
 		return toolDef{}, fmt.Errorf("has no name")
 	}
 	return toolDef{Name: d.Name, schemaBytes: len(d.InputSchema) + len(d.OutputSchema)}, nil
-}
-
-func countValid(tools []json.RawMessage) int {
-	n := 0
-	seen := map[string]bool{}
-	for _, raw := range tools {
-		if d, err := parseTool(raw); err == nil && !seen[d.Name] {
-			seen[d.Name] = true
-			n++
-		}
-	}
-	return n
 }
 
 // rename replaces the "name" of a raw tool object, keeping every other

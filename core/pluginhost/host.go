@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -114,7 +115,7 @@ func (h *Host) Transport(ctx context.Context, name string) (sdk.TransportClient,
 	}
 	msg := fmt.Sprintf("no transport plugin provides %q in %s", name, h.opts.Dir)
 	if len(refusals) > 0 {
-		msg += " (" + joinSemi(refusals) + ")"
+		msg += " (" + strings.Join(refusals, "; ") + ")"
 	} else {
 		msg += "; run `ica-mcp-proxy plugins install`"
 	}
@@ -190,7 +191,7 @@ func (h *Host) start(ctx context.Context, c Candidate) (*plugin.Client, sdk.Info
 	cmd := exec.Command(c.Path)
 	cmd.Env = append(slices.Clone(h.opts.Env),
 		sdk.EnvParentFD+"=3",
-		sdk.EnvLogLevel+"="+levelName(h.opts.Logger),
+		sdk.EnvLogLevel+"="+h.opts.Logger.GetLevel().String(),
 	)
 	cmd.ExtraFiles = []*os.File{h.parentR}
 	client := plugin.NewClient(&plugin.ClientConfig{
@@ -277,46 +278,9 @@ func (h *Host) Close() {
 	wg.Wait()
 }
 
-// Running reports the plugins started so far and their process ids, for
-// tests and diagnostics.
-func (h *Host) Running() map[string]int {
-	h.mu.Lock()
-	all := make(map[string]*running, len(h.running))
-	for k, v := range h.running {
-		all[k] = v
-	}
-	h.mu.Unlock()
-	out := make(map[string]int)
-	for path, r := range all {
-		r.mu.Lock()
-		if r.client != nil && !r.client.Exited() {
-			if rc := r.client.ReattachConfig(); rc != nil {
-				out[path] = rc.Pid
-			}
-		}
-		r.mu.Unlock()
-	}
-	return out
-}
-
-func levelName(l hclog.Logger) string {
-	return l.GetLevel().String()
-}
-
 func boolRank(b bool) int {
 	if b {
 		return 1
 	}
 	return 0
-}
-
-func joinSemi(s []string) string {
-	out := ""
-	for i, x := range s {
-		if i > 0 {
-			out += "; "
-		}
-		out += x
-	}
-	return out
 }

@@ -116,20 +116,21 @@ func TestClientCancellationReachesUpstream(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	answered := make(chan struct{})
-	var id string
-	idCh := make(chan string, 1)
 	go func() {
 		defer close(answered)
-		_, i, _ := p.request(ctx, "tools/call", map[string]any{"name": "demo.sleep", "arguments": map[string]any{"ms": 30000}})
-		idCh <- i
+		p.request(ctx, "tools/call", map[string]any{"name": "demo.sleep", "arguments": map[string]any{"ms": 30000}})
 	}()
-	time.Sleep(300 * time.Millisecond)
-	id = "1"
-	p.mu.Lock()
-	for k := range p.pending {
-		id = k
+	// The only request waiting for an answer is the call.
+	var id string
+	for id == "" {
+		p.mu.Lock()
+		for k := range p.pending {
+			id = k
+		}
+		p.mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
 	}
-	p.mu.Unlock()
+	time.Sleep(300 * time.Millisecond) // let the call reach the upstream
 	p.send(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":` + id + `,"reason":"user"}}`)
 	waitStderr(t, p, "sleep cancelled", 5*time.Second)
 	<-answered

@@ -213,16 +213,6 @@ func (c *rpc) initialize() json.RawMessage {
 	return res
 }
 
-// rawField returns the raw bytes of one member of a JSON object.
-func rawField(t *testing.T, obj json.RawMessage, key string) json.RawMessage {
-	t.Helper()
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(obj, &m); err != nil {
-		t.Fatalf("not an object: %s", obj)
-	}
-	return m[key]
-}
-
 // callTool calls a tool and returns the raw result.
 func (c *rpc) callTool(name string, args any) json.RawMessage {
 	c.t.Helper()
