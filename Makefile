@@ -6,7 +6,7 @@ BIN          := $(CURDIR)/bin
 TOOLS        := $(CURDIR)/.tools/bin
 VERSION      ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS      := -s -w -X main.version=$(VERSION)
-PLUGINS      := $(notdir $(wildcard plugins/*))
+PLUGINS      := $(filter-out internal,$(notdir $(wildcard plugins/*)))
 ICA_HOME     ?= $(HOME)/.ica
 PREFIX       ?= $(HOME)/.local
 

@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -47,8 +48,8 @@ type Peer interface {
 	// order, in one frame: pass together the messages that are ready
 	// together. They are not retained after Deliver returns.
 	Deliver(msgs ...[]byte) error
-	// Event reports a lifecycle event: Exited, AuthRequired or
-	// SessionExpired. Ready is sent by the sdk when Open returns.
+	// Event reports a lifecycle event: Exited, AuthRequired, Unsupported
+	// or SessionExpired. Ready is sent by the sdk when Open returns.
 	Event(ev Event) error
 	// Logger is a logger named after the upstream server; what it writes
 	// reaches the host's log.
@@ -121,10 +122,58 @@ type SessionExpired struct {
 	Detail string
 }
 
+// Unsupported says the server does not speak this transport: a streamable
+// HTTP initialize answered 405, or an SSE endpoint that is no event stream.
+// The host may try another transport for the same URL.
+type Unsupported struct {
+	// Status is the HTTP status, when there was one.
+	Status int
+	// Detail says what the server answered.
+	Detail string
+}
+
 func (Ready) isEvent()          {}
 func (Exited) isEvent()         {}
 func (AuthRequired) isEvent()   {}
 func (SessionExpired) isEvent() {}
+func (Unsupported) isEvent()    {}
+
+// EventError carries a lifecycle event as an error. A Transport's Open
+// returns one when it did not start a session for a reason the host can act
+// on (AuthRequired, Unsupported); the sdk then reports the event before
+// Exited. On the host's side, TransportClient.Open returns one when the
+// plugin did so.
+type EventError struct {
+	Event Event
+	// Err is the plugin's error; nil on the host's side.
+	Err error
+}
+
+func (e *EventError) Error() string {
+	var what string
+	switch ev := e.Event.(type) {
+	case AuthRequired:
+		what = fmt.Sprintf("authorization required (HTTP %d)", ev.Status)
+	case Unsupported:
+		what = "transport not supported by the server"
+		if ev.Detail != "" {
+			what += ": " + ev.Detail
+		}
+	case SessionExpired:
+		what = "session expired"
+		if ev.Detail != "" {
+			what += ": " + ev.Detail
+		}
+	default:
+		what = fmt.Sprintf("%T", e.Event)
+	}
+	if e.Err != nil {
+		return what + ": " + e.Err.Error()
+	}
+	return what
+}
+
+func (e *EventError) Unwrap() error { return e.Err }
 
 // ReadyDetailer may be implemented by a Session to give the Ready event a
 // detail, such as the child's process id.

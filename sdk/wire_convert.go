@@ -55,6 +55,11 @@ func eventToProto(ev Event) *transportv1.Event {
 		}}}
 	case SessionExpired:
 		return &transportv1.Event{Event: &transportv1.Event_SessionExpired{SessionExpired: &transportv1.SessionExpired{Detail: e.Detail}}}
+	case Unsupported:
+		return &transportv1.Event{Event: &transportv1.Event_Unsupported{Unsupported: &transportv1.Unsupported{
+			Status: int32(e.Status),
+			Detail: e.Detail,
+		}}}
 	}
 	return &transportv1.Event{}
 }
@@ -74,6 +79,8 @@ func eventFromProto(ev *transportv1.Event) Event {
 		return AuthRequired{WWWAuthenticate: e.AuthRequired.GetWwwAuthenticate(), Status: int(e.AuthRequired.GetStatus())}
 	case *transportv1.Event_SessionExpired:
 		return SessionExpired{Detail: e.SessionExpired.GetDetail()}
+	case *transportv1.Event_Unsupported:
+		return Unsupported{Status: int(e.Unsupported.GetStatus()), Detail: e.Unsupported.GetDetail()}
 	}
 	// An event this sdk does not know: a newer plugin. Treat it as nothing.
 	return nil

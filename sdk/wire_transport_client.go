@@ -60,8 +60,28 @@ func (c *transportClient) Open(ctx context.Context, spec SessionSpec) (ClientSes
 	}
 	got := make(chan first, 1)
 	go func() {
-		f, err := s.Recv()
-		got <- first{f, err}
+		// Before Ready or Exited, a plugin may report why it could not
+		// start (AuthRequired, Unsupported); keep the first such event.
+		var early Event
+		for {
+			f, err := s.Recv()
+			if err == nil && f.Event != nil {
+				switch f.Event.(type) {
+				case Ready:
+				case Exited:
+					if early != nil {
+						f.Event = early
+					}
+				default:
+					if early == nil {
+						early = f.Event
+					}
+					continue
+				}
+			}
+			got <- first{f, err}
+			return
+		}
 	}()
 	select {
 	case <-ctx.Done():
@@ -82,9 +102,13 @@ func (c *transportClient) Open(ctx context.Context, spec SessionSpec) (ClientSes
 		case Exited:
 			cancel()
 			return nil, &ExitedError{Exited: ev}
+		case nil:
+			cancel()
+			return nil, errors.New("plugin sent messages before ready")
+		default:
+			cancel()
+			return nil, &EventError{Event: ev}
 		}
-		cancel()
-		return nil, fmt.Errorf("plugin sent %T before ready", r.frame.Event)
 	}
 }
 

@@ -46,6 +46,10 @@ func (s *transportServer) Session(stream sessionStream) error {
 
 	sess, err := s.impl.Open(stream.Context(), spec, p)
 	if err != nil {
+		var ee *EventError
+		if errors.As(err, &ee) && ee.Event != nil {
+			p.Event(ee.Event)
+		}
 		p.Event(Exited{ExitCode: -1, Reason: "could not start: " + err.Error()})
 		p.finish()
 		return nil

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -67,6 +69,11 @@ type Server struct {
 	APIKey     string            `json:"-"`
 	OAuth      json.RawMessage   `json:"oauth,omitempty"`
 	InheritEnv bool              `json:"inherit_env,omitempty"`
+	// AllowHTTP permits plain http to a host that is not loopback.
+	AllowHTTP bool `json:"allow_http,omitempty"`
+	// Probe is set when the entry gave a url but no type: the proxy tries
+	// streamable HTTP and falls back to SSE if the server does not speak it.
+	Probe bool `json:"probe,omitempty"`
 
 	// Error, when set, makes the entry unusable and says why.
 	Error string `json:"error,omitempty"`
@@ -258,6 +265,7 @@ func position(data []byte, offset int) string {
 var knownKeys = map[string]bool{
 	"command": true, "args": true, "env": true, "cwd": true, "url": true, "headers": true,
 	"type": true, "timeout": true, "api_key": true, "oauth": true, "inherit_env": true,
+	"allow_http": true,
 	// Keys other tools write into the same files; harmless here.
 	"transport": true, "description": true, "disabled": true, "enabled": true,
 }
@@ -291,6 +299,7 @@ func parseServer(name string, raw json.RawMessage, kind SourceKind, path string,
 	s.APIKey = p.str(fields, "api_key")
 	s.Timeout = p.timeout(fields, "timeout")
 	s.InheritEnv = p.boolean(fields, "inherit_env")
+	s.AllowHTTP = p.boolean(fields, "allow_http")
 	typ := strings.ToLower(p.str(fields, "type"))
 	if raw, ok := fields["oauth"]; ok {
 		s.OAuth = p.expandJSON(raw)
@@ -316,7 +325,8 @@ func resolveType(typ string, s *Server) (string, string) {
 		case s.Command != "":
 			return TypeStdio, ""
 		case s.URL != "":
-			return TypeHTTP, ""
+			s.Probe = true
+			return TypeHTTP, checkURL(s)
 		}
 		return "", `needs "command" (a local server) or "url" (a remote one)`
 	case "stdio":
@@ -339,7 +349,34 @@ func resolveType(typ string, s *Server) (string, string) {
 	if s.URL == "" {
 		return "", fmt.Sprintf("type %q needs \"url\"", typ)
 	}
-	return typ, ""
+	return typ, checkURL(s)
+}
+
+// checkURL applies the policy for remote servers: https, or plain http
+// only to this machine unless the entry says "allow_http": true. It
+// returns the entry's error, or "".
+func checkURL(s *Server) string {
+	u, err := url.Parse(s.URL)
+	if err != nil {
+		return fmt.Sprintf("\"url\" is not a URL: %v", err)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Sprintf("\"url\" must start with https:// (or http:// to this machine), not %q", u.Scheme+":")
+	case u.Host == "":
+		return "\"url\" has no host"
+	case u.Scheme == "http" && !s.AllowHTTP && !isLoopback(u.Hostname()):
+		return fmt.Sprintf("\"url\" uses plain http to %s, which is not this machine; use https, or set \"allow_http\": true to send requests and credentials unencrypted", u.Hostname())
+	}
+	return ""
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func resolvePath(p, base string) string {

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -41,13 +42,22 @@ func isBaseKey(k string) bool {
 	return false
 }
 
-// PluginEnv is the environment plugins run with: the base keys only, so a
-// plugin never sees the secrets in the proxy's environment.
+// networkEnvKeys are what remote transports need to reach servers the way
+// every other program on the machine does: the proxy settings and the
+// trusted certificate authorities.
+var networkEnvKeys = []string{
+	"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy",
+	"SSL_CERT_FILE", "SSL_CERT_DIR",
+}
+
+// PluginEnv is the environment plugins run with: the base keys and the
+// network settings only, so a plugin never sees the secrets in the proxy's
+// environment.
 func PluginEnv() []string {
 	var out []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if isBaseKey(k) {
+		if isBaseKey(k) || slices.Contains(networkEnvKeys, k) {
 			out = append(out, kv)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +42,9 @@ type Options struct {
 	Environ   func() []string
 	// Reserved are names the mirror must not use (the broker tools).
 	Reserved []string
+	// Memo remembers which transport a url-only server speaks; nil
+	// probes every time.
+	Memo upstream.TransportMemo
 }
 
 // Hooks are how the proxy tells its frontend what happened.
@@ -189,8 +193,15 @@ func (p *Proxy) spec(s *config.Server) upstream.Spec {
 		Args:          s.Args,
 		Cwd:           s.Cwd,
 		URL:           s.URL,
-		Headers:       s.Headers,
+		Headers:       remoteHeaders(s),
 		TimeoutMillis: timeout.Milliseconds(),
+	}
+	if s.AllowHTTP {
+		sess.Options = []byte(`{"allow_http":true}`)
+	}
+	var fallback string
+	if s.Probe {
+		fallback = config.TypeSSE
 	}
 	if s.Type == config.TypeStdio {
 		sess.Env = upstreamEnv(p.opts.Environ(), st.InheritEnv || s.InheritEnv, s.Env)
@@ -206,7 +217,26 @@ func (p *Proxy) spec(s *config.Server) upstream.Spec {
 		IdleTTL:        st.IdleTTL,
 		ToolCacheTTL:   st.ToolCacheTTL,
 		CloseGrace:     closeGrace,
+		Fallback:       fallback,
+		Memo:           p.opts.Memo,
 	}
+}
+
+// remoteHeaders are the headers sent to a remote server: the configured
+// ones, and the api_key as a bearer token unless Authorization is set.
+func remoteHeaders(s *config.Server) map[string]string {
+	if s.APIKey == "" {
+		return s.Headers
+	}
+	h := make(map[string]string, len(s.Headers)+1)
+	for k, v := range s.Headers {
+		if strings.EqualFold(k, "Authorization") {
+			return s.Headers
+		}
+		h[k] = v
+	}
+	h["Authorization"] = "Bearer " + s.APIKey
+	return h
 }
 
 // mirrorable returns the servers whose tools are mirrored: the usable ones,

@@ -63,6 +63,10 @@ func (p *Proxy) ListServers() ServersReport {
 			info.State = upstream.State{Status: upstream.StatusError, Error: "config: " + s.Error}
 		} else if u := p.upstream(s.Name); u != nil {
 			info.State = u.State()
+			if info.State.Transport != "" {
+				// The transport in use, which a url-only entry finds by probing.
+				info.Transport = info.State.Transport
+			}
 			p.mu.RLock()
 			if tools, ok := p.lists[s.Name]; ok {
 				n := len(tools)

@@ -40,11 +40,12 @@ var ClientInfo = mcp.Implementation{Name: "ica-mcp-proxy", Version: "dev"}
 // uses for the initialize handshake and for answering the upstream's own
 // requests such as ping.
 type Conn struct {
-	server string
-	plugin string
-	cs     sdk.ClientSession
-	logger hclog.Logger
-	notify Notify
+	server    string
+	transport string
+	plugin    string
+	cs        sdk.ClientSession
+	logger    hclog.Logger
+	notify    Notify
 
 	nextID atomic.Int64
 
@@ -70,17 +71,24 @@ func Dial(ctx context.Context, tc sdk.TransportClient, pluginName string, spec s
 		if errors.As(err, &ex) {
 			return nil, &ExitedError{Server: spec.Server, Exited: ex.Exited}
 		}
+		var ee *sdk.EventError
+		if errors.As(err, &ee) {
+			if err := eventError(spec.Server, spec.Transport, ee.Event); err != nil {
+				return nil, err
+			}
+		}
 		return nil, &PluginError{Server: spec.Server, Plugin: pluginName, Err: err}
 	}
 	c := &Conn{
-		server:   spec.Server,
-		plugin:   pluginName,
-		cs:       cs,
-		logger:   logger,
-		notify:   notify,
-		pending:  make(map[int64]*pendingCall),
-		done:     make(chan struct{}),
-		readDone: make(chan struct{}),
+		server:    spec.Server,
+		transport: spec.Transport,
+		plugin:    pluginName,
+		cs:        cs,
+		logger:    logger,
+		notify:    notify,
+		pending:   make(map[int64]*pendingCall),
+		done:      make(chan struct{}),
+		readDone:  make(chan struct{}),
 	}
 	go c.readLoop()
 
@@ -289,17 +297,17 @@ func (c *Conn) readLoop() {
 			}
 			return
 		}
-		switch ev := f.Event.(type) {
-		case nil:
+		if f.Event == nil {
 			for _, m := range f.Messages {
 				c.dispatch(m)
 			}
-		case sdk.Exited:
-			c.fail(&ExitedError{Server: c.server, Exited: ev})
-		case sdk.AuthRequired:
-			c.fail(&AuthRequiredError{Server: c.server, WWWAuthenticate: ev.WWWAuthenticate, Status: ev.Status})
-		case sdk.SessionExpired:
-			c.fail(&SessionExpiredError{Server: c.server, Detail: ev.Detail})
+			continue
+		}
+		// The first event that ends the session says why; the plugin
+		// follows AuthRequired, SessionExpired and Unsupported with
+		// Exited.
+		if err := eventError(c.server, c.transport, f.Event); err != nil {
+			c.fail(err)
 		}
 	}
 }

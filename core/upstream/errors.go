@@ -56,7 +56,38 @@ type AuthRequiredError struct {
 }
 
 func (e *AuthRequiredError) Error() string {
-	return fmt.Sprintf("server %q requires login (HTTP %d)", e.Server, e.Status)
+	msg := fmt.Sprintf("server %q requires login (HTTP %d)", e.Server, e.Status)
+	if e.WWWAuthenticate != "" {
+		msg += "; WWW-Authenticate: " + e.WWWAuthenticate
+	}
+	return msg
+}
+
+// UnsupportedError says the server does not speak the transport tried.
+type UnsupportedError struct {
+	Server    string
+	Transport string
+	Detail    string
+}
+
+func (e *UnsupportedError) Error() string {
+	return fmt.Sprintf("server %q does not speak the %s transport: %s", e.Server, e.Transport, e.Detail)
+}
+
+// eventError turns a lifecycle event that ended a session into the error
+// its requests fail with; nil for events that do not end one.
+func eventError(server, transport string, ev sdk.Event) error {
+	switch ev := ev.(type) {
+	case sdk.Exited:
+		return &ExitedError{Server: server, Exited: ev}
+	case sdk.AuthRequired:
+		return &AuthRequiredError{Server: server, WWWAuthenticate: ev.WWWAuthenticate, Status: ev.Status}
+	case sdk.SessionExpired:
+		return &SessionExpiredError{Server: server, Detail: ev.Detail}
+	case sdk.Unsupported:
+		return &UnsupportedError{Server: server, Transport: transport, Detail: ev.Detail}
+	}
+	return nil
 }
 
 // SessionExpiredError says the upstream forgot the session.

@@ -36,6 +36,17 @@ type Spec struct {
 	ToolCacheTTL time.Duration
 	// CloseGrace is how long the upstream may take to exit on close.
 	CloseGrace time.Duration
+	// Fallback is the transport to try when the server says it does not
+	// speak Transport ("sse" after "http"); "" for none. Whichever works
+	// is remembered in Memo, and tried first next time.
+	Fallback string
+	Memo     TransportMemo
+}
+
+// TransportMemo remembers which transport a server URL speaks.
+type TransportMemo interface {
+	Get(url string) string
+	Set(url, transport string) error
 }
 
 // Hooks tell the proxy what happens upstream.
@@ -52,6 +63,8 @@ const (
 	StatusStarting   = "starting"
 	StatusOK         = "ok"
 	StatusError      = "error"
+	// StatusLoginRequired: the server answered 401; it needs a login.
+	StatusLoginRequired = "login_required"
 )
 
 // State is an Upstream's condition, for mirror_status and list_servers.
@@ -67,6 +80,8 @@ type State struct {
 	Detail string `json:"detail,omitempty"`
 	// Starts counts sessions opened.
 	Starts int `json:"starts"`
+	// Transport is the transport of the last session that opened.
+	Transport string `json:"transport,omitempty"`
 	// ServerName and ServerVersion are what the upstream said at
 	// initialize.
 	ServerName    string `json:"server_name,omitempty"`
@@ -258,17 +273,7 @@ func (u *Upstream) dialShared(ctx context.Context, call *dialCall) {
 
 // dial opens a new session and records the outcome in the state.
 func (u *Upstream) dial(ctx context.Context) (*Conn, error) {
-	tc, pluginName, err := u.opener.Transport(ctx, u.spec.Transport)
-	if err != nil {
-		err = fmt.Errorf("server %q: %w", u.name, err)
-		u.setError(err)
-		return nil, err
-	}
-	notify := func(method string, params, msg json.RawMessage) { u.onNotification(method, params, msg) }
-	conn, err := Dial(ctx, tc, pluginName, u.spec.Session, u.logger, notify)
-	u.mu.Lock()
-	u.state.Starts++
-	u.mu.Unlock()
+	conn, err := u.dialTransports(ctx)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			err = &TimeoutError{Server: u.name, Method: "initialize", After: u.spec.RequestTimeout}
@@ -279,17 +284,71 @@ func (u *Upstream) dial(ctx context.Context) (*Conn, error) {
 	u.mu.Lock()
 	u.state.Status, u.state.Error, u.state.Since = StatusOK, "", time.Now()
 	u.state.Detail = conn.Detail()
+	u.state.Transport = conn.transport
 	if init := conn.Initialize(); init != nil {
 		u.state.ServerName, u.state.ServerVersion = init.ServerInfo.Name, init.ServerInfo.Version
 	}
 	u.mu.Unlock()
-	u.logger.Debug("upstream session ready", "server", u.name, "detail", conn.Detail())
+	u.logger.Debug("upstream session ready", "server", u.name, "transport", conn.transport, "detail", conn.Detail())
 	return conn, nil
 }
 
-func (u *Upstream) setError(err error) {
+// dialTransports tries the configured transport and, if the server says
+// it does not speak it, the fallback; the remembered one goes first.
+func (u *Upstream) dialTransports(ctx context.Context) (*Conn, error) {
+	order := []string{u.spec.Transport}
+	if fb := u.spec.Fallback; fb != "" {
+		order = append(order, fb)
+		if u.spec.Memo != nil && u.spec.Memo.Get(u.spec.Session.URL) == fb {
+			order = []string{fb, u.spec.Transport}
+		}
+	}
+	var errs []error
+	for _, t := range order {
+		conn, err := u.dialWith(ctx, t)
+		if err == nil {
+			if u.spec.Fallback != "" && u.spec.Memo != nil {
+				if err := u.spec.Memo.Set(u.spec.Session.URL, t); err != nil {
+					u.logger.Debug("could not remember the transport", "server", u.name, "error", err)
+				}
+			}
+			return conn, nil
+		}
+		var unsupported *UnsupportedError
+		if !errors.As(err, &unsupported) {
+			return nil, err
+		}
+		errs = append(errs, err)
+		u.logger.Debug("server refused a transport", "server", u.name, "transport", t, "error", err)
+	}
+	if len(errs) == 1 {
+		return nil, errs[0]
+	}
+	return nil, fmt.Errorf("%w; and %w", errs[0], errs[1])
+}
+
+func (u *Upstream) dialWith(ctx context.Context, transport string) (*Conn, error) {
+	tc, pluginName, err := u.opener.Transport(ctx, transport)
+	if err != nil {
+		return nil, fmt.Errorf("server %q: %w", u.name, err)
+	}
+	notify := func(method string, params, msg json.RawMessage) { u.onNotification(method, params, msg) }
+	spec := u.spec.Session
+	spec.Transport = transport
+	conn, err := Dial(ctx, tc, pluginName, spec, u.logger, notify)
 	u.mu.Lock()
-	u.state.Status, u.state.Error, u.state.Since = StatusError, err.Error(), time.Now()
+	u.state.Starts++
+	u.mu.Unlock()
+	return conn, err
+}
+
+func (u *Upstream) setError(err error) {
+	status := StatusError
+	if _, ok := errors.AsType[*AuthRequiredError](err); ok {
+		status = StatusLoginRequired
+	}
+	u.mu.Lock()
+	u.state.Status, u.state.Error, u.state.Since = status, err.Error(), time.Now()
 	u.mu.Unlock()
 	u.logger.Warn("upstream failed", "server", u.name, "error", err)
 }

@@ -441,6 +441,7 @@ type Event struct {
 	//	*Event_Exited
 	//	*Event_AuthRequired
 	//	*Event_SessionExpired
+	//	*Event_Unsupported
 	Event         isEvent_Event `protobuf_oneof:"event"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -519,6 +520,15 @@ func (x *Event) GetSessionExpired() *SessionExpired {
 	return nil
 }
 
+func (x *Event) GetUnsupported() *Unsupported {
+	if x != nil {
+		if x, ok := x.Event.(*Event_Unsupported); ok {
+			return x.Unsupported
+		}
+	}
+	return nil
+}
+
 type isEvent_Event interface {
 	isEvent_Event()
 }
@@ -539,6 +549,10 @@ type Event_SessionExpired struct {
 	SessionExpired *SessionExpired `protobuf:"bytes,4,opt,name=session_expired,json=sessionExpired,proto3,oneof"`
 }
 
+type Event_Unsupported struct {
+	Unsupported *Unsupported `protobuf:"bytes,5,opt,name=unsupported,proto3,oneof"`
+}
+
 func (*Event_Ready) isEvent_Event() {}
 
 func (*Event_Exited) isEvent_Event() {}
@@ -546,6 +560,8 @@ func (*Event_Exited) isEvent_Event() {}
 func (*Event_AuthRequired) isEvent_Event() {}
 
 func (*Event_SessionExpired) isEvent_Event() {}
+
+func (*Event_Unsupported) isEvent_Event() {}
 
 // Ready: the upstream accepts messages.
 type Ready struct {
@@ -721,6 +737,63 @@ func (x *AuthRequired) GetStatus() int32 {
 	return 0
 }
 
+// Unsupported: the server does not speak this transport (a streamable HTTP
+// initialize answered 405, an SSE stream that is not an event stream). The
+// host may try another transport for the same URL.
+type Unsupported struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The HTTP status, when there was one.
+	Status int32 `protobuf:"varint,1,opt,name=status,proto3" json:"status,omitempty"`
+	// What the server answered, in words.
+	Detail        string `protobuf:"bytes,2,opt,name=detail,proto3" json:"detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Unsupported) Reset() {
+	*x = Unsupported{}
+	mi := &file_ica_transport_v1_transport_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Unsupported) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Unsupported) ProtoMessage() {}
+
+func (x *Unsupported) ProtoReflect() protoreflect.Message {
+	mi := &file_ica_transport_v1_transport_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Unsupported.ProtoReflect.Descriptor instead.
+func (*Unsupported) Descriptor() ([]byte, []int) {
+	return file_ica_transport_v1_transport_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Unsupported) GetStatus() int32 {
+	if x != nil {
+		return x.Status
+	}
+	return 0
+}
+
+func (x *Unsupported) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
 // SessionExpired: the upstream no longer knows this session (an HTTP 404 on
 // a request carrying a session id). The host must initialise again.
 type SessionExpired struct {
@@ -732,7 +805,7 @@ type SessionExpired struct {
 
 func (x *SessionExpired) Reset() {
 	*x = SessionExpired{}
-	mi := &file_ica_transport_v1_transport_proto_msgTypes[9]
+	mi := &file_ica_transport_v1_transport_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -744,7 +817,7 @@ func (x *SessionExpired) String() string {
 func (*SessionExpired) ProtoMessage() {}
 
 func (x *SessionExpired) ProtoReflect() protoreflect.Message {
-	mi := &file_ica_transport_v1_transport_proto_msgTypes[9]
+	mi := &file_ica_transport_v1_transport_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -757,7 +830,7 @@ func (x *SessionExpired) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionExpired.ProtoReflect.Descriptor instead.
 func (*SessionExpired) Descriptor() ([]byte, []int) {
-	return file_ica_transport_v1_transport_proto_rawDescGZIP(), []int{9}
+	return file_ica_transport_v1_transport_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SessionExpired) GetDetail() string {
@@ -803,12 +876,13 @@ const file_ica_transport_v1_transport_proto_rawDesc = "" +
 	"\x0fSessionResponse\x128\n" +
 	"\bmessages\x18\x01 \x01(\v2\x1a.ica.transport.v1.MessagesH\x00R\bmessages\x12/\n" +
 	"\x05event\x18\x02 \x01(\v2\x17.ica.transport.v1.EventH\x00R\x05eventB\a\n" +
-	"\x05frame\"\x89\x02\n" +
+	"\x05frame\"\xcc\x02\n" +
 	"\x05Event\x12/\n" +
 	"\x05ready\x18\x01 \x01(\v2\x17.ica.transport.v1.ReadyH\x00R\x05ready\x122\n" +
 	"\x06exited\x18\x02 \x01(\v2\x18.ica.transport.v1.ExitedH\x00R\x06exited\x12E\n" +
 	"\rauth_required\x18\x03 \x01(\v2\x1e.ica.transport.v1.AuthRequiredH\x00R\fauthRequired\x12K\n" +
-	"\x0fsession_expired\x18\x04 \x01(\v2 .ica.transport.v1.SessionExpiredH\x00R\x0esessionExpiredB\a\n" +
+	"\x0fsession_expired\x18\x04 \x01(\v2 .ica.transport.v1.SessionExpiredH\x00R\x0esessionExpired\x12A\n" +
+	"\vunsupported\x18\x05 \x01(\v2\x1d.ica.transport.v1.UnsupportedH\x00R\vunsupportedB\a\n" +
 	"\x05event\"\x1f\n" +
 	"\x05Ready\x12\x16\n" +
 	"\x06detail\x18\x01 \x01(\tR\x06detail\"v\n" +
@@ -820,7 +894,10 @@ const file_ica_transport_v1_transport_proto_rawDesc = "" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\"Q\n" +
 	"\fAuthRequired\x12)\n" +
 	"\x10www_authenticate\x18\x01 \x01(\tR\x0fwwwAuthenticate\x12\x16\n" +
-	"\x06status\x18\x02 \x01(\x05R\x06status\"(\n" +
+	"\x06status\x18\x02 \x01(\x05R\x06status\"=\n" +
+	"\vUnsupported\x12\x16\n" +
+	"\x06status\x18\x01 \x01(\x05R\x06status\x12\x16\n" +
+	"\x06detail\x18\x02 \x01(\tR\x06detail\"(\n" +
 	"\x0eSessionExpired\x12\x16\n" +
 	"\x06detail\x18\x01 \x01(\tR\x06detail2f\n" +
 	"\x10TransportService\x12R\n" +
@@ -838,7 +915,7 @@ func file_ica_transport_v1_transport_proto_rawDescGZIP() []byte {
 	return file_ica_transport_v1_transport_proto_rawDescData
 }
 
-var file_ica_transport_v1_transport_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_ica_transport_v1_transport_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_ica_transport_v1_transport_proto_goTypes = []any{
 	(*SessionRequest)(nil),  // 0: ica.transport.v1.SessionRequest
 	(*Messages)(nil),        // 1: ica.transport.v1.Messages
@@ -849,29 +926,31 @@ var file_ica_transport_v1_transport_proto_goTypes = []any{
 	(*Ready)(nil),           // 6: ica.transport.v1.Ready
 	(*Exited)(nil),          // 7: ica.transport.v1.Exited
 	(*AuthRequired)(nil),    // 8: ica.transport.v1.AuthRequired
-	(*SessionExpired)(nil),  // 9: ica.transport.v1.SessionExpired
-	nil,                     // 10: ica.transport.v1.Open.EnvEntry
-	nil,                     // 11: ica.transport.v1.Open.HeadersEntry
+	(*Unsupported)(nil),     // 9: ica.transport.v1.Unsupported
+	(*SessionExpired)(nil),  // 10: ica.transport.v1.SessionExpired
+	nil,                     // 11: ica.transport.v1.Open.EnvEntry
+	nil,                     // 12: ica.transport.v1.Open.HeadersEntry
 }
 var file_ica_transport_v1_transport_proto_depIdxs = []int32{
 	2,  // 0: ica.transport.v1.SessionRequest.open:type_name -> ica.transport.v1.Open
 	1,  // 1: ica.transport.v1.SessionRequest.messages:type_name -> ica.transport.v1.Messages
 	3,  // 2: ica.transport.v1.SessionRequest.close:type_name -> ica.transport.v1.Close
-	10, // 3: ica.transport.v1.Open.env:type_name -> ica.transport.v1.Open.EnvEntry
-	11, // 4: ica.transport.v1.Open.headers:type_name -> ica.transport.v1.Open.HeadersEntry
+	11, // 3: ica.transport.v1.Open.env:type_name -> ica.transport.v1.Open.EnvEntry
+	12, // 4: ica.transport.v1.Open.headers:type_name -> ica.transport.v1.Open.HeadersEntry
 	1,  // 5: ica.transport.v1.SessionResponse.messages:type_name -> ica.transport.v1.Messages
 	5,  // 6: ica.transport.v1.SessionResponse.event:type_name -> ica.transport.v1.Event
 	6,  // 7: ica.transport.v1.Event.ready:type_name -> ica.transport.v1.Ready
 	7,  // 8: ica.transport.v1.Event.exited:type_name -> ica.transport.v1.Exited
 	8,  // 9: ica.transport.v1.Event.auth_required:type_name -> ica.transport.v1.AuthRequired
-	9,  // 10: ica.transport.v1.Event.session_expired:type_name -> ica.transport.v1.SessionExpired
-	0,  // 11: ica.transport.v1.TransportService.Session:input_type -> ica.transport.v1.SessionRequest
-	4,  // 12: ica.transport.v1.TransportService.Session:output_type -> ica.transport.v1.SessionResponse
-	12, // [12:13] is the sub-list for method output_type
-	11, // [11:12] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	10, // 10: ica.transport.v1.Event.session_expired:type_name -> ica.transport.v1.SessionExpired
+	9,  // 11: ica.transport.v1.Event.unsupported:type_name -> ica.transport.v1.Unsupported
+	0,  // 12: ica.transport.v1.TransportService.Session:input_type -> ica.transport.v1.SessionRequest
+	4,  // 13: ica.transport.v1.TransportService.Session:output_type -> ica.transport.v1.SessionResponse
+	13, // [13:14] is the sub-list for method output_type
+	12, // [12:13] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_ica_transport_v1_transport_proto_init() }
@@ -893,6 +972,7 @@ func file_ica_transport_v1_transport_proto_init() {
 		(*Event_Exited)(nil),
 		(*Event_AuthRequired)(nil),
 		(*Event_SessionExpired)(nil),
+		(*Event_Unsupported)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -900,7 +980,7 @@ func file_ica_transport_v1_transport_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ica_transport_v1_transport_proto_rawDesc), len(file_ica_transport_v1_transport_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1,0 +1,38 @@
+package transportmemo
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestMemo(t *testing.T) {
+	dir := t.TempDir()
+	m := New(dir)
+	if got := m.Get("http://127.0.0.1:1/mcp"); got != "" {
+		t.Fatalf("empty memo gave %q", got)
+	}
+	if err := m.Set("http://127.0.0.1:1/mcp", "sse"); err != nil {
+		t.Fatal(err)
+	}
+	if got := New(dir).Get("http://127.0.0.1:1/mcp"); got != "sse" {
+		t.Fatalf("a new Memo on the same dir gave %q, want sse", got)
+	}
+	fi, err := os.Stat(filepath.Join(dir, FileName))
+	if err != nil || fi.Mode().Perm()&0o077 != 0 {
+		t.Fatalf("memo file: %v, mode %v (want private)", err, fi.Mode())
+	}
+	// A corrupt file is a lost cache, not an error that stops anything.
+	if err := os.WriteFile(filepath.Join(dir, FileName), []byte("{nope"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Get("http://127.0.0.1:1/mcp"); got != "" {
+		t.Fatalf("corrupt memo gave %q", got)
+	}
+	if err := m.Set("http://127.0.0.1:2/mcp", "http"); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Get("http://127.0.0.1:2/mcp"); got != "http" {
+		t.Fatalf("after rewriting a corrupt memo: %q", got)
+	}
+}

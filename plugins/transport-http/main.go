@@ -1,0 +1,15 @@
+// Command ica-plugin-transport-http is the bundled transport plugin for
+// remote MCP servers speaking streamable HTTP.
+package main
+
+import (
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/transport-http/streamable"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	sdk.ServeTransport(streamable.New(version))
+}

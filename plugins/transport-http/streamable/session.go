@@ -1,0 +1,540 @@
+package streamable
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/tidwall/gjson"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/internal/remote"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/internal/sse"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
+)
+
+const (
+	headerSessionID       = "Mcp-Session-Id"
+	headerProtocolVersion = "MCP-Protocol-Version"
+	headerLastEventID     = "Last-Event-ID"
+
+	// maxResumes bounds how often one POST's broken event stream is
+	// resumed, and maxListenFailures how many GET streams in a row may fail
+	// or end empty before the session stops listening.
+	maxResumes        = 5
+	maxListenFailures = 5
+	// defaultRetry is the wait before reconnecting when the server named
+	// none; maxRetry caps both.
+	defaultRetry = 500 * time.Millisecond
+	maxRetry     = 30 * time.Second
+)
+
+var errEnded = errors.New("session ended")
+
+// metaVersionPath finds the protocol version a 2026-07-28 request carries
+// in its _meta.
+var metaVersionPath = "params._meta." + escapePath(mcp.MetaKeyProtocolVersion)
+
+func escapePath(s string) string {
+	var b bytes.Buffer
+	for _, c := range s {
+		if c == '.' || c == '*' || c == '?' {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+type session struct {
+	client *http.Client
+	url    *url.URL
+	header http.Header
+	peer   sdk.Peer
+	log    hclog.Logger
+
+	// ctx ends when the session does, aborting every request under way.
+	ctx    context.Context
+	cancel context.CancelFunc
+	work   sync.WaitGroup // POSTs and the GET stream
+
+	mu        sync.Mutex
+	sessionID string
+	version   string // negotiated at initialize
+	listening bool
+	inflight  map[string]context.CancelFunc // POSTs of requests, by raw id
+	ended     bool
+
+	endOnce sync.Once
+	exited  chan struct{}
+}
+
+func newSession(client *http.Client, u *url.URL, header http.Header, peer sdk.Peer) *session {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &session{
+		client:   client,
+		url:      u,
+		header:   header,
+		peer:     peer,
+		log:      peer.Logger(),
+		ctx:      ctx,
+		cancel:   cancel,
+		inflight: make(map[string]context.CancelFunc),
+		exited:   make(chan struct{}),
+	}
+}
+
+// ReadyDetail names the server without its query, which may hold a key.
+func (s *session) ReadyDetail() string {
+	return s.url.Scheme + "://" + s.url.Host + s.url.Path
+}
+
+// Send implements sdk.Session: each message is one POST, made on its own
+// goroutine so that a long call does not hold up the others.
+func (s *session) Send(_ context.Context, msgs ...[]byte) error {
+	for _, m := range msgs {
+		body := bytes.Clone(m) // msgs are not ours after Send returns
+		msg := remote.Classify(body)
+		s.mu.Lock()
+		if s.ended {
+			s.mu.Unlock()
+			return errEnded
+		}
+		ctx, cancel := context.WithCancel(s.ctx)
+		if msg.IsRequest() {
+			s.inflight[string(msg.ID)] = cancel
+		}
+		s.work.Add(1)
+		s.mu.Unlock()
+		go s.post(ctx, cancel, msg, body)
+	}
+	return nil
+}
+
+// post sends one message and hands on whatever comes back.
+func (s *session) post(ctx context.Context, cancel context.CancelFunc, msg remote.Msg, body []byte) {
+	defer s.work.Done()
+	defer cancel()
+	if msg.IsRequest() {
+		defer func() {
+			s.mu.Lock()
+			delete(s.inflight, string(msg.ID))
+			s.mu.Unlock()
+		}()
+	}
+	if msg.Method == string(mcp.MethodNotificationCancelled) {
+		// Once the server has been told, stop reading the request's answer.
+		defer s.abortRequest(gjson.GetBytes(body, "params.requestId").Raw)
+	}
+	req, sentSession := s.newRequest(ctx, http.MethodPost, body, msg)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return // the session ended or the core cancelled the request
+		}
+		s.failRequest(msg, "POST "+s.ReadyDetail()+": "+err.Error())
+		return
+	}
+	if ev, ok := remote.AuthChallenge(resp); ok {
+		remote.Drain(resp.Body)
+		s.end(ev, "the server requires authorization")
+		return
+	}
+	if resp.StatusCode == http.StatusNotFound && sentSession != "" {
+		remote.Drain(resp.Body)
+		s.end(sdk.SessionExpired{Detail: "the server answered 404 for session " + sentSession}, "session expired")
+		return
+	}
+	isInit := msg.Method == string(mcp.MethodInitialize)
+	switch {
+	case resp.StatusCode == http.StatusAccepted || resp.StatusCode == http.StatusNoContent:
+		remote.Drain(resp.Body)
+		if msg.IsRequest() {
+			s.failRequest(msg, "the server accepted the request without answering it")
+		}
+		s.afterAccepted(msg)
+	case resp.StatusCode/100 == 2:
+		if isInit {
+			s.noteSession(resp.Header.Get(headerSessionID))
+		}
+		if isEventStream(resp) {
+			s.readPostStream(ctx, resp.Body, msg)
+			return
+		}
+		data, err := io.ReadAll(io.LimitReader(resp.Body, sdk.MaxMessageBytes+1))
+		resp.Body.Close()
+		switch {
+		case err != nil && ctx.Err() != nil:
+		case err != nil:
+			s.failRequest(msg, "reading the answer: "+err.Error())
+		case len(data) > sdk.MaxMessageBytes:
+			s.failRequest(msg, "the answer is larger than "+strconv.Itoa(sdk.MaxMessageBytes)+" bytes")
+		case len(bytes.TrimSpace(data)) == 0:
+			if msg.IsRequest() {
+				s.failRequest(msg, "the server answered with an empty body")
+			}
+			s.afterAccepted(msg)
+		default:
+			s.deliver(msg, data)
+		}
+	default:
+		data := remote.ReadErrorBody(resp.Body)
+		if remote.IsJSONRPC(data) {
+			s.deliver(msg, data)
+			return
+		}
+		if isInit && (resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed) {
+			// Not a streamable HTTP endpoint: an older SSE server, most
+			// likely. The core decides whether to try that transport.
+			s.end(sdk.Unsupported{Status: resp.StatusCode, Detail: remote.Describe(resp.StatusCode, data)},
+				"the server does not speak streamable HTTP")
+			return
+		}
+		if msg.IsRequest() {
+			s.failRequest(msg, remote.Describe(resp.StatusCode, data))
+			return
+		}
+		s.log.Warn("the server refused a message", "method", msg.Method, "status", resp.StatusCode, "body", remote.Describe(resp.StatusCode, data))
+	}
+}
+
+// afterAccepted acts on a notification the server took: once the client
+// says it is initialized, the server may talk on its own, so listen.
+func (s *session) afterAccepted(msg remote.Msg) {
+	if msg.Method == string(mcp.MethodNotificationInitialized) {
+		s.startListening()
+	}
+}
+
+// abortRequest ends the POST of the request with raw id, if still open.
+func (s *session) abortRequest(id string) {
+	s.mu.Lock()
+	cancel := s.inflight[id]
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}
+
+// newRequest builds a request to the server with the session's headers; it
+// returns the session id it carries.
+func (s *session) newRequest(ctx context.Context, method string, body []byte, msg remote.Msg) (*http.Request, string) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, _ := http.NewRequestWithContext(ctx, method, s.url.String(), rd)
+	req.Header = s.header.Clone()
+	switch method {
+	case http.MethodPost:
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+	case http.MethodGet:
+		req.Header.Set("Accept", "text/event-stream")
+	}
+	s.mu.Lock()
+	sid, version := s.sessionID, s.version
+	s.mu.Unlock()
+	if sid != "" {
+		req.Header.Set(headerSessionID, sid)
+	}
+	if body != nil {
+		// A 2026-07-28 request names its protocol version itself.
+		if v := gjson.GetBytes(body, metaVersionPath).Str; v != "" {
+			version = v
+		}
+	}
+	if version != "" {
+		req.Header.Set(headerProtocolVersion, version)
+	}
+	if msg.Method != "" && mcp.RequiresStandardHeaders(version) {
+		params := gjson.GetBytes(body, "params").Raw
+		for k, v := range mcp.StandardHeaders(version, mcp.MCPMethod(msg.Method), []byte(params)) {
+			req.Header.Set(k, v)
+		}
+	}
+	return req, sid
+}
+
+func isEventStream(resp *http.Response) bool {
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	return mt == "text/event-stream"
+}
+
+// noteSession records the session id the server assigned at initialize.
+func (s *session) noteSession(id string) {
+	if id == "" {
+		return
+	}
+	s.mu.Lock()
+	s.sessionID = id
+	s.mu.Unlock()
+}
+
+// deliver passes what answered msg to the core. The answer to initialize
+// also fixes the protocol version sent from then on; it is read before the
+// core sees the answer, so the core's next message already carries it.
+func (s *session) deliver(msg remote.Msg, data []byte) {
+	if msg.Method == string(mcp.MethodInitialize) {
+		if v := gjson.GetBytes(data, "result.protocolVersion").Str; v != "" {
+			s.mu.Lock()
+			s.version = v
+			s.mu.Unlock()
+		}
+	}
+	if err := s.peer.Deliver(data); err != nil {
+		s.log.Debug("could not deliver a message", "error", err)
+	}
+}
+
+// failRequest answers a request the server did not, so the core's caller
+// gets an error now rather than at its timeout.
+func (s *session) failRequest(msg remote.Msg, why string) {
+	if !msg.IsRequest() {
+		s.log.Warn("could not send a message to the server", "method", msg.Method, "error", why)
+		return
+	}
+	s.deliver(remote.Msg{}, remote.ErrorReply(msg.ID, "transport: "+why))
+}
+
+// readPostStream reads the event stream that answers a POST until the
+// answer to msg has come. When the stream breaks first, it resumes it with
+// a GET carrying Last-Event-ID, as the specification allows.
+func (s *session) readPostStream(ctx context.Context, body io.ReadCloser, msg remote.Msg) {
+	lastID := ""
+	var retry time.Duration
+	for attempt := 0; ; attempt++ {
+		if body != nil {
+			answered, id, r := s.readEvents(body, msg)
+			body.Close()
+			if answered {
+				return
+			}
+			if id != "" {
+				lastID = id
+			}
+			if r > 0 {
+				retry = r
+			}
+		}
+		if !msg.IsRequest() || ctx.Err() != nil {
+			return
+		}
+		if lastID == "" {
+			s.failRequest(msg, "the server's event stream ended before it answered, and cannot be resumed (no event id)")
+			return
+		}
+		if attempt >= maxResumes {
+			s.failRequest(msg, "the server's event stream broke off "+strconv.Itoa(attempt+1)+" times before it answered")
+			return
+		}
+		if !sleep(ctx, retryDelay(retry, 0)) {
+			return
+		}
+		s.log.Debug("resuming a broken event stream", "method", msg.Method, "last_event_id", lastID)
+		body = s.resume(ctx, lastID)
+	}
+}
+
+// resume asks for the events after lastID; nil if the server would not.
+func (s *session) resume(ctx context.Context, lastID string) io.ReadCloser {
+	req, _ := s.newRequest(ctx, http.MethodGet, nil, remote.Msg{})
+	req.Header.Set(headerLastEventID, lastID)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		s.log.Debug("resuming the event stream failed", "error", err)
+		return nil
+	}
+	if resp.StatusCode != http.StatusOK || !isEventStream(resp) {
+		s.log.Debug("the server refused to resume the event stream", "status", resp.StatusCode)
+		remote.Drain(resp.Body)
+		return nil
+	}
+	return resp.Body
+}
+
+// readEvents delivers the messages of an event stream. For a request, it
+// reports whether the answer came (the stream is then done), and it always
+// reports the last event id and retry delay seen.
+func (s *session) readEvents(body io.Reader, msg remote.Msg) (answered bool, lastID string, retry time.Duration) {
+	r := sse.NewReader(body, sdk.MaxMessageBytes)
+	for {
+		ev, err := r.Next()
+		if err != nil {
+			if !errors.Is(err, io.EOF) && s.ctx.Err() == nil {
+				s.log.Debug("event stream broke", "error", err)
+			}
+			return false, r.LastID(), r.Retry()
+		}
+		if ev.Type != "message" || len(ev.Data) == 0 {
+			continue // a priming event, or one MCP does not define
+		}
+		isAnswer := false
+		if msg.IsRequest() {
+			got := remote.Classify(ev.Data)
+			isAnswer = got.IsResponse() && bytes.Equal(got.ID, msg.ID)
+		}
+		s.deliver(msg, ev.Data)
+		if isAnswer {
+			return true, r.LastID(), r.Retry()
+		}
+	}
+}
+
+// startListening opens the GET stream for the server's own messages, once.
+func (s *session) startListening() {
+	s.mu.Lock()
+	if s.listening || s.ended || mcp.IsModernProtocol(s.version) {
+		// The 2026-07-28 revision has no such stream.
+		s.mu.Unlock()
+		return
+	}
+	s.listening = true
+	s.work.Add(1)
+	s.mu.Unlock()
+	go s.listen()
+}
+
+// listen keeps a GET stream open for the session's life, reconnecting
+// with Last-Event-ID when it drops. A server that offers no stream answers
+// 405; one whose streams keep failing is given up on after a few tries.
+func (s *session) listen() {
+	defer s.work.Done()
+	lastID := ""
+	var retry time.Duration
+	failures := 0
+	for s.ctx.Err() == nil {
+		req, _ := s.newRequest(s.ctx, http.MethodGet, nil, remote.Msg{})
+		if lastID != "" {
+			req.Header.Set(headerLastEventID, lastID)
+		}
+		resp, err := s.client.Do(req)
+		switch {
+		case err != nil:
+			if s.ctx.Err() != nil {
+				return
+			}
+			failures++
+			s.log.Debug("GET stream failed", "error", err)
+		case resp.StatusCode == http.StatusOK && isEventStream(resp):
+			r := sse.NewReader(resp.Body, sdk.MaxMessageBytes)
+			got := 0
+			for {
+				ev, err := r.Next()
+				if err != nil {
+					break
+				}
+				if ev.Type == "message" && len(ev.Data) > 0 {
+					got++
+					s.deliver(remote.Msg{}, ev.Data)
+				}
+			}
+			resp.Body.Close()
+			if id := r.LastID(); id != "" {
+				lastID = id
+			}
+			if r.Retry() > 0 {
+				retry = r.Retry()
+			}
+			if got > 0 {
+				failures = 0
+			} else {
+				failures++
+			}
+		default:
+			if ev, ok := remote.AuthChallenge(resp); ok {
+				remote.Drain(resp.Body)
+				s.end(ev, "the server requires authorization")
+				return
+			}
+			data := remote.ReadErrorBody(resp.Body)
+			s.log.Debug("the server offers no GET stream", "answer", remote.Describe(resp.StatusCode, data))
+			return
+		}
+		if failures >= maxListenFailures {
+			s.log.Warn("giving up on the server's GET stream after repeated failures; its own messages are still read from POST answers")
+			return
+		}
+		if !sleep(s.ctx, retryDelay(retry, failures)) {
+			return
+		}
+	}
+}
+
+// retryDelay is the server's wait, or ours, growing with failures.
+func retryDelay(server time.Duration, failures int) time.Duration {
+	d := server
+	if d <= 0 {
+		d = defaultRetry
+	}
+	for range failures {
+		d *= 2
+		if d >= maxRetry {
+			return maxRetry
+		}
+	}
+	return min(d, maxRetry)
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// end finishes the session once: it reports ev (if any), aborts everything
+// under way and, when that has stopped, reports Exited.
+func (s *session) end(ev sdk.Event, reason string) {
+	s.endOnce.Do(func() {
+		s.mu.Lock()
+		s.ended = true
+		s.mu.Unlock()
+		if ev != nil {
+			_ = s.peer.Event(ev)
+		}
+		s.cancel()
+		go func() {
+			s.work.Wait()
+			_ = s.peer.Event(sdk.Exited{ExitCode: -1, Reason: reason})
+			close(s.exited)
+		}()
+	})
+}
+
+// Close implements sdk.Session: it stops what is under way and ends the
+// HTTP session with a DELETE, as the specification asks.
+func (s *session) Close(ctx context.Context) error {
+	s.mu.Lock()
+	sid, already := s.sessionID, s.ended
+	s.ended = true
+	s.mu.Unlock()
+	s.cancel()
+	if !already && sid != "" {
+		req, _ := s.newRequest(ctx, http.MethodDelete, nil, remote.Msg{})
+		if resp, err := s.client.Do(req); err != nil {
+			s.log.Debug("DELETE of the session failed", "error", err)
+		} else {
+			// 405 means the server does not let clients end sessions.
+			remote.Drain(resp.Body)
+		}
+	}
+	s.end(nil, "closed by host")
+	select {
+	case <-s.exited:
+	case <-ctx.Done():
+	}
+	return nil
+}

@@ -1,0 +1,44 @@
+package streamable
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/internal/remote"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
+)
+
+// Transport opens streamable HTTP sessions. Its sessions share one HTTP
+// client, so they share connections to the same host.
+type Transport struct {
+	version string
+	client  *http.Client
+}
+
+// New returns the transport; version is reported by Info.
+func New(version string) *Transport {
+	return &Transport{version: version, client: remote.NewClient()}
+}
+
+// Info implements sdk.Transport.
+func (t *Transport) Info() sdk.Info {
+	return sdk.Info{
+		Names:       []string{"http"},
+		Version:     t.version,
+		Description: "remote MCP servers over streamable HTTP",
+	}
+}
+
+// Open implements sdk.Transport. Nothing goes over the network until the
+// first message: the initialize POST is what opens an HTTP session.
+func (t *Transport) Open(_ context.Context, spec sdk.SessionSpec, peer sdk.Peer) (sdk.Session, error) {
+	opts, err := remote.ParseOptions(spec.Options)
+	if err != nil {
+		return nil, err
+	}
+	u, err := remote.CheckURL(spec.URL, opts.AllowHTTP)
+	if err != nil {
+		return nil, err
+	}
+	return newSession(t.client, u, remote.Header(spec.Headers), peer), nil
+}

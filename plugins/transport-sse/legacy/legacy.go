@@ -1,0 +1,269 @@
+// Package legacy is MCP's HTTP+SSE transport of protocol 2024-11-05: the
+// client holds a GET event stream open, the server names in its first
+// "endpoint" event where to POST, and every answer comes on the stream.
+// Servers that predate streamable HTTP still speak only this.
+package legacy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"sync"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/internal/remote"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/internal/sse"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
+)
+
+// Transport opens HTTP+SSE sessions; they share one HTTP client.
+type Transport struct {
+	version string
+	client  *http.Client
+}
+
+// New returns the transport; version is reported by Info.
+func New(version string) *Transport {
+	return &Transport{version: version, client: remote.NewClient()}
+}
+
+// Info implements sdk.Transport.
+func (t *Transport) Info() sdk.Info {
+	return sdk.Info{
+		Names:       []string{"sse"},
+		Version:     t.version,
+		Description: "remote MCP servers over the HTTP+SSE transport of 2024-11-05",
+	}
+}
+
+// Open implements sdk.Transport: it opens the event stream and returns once
+// the server has named its message endpoint.
+func (t *Transport) Open(ctx context.Context, spec sdk.SessionSpec, peer sdk.Peer) (sdk.Session, error) {
+	opts, err := remote.ParseOptions(spec.Options)
+	if err != nil {
+		return nil, err
+	}
+	u, err := remote.CheckURL(spec.URL, opts.AllowHTTP)
+	if err != nil {
+		return nil, err
+	}
+	// The stream outlives ctx, which bounds only the opening.
+	sctx, cancel := context.WithCancel(context.Background())
+	stop := context.AfterFunc(ctx, cancel)
+	s, err := t.connect(sctx, u, remote.Header(spec.Headers), peer)
+	if !stop() || err != nil {
+		cancel()
+		if err == nil {
+			s.body.Close()
+			err = ctx.Err()
+		}
+		return nil, err
+	}
+	s.cancel = cancel
+	s.work.Add(1)
+	go s.read()
+	return s, nil
+}
+
+func (t *Transport) connect(ctx context.Context, u *url.URL, header http.Header, peer sdk.Peer) (*session, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	req.Header = header.Clone()
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := t.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", u.Redacted(), err)
+	}
+	if ev, ok := remote.AuthChallenge(resp); ok {
+		remote.Drain(resp.Body)
+		return nil, &sdk.EventError{Event: ev, Err: errors.New("the server requires authorization")}
+	}
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if resp.StatusCode != http.StatusOK || mt != "text/event-stream" {
+		data := remote.ReadErrorBody(resp.Body)
+		what := remote.Describe(resp.StatusCode, data)
+		if resp.StatusCode == http.StatusOK {
+			what = fmt.Sprintf("HTTP 200 with Content-Type %q instead of an event stream", mt)
+		}
+		if resp.StatusCode/100 == 2 || resp.StatusCode == http.StatusBadRequest ||
+			resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed {
+			return nil, &sdk.EventError{Event: sdk.Unsupported{Status: resp.StatusCode, Detail: what},
+				Err: errors.New("the server does not speak the HTTP+SSE transport")}
+		}
+		return nil, fmt.Errorf("GET %s: %s", u.Redacted(), what)
+	}
+	events := sse.NewReader(resp.Body, sdk.MaxMessageBytes)
+	for {
+		ev, err := events.Next()
+		if err != nil {
+			resp.Body.Close()
+			if errors.Is(err, io.EOF) {
+				err = errors.New("the stream ended")
+			}
+			return nil, fmt.Errorf("waiting for the server's endpoint event: %w", err)
+		}
+		if ev.Type != "endpoint" {
+			peer.Logger().Warn("event before the endpoint event ignored", "type", ev.Type)
+			continue
+		}
+		ep, err := u.Parse(string(bytes.TrimSpace(ev.Data)))
+		if err != nil {
+			resp.Body.Close()
+			return nil, fmt.Errorf("the server's endpoint %q: %w", ev.Data, err)
+		}
+		if !remote.SameOrigin(ep, u) {
+			// Otherwise a server could make the proxy send the user's
+			// messages and headers to a third party.
+			resp.Body.Close()
+			return nil, fmt.Errorf("the server's endpoint %s is not on its origin %s://%s; refused", ep.Redacted(), u.Scheme, u.Host)
+		}
+		return &session{
+			client: t.client, url: u, endpoint: ep, header: header, peer: peer, log: peer.Logger(),
+			ctx: ctx, body: resp.Body, events: events, exited: make(chan struct{}),
+		}, nil
+	}
+}
+
+type session struct {
+	client   *http.Client
+	url      *url.URL
+	endpoint *url.URL
+	header   http.Header
+	peer     sdk.Peer
+	log      hclog.Logger
+
+	ctx    context.Context // ends with the session
+	cancel context.CancelFunc
+	body   io.ReadCloser
+	events *sse.Reader
+	work   sync.WaitGroup // the stream reader and the POSTs
+
+	mu    sync.Mutex
+	ended bool
+
+	endOnce sync.Once
+	exited  chan struct{}
+}
+
+// ReadyDetail names the endpoint without its query, which may hold a key.
+func (s *session) ReadyDetail() string {
+	return s.endpoint.Scheme + "://" + s.endpoint.Host + s.endpoint.Path
+}
+
+// read delivers the stream's messages until it ends, which ends the
+// session: this transport cannot resume.
+func (s *session) read() {
+	defer s.work.Done()
+	defer s.body.Close()
+	for {
+		ev, err := s.events.Next()
+		if err != nil {
+			reason := "the server closed the event stream"
+			if s.ctx.Err() != nil {
+				reason = "closed by host"
+			} else if !errors.Is(err, io.EOF) {
+				reason = "the event stream broke: " + err.Error()
+			}
+			s.end(nil, reason)
+			return
+		}
+		if ev.Type == "message" && len(ev.Data) > 0 {
+			if err := s.peer.Deliver(ev.Data); err != nil {
+				s.log.Debug("could not deliver a message", "error", err)
+			}
+		}
+	}
+}
+
+// Send implements sdk.Session: each message is one POST to the endpoint;
+// the answers come on the stream.
+func (s *session) Send(_ context.Context, msgs ...[]byte) error {
+	for _, m := range msgs {
+		body := bytes.Clone(m)
+		s.mu.Lock()
+		if s.ended {
+			s.mu.Unlock()
+			return errors.New("session ended")
+		}
+		s.work.Add(1)
+		s.mu.Unlock()
+		go s.post(body)
+	}
+	return nil
+}
+
+func (s *session) post(body []byte) {
+	defer s.work.Done()
+	msg := remote.Classify(body)
+	req, _ := http.NewRequestWithContext(s.ctx, http.MethodPost, s.endpoint.String(), bytes.NewReader(body))
+	req.Header = s.header.Clone()
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		if s.ctx.Err() == nil {
+			s.fail(msg, "POST "+s.ReadyDetail()+": "+err.Error())
+		}
+		return
+	}
+	if ev, ok := remote.AuthChallenge(resp); ok {
+		remote.Drain(resp.Body)
+		s.end(ev, "the server requires authorization")
+		return
+	}
+	if resp.StatusCode == http.StatusNotFound {
+		remote.Drain(resp.Body)
+		s.end(sdk.SessionExpired{Detail: "the server answered 404 for its message endpoint"}, "session expired")
+		return
+	}
+	if resp.StatusCode/100 != 2 {
+		s.fail(msg, remote.Describe(resp.StatusCode, remote.ReadErrorBody(resp.Body)))
+		return
+	}
+	remote.Drain(resp.Body)
+}
+
+// fail answers a request the server did not take, so the core's caller
+// gets an error now.
+func (s *session) fail(msg remote.Msg, why string) {
+	if !msg.IsRequest() {
+		s.log.Warn("could not send a message to the server", "method", msg.Method, "error", why)
+		return
+	}
+	if err := s.peer.Deliver(remote.ErrorReply(msg.ID, "transport: "+why)); err != nil {
+		s.log.Debug("could not deliver a message", "error", err)
+	}
+}
+
+// end finishes the session once: it reports ev (if any), stops the stream
+// and the POSTs and, when they have stopped, reports Exited.
+func (s *session) end(ev sdk.Event, reason string) {
+	s.endOnce.Do(func() {
+		s.mu.Lock()
+		s.ended = true
+		s.mu.Unlock()
+		if ev != nil {
+			_ = s.peer.Event(ev)
+		}
+		s.cancel()
+		go func() {
+			s.work.Wait()
+			_ = s.peer.Event(sdk.Exited{ExitCode: -1, Reason: reason})
+			close(s.exited)
+		}()
+	})
+}
+
+// Close implements sdk.Session: closing the stream ends the session.
+func (s *session) Close(ctx context.Context) error {
+	s.end(nil, "closed by host")
+	select {
+	case <-s.exited:
+	case <-ctx.Done():
+	}
+	return nil
+}
