@@ -155,3 +155,40 @@ func TestWatchSeesCreateChangeRemove(t *testing.T) {
 	os.Remove(path)
 	waitFor(3)
 }
+
+func TestRemoteEntries(t *testing.T) {
+	o := opts(t)
+	write(t, filepath.Join(o.Cwd, ProjectFile), `{"mcpServers":{
+		"auto":      {"url": "http://127.0.0.1:9/mcp", "headers": {"X-Key": "${TOKEN}"}},
+		"forced":    {"type": "streamable-http", "url": "https://mcp.example.com/mcp"},
+		"legacy":    {"type": "SSE", "url": "http://[::1]:9/sse"},
+		"plainhttp": {"url": "http://mcp.example.com/mcp"},
+		"allowed":   {"url": "http://mcp.example.com/mcp", "allow_http": true},
+		"ftp":       {"type": "http", "url": "ftp://example.com/"},
+		"nourl":     {"type": "sse"}
+	}}`)
+	cfg := Load(o)
+	for name, want := range map[string]struct {
+		typ   string
+		probe bool
+	}{
+		"auto": {TypeHTTP, true}, "forced": {TypeHTTP, false}, "legacy": {TypeSSE, false}, "allowed": {TypeHTTP, true},
+	} {
+		s := cfg.Server(name)
+		if s.Error != "" || s.Type != want.typ || s.Probe != want.probe {
+			t.Errorf("%s: type %q probe %v error %q; want %q probe %v", name, s.Type, s.Probe, s.Error, want.typ, want.probe)
+		}
+	}
+	if h := cfg.Server("auto").Headers["X-Key"]; h != "s3cret" {
+		t.Errorf("headers are expanded: %q", h)
+	}
+	for name, want := range map[string]string{
+		"plainhttp": `"allow_http": true`,
+		"ftp":       "https://",
+		"nourl":     `needs "url"`,
+	} {
+		if got := cfg.Server(name).Error; !strings.Contains(got, want) {
+			t.Errorf("%s: error %q does not contain %q", name, got, want)
+		}
+	}
+}
