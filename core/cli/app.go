@@ -11,10 +11,10 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/broker"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/memo"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/pluginhost"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/proxy"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/settings"
-	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/transportmemo"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
 )
 
@@ -64,7 +64,7 @@ func newApp(version, defaultLevel string) (*app, error) {
 		Logger:   log.Named("proxy"),
 		Opener:   host,
 		Reserved: broker.Names(s.Separator),
-		Memo:     transportmemo.New(s.Home),
+		Memo:     memo.New(s.Home),
 	})
 	return &app{settings: s, log: log, host: host, proxy: p, broker: broker.New(p, s.Separator)}, nil
 }

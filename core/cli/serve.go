@@ -17,6 +17,10 @@ import (
 // configPollInterval is how often config files are checked for changes.
 const configPollInterval = time.Second
 
+// startWithoutInitialize is how long serve waits for the client's
+// initialize before starting the upstreams anyway.
+const startWithoutInitialize = 2 * time.Second
+
 func newServeCmd(version string) *cobra.Command {
 	return &cobra.Command{
 		Use:   "serve",
@@ -61,8 +65,13 @@ func runServe(ctx context.Context, version string) error {
 		os.Exit(0)
 	}()
 
-	a.proxy.Start(ctx, configPollInterval)
+	// The upstreams start when the client's initialize says what it can
+	// do (they are told), or after a moment without one.
+	start := func() { a.proxy.Start(ctx, configPollInterval) }
+	fallback := time.AfterFunc(startWithoutInitialize, start)
+	defer fallback.Stop()
 	fe := frontend.New(a.proxy, a.broker, version, a.log.Named("frontend"))
+	fe.OnInitialize = start
 	err = fe.Serve(ctx, os.Stdin, out)
 	shutdown("stdin closed")
 	if err != nil {

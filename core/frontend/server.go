@@ -17,6 +17,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/broker"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/memo"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/mirror"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/proxy"
 )
@@ -30,10 +31,16 @@ const drainTimeout = 5 * time.Second
 
 // Server is the frontend.
 type Server struct {
-	p      *proxy.Proxy
-	broker *broker.Broker
-	mcp    *server.MCPServer
-	log    hclog.Logger
+	p       *proxy.Proxy
+	broker  *broker.Broker
+	mcp     atomic.Pointer[server.MCPServer]
+	log     hclog.Logger
+	version string
+
+	// OnInitialize runs when the client's initialize arrives, before it is
+	// answered: the proxy starts its upstreams then, knowing what the
+	// client can do.
+	OnInitialize func()
 
 	out *lineWriter
 
@@ -45,6 +52,43 @@ type Server struct {
 	// is told of changes relative to what it has seen.
 	served atomic.Pointer[mirror.Table]
 	wg     sync.WaitGroup
+
+	// offers is what the proxy declared beyond tools at initialize.
+	offers atomic.Pointer[memo.Offers]
+	asks   askTable
+}
+
+// offersWait bounds how long the answer to initialize waits for servers
+// never seen before to say whether they offer resources or prompts; the
+// memo answers for the others at once.
+const offersWait = time.Second
+
+// instructions are the proxy's instructions to the model.
+const instructions = "ica-mcp-proxy mirrors the tools of the upstream MCP servers configured in .mcp.json and $ICA_HOME/mcp-servers.json as <server>.<tool>. The proxy.* tools always work: proxy.list_servers, proxy.list_tools, proxy.call (for tools that are not mirrored) and proxy.mirror_status (what was left out, and why)."
+
+func (s *Server) offered() memo.Offers {
+	if o := s.offers.Load(); o != nil {
+		return *o
+	}
+	return memo.Offers{}
+}
+
+// newMCP builds the mcp-go server that answers initialize, ping and the
+// like, declaring resources and prompts only when some upstream offers
+// them.
+func newMCP(version string, o memo.Offers) *server.MCPServer {
+	opts := []server.ServerOption{
+		server.WithToolCapabilities(true),
+		server.WithLogging(),
+		server.WithInstructions(instructions),
+	}
+	if o.Resources {
+		opts = append(opts, server.WithResourceCapabilities(true, true))
+	}
+	if o.Prompts {
+		opts = append(opts, server.WithPromptCapabilities(true))
+	}
+	return server.NewMCPServer("ica-mcp-proxy", version, opts...)
 }
 
 // call is one request in flight, cancellable by the client.
@@ -115,12 +159,10 @@ func New(p *proxy.Proxy, b *broker.Broker, version string, logger hclog.Logger) 
 		p:        p,
 		broker:   b,
 		log:      logger,
+		version:  version,
 		inflight: make(map[string]*call),
-		mcp: server.NewMCPServer("ica-mcp-proxy", version,
-			server.WithToolCapabilities(true),
-			server.WithInstructions("ica-mcp-proxy mirrors the tools of the upstream MCP servers configured in .mcp.json and $ICA_HOME/mcp-servers.json as <server>.<tool>. The proxy.* tools always work: proxy.list_servers, proxy.list_tools, proxy.call (for tools that are not mirrored) and proxy.mirror_status (what was left out, and why)."),
-		),
 	}
+	s.mcp.Store(newMCP(version, memo.Offers{}))
 	return s
 }
 
@@ -131,11 +173,13 @@ func (s *Server) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 	s.p.SetHooks(proxy.Hooks{
 		ToolsChanged: s.toolsChanged,
 		Notification: s.upstreamNotification,
+		Request:      s.relayRequest,
 	})
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
 	err := readMessages(ctx, in, maxLineBytes, func(msg []byte) { s.handle(ctx, msg) })
+	s.failAsks()
 
 	// The client is gone: let running requests finish briefly, then
 	// cancel them.
@@ -232,22 +276,45 @@ func (s *Server) handle(ctx context.Context, msg []byte) {
 		return
 	}
 	switch {
+	case env.Method == "" && env.isRequest():
+		s.clientAnswered(msg) // an answer to a request relayed from an upstream
 	case env.Method == string(mcp.MethodNotificationCancelled):
 		s.cancelled(env.Params)
 	case !env.isRequest():
-		if env.Method == "notifications/initialized" {
+		switch env.Method {
+		case "":
+			return // neither a request, a notification nor an answer
+		case "notifications/initialized":
 			s.initialized.Store(true)
+		case "notifications/roots/list_changed":
+			s.p.NotifyUpstreams(env.Method, env.Params)
 		}
-		if env.Method != "" {
-			s.mcp.HandleMessage(ctx, msg) // notifications have no answer
-		}
-		// A response to a request of ours: none are sent yet.
+		s.mcp.Load().HandleMessage(ctx, msg) // notifications have no answer
 	case env.Method == string(mcp.MethodInitialize):
 		// In order, before anything that depends on it.
-		s.writeMessage(s.mcp.HandleMessage(ctx, msg))
+		s.initialize(ctx, env, msg)
 	default:
 		s.spawn(ctx, env, msg)
 	}
+}
+
+// initialize records what the client can do, starts the upstreams, and
+// answers with what the upstreams offer.
+func (s *Server) initialize(ctx context.Context, env envelope, msg []byte) {
+	var p struct {
+		Capabilities mcp.ClientCapabilities `json:"capabilities"`
+	}
+	if err := json.Unmarshal(env.Params, &p); err == nil {
+		s.p.SetClientCapabilities(p.Capabilities)
+	}
+	if s.OnInitialize != nil {
+		s.OnInitialize()
+	}
+	o := s.p.Offers(ctx, offersWait)
+	s.offers.Store(&o)
+	m := newMCP(s.version, o)
+	s.mcp.Store(m)
+	s.writeMessage(m.HandleMessage(ctx, msg))
 }
 
 // spawn runs one request in its own goroutine, cancellable by the client.
@@ -266,8 +333,16 @@ func (s *Server) spawn(ctx context.Context, env envelope, msg []byte) {
 			s.toolsList(ctx, env)
 		case string(mcp.MethodToolsCall):
 			s.toolsCall(ctx, env, c)
+		case string(mcp.MethodSetLogLevel):
+			s.p.SetLogLevel(env.Params)
+			s.writeResult(env.ID, json.RawMessage("{}"))
+		case string(mcp.MethodResourcesList), string(mcp.MethodResourcesTemplatesList), string(mcp.MethodPromptsList):
+			s.catalogList(ctx, env, catalogMethods[env.Method])
+		case string(mcp.MethodResourcesRead), string(mcp.MethodResourcesSubscribe), string(mcp.MethodResourcesUnsubscribe),
+			string(mcp.MethodPromptsGet), string(mcp.MethodCompletionComplete):
+			s.routed(ctx, env, c)
 		default:
-			s.writeMessage(s.mcp.HandleMessage(ctx, msg))
+			s.writeMessage(s.mcp.Load().HandleMessage(ctx, msg))
 		}
 	}()
 }
@@ -342,12 +417,4 @@ func (s *Server) toolsChanged() {
 		return
 	}
 	s.write([]byte(`{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}`))
-}
-
-// upstreamNotification passes on what the client asked for: progress of
-// its own requests.
-func (s *Server) upstreamNotification(server, method string, _, msg json.RawMessage) {
-	if method == string(mcp.MethodNotificationProgress) {
-		s.write(msg)
-	}
 }

@@ -84,3 +84,65 @@ func TestCaps(t *testing.T) {
 		t.Fatalf("invalid tools must be skipped with a reason: %+v", bad)
 	}
 }
+
+func TestCatalog(t *testing.T) {
+	raw := func(s ...string) []json.RawMessage {
+		var out []json.RawMessage
+		for _, x := range s {
+			out = append(out, json.RawMessage(x))
+		}
+		return out
+	}
+	prompts := BuildCatalog(KindPrompts, []ServerItems{
+		{Server: "a", Items: raw(`{"name":"greet","arguments":[{"name":"who"}],"x-extra":1}`, `{"name":"greet"}`, `{"nope":1}`)},
+		{Server: "b", Items: raw(`{"name":"greet"}`)},
+	}, Limits{}, ".")
+	if len(prompts.Items) != 2 {
+		t.Fatalf("prompts: %+v", prompts.Items)
+	}
+	it, ok := prompts.Lookup("a.greet")
+	if !ok || it.Server != "a" || it.Name != "greet" || !strings.Contains(string(it.Definition), `"x-extra":1`) {
+		t.Fatalf("a.greet: %+v %s", it, it.Definition)
+	}
+	if _, ok := prompts.Lookup("b.greet"); !ok {
+		t.Fatal("b.greet missing")
+	}
+	if len(prompts.Reasons) != 2 {
+		t.Fatalf("want a duplicate and an invalid reason, got %+v", prompts.Reasons)
+	}
+
+	res := BuildCatalog(KindResources, []ServerItems{
+		{Server: "a", Items: raw(`{"uri":"test://1","name":"One"}`, `{"uri":"test://2","name":"Two"}`, `{"uri":"test://3","name":"Three"}`)},
+		{Server: "b", Items: raw(`{"uri":"test://1","name":"Other one"}`, `{"uri":"file:///b","name":"B"}`)},
+	}, Limits{MaxToolsPerServer: 2}, "_")
+	if got, ok := res.ByURI("test://1"); !ok || got.Server != "a" || got.Exposed != "a_One" {
+		t.Fatalf("test://1: %+v", got)
+	}
+	if _, ok := res.ByURI("test://3"); ok {
+		t.Fatal("the per-server cap did not apply")
+	}
+	if got, ok := res.ByURI("file:///b"); !ok || got.Server != "b" {
+		t.Fatalf("file:///b: %+v", got)
+	}
+	var caps []string
+	for _, r := range res.Reasons {
+		caps = append(caps, r.Cap)
+	}
+	if strings.Join(caps, ",") != CapToolsPerServer+",duplicate_uri" {
+		t.Fatalf("reasons %v", caps)
+	}
+
+	tpl := BuildCatalog(KindResourceTemplates, []ServerItems{
+		{Server: "a", Items: raw(`{"uriTemplate":"test://dynamic/{id}","name":"Dyn"}`)},
+		{Server: "b", Items: raw(`{"uriTemplate":"test://{path}","name":"Any"}`)},
+	}, Limits{}, ".")
+	if got, ok := tpl.MatchTemplate("test://dynamic/7"); !ok || got.Server != "a" {
+		t.Fatalf("longest prefix: %+v", got)
+	}
+	if got, ok := tpl.MatchTemplate("test://else"); !ok || got.Server != "b" {
+		t.Fatalf("shorter prefix: %+v", got)
+	}
+	if _, ok := tpl.MatchTemplate("http://x"); ok {
+		t.Fatal("matched a uri no template covers")
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/config"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/mirror"
@@ -42,9 +43,9 @@ type Options struct {
 	Environ   func() []string
 	// Reserved are names the mirror must not use (the broker tools).
 	Reserved []string
-	// Memo remembers which transport a url-only server speaks; nil
-	// probes every time.
-	Memo upstream.TransportMemo
+	// Memo remembers which transport a url-only server speaks and what
+	// each server offers; nil remembers nothing.
+	Memo Memo
 }
 
 // Hooks are how the proxy tells its frontend what happened.
@@ -53,6 +54,9 @@ type Hooks struct {
 	ToolsChanged func()
 	// Notification receives every notification an upstream sends.
 	Notification func(server, method string, params, msg json.RawMessage)
+	// Request receives the upstreams' own requests, to relay to the
+	// client; see upstream.RequestFunc.
+	Request upstream.RequestFunc
 }
 
 // Proxy is the core. It is safe for concurrent use.
@@ -75,6 +79,11 @@ type Proxy struct {
 	initial chan struct{}
 
 	rebuildMu sync.Mutex
+
+	startOnce  sync.Once
+	clientCaps atomic.Pointer[mcp.ClientCapabilities]
+	// catalogs holds the last catalog built of each kind, for routing.
+	catalogs sync.Map // mirror.CatalogKind → *mirror.Catalog
 }
 
 // New loads the configuration and prepares the upstreams; it starts
@@ -170,6 +179,9 @@ func (p *Proxy) apply(cfg *config.Config) []string {
 		p.ups[s.Name] = upstream.New(s.Name, p.spec(s), p.opts.Opener, p.log, upstream.Hooks{
 			Notification: p.onNotification,
 			ToolsChanged: p.onUpstreamToolsChanged,
+			Request:      p.onUpstreamRequest,
+			Capabilities: p.clientCapabilities,
+			Connected:    p.onConnected,
 		})
 		changed = append(changed, s.Name)
 	}
@@ -218,8 +230,17 @@ func (p *Proxy) spec(s *config.Server) upstream.Spec {
 		ToolCacheTTL:   st.ToolCacheTTL,
 		CloseGrace:     closeGrace,
 		Fallback:       fallback,
-		Memo:           p.opts.Memo,
+		Memo:           p.transportMemo(),
 	}
+}
+
+// transportMemo is the memo as the upstreams take it: a nil interface,
+// not a nil pointer in one, when there is none.
+func (p *Proxy) transportMemo() upstream.TransportMemo {
+	if p.opts.Memo == nil {
+		return nil
+	}
+	return p.opts.Memo
 }
 
 // remoteHeaders are the headers sent to a remote server: the configured
@@ -253,8 +274,13 @@ func (p *Proxy) mirrorable() ([]string, *mirror.Reason) {
 }
 
 // Start lists the tools of every mirrored server in the background, each
-// on its own, and watches the config files until ctx ends.
+// on its own, and watches the config files until ctx ends. Only the first
+// call does anything.
 func (p *Proxy) Start(ctx context.Context, watchEvery time.Duration) {
+	p.startOnce.Do(func() { p.start(ctx, watchEvery) })
+}
+
+func (p *Proxy) start(ctx context.Context, watchEvery time.Duration) {
 	names, _ := p.mirrorable()
 	done := p.listAll(ctx, names)
 	go func() {
@@ -464,12 +490,18 @@ func (p *Proxy) CallTool(ctx context.Context, server string, params json.RawMess
 // StartCallTool is the asynchronous CallTool: done is called exactly once;
 // cancel abandons the call with err.
 func (p *Proxy) StartCallTool(server string, params json.RawMessage, done func(upstream.Reply, error)) (cancel func(error)) {
+	return p.StartRequest(server, "tools/call", params, done)
+}
+
+// StartRequest sends any request to a server, asynchronously: done is
+// called exactly once; cancel abandons it with err.
+func (p *Proxy) StartRequest(server, method string, params json.RawMessage, done func(upstream.Reply, error)) (cancel func(error)) {
 	u, err := p.Upstream(server)
 	if err != nil {
 		done(upstream.Reply{}, err)
 		return func(error) {}
 	}
-	return u.Start("tools/call", params, done)
+	return u.Start(method, params, done)
 }
 
 // Close shuts every upstream down, concurrently.

@@ -28,9 +28,18 @@ type Reply struct {
 	Error  json.RawMessage
 }
 
-// Notify receives every notification an upstream sends: its method, the
-// raw params and the whole raw message.
-type Notify func(method string, params, msg json.RawMessage)
+// handlers are how a Conn hands on what the upstream sends of its own
+// accord, and what it declares at initialize.
+type handlers struct {
+	// notify receives every notification: its method, the raw params and
+	// the whole raw message.
+	notify func(method string, params, msg json.RawMessage)
+	// request receives the upstream's requests other than ping; nil
+	// refuses them.
+	request func(method string, id, params json.RawMessage, reply func(result, rpcErr json.RawMessage))
+	// capabilities are declared at initialize.
+	capabilities mcp.ClientCapabilities
+}
 
 // ClientInfo is what the proxy tells upstreams about itself.
 var ClientInfo = mcp.Implementation{Name: "ica-mcp-proxy", Version: "dev"}
@@ -45,7 +54,7 @@ type Conn struct {
 	plugin    string
 	cs        sdk.ClientSession
 	logger    hclog.Logger
-	notify    Notify
+	h         handlers
 
 	nextID atomic.Int64
 
@@ -64,7 +73,7 @@ type Conn struct {
 
 // Dial opens a session on the transport plugin and performs the MCP
 // initialize handshake.
-func Dial(ctx context.Context, tc sdk.TransportClient, pluginName string, spec sdk.SessionSpec, logger hclog.Logger, notify Notify) (*Conn, error) {
+func Dial(ctx context.Context, tc sdk.TransportClient, pluginName string, spec sdk.SessionSpec, logger hclog.Logger, h handlers) (*Conn, error) {
 	cs, err := tc.Open(ctx, spec)
 	if err != nil {
 		var ex *sdk.ExitedError
@@ -85,7 +94,7 @@ func Dial(ctx context.Context, tc sdk.TransportClient, pluginName string, spec s
 		plugin:    pluginName,
 		cs:        cs,
 		logger:    logger,
-		notify:    notify,
+		h:         h,
 		pending:   make(map[int64]*pendingCall),
 		done:      make(chan struct{}),
 		readDone:  make(chan struct{}),
@@ -100,6 +109,7 @@ func Dial(ctx context.Context, tc sdk.TransportClient, pluginName string, spec s
 	init, err := c.mcpc.Initialize(ctx, mcp.InitializeRequest{Params: mcp.InitializeParams{
 		ProtocolVersion: mcp.LATEST_LEGACY_PROTOCOL_VERSION,
 		ClientInfo:      ClientInfo,
+		Capabilities:    h.capabilities,
 	}})
 	if err != nil {
 		cerr := c.Err()
@@ -356,11 +366,15 @@ func (c *Conn) dispatch(msg []byte) {
 	env := parseEnvelope(msg)
 	hasID := len(env.ID) > 0 && string(env.ID) != "null"
 	switch {
+	case env.Method != "" && hasID && env.Method != string(mcp.MethodPing) && c.h.request != nil:
+		c.h.request(env.Method, env.ID, env.Params, func(result, rpcErr json.RawMessage) {
+			c.reply(env.ID, result, rpcErr)
+		})
 	case env.Method != "" && hasID:
 		go c.answer(env)
 	case env.Method != "":
-		if c.notify != nil {
-			c.notify(env.Method, env.Params, msg)
+		if c.h.notify != nil {
+			c.h.notify(env.Method, env.Params, msg)
 		}
 	case hasID:
 		c.deliver(env)
@@ -410,13 +424,21 @@ func (c *Conn) answer(env envelope) {
 			result = resp.Result
 		}
 	}
+	var errRaw json.RawMessage
+	if rpcErr != nil {
+		errRaw, _ = json.Marshal(rpcErr)
+	}
+	c.reply(env.ID, result, errRaw)
+}
+
+// reply answers the upstream's request id with a raw result or error.
+func (c *Conn) reply(id, result, rpcErr json.RawMessage) {
 	var b bytes.Buffer
 	b.WriteString(`{"jsonrpc":"2.0","id":`)
-	b.Write(env.ID)
+	b.Write(id)
 	if rpcErr != nil {
-		e, _ := json.Marshal(rpcErr)
 		b.WriteString(`,"error":`)
-		b.Write(e)
+		b.Write(rpcErr)
 	} else {
 		if result == nil {
 			result = json.RawMessage("{}")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 )
@@ -55,7 +56,21 @@ type Hooks struct {
 	Notification func(server, method string, params, msg json.RawMessage)
 	// ToolsChanged is called when the upstream's tool list changed.
 	ToolsChanged func(server string)
+	// Request receives the upstream's own requests (sampling, elicitation,
+	// roots/list); see RequestFunc. Without it they are refused.
+	Request RequestFunc
+	// Capabilities is what the proxy declares to the upstream at
+	// initialize: what its own client can do.
+	Capabilities func() mcp.ClientCapabilities
+	// Connected is called each time a session opens, with what the
+	// upstream said at initialize.
+	Connected func(server string, init *mcp.InitializeResult)
 }
+
+// RequestFunc handles a request an upstream sent: id and params are raw
+// JSON. reply must be called exactly once, with the raw result or the raw
+// JSON-RPC error object.
+type RequestFunc func(server, method string, id, params json.RawMessage, reply func(result, rpcErr json.RawMessage))
 
 // Status values of an Upstream.
 const (
@@ -104,11 +119,12 @@ type Upstream struct {
 	state    State
 	closed   bool
 
-	toolsMu   sync.Mutex
-	tools     []json.RawMessage
-	toolsAt   time.Time
-	toolsGen  uint64 // bumped by InvalidateTools
-	toolsCall *toolsCall
+	lists [numKinds]listCache
+
+	// tried is closed when the first dial has ended, well or not.
+	tried     chan struct{}
+	triedOnce sync.Once
+	caps      *mcp.ServerCapabilities // from the last initialize
 }
 
 type dialCall struct {
@@ -117,18 +133,38 @@ type dialCall struct {
 	err  error
 }
 
-type toolsCall struct {
-	done  chan struct{}
-	tools []json.RawMessage
-	err   error
-}
-
 // New returns an Upstream; nothing starts until it is used.
 func New(name string, spec Spec, opener Opener, logger hclog.Logger, hooks Hooks) *Upstream {
 	spec.Session.Server = name
 	return &Upstream{
 		name: name, spec: spec, opener: opener, logger: logger, hooks: hooks,
 		state: State{Status: StatusNotStarted},
+		tried: make(chan struct{}),
+	}
+}
+
+// Tried is closed once the upstream's first session has opened or failed
+// to.
+func (u *Upstream) Tried() <-chan struct{} { return u.tried }
+
+// ServerCapabilities returns what the upstream offered at its last
+// initialize, or nil before any.
+func (u *Upstream) ServerCapabilities() *mcp.ServerCapabilities {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.caps
+}
+
+// NotifyLive sends a notification to the live session, if there is one;
+// it starts none.
+func (u *Upstream) NotifyLive(method string, params json.RawMessage) {
+	u.mu.Lock()
+	conn := u.conn
+	u.mu.Unlock()
+	if conn != nil {
+		if err := conn.Notify(method, params); err != nil {
+			u.logger.Debug("could not notify upstream", "server", u.name, "method", method, "error", err)
+		}
 	}
 }
 
@@ -274,6 +310,7 @@ func (u *Upstream) dialShared(ctx context.Context, call *dialCall) {
 // dial opens a new session and records the outcome in the state.
 func (u *Upstream) dial(ctx context.Context) (*Conn, error) {
 	conn, err := u.dialTransports(ctx)
+	defer u.triedOnce.Do(func() { close(u.tried) })
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			err = &TimeoutError{Server: u.name, Method: "initialize", After: u.spec.RequestTimeout}
@@ -285,10 +322,15 @@ func (u *Upstream) dial(ctx context.Context) (*Conn, error) {
 	u.state.Status, u.state.Error, u.state.Since = StatusOK, "", time.Now()
 	u.state.Detail = conn.Detail()
 	u.state.Transport = conn.transport
-	if init := conn.Initialize(); init != nil {
+	init := conn.Initialize()
+	if init != nil {
 		u.state.ServerName, u.state.ServerVersion = init.ServerInfo.Name, init.ServerInfo.Version
+		u.caps = &init.Capabilities
 	}
 	u.mu.Unlock()
+	if init != nil && u.hooks.Connected != nil {
+		u.hooks.Connected(u.name, init)
+	}
 	u.logger.Debug("upstream session ready", "server", u.name, "transport", conn.transport, "detail", conn.Detail())
 	return conn, nil
 }
@@ -332,10 +374,18 @@ func (u *Upstream) dialWith(ctx context.Context, transport string) (*Conn, error
 	if err != nil {
 		return nil, fmt.Errorf("server %q: %w", u.name, err)
 	}
-	notify := func(method string, params, msg json.RawMessage) { u.onNotification(method, params, msg) }
+	h := handlers{notify: u.onNotification}
+	if u.hooks.Request != nil {
+		h.request = func(method string, id, params json.RawMessage, reply func(result, rpcErr json.RawMessage)) {
+			u.hooks.Request(u.name, method, id, params, reply)
+		}
+	}
+	if u.hooks.Capabilities != nil {
+		h.capabilities = u.hooks.Capabilities()
+	}
 	spec := u.spec.Session
 	spec.Transport = transport
-	conn, err := Dial(ctx, tc, pluginName, spec, u.logger, notify)
+	conn, err := Dial(ctx, tc, pluginName, spec, u.logger, h)
 	u.mu.Lock()
 	u.state.Starts++
 	u.mu.Unlock()
@@ -401,11 +451,11 @@ func (u *Upstream) closeIdle() {
 }
 
 func (u *Upstream) onNotification(method string, params, msg json.RawMessage) {
-	if method == "notifications/tools/list_changed" {
-		u.InvalidateTools()
-		if u.hooks.ToolsChanged != nil {
-			u.hooks.ToolsChanged(u.name)
-		}
+	for _, k := range kindsChangedBy(method) {
+		u.invalidate(k)
+	}
+	if method == "notifications/tools/list_changed" && u.hooks.ToolsChanged != nil {
+		u.hooks.ToolsChanged(u.name)
 	}
 	if u.hooks.Notification != nil {
 		u.hooks.Notification(u.name, method, params, msg)

@@ -84,8 +84,15 @@ func TestPluginsListAndInstall(t *testing.T) {
 	if err := jsonUnmarshal(out, &rep); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	if len(rep.Plugins) != 1 || rep.Plugins[0].Kind != "transport" || rep.Plugins[0].Names[0] != "stdio" || rep.Plugins[0].Refused != "" {
+	// The bundled transports, in file order.
+	if len(rep.Plugins) != 3 {
 		t.Fatalf("plugins list: %s", out)
+	}
+	for i, name := range []string{"http", "sse", "stdio"} {
+		p := rep.Plugins[i]
+		if p.Kind != "transport" || len(p.Names) != 1 || p.Names[0] != name || p.Refused != "" {
+			t.Fatalf("plugin %d should provide %s: %s", i, name, out)
+		}
 	}
 	// A file that is not executable, and one with an unknown kind, are
 	// listed with the reason and never started.

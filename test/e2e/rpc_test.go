@@ -30,6 +30,34 @@ type rpc struct {
 	noteCh  chan struct{}
 	bad     []string // stdout lines that were not JSON-RPC
 	done    chan struct{}
+	// answer gives the result for the server's requests by method; a
+	// method without one is refused.
+	answer map[string]func(params json.RawMessage) string
+	asked  []json.RawMessage // the server's requests, as received
+}
+
+// onRequest makes the client answer the server's method requests with the
+// result fn returns.
+func (c *rpc) onRequest(method string, fn func(params json.RawMessage) string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.answer == nil {
+		c.answer = map[string]func(json.RawMessage) string{}
+	}
+	c.answer[method] = fn
+}
+
+// requestsReceived returns the server's requests with method.
+func (c *rpc) requestsReceived(method string) []json.RawMessage {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []json.RawMessage
+	for _, m := range c.asked {
+		if strings.Contains(string(m), `"method":"`+method+`"`) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 type syncBuffer struct {
@@ -131,6 +159,17 @@ func (c *rpc) dispatch(line []byte) {
 	defer c.mu.Unlock()
 	if env.Method != "" {
 		if env.ID != nil {
+			c.asked = append(c.asked, msg)
+			if fn := c.answer[env.Method]; fn != nil {
+				var p struct {
+					Params json.RawMessage `json:"params"`
+				}
+				_ = json.Unmarshal(msg, &p)
+				go func() {
+					c.send(fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"result":%s}`, env.ID, fn(p.Params)))
+				}()
+				return
+			}
 			// A request from the server: answer that it is not supported.
 			go c.send(fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"error":{"code":-32601,"message":"not supported"}}`, env.ID))
 			return
@@ -204,9 +243,15 @@ func (c *rpc) result(method string, params any) json.RawMessage {
 
 func (c *rpc) initialize() json.RawMessage {
 	c.t.Helper()
+	return c.initializeWith(map[string]any{})
+}
+
+// initializeWith initializes declaring the client capabilities caps.
+func (c *rpc) initializeWith(caps map[string]any) json.RawMessage {
+	c.t.Helper()
 	res := c.result("initialize", map[string]any{
 		"protocolVersion": "2025-06-18",
-		"capabilities":    map[string]any{},
+		"capabilities":    caps,
 		"clientInfo":      map[string]any{"name": "e2e", "version": "1"},
 	})
 	c.send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)

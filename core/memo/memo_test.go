@@ -1,4 +1,4 @@
-package transportmemo
+package memo
 
 import (
 	"os"
@@ -34,5 +34,18 @@ func TestMemo(t *testing.T) {
 	}
 	if got := m.Get("http://127.0.0.1:2/mcp"); got != "http" {
 		t.Fatalf("after rewriting a corrupt memo: %q", got)
+	}
+
+	if _, ok := m.Offers("a@1"); ok {
+		t.Fatal("unknown server has offers")
+	}
+	if err := m.SetOffers("a@1", Offers{Prompts: true}); err != nil {
+		t.Fatal(err)
+	}
+	if o, ok := New(dir).Offers("a@1"); !ok || o != (Offers{Prompts: true}) {
+		t.Fatalf("offers %+v %v", o, ok)
+	}
+	if got := m.Get("http://127.0.0.1:2/mcp"); got != "http" {
+		t.Fatalf("offers overwrote transports: %q", got)
 	}
 }

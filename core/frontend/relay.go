@@ -1,0 +1,165 @@
+package frontend
+
+import (
+	"encoding/json"
+	"strconv"
+	"sync"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/tidwall/gjson"
+)
+
+// The upstreams' own requests (sampling, elicitation, roots/list) are
+// relayed to the client under ids of the proxy's own, so that two
+// upstreams using the same id never collide, and the client's answers go
+// back to the upstream that asked under the id it used.
+
+// askPrefix starts the ids of the proxy's requests to its client; the
+// client's own ids are never echoed back to it as requests, so they
+// cannot collide with these.
+const askPrefix = "ica-"
+
+// asked is a request relayed to the client, waiting for its answer.
+type asked struct {
+	server     string
+	upstreamID string // raw
+	reply      func(result, rpcErr json.RawMessage)
+}
+
+type askTable struct {
+	mu   sync.Mutex
+	next int64
+	byID map[string]*asked // by the raw id sent to the client
+	// byUpstream finds a request by who asked: server + "\x00" + raw id.
+	byUpstream map[string]string
+}
+
+func upstreamKey(server, id string) string { return server + "\x00" + id }
+
+// relayRequest sends an upstream's request to the client.
+func (s *Server) relayRequest(server, method string, id, params json.RawMessage, reply func(result, rpcErr json.RawMessage)) {
+	a := &asked{server: server, upstreamID: string(id), reply: reply}
+	s.asks.mu.Lock()
+	if s.asks.byID == nil {
+		s.asks.byID = map[string]*asked{}
+		s.asks.byUpstream = map[string]string{}
+	}
+	s.asks.next++
+	ourID := strconv.Quote(askPrefix + strconv.FormatInt(s.asks.next, 10))
+	s.asks.byID[ourID] = a
+	s.asks.byUpstream[upstreamKey(server, a.upstreamID)] = ourID
+	s.asks.mu.Unlock()
+
+	m, _ := json.Marshal(method)
+	parts := [][]byte{[]byte(`{"jsonrpc":"2.0","id":`), []byte(ourID), []byte(`,"method":`), m}
+	if len(params) > 0 {
+		parts = append(parts, []byte(`,"params":`), params)
+	}
+	parts = append(parts, tail)
+	s.write(parts...)
+}
+
+// take removes a relayed request by the id the client saw.
+func (s *Server) take(ourID string) *asked {
+	s.asks.mu.Lock()
+	defer s.asks.mu.Unlock()
+	a := s.asks.byID[ourID]
+	if a != nil {
+		delete(s.asks.byID, ourID)
+		delete(s.asks.byUpstream, upstreamKey(a.server, a.upstreamID))
+	}
+	return a
+}
+
+// clientAnswered passes the client's answer to the upstream that asked.
+func (s *Server) clientAnswered(msg []byte) {
+	r := gjson.GetManyBytes(msg, "id", "result", "error")
+	a := s.take(r[0].Raw)
+	if a == nil {
+		s.log.Debug("the client answered a request the proxy did not send, or no longer waits for", "id", r[0].Raw)
+		return
+	}
+	var result, rpcErr json.RawMessage
+	if r[2].Exists() {
+		rpcErr = json.RawMessage(r[2].Raw)
+	} else if r[1].Exists() {
+		result = json.RawMessage(r[1].Raw)
+	} else {
+		rpcErr = json.RawMessage(`{"code":-32603,"message":"the client answered with neither result nor error"}`)
+	}
+	a.reply(result, rpcErr)
+}
+
+// upstreamCancelled tells the client an upstream gave up a request it had
+// relayed.
+func (s *Server) upstreamCancelled(server string, params json.RawMessage) {
+	id := gjson.GetBytes(params, "requestId")
+	s.asks.mu.Lock()
+	ourID, ok := s.asks.byUpstream[upstreamKey(server, id.Raw)]
+	s.asks.mu.Unlock()
+	if !ok {
+		return
+	}
+	s.take(ourID)
+	reason := gjson.GetBytes(params, "reason")
+	out := []byte(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":` + ourID)
+	if reason.Type == gjson.String {
+		out = append(out, `,"reason":`...)
+		out = append(out, reason.Raw...)
+	}
+	s.write(append(out, "}}"...))
+}
+
+// failAsks answers every relayed request with an error: the client is
+// gone.
+func (s *Server) failAsks() {
+	s.asks.mu.Lock()
+	all := s.asks.byID
+	s.asks.byID, s.asks.byUpstream = map[string]*asked{}, map[string]string{}
+	s.asks.mu.Unlock()
+	e, _ := json.Marshal(mcp.JSONRPCErrorDetails{Code: mcp.INTERNAL_ERROR, Message: "the client disconnected"})
+	for _, a := range all {
+		a.reply(nil, e)
+	}
+}
+
+// upstreamNotification passes on what the client can use: progress of its
+// own requests, log messages (named after their server), and changes to
+// resources and prompts; an upstream giving up a relayed request is
+// passed on as the client's cancellation.
+func (s *Server) upstreamNotification(server, method string, params, msg json.RawMessage) {
+	switch method {
+	case string(mcp.MethodNotificationProgress):
+		s.write(msg)
+	case string(mcp.MethodNotificationCancelled):
+		s.upstreamCancelled(server, params)
+	case "notifications/message":
+		s.write(withLogger(msg, params, server))
+	case string(mcp.MethodNotificationResourceUpdated), string(mcp.MethodNotificationResourcesListChanged):
+		if s.offered().Resources {
+			s.write(msg)
+		}
+	case string(mcp.MethodNotificationPromptsListChanged):
+		if s.offered().Prompts {
+			s.write(msg)
+		}
+	}
+}
+
+// withLogger names the server as a log message's logger when the upstream
+// named none, so the client can tell whose message it is.
+func withLogger(msg, params json.RawMessage, server string) []byte {
+	if gjson.GetBytes(params, "logger").Exists() || !gjson.ParseBytes(params).IsObject() {
+		return msg
+	}
+	p := gjson.GetBytes(msg, "params")
+	name, _ := json.Marshal(server)
+	out := make([]byte, 0, len(msg)+len(name)+12)
+	out = append(out, msg[:p.Index+1]...) // up to and including '{'
+	out = append(out, `"logger":`...)
+	out = append(out, name...)
+	if len(gjson.ParseBytes(params).Map()) > 0 {
+		out = append(out, ',')
+	}
+	return append(out, msg[p.Index+1:]...)
+}

@@ -1,0 +1,161 @@
+// Package memo remembers facts about upstream servers between runs, in
+// $ICA_HOME/mcp-upstreams.json: which transport a url-only server speaks,
+// so it is probed once rather than at every start, and what each server
+// offers, so the proxy can answer its client's initialize at once.
+//
+// It is a cache. Losing it costs one probe or one short wait; a stale
+// entry corrects itself, because the proxy falls back when a remembered
+// transport is refused and records what a server offers each time it
+// connects.
+package memo
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// FileName is the memo's file in $ICA_HOME.
+const FileName = "mcp-upstreams.json"
+
+// Memo is the memo file of one $ICA_HOME. It is safe for concurrent use.
+type Memo struct {
+	path string
+	mu   sync.Mutex
+}
+
+// Offers is what a server offers beyond tools.
+type Offers struct {
+	Resources bool `json:"resources,omitempty"`
+	Prompts   bool `json:"prompts,omitempty"`
+}
+
+type file struct {
+	// Transports maps a server URL to the transport it speaks.
+	Transports map[string]transportRecord `json:"transports,omitempty"`
+	// Offers maps a server key (name and config fingerprint) to what it
+	// offered when it last connected.
+	Offers map[string]offersRecord `json:"offers,omitempty"`
+}
+
+type transportRecord struct {
+	Transport string    `json:"transport"`
+	Checked   time.Time `json:"checked"`
+}
+
+type offersRecord struct {
+	Offers
+	Checked time.Time `json:"checked"`
+}
+
+// New returns the memo kept in dir.
+func New(dir string) *Memo {
+	return &Memo{path: filepath.Join(dir, FileName)}
+}
+
+// Get returns the transport remembered for url, or "".
+func (m *Memo) Get(url string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f, _ := m.load()
+	return f.Transports[url].Transport
+}
+
+// Set remembers that url speaks transport. Another process writing at the
+// same moment may win; either answer is right.
+func (m *Memo) Set(url, transport string) error {
+	return m.update(func(f *file) bool {
+		if f.Transports[url].Transport == transport {
+			return false
+		}
+		if f.Transports == nil {
+			f.Transports = map[string]transportRecord{}
+		}
+		f.Transports[url] = transportRecord{Transport: transport, Checked: now()}
+		return true
+	})
+}
+
+// Offers returns what the server with key offered last time, and whether
+// that is known.
+func (m *Memo) Offers(key string) (Offers, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f, _ := m.load()
+	r, ok := f.Offers[key]
+	return r.Offers, ok
+}
+
+// SetOffers remembers what the server with key offers.
+func (m *Memo) SetOffers(key string, o Offers) error {
+	return m.update(func(f *file) bool {
+		if r, ok := f.Offers[key]; ok && r.Offers == o {
+			return false
+		}
+		if f.Offers == nil {
+			f.Offers = map[string]offersRecord{}
+		}
+		f.Offers[key] = offersRecord{Offers: o, Checked: now()}
+		return true
+	})
+}
+
+func now() time.Time { return time.Now().UTC().Truncate(time.Second) }
+
+// update applies change to the file and writes it back if it changed. The
+// write goes to a temporary file renamed into place, so a reader never
+// sees half of it.
+func (m *Memo) update(change func(*file) bool) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f, err := m.load()
+	if err != nil {
+		f = file{} // unreadable: start over
+	}
+	if !change(&f) {
+		return nil
+	}
+	data, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(m.path), 0o700); err != nil {
+		return fmt.Errorf("memo: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(m.path), FileName+".*")
+	if err != nil {
+		return fmt.Errorf("memo: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("memo: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("memo: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), m.path); err != nil {
+		return fmt.Errorf("memo: %w", err)
+	}
+	return nil
+}
+
+func (m *Memo) load() (file, error) {
+	var f file
+	data, err := os.ReadFile(m.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return f, nil
+	}
+	if err != nil {
+		return f, err
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		return file{}, fmt.Errorf("%s: %w", m.path, err)
+	}
+	return f, nil
+}

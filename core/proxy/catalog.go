@@ -1,0 +1,108 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/mirror"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
+)
+
+// Resources, resource templates and prompts are listed when the client
+// asks, from each upstream's cached list; see mirror.BuildCatalog for how
+// they are named.
+
+var catalogLists = map[mirror.CatalogKind]upstream.Kind{
+	mirror.KindResources:         upstream.KindResources,
+	mirror.KindResourceTemplates: upstream.KindResourceTemplates,
+	mirror.KindPrompts:           upstream.KindPrompts,
+}
+
+// Catalog lists one kind from every mirrored server that offers it (or
+// may: a server never seen is asked), waiting for each at most the list
+// wait; a server that fails or is slow is left out of this answer.
+func (p *Proxy) Catalog(ctx context.Context, kind mirror.CatalogKind) *mirror.Catalog {
+	names, _ := p.mirrorable()
+	ctx, cancel := context.WithTimeout(ctx, p.opts.Settings.ListWait)
+	defer cancel()
+	lists := make([]mirror.ServerItems, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		o, known := p.offers(name)
+		offered := o.Prompts
+		if kind != mirror.KindPrompts {
+			offered = o.Resources
+		}
+		u := p.upstream(name)
+		if u == nil || (known && !offered) {
+			continue
+		}
+		wg.Go(func() {
+			items, err := u.List(ctx, catalogLists[kind])
+			if err != nil {
+				p.log.Debug("could not list", "server", name, "kind", kind, "error", err)
+				return
+			}
+			lists[i] = mirror.ServerItems{Server: name, Items: items}
+		})
+	}
+	wg.Wait()
+	in := lists[:0]
+	for _, l := range lists {
+		if l.Server != "" {
+			in = append(in, l)
+		}
+	}
+	c := mirror.BuildCatalog(kind, in, p.limits(), p.opts.Settings.Separator)
+	p.catalogs.Store(kind, c)
+	return c
+}
+
+// lastCatalog is the catalog last built of kind, or a new one.
+func (p *Proxy) lastCatalog(ctx context.Context, kind mirror.CatalogKind) *mirror.Catalog {
+	if c, ok := p.catalogs.Load(kind); ok {
+		return c.(*mirror.Catalog)
+	}
+	return p.Catalog(ctx, kind)
+}
+
+// PromptByName finds an exposed prompt.
+func (p *Proxy) PromptByName(ctx context.Context, name string) (mirror.Item, bool) {
+	if it, ok := p.lastCatalog(ctx, mirror.KindPrompts).Lookup(name); ok {
+		return it, true
+	}
+	return p.Catalog(ctx, mirror.KindPrompts).Lookup(name)
+}
+
+// ResourceServer says which server to ask for uri: the one that listed
+// it, else the one whose template matches it best, else the only server
+// offering resources.
+func (p *Proxy) ResourceServer(ctx context.Context, uri string) (string, error) {
+	for _, fresh := range []bool{false, true} {
+		get := p.lastCatalog
+		if fresh {
+			get = p.Catalog
+		}
+		if it, ok := get(ctx, mirror.KindResources).ByURI(uri); ok {
+			return it.Server, nil
+		}
+		if it, ok := get(ctx, mirror.KindResourceTemplates).MatchTemplate(uri); ok {
+			return it.Server, nil
+		}
+	}
+	names, _ := p.mirrorable()
+	var offering []string
+	for _, name := range names {
+		if o, _ := p.offers(name); o.Resources {
+			offering = append(offering, name)
+		}
+	}
+	switch len(offering) {
+	case 0:
+		return "", fmt.Errorf("no upstream server offers resources; %s cannot be read", uri)
+	case 1:
+		return offering[0], nil
+	}
+	return "", fmt.Errorf("no upstream server lists resource %s, and %d servers offer resources (%v); it cannot be routed", uri, len(offering), offering)
+}

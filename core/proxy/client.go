@@ -1,0 +1,168 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/memo"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
+)
+
+// This file is the proxy's side of the conversation between its client
+// and the upstreams: what the client can do, declared to each upstream;
+// what the upstreams offer, declared to the client; and the upstreams'
+// own requests, relayed to the client.
+
+// Memo keeps facts about upstreams between runs; memo.Memo implements it.
+type Memo interface {
+	upstream.TransportMemo
+	Offers(key string) (memo.Offers, bool)
+	SetOffers(key string, o memo.Offers) error
+}
+
+// SetClientCapabilities records what the proxy's client declared at
+// initialize. Upstreams are told the parts the proxy relays (roots,
+// sampling, elicitation), so that a server asks only for what the client
+// can give. Sessions opened before keep what they declared.
+func (p *Proxy) SetClientCapabilities(c mcp.ClientCapabilities) {
+	relayed := mcp.ClientCapabilities{Roots: c.Roots, Sampling: c.Sampling, Elicitation: c.Elicitation}
+	p.clientCaps.Store(&relayed)
+}
+
+func (p *Proxy) clientCapabilities() mcp.ClientCapabilities {
+	if c := p.clientCaps.Load(); c != nil {
+		return *c
+	}
+	return mcp.ClientCapabilities{}
+}
+
+// memoKey names a server in the memo: its name and the fingerprint of its
+// entry, so an edited entry is not judged by what the old one offered.
+func (p *Proxy) memoKey(server string) string {
+	p.mu.RLock()
+	cfg := p.cfg
+	p.mu.RUnlock()
+	if s := cfg.Server(server); s != nil {
+		return server + "@" + s.Fingerprint
+	}
+	return server
+}
+
+func offersOf(caps *mcp.ServerCapabilities) memo.Offers {
+	return memo.Offers{Resources: caps.Resources != nil, Prompts: caps.Prompts != nil}
+}
+
+func (p *Proxy) onConnected(server string, init *mcp.InitializeResult) {
+	if p.opts.Memo == nil {
+		return
+	}
+	if err := p.opts.Memo.SetOffers(p.memoKey(server), offersOf(&init.Capabilities)); err != nil {
+		p.log.Debug("could not remember what a server offers", "server", server, "error", err)
+	}
+}
+
+// offers says what one server offers: from its live session, else from
+// the memo; known is false for a server never seen.
+func (p *Proxy) offers(name string) (o memo.Offers, known bool) {
+	u := p.upstream(name)
+	if u == nil {
+		return memo.Offers{}, true
+	}
+	if caps := u.ServerCapabilities(); caps != nil {
+		return offersOf(caps), true
+	}
+	if p.opts.Memo != nil {
+		return p.opts.Memo.Offers(p.memoKey(name))
+	}
+	return memo.Offers{}, false
+}
+
+// Offers says whether any mirrored server offers resources or prompts,
+// for the capabilities the proxy declares at initialize. Servers never
+// seen before are waited for, at most wait; one that has not answered by
+// then counts as offering nothing until the client connects again.
+func (p *Proxy) Offers(ctx context.Context, wait time.Duration) memo.Offers {
+	names, _ := p.mirrorable()
+	var all memo.Offers
+	var unknown []string
+	for _, name := range names {
+		o, known := p.offers(name)
+		if !known {
+			unknown = append(unknown, name)
+		}
+		all.Resources = all.Resources || o.Resources
+		all.Prompts = all.Prompts || o.Prompts
+	}
+	if len(unknown) == 0 {
+		return all
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for _, name := range unknown {
+		u := p.upstream(name)
+		if u == nil {
+			continue
+		}
+		select {
+		case <-u.Tried():
+		case <-t.C:
+			return all
+		case <-ctx.Done():
+			return all
+		}
+		o, _ := p.offers(name)
+		all.Resources = all.Resources || o.Resources
+		all.Prompts = all.Prompts || o.Prompts
+	}
+	return all
+}
+
+// onUpstreamRequest relays an upstream's request to the client.
+func (p *Proxy) onUpstreamRequest(server, method string, id, params json.RawMessage, reply func(result, rpcErr json.RawMessage)) {
+	if h := p.hooks.Load().Request; h != nil {
+		h(server, method, id, params, reply)
+		return
+	}
+	e, _ := json.Marshal(mcp.JSONRPCErrorDetails{Code: mcp.METHOD_NOT_FOUND,
+		Message: "ica-mcp-proxy has no client to relay " + method + " to"})
+	reply(nil, e)
+}
+
+// NotifyUpstreams sends a notification to every live upstream session, as
+// when the client's roots change; it starts no session.
+func (p *Proxy) NotifyUpstreams(method string, params json.RawMessage) {
+	p.mu.RLock()
+	all := make([]*upstream.Upstream, 0, len(p.ups))
+	for _, u := range p.ups {
+		all = append(all, u)
+	}
+	p.mu.RUnlock()
+	for _, u := range all {
+		u.NotifyLive(method, params)
+	}
+}
+
+// SetLogLevel passes the client's logging/setLevel on to every live
+// upstream that sends log messages; their answers do not matter to the
+// client, which the proxy answers itself.
+func (p *Proxy) SetLogLevel(params json.RawMessage) {
+	p.mu.RLock()
+	all := make([]*upstream.Upstream, 0, len(p.ups))
+	for _, u := range p.ups {
+		all = append(all, u)
+	}
+	p.mu.RUnlock()
+	for _, u := range all {
+		if caps := u.ServerCapabilities(); caps == nil || caps.Logging == nil || !u.State().Running {
+			continue
+		}
+		u.Start("logging/setLevel", params, func(r upstream.Reply, err error) {
+			if err != nil || r.Error != nil {
+				p.log.Debug("upstream refused logging/setLevel", "error", err, "answer", string(r.Error))
+			}
+		})
+	}
+}

@@ -1,0 +1,168 @@
+package upstream
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/tidwall/gjson"
+)
+
+// maxListPages bounds pagination against an upstream that hands out
+// cursors for ever.
+const maxListPages = 100
+
+// Kind is one of the lists an MCP server offers.
+type Kind int
+
+// The lists the proxy mirrors.
+const (
+	KindTools Kind = iota
+	KindResources
+	KindResourceTemplates
+	KindPrompts
+	numKinds
+)
+
+var kinds = [numKinds]struct {
+	method, field, changed string
+}{
+	KindTools:             {"tools/list", "tools", "notifications/tools/list_changed"},
+	KindResources:         {"resources/list", "resources", "notifications/resources/list_changed"},
+	KindResourceTemplates: {"resources/templates/list", "resourceTemplates", "notifications/resources/list_changed"},
+	KindPrompts:           {"prompts/list", "prompts", "notifications/prompts/list_changed"},
+}
+
+// Method is the list's MCP method.
+func (k Kind) Method() string { return kinds[k].method }
+
+// kindsChangedBy returns the lists a list_changed notification makes stale.
+func kindsChangedBy(method string) []Kind {
+	var out []Kind
+	for k := range numKinds {
+		if kinds[k].changed == method {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// listCache is one cached list: the items, when they were fetched, and the
+// listing under way that concurrent callers share.
+type listCache struct {
+	mu    sync.Mutex
+	items []json.RawMessage
+	at    time.Time
+	gen   uint64 // bumped by invalidate
+	call  *listCall
+}
+
+type listCall struct {
+	done  chan struct{}
+	items []json.RawMessage
+	err   error
+}
+
+// Tools returns the upstream's tools; see List.
+func (u *Upstream) Tools(ctx context.Context) ([]json.RawMessage, error) {
+	return u.List(ctx, KindTools)
+}
+
+// List returns the items of one of the upstream's lists, each the raw JSON
+// object it sent, from the cache while it is fresh. Concurrent callers
+// share one listing.
+func (u *Upstream) List(ctx context.Context, k Kind) ([]json.RawMessage, error) {
+	c := &u.lists[k]
+	c.mu.Lock()
+	if c.items != nil && u.fresh(c) {
+		items := c.items
+		c.mu.Unlock()
+		return items, nil
+	}
+	call := c.call
+	if call == nil {
+		call = &listCall{done: make(chan struct{})}
+		c.call = call
+		go u.listShared(context.WithoutCancel(ctx), k, call, c.gen)
+	}
+	c.mu.Unlock()
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-call.done:
+		return call.items, call.err
+	}
+}
+
+func (u *Upstream) fresh(c *listCache) bool {
+	return u.spec.ToolCacheTTL <= 0 || time.Since(c.at) < u.spec.ToolCacheTTL
+}
+
+// InvalidateTools drops the cached tool list.
+func (u *Upstream) InvalidateTools() { u.invalidate(KindTools) }
+
+func (u *Upstream) invalidate(k Kind) {
+	c := &u.lists[k]
+	c.mu.Lock()
+	c.items = nil
+	c.gen++
+	c.mu.Unlock()
+}
+
+func (u *Upstream) listShared(ctx context.Context, k Kind, call *listCall, gen uint64) {
+	items, err := u.fetch(ctx, k)
+	c := &u.lists[k]
+	c.mu.Lock()
+	c.call = nil
+	call.items, call.err = items, err
+	// A list_changed that arrived while listing makes this answer stale.
+	if err == nil && gen == c.gen {
+		c.items, c.at = items, time.Now()
+	}
+	c.mu.Unlock()
+	close(call.done)
+}
+
+func (u *Upstream) fetch(ctx context.Context, k Kind) ([]json.RawMessage, error) {
+	method, field := kinds[k].method, kinds[k].field
+	items := []json.RawMessage{}
+	var cursor string
+	for page := 0; page < maxListPages; page++ {
+		var params json.RawMessage
+		if cursor != "" {
+			params, _ = json.Marshal(map[string]string{"cursor": cursor})
+		}
+		r, err := u.Request(ctx, method, params)
+		if err != nil {
+			return nil, err
+		}
+		if r.Error != nil {
+			return nil, fmt.Errorf("server %q: %s failed: %s", u.name, method, r.Error)
+		}
+		if !gjson.ValidBytes(r.Result) {
+			return nil, fmt.Errorf("server %q: %s result is not valid JSON", u.name, method)
+		}
+		res := gjson.GetManyBytes(r.Result, field, "nextCursor")
+		if res[0].Exists() && !res[0].IsArray() {
+			return nil, fmt.Errorf("server %q: %s result: %q is not an array", u.name, method, field)
+		}
+		for _, x := range res[0].Array() {
+			items = append(items, json.RawMessage(x.Raw))
+		}
+		if res[1].Str == "" {
+			return items, nil
+		}
+		cursor = res[1].Str
+	}
+	return nil, fmt.Errorf("server %q: %s still paginating after %d pages", u.name, method, maxListPages)
+}
+
+// FreshTools returns the cached tool list and whether it is still fresh.
+func (u *Upstream) FreshTools() ([]json.RawMessage, bool) {
+	c := &u.lists[KindTools]
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.items, c.items != nil && u.fresh(c)
+}
