@@ -418,7 +418,7 @@ func (p *Proxy) refreshStale(ctx context.Context) {
 			continue
 		}
 		// A server that failed is tried again, but not at every list.
-		if st := u.State(); st.Status == upstream.StatusError && time.Since(st.Since) < retryFailedAfter {
+		if st := u.State(); (st.Status == upstream.StatusError || st.Status == upstream.StatusLoginRequired) && time.Since(st.Since) < retryFailedAfter {
 			continue
 		}
 		go p.list(ctx, name)

@@ -35,6 +35,9 @@ const (
 	// none; maxRetry caps both.
 	defaultRetry = 500 * time.Millisecond
 	maxRetry     = 30 * time.Second
+	// listenOpenTimeout bounds how long messages wait for the GET stream
+	// to open.
+	listenOpenTimeout = 2 * time.Second
 )
 
 var errEnded = errors.New("session ended")
@@ -70,7 +73,11 @@ type session struct {
 	sessionID string
 	version   string // negotiated at initialize
 	listening bool
-	inflight  map[string]context.CancelFunc // POSTs of requests, by raw id
+	// listenUp is closed once the GET stream's first request has been
+	// answered (or failed): messages wait for it, so that nothing the
+	// server sends on that stream in reply to them is missed.
+	listenUp chan struct{}
+	inflight map[string]context.CancelFunc // POSTs of requests, by raw id
 	ended     bool
 
 	endOnce sync.Once
@@ -134,6 +141,16 @@ func (s *session) post(ctx context.Context, cancel context.CancelFunc, msg remot
 		// Once the server has been told, stop reading the request's answer.
 		defer s.abortRequest(gjson.GetBytes(body, "params.requestId").Raw)
 	}
+	s.mu.Lock()
+	up := s.listenUp
+	s.mu.Unlock()
+	if up != nil {
+		select {
+		case <-up:
+		case <-ctx.Done():
+			return
+		}
+	}
 	req, sentSession := s.newRequest(ctx, http.MethodPost, body, msg)
 	resp, err := s.client.Do(req)
 	if err != nil {
@@ -160,7 +177,6 @@ func (s *session) post(ctx context.Context, cancel context.CancelFunc, msg remot
 		if msg.IsRequest() {
 			s.failRequest(msg, "the server accepted the request without answering it")
 		}
-		s.afterAccepted(msg)
 	case resp.StatusCode/100 == 2:
 		if isInit {
 			s.noteSession(resp.Header.Get(headerSessionID))
@@ -181,7 +197,6 @@ func (s *session) post(ctx context.Context, cancel context.CancelFunc, msg remot
 			if msg.IsRequest() {
 				s.failRequest(msg, "the server answered with an empty body")
 			}
-			s.afterAccepted(msg)
 		default:
 			s.deliver(msg, data)
 		}
@@ -203,14 +218,6 @@ func (s *session) post(ctx context.Context, cancel context.CancelFunc, msg remot
 			return
 		}
 		s.log.Warn("the server refused a message", "method", msg.Method, "status", resp.StatusCode, "body", remote.Describe(resp.StatusCode, data))
-	}
-}
-
-// afterAccepted acts on a notification the server took: once the client
-// says it is initialized, the server may talk on its own, so listen.
-func (s *session) afterAccepted(msg remote.Msg) {
-	if msg.Method == string(mcp.MethodNotificationInitialized) {
-		s.startListening()
 	}
 }
 
@@ -288,6 +295,10 @@ func (s *session) deliver(msg remote.Msg, data []byte) {
 			s.mu.Lock()
 			s.version = v
 			s.mu.Unlock()
+			// The session exists now: open the GET stream before the
+			// client's next message (initialized), which servers often
+			// answer on that stream at once.
+			s.startListening()
 		}
 	}
 	if err := s.peer.Deliver(data); err != nil {
@@ -398,16 +409,21 @@ func (s *session) startListening() {
 		return
 	}
 	s.listening = true
+	up := make(chan struct{})
+	s.listenUp = up
 	s.work.Add(1)
 	s.mu.Unlock()
-	go s.listen()
+	go s.listen(up)
 }
 
 // listen keeps a GET stream open for the session's life, reconnecting
 // with Last-Event-ID when it drops. A server that offers no stream answers
 // 405; one whose streams keep failing is given up on after a few tries.
-func (s *session) listen() {
+func (s *session) listen(up chan struct{}) {
 	defer s.work.Done()
+	var once sync.Once
+	opened := func() { once.Do(func() { close(up) }) }
+	defer opened()
 	lastID := ""
 	var retry time.Duration
 	failures := 0
@@ -416,7 +432,12 @@ func (s *session) listen() {
 		if lastID != "" {
 			req.Header.Set(headerLastEventID, lastID)
 		}
+		// The first answer should come at once; a server that holds it
+		// back must not hold up every message.
+		t := time.AfterFunc(listenOpenTimeout, opened)
 		resp, err := s.client.Do(req)
+		t.Stop()
+		opened()
 		switch {
 		case err != nil:
 			if s.ctx.Err() != nil {
