@@ -69,6 +69,9 @@ type Conn struct {
 
 	init *mcp.InitializeResult
 	mcpc *client.Client
+	// meta is set when the upstream speaks the stateless 2026-07-28
+	// revision: the _meta members every request must carry.
+	meta []metaMember
 }
 
 // Dial opens a session on the transport plugin and performs the MCP
@@ -101,15 +104,22 @@ func Dial(ctx context.Context, tc sdk.TransportClient, pluginName string, spec s
 	}
 	go c.readLoop()
 
-	c.mcpc = client.NewClient(mcpTransport{c}, client.WithLegacyProtocolOnly())
+	// Over streamable HTTP the stateless 2026-07-28 revision is tried
+	// first (server/discover), falling back to the initialize handshake;
+	// elsewhere the handshake is used at once, since a stdio server that
+	// ignores unknown requests would hold the start up.
+	var opts []client.ClientOption
+	if spec.Transport != "http" {
+		opts = append(opts, client.WithLegacyProtocolOnly()) //nolint:staticcheck // deliberate: see above
+	}
+	c.mcpc = client.NewClient(mcpTransport{c}, opts...)
 	if err := c.mcpc.Start(ctx); err != nil {
 		go c.Close(0)
 		return nil, err
 	}
 	init, err := c.mcpc.Initialize(ctx, mcp.InitializeRequest{Params: mcp.InitializeParams{
-		ProtocolVersion: mcp.LATEST_LEGACY_PROTOCOL_VERSION,
-		ClientInfo:      ClientInfo,
-		Capabilities:    h.capabilities,
+		ClientInfo:   ClientInfo,
+		Capabilities: h.capabilities,
 	}})
 	if err != nil {
 		cerr := c.Err()
@@ -120,6 +130,9 @@ func Dial(ctx context.Context, tc sdk.TransportClient, pluginName string, spec s
 			return nil, cerr // the upstream died during the handshake
 		}
 		return nil, fmt.Errorf("server %q: initialize: %w", spec.Server, err)
+	}
+	if v := c.mcpc.ProtocolVersion(); mcp.IsModernProtocol(v) {
+		c.meta = requestMeta(v, h.capabilities)
 	}
 	c.init = init
 	return c, nil
@@ -173,6 +186,9 @@ func (c *Conn) Start(method string, params json.RawMessage, timeout time.Duratio
 	}
 	c.mu.Unlock()
 
+	if c.meta != nil {
+		params = withMeta(params, c.meta)
+	}
 	if err := c.cs.Send(encodeRequest(id, method, params)); err != nil {
 		// A send fails (io.EOF) once the session has ended; why it ended
 		// (the upstream's exit code, a plugin crash) is what the read loop
