@@ -395,7 +395,7 @@ func (c *Conn) dispatch(msg []byte) {
 	case hasID:
 		c.deliver(env)
 	default:
-		c.logger.Warn("upstream sent a message that is neither request, response nor notification", "server", c.server)
+		c.logger.Warn("upstream sent a message that is neither request, response nor notification", "server", c.server, "message", truncate(msg, 200))
 	}
 }
 
@@ -496,4 +496,12 @@ func encodeNotification(method string, params json.RawMessage) []byte {
 func appendString(b []byte, s string) []byte {
 	q, _ := json.Marshal(s)
 	return append(b, q...)
+}
+
+// truncate shortens a message for a log line.
+func truncate(msg []byte, n int) string {
+	if len(msg) <= n {
+		return string(msg)
+	}
+	return string(msg[:n]) + "…"
 }

@@ -1,9 +1,11 @@
-// Command ica-demo-upstream is a small stdio MCP server used by the README
-// demo and the benchmarks: it needs no Node. Its tools: echo, add and sleep.
+// Command ica-demo-upstream is a small MCP server used by the README demo
+// and the benchmarks: it needs no Node. Its tools: echo, add and sleep. It
+// speaks stdio, or streamable HTTP at /mcp with -http ADDR.
 package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"time"
@@ -13,6 +15,8 @@ import (
 )
 
 func main() {
+	httpAddr := flag.String("http", "", "serve streamable HTTP on this address (for example 127.0.0.1:8080) instead of stdio")
+	flag.Parse()
 	s := server.NewMCPServer("ica-demo-upstream", "1.0.0", server.WithToolCapabilities(false))
 	s.AddTool(mcp.NewTool("echo",
 		mcp.WithDescription("Return the message unchanged."),
@@ -45,6 +49,14 @@ func main() {
 			return nil, ctx.Err()
 		}
 	})
+	if *httpAddr != "" {
+		fmt.Fprintf(os.Stderr, "ica-demo-upstream: streamable HTTP on http://%s/mcp\n", *httpAddr)
+		if err := server.NewStreamableHTTPServer(s).Start(*httpAddr); err != nil {
+			fmt.Fprintln(os.Stderr, "ica-demo-upstream:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := server.ServeStdio(s); err != nil {
 		fmt.Fprintln(os.Stderr, "ica-demo-upstream:", err)
 		os.Exit(1)

@@ -4,7 +4,8 @@
 //	go run ./test/bench -bin ./bin
 //
 // The same Go demo upstream is called directly and through the proxy, with
-// the same raw JSON-RPC client, at concurrency 1 and 8.
+// the same raw JSON-RPC client, at concurrency 1 and 8. A second table does
+// the same for streamable HTTP upstreams, beside mcp-remote.
 package main
 
 import (
@@ -173,11 +174,17 @@ func run(bin, peers string, calls, starts int) error {
 	fmt.Printf("| cold start: spawn → tools/list with mirrored tools (median) | all | | %s | | |\n", ms(median(listT)))
 	fmt.Printf("| RSS after the load: core | all | | %.1f MiB | | |\n", float64(rssCore)/1024)
 	fmt.Printf("| RSS after the load: stdio plugin | all | | %.1f MiB | | |\n", float64(rssPlugin)/1024)
+
+	remote, err := runRemote(bin, peers, home, env, calls)
+	if err != nil {
+		return fmt.Errorf("remote upstreams: %w", err)
+	}
+	printRemote(remote)
 	return nil
 }
 
 // load runs n calls from conc goroutines and measures each.
-func load(c *client, params, expect string, conc, n int, watch []int) (measure, error) {
+func load(c caller, params, expect string, conc, n int, watch []int) (measure, error) {
 	lat := make([]time.Duration, n)
 	cpu0 := make([]time.Duration, len(watch))
 	for i, pid := range watch {
@@ -237,13 +244,15 @@ func start(cmd *exec.Cmd, env []string, dir string) (*client, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd.Stderr = os.Stderr
+	if cmd.Stderr == nil {
+		cmd.Stderr = os.Stderr
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
 	c := &client{cmd: cmd, stdin: stdin, pending: map[int]chan []byte{}}
 	go c.read(stdout)
-	if _, err := c.call("initialize", `{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}`); err != nil {
+	if _, err := c.call("initialize", `{"protocolVersion":"`+protocolVersion+`","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}`); err != nil {
 		return nil, err
 	}
 	c.write([]byte(`{"jsonrpc":"2.0","method":"notifications/initialized"}` + "\n"))

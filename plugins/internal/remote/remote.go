@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 )
@@ -209,4 +210,24 @@ func Describe(status int, body []byte) string {
 func Drain(body io.ReadCloser) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(body, maxErrorBody))
 	body.Close()
+}
+
+// Attribute gives an error answer whose id is null the id of the request
+// it answers. A server that rejects a POST before reading its request (a
+// "Bad Request" for a missing session, say) often answers with id null;
+// since the POST carried exactly one request, the answer is that
+// request's, and without its id no one would ever get it.
+func Attribute(data []byte, msg Msg) []byte {
+	if !msg.IsRequest() {
+		return data
+	}
+	r := gjson.GetManyBytes(data, "id", "error")
+	if !r[1].Exists() || (r[0].Exists() && r[0].Type != gjson.Null) {
+		return data
+	}
+	out, err := sjson.SetRawBytes(bytes.TrimSpace(data), "id", msg.ID)
+	if err != nil {
+		return data
+	}
+	return out
 }

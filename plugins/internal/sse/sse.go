@@ -43,7 +43,7 @@ var ErrTooLarge = errors.New("sse: event too large")
 
 // NewReader reads from r; an event larger than max bytes is an error.
 func NewReader(r io.Reader, max int) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, 32<<10), max: max, first: true}
+	return &Reader{br: bufio.NewReaderSize(r, 4<<10), max: max, first: true}
 }
 
 // LastID is the last event id the stream set, for Last-Event-ID.

@@ -198,12 +198,12 @@ func (s *session) post(ctx context.Context, cancel context.CancelFunc, msg remot
 				s.failRequest(msg, "the server answered with an empty body")
 			}
 		default:
-			s.deliver(msg, data)
+			s.deliver(msg, remote.Attribute(data, msg))
 		}
 	default:
 		data := remote.ReadErrorBody(resp.Body)
 		if remote.IsJSONRPC(data) {
-			s.deliver(msg, data)
+			s.deliver(msg, remote.Attribute(data, msg))
 			return
 		}
 		if isInit && (resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed) {
@@ -325,10 +325,14 @@ func (s *session) readPostStream(ctx context.Context, body io.ReadCloser, msg re
 	for attempt := 0; ; attempt++ {
 		if body != nil {
 			answered, id, r := s.readEvents(body, msg)
-			body.Close()
 			if answered {
+				// The server ends the stream after the answer; reading
+				// that end lets the connection be reused instead of
+				// dialled again for the next message.
+				go finish(body)
 				return
 			}
+			body.Close()
 			if id != "" {
 				lastID = id
 			}
@@ -353,6 +357,18 @@ func (s *session) readPostStream(ctx context.Context, body io.ReadCloser, msg re
 		s.log.Debug("resuming a broken event stream", "method", msg.Method, "last_event_id", lastID)
 		body = s.resume(ctx, lastID)
 	}
+}
+
+// finishWait bounds how long a stream's end is waited for after the
+// answer came.
+const finishWait = time.Second
+
+// finish reads what is left of a body, briefly, and closes it.
+func finish(body io.ReadCloser) {
+	t := time.AfterFunc(finishWait, func() { body.Close() })
+	defer t.Stop()
+	_, _ = io.Copy(io.Discard, io.LimitReader(body, 1<<20))
+	body.Close()
 }
 
 // resume asks for the events after lastID; nil if the server would not.

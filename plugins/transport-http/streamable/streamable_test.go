@@ -329,6 +329,9 @@ func TestNotStreamableHTTP(t *testing.T) {
 		{"405 plain", http.StatusMethodNotAllowed, "Method Not Allowed", true},
 		{"404 html", http.StatusNotFound, "<html>nope</html>", true},
 		{"400 json-rpc error", http.StatusBadRequest, `{"jsonrpc":"2.0","id":1,"error":{"code":-32600,"message":"bad"}}`, false},
+		// A server that rejects the POST before reading it answers id
+		// null; the answer is still the request's.
+		{"400 json-rpc error with id null", http.StatusBadRequest, `{"jsonrpc":"2.0","error":{"code":-32000,"message":"Bad Request: Server not initialized"},"id":null}`, false},
 		{"500", http.StatusInternalServerError, "boom", false},
 	}
 	for _, c := range cases {
@@ -348,8 +351,8 @@ func TestNotStreamableHTTP(t *testing.T) {
 			if c.unsupported && ev.Status != c.status {
 				t.Fatalf("status %d", ev.Status)
 			}
-			if !c.unsupported && (len(f.Messages) != 1 || !strings.Contains(string(f.Messages[0]), `"error"`)) {
-				t.Fatalf("want an error answer, got %q", f.Messages)
+			if !c.unsupported && (len(f.Messages) != 1 || !strings.Contains(string(f.Messages[0]), `"error"`) || !strings.Contains(string(f.Messages[0]), `"id":1`)) {
+				t.Fatalf("want an error answer to id 1, got %q", f.Messages)
 			}
 		})
 	}
