@@ -7,6 +7,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"time"
 
@@ -15,7 +17,7 @@ import (
 )
 
 func main() {
-	httpAddr := flag.String("http", "", "serve streamable HTTP on this address (for example 127.0.0.1:8080) instead of stdio")
+	httpAddr := flag.String("http", "", "serve streamable HTTP at /mcp on this address (127.0.0.1:0 picks a port) instead of stdio; the URL is printed on stdout")
 	flag.Parse()
 	s := server.NewMCPServer("ica-demo-upstream", "1.0.0", server.WithToolCapabilities(false))
 	s.AddTool(mcp.NewTool("echo",
@@ -50,8 +52,16 @@ func main() {
 		}
 	})
 	if *httpAddr != "" {
-		fmt.Fprintf(os.Stderr, "ica-demo-upstream: streamable HTTP on http://%s/mcp\n", *httpAddr)
-		if err := server.NewStreamableHTTPServer(s).Start(*httpAddr); err != nil {
+		// Port 0 picks a free port; the URL goes to stdout for scripts.
+		l, err := net.Listen("tcp", *httpAddr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ica-demo-upstream:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("http://%s/mcp\n", l.Addr())
+		mux := http.NewServeMux()
+		mux.Handle("/mcp", server.NewStreamableHTTPServer(s))
+		if err := http.Serve(l, mux); err != nil {
 			fmt.Fprintln(os.Stderr, "ica-demo-upstream:", err)
 			os.Exit(1)
 		}

@@ -165,8 +165,10 @@ type remoteKind struct {
 
 func runRemote(bin, peers, scratch string, env []string, calls int) ([]remoteResult, error) {
 	kinds := []remoteKind{{
-		label:   "Go demo (HTTP)",
-		command: func(port string) []string { return []string{filepath.Join(bin, "ica-demo-upstream"), "-http", "127.0.0.1:" + port} },
+		label: "Go demo (HTTP)",
+		command: func(port string) []string {
+			return []string{filepath.Join(bin, "ica-demo-upstream"), "-http", "127.0.0.1:" + port}
+		},
 	}}
 	everything := filepath.Join(peers, "node_modules", "@modelcontextprotocol", "server-everything", "dist", "index.js")
 	if _, err := os.Stat(everything); err == nil {

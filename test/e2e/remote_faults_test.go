@@ -333,4 +333,3 @@ func TestRemoteLoginRequired(t *testing.T) {
 		t.Fatalf("mirror_status: %+v", st.Servers["locked"])
 	}
 }
-

@@ -6,6 +6,7 @@ package remote
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -96,7 +97,20 @@ func NewClient() *http.Client {
 	t.MaxIdleConnsPerHost = 64
 	t.ResponseHeaderTimeout = 0
 	t.TLSHandshakeTimeout = 15 * time.Second
-	return &http.Client{Transport: t}
+	return &http.Client{Transport: t, CheckRedirect: sameOriginRedirects}
+}
+
+// sameOriginRedirects follows a few redirects within the server's origin
+// and refuses the others: the configured headers (an API key) must not
+// follow a redirect to another host, nor from https to http.
+func sameOriginRedirects(req *http.Request, via []*http.Request) error {
+	if len(via) >= 5 {
+		return errors.New("stopped after 5 redirects")
+	}
+	if !SameOrigin(req.URL, via[0].URL) {
+		return fmt.Errorf("refused a redirect from %s to another origin, %s://%s", via[0].URL.Host, req.URL.Scheme, req.URL.Host)
+	}
+	return nil
 }
 
 // Header builds the configured headers. Content-Type and Accept are the

@@ -78,7 +78,7 @@ type session struct {
 	// server sends on that stream in reply to them is missed.
 	listenUp chan struct{}
 	inflight map[string]context.CancelFunc // POSTs of requests, by raw id
-	ended     bool
+	ended    bool
 
 	endOnce sync.Once
 	exited  chan struct{}
