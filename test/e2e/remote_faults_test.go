@@ -31,6 +31,9 @@ type faultServer struct {
 	gets      []string // Last-Event-ID of every GET
 	resume    map[string]string
 	aborted   chan string // tools/call names whose POST the client abandoned
+	// push, when set, feeds the standalone GET stream: the server's own
+	// requests and notifications.
+	push chan string
 }
 
 func newFaultServer(t *testing.T) *faultServer {
@@ -69,6 +72,19 @@ func (f *faultServer) serve(w http.ResponseWriter, r *http.Request) {
 		f.gets = append(f.gets, id)
 		data, ok := f.resume[id]
 		f.mu.Unlock()
+		if id == "" && f.push != nil {
+			w.Header().Set("Content-Type", "text/event-stream")
+			w.(http.Flusher).Flush()
+			for {
+				select {
+				case m := <-f.push:
+					fmt.Fprintf(w, "data: %s\n\n", m)
+					w.(http.Flusher).Flush()
+				case <-r.Context().Done():
+					return
+				}
+			}
+		}
 		if !ok {
 			w.WriteHeader(http.StatusMethodNotAllowed)
 			return
@@ -331,5 +347,67 @@ func TestRemoteLoginRequired(t *testing.T) {
 	st := c.mirrorStatus()
 	if st.Servers["locked"].State != "login_required" {
 		t.Fatalf("mirror_status: %+v", st.Servers["locked"])
+	}
+}
+
+// The server's own requests reach the client and the answers come back;
+// a request the server gives up is cancelled at the client under the id
+// the client saw, and a late answer to it goes nowhere.
+func TestRemoteServerRequestsAndCancellation(t *testing.T) {
+	f := newFaultServer(t)
+	f.push = make(chan string, 4)
+	e := newEnv(t)
+	e.writeProject(t, map[string]any{"faults": map[string]any{"type": "http", "url": f.url()}})
+	c := startRPC(t, e.command())
+	c.onRequest("elicitation/create", func(json.RawMessage) string {
+		return `{"action":"accept","content":{"name":"Ada"}}`
+	})
+	release := make(chan struct{})
+	c.onRequest("sampling/createMessage", func(json.RawMessage) string {
+		<-release
+		return `{"role":"assistant","content":{"type":"text","text":"too late"},"model":"m"}`
+	})
+	defer close(release)
+	c.initializeWith(map[string]any{"elicitation": map[string]any{}, "sampling": map[string]any{}})
+	c.toolNames() // the session, and its GET stream, are up
+
+	f.push <- `{"jsonrpc":"2.0","id":"e1","method":"elicitation/create","params":{"message":"Your name?","requestedSchema":{"type":"object","properties":{"name":{"type":"string"}}}}}`
+	deadline := time.Now().Add(10 * time.Second)
+	for f.count(`"id":"e1"`) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the client's answer to elicitation/create never reached the server")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if f.count(`"Ada"`) != 1 {
+		t.Fatal("the answer reached the server changed")
+	}
+
+	f.push <- `{"jsonrpc":"2.0","id":"s2","method":"sampling/createMessage","params":{"messages":[],"maxTokens":5}}`
+	var asked json.RawMessage
+	for deadline = time.Now().Add(10 * time.Second); asked == nil; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the sampling request never reached the client")
+		}
+		if r := c.requestsReceived("sampling/createMessage"); len(r) > 0 {
+			asked = r[0]
+		}
+	}
+	var req struct {
+		ID json.RawMessage `json:"id"`
+	}
+	_ = json.Unmarshal(asked, &req)
+	f.push <- `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"s2","reason":"gave up"}}`
+	if !c.waitNotification("notifications/cancelled", 10*time.Second) {
+		t.Fatal("the client was not told the request was cancelled")
+	}
+	n := c.notifications("notifications/cancelled")[0]
+	if !strings.Contains(string(n), `"requestId":`+string(req.ID)) || !strings.Contains(string(n), "gave up") {
+		t.Fatalf("cancellation %s does not name the request the client saw (%s)", n, req.ID)
+	}
+	release <- struct{}{} // the client answers anyway
+	time.Sleep(300 * time.Millisecond)
+	if f.count(`"id":"s2"`) != 0 {
+		t.Fatal("an answer to a cancelled request was sent to the server")
 	}
 }
