@@ -60,7 +60,7 @@ test: build-race peers ## Run every test, race detector on, against the real bin
 test-unit: ## Run the tests that need no binaries or npm peers
 	$(GO) test -race -count=1 -short ./...
 
-bench: build peers ## Print the latency, throughput, start-up and memory table
+bench: build peers ## Print the latency, throughput, start-up and memory tables (stdio and HTTP upstreams, beside mcp-remote)
 	$(GO) run ./test/bench -bin $(BIN) -peers $(PEERS)
 
 tools: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc ## Install buf and the protoc plugins at pinned versions
