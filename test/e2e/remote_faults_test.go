@@ -28,6 +28,8 @@ type faultServer struct {
 	sessions  map[string]bool
 	initCount int
 	posts     []string // bodies of every POST, in order
+	headers   []http.Header
+	deletes   int
 	gets      []string // Last-Event-ID of every GET
 	resume    map[string]string
 	aborted   chan string // tools/call names whose POST the client abandoned
@@ -50,6 +52,13 @@ func (f *faultServer) expireSessions() {
 	f.mu.Lock()
 	f.sessions = map[string]bool{}
 	f.mu.Unlock()
+}
+
+// inits is how many sessions were opened.
+func (f *faultServer) inits() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.initCount
 }
 
 func (f *faultServer) count(substr string) int {
@@ -95,6 +104,7 @@ func (f *faultServer) serve(w http.ResponseWriter, r *http.Request) {
 	case http.MethodDelete:
 		f.mu.Lock()
 		delete(f.sessions, r.Header.Get("Mcp-Session-Id"))
+		f.deletes++
 		f.mu.Unlock()
 		return
 	}
@@ -109,6 +119,7 @@ func (f *faultServer) serve(w http.ResponseWriter, r *http.Request) {
 	_ = json.Unmarshal(body, &msg)
 	f.mu.Lock()
 	f.posts = append(f.posts, string(body))
+	f.headers = append(f.headers, r.Header.Clone())
 	if msg.Method == "initialize" {
 		f.initCount++
 		sid := fmt.Sprintf("session-%d", f.initCount)
@@ -201,8 +212,8 @@ func TestRemoteSessionExpiry(t *testing.T) {
 	if got := decodeResult(t, c.callTool("faults.echo", map[string]any{})).text(); got != "echoed" {
 		t.Fatalf("after expiry: %q", got)
 	}
-	if f.initCount != 2 {
-		t.Fatalf("initialize ran %d times, want 2", f.initCount)
+	if n := f.inits(); n != 2 {
+		t.Fatalf("initialize ran %d times, want 2", n)
 	}
 }
 
@@ -409,5 +420,50 @@ func TestRemoteServerRequestsAndCancellation(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if f.count(`"id":"s2"`) != 0 {
 		t.Fatal("an answer to a cancelled request was sent to the server")
+	}
+}
+
+// One session serves every call while in use (with the configured headers
+// and key on each request), is ended with DELETE when idle, and a later call
+// opens a new one.
+func TestRemoteSessionPooledWithHeaders(t *testing.T) {
+	f := newFaultServer(t)
+	e := newEnv(t)
+	e.set("ICA_MCP_PROXY_UPSTREAM_IDLE_TTL_S=1", "E2E_TEAM=blue", "E2E_KEY=k-123")
+	e.writeProject(t, map[string]any{"faults": map[string]any{
+		"url": f.url(), "headers": map[string]any{"X-Team": "${E2E_TEAM}"}, "api_key": "${E2E_KEY}",
+	}})
+	c := startProxy(t, e)
+	for range 5 {
+		if got := decodeResult(t, c.callTool("faults.echo", map[string]any{})).text(); got != "echoed" {
+			t.Fatalf("echo: %q", got)
+		}
+	}
+	f.mu.Lock()
+	inits := f.initCount
+	for _, h := range f.headers {
+		if h.Get("X-Team") != "blue" || h.Get("Authorization") != "Bearer k-123" {
+			t.Errorf("a request without the configured headers: X-Team %q, Authorization %q", h.Get("X-Team"), h.Get("Authorization"))
+		}
+	}
+	f.mu.Unlock()
+	if inits != 1 {
+		t.Fatalf("%d sessions for 5 calls, want 1", inits)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		f.mu.Lock()
+		d := f.deletes
+		f.mu.Unlock()
+		if d == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the idle session was not ended with DELETE")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := decodeResult(t, c.callTool("faults.echo", map[string]any{})).text(); got != "echoed" || f.inits() != 2 {
+		t.Fatalf("after the idle close: %q, %d sessions", got, f.inits())
 	}
 }

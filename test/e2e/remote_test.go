@@ -183,6 +183,24 @@ func TestRemoteServerEverything(t *testing.T) {
 	if err := json.Unmarshal(c.result("resources/read", map[string]any{"uri": "demo://resource/dynamic/text/3"}), &read); err != nil || len(read.Contents) == 0 {
 		t.Fatalf("templated read: %+v", read)
 	}
+	// Log messages (named after their server) and updates of a subscribed
+	// resource are relayed.
+	var owned string
+	for _, r := range resources.Resources {
+		if strings.HasPrefix(r.Name, "old.") {
+			owned = r.URI
+			break
+		}
+	}
+	if owned == "" {
+		t.Fatalf("no resource kept by old: %+v", resources.Resources)
+	}
+	c.callTool("old.toggle-simulated-logging", map[string]any{})
+	waitNote(t, c, "notifications/message", `"logger":"old"`)
+	c.result("resources/subscribe", map[string]any{"uri": owned})
+	c.callTool("old.toggle-subscriber-updates", map[string]any{})
+	waitNote(t, c, "notifications/resources/updated", owned)
+
 	var prompts struct {
 		Prompts []struct {
 			Name string `json:"name"`
@@ -255,5 +273,36 @@ func TestInspectorCLIRemoteUpstream(t *testing.T) {
 	out := inspector(t, e, "--method", "tools/call", "--tool-name", "web.get-sum", "--tool-arg", "a=19", "--tool-arg", "b=23")
 	if !strings.Contains(string(out), "42") {
 		t.Fatalf("tools/call web.get-sum: %s", out)
+	}
+}
+
+// waitNote waits until a notification with method containing substr came.
+func waitNote(t *testing.T, c *rpc, method, substr string) {
+	t.Helper()
+	for range 150 {
+		for _, n := range c.notifications(method) {
+			if strings.Contains(string(n), substr) {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("no %s with %s within 15s; got %q", method, substr, c.notifications(method))
+}
+
+// The proxy declares resources and prompts only when an upstream offers
+// them.
+func TestCapabilitiesFollowUpstreams(t *testing.T) {
+	e := newEnv(t)
+	e.writeProject(t, map[string]any{"demo": demoServer()})
+	c := startRPC(t, e.command())
+	var ir struct {
+		Capabilities map[string]json.RawMessage `json:"capabilities"`
+	}
+	if err := json.Unmarshal(c.initialize(), &ir); err != nil {
+		t.Fatal(err)
+	}
+	if ir.Capabilities["tools"] == nil || ir.Capabilities["resources"] != nil || ir.Capabilities["prompts"] != nil {
+		t.Fatalf("a tools-only upstream: capabilities %v", ir.Capabilities)
 	}
 }
