@@ -134,13 +134,7 @@ func (p *Proxy) onUpstreamRequest(server, method string, id, params json.RawMess
 // NotifyUpstreams sends a notification to every live upstream session, as
 // when the client's roots change; it starts no session.
 func (p *Proxy) NotifyUpstreams(method string, params json.RawMessage) {
-	p.mu.RLock()
-	all := make([]*upstream.Upstream, 0, len(p.ups))
-	for _, u := range p.ups {
-		all = append(all, u)
-	}
-	p.mu.RUnlock()
-	for _, u := range all {
+	for _, u := range p.allUpstreams() {
 		u.NotifyLive(method, params)
 	}
 }
@@ -149,13 +143,7 @@ func (p *Proxy) NotifyUpstreams(method string, params json.RawMessage) {
 // upstream that sends log messages; their answers do not matter to the
 // client, which the proxy answers itself.
 func (p *Proxy) SetLogLevel(params json.RawMessage) {
-	p.mu.RLock()
-	all := make([]*upstream.Upstream, 0, len(p.ups))
-	for _, u := range p.ups {
-		all = append(all, u)
-	}
-	p.mu.RUnlock()
-	for _, u := range all {
+	for _, u := range p.allUpstreams() {
 		if caps := u.ServerCapabilities(); caps == nil || caps.Logging == nil || !u.State().Running {
 			continue
 		}

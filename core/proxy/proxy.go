@@ -454,6 +454,17 @@ func (p *Proxy) Reload(ctx context.Context) {
 	p.listAll(ctx, relist)
 }
 
+// allUpstreams returns every configured upstream, for work done on all.
+func (p *Proxy) allUpstreams() []*upstream.Upstream {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	all := make([]*upstream.Upstream, 0, len(p.ups))
+	for _, u := range p.ups {
+		all = append(all, u)
+	}
+	return all
+}
+
 func (p *Proxy) upstream(name string) *upstream.Upstream {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
@@ -506,14 +517,8 @@ func (p *Proxy) StartRequest(server, method string, params json.RawMessage, done
 
 // Close shuts every upstream down, concurrently.
 func (p *Proxy) Close() {
-	p.mu.Lock()
-	all := make([]*upstream.Upstream, 0, len(p.ups))
-	for _, u := range p.ups {
-		all = append(all, u)
-	}
-	p.mu.Unlock()
 	var wg sync.WaitGroup
-	for _, u := range all {
+	for _, u := range p.allUpstreams() {
 		wg.Go(u.Close)
 	}
 	wg.Wait()

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
@@ -79,4 +80,29 @@ func (w *testWriter) stop() {
 	w.mu.Lock()
 	w.stopped = true
 	w.mu.Unlock()
+}
+
+// Recv returns the session's next frame, failing the test on an error or
+// when none comes within 10 seconds.
+func Recv(t testing.TB, sess sdk.ClientSession) sdk.Frame {
+	t.Helper()
+	type result struct {
+		f   sdk.Frame
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		f, err := sess.Recv()
+		ch <- result{f, err}
+	}()
+	select {
+	case got := <-ch:
+		if got.err != nil {
+			t.Fatalf("recv: %v", got.err)
+		}
+		return got.f
+	case <-time.After(10 * time.Second):
+		t.Fatal("no frame within 10s")
+	}
+	return sdk.Frame{}
 }

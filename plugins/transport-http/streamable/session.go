@@ -61,13 +61,9 @@ type session struct {
 	client *http.Client
 	url    *url.URL
 	header http.Header
-	peer   sdk.Peer
 	log    hclog.Logger
-
-	// ctx ends when the session does, aborting every request under way.
-	ctx    context.Context
-	cancel context.CancelFunc
-	work   sync.WaitGroup // POSTs and the GET stream
+	// life ends the session; POSTs and the GET stream are its work.
+	life *remote.Life
 
 	mu        sync.Mutex
 	sessionID string
@@ -78,10 +74,6 @@ type session struct {
 	// server sends on that stream in reply to them is missed.
 	listenUp chan struct{}
 	inflight map[string]context.CancelFunc // POSTs of requests, by raw id
-	ended    bool
-
-	endOnce sync.Once
-	exited  chan struct{}
 }
 
 func newSession(client *http.Client, u *url.URL, header http.Header, peer sdk.Peer) *session {
@@ -90,12 +82,9 @@ func newSession(client *http.Client, u *url.URL, header http.Header, peer sdk.Pe
 		client:   client,
 		url:      u,
 		header:   header,
-		peer:     peer,
 		log:      peer.Logger(),
-		ctx:      ctx,
-		cancel:   cancel,
+		life:     remote.NewLife(ctx, cancel, peer),
 		inflight: make(map[string]context.CancelFunc),
-		exited:   make(chan struct{}),
 	}
 }
 
@@ -110,25 +99,22 @@ func (s *session) Send(_ context.Context, msgs ...[]byte) error {
 	for _, m := range msgs {
 		body := bytes.Clone(m) // msgs are not ours after Send returns
 		msg := remote.Classify(body)
-		s.mu.Lock()
-		if s.ended {
+		ctx, cancel := context.WithCancel(s.life.Ctx)
+		if msg.IsRequest() {
+			s.mu.Lock()
+			s.inflight[string(msg.ID)] = cancel
 			s.mu.Unlock()
+		}
+		if !s.life.Go(func() { s.post(ctx, cancel, msg, body) }) {
+			cancel()
 			return errEnded
 		}
-		ctx, cancel := context.WithCancel(s.ctx)
-		if msg.IsRequest() {
-			s.inflight[string(msg.ID)] = cancel
-		}
-		s.work.Add(1)
-		s.mu.Unlock()
-		go s.post(ctx, cancel, msg, body)
 	}
 	return nil
 }
 
 // post sends one message and hands on whatever comes back.
 func (s *session) post(ctx context.Context, cancel context.CancelFunc, msg remote.Msg, body []byte) {
-	defer s.work.Done()
 	defer cancel()
 	if msg.IsRequest() {
 		defer func() {
@@ -162,12 +148,12 @@ func (s *session) post(ctx context.Context, cancel context.CancelFunc, msg remot
 	}
 	if ev, ok := remote.AuthChallenge(resp); ok {
 		remote.Drain(resp.Body)
-		s.end(ev, "the server requires authorization")
+		s.life.End(ev, "the server requires authorization")
 		return
 	}
 	if resp.StatusCode == http.StatusNotFound && sentSession != "" {
 		remote.Drain(resp.Body)
-		s.end(sdk.SessionExpired{Detail: "the server answered 404 for session " + sentSession}, "session expired")
+		s.life.End(sdk.SessionExpired{Detail: "the server answered 404 for session " + sentSession}, "session expired")
 		return
 	}
 	isInit := msg.Method == string(mcp.MethodInitialize)
@@ -209,7 +195,7 @@ func (s *session) post(ctx context.Context, cancel context.CancelFunc, msg remot
 		if isInit && (resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed) {
 			// Not a streamable HTTP endpoint: an older SSE server, most
 			// likely. The core decides whether to try that transport.
-			s.end(sdk.Unsupported{Status: resp.StatusCode, Detail: remote.Describe(resp.StatusCode, data)},
+			s.life.End(sdk.Unsupported{Status: resp.StatusCode, Detail: remote.Describe(resp.StatusCode, data)},
 				"the server does not speak streamable HTTP")
 			return
 		}
@@ -301,19 +287,13 @@ func (s *session) deliver(msg remote.Msg, data []byte) {
 			s.startListening()
 		}
 	}
-	if err := s.peer.Deliver(data); err != nil {
-		s.log.Debug("could not deliver a message", "error", err)
-	}
+	s.life.Deliver(data)
 }
 
 // failRequest answers a request the server did not, so the core's caller
 // gets an error now rather than at its timeout.
 func (s *session) failRequest(msg remote.Msg, why string) {
-	if !msg.IsRequest() {
-		s.log.Warn("could not send a message to the server", "method", msg.Method, "error", why)
-		return
-	}
-	s.deliver(remote.Msg{}, remote.ErrorReply(msg.ID, "transport: "+why))
+	s.life.Fail(msg, why)
 }
 
 // readPostStream reads the event stream that answers a POST until the
@@ -396,7 +376,7 @@ func (s *session) readEvents(body io.Reader, msg remote.Msg) (answered bool, las
 	for {
 		ev, err := r.Next()
 		if err != nil {
-			if !errors.Is(err, io.EOF) && s.ctx.Err() == nil {
+			if !errors.Is(err, io.EOF) && s.life.Ctx.Err() == nil {
 				s.log.Debug("event stream broke", "error", err)
 			}
 			return false, r.LastID(), r.Retry()
@@ -419,32 +399,29 @@ func (s *session) readEvents(body io.Reader, msg remote.Msg) (answered bool, las
 // startListening opens the GET stream for the server's own messages, once.
 func (s *session) startListening() {
 	s.mu.Lock()
-	if s.listening || s.ended || mcp.IsModernProtocol(s.version) {
+	defer s.mu.Unlock()
+	if s.listening || mcp.IsModernProtocol(s.version) {
 		// The 2026-07-28 revision has no such stream.
-		s.mu.Unlock()
 		return
 	}
-	s.listening = true
 	up := make(chan struct{})
-	s.listenUp = up
-	s.work.Add(1)
-	s.mu.Unlock()
-	go s.listen(up)
+	if s.life.Go(func() { s.listen(up) }) {
+		s.listening, s.listenUp = true, up
+	}
 }
 
 // listen keeps a GET stream open for the session's life, reconnecting
 // with Last-Event-ID when it drops. A server that offers no stream answers
 // 405; one whose streams keep failing is given up on after a few tries.
 func (s *session) listen(up chan struct{}) {
-	defer s.work.Done()
 	var once sync.Once
 	opened := func() { once.Do(func() { close(up) }) }
 	defer opened()
 	lastID := ""
 	var retry time.Duration
 	failures := 0
-	for s.ctx.Err() == nil {
-		req, _ := s.newRequest(s.ctx, http.MethodGet, nil, remote.Msg{})
+	for s.life.Ctx.Err() == nil {
+		req, _ := s.newRequest(s.life.Ctx, http.MethodGet, nil, remote.Msg{})
 		if lastID != "" {
 			req.Header.Set(headerLastEventID, lastID)
 		}
@@ -456,7 +433,7 @@ func (s *session) listen(up chan struct{}) {
 		opened()
 		switch {
 		case err != nil:
-			if s.ctx.Err() != nil {
+			if s.life.Ctx.Err() != nil {
 				return
 			}
 			failures++
@@ -489,7 +466,7 @@ func (s *session) listen(up chan struct{}) {
 		default:
 			if ev, ok := remote.AuthChallenge(resp); ok {
 				remote.Drain(resp.Body)
-				s.end(ev, "the server requires authorization")
+				s.life.End(ev, "the server requires authorization")
 				return
 			}
 			data := remote.ReadErrorBody(resp.Body)
@@ -500,7 +477,7 @@ func (s *session) listen(up chan struct{}) {
 			s.log.Warn("giving up on the server's GET stream after repeated failures; its own messages are still read from POST answers")
 			return
 		}
-		if !sleep(s.ctx, retryDelay(retry, failures)) {
+		if !sleep(s.life.Ctx, retryDelay(retry, failures)) {
 			return
 		}
 	}
@@ -532,34 +509,13 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// end finishes the session once: it reports ev (if any), aborts everything
-// under way and, when that has stopped, reports Exited.
-func (s *session) end(ev sdk.Event, reason string) {
-	s.endOnce.Do(func() {
-		s.mu.Lock()
-		s.ended = true
-		s.mu.Unlock()
-		if ev != nil {
-			_ = s.peer.Event(ev)
-		}
-		s.cancel()
-		go func() {
-			s.work.Wait()
-			_ = s.peer.Event(sdk.Exited{ExitCode: -1, Reason: reason})
-			close(s.exited)
-		}()
-	})
-}
-
 // Close implements sdk.Session: it stops what is under way and ends the
 // HTTP session with a DELETE, as the specification asks.
 func (s *session) Close(ctx context.Context) error {
 	s.mu.Lock()
-	sid, already := s.sessionID, s.ended
-	s.ended = true
+	sid := s.sessionID
 	s.mu.Unlock()
-	s.cancel()
-	if !already && sid != "" {
+	if !s.life.Ended() && sid != "" {
 		req, _ := s.newRequest(ctx, http.MethodDelete, nil, remote.Msg{})
 		if resp, err := s.client.Do(req); err != nil {
 			s.log.Debug("DELETE of the session failed", "error", err)
@@ -568,10 +524,7 @@ func (s *session) Close(ctx context.Context) error {
 			remote.Drain(resp.Body)
 		}
 	}
-	s.end(nil, "closed by host")
-	select {
-	case <-s.exited:
-	case <-ctx.Done():
-	}
+	s.life.End(nil, "closed by host")
+	s.life.Wait(ctx)
 	return nil
 }

@@ -51,34 +51,10 @@ func tryOpen(t *testing.T, url string, options []byte) (sdk.ClientSession, error
 	return sess, err
 }
 
-// next returns the next frame, failing after a while.
-func next(t *testing.T, sess sdk.ClientSession) sdk.Frame {
-	t.Helper()
-	type r struct {
-		f   sdk.Frame
-		err error
-	}
-	ch := make(chan r, 1)
-	go func() {
-		f, err := sess.Recv()
-		ch <- r{f, err}
-	}()
-	select {
-	case got := <-ch:
-		if got.err != nil {
-			t.Fatalf("recv: %v", got.err)
-		}
-		return got.f
-	case <-time.After(10 * time.Second):
-		t.Fatal("no frame within 10s")
-	}
-	return sdk.Frame{}
-}
-
 // nextMessage returns the next message, failing on an event.
 func nextMessage(t *testing.T, sess sdk.ClientSession) string {
 	t.Helper()
-	f := next(t, sess)
+	f := sdktest.Recv(t, sess)
 	if f.Event != nil || len(f.Messages) != 1 {
 		t.Fatalf("want one message, got %+v", f)
 	}
@@ -88,7 +64,7 @@ func nextMessage(t *testing.T, sess sdk.ClientSession) string {
 // nextEvent returns the next event, failing on a message.
 func nextEvent(t *testing.T, sess sdk.ClientSession) sdk.Event {
 	t.Helper()
-	f := next(t, sess)
+	f := sdktest.Recv(t, sess)
 	if f.Event == nil {
 		t.Fatalf("want an event, got messages %q", f.Messages)
 	}
@@ -343,7 +319,7 @@ func TestNotStreamableHTTP(t *testing.T) {
 			defer srv.Close()
 			sess := open(t, srv.URL)
 			send(t, sess, initReq)
-			f := next(t, sess)
+			f := sdktest.Recv(t, sess)
 			ev, isUnsupported := f.Event.(sdk.Unsupported)
 			if isUnsupported != c.unsupported {
 				t.Fatalf("got %#v / %q", f.Event, f.Messages)

@@ -32,13 +32,9 @@ func (t *Transport) Info() sdk.Info {
 // Open implements sdk.Transport. Nothing goes over the network until the
 // first message: the initialize POST is what opens an HTTP session.
 func (t *Transport) Open(_ context.Context, spec sdk.SessionSpec, peer sdk.Peer) (sdk.Session, error) {
-	opts, err := remote.ParseOptions(spec.Options)
+	u, header, err := remote.Target(spec)
 	if err != nil {
 		return nil, err
 	}
-	u, err := remote.CheckURL(spec.URL, opts.AllowHTTP)
-	if err != nil {
-		return nil, err
-	}
-	return newSession(t.client, u, remote.Header(spec.Headers), peer), nil
+	return newSession(t.client, u, header, peer), nil
 }

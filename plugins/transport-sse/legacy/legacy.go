@@ -13,7 +13,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"sync"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -45,18 +44,14 @@ func (t *Transport) Info() sdk.Info {
 // Open implements sdk.Transport: it opens the event stream and returns once
 // the server has named its message endpoint.
 func (t *Transport) Open(ctx context.Context, spec sdk.SessionSpec, peer sdk.Peer) (sdk.Session, error) {
-	opts, err := remote.ParseOptions(spec.Options)
-	if err != nil {
-		return nil, err
-	}
-	u, err := remote.CheckURL(spec.URL, opts.AllowHTTP)
+	u, header, err := remote.Target(spec)
 	if err != nil {
 		return nil, err
 	}
 	// The stream outlives ctx, which bounds only the opening.
 	sctx, cancel := context.WithCancel(context.Background())
 	stop := context.AfterFunc(ctx, cancel)
-	s, err := t.connect(sctx, u, remote.Header(spec.Headers), peer)
+	s, err := t.connect(sctx, u, header, peer)
 	if !stop() || err != nil {
 		cancel()
 		if err == nil {
@@ -65,9 +60,8 @@ func (t *Transport) Open(ctx context.Context, spec sdk.SessionSpec, peer sdk.Pee
 		}
 		return nil, err
 	}
-	s.cancel = cancel
-	s.work.Add(1)
-	go s.read()
+	s.life = remote.NewLife(sctx, cancel, peer)
+	s.life.Go(s.read)
 	return s, nil
 }
 
@@ -123,31 +117,21 @@ func (t *Transport) connect(ctx context.Context, u *url.URL, header http.Header,
 			return nil, fmt.Errorf("the server's endpoint %s is not on its origin %s://%s; refused", ep.Redacted(), u.Scheme, u.Host)
 		}
 		return &session{
-			client: t.client, url: u, endpoint: ep, header: header, peer: peer, log: peer.Logger(),
-			ctx: ctx, body: resp.Body, events: events, exited: make(chan struct{}),
+			client: t.client, endpoint: ep, header: header, log: peer.Logger(),
+			body: resp.Body, events: events,
 		}, nil
 	}
 }
 
 type session struct {
 	client   *http.Client
-	url      *url.URL
 	endpoint *url.URL
 	header   http.Header
-	peer     sdk.Peer
 	log      hclog.Logger
+	life     *remote.Life // the stream reader and the POSTs
 
-	ctx    context.Context // ends with the session
-	cancel context.CancelFunc
 	body   io.ReadCloser
 	events *sse.Reader
-	work   sync.WaitGroup // the stream reader and the POSTs
-
-	mu    sync.Mutex
-	ended bool
-
-	endOnce sync.Once
-	exited  chan struct{}
 }
 
 // ReadyDetail names the endpoint without its query, which may hold a key.
@@ -158,24 +142,21 @@ func (s *session) ReadyDetail() string {
 // read delivers the stream's messages until it ends, which ends the
 // session: this transport cannot resume.
 func (s *session) read() {
-	defer s.work.Done()
 	defer s.body.Close()
 	for {
 		ev, err := s.events.Next()
 		if err != nil {
 			reason := "the server closed the event stream"
-			if s.ctx.Err() != nil {
+			if s.life.Ctx.Err() != nil {
 				reason = "closed by host"
 			} else if !errors.Is(err, io.EOF) {
 				reason = "the event stream broke: " + err.Error()
 			}
-			s.end(nil, reason)
+			s.life.End(nil, reason)
 			return
 		}
 		if ev.Type == "message" && len(ev.Data) > 0 {
-			if err := s.peer.Deliver(ev.Data); err != nil {
-				s.log.Debug("could not deliver a message", "error", err)
-			}
+			s.life.Deliver(ev.Data)
 		}
 	}
 }
@@ -185,85 +166,45 @@ func (s *session) read() {
 func (s *session) Send(_ context.Context, msgs ...[]byte) error {
 	for _, m := range msgs {
 		body := bytes.Clone(m)
-		s.mu.Lock()
-		if s.ended {
-			s.mu.Unlock()
+		if !s.life.Go(func() { s.post(body) }) {
 			return errors.New("session ended")
 		}
-		s.work.Add(1)
-		s.mu.Unlock()
-		go s.post(body)
 	}
 	return nil
 }
 
 func (s *session) post(body []byte) {
-	defer s.work.Done()
 	msg := remote.Classify(body)
-	req, _ := http.NewRequestWithContext(s.ctx, http.MethodPost, s.endpoint.String(), bytes.NewReader(body))
+	req, _ := http.NewRequestWithContext(s.life.Ctx, http.MethodPost, s.endpoint.String(), bytes.NewReader(body))
 	req.Header = s.header.Clone()
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := s.client.Do(req)
 	if err != nil {
-		if s.ctx.Err() == nil {
-			s.fail(msg, "POST "+s.ReadyDetail()+": "+err.Error())
+		if s.life.Ctx.Err() == nil {
+			s.life.Fail(msg, "POST "+s.ReadyDetail()+": "+err.Error())
 		}
 		return
 	}
 	if ev, ok := remote.AuthChallenge(resp); ok {
 		remote.Drain(resp.Body)
-		s.end(ev, "the server requires authorization")
+		s.life.End(ev, "the server requires authorization")
 		return
 	}
 	if resp.StatusCode == http.StatusNotFound {
 		remote.Drain(resp.Body)
-		s.end(sdk.SessionExpired{Detail: "the server answered 404 for its message endpoint"}, "session expired")
+		s.life.End(sdk.SessionExpired{Detail: "the server answered 404 for its message endpoint"}, "session expired")
 		return
 	}
 	if resp.StatusCode/100 != 2 {
-		s.fail(msg, remote.Describe(resp.StatusCode, remote.ReadErrorBody(resp.Body)))
+		s.life.Fail(msg, remote.Describe(resp.StatusCode, remote.ReadErrorBody(resp.Body)))
 		return
 	}
 	remote.Drain(resp.Body)
 }
 
-// fail answers a request the server did not take, so the core's caller
-// gets an error now.
-func (s *session) fail(msg remote.Msg, why string) {
-	if !msg.IsRequest() {
-		s.log.Warn("could not send a message to the server", "method", msg.Method, "error", why)
-		return
-	}
-	if err := s.peer.Deliver(remote.ErrorReply(msg.ID, "transport: "+why)); err != nil {
-		s.log.Debug("could not deliver a message", "error", err)
-	}
-}
-
-// end finishes the session once: it reports ev (if any), stops the stream
-// and the POSTs and, when they have stopped, reports Exited.
-func (s *session) end(ev sdk.Event, reason string) {
-	s.endOnce.Do(func() {
-		s.mu.Lock()
-		s.ended = true
-		s.mu.Unlock()
-		if ev != nil {
-			_ = s.peer.Event(ev)
-		}
-		s.cancel()
-		go func() {
-			s.work.Wait()
-			_ = s.peer.Event(sdk.Exited{ExitCode: -1, Reason: reason})
-			close(s.exited)
-		}()
-	})
-}
-
 // Close implements sdk.Session: closing the stream ends the session.
 func (s *session) Close(ctx context.Context) error {
-	s.end(nil, "closed by host")
-	select {
-	case <-s.exited:
-	case <-ctx.Done():
-	}
+	s.life.End(nil, "closed by host")
+	s.life.Wait(ctx)
 	return nil
 }

@@ -32,29 +32,6 @@ func tryOpen(t *testing.T, url string) (sdk.ClientSession, error) {
 	return sess, err
 }
 
-func next(t *testing.T, sess sdk.ClientSession) sdk.Frame {
-	t.Helper()
-	type r struct {
-		f   sdk.Frame
-		err error
-	}
-	ch := make(chan r, 1)
-	go func() {
-		f, err := sess.Recv()
-		ch <- r{f, err}
-	}()
-	select {
-	case got := <-ch:
-		if got.err != nil {
-			t.Fatalf("recv: %v", got.err)
-		}
-		return got.f
-	case <-time.After(10 * time.Second):
-		t.Fatal("no frame within 10s")
-	}
-	return sdk.Frame{}
-}
-
 // echoServer is a minimal HTTP+SSE server: every POSTed request is
 // answered on the stream with its own params as result.
 func echoServer(t *testing.T, endpoint string) *httptest.Server {
@@ -106,14 +83,14 @@ func TestMessagesGoByPOSTAndComeOnTheStream(t *testing.T) {
 	if err := sess.Send([]byte(`{"jsonrpc":"2.0","id":1,"method":"echo","params":{"x":"é"}}`)); err != nil {
 		t.Fatal(err)
 	}
-	f := next(t, sess)
+	f := sdktest.Recv(t, sess)
 	if len(f.Messages) != 1 || string(f.Messages[0]) != `{"jsonrpc":"2.0","id":1,"result":{"x":"é"}}` {
 		t.Fatalf("got %q", f.Messages)
 	}
 	if err := sess.Close(time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if ex, ok := next(t, sess).Event.(sdk.Exited); !ok || ex.Reason != "closed by host" {
+	if ex, ok := sdktest.Recv(t, sess).Event.(sdk.Exited); !ok || ex.Reason != "closed by host" {
 		t.Fatalf("want Exited(closed by host), got %#v", ex)
 	}
 }
@@ -133,7 +110,7 @@ func TestUnknownSessionOnPOST(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = sess.Send([]byte(`{"jsonrpc":"2.0","id":1,"method":"echo","params":{}}`))
-	if _, ok := next(t, sess).Event.(sdk.SessionExpired); !ok {
+	if _, ok := sdktest.Recv(t, sess).Event.(sdk.SessionExpired); !ok {
 		t.Fatal("a 404 from the endpoint should report SessionExpired")
 	}
 }

@@ -36,34 +36,10 @@ func open(t *testing.T, spec sdk.SessionSpec) sdk.ClientSession {
 	return sess
 }
 
-// next returns the next frame, failing after a while.
-func next(t *testing.T, sess sdk.ClientSession) sdk.Frame {
-	t.Helper()
-	type r struct {
-		f   sdk.Frame
-		err error
-	}
-	ch := make(chan r, 1)
-	go func() {
-		f, err := sess.Recv()
-		ch <- r{f, err}
-	}()
-	select {
-	case got := <-ch:
-		if got.err != nil {
-			t.Fatalf("recv: %v", got.err)
-		}
-		return got.f
-	case <-time.After(10 * time.Second):
-		t.Fatal("no frame within 10s")
-	}
-	return sdk.Frame{}
-}
-
 func exited(t *testing.T, sess sdk.ClientSession) sdk.Exited {
 	t.Helper()
 	for {
-		f := next(t, sess)
+		f := sdktest.Recv(t, sess)
 		if ev, ok := f.Event.(sdk.Exited); ok {
 			if _, err := sess.Recv(); !errors.Is(err, io.EOF) {
 				t.Fatalf("after Exited, want EOF, got %v", err)
@@ -87,7 +63,7 @@ func TestMessagesRoundTripAndNonJSONIsDropped(t *testing.T) {
 	if err := sess.Send([]byte(msg)); err != nil {
 		t.Fatal(err)
 	}
-	if f := next(t, sess); len(f.Messages) != 1 || string(f.Messages[0]) != msg {
+	if f := sdktest.Recv(t, sess); len(f.Messages) != 1 || string(f.Messages[0]) != msg {
 		t.Fatalf("got %+v, want the message back verbatim", f)
 	}
 	if err := sess.Close(2 * time.Second); err != nil {
@@ -107,7 +83,7 @@ func TestExactEnvironmentAndCwd(t *testing.T) {
 		Env: map[string]string{"PATH": os.Getenv("PATH"), "ONLY_THIS": "yes"},
 	})
 	var got struct{ Pwd, Env string }
-	if err := json.Unmarshal(next(t, sess).Messages[0], &got); err != nil {
+	if err := json.Unmarshal(sdktest.Recv(t, sess).Messages[0], &got); err != nil {
 		t.Fatal(err)
 	}
 	if got.Pwd != dir {
