@@ -88,6 +88,9 @@ func newMCP(version string, o memo.Offers) *server.MCPServer {
 	if o.Prompts {
 		opts = append(opts, server.WithPromptCapabilities(true))
 	}
+	if o.Completions {
+		opts = append(opts, server.WithCompletions())
+	}
 	return server.NewMCPServer("ica-mcp-proxy", version, opts...)
 }
 

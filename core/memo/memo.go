@@ -31,8 +31,9 @@ type Memo struct {
 
 // Offers is what a server offers beyond tools.
 type Offers struct {
-	Resources bool `json:"resources,omitempty"`
-	Prompts   bool `json:"prompts,omitempty"`
+	Resources   bool `json:"resources,omitempty"`
+	Prompts     bool `json:"prompts,omitempty"`
+	Completions bool `json:"completions,omitempty"`
 }
 
 type file struct {

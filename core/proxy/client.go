@@ -52,7 +52,7 @@ func (p *Proxy) memoKey(server string) string {
 }
 
 func offersOf(caps *mcp.ServerCapabilities) memo.Offers {
-	return memo.Offers{Resources: caps.Resources != nil, Prompts: caps.Prompts != nil}
+	return memo.Offers{Resources: caps.Resources != nil, Prompts: caps.Prompts != nil, Completions: caps.Completions != nil}
 }
 
 func (p *Proxy) onConnected(server string, init *mcp.InitializeResult) {
@@ -80,7 +80,8 @@ func (p *Proxy) offers(name string) (o memo.Offers, known bool) {
 	return memo.Offers{}, false
 }
 
-// Offers says whether any mirrored server offers resources or prompts,
+// Offers says whether any mirrored server offers resources, prompts or
+// completions,
 // for the capabilities the proxy declares at initialize. Servers never
 // seen before are waited for, at most wait; one that has not answered by
 // then counts as offering nothing until the client connects again.
@@ -93,8 +94,7 @@ func (p *Proxy) Offers(ctx context.Context, wait time.Duration) memo.Offers {
 		if !known {
 			unknown = append(unknown, name)
 		}
-		all.Resources = all.Resources || o.Resources
-		all.Prompts = all.Prompts || o.Prompts
+		all = union(all, o)
 	}
 	if len(unknown) == 0 {
 		return all
@@ -114,10 +114,13 @@ func (p *Proxy) Offers(ctx context.Context, wait time.Duration) memo.Offers {
 			return all
 		}
 		o, _ := p.offers(name)
-		all.Resources = all.Resources || o.Resources
-		all.Prompts = all.Prompts || o.Prompts
+		all = union(all, o)
 	}
 	return all
+}
+
+func union(a, b memo.Offers) memo.Offers {
+	return memo.Offers{Resources: a.Resources || b.Resources, Prompts: a.Prompts || b.Prompts, Completions: a.Completions || b.Completions}
 }
 
 // onUpstreamRequest relays an upstream's request to the client.

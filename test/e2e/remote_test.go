@@ -94,8 +94,8 @@ func TestRemoteServerEverything(t *testing.T) {
 	var ir struct {
 		Capabilities map[string]json.RawMessage `json:"capabilities"`
 	}
-	if err := json.Unmarshal(init, &ir); err != nil || ir.Capabilities["resources"] == nil || ir.Capabilities["prompts"] == nil {
-		t.Fatalf("initialize should declare resources and prompts: %s", init)
+	if err := json.Unmarshal(init, &ir); err != nil || ir.Capabilities["resources"] == nil || ir.Capabilities["prompts"] == nil || ir.Capabilities["completions"] == nil {
+		t.Fatalf("initialize should declare resources, prompts and completions: %s", init)
 	}
 
 	for _, server := range []string{"web", "old"} {
@@ -220,6 +220,14 @@ func TestRemoteServerEverything(t *testing.T) {
 	if !strings.Contains(string(got), "Lyon") {
 		t.Fatalf("prompts/get: %s", got)
 	}
+	// Completion of a prompt argument goes to the prompt's server.
+	got = c.result("completion/complete", map[string]any{
+		"ref":      map[string]any{"type": "ref/prompt", "name": "web.completable-prompt"},
+		"argument": map[string]any{"name": "department", "value": "Eng"},
+	})
+	if !strings.Contains(string(got), "Engineering") {
+		t.Fatalf("completion/complete: %s", got)
+	}
 
 	// list_servers names the transport each server speaks; the probe's
 	// answer is remembered for the next start.
@@ -302,7 +310,7 @@ func TestCapabilitiesFollowUpstreams(t *testing.T) {
 	if err := json.Unmarshal(c.initialize(), &ir); err != nil {
 		t.Fatal(err)
 	}
-	if ir.Capabilities["tools"] == nil || ir.Capabilities["resources"] != nil || ir.Capabilities["prompts"] != nil {
+	if ir.Capabilities["tools"] == nil || ir.Capabilities["resources"] != nil || ir.Capabilities["prompts"] != nil || ir.Capabilities["completions"] != nil {
 		t.Fatalf("a tools-only upstream: capabilities %v", ir.Capabilities)
 	}
 }

@@ -276,18 +276,23 @@ func (s *session) noteSession(id string) {
 // also fixes the protocol version sent from then on; it is read before the
 // core sees the answer, so the core's next message already carries it.
 func (s *session) deliver(msg remote.Msg, data []byte) {
+	var up chan struct{}
 	if msg.Method == string(mcp.MethodInitialize) {
 		if v := gjson.GetBytes(data, "result.protocolVersion").Str; v != "" {
 			s.mu.Lock()
 			s.version = v
 			s.mu.Unlock()
-			// The session exists now: open the GET stream before the
-			// client's next message (initialized), which servers often
-			// answer on that stream at once.
-			s.startListening()
+			// The session exists now: the GET stream opens, and the
+			// client's next message (initialized, which servers often
+			// answer on that stream at once) waits for it. It opens after
+			// this answer is delivered, so nothing overtakes the answer.
+			up = s.prepareListening()
 		}
 	}
 	s.life.Deliver(data)
+	if up != nil && !s.life.Go(func() { s.listen(up) }) {
+		close(up)
+	}
 }
 
 // failRequest answers a request the server did not, so the core's caller
@@ -396,18 +401,18 @@ func (s *session) readEvents(body io.Reader, msg remote.Msg) (answered bool, las
 	}
 }
 
-// startListening opens the GET stream for the server's own messages, once.
-func (s *session) startListening() {
+// prepareListening marks the GET stream as about to open, once, and
+// returns the channel listen closes when it has; nil when there is to be no
+// stream (the 2026-07-28 revision has none).
+func (s *session) prepareListening() chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.listening || mcp.IsModernProtocol(s.version) {
-		// The 2026-07-28 revision has no such stream.
-		return
+		return nil
 	}
-	up := make(chan struct{})
-	if s.life.Go(func() { s.listen(up) }) {
-		s.listening, s.listenUp = true, up
-	}
+	s.listening = true
+	s.listenUp = make(chan struct{})
+	return s.listenUp
 }
 
 // listen keeps a GET stream open for the session's life, reconnecting

@@ -360,7 +360,9 @@ func TestListenStream(t *testing.T) {
 	defer srv.Close()
 	sess := open(t, srv.URL)
 	send(t, sess, initReq)
-	nextMessage(t, sess)
+	if got := nextMessage(t, sess); got != initResult("2025-06-18") {
+		t.Fatalf("the initialize answer must come first, before anything on the GET stream: %s", got)
+	}
 	send(t, sess, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
 	if got := nextMessage(t, sess); !strings.Contains(got, "roots/list") {
 		t.Fatalf("first GET stream: %s", got)
