@@ -314,3 +314,21 @@ func TestCapabilitiesFollowUpstreams(t *testing.T) {
 		t.Fatalf("a tools-only upstream: capabilities %v", ir.Capabilities)
 	}
 }
+
+// The upstream's own requests are relayed over stdio too: server-everything
+// as a child process asks the client to sample.
+func TestSamplingRelayedOverStdio(t *testing.T) {
+	needPeers(t)
+	e := newEnv(t)
+	e.writeProject(t, map[string]any{"everything": everythingServer()})
+	c := startRPC(t, e.command())
+	c.onRequest("sampling/createMessage", func(json.RawMessage) string {
+		return `{"role":"assistant","content":{"type":"text","text":"sampled over stdio"},"model":"e2e-model","stopReason":"endTurn"}`
+	})
+	c.initializeWith(map[string]any{"sampling": map[string]any{}})
+	waitTool(t, c, "everything.trigger-sampling-request")
+	raw := c.callTool("everything.trigger-sampling-request", map[string]any{"prompt": "hi", "maxTokens": 5})
+	if r := decodeResult(t, raw); r.IsError || !strings.Contains(r.text(), "sampled over stdio") {
+		t.Fatalf("sampling over stdio: %s", raw)
+	}
+}
