@@ -110,7 +110,8 @@ func Dial(ctx context.Context, tc sdk.TransportClient, pluginName string, spec s
 	// ignores unknown requests would hold the start up.
 	var opts []client.ClientOption
 	if spec.Transport != "http" {
-		opts = append(opts, client.WithLegacyProtocolOnly()) //nolint:staticcheck // deliberate: see above
+		//lint:ignore SA1019 deliberate, see above; until stdio servers speak 2026-07-28
+		opts = append(opts, client.WithLegacyProtocolOnly())
 	}
 	c.mcpc = client.NewClient(mcpTransport{c}, opts...)
 	if err := c.mcpc.Start(ctx); err != nil {
