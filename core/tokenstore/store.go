@@ -1,0 +1,322 @@
+package tokenstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"syscall"
+	"time"
+)
+
+// FileName is the token file's name in $ICA_HOME, as the original tool
+// named it.
+const FileName = "mcp-tokens.json"
+
+// fileVersion is the format written; files with a higher one are refused
+// rather than overwritten.
+const fileVersion = 1
+
+// Token is what a login left for one server.
+type Token struct {
+	// Issuer and Resource say what the token was minted for: it is only
+	// ever sent to that resource.
+	Issuer   string `json:"issuer"`
+	Resource string `json:"resource"`
+	// ClientID is the client the token was issued to; Flow the login flow.
+	ClientID string `json:"client_id,omitempty"`
+	Flow     string `json:"flow,omitempty"`
+
+	AccessToken  string    `json:"access_token"`
+	RefreshToken string    `json:"refresh_token,omitempty"`
+	TokenType    string    `json:"token_type,omitempty"`
+	Expiry       time.Time `json:"expiry,omitzero"`
+	Scopes       []string  `json:"scopes,omitempty"`
+	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+// String describes the token without its secrets, so that a token printed
+// by mistake leaks nothing.
+func (t Token) String() string {
+	exp := "no expiry"
+	if !t.Expiry.IsZero() {
+		exp = "expires " + t.Expiry.UTC().Format(time.RFC3339)
+	}
+	return fmt.Sprintf("token for %s from %s (%s, refresh token: %t)", t.Resource, t.Issuer, exp, t.RefreshToken != "")
+}
+
+// GoString is String, for %#v.
+func (t Token) GoString() string { return t.String() }
+
+// Registration is a client registered with an authorization server
+// (RFC 7591), kept per issuer so every server it protects can reuse it.
+type Registration struct {
+	ClientID     string    `json:"client_id"`
+	ClientSecret string    `json:"client_secret,omitempty"`
+	RedirectURIs []string  `json:"redirect_uris,omitempty"`
+	RegisteredAt time.Time `json:"registered_at"`
+}
+
+// String describes the registration without its secret.
+func (r Registration) String() string {
+	return fmt.Sprintf("client %s (secret: %t)", r.ClientID, r.ClientSecret != "")
+}
+
+// GoString is String, for %#v.
+func (r Registration) GoString() string { return r.String() }
+
+// file is the token file's content.
+type file struct {
+	Version       int                     `json:"version"`
+	Servers       map[string]Token        `json:"servers"`
+	Registrations map[string]Registration `json:"registrations"`
+}
+
+// Store is the token file of one $ICA_HOME. Its methods may be called from
+// several goroutines and several processes at once.
+type Store struct {
+	path string
+	lock string
+	// lockPoll is how often a busy lock is tried again.
+	lockPoll time.Duration
+}
+
+// ErrInsecure is returned when the token file or its folder is open to
+// other users.
+var ErrInsecure = errors.New("token file is not private")
+
+// New returns the store kept in dir ($ICA_HOME). Nothing is read or
+// created until it is used.
+func New(dir string) *Store {
+	return &Store{
+		path:     filepath.Join(dir, FileName),
+		lock:     filepath.Join(dir, FileName+".lock"),
+		lockPoll: 10 * time.Millisecond,
+	}
+}
+
+// Path is the token file.
+func (s *Store) Path() string { return s.path }
+
+// Get returns the token of server, if there is one.
+func (s *Store) Get(ctx context.Context, server string) (Token, bool, error) {
+	var t Token
+	var ok bool
+	err := s.view(ctx, func(f *file) {
+		t, ok = f.Servers[server]
+	})
+	return t, ok, err
+}
+
+// Servers lists the servers that have a token, sorted.
+func (s *Store) Servers(ctx context.Context) ([]string, error) {
+	var names []string
+	err := s.view(ctx, func(f *file) {
+		for n := range f.Servers {
+			names = append(names, n)
+		}
+	})
+	sort.Strings(names)
+	return names, err
+}
+
+// Put stores the token of server.
+func (s *Store) Put(ctx context.Context, server string, t Token) error {
+	return s.Update(ctx, server, func(Token, bool) (Token, bool, error) { return t, true, nil })
+}
+
+// Delete removes the token of server; it reports whether there was one.
+func (s *Store) Delete(ctx context.Context, server string) (bool, error) {
+	var had bool
+	err := s.change(ctx, func(f *file) (bool, error) {
+		_, had = f.Servers[server]
+		delete(f.Servers, server)
+		return had, nil
+	})
+	return had, err
+}
+
+// Update changes the token of server with fn, which gets the current
+// token, read under the lock, and returns the new one and whether to store
+// it. The lock is held while fn runs, so fn may spend a refresh token: no
+// other process can read the old one meanwhile. fn should be bounded by
+// ctx; an error from it changes nothing.
+func (s *Store) Update(ctx context.Context, server string, fn func(cur Token, ok bool) (Token, bool, error)) error {
+	return s.change(ctx, func(f *file) (bool, error) {
+		cur, ok := f.Servers[server]
+		next, store, err := fn(cur, ok)
+		if err != nil || !store {
+			return false, err
+		}
+		next.UpdatedAt = time.Now().UTC().Truncate(time.Second)
+		f.Servers[server] = next
+		return true, nil
+	})
+}
+
+// Registration returns the client registered with issuer, if any.
+func (s *Store) Registration(ctx context.Context, issuer string) (Registration, bool, error) {
+	var r Registration
+	var ok bool
+	err := s.view(ctx, func(f *file) {
+		r, ok = f.Registrations[issuer]
+	})
+	return r, ok, err
+}
+
+// PutRegistration stores the client registered with issuer.
+func (s *Store) PutRegistration(ctx context.Context, issuer string, r Registration) error {
+	return s.change(ctx, func(f *file) (bool, error) {
+		f.Registrations[issuer] = r
+		return true, nil
+	})
+}
+
+// view reads the file under the lock.
+func (s *Store) view(ctx context.Context, fn func(*file)) error {
+	return s.change(ctx, func(f *file) (bool, error) {
+		fn(f)
+		return false, nil
+	})
+}
+
+// change runs fn on the file's content under the lock and writes the
+// result back if fn says it changed.
+func (s *Store) change(ctx context.Context, fn func(*file) (bool, error)) error {
+	unlock, err := s.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	f, err := s.read()
+	if err != nil {
+		return err
+	}
+	changed, err := fn(f)
+	if err != nil || !changed {
+		return err
+	}
+	return s.write(f)
+}
+
+// ensureDir creates $ICA_HOME 0700 if needed and refuses one other users
+// can write to.
+func (s *Store) ensureDir() error {
+	dir := filepath.Dir(s.path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("token store: %w", err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("token store: %w", err)
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("%w: %s is writable by other users (mode %04o); run: chmod go-w %s", ErrInsecure, dir, fi.Mode().Perm(), dir)
+	}
+	return nil
+}
+
+// acquire takes the exclusive lock shared by every process using this
+// store, waiting until ctx ends.
+func (s *Store) acquire(ctx context.Context) (func(), error) {
+	if err := s.ensureDir(); err != nil {
+		return nil, err
+	}
+	lf, err := os.OpenFile(s.lock, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("token store lock: %w", err)
+	}
+	for {
+		err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() {
+				_ = syscall.Flock(int(lf.Fd()), syscall.LOCK_UN)
+				lf.Close()
+			}, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
+			lf.Close()
+			return nil, fmt.Errorf("token store lock: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			lf.Close()
+			return nil, fmt.Errorf("token store lock %s: %w", s.lock, ctx.Err())
+		case <-time.After(s.lockPoll):
+		}
+	}
+}
+
+// read loads the file; a missing file is an empty store.
+func (s *Store) read() (*file, error) {
+	f := &file{Version: fileVersion, Servers: map[string]Token{}, Registrations: map[string]Registration{}}
+	fh, err := os.Open(s.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return f, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("token store: %w", err)
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("token store: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%w: %s can be read or written by other users (mode %04o); run: chmod 600 %s", ErrInsecure, s.path, fi.Mode().Perm(), s.path)
+	}
+	if err := json.NewDecoder(fh).Decode(f); err != nil {
+		// Never overwrite a file that cannot be read: it may hold tokens.
+		return nil, fmt.Errorf("token store %s is not valid JSON (%v); fix or move it away, then log in again", s.path, err)
+	}
+	if f.Version > fileVersion {
+		return nil, fmt.Errorf("token store %s has format version %d; this ica-mcp-proxy writes version %d: upgrade it", s.path, f.Version, fileVersion)
+	}
+	f.Version = fileVersion
+	if f.Servers == nil {
+		f.Servers = map[string]Token{}
+	}
+	if f.Registrations == nil {
+		f.Registrations = map[string]Registration{}
+	}
+	return f, nil
+}
+
+// write replaces the file atomically: a reader sees the old content or the
+// new, never a mix, even if the process dies midway.
+func (s *Store) write(f *file) error {
+	data, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(s.path)
+	tmp, err := os.CreateTemp(dir, FileName+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("token store: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename, nothing to remove
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("token store: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("token store: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("token store: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), s.path); err != nil {
+		return fmt.Errorf("token store: %w", err)
+	}
+	// The rename itself must survive a crash.
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
