@@ -11,12 +11,23 @@ import (
 // it; the proxy's core and package sdktest use it.
 
 // HostPluginSet is the go-plugin PluginSet a host dispenses from. Dispensing
-// "info" yields an InfoClient and "transport" a TransportClient.
+// "info" yields an InfoClient, "transport" a TransportClient and "auth" an
+// AuthClient.
 func HostPluginSet() plugin.PluginSet {
 	return plugin.PluginSet{
 		pluginNameInfo:      &infoPlugin{},
 		pluginNameTransport: &transportPlugin{},
+		pluginNameAuth:      &authPlugin{},
 	}
+}
+
+// DispenseAuth returns the AuthClient of a started auth plugin.
+func DispenseAuth(c plugin.ClientProtocol) (AuthClient, error) {
+	raw, err := c.Dispense(pluginNameAuth)
+	if err != nil {
+		return nil, err
+	}
+	return raw.(AuthClient), nil
 }
 
 // DispenseInfo returns the InfoClient of a started plugin.

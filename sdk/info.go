@@ -48,6 +48,7 @@ var Handshake = plugin.HandshakeConfig{
 const (
 	pluginNameInfo      = "info"
 	pluginNameTransport = "transport"
+	pluginNameAuth      = "auth"
 )
 
 // MaxMessageBytes bounds one JSON-RPC message on the plugin connection, in

@@ -75,6 +75,42 @@ func ServeTransport(impl Transport, opts ...ServeOption) {
 	sessions.closeAll(shutdownGrace)
 }
 
+// ServeAuth serves an auth plugin and returns when the host is done with
+// it. It is meant to be the whole of a plugin's main. Flows under way end
+// with the plugin: the host starts them again if it still wants them.
+func ServeAuth(impl Auth, opts ...ServeOption) {
+	cfg := serveConfig{}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.logger == nil {
+		cfg.logger = defaultPluginLogger()
+	}
+	watchHost(cfg.logger, func(why string) {
+		cfg.logger.Debug("shutting down", "reason", why)
+		os.Exit(0)
+	})
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig: Handshake,
+		Plugins:         AuthPlugins(impl, cfg.logger),
+		GRPCServer:      plugin.DefaultGRPCServer,
+		Logger:          cfg.logger,
+	})
+}
+
+// AuthPlugins is the go-plugin PluginSet that serves impl, with the kind
+// and API version the sdk fills in. It exists for package sdktest; plugin
+// authors call ServeAuth.
+func AuthPlugins(impl Auth, logger hclog.Logger) plugin.PluginSet {
+	info := impl.Info()
+	info.Kind = KindAuth
+	info.APIVersion = APIVersion
+	return plugin.PluginSet{
+		pluginNameInfo: &infoPlugin{info: info},
+		pluginNameAuth: &authPlugin{impl: impl, logger: logger},
+	}
+}
+
 // TransportPlugins is the go-plugin PluginSet that serves impl. It exists
 // for package sdktest; plugin authors call ServeTransport.
 func TransportPlugins(impl Transport, logger hclog.Logger) plugin.PluginSet {

@@ -4,6 +4,9 @@
 //
 //	client := sdktest.Transport(t, mytransport.New())
 //	sess, err := client.Open(ctx, sdk.SessionSpec{Server: "demo", ...})
+//
+//	auth, info := sdktest.Auth(t, myflow.New())
+//	started, err := auth.Begin(ctx, sdk.Grant{Flow: "device_code", ...})
 package sdktest
 
 import (
@@ -47,11 +50,36 @@ func Info(t testing.TB, impl sdk.Transport) sdk.Info {
 	return info
 }
 
+// Auth serves impl in-process and returns the host's client for it, and
+// what the host's Info call sees.
+func Auth(t testing.TB, impl sdk.Auth) (sdk.AuthClient, sdk.Info) {
+	t.Helper()
+	client := serve(t, func(logger hclog.Logger) plugin.PluginSet { return sdk.AuthPlugins(impl, logger) })
+	ac, err := sdk.DispenseAuth(client)
+	if err != nil {
+		t.Fatalf("dispense auth: %v", err)
+	}
+	ic, err := sdk.DispenseInfo(client)
+	if err != nil {
+		t.Fatalf("dispense info: %v", err)
+	}
+	info, err := ic.Info(context.Background())
+	if err != nil {
+		t.Fatalf("info: %v", err)
+	}
+	return ac, info
+}
+
 func connect(t testing.TB, impl sdk.Transport) *plugin.GRPCClient {
+	return serve(t, func(logger hclog.Logger) plugin.PluginSet { return sdk.TransportPlugins(impl, logger) })
+}
+
+// serve runs the plugin set in-process over a real gRPC connection.
+func serve(t testing.TB, set func(hclog.Logger) plugin.PluginSet) *plugin.GRPCClient {
 	w := &testWriter{t: t}
 	t.Cleanup(w.stop)
 	logger := hclog.New(&hclog.LoggerOptions{Name: "plugin", Output: w, Level: hclog.Debug})
-	ps := sdk.TransportPlugins(impl, logger)
+	ps := set(logger)
 	// TestPluginGRPCConn builds its client from the same PluginSet; the
 	// host side of each plugin ignores the plugin-side fields.
 	client, _ := plugin.TestPluginGRPCConn(t, false, ps)
