@@ -53,7 +53,13 @@ type running struct {
 	mu     sync.Mutex
 	client *plugin.Client
 	info   sdk.Info
-	tc     sdk.TransportClient
+	d      dispensed
+}
+
+// dispensed is the client a started plugin offers, by its kind.
+type dispensed struct {
+	tc sdk.TransportClient
+	ac sdk.AuthClient
 }
 
 // New returns a Host; nothing is started until a plugin is needed.
@@ -83,18 +89,32 @@ func (h *Host) Discover() ([]Candidate, error) {
 // starting the plugin if it is not running (or crashed). The returned
 // string names the plugin, for error messages.
 func (h *Host) Transport(ctx context.Context, name string) (sdk.TransportClient, string, error) {
+	d, file, err := h.find(ctx, sdk.KindTransport, name)
+	return d.tc, file, err
+}
+
+// Auth returns a client for the auth plugin that provides the login flow
+// name (for example "device_code"), starting it if needed, and the
+// plugin's file name for messages.
+func (h *Host) Auth(ctx context.Context, flow string) (sdk.AuthClient, string, error) {
+	d, file, err := h.find(ctx, sdk.KindAuth, flow)
+	return d.ac, file, err
+}
+
+// find starts, if needed, the plugin of kind that provides name. The plugin
+// named after it is tried first; any other plugin of the kind may also
+// provide the name through Info.
+func (h *Host) find(ctx context.Context, kind sdk.Kind, name string) (dispensed, string, error) {
 	cands, err := h.Discover()
 	if err != nil {
-		return nil, "", err
+		return dispensed{}, "", err
 	}
-	// The plugin named after the transport is the one to try first; any
-	// other transport plugin may also provide the name through Info.
 	slices.SortStableFunc(cands, func(a, b Candidate) int {
 		return boolRank(b.Name == name) - boolRank(a.Name == name)
 	})
 	var refusals []string
 	for _, c := range cands {
-		if c.Kind != sdk.KindTransport {
+		if c.Kind != kind {
 			continue
 		}
 		if c.Refused != "" {
@@ -103,26 +123,24 @@ func (h *Host) Transport(ctx context.Context, name string) (sdk.TransportClient,
 			}
 			continue
 		}
-		r := h.get(c)
-		tc, info, err := r.transport(ctx, h)
+		d, info, err := h.get(c).started(ctx, h)
 		if err != nil {
 			refusals = append(refusals, fmt.Sprintf("%s: %v", c.File, err))
 			continue
 		}
 		if slices.Contains(info.Names, name) {
-			return tc, c.File, nil
+			return d, c.File, nil
 		}
 	}
-	msg := fmt.Sprintf("no transport plugin provides %q in %s", name, h.opts.Dir)
+	msg := fmt.Sprintf("no %s plugin provides %q in %s", kind, name, h.opts.Dir)
 	if len(refusals) > 0 {
 		msg += " (" + strings.Join(refusals, "; ") + ")"
 	} else {
 		msg += "; run `ica-mcp-proxy plugins install`"
 	}
-	return nil, "", errors.New(msg)
+	return dispensed{}, "", errors.New(msg)
 }
 
-// Info starts the plugin if needed and returns its Info.
 func (h *Host) Info(ctx context.Context, c Candidate) (sdk.Info, error) {
 	if c.Refused != "" {
 		return sdk.Info{}, errors.New(c.Refused)
@@ -147,16 +165,15 @@ func (h *Host) get(c Candidate) *running {
 	return r
 }
 
-func (r *running) transport(ctx context.Context, h *Host) (sdk.TransportClient, sdk.Info, error) {
+// started returns the running plugin's client and Info, starting it first
+// if needed.
+func (r *running) started(ctx context.Context, h *Host) (dispensed, sdk.Info, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err := r.ensure(ctx, h); err != nil {
-		return nil, sdk.Info{}, err
+		return dispensed{}, sdk.Info{}, err
 	}
-	if r.tc == nil {
-		return nil, r.info, fmt.Errorf("is a %s plugin, not a transport", r.info.Kind)
-	}
-	return r.tc, r.info, nil
+	return r.d, r.info, nil
 }
 
 // ensure starts the plugin if it is not running; r.mu is held.
@@ -167,25 +184,25 @@ func (r *running) ensure(ctx context.Context, h *Host) error {
 	if r.client != nil {
 		h.opts.Logger.Warn("plugin exited; starting it again", "plugin", r.cand.File)
 	}
-	r.client, r.tc = nil, nil
-	client, info, tc, err := h.start(ctx, r.cand)
+	r.client, r.d = nil, dispensed{}
+	client, info, d, err := h.start(ctx, r.cand)
 	if err != nil {
 		return err
 	}
-	r.client, r.info, r.tc = client, info, tc
+	r.client, r.info, r.d = client, info, d
 	return nil
 }
 
 // start launches a plugin and checks its Info.
-func (h *Host) start(ctx context.Context, c Candidate) (*plugin.Client, sdk.Info, sdk.TransportClient, error) {
+func (h *Host) start(ctx context.Context, c Candidate) (*plugin.Client, sdk.Info, dispensed, error) {
 	h.mu.Lock()
 	closed := h.closed
 	h.mu.Unlock()
 	if closed {
-		return nil, sdk.Info{}, nil, errors.New("plugin host is shut down")
+		return nil, sdk.Info{}, dispensed{}, errors.New("plugin host is shut down")
 	}
 	if err := h.opts.Verifier.Check(c.Path); err != nil {
-		return nil, sdk.Info{}, nil, fmt.Errorf("refused: %w", err)
+		return nil, sdk.Info{}, dispensed{}, fmt.Errorf("refused: %w", err)
 	}
 	logger := h.opts.Logger.Named(c.File)
 	cmd := exec.Command(c.Path)
@@ -209,9 +226,9 @@ func (h *Host) start(ctx context.Context, c Candidate) (*plugin.Client, sdk.Info
 		StartTimeout:    h.opts.StartTimeout,
 		GRPCDialOptions: sdk.HostDialOptions(),
 	})
-	fail := func(err error) (*plugin.Client, sdk.Info, sdk.TransportClient, error) {
+	fail := func(err error) (*plugin.Client, sdk.Info, dispensed, error) {
 		client.Kill()
-		return nil, sdk.Info{}, nil, err
+		return nil, sdk.Info{}, dispensed{}, err
 	}
 	proto, err := client.Client()
 	if err != nil {
@@ -231,13 +248,17 @@ func (h *Host) start(ctx context.Context, c Candidate) (*plugin.Client, sdk.Info
 		return fail(fmt.Errorf("refused: %w", err))
 	}
 	logger.Debug("plugin started", "names", info.Names, "version", info.Version)
-	var tc sdk.TransportClient
-	if info.Kind == sdk.KindTransport {
-		if tc, err = sdk.DispenseTransport(proto); err != nil {
-			return fail(err)
-		}
+	var d dispensed
+	switch info.Kind {
+	case sdk.KindTransport:
+		d.tc, err = sdk.DispenseTransport(proto)
+	case sdk.KindAuth:
+		d.ac, err = sdk.DispenseAuth(proto)
 	}
-	return client, info, tc, nil
+	if err != nil {
+		return fail(err)
+	}
+	return client, info, d, nil
 }
 
 // checkInfo refuses a plugin whose Info contradicts its file name or speaks
