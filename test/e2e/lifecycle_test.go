@@ -84,14 +84,18 @@ func TestPluginsListAndInstall(t *testing.T) {
 	if err := jsonUnmarshal(out, &rep); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	// The bundled transports, in file order.
-	if len(rep.Plugins) != 3 {
+	// The bundled plugins, in file order, each started and asked its Info.
+	want := []struct{ kind, name string }{
+		{"auth", "client_credentials"},
+		{"transport", "http"}, {"transport", "sse"}, {"transport", "stdio"},
+	}
+	if len(rep.Plugins) != len(want) {
 		t.Fatalf("plugins list: %s", out)
 	}
-	for i, name := range []string{"http", "sse", "stdio"} {
+	for i, w := range want {
 		p := rep.Plugins[i]
-		if p.Kind != "transport" || len(p.Names) != 1 || p.Names[0] != name || p.Refused != "" {
-			t.Fatalf("plugin %d should provide %s: %s", i, name, out)
+		if p.Kind != w.kind || len(p.Names) != 1 || p.Names[0] != w.name || p.Refused != "" {
+			t.Fatalf("plugin %d should be a %s plugin providing %s: %s", i, w.kind, w.name, out)
 		}
 	}
 	// A file that is not executable, and one with an unknown kind, are

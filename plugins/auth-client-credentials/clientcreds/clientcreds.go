@@ -1,0 +1,131 @@
+// Package clientcreds runs the OAuth 2.0 client credentials grant
+// (RFC 6749 §4.4) with golang.org/x/oauth2, sending the resource
+// indicator (RFC 8707) with every token request.
+package clientcreds
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/internal/oauthcheck"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
+)
+
+// Flow is the flow name this plugin provides.
+const Flow = "client_credentials"
+
+// defaultTimeout bounds a token request when the grant names no timeout.
+const defaultTimeout = 30 * time.Second
+
+// Auth mints tokens with the client's own credentials.
+type Auth struct {
+	version string
+	client  *http.Client
+}
+
+// New returns the plugin; version is reported by Info.
+func New(version string) *Auth {
+	return &Auth{version: version, client: &http.Client{CheckRedirect: noRedirects}}
+}
+
+// noRedirects refuses redirects from the token endpoint: the client's
+// secret must go nowhere else.
+func noRedirects(*http.Request, []*http.Request) error {
+	return errors.New("the token endpoint answered with a redirect; refused")
+}
+
+// Info implements sdk.Auth.
+func (a *Auth) Info() sdk.Info {
+	return sdk.Info{
+		Names:       []string{Flow},
+		Version:     a.version,
+		Description: "OAuth client credentials (machine to machine, no user)",
+	}
+}
+
+// Begin implements sdk.Auth: the token comes at once, in Started.Token.
+func (a *Auth) Begin(ctx context.Context, g sdk.Grant) (sdk.Started, error) {
+	t, err := a.mint(ctx, g)
+	if err != nil {
+		return sdk.Started{}, err
+	}
+	return sdk.Started{Token: &t, Message: "token obtained with the client's credentials"}, nil
+}
+
+// Await implements sdk.Auth; this flow never waits.
+func (a *Auth) Await(context.Context, string) (sdk.Token, error) {
+	return sdk.Token{}, errors.New("the client credentials flow has nothing to wait for: Begin returns the token")
+}
+
+// Refresh implements sdk.Auth by minting a new token; client credentials
+// come without refresh tokens (RFC 6749 §4.4.3).
+func (a *Auth) Refresh(ctx context.Context, g sdk.Grant, _ string) (sdk.Token, error) {
+	return a.mint(ctx, g)
+}
+
+func (a *Auth) mint(ctx context.Context, g sdk.Grant) (sdk.Token, error) {
+	if _, err := oauthcheck.Endpoint("token endpoint", g.Endpoints.TokenURL); err != nil {
+		return sdk.Token{}, err
+	}
+	if g.Client.ClientID == "" || g.Client.ClientSecret == "" {
+		return sdk.Token{}, errors.New("the client credentials flow needs client_id and client_secret in the server's oauth settings")
+	}
+	params := url.Values{}
+	for k, v := range g.ExtraTokenParams {
+		params.Set(k, v)
+	}
+	if g.Resource != "" {
+		params.Set("resource", g.Resource)
+	}
+	cfg := clientcredentials.Config{
+		ClientID:       g.Client.ClientID,
+		ClientSecret:   g.Client.ClientSecret,
+		TokenURL:       g.Endpoints.TokenURL,
+		Scopes:         g.Scopes,
+		EndpointParams: params,
+	}
+	timeout := g.Timeout
+	if timeout <= 0 {
+		timeout = defaultTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	t, err := cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, a.client))
+	if err != nil {
+		return sdk.Token{}, fmt.Errorf("client credentials at %s: %w", g.Endpoints.TokenURL, describe(err))
+	}
+	return fromOAuth2(t, g.Scopes), nil
+}
+
+// describe keeps what an OAuth error says and drops the response body,
+// which a hostile server could fill with anything.
+func describe(err error) error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		msg := re.ErrorCode
+		if re.ErrorDescription != "" {
+			msg += ": " + re.ErrorDescription
+		}
+		if msg == "" && re.Response != nil {
+			msg = re.Response.Status
+		}
+		return errors.New(msg)
+	}
+	return err
+}
+
+func fromOAuth2(t *oauth2.Token, requested []string) sdk.Token {
+	out := sdk.Token{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, TokenType: t.Type(), Expiry: t.Expiry, Scopes: requested}
+	if s, ok := t.Extra("scope").(string); ok && s != "" {
+		out.Scopes = strings.Fields(s)
+	}
+	return out
+}

@@ -1,0 +1,42 @@
+// Package oauthcheck holds the endpoint rules every bundled auth plugin
+// applies before it sends anything, whatever the core already checked: an
+// auth plugin may be run by another host.
+package oauthcheck
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+)
+
+// Endpoint checks an OAuth endpoint URL: https, or plain http only to a
+// loopback address.
+func Endpoint(what, raw string) (*url.URL, error) {
+	if raw == "" {
+		return nil, fmt.Errorf("no %s: the authorization server's metadata or the server's oauth settings must give one", what)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s %q: %w", what, raw, err)
+	}
+	switch {
+	case u.Host == "":
+		return nil, fmt.Errorf("%s %q has no host", what, raw)
+	case u.Scheme == "https":
+	case u.Scheme == "http" && loopback(u.Hostname()):
+	case u.Scheme == "http":
+		return nil, fmt.Errorf("%s %s uses plain http to a host that is not this machine; OAuth endpoints must use https", what, u.Redacted())
+	default:
+		return nil, fmt.Errorf("%s %q: the scheme must be https", what, raw)
+	}
+	return u, nil
+}
+
+func loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
