@@ -86,7 +86,7 @@ func TestPluginsListAndInstall(t *testing.T) {
 	}
 	// The bundled plugins, in file order, each started and asked its Info.
 	want := []struct{ kind, name string }{
-		{"auth", "client_credentials"},
+		{"auth", "client_credentials"}, {"auth", "device_code"},
 		{"transport", "http"}, {"transport", "sse"}, {"transport", "stdio"},
 	}
 	if len(rep.Plugins) != len(want) {

@@ -9,21 +9,16 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"strings"
-	"time"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
-	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/internal/oauthcheck"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/internal/oauthflow"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 )
 
 // Flow is the flow name this plugin provides.
 const Flow = "client_credentials"
-
-// defaultTimeout bounds a token request when the grant names no timeout.
-const defaultTimeout = 30 * time.Second
 
 // Auth mints tokens with the client's own credentials.
 type Auth struct {
@@ -33,13 +28,7 @@ type Auth struct {
 
 // New returns the plugin; version is reported by Info.
 func New(version string) *Auth {
-	return &Auth{version: version, client: &http.Client{CheckRedirect: noRedirects}}
-}
-
-// noRedirects refuses redirects from the token endpoint: the client's
-// secret must go nowhere else.
-func noRedirects(*http.Request, []*http.Request) error {
-	return errors.New("the token endpoint answered with a redirect; refused")
+	return &Auth{version: version, client: oauthflow.NewClient()}
 }
 
 // Info implements sdk.Auth.
@@ -72,7 +61,7 @@ func (a *Auth) Refresh(ctx context.Context, g sdk.Grant, _ string) (sdk.Token, e
 }
 
 func (a *Auth) mint(ctx context.Context, g sdk.Grant) (sdk.Token, error) {
-	if _, err := oauthcheck.Endpoint("token endpoint", g.Endpoints.TokenURL); err != nil {
+	if _, err := oauthflow.Endpoint("token endpoint", g.Endpoints.TokenURL); err != nil {
 		return sdk.Token{}, err
 	}
 	if g.Client.ClientID == "" || g.Client.ClientSecret == "" {
@@ -91,41 +80,18 @@ func (a *Auth) mint(ctx context.Context, g sdk.Grant) (sdk.Token, error) {
 		TokenURL:       g.Endpoints.TokenURL,
 		Scopes:         g.Scopes,
 		EndpointParams: params,
+		// Set, not probed: see oauthflow.Config.
+		AuthStyle: oauth2.AuthStyleInHeader,
 	}
 	timeout := g.Timeout
 	if timeout <= 0 {
-		timeout = defaultTimeout
+		timeout = oauthflow.DefaultTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	t, err := cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, a.client))
+	t, err := cfg.Token(oauthflow.Context(ctx, a.client))
 	if err != nil {
-		return sdk.Token{}, fmt.Errorf("client credentials at %s: %w", g.Endpoints.TokenURL, describe(err))
+		return sdk.Token{}, fmt.Errorf("client credentials at %s: %w", g.Endpoints.TokenURL, oauthflow.Describe(err))
 	}
-	return fromOAuth2(t, g.Scopes), nil
-}
-
-// describe keeps what an OAuth error says and drops the response body,
-// which a hostile server could fill with anything.
-func describe(err error) error {
-	var re *oauth2.RetrieveError
-	if errors.As(err, &re) {
-		msg := re.ErrorCode
-		if re.ErrorDescription != "" {
-			msg += ": " + re.ErrorDescription
-		}
-		if msg == "" && re.Response != nil {
-			msg = re.Response.Status
-		}
-		return errors.New(msg)
-	}
-	return err
-}
-
-func fromOAuth2(t *oauth2.Token, requested []string) sdk.Token {
-	out := sdk.Token{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, TokenType: t.Type(), Expiry: t.Expiry, Scopes: requested}
-	if s, ok := t.Extra("scope").(string); ok && s != "" {
-		out.Scopes = strings.Fields(s)
-	}
-	return out
+	return oauthflow.FromOAuth2(t, g.Scopes), nil
 }

@@ -1,7 +1,8 @@
-// Package oauthcheck holds the endpoint rules every bundled auth plugin
-// applies before it sends anything, whatever the core already checked: an
-// auth plugin may be run by another host.
-package oauthcheck
+// Package oauthflow is what the bundled auth plugins share: the endpoint
+// rules they apply before sending anything (whatever the core checked
+// already: a plugin may be run by another host), the HTTP client they use,
+// the conversion of x/oauth2's results, and the refresh grant.
+package oauthflow
 
 import (
 	"fmt"
