@@ -86,7 +86,7 @@ func TestPluginsListAndInstall(t *testing.T) {
 	}
 	// The bundled plugins, in file order, each started and asked its Info.
 	want := []struct{ kind, name string }{
-		{"auth", "client_credentials"}, {"auth", "device_code"},
+		{"auth", "client_credentials"}, {"auth", "device_code"}, {"auth", "pkce"},
 		{"transport", "http"}, {"transport", "sse"}, {"transport", "stdio"},
 	}
 	if len(rep.Plugins) != len(want) {
@@ -94,7 +94,7 @@ func TestPluginsListAndInstall(t *testing.T) {
 	}
 	for i, w := range want {
 		p := rep.Plugins[i]
-		if p.Kind != w.kind || len(p.Names) != 1 || p.Names[0] != w.name || p.Refused != "" {
+		if p.Kind != w.kind || len(p.Names) == 0 || p.Names[0] != w.name || p.Refused != "" {
 			t.Fatalf("plugin %d should be a %s plugin providing %s: %s", i, w.kind, w.name, out)
 		}
 	}
