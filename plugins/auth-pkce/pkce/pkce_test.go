@@ -87,7 +87,7 @@ func (a *authServer) grant() sdk.Grant {
 		Endpoints: sdk.Endpoints{Issuer: a.srv.URL, AuthorizationURL: a.srv.URL + "/authorize", TokenURL: a.srv.URL + "/token"},
 		Client:    sdk.Client{ClientID: "cli"},
 		Scopes:    []string{"read"}, Resource: "https://mcp.example/mcp",
-		Timeout:   20 * time.Second,
+		Timeout: 20 * time.Second,
 	}
 }
 
