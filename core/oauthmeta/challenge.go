@@ -1,0 +1,109 @@
+package oauthmeta
+
+import (
+	"strings"
+)
+
+// Challenge is a parsed WWW-Authenticate Bearer challenge.
+type Challenge struct {
+	// ResourceMetadata is the RFC 9728 resource_metadata URL, if given.
+	ResourceMetadata string
+	// Scope is the scope the server asks for, if given.
+	Scope string
+	// Error is the RFC 6750 error code (invalid_token, insufficient_scope).
+	Error string
+}
+
+// ParseChallenge reads the Bearer challenge of a WWW-Authenticate value.
+// Other schemes and unknown parameters are ignored.
+func ParseChallenge(header string) Challenge {
+	var c Challenge
+	for _, ch := range splitChallenges(header) {
+		scheme, params, _ := strings.Cut(strings.TrimSpace(ch), " ")
+		if !strings.EqualFold(scheme, "Bearer") {
+			continue
+		}
+		for k, v := range parseParams(params) {
+			switch strings.ToLower(k) {
+			case "resource_metadata":
+				c.ResourceMetadata = v
+			case "scope":
+				c.Scope = v
+			case "error":
+				c.Error = v
+			}
+		}
+		return c
+	}
+	return c
+}
+
+// splitChallenges splits a header holding several challenges at the
+// commas that start a new scheme, not those between parameters.
+func splitChallenges(h string) []string {
+	var out []string
+	var cur strings.Builder
+	inQuote := false
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		switch {
+		case c == '"' && (i == 0 || h[i-1] != '\\'):
+			inQuote = !inQuote
+		case c == ',' && !inQuote:
+			// A new challenge starts when the next token is followed by a
+			// space rather than '='.
+			rest := strings.TrimLeft(h[i+1:], " ")
+			tok := rest
+			if j := strings.IndexAny(rest, " =,"); j >= 0 {
+				tok = rest[:j]
+			}
+			if tok != "" && len(rest) > len(tok) && rest[len(tok)] == ' ' {
+				out = append(out, cur.String())
+				cur.Reset()
+				continue
+			}
+		}
+		cur.WriteByte(c)
+	}
+	return append(out, cur.String())
+}
+
+// parseParams reads auth-params: name=token or name="quoted string".
+func parseParams(s string) map[string]string {
+	out := map[string]string{}
+	for s = strings.TrimSpace(s); s != ""; s = strings.TrimLeft(s, " ,") {
+		eq := strings.IndexByte(s, '=')
+		if eq < 0 {
+			break
+		}
+		name := strings.TrimSpace(s[:eq])
+		s = strings.TrimLeft(s[eq+1:], " ")
+		var val string
+		if strings.HasPrefix(s, `"`) {
+			var b strings.Builder
+			i := 1
+			for ; i < len(s); i++ {
+				if s[i] == '\\' && i+1 < len(s) {
+					i++
+					b.WriteByte(s[i])
+					continue
+				}
+				if s[i] == '"' {
+					break
+				}
+				b.WriteByte(s[i])
+			}
+			val = b.String()
+			s = s[min(i+1, len(s)):]
+		} else {
+			end := strings.IndexByte(s, ',')
+			if end < 0 {
+				end = len(s)
+			}
+			val = strings.TrimSpace(s[:end])
+			s = s[end:]
+		}
+		out[name] = val
+	}
+	return out
+}
