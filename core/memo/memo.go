@@ -18,6 +18,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/atomicfile"
 )
 
 // FileName is the memo's file in $ICA_HOME.
@@ -128,19 +130,7 @@ func (m *Memo) update(change func(*file) bool) error {
 	if err := os.MkdirAll(filepath.Dir(m.path), 0o700); err != nil {
 		return fmt.Errorf("memo: %w", err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(m.path), FileName+".*")
-	if err != nil {
-		return fmt.Errorf("memo: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("memo: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("memo: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), m.path); err != nil {
+	if err := atomicfile.Write(m.path, append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("memo: %w", err)
 	}
 	return nil
