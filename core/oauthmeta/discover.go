@@ -109,7 +109,7 @@ func (d Discoverer) Discover(ctx context.Context, serverURL, wwwAuthenticate str
 func (d Discoverer) protectedResource(ctx context.Context, client *http.Client, su *url.URL, fromChallenge string) (*ProtectedResource, error) {
 	var candidates []string
 	if fromChallenge != "" {
-		if _, err := checkEndpoint("resource_metadata", fromChallenge); err != nil {
+		if _, err := CheckEndpoint("resource_metadata", fromChallenge); err != nil {
 			return nil, err
 		}
 		candidates = []string{fromChallenge}
@@ -143,7 +143,7 @@ func (d Discoverer) protectedResource(ctx context.Context, client *http.Client, 
 // authServer fetches RFC 8414 metadata, then OpenID discovery, and checks
 // the issuer is the one asked for.
 func (d Discoverer) authServer(ctx context.Context, client *http.Client, issuer string) (AuthServer, error) {
-	iu, err := checkEndpoint("authorization server", issuer)
+	iu, err := CheckEndpoint("authorization server", issuer)
 	if err != nil {
 		return AuthServer{}, err
 	}
@@ -175,7 +175,7 @@ func (d Discoverer) authServer(ctx context.Context, client *http.Client, issuer 
 			if u == "" {
 				continue
 			}
-			if _, err := checkEndpoint(what, u); err != nil {
+			if _, err := CheckEndpoint(what, u); err != nil {
 				return AuthServer{}, fmt.Errorf("authorization server %s: %w", issuer, err)
 			}
 		}

@@ -116,9 +116,9 @@ func sameOrigin(a, b *url.URL) bool {
 	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Host, b.Host)
 }
 
-// checkEndpoint applies the endpoint rule: https, or plain http to a
+// CheckEndpoint applies the endpoint rule: https, or plain http to a
 // loopback host.
-func checkEndpoint(what, raw string) (*url.URL, error) {
+func CheckEndpoint(what, raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
 		return nil, fmt.Errorf("%s %q is not a URL", what, raw)

@@ -32,6 +32,10 @@ type Token struct {
 	// ClientID is the client the token was issued to; Flow the login flow.
 	ClientID string `json:"client_id,omitempty"`
 	Flow     string `json:"flow,omitempty"`
+	// TokenURL and RevocationURL are the endpoints to refresh and revoke
+	// it at, so neither needs discovery again.
+	TokenURL      string `json:"token_url,omitempty"`
+	RevocationURL string `json:"revocation_url,omitempty"`
 
 	AccessToken  string    `json:"access_token"`
 	RefreshToken string    `json:"refresh_token,omitempty"`

@@ -1,0 +1,498 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/oauthmeta"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/tokenstore"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
+)
+
+// Plugins finds the auth plugin providing a flow; pluginhost.Host
+// implements it.
+type Plugins interface {
+	Auth(ctx context.Context, flow string) (sdk.AuthClient, string, error)
+}
+
+// DefaultFlow is the flow used when neither the call nor the server's
+// settings name one.
+const DefaultFlow = "pkce"
+
+// refreshAhead is how long before expiry a token is refreshed.
+const refreshAhead = time.Minute
+
+// loginTimeout bounds a login whose settings name no timeout.
+const loginTimeout = 10 * time.Minute
+
+// Options configure a Manager.
+type Options struct {
+	Store   *tokenstore.Store
+	Plugins Plugins
+	Logger  hclog.Logger
+	// Discoverer finds authorization servers; the zero value works.
+	Discoverer oauthmeta.Discoverer
+}
+
+// Server is what the manager needs to know of a configured server.
+type Server struct {
+	Name     string
+	URL      string
+	Settings Settings
+}
+
+// Login states, as auth_status reports them.
+const (
+	StateNone    = "none"
+	StatePending = "pending"
+	StateOK      = "ok"
+	StateExpired = "expired"
+	StateError   = "error"
+)
+
+// Status is a server's login, without any secret.
+type Status struct {
+	Server    string     `json:"server"`
+	State     string     `json:"state"`
+	Flow      string     `json:"flow,omitempty"`
+	Issuer    string     `json:"issuer,omitempty"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	Scopes    []string   `json:"scopes,omitempty"`
+	// Refreshable says a refresh token (or the client's credentials) can
+	// renew the token without the user.
+	Refreshable bool   `json:"refreshable,omitempty"`
+	Error       string `json:"error,omitempty"`
+	// A pending login's instructions.
+	AuthorizationURL string `json:"authorization_url,omitempty"`
+	VerificationURI  string `json:"verification_uri,omitempty"`
+	UserCode         string `json:"user_code,omitempty"`
+}
+
+// Started is what a login asks of the user, returned at once.
+type Started struct {
+	Server                  string `json:"server"`
+	Flow                    string `json:"flow"`
+	AuthorizationURL        string `json:"authorization_url,omitempty"`
+	VerificationURI         string `json:"verification_uri,omitempty"`
+	VerificationURIComplete string `json:"verification_uri_complete,omitempty"`
+	UserCode                string `json:"user_code,omitempty"`
+	ExpiresInSeconds        int64  `json:"expires_in_seconds,omitempty"`
+	Message                 string `json:"message"`
+	// Done is set when the flow needed no user and the token is stored.
+	Done bool `json:"done"`
+}
+
+// Manager runs logins and keeps tokens fresh. It is safe for concurrent
+// use.
+type Manager struct {
+	opts Options
+	log  hclog.Logger
+	http *http.Client
+
+	mu      sync.Mutex
+	pending map[string]*pending // by server
+	// changed, when set, is called after a server's credentials changed,
+	// so its sessions are recycled.
+	changed func(server string)
+}
+
+type pending struct {
+	started Started
+	err     string
+	cancel  context.CancelFunc
+	done    bool
+}
+
+// New returns a Manager.
+func New(opts Options) *Manager {
+	if opts.Logger == nil {
+		opts.Logger = hclog.NewNullLogger()
+	}
+	return &Manager{
+		opts:    opts,
+		log:     opts.Logger,
+		http:    &http.Client{Timeout: 30 * time.Second, CheckRedirect: noRedirects},
+		pending: map[string]*pending{},
+	}
+}
+
+func noRedirects(*http.Request, []*http.Request) error {
+	return errors.New("the authorization server answered with a redirect; refused")
+}
+
+// OnChange sets what runs after a server's credentials changed.
+func (m *Manager) OnChange(f func(server string)) {
+	m.mu.Lock()
+	m.changed = f
+	m.mu.Unlock()
+}
+
+func (m *Manager) notify(server string) {
+	m.mu.Lock()
+	f := m.changed
+	m.mu.Unlock()
+	if f != nil {
+		f(server)
+	}
+}
+
+// Login starts a login with flow ("" for the server's, else DefaultFlow),
+// using challenge (the WWW-Authenticate value of the server's 401, if
+// known) for discovery. It returns at once with what the user must do; the
+// flow ends in the background, and Status follows it.
+func (m *Manager) Login(ctx context.Context, srv Server, flow, challenge string) (Started, error) {
+	if flow == "" {
+		flow = srv.Settings.Flow
+	}
+	if flow == "" {
+		flow = DefaultFlow
+	}
+	flow = normalizeFlow(flow)
+	g, meta, err := m.grant(ctx, srv, flow, challenge)
+	if err != nil {
+		return Started{}, fmt.Errorf("server %q: %w", srv.Name, err)
+	}
+	plugin, file, err := m.opts.Plugins.Auth(ctx, flow)
+	if err != nil {
+		return Started{}, fmt.Errorf("server %q: %w", srv.Name, err)
+	}
+	st, err := plugin.Begin(ctx, g)
+	if err != nil {
+		return Started{}, fmt.Errorf("server %q: %s: %w", srv.Name, file, err)
+	}
+	out := Started{
+		Server: srv.Name, Flow: flow,
+		AuthorizationURL: st.AuthorizationURL, VerificationURI: st.VerificationURI,
+		VerificationURIComplete: st.VerificationURIComplete, UserCode: st.UserCode,
+		ExpiresInSeconds: int64(st.ExpiresIn / time.Second), Message: st.Message,
+	}
+	if u := out.AuthorizationURL; u != "" {
+		// The user will open it: only ever a web page.
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") {
+			return Started{}, fmt.Errorf("server %q: the authorization URL %q is not a web address; refused", srv.Name, u)
+		}
+	}
+	if st.Token != nil {
+		if err := m.save(ctx, srv.Name, g, meta, *st.Token); err != nil {
+			return Started{}, err
+		}
+		out.Done = true
+		m.notify(srv.Name)
+		return out, nil
+	}
+
+	timeout := g.Timeout
+	if timeout <= 0 {
+		timeout = loginTimeout
+	}
+	actx, cancel := context.WithTimeout(context.Background(), timeout)
+	p := &pending{started: out, cancel: cancel}
+	m.mu.Lock()
+	if old := m.pending[srv.Name]; old != nil && !old.done {
+		old.cancel() // a new login replaces the one under way
+	}
+	m.pending[srv.Name] = p
+	m.mu.Unlock()
+	go func() {
+		defer cancel()
+		t, err := plugin.Await(actx, st.FlowID)
+		if err == nil {
+			err = m.save(actx, srv.Name, g, meta, t)
+		}
+		m.mu.Lock()
+		p.done = true
+		if err != nil {
+			p.err = err.Error()
+		}
+		m.mu.Unlock()
+		if err != nil {
+			m.log.Warn("login failed", "server", srv.Name, "flow", flow, "error", err)
+			return
+		}
+		m.log.Info("logged in", "server", srv.Name, "flow", flow)
+		m.notify(srv.Name)
+	}()
+	return out, nil
+}
+
+// meta is what a token is stored with besides itself.
+type meta struct {
+	issuer, revocationURL string
+}
+
+// grant gathers everything flow needs for srv: endpoints (settings, else
+// discovery), client (settings, else a registration), scopes, resource.
+func (m *Manager) grant(ctx context.Context, srv Server, flow, challenge string) (sdk.Grant, meta, error) {
+	s := srv.Settings
+	su, err := url.Parse(srv.URL)
+	if err != nil || su.Host == "" {
+		return sdk.Grant{}, meta{}, fmt.Errorf("server URL %q is not a URL", srv.URL)
+	}
+	g := sdk.Grant{
+		Flow: flow, Server: srv.Name,
+		Resource:         oauthmeta.CanonicalResource(su),
+		Scopes:           s.Scopes,
+		ExtraAuthParams:  s.ExtraAuthParams,
+		ExtraTokenParams: s.ExtraTokenParams,
+		Options:          s.Options,
+		Timeout:          seconds(s.Timeout),
+	}
+	var registrationURL string
+	if s.explicit() {
+		for what, u := range map[string]string{"token_url": s.TokenURL, "authorization_url": s.AuthorizationURL,
+			"device_authorization_url": s.DeviceAuthorizationURL, "revocation_url": s.RevocationURL} {
+			if u == "" {
+				continue
+			}
+			if _, err := oauthmeta.CheckEndpoint(what, u); err != nil {
+				return sdk.Grant{}, meta{}, err
+			}
+		}
+		g.Endpoints = sdk.Endpoints{Issuer: s.Issuer, AuthorizationURL: s.AuthorizationURL, TokenURL: s.TokenURL,
+			DeviceAuthorizationURL: s.DeviceAuthorizationURL, RevocationURL: s.RevocationURL}
+		if g.Endpoints.Issuer == "" {
+			tu, _ := url.Parse(s.TokenURL)
+			g.Endpoints.Issuer = tu.Scheme + "://" + tu.Host
+		}
+	} else {
+		found, err := m.opts.Discoverer.Discover(ctx, srv.URL, challenge)
+		if err != nil {
+			return sdk.Grant{}, meta{}, err
+		}
+		as := found.Server
+		if flow == "pkce" && !as.SupportsS256() {
+			return sdk.Grant{}, meta{}, fmt.Errorf("authorization server %s does not offer PKCE with S256; refused", as.Issuer)
+		}
+		g.Endpoints = sdk.Endpoints{Issuer: as.Issuer, AuthorizationURL: as.AuthorizationEndpoint, TokenURL: as.TokenEndpoint,
+			DeviceAuthorizationURL: as.DeviceAuthorizationEndpoint, RevocationURL: as.RevocationEndpoint}
+		g.Resource = found.Resource
+		if len(g.Scopes) == 0 {
+			g.Scopes = found.Scopes
+		}
+		registrationURL = as.RegistrationEndpoint
+	}
+	client, err := m.client(ctx, s, g.Endpoints.Issuer, registrationURL, flow, strings.Join(g.Scopes, " "))
+	if err != nil {
+		return sdk.Grant{}, meta{}, err
+	}
+	g.Client = client
+	return g, meta{issuer: g.Endpoints.Issuer, revocationURL: g.Endpoints.RevocationURL}, nil
+}
+
+// client picks the OAuth client: configured, else registered with issuer
+// before, else registered now.
+func (m *Manager) client(ctx context.Context, s Settings, issuer, registrationURL, flow, scope string) (sdk.Client, error) {
+	if s.ClientID != "" {
+		return sdk.Client{ClientID: s.ClientID, ClientSecret: s.ClientSecret, RedirectURI: s.RedirectURI}, nil
+	}
+	if flow == "client_credentials" {
+		return sdk.Client{}, errors.New(`the client credentials flow needs "client_id" and "client_secret" in the server's "oauth" settings`)
+	}
+	if reg, ok, err := m.opts.Store.Registration(ctx, issuer); err != nil {
+		return sdk.Client{}, err
+	} else if ok {
+		return sdk.Client{ClientID: reg.ClientID, ClientSecret: reg.ClientSecret, RedirectURI: s.RedirectURI}, nil
+	}
+	if registrationURL == "" {
+		return sdk.Client{}, fmt.Errorf(`authorization server %s does not offer dynamic client registration; register a client there and set "oauth": {"client_id": "..."} in the server's entry`, issuer)
+	}
+	redirect := s.RedirectURI
+	if redirect == "" {
+		// RFC 8252 §7.3: the port of a loopback redirect URI may vary.
+		redirect = "http://127.0.0.1/callback"
+	}
+	reg, err := register(ctx, m.http, registrationURL, redirect, scope)
+	if err != nil {
+		return sdk.Client{}, err
+	}
+	if err := m.opts.Store.PutRegistration(ctx, issuer, reg); err != nil {
+		return sdk.Client{}, err
+	}
+	m.log.Info("registered a client", "issuer", issuer, "client_id", reg.ClientID)
+	return sdk.Client{ClientID: reg.ClientID, ClientSecret: reg.ClientSecret, RedirectURI: s.RedirectURI}, nil
+}
+
+func (m *Manager) save(ctx context.Context, server string, g sdk.Grant, mt meta, t sdk.Token) error {
+	if t.AccessToken == "" {
+		return errors.New("the flow returned no access token")
+	}
+	return m.opts.Store.Put(ctx, server, tokenstore.Token{
+		Issuer: mt.issuer, Resource: g.Resource, ClientID: g.Client.ClientID, Flow: g.Flow,
+		TokenURL: g.Endpoints.TokenURL, RevocationURL: mt.revocationURL,
+		AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, TokenType: t.TokenType, Expiry: t.Expiry, Scopes: t.Scopes,
+	})
+}
+
+// Status reports a server's login.
+func (m *Manager) Status(ctx context.Context, srv Server) Status {
+	st := Status{Server: srv.Name, State: StateNone}
+	m.mu.Lock()
+	p := m.pending[srv.Name]
+	var pcopy pending
+	if p != nil {
+		pcopy = *p
+	}
+	m.mu.Unlock()
+	t, ok, err := m.opts.Store.Get(ctx, srv.Name)
+	switch {
+	case err != nil:
+		st.State, st.Error = StateError, err.Error()
+		return st
+	case ok:
+		st.State, st.Flow, st.Issuer, st.Scopes = StateOK, t.Flow, t.Issuer, t.Scopes
+		st.Refreshable = t.RefreshToken != "" || t.Flow == "client_credentials"
+		if !t.Expiry.IsZero() {
+			exp := t.Expiry
+			st.ExpiresAt = &exp
+			if time.Now().After(exp) {
+				st.State = StateExpired
+			}
+		}
+	}
+	if p != nil && !pcopy.done {
+		st.State, st.Flow = StatePending, pcopy.started.Flow
+		st.AuthorizationURL, st.VerificationURI, st.UserCode = pcopy.started.AuthorizationURL, pcopy.started.VerificationURI, pcopy.started.UserCode
+	} else if p != nil && pcopy.err != "" && st.State != StateOK {
+		st.State, st.Error = StateError, pcopy.err
+	}
+	return st
+}
+
+// Refresh renews the server's token now, whatever its expiry.
+func (m *Manager) Refresh(ctx context.Context, srv Server) error {
+	if err := m.refresh(ctx, srv, func(tokenstore.Token) bool { return true }); err != nil {
+		return err
+	}
+	m.notify(srv.Name)
+	return nil
+}
+
+// refresh renews the token under the store's lock when need says so,
+// reading it again first: another process may have renewed it already.
+func (m *Manager) refresh(ctx context.Context, srv Server, need func(tokenstore.Token) bool) error {
+	// The client's secret, read before the token's lock is taken: the
+	// store's lock is not reentrant.
+	secrets := map[string]string{}
+	if srv.Settings.ClientID != "" {
+		secrets[srv.Settings.ClientID] = srv.Settings.ClientSecret
+	}
+	if t, ok, err := m.opts.Store.Get(ctx, srv.Name); err == nil && ok {
+		if reg, ok, _ := m.opts.Store.Registration(ctx, t.Issuer); ok {
+			if _, set := secrets[reg.ClientID]; !set {
+				secrets[reg.ClientID] = reg.ClientSecret
+			}
+		}
+	}
+	return m.opts.Store.Update(ctx, srv.Name, func(cur tokenstore.Token, ok bool) (tokenstore.Token, bool, error) {
+		if !ok {
+			return cur, false, fmt.Errorf("server %q: not logged in", srv.Name)
+		}
+		if !need(cur) {
+			return cur, false, nil
+		}
+		if cur.RefreshToken == "" && cur.Flow != "client_credentials" {
+			return cur, false, fmt.Errorf("server %q: the token cannot be refreshed (no refresh token); log in again", srv.Name)
+		}
+		plugin, file, err := m.opts.Plugins.Auth(ctx, cur.Flow)
+		if err != nil {
+			return cur, false, err
+		}
+		s := srv.Settings
+		g := sdk.Grant{
+			Flow: cur.Flow, Server: srv.Name,
+			Endpoints: sdk.Endpoints{Issuer: cur.Issuer, TokenURL: cur.TokenURL},
+			Client:    sdk.Client{ClientID: cur.ClientID, ClientSecret: secrets[cur.ClientID]},
+			Scopes:    cur.Scopes, Resource: cur.Resource,
+			ExtraTokenParams: s.ExtraTokenParams, Options: s.Options, Timeout: seconds(s.TokenTimeout),
+		}
+		t, err := plugin.Refresh(ctx, g, cur.RefreshToken)
+		if err != nil {
+			return cur, false, fmt.Errorf("server %q: refresh failed (%s: %v); log in again", srv.Name, file, err)
+		}
+		next := cur
+		next.AccessToken, next.TokenType, next.Expiry = t.AccessToken, t.TokenType, t.Expiry
+		if t.RefreshToken != "" {
+			next.RefreshToken = t.RefreshToken
+		}
+		if len(t.Scopes) > 0 {
+			next.Scopes = t.Scopes
+		}
+		return next, true, nil
+	})
+}
+
+// AccessToken returns the server's access token, refreshed first when it
+// expires within a minute; "" without error when the server has no login.
+func (m *Manager) AccessToken(ctx context.Context, srv Server) (string, error) {
+	t, ok, err := m.opts.Store.Get(ctx, srv.Name)
+	if err != nil || !ok {
+		return "", err
+	}
+	if !t.Expiry.IsZero() && time.Until(t.Expiry) < refreshAhead {
+		if err := m.refresh(ctx, srv, func(cur tokenstore.Token) bool {
+			return !cur.Expiry.IsZero() && time.Until(cur.Expiry) < refreshAhead
+		}); err != nil {
+			return "", err
+		}
+		if t, _, err = m.opts.Store.Get(ctx, srv.Name); err != nil {
+			return "", err
+		}
+	}
+	return t.AccessToken, nil
+}
+
+// Logout deletes the server's token, revoking it first where the server
+// offers revocation (RFC 7009); it reports whether there was one.
+func (m *Manager) Logout(ctx context.Context, srv Server) (bool, error) {
+	m.mu.Lock()
+	if p := m.pending[srv.Name]; p != nil {
+		p.cancel()
+		delete(m.pending, srv.Name)
+	}
+	m.mu.Unlock()
+	t, ok, err := m.opts.Store.Get(ctx, srv.Name)
+	if err != nil {
+		return false, err
+	}
+	if ok && t.RevocationURL != "" {
+		for _, tok := range []struct{ value, hint string }{{t.RefreshToken, "refresh_token"}, {t.AccessToken, "access_token"}} {
+			if tok.value == "" {
+				continue
+			}
+			if err := m.revoke(ctx, t.RevocationURL, t.ClientID, tok.value, tok.hint); err != nil {
+				m.log.Warn("revocation failed; the token is deleted anyway", "server", srv.Name, "error", err)
+			}
+		}
+	}
+	had, err := m.opts.Store.Delete(ctx, srv.Name)
+	if err == nil && had {
+		m.notify(srv.Name)
+	}
+	return had, err
+}
+
+func (m *Manager) revoke(ctx context.Context, endpoint, clientID, token, hint string) error {
+	form := url.Values{"token": {token}, "token_type_hint": {hint}, "client_id": {clientID}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := m.http.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("revocation at %s: %s", endpoint, resp.Status)
+	}
+	return nil
+}

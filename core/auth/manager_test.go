@@ -1,0 +1,279 @@
+package auth
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/tokenstore"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/auth-client-credentials/clientcreds"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/auth-device/device"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk/sdktest"
+)
+
+// These tests run the manager against the bundled flow plugins, served
+// in-process over gRPC by sdktest, and a small authorization server on
+// loopback that publishes metadata and registers clients.
+
+// inProcess finds the bundled plugins by flow name.
+type inProcess map[string]sdk.AuthClient
+
+func (p inProcess) Auth(_ context.Context, flow string) (sdk.AuthClient, string, error) {
+	if c, ok := p[flow]; ok {
+		return c, "in-process " + flow, nil
+	}
+	return nil, "", &noPlugin{flow}
+}
+
+type noPlugin struct{ flow string }
+
+func (e *noPlugin) Error() string { return "no auth plugin provides " + e.flow }
+
+func plugins(t *testing.T) inProcess {
+	cc, _ := sdktest.Auth(t, clientcreds.New("t"))
+	dc, _ := sdktest.Auth(t, device.New("t"))
+	return inProcess{"client_credentials": cc, "device_code": dc}
+}
+
+// authServer is an MCP server's site and its authorization server: RFC
+// 9728 and 8414 metadata, registration, the device flow, refresh with
+// rotation, client credentials and revocation.
+type authServer struct {
+	srv *httptest.Server
+
+	mu            sync.Mutex
+	registrations int
+	revoked       []string
+	spent         map[string]bool
+	n             int
+}
+
+func newAuthServer(t *testing.T) *authServer {
+	a := &authServer{spent: map[string]bool{}}
+	a.srv = httptest.NewServer(http.HandlerFunc(a.serve))
+	t.Cleanup(a.srv.Close)
+	return a
+}
+
+func (a *authServer) json(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (a *authServer) token(w http.ResponseWriter) {
+	a.n++
+	a.json(w, 200, map[string]any{"access_token": "at-" + itoa(a.n), "refresh_token": "rt-" + itoa(a.n), "token_type": "Bearer", "expires_in": 3600})
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func (a *authServer) serve(w http.ResponseWriter, r *http.Request) {
+	base := a.srv.URL
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch r.URL.Path {
+	case "/.well-known/oauth-protected-resource/mcp":
+		a.json(w, 200, map[string]any{"resource": base + "/mcp", "authorization_servers": []string{base}, "scopes_supported": []string{"mcp"}})
+	case "/.well-known/oauth-authorization-server":
+		a.json(w, 200, map[string]any{"issuer": base, "token_endpoint": base + "/token", "device_authorization_endpoint": base + "/device",
+			"authorization_endpoint": base + "/authorize", "registration_endpoint": base + "/register", "revocation_endpoint": base + "/revoke",
+			"code_challenge_methods_supported": []string{"S256"}})
+	case "/register":
+		var req registrationRequest
+		_ = json.NewDecoder(r.Body).Decode(&req)
+		if req.ApplicationType != "native" || req.TokenEndpointAuthMethod != "none" {
+			a.json(w, 400, map[string]string{"error": "invalid_client_metadata"})
+			return
+		}
+		a.registrations++
+		a.json(w, 201, map[string]any{"client_id": "dyn-" + itoa(a.registrations)})
+	case "/device":
+		a.json(w, 200, map[string]any{"device_code": "dc", "user_code": "WXYZ-1234", "verification_uri": base + "/activate", "interval": 1, "expires_in": 60})
+	case "/revoke":
+		_ = r.ParseForm()
+		a.revoked = append(a.revoked, r.PostForm.Get("token"))
+	case "/token":
+		_ = r.ParseForm()
+		f := r.PostForm
+		if f.Get("resource") != base+"/mcp" {
+			a.json(w, 400, map[string]string{"error": "invalid_target"})
+			return
+		}
+		switch f.Get("grant_type") {
+		case "urn:ietf:params:oauth:grant-type:device_code", "client_credentials":
+			a.token(w)
+		case "refresh_token":
+			rt := f.Get("refresh_token")
+			if a.spent[rt] {
+				a.json(w, 400, map[string]string{"error": "invalid_grant", "error_description": "refresh token reused"})
+				return
+			}
+			a.spent[rt] = true
+			a.token(w)
+		default:
+			a.json(w, 400, map[string]string{"error": "unsupported_grant_type"})
+		}
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func manager(t *testing.T) *Manager {
+	return New(Options{Store: tokenstore.New(t.TempDir()), Plugins: plugins(t)})
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func waitState(t *testing.T, m *Manager, srv Server, want string) Status {
+	t.Helper()
+	for range 200 {
+		st := m.Status(ctx(t), srv)
+		if st.State == want {
+			return st
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("state never became %s: %+v", want, m.Status(ctx(t), srv))
+	return Status{}
+}
+
+// Device flow by discovery, with a client registered on the way: the
+// instructions come at once, the token lands in the store, refresh rotates,
+// and logout revokes.
+func TestDeviceLoginByDiscovery(t *testing.T) {
+	a := newAuthServer(t)
+	m := manager(t)
+	var changedMu sync.Mutex
+	changed := 0
+	m.OnChange(func(string) {
+		changedMu.Lock()
+		changed++
+		changedMu.Unlock()
+	})
+	changes := func() int {
+		changedMu.Lock()
+		defer changedMu.Unlock()
+		return changed
+	}
+	srv := Server{Name: "docs", URL: a.srv.URL + "/mcp"}
+
+	st, err := m.Login(ctx(t), srv, "device", `Bearer resource_metadata="`+a.srv.URL+`/.well-known/oauth-protected-resource/mcp"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.UserCode != "WXYZ-1234" || st.Flow != "device_code" || st.Done {
+		t.Fatalf("started %+v", st)
+	}
+	if s := m.Status(ctx(t), srv); s.State != StatePending || s.UserCode != "WXYZ-1234" {
+		t.Fatalf("status while pending: %+v", s)
+	}
+	s := waitState(t, m, srv, StateOK)
+	if s.ExpiresAt == nil || !s.Refreshable || s.Issuer != a.srv.URL {
+		t.Fatalf("status %+v", s)
+	}
+	tok, err := m.AccessToken(ctx(t), srv)
+	if err != nil || tok != "at-1" {
+		t.Fatalf("access token %q %v", tok, err)
+	}
+	for i := 0; changes() != 1; i++ {
+		if i > 100 {
+			t.Fatalf("credentials changed %d times, want 1", changes())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := m.Refresh(ctx(t), srv); err != nil {
+		t.Fatal(err)
+	}
+	if tok, _ := m.AccessToken(ctx(t), srv); tok != "at-2" {
+		t.Fatalf("after refresh: %q", tok)
+	}
+	// A second login reuses the registration.
+	if _, err := m.Login(ctx(t), srv, "device_code", ""); err != nil {
+		t.Fatal(err)
+	}
+	a.mu.Lock()
+	regs := a.registrations
+	a.mu.Unlock()
+	if regs != 1 {
+		t.Fatalf("%d registrations, want 1 (per issuer)", regs)
+	}
+	waitState(t, m, srv, StateOK)
+	had, err := m.Logout(ctx(t), srv)
+	if err != nil || !had {
+		t.Fatalf("logout %v %v", had, err)
+	}
+	a.mu.Lock()
+	revoked := len(a.revoked)
+	a.mu.Unlock()
+	if revoked == 0 {
+		t.Fatal("logout did not revoke")
+	}
+	if s := m.Status(ctx(t), srv); s.State != StateNone {
+		t.Fatalf("after logout: %+v", s)
+	}
+	data, _ := json.Marshal(m.Status(ctx(t), srv))
+	if strings.Contains(string(data), "at-") || strings.Contains(string(data), "rt-") {
+		t.Fatalf("status shows a token: %s", data)
+	}
+}
+
+// Client credentials with explicit settings: the token comes at once, and
+// a token about to expire is minted again before use.
+func TestClientCredentialsExplicit(t *testing.T) {
+	a := newAuthServer(t)
+	m := manager(t)
+	srv := Server{Name: "svc", URL: a.srv.URL + "/mcp", Settings: Settings{
+		Flow: "client_credentials", TokenURL: a.srv.URL + "/token", ClientID: "svc", ClientSecret: "x",
+	}}
+	st, err := m.Login(ctx(t), srv, "", "")
+	if err != nil || !st.Done {
+		t.Fatalf("login %+v %v", st, err)
+	}
+	if tok, _ := m.AccessToken(ctx(t), srv); tok != "at-1" {
+		t.Fatalf("token %q", tok)
+	}
+	// Make it about to expire.
+	if err := m.opts.Store.Update(ctx(t), "svc", func(cur tokenstore.Token, _ bool) (tokenstore.Token, bool, error) {
+		cur.Expiry = time.Now().Add(10 * time.Second)
+		return cur, true, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if tok, err := m.AccessToken(ctx(t), srv); err != nil || tok != "at-2" {
+		t.Fatalf("a token about to expire was not renewed: %q %v", tok, err)
+	}
+}
+
+func TestClearErrors(t *testing.T) {
+	a := newAuthServer(t)
+	m := manager(t)
+	cases := map[string]struct {
+		srv  Server
+		flow string
+		want string
+	}{
+		"no client for client credentials": {Server{Name: "s", URL: a.srv.URL + "/mcp"}, "client_credentials", `"client_id"`},
+		"plain http endpoint":              {Server{Name: "s", URL: a.srv.URL + "/mcp", Settings: Settings{TokenURL: "http://as.example/token", ClientID: "c"}}, "device_code", "plain http"},
+		"no plugin for the flow":           {Server{Name: "s", URL: a.srv.URL + "/mcp", Settings: Settings{TokenURL: a.srv.URL + "/token", ClientID: "c"}}, "saml", "no auth plugin provides saml"},
+	}
+	for name, c := range cases {
+		if _, err := m.Login(ctx(t), c.srv, c.flow, ""); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
+	}
+	if err := m.Refresh(ctx(t), Server{Name: "never"}); err == nil || !strings.Contains(err.Error(), "not logged in") {
+		t.Errorf("refresh without a login: %v", err)
+	}
+}

@@ -1,0 +1,88 @@
+package auth
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Settings are a server's "oauth" keys, as the original tool named them.
+// Endpoints given here skip discovery.
+type Settings struct {
+	// Flow is the login flow ("pkce", "device_code", "client_credentials",
+	// or a third-party plugin's); "type" is accepted for it too.
+	Flow                   string            `json:"flow"`
+	Type                   string            `json:"type"`
+	Issuer                 string            `json:"issuer"`
+	AuthorizationURL       string            `json:"authorization_url"`
+	TokenURL               string            `json:"token_url"`
+	DeviceAuthorizationURL string            `json:"device_authorization_url"`
+	RevocationURL          string            `json:"revocation_url"`
+	ClientID               string            `json:"client_id"`
+	ClientSecret           string            `json:"client_secret"`
+	Scopes                 scopes            `json:"scopes"`
+	RedirectURI            string            `json:"redirect_uri"`
+	ExtraAuthParams        map[string]string `json:"extra_auth_params"`
+	ExtraTokenParams       map[string]string `json:"extra_token_params"`
+	// Timeout bounds a whole login, TokenTimeout one token request; in
+	// seconds.
+	Timeout      float64 `json:"timeout"`
+	TokenTimeout float64 `json:"token_timeout"`
+	// Options are passed to the flow's plugin as they are.
+	Options json.RawMessage `json:"options"`
+}
+
+// scopes accepts a list or a space-separated string.
+type scopes []string
+
+func (s *scopes) UnmarshalJSON(b []byte) error {
+	var list []string
+	if err := json.Unmarshal(b, &list); err == nil {
+		*s = list
+		return nil
+	}
+	var str string
+	if err := json.Unmarshal(b, &str); err != nil {
+		return fmt.Errorf("scopes must be a list or a space-separated string")
+	}
+	*s = strings.Fields(str)
+	return nil
+}
+
+// ParseSettings reads a server's "oauth" value; nil or empty is no
+// settings.
+func ParseSettings(raw json.RawMessage) (Settings, error) {
+	var s Settings
+	if len(raw) == 0 || string(raw) == "null" {
+		return s, nil
+	}
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return s, fmt.Errorf("oauth settings: %w", err)
+	}
+	if s.Flow == "" {
+		s.Flow = s.Type
+	}
+	s.Flow = normalizeFlow(s.Flow)
+	return s, nil
+}
+
+// normalizeFlow maps the names people write to the plugins' flow names.
+func normalizeFlow(f string) string {
+	switch strings.ToLower(strings.ReplaceAll(f, "-", "_")) {
+	case "pkce", "authorization_code", "auth_code", "browser":
+		return "pkce"
+	case "device", "device_code", "device_authorization":
+		return "device_code"
+	case "client_credentials", "m2m", "machine":
+		return "client_credentials"
+	}
+	return f
+}
+
+// explicit reports whether the settings give the endpoints themselves.
+func (s Settings) explicit() bool {
+	return s.TokenURL != ""
+}
+
+func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
