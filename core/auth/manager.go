@@ -436,6 +436,12 @@ func (m *Manager) AccessToken(ctx context.Context, srv Server) (string, error) {
 	if err != nil || !ok {
 		return "", err
 	}
+	if t.Resource != "" && !oauthmeta.Covers(t.Resource, srv.URL) {
+		// Minted for another URL (the entry's url changed): never send it
+		// elsewhere; the server's 401 will ask for a new login.
+		m.log.Warn("the stored token is for another URL; not sending it", "server", srv.Name, "token_resource", t.Resource, "url", srv.URL)
+		return "", nil
+	}
 	if !t.Expiry.IsZero() && time.Until(t.Expiry) < refreshAhead {
 		if err := m.refresh(ctx, srv, func(cur tokenstore.Token) bool {
 			return !cur.Expiry.IsZero() && time.Until(cur.Expiry) < refreshAhead

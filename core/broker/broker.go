@@ -1,6 +1,7 @@
 // Package broker implements the proxy.* tools, which are always exposed,
-// whatever the guardrails cut: list_servers, list_tools, call and
-// mirror_status. Their answers are structuredContent plus the same JSON as
+// whatever the guardrails cut: list_servers, list_tools, call,
+// mirror_status, and the logins' auth_start, auth_status, auth_refresh and
+// auth_logout. Their answers are structuredContent plus the same JSON as
 // text; their errors are isError results naming the cause.
 package broker
 
@@ -25,6 +26,10 @@ const (
 	ListTools    = "list_tools"
 	Call         = "call"
 	MirrorStatus = "mirror_status"
+	AuthStart    = "auth_start"
+	AuthStatus   = "auth_status"
+	AuthRefresh  = "auth_refresh"
+	AuthLogout   = "auth_logout"
 )
 
 // Broker serves the proxy.* tools.
@@ -93,6 +98,20 @@ func definitions() []mcp.Tool {
 		mcp.NewTool(MirrorStatus,
 			mcp.WithDescription("Report what the proxy mirrors: servers and tools in total and mirrored, which guardrail caps cut what and why, blocked servers, and each server's state."),
 			readOnly),
+		mcp.NewTool(AuthStart,
+			mcp.WithDescription("Start logging in to a remote server that requires it (state login_required). Returns at once with what the user must do: a URL to open, or a URL and a code to enter; the login finishes in the background (see proxy.auth_status)."),
+			mcp.WithString("server", mcp.Required(), mcp.Description("The server's name, as in proxy.list_servers.")),
+			mcp.WithString("flow", mcp.Description("pkce (a browser on this machine), device_code (a code to enter on any device) or client_credentials; default: the server's setting, else pkce."))),
+		mcp.NewTool(AuthStatus,
+			mcp.WithDescription("Show the login of one remote server, or of all: pending (with what the user must do), ok, expired or error, the expiry and scopes. Never shows a token."),
+			mcp.WithString("server", mcp.Description("The server's name; all remote servers when omitted.")),
+			readOnly),
+		mcp.NewTool(AuthRefresh,
+			mcp.WithDescription("Renew a remote server's token now, with its refresh token (or the client's credentials)."),
+			mcp.WithString("server", mcp.Required(), mcp.Description("The server's name."))),
+		mcp.NewTool(AuthLogout,
+			mcp.WithDescription("Log out of a remote server: revoke its token where the server allows, and delete it."),
+			mcp.WithString("server", mcp.Required(), mcp.Description("The server's name."))),
 	}
 }
 
@@ -105,6 +124,7 @@ func (b *Broker) Call(ctx context.Context, name string, args json.RawMessage) (j
 		Tool          string          `json:"tool"`
 		Args          json.RawMessage `json:"args"`
 		IncludeSchema bool            `json:"include_schema"`
+		Flow          string          `json:"flow"`
 	}
 	if len(args) > 0 && string(args) != "null" {
 		if err := json.Unmarshal(args, &a); err != nil {
@@ -130,6 +150,21 @@ func (b *Broker) Call(ctx context.Context, name string, args json.RawMessage) (j
 		return StructuredResult(rep), nil
 	case Call:
 		return b.call(ctx, name, a.Server, a.Tool, a.Args)
+	case AuthStatus:
+		return b.result(ctx, name)(b.p.AuthStatus(ctx, a.Server))
+	case AuthStart, AuthRefresh, AuthLogout:
+		if a.Server == "" {
+			return ErrorResult(name + `: "server" is required`), nil
+		}
+		switch b.short[name] {
+		case AuthStart:
+			return b.result(ctx, name)(b.p.AuthStart(ctx, a.Server, a.Flow))
+		case AuthRefresh:
+			return b.result(ctx, name)(b.p.AuthRefresh(ctx, a.Server))
+		default:
+			had, err := b.p.AuthLogout(ctx, a.Server)
+			return b.result(ctx, name)(map[string]any{"server": a.Server, "logged_out": had}, err)
+		}
 	}
 	return ErrorResult("unknown broker tool " + name), nil
 }
@@ -180,6 +215,21 @@ func normaliseArgs(args json.RawMessage) (json.RawMessage, error) {
 		}
 	}
 	return nil, errors.New(`"args" must be an object`)
+}
+
+// result turns an operation's outcome into a tool result: its value as
+// structured content, or its error as an isError result (unless the
+// caller cancelled).
+func (b *Broker) result(ctx context.Context, name string) func(v any, err error) (json.RawMessage, error) {
+	return func(v any, err error) (json.RawMessage, error) {
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return ErrorResult(name + ": " + err.Error()), nil
+		}
+		return StructuredResult(v), nil
+	}
 }
 
 // StructuredResult is a tool result carrying v as structuredContent and as

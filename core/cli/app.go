@@ -10,11 +10,13 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/auth"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/broker"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/memo"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/pluginhost"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/proxy"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/settings"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/tokenstore"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
 )
 
@@ -58,6 +60,7 @@ func newApp(version, defaultLevel string) (*app, error) {
 		return nil, fmt.Errorf("working directory: %w", err)
 	}
 	upstream.ClientInfo.Version = version
+	logins := auth.New(auth.Options{Store: tokenstore.New(s.Home), Plugins: host, Logger: log.Named("auth")})
 	p := proxy.New(proxy.Options{
 		Settings: s,
 		Cwd:      cwd,
@@ -65,6 +68,7 @@ func newApp(version, defaultLevel string) (*app, error) {
 		Opener:   host,
 		Reserved: broker.Names(s.Separator),
 		Memo:     memo.New(s.Home),
+		Auth:     logins,
 	})
 	return &app{settings: s, log: log, host: host, proxy: p, broker: broker.New(p, s.Separator)}, nil
 }

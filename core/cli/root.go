@@ -56,6 +56,7 @@ With no command it serves MCP on stdin/stdout.`,
 		newToolsCmd(version, g),
 		newCallCmd(version, g),
 		newMirrorStatusCmd(version, g),
+		newAuthCmd(version, g),
 		newPluginsCmd(version, g),
 		newVersionCmd(version),
 	)

@@ -226,6 +226,13 @@ func CanonicalResource(u *url.URL) string {
 	return c.String()
 }
 
+// Covers reports whether a token minted for resource may be sent to the
+// server at serverURL: the same canonical URL, or a path prefix of it.
+func Covers(resource, serverURL string) bool {
+	su, err := url.Parse(serverURL)
+	return err == nil && resourceCovers(resource, su)
+}
+
 // resourceCovers reports whether the metadata's resource is the server's
 // URL or a path prefix of it.
 func resourceCovers(resource string, su *url.URL) bool {

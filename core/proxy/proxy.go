@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/auth"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/config"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/mirror"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/settings"
@@ -46,6 +47,9 @@ type Options struct {
 	// Memo remembers which transport a url-only server speaks and what
 	// each server offers; nil remembers nothing.
 	Memo Memo
+	// Auth runs logins and gives remote sessions their tokens; nil: no
+	// logins.
+	Auth *auth.Manager
 }
 
 // Hooks are how the proxy tells its frontend what happened.
@@ -107,6 +111,9 @@ func New(opts Options) *Proxy {
 		initial: make(chan struct{}),
 	}
 	p.hooks.Store(&Hooks{})
+	if opts.Auth != nil {
+		opts.Auth.OnChange(p.onCredentialsChanged)
+	}
 	p.table.Store(mirror.Build(nil, p.limits(), opts.Settings.Separator, opts.Reserved))
 	p.apply(p.loadConfig())
 	return p
@@ -182,6 +189,7 @@ func (p *Proxy) apply(cfg *config.Config) []string {
 			Request:      p.onUpstreamRequest,
 			Capabilities: p.clientCapabilities,
 			Connected:    p.onConnected,
+			Credentials:  p.credentials,
 		})
 		changed = append(changed, s.Name)
 	}

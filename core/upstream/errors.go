@@ -53,10 +53,16 @@ type AuthRequiredError struct {
 	Server          string
 	WWWAuthenticate string
 	Status          int
+	// Detail says why the proxy's token did not do, when it had one.
+	Detail string
 }
 
 func (e *AuthRequiredError) Error() string {
 	msg := fmt.Sprintf("server %q requires login (HTTP %d)", e.Server, e.Status)
+	if e.Detail != "" {
+		msg += ": " + e.Detail
+	}
+	msg += fmt.Sprintf("; run `ica-mcp-proxy auth login %s`, or call proxy.auth_start with {\"server\": %q}", e.Server, e.Server)
 	if e.WWWAuthenticate != "" {
 		msg += "; WWW-Authenticate: " + e.WWWAuthenticate
 	}

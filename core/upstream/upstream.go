@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -65,6 +66,10 @@ type Hooks struct {
 	// Connected is called each time a session opens, with what the
 	// upstream said at initialize.
 	Connected func(server string, init *mcp.InitializeResult)
+	// Credentials gives the Authorization header value for a new remote
+	// session ("" for none); refresh forces a new token first, after the
+	// server refused the last one.
+	Credentials func(ctx context.Context, server string, refresh bool) (string, error)
 }
 
 // RequestFunc handles a request an upstream sent: id and params are raw
@@ -118,6 +123,9 @@ type Upstream struct {
 	idle     *time.Timer
 	state    State
 	closed   bool
+	// withToken says the last session was opened with a login's token.
+	withToken bool
+	challenge string // the last 401's WWW-Authenticate
 
 	lists [numKinds]listCache
 
@@ -309,7 +317,11 @@ func (u *Upstream) dialShared(ctx context.Context, call *dialCall) {
 
 // dial opens a new session and records the outcome in the state.
 func (u *Upstream) dial(ctx context.Context) (*Conn, error) {
-	conn, err := u.dialTransports(ctx)
+	conn, err := u.dialTransports(ctx, false)
+	if _, refused := errors.AsType[*AuthRequiredError](err); refused && u.authorized() {
+		// A 401 with a token: refresh it once and try again.
+		conn, err = u.dialTransports(ctx, true)
+	}
 	defer u.triedOnce.Do(func() { close(u.tried) })
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -337,7 +349,7 @@ func (u *Upstream) dial(ctx context.Context) (*Conn, error) {
 
 // dialTransports tries the configured transport and, if the server says
 // it does not speak it, the fallback; the remembered one goes first.
-func (u *Upstream) dialTransports(ctx context.Context) (*Conn, error) {
+func (u *Upstream) dialTransports(ctx context.Context, refresh bool) (*Conn, error) {
 	order := []string{u.spec.Transport}
 	if fb := u.spec.Fallback; fb != "" {
 		order = append(order, fb)
@@ -347,7 +359,7 @@ func (u *Upstream) dialTransports(ctx context.Context) (*Conn, error) {
 	}
 	var errs []error
 	for _, t := range order {
-		conn, err := u.dialWith(ctx, t)
+		conn, err := u.dialWith(ctx, t, refresh)
 		if err == nil {
 			if u.spec.Fallback != "" && u.spec.Memo != nil {
 				if err := u.spec.Memo.Set(u.spec.Session.URL, t); err != nil {
@@ -369,7 +381,14 @@ func (u *Upstream) dialTransports(ctx context.Context) (*Conn, error) {
 	return nil, fmt.Errorf("%w; and %w", errs[0], errs[1])
 }
 
-func (u *Upstream) dialWith(ctx context.Context, transport string) (*Conn, error) {
+// authorized reports whether the last session was opened with a token.
+func (u *Upstream) authorized() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.withToken
+}
+
+func (u *Upstream) dialWith(ctx context.Context, transport string, refresh bool) (*Conn, error) {
 	tc, pluginName, err := u.opener.Transport(ctx, transport)
 	if err != nil {
 		return nil, fmt.Errorf("server %q: %w", u.name, err)
@@ -385,6 +404,9 @@ func (u *Upstream) dialWith(ctx context.Context, transport string) (*Conn, error
 	}
 	spec := u.spec.Session
 	spec.Transport = transport
+	if err := u.authorize(ctx, &spec, refresh); err != nil {
+		return nil, err
+	}
 	conn, err := Dial(ctx, tc, pluginName, spec, u.logger, h)
 	u.mu.Lock()
 	u.state.Starts++
@@ -392,10 +414,65 @@ func (u *Upstream) dialWith(ctx context.Context, transport string) (*Conn, error
 	return conn, err
 }
 
+// authorize adds the login's bearer token to a remote session's headers,
+// unless the configuration sets Authorization itself.
+func (u *Upstream) authorize(ctx context.Context, spec *sdk.SessionSpec, refresh bool) error {
+	if u.hooks.Credentials == nil || spec.URL == "" {
+		return nil
+	}
+	for k := range spec.Headers {
+		if strings.EqualFold(k, "Authorization") {
+			return nil
+		}
+	}
+	value, err := u.hooks.Credentials(ctx, u.name, refresh)
+	if err != nil {
+		return &AuthRequiredError{Server: u.name, Status: 401, Detail: err.Error()}
+	}
+	u.mu.Lock()
+	u.withToken = value != ""
+	u.mu.Unlock()
+	if value == "" {
+		return nil
+	}
+	headers := make(map[string]string, len(spec.Headers)+1)
+	for k, v := range spec.Headers {
+		headers[k] = v
+	}
+	headers["Authorization"] = value
+	spec.Headers = headers
+	return nil
+}
+
+// Recycle closes the live session, so the next request opens one with the
+// current credentials.
+func (u *Upstream) Recycle() {
+	u.mu.Lock()
+	conn := u.conn
+	u.conn = nil
+	u.mu.Unlock()
+	if conn != nil {
+		go conn.Close(u.spec.CloseGrace)
+	}
+}
+
+// Challenge is the WWW-Authenticate value of the server's last 401, if
+// any: it tells a login where to find the authorization server.
+func (u *Upstream) Challenge() string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.challenge
+}
+
 func (u *Upstream) setError(err error) {
 	status := StatusError
-	if _, ok := errors.AsType[*AuthRequiredError](err); ok {
+	if ar, ok := errors.AsType[*AuthRequiredError](err); ok {
 		status = StatusLoginRequired
+		if ar.WWWAuthenticate != "" {
+			u.mu.Lock()
+			u.challenge = ar.WWWAuthenticate
+			u.mu.Unlock()
+		}
 	}
 	u.mu.Lock()
 	u.state.Status, u.state.Error, u.state.Since = status, err.Error(), time.Now()

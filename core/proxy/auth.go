@@ -1,0 +1,140 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/auth"
+)
+
+// ErrNoAuth is returned by the auth operations when the proxy runs
+// without logins.
+var ErrNoAuth = errors.New("logins are not available in this proxy")
+
+// AuthServer describes a configured remote server to the auth manager.
+func (p *Proxy) AuthServer(name string) (auth.Server, error) {
+	p.mu.RLock()
+	cfg := p.cfg
+	p.mu.RUnlock()
+	s := cfg.Server(name)
+	if s == nil {
+		return auth.Server{}, fmt.Errorf("%w: %q", ErrUnknownServer, name)
+	}
+	if s.URL == "" {
+		return auth.Server{}, fmt.Errorf("server %q is not a remote server: it has no url to log in to", name)
+	}
+	settings, err := auth.ParseSettings(s.OAuth)
+	if err != nil {
+		return auth.Server{}, fmt.Errorf("server %q: %w", name, err)
+	}
+	return auth.Server{Name: name, URL: s.URL, Settings: settings}, nil
+}
+
+// credentials is the upstreams' Credentials hook: the bearer token of the
+// server's login, refreshed first when asked or about to expire.
+func (p *Proxy) credentials(ctx context.Context, server string, refresh bool) (string, error) {
+	m := p.opts.Auth
+	if m == nil {
+		return "", nil
+	}
+	srv, err := p.AuthServer(server)
+	if err != nil {
+		return "", nil // not a remote server: nothing to send
+	}
+	if refresh {
+		if err := m.Refresh(ctx, srv); err != nil {
+			return "", err
+		}
+	}
+	tok, err := m.AccessToken(ctx, srv)
+	if err != nil || tok == "" {
+		return "", err
+	}
+	return "Bearer " + tok, nil
+}
+
+// onCredentialsChanged recycles the server's session so the next request
+// carries the new credentials, and lists its tools again: a server that
+// needed a login may offer them now.
+func (p *Proxy) onCredentialsChanged(server string) {
+	u := p.upstream(server)
+	if u == nil {
+		return
+	}
+	u.Recycle()
+	u.InvalidateTools()
+	go p.list(context.Background(), server)
+}
+
+// AuthStart starts a login; see auth.Manager.Login. The challenge of the
+// server's last 401, if any, guides discovery.
+func (p *Proxy) AuthStart(ctx context.Context, server, flow string) (auth.Started, error) {
+	if p.opts.Auth == nil {
+		return auth.Started{}, ErrNoAuth
+	}
+	srv, err := p.AuthServer(server)
+	if err != nil {
+		return auth.Started{}, err
+	}
+	var challenge string
+	if u := p.upstream(server); u != nil {
+		challenge = u.Challenge()
+	}
+	return p.opts.Auth.Login(ctx, srv, flow, challenge)
+}
+
+// AuthStatus reports the login of server, or of every remote server when
+// server is "".
+func (p *Proxy) AuthStatus(ctx context.Context, server string) ([]auth.Status, error) {
+	if p.opts.Auth == nil {
+		return nil, ErrNoAuth
+	}
+	names := []string{server}
+	if server == "" {
+		names = nil
+		p.mu.RLock()
+		for _, s := range p.cfg.Servers {
+			if s.URL != "" && s.Error == "" {
+				names = append(names, s.Name)
+			}
+		}
+		p.mu.RUnlock()
+	}
+	out := []auth.Status{}
+	for _, n := range names {
+		srv, err := p.AuthServer(n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.opts.Auth.Status(ctx, srv))
+	}
+	return out, nil
+}
+
+// AuthRefresh renews server's token now.
+func (p *Proxy) AuthRefresh(ctx context.Context, server string) (auth.Status, error) {
+	if p.opts.Auth == nil {
+		return auth.Status{}, ErrNoAuth
+	}
+	srv, err := p.AuthServer(server)
+	if err != nil {
+		return auth.Status{}, err
+	}
+	if err := p.opts.Auth.Refresh(ctx, srv); err != nil {
+		return auth.Status{}, err
+	}
+	return p.opts.Auth.Status(ctx, srv), nil
+}
+
+// AuthLogout deletes server's token, revoking it where possible.
+func (p *Proxy) AuthLogout(ctx context.Context, server string) (bool, error) {
+	if p.opts.Auth == nil {
+		return false, ErrNoAuth
+	}
+	srv, err := p.AuthServer(server)
+	if err != nil {
+		return false, err
+	}
+	return p.opts.Auth.Logout(ctx, srv)
+}
