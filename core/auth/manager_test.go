@@ -49,6 +49,7 @@ type authServer struct {
 	srv *httptest.Server
 
 	mu            sync.Mutex
+	noS256        bool
 	registrations int
 	revoked       []string
 	spent         map[string]bool
@@ -83,9 +84,13 @@ func (a *authServer) serve(w http.ResponseWriter, r *http.Request) {
 	case "/.well-known/oauth-protected-resource/mcp":
 		a.json(w, 200, map[string]any{"resource": base + "/mcp", "authorization_servers": []string{base}, "scopes_supported": []string{"mcp"}})
 	case "/.well-known/oauth-authorization-server":
+		methods := []string{"S256"}
+		if a.noS256 {
+			methods = []string{"plain"}
+		}
 		a.json(w, 200, map[string]any{"issuer": base, "token_endpoint": base + "/token", "device_authorization_endpoint": base + "/device",
 			"authorization_endpoint": base + "/authorize", "registration_endpoint": base + "/register", "revocation_endpoint": base + "/revoke",
-			"code_challenge_methods_supported": []string{"S256"}})
+			"code_challenge_methods_supported": methods})
 	case "/register":
 		var req registrationRequest
 		_ = json.NewDecoder(r.Body).Decode(&req)
@@ -275,5 +280,12 @@ func TestClearErrors(t *testing.T) {
 	}
 	if err := m.Refresh(ctx(t), Server{Name: "never"}); err == nil || !strings.Contains(err.Error(), "not logged in") {
 		t.Errorf("refresh without a login: %v", err)
+	}
+	// An authorization server without PKCE S256 is refused for pkce.
+	a.mu.Lock()
+	a.noS256 = true
+	a.mu.Unlock()
+	if _, err := m.Login(ctx(t), Server{Name: "s", URL: a.srv.URL + "/mcp"}, "pkce", ""); err == nil || !strings.Contains(err.Error(), "S256") {
+		t.Errorf("no S256: %v", err)
 	}
 }
