@@ -31,6 +31,10 @@ type protectedSite struct {
 	n        int
 	revoked  []string
 	register int
+	// refreshes counts refresh grants; reused counts refresh tokens
+	// presented twice (refused, as with rotation).
+	refreshes, reused int
+	spent             map[string]bool
 }
 
 func newProtectedSite(t *testing.T) *protectedSite {
@@ -39,7 +43,7 @@ func newProtectedSite(t *testing.T) *protectedSite {
 		return mcp.NewToolResultText("an authorized caller"), nil
 	})
 	mcpHandler := server.NewStreamableHTTPServer(s)
-	p := &protectedSite{valid: map[string]bool{}}
+	p := &protectedSite{valid: map[string]bool{}, spent: map[string]bool{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/mcp", func(w http.ResponseWriter, r *http.Request) {
 		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -90,6 +94,17 @@ func newProtectedSite(t *testing.T) *protectedSite {
 			return
 		}
 		p.mu.Lock()
+		if r.PostForm.Get("grant_type") == "refresh_token" {
+			rt := r.PostForm.Get("refresh_token")
+			if p.spent[rt] {
+				p.reused++
+				p.mu.Unlock()
+				js(w, 400, map[string]string{"error": "invalid_grant", "error_description": "refresh token already used"})
+				return
+			}
+			p.spent[rt] = true
+			p.refreshes++
+		}
 		p.n++
 		at := "at-" + strconv.Itoa(p.n)
 		p.valid[at] = true
@@ -193,5 +208,55 @@ func TestLoginFromTheCLI(t *testing.T) {
 	out, err = e.command("call", "svc", "whoami").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "an authorized caller") {
 		t.Fatalf("call after login: %v\n%s", err, out)
+	}
+}
+
+// Two proxy processes that need a fresh token at the same moment: one
+// refreshes, the other reads its result; no refresh token is presented
+// twice, and the file stays whole.
+func TestTwoProxiesRefreshOnce(t *testing.T) {
+	site := newProtectedSite(t)
+	e := newEnv(t)
+	e.writeProject(t, map[string]any{"locked": map[string]any{"url": site.srv.URL + "/mcp", "oauth": map[string]any{"flow": "device_code"}}})
+	if out, err := e.command("auth", "login", "locked").CombinedOutput(); err != nil {
+		t.Fatalf("auth login: %v\n%s", err, out)
+	}
+	// Make the token about to expire, as if an hour had passed.
+	path := filepath.Join(e.home, "mcp-tokens.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f map[string]any
+	if err := json.Unmarshal(data, &f); err != nil {
+		t.Fatal(err)
+	}
+	f["servers"].(map[string]any)["locked"].(map[string]any)["expiry"] = time.Now().Add(20 * time.Second).UTC().Format(time.RFC3339)
+	data, _ = json.Marshal(f)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	var wg sync.WaitGroup
+	outs := make([][]byte, 2)
+	errs := make([]error, 2)
+	for i := range 2 {
+		wg.Go(func() { outs[i], errs[i] = e.command("call", "locked", "whoami").CombinedOutput() })
+	}
+	wg.Wait()
+	for i := range 2 {
+		if errs[i] != nil || !strings.Contains(string(outs[i]), "an authorized caller") {
+			t.Fatalf("proxy %d: %v\n%s", i, errs[i], outs[i])
+		}
+	}
+	site.mu.Lock()
+	refreshes, reused := site.refreshes, site.reused
+	site.mu.Unlock()
+	if refreshes != 1 || reused != 0 {
+		t.Fatalf("%d refreshes and %d reused refresh tokens; want 1 and 0", refreshes, reused)
+	}
+	data, err = os.ReadFile(path)
+	if err != nil || json.Unmarshal(data, &f) != nil {
+		t.Fatalf("the token file is not whole: %v\n%s", err, data)
 	}
 }
