@@ -473,7 +473,11 @@ func (m *Manager) Logout(ctx context.Context, srv Server) (bool, error) {
 			if tok.value == "" {
 				continue
 			}
-			if err := m.revoke(ctx, t.RevocationURL, t.ClientID, tok.value, tok.hint); err != nil {
+			secret := ""
+			if srv.Settings.ClientID == t.ClientID {
+				secret = srv.Settings.ClientSecret
+			}
+			if err := m.revoke(ctx, t.RevocationURL, t.ClientID, secret, tok.value, tok.hint); err != nil {
 				m.log.Warn("revocation failed; the token is deleted anyway", "server", srv.Name, "error", err)
 			}
 		}
@@ -485,13 +489,22 @@ func (m *Manager) Logout(ctx context.Context, srv Server) (bool, error) {
 	return had, err
 }
 
-func (m *Manager) revoke(ctx context.Context, endpoint, clientID, token, hint string) error {
-	form := url.Values{"token": {token}, "token_type_hint": {hint}, "client_id": {clientID}}
+func (m *Manager) revoke(ctx context.Context, endpoint, clientID, secret, token, hint string) error {
+	if _, err := oauthmeta.CheckEndpoint("revocation endpoint", endpoint); err != nil {
+		return err
+	}
+	form := url.Values{"token": {token}, "token_type_hint": {hint}}
+	if secret == "" {
+		form.Set("client_id", clientID) // a public client
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if secret != "" {
+		req.SetBasicAuth(url.QueryEscape(clientID), url.QueryEscape(secret))
+	}
 	resp, err := m.http.Do(req)
 	if err != nil {
 		return err
