@@ -3,13 +3,17 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"html"
+	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -163,5 +167,122 @@ func TestClientCredentialsWithOIDCProvider(t *testing.T) {
 	}
 	if mcpSrv.active(tok.AccessToken) {
 		t.Fatal("the token is still active at oidc-provider after logout")
+	}
+}
+
+// browser follows links and fills the forms oidc-provider's development
+// pages show (login, consent, device code), as a person would: hidden
+// inputs are kept, the others are filled from fill. It returns the last
+// page, which for a login is the proxy's own callback page.
+func browser(t *testing.T, start string, fill map[string]string) string {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	formRe := regexp.MustCompile(`(?is)<form([^>]*)>`)
+	inputRe := regexp.MustCompile(`(?is)<input([^>]*)>`)
+	attr := func(tag, name string) string {
+		m := regexp.MustCompile(`(?i)\b` + name + `="([^"]*)"`).FindStringSubmatch(tag)
+		if m == nil {
+			return ""
+		}
+		return html.UnescapeString(m[1])
+	}
+	resp, err := c.Get(start)
+	for range 8 {
+		if err != nil {
+			t.Fatalf("browser: %v", err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		page := string(body)
+		m := formRe.FindStringSubmatch(page)
+		if m == nil || !strings.EqualFold(attr(m[1], "method"), "post") {
+			return page
+		}
+		form := url.Values{}
+		for _, in := range inputRe.FindAllStringSubmatch(page, -1) {
+			name := attr(in[1], "name")
+			if name == "" {
+				continue
+			}
+			if v, ok := fill[name]; ok {
+				form.Set(name, v)
+			} else {
+				form.Set(name, attr(in[1], "value"))
+			}
+		}
+		action, _ := resp.Request.URL.Parse(attr(m[1], "action"))
+		resp, err = c.PostForm(action.String(), form)
+	}
+	t.Fatal("browser: too many forms")
+	return ""
+}
+
+// waitLogin polls proxy.auth_status until the server's login is ok.
+func waitLogin(t *testing.T, c *rpc, server string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st := decodeResult(t, c.callTool("proxy.auth_status", map[string]any{"server": server}))
+		if strings.Contains(string(st.StructuredContent), `"state":"ok"`) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the login never finished: %s", st.StructuredContent)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// The two flows with a user, against oidc-provider, started from the
+// agent: the proxy discovers the server, registers itself as a client,
+// and the test plays the user in a browser. Then the token works, and
+// refresh rotates it.
+func TestUserFlowsWithOIDCProvider(t *testing.T) {
+	for _, flow := range []string{"pkce", "device_code"} {
+		t.Run(flow, func(t *testing.T) {
+			mcpSrv := newIntrospectedServer(t)
+			mcpSrv.issuer = startOIDC(t, mcpSrv.srv.URL+"/mcp")
+			e := newEnv(t)
+			e.writeProject(t, map[string]any{"docs": map[string]any{"url": mcpSrv.srv.URL + "/mcp",
+				"oauth": map[string]any{"options": map[string]any{"open_browser": false}}}})
+			c := startProxy(t, e)
+			c.toolNames()
+
+			r := decodeResult(t, c.callTool("proxy.auth_start", map[string]any{"server": "docs", "flow": flow}))
+			if r.IsError {
+				t.Fatalf("auth_start: %s", r.text())
+			}
+			var st struct {
+				AuthorizationURL        string `json:"authorization_url"`
+				VerificationURIComplete string `json:"verification_uri_complete"`
+				UserCode                string `json:"user_code"`
+			}
+			_ = json.Unmarshal(r.StructuredContent, &st)
+			start := st.AuthorizationURL
+			if flow == "device_code" {
+				start = st.VerificationURIComplete
+				if st.UserCode == "" || start == "" {
+					t.Fatalf("device instructions: %s", r.StructuredContent)
+				}
+			}
+			page := browser(t, start, map[string]string{"login": "ada", "password": "any", "user_code": st.UserCode})
+			if flow == "pkce" && !strings.Contains(page, "Logged in") {
+				t.Fatalf("the browser ended on: %.500s", page)
+			}
+			waitLogin(t, c, "docs")
+			waitTool(t, c, "docs.whoami")
+			if got := decodeResult(t, c.callTool("docs.whoami", map[string]any{})).text(); got != "a caller oidc-provider vouched for" {
+				t.Fatalf("docs.whoami: %q", got)
+			}
+			for i := range 2 { // rotation: each refresh spends the last refresh token
+				if r := decodeResult(t, c.callTool("proxy.auth_refresh", map[string]any{"server": "docs"})); r.IsError {
+					t.Fatalf("refresh %d: %s", i, r.text())
+				}
+			}
+			if got := decodeResult(t, c.callTool("docs.whoami", map[string]any{})).text(); got != "a caller oidc-provider vouched for" {
+				t.Fatalf("after refresh: %q", got)
+			}
+		})
 	}
 }

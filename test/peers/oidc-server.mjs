@@ -26,9 +26,26 @@ const provider = new Provider(issuer, {
         return { scope: 'mcp', accessTokenFormat: 'opaque', accessTokenTTL: 3600 };
       },
     },
-    devInteractions: { enabled: false },
+    // The login and consent pages the tests fill in as a browser would.
+    devInteractions: { enabled: true },
+    deviceFlow: { enabled: true },
+    registration: { enabled: true },
   },
-  scopes: ['mcp'],
+  scopes: ['mcp', 'offline_access'],
+  // Refresh tokens for every grant that can have one, rotated on use.
+  issueRefreshToken: async (ctx, client, code) => client.grantTypeAllowed('refresh_token'),
+  rotateRefreshToken: true,
+  // Consent is given once per login: accept every requested scope and
+  // resource, as a user clicking "continue" would.
+  loadExistingGrant: async (ctx) => {
+    const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
+    if (grantId) return ctx.oidc.provider.Grant.find(grantId);
+    const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session.accountId });
+    grant.addOIDCScope('openid offline_access');
+    grant.addResourceScope(resource, 'mcp offline_access');
+    await grant.save();
+    return grant;
+  },
 });
 // Plain http is fine on loopback for the tests.
 provider.proxy = true;
