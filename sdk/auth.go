@@ -49,6 +49,10 @@ type Client struct {
 	// RedirectURI is the redirect URI to use (PKCE); empty lets the plugin
 	// choose a loopback one.
 	RedirectURI string
+	// AuthMethod is how the client authenticates at the token endpoint
+	// (RFC 7591 token_endpoint_auth_method): client_secret_basic,
+	// client_secret_post or none; empty: basic with a secret, none without.
+	AuthMethod string
 }
 
 // Grant is everything a flow needs.

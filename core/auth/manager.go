@@ -299,7 +299,7 @@ func (m *Manager) client(ctx context.Context, s Settings, issuer, registrationUR
 	if reg, ok, err := m.opts.Store.Registration(ctx, issuer); err != nil {
 		return sdk.Client{}, err
 	} else if ok {
-		return sdk.Client{ClientID: reg.ClientID, ClientSecret: reg.ClientSecret, RedirectURI: s.RedirectURI}, nil
+		return sdk.Client{ClientID: reg.ClientID, ClientSecret: reg.ClientSecret, RedirectURI: s.RedirectURI, AuthMethod: reg.AuthMethod}, nil
 	}
 	if registrationURL == "" {
 		return sdk.Client{}, fmt.Errorf(`authorization server %s does not offer dynamic client registration; register a client there and set "oauth": {"client_id": "..."} in the server's entry`, issuer)
@@ -317,7 +317,7 @@ func (m *Manager) client(ctx context.Context, s Settings, issuer, registrationUR
 		return sdk.Client{}, err
 	}
 	m.log.Info("registered a client", "issuer", issuer, "client_id", reg.ClientID)
-	return sdk.Client{ClientID: reg.ClientID, ClientSecret: reg.ClientSecret, RedirectURI: s.RedirectURI}, nil
+	return sdk.Client{ClientID: reg.ClientID, ClientSecret: reg.ClientSecret, RedirectURI: s.RedirectURI, AuthMethod: reg.AuthMethod}, nil
 }
 
 func (m *Manager) save(ctx context.Context, server string, g sdk.Grant, mt meta, t sdk.Token) error {
@@ -380,14 +380,14 @@ func (m *Manager) Refresh(ctx context.Context, srv Server) error {
 func (m *Manager) refresh(ctx context.Context, srv Server, need func(tokenstore.Token) bool) error {
 	// The client's secret, read before the token's lock is taken: the
 	// store's lock is not reentrant.
-	secrets := map[string]string{}
+	clients := map[string]sdk.Client{}
 	if srv.Settings.ClientID != "" {
-		secrets[srv.Settings.ClientID] = srv.Settings.ClientSecret
+		clients[srv.Settings.ClientID] = sdk.Client{ClientID: srv.Settings.ClientID, ClientSecret: srv.Settings.ClientSecret}
 	}
 	if t, ok, err := m.opts.Store.Get(ctx, srv.Name); err == nil && ok {
 		if reg, ok, _ := m.opts.Store.Registration(ctx, t.Issuer); ok {
-			if _, set := secrets[reg.ClientID]; !set {
-				secrets[reg.ClientID] = reg.ClientSecret
+			if _, set := clients[reg.ClientID]; !set {
+				clients[reg.ClientID] = sdk.Client{ClientID: reg.ClientID, ClientSecret: reg.ClientSecret, AuthMethod: reg.AuthMethod}
 			}
 		}
 	}
@@ -409,7 +409,7 @@ func (m *Manager) refresh(ctx context.Context, srv Server, need func(tokenstore.
 		g := sdk.Grant{
 			Flow: cur.Flow, Server: srv.Name,
 			Endpoints: sdk.Endpoints{Issuer: cur.Issuer, TokenURL: cur.TokenURL},
-			Client:    sdk.Client{ClientID: cur.ClientID, ClientSecret: secrets[cur.ClientID]},
+			Client:    clientFor(clients, cur.ClientID),
 			Scopes:    cur.Scopes, Resource: cur.Resource,
 			ExtraTokenParams: s.ExtraTokenParams, Options: s.Options, Timeout: seconds(s.TokenTimeout),
 		}
@@ -427,6 +427,14 @@ func (m *Manager) refresh(ctx context.Context, srv Server, need func(tokenstore.
 		}
 		return next, true, nil
 	})
+}
+
+// clientFor is the known client with id, or a public client of that id.
+func clientFor(clients map[string]sdk.Client, id string) sdk.Client {
+	if c, ok := clients[id]; ok {
+		return c
+	}
+	return sdk.Client{ClientID: id}
 }
 
 // AccessToken returns the server's access token, refreshed first when it

@@ -59,6 +59,7 @@ func register(ctx context.Context, client *http.Client, endpoint, redirectURI st
 		ClientID         string   `json:"client_id"`
 		ClientSecret     string   `json:"client_secret"`
 		RedirectURIs     []string `json:"redirect_uris"`
+		AuthMethod       string   `json:"token_endpoint_auth_method"`
 		Error            string   `json:"error"`
 		ErrorDescription string   `json:"error_description"`
 	}
@@ -76,5 +77,6 @@ func register(ctx context.Context, client *http.Client, endpoint, redirectURI st
 		}
 		return tokenstore.Registration{}, errors.New("client registration at " + endpoint + " refused: " + msg)
 	}
-	return tokenstore.Registration{ClientID: out.ClientID, ClientSecret: out.ClientSecret, RedirectURIs: out.RedirectURIs, RegisteredAt: time.Now().UTC().Truncate(time.Second)}, nil
+	return tokenstore.Registration{ClientID: out.ClientID, ClientSecret: out.ClientSecret, RedirectURIs: out.RedirectURIs,
+		AuthMethod: out.AuthMethod, RegisteredAt: time.Now().UTC().Truncate(time.Second)}, nil
 }

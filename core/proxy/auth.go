@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/auth"
 )
@@ -80,6 +81,14 @@ func (p *Proxy) AuthStart(ctx context.Context, server, flow string) (auth.Starte
 	var challenge string
 	if u := p.upstream(server); u != nil {
 		challenge = u.Challenge()
+		if challenge == "" {
+			// Not met yet (a fresh process): ask the server, whose 401
+			// names where its metadata is.
+			pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+			_, _ = u.Request(pctx, "ping", nil)
+			cancel()
+			challenge = u.Challenge()
+		}
 	}
 	return p.opts.Auth.Login(ctx, srv, flow, challenge)
 }

@@ -61,9 +61,11 @@ func (t Token) GoString() string { return t.String() }
 // Registration is a client registered with an authorization server
 // (RFC 7591), kept per issuer so every server it protects can reuse it.
 type Registration struct {
-	ClientID     string    `json:"client_id"`
-	ClientSecret string    `json:"client_secret,omitempty"`
-	RedirectURIs []string  `json:"redirect_uris,omitempty"`
+	ClientID     string   `json:"client_id"`
+	ClientSecret string   `json:"client_secret,omitempty"`
+	RedirectURIs []string `json:"redirect_uris,omitempty"`
+	// AuthMethod is the token_endpoint_auth_method the server granted.
+	AuthMethod   string    `json:"token_endpoint_auth_method,omitempty"`
 	RegisteredAt time.Time `json:"registered_at"`
 }
 

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 
-	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/internal/oauthflow"
@@ -81,7 +80,7 @@ func (a *Auth) mint(ctx context.Context, g sdk.Grant) (sdk.Token, error) {
 		Scopes:         g.Scopes,
 		EndpointParams: params,
 		// Set, not probed: see oauthflow.Config.
-		AuthStyle: oauth2.AuthStyleInHeader,
+		AuthStyle: oauthflow.AuthStyle(g.Client),
 	}
 	timeout := g.Timeout
 	if timeout <= 0 {

@@ -69,10 +69,7 @@ func FromOAuth2(t *oauth2.Token, requested []string) sdk.Token {
 // request again at once in the other style, which for a device flow is a
 // poll faster than the server's interval.
 func Config(g sdk.Grant) *oauth2.Config {
-	style := oauth2.AuthStyleInHeader
-	if g.Client.ClientSecret == "" {
-		style = oauth2.AuthStyleInParams // a public client sends its id in the form
-	}
+	style := AuthStyle(g.Client)
 	return &oauth2.Config{
 		ClientID:     g.Client.ClientID,
 		ClientSecret: g.Client.ClientSecret,
@@ -85,6 +82,22 @@ func Config(g sdk.Grant) *oauth2.Config {
 			AuthStyle:     style,
 		},
 	}
+}
+
+// AuthStyle is how the client authenticates at the token endpoint: as
+// registered (RFC 7591), else HTTP Basic with a secret, and its id in the
+// form without one (a public client).
+func AuthStyle(c sdk.Client) oauth2.AuthStyle {
+	switch c.AuthMethod {
+	case "client_secret_post", "none":
+		return oauth2.AuthStyleInParams
+	case "client_secret_basic":
+		return oauth2.AuthStyleInHeader
+	}
+	if c.ClientSecret == "" {
+		return oauth2.AuthStyleInParams
+	}
+	return oauth2.AuthStyleInHeader
 }
 
 // Params are the resource indicator and the extra parameters, as x/oauth2
@@ -118,8 +131,12 @@ func Refresh(ctx context.Context, client *http.Client, g sdk.Grant, refreshToken
 	if g.Resource != "" {
 		form.Set("resource", g.Resource)
 	}
-	if g.Client.ClientSecret == "" {
-		form.Set("client_id", g.Client.ClientID) // a public client
+	basic := AuthStyle(g.Client) == oauth2.AuthStyleInHeader
+	if !basic {
+		form.Set("client_id", g.Client.ClientID)
+		if g.Client.ClientSecret != "" {
+			form.Set("client_secret", g.Client.ClientSecret)
+		}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, g.Endpoints.TokenURL, strings.NewReader(form.Encode()))
 	if err != nil {
@@ -127,7 +144,7 @@ func Refresh(ctx context.Context, client *http.Client, g sdk.Grant, refreshToken
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
-	if g.Client.ClientSecret != "" {
+	if basic {
 		req.SetBasicAuth(url.QueryEscape(g.Client.ClientID), url.QueryEscape(g.Client.ClientSecret))
 	}
 	resp, err := client.Do(req)

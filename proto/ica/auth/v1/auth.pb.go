@@ -113,9 +113,13 @@ type Client struct {
 	ClientSecret string                 `protobuf:"bytes,2,opt,name=client_secret,json=clientSecret,proto3" json:"client_secret,omitempty"`
 	// The redirect URI to use (PKCE); empty lets the plugin choose a loopback
 	// one.
-	RedirectUri   string `protobuf:"bytes,3,opt,name=redirect_uri,json=redirectUri,proto3" json:"redirect_uri,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	RedirectUri string `protobuf:"bytes,3,opt,name=redirect_uri,json=redirectUri,proto3" json:"redirect_uri,omitempty"`
+	// How the client authenticates at the token endpoint (RFC 7591):
+	// client_secret_basic, client_secret_post or none; empty: basic with a
+	// secret, none without.
+	TokenEndpointAuthMethod string `protobuf:"bytes,4,opt,name=token_endpoint_auth_method,json=tokenEndpointAuthMethod,proto3" json:"token_endpoint_auth_method,omitempty"`
+	unknownFields           protoimpl.UnknownFields
+	sizeCache               protoimpl.SizeCache
 }
 
 func (x *Client) Reset() {
@@ -165,6 +169,13 @@ func (x *Client) GetClientSecret() string {
 func (x *Client) GetRedirectUri() string {
 	if x != nil {
 		return x.RedirectUri
+	}
+	return ""
+}
+
+func (x *Client) GetTokenEndpointAuthMethod() string {
+	if x != nil {
+		return x.TokenEndpointAuthMethod
 	}
 	return ""
 }
@@ -716,11 +727,12 @@ const file_ica_auth_v1_auth_proto_rawDesc = "" +
 	"\x11authorization_url\x18\x02 \x01(\tR\x10authorizationUrl\x12\x1b\n" +
 	"\ttoken_url\x18\x03 \x01(\tR\btokenUrl\x128\n" +
 	"\x18device_authorization_url\x18\x04 \x01(\tR\x16deviceAuthorizationUrl\x12%\n" +
-	"\x0erevocation_url\x18\x05 \x01(\tR\rrevocationUrl\"m\n" +
+	"\x0erevocation_url\x18\x05 \x01(\tR\rrevocationUrl\"\xaa\x01\n" +
 	"\x06Client\x12\x1b\n" +
 	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12#\n" +
 	"\rclient_secret\x18\x02 \x01(\tR\fclientSecret\x12!\n" +
-	"\fredirect_uri\x18\x03 \x01(\tR\vredirectUri\"\xc2\x04\n" +
+	"\fredirect_uri\x18\x03 \x01(\tR\vredirectUri\x12;\n" +
+	"\x1atoken_endpoint_auth_method\x18\x04 \x01(\tR\x17tokenEndpointAuthMethod\"\xc2\x04\n" +
 	"\x05Grant\x12\x12\n" +
 	"\x04flow\x18\x01 \x01(\tR\x04flow\x12\x16\n" +
 	"\x06server\x18\x02 \x01(\tR\x06server\x124\n" +

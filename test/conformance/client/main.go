@@ -1,0 +1,135 @@
+// Command ica-conformance-client is the small client entry point the MCP
+// conformance suite (@modelcontextprotocol/conformance, `client --suite
+// auth`) runs: given the URL of the suite's mock MCP server, it has the
+// real proxy binary (from -bin, or beside this program) log in and list
+// the server's tools, playing the user's browser by following the
+// authorization URL's redirects, as the suite's own reference clients do.
+//
+//	ica-conformance-client [-bin DIR] URL
+//
+// The scenario's context (MCP_CONFORMANCE_CONTEXT, JSON) may carry a
+// client_id and client_secret, which become the server's oauth settings.
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+)
+
+func main() {
+	exe, _ := os.Executable()
+	bin := flag.String("bin", filepath.Dir(exe), "folder with ica-mcp-proxy and the plugins")
+	flag.Parse()
+	if flag.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "usage: ica-conformance-client [-bin DIR] URL")
+		os.Exit(2)
+	}
+	if err := run(*bin, flag.Arg(0)); err != nil {
+		fmt.Fprintln(os.Stderr, "ica-conformance-client:", err)
+		os.Exit(1)
+	}
+}
+
+func run(bin, serverURL string) error {
+	home, err := os.MkdirTemp("", "ica-conformance-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(home)
+	project := filepath.Join(home, "project")
+	if err := os.MkdirAll(project, 0o700); err != nil {
+		return err
+	}
+	env := append(os.Environ(), "ICA_HOME="+filepath.Join(home, "ica"), "ICA_LOG_LEVEL=warn")
+	proxy := filepath.Join(bin, "ica-mcp-proxy")
+	command := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(proxy, args...)
+		cmd.Dir, cmd.Env = project, env
+		return cmd
+	}
+	if out, err := command("plugins", "install").CombinedOutput(); err != nil {
+		return fmt.Errorf("plugins install: %v: %s", err, out)
+	}
+
+	oauth := map[string]any{"options": map[string]any{"open_browser": false}}
+	flow := "pkce"
+	var ctx struct {
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
+		Name         string `json:"name"`
+	}
+	if c := os.Getenv("MCP_CONFORMANCE_CONTEXT"); c != "" {
+		_ = json.Unmarshal([]byte(c), &ctx)
+	}
+	if ctx.ClientID != "" {
+		oauth["client_id"], oauth["client_secret"] = ctx.ClientID, ctx.ClientSecret
+	}
+	if strings.Contains(os.Getenv("MCP_CONFORMANCE_SCENARIO"), "client-credentials") {
+		flow = "client_credentials"
+	}
+	cfg, _ := json.Marshal(map[string]any{"mcpServers": map[string]any{"conf": map[string]any{
+		"type": "http", "url": serverURL, "oauth": oauth,
+	}}})
+	if err := os.WriteFile(filepath.Join(project, ".mcp.json"), cfg, 0o600); err != nil {
+		return err
+	}
+
+	login := command("auth", "login", "conf", "--flow", flow)
+	stderr, err := login.StderrPipe()
+	if err != nil {
+		return err
+	}
+	if err := login.Start(); err != nil {
+		return err
+	}
+	urlRe := regexp.MustCompile(`https?://\S+`)
+	lines := bufio.NewScanner(stderr)
+	var transcript strings.Builder
+	browsed := false
+	for lines.Scan() {
+		line := lines.Text()
+		transcript.WriteString(line + "\n")
+		if !browsed && strings.Contains(line, "open this URL") {
+			if u := urlRe.FindString(line); u != "" {
+				browsed = true
+				go browse(u)
+			}
+		}
+	}
+	if err := login.Wait(); err != nil {
+		return fmt.Errorf("auth login: %v\n%s", err, transcript.String())
+	}
+	out, err := command("tools", "--server", "conf").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("tools after login: %v\n%s", err, out)
+	}
+	fmt.Printf("%s", out)
+	return nil
+}
+
+// browse follows the authorization URL and its redirects to the proxy's
+// loopback callback, as a browser whose user approves at once would.
+func browse(u string) {
+	c := &http.Client{Timeout: 20 * time.Second}
+	resp, err := c.Get(u)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "browser:", err)
+		return
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode/100 != 2 {
+		fmt.Fprintln(os.Stderr, "browser:", errors.New(resp.Status))
+	}
+}
