@@ -194,16 +194,29 @@ func (u *Upstream) Request(ctx context.Context, method string, params json.RawMe
 		ctx, cancel = context.WithTimeout(ctx, u.spec.RequestTimeout)
 		defer cancel()
 	}
-	conn, release, err := u.acquire(ctx)
-	if err != nil {
-		return Reply{}, u.explain(ctx, method, err)
+	for attempt := 0; ; attempt++ {
+		conn, release, err := u.acquire(ctx)
+		if err != nil {
+			return Reply{}, u.explain(ctx, method, err)
+		}
+		r, err := conn.Request(ctx, method, params)
+		release()
+		if attempt == 0 && u.refusedToken(err) {
+			continue // once, on a new session with a renewed token
+		}
+		if err != nil {
+			return Reply{}, u.explain(ctx, method, err)
+		}
+		return r, nil
 	}
-	defer release()
-	r, err := conn.Request(ctx, method, params)
-	if err != nil {
-		return Reply{}, u.explain(ctx, method, err)
-	}
-	return r, nil
+}
+
+// refusedToken reports whether err is the server refusing the token the
+// session was opened with (it expired or was revoked early): the request
+// was not carried out, and is worth one more try with a renewed token.
+func (u *Upstream) refusedToken(err error) bool {
+	_, refused := errors.AsType[*AuthRequiredError](err)
+	return refused && u.authorized()
 }
 
 // Start is the asynchronous Request, for the per-call path: with a live
@@ -233,6 +246,15 @@ func (u *Upstream) Start(method string, params json.RawMessage, done func(Reply,
 	timeoutErr := &TimeoutError{Server: u.name, Method: method, After: u.spec.RequestTimeout}
 	return conn.Start(method, params, u.spec.RequestTimeout, timeoutErr, func(r Reply, err error) {
 		u.release()
+		if u.refusedToken(err) {
+			// The token was refused mid-session: one more try, on a new
+			// session whose dial renews the token.
+			go func() {
+				r, err := u.Request(context.Background(), method, params)
+				done(r, err)
+			}()
+			return
+		}
 		done(r, err)
 	})
 }

@@ -165,6 +165,20 @@ func TestLoginFromTheAgent(t *testing.T) {
 	if got := decodeResult(t, c.callTool("locked.whoami", map[string]any{})).text(); got != "an authorized caller" {
 		t.Fatalf("locked.whoami: %q", got)
 	}
+	// The server drops the access token early: the next call meets a 401
+	// mid-session, and is carried out after one refresh.
+	site.mu.Lock()
+	site.valid = map[string]bool{}
+	site.mu.Unlock()
+	if got := decodeResult(t, c.callTool("locked.whoami", map[string]any{})).text(); got != "an authorized caller" {
+		t.Fatalf("locked.whoami after the token was dropped: %q", got)
+	}
+	site.mu.Lock()
+	refreshes := site.refreshes
+	site.mu.Unlock()
+	if refreshes != 1 {
+		t.Fatalf("%d refreshes after a refused token, want 1", refreshes)
+	}
 	status := decodeResult(t, c.callTool("proxy.auth_status", map[string]any{})).StructuredContent
 	if strings.Contains(string(status), "at-") || strings.Contains(string(status), "rt-") {
 		t.Fatalf("auth_status shows a token: %s", status)
