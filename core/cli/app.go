@@ -17,6 +17,7 @@ import (
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/proxy"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/settings"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/tokenstore"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/trust"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
 )
 
@@ -69,6 +70,7 @@ func newApp(version, defaultLevel string) (*app, error) {
 		Reserved: broker.Names(s.Separator),
 		Memo:     memo.New(s.Home),
 		Auth:     logins,
+		Trust:    trust.New(s.Home),
 	})
 	return &app{settings: s, log: log, host: host, proxy: p, broker: broker.New(p, s.Separator)}, nil
 }

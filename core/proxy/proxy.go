@@ -19,6 +19,7 @@ import (
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/config"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/mirror"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/settings"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/trust"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 )
@@ -50,6 +51,8 @@ type Options struct {
 	// Auth runs logins and gives remote sessions their tokens; nil: no
 	// logins.
 	Auth *auth.Manager
+	// Trust holds the trusted project files, for the trust gate.
+	Trust *trust.Store
 }
 
 // Hooks are how the proxy tells its frontend what happened.
@@ -71,6 +74,8 @@ type Proxy struct {
 
 	mu    sync.RWMutex
 	cfg   *config.Config
+	// blocked are the servers the trust gate holds back, and why.
+	blocked map[string]string
 	ups   map[string]*upstream.Upstream
 	lists map[string][]json.RawMessage // last tool list of each server
 	// listing holds, per server, a channel closed when its current
@@ -162,21 +167,23 @@ func (p *Proxy) loadConfig() *config.Config {
 // apply makes cfg current: upstreams of removed or changed servers are
 // closed, new ones prepared. It returns the servers to list again.
 func (p *Proxy) apply(cfg *config.Config) []string {
+	blocked := p.gate(cfg)
 	p.mu.Lock()
 	old := p.cfg
 	p.cfg = cfg
+	p.blocked = blocked
 	var toClose []*upstream.Upstream
 	var changed []string
 	for name, u := range p.ups {
 		s := cfg.Server(name)
-		if s == nil || s.Error != "" || old == nil || old.Server(name) == nil || old.Server(name).Fingerprint != s.Fingerprint {
+		if s == nil || s.Error != "" || blocked[name] != "" || old == nil || old.Server(name) == nil || old.Server(name).Fingerprint != s.Fingerprint {
 			toClose = append(toClose, u)
 			delete(p.ups, name)
 			delete(p.lists, name)
 		}
 	}
 	for _, s := range cfg.Servers {
-		if s.Error != "" {
+		if s.Error != "" || blocked[s.Name] != "" {
 			delete(p.lists, s.Name)
 			continue
 		}
@@ -492,6 +499,9 @@ func (p *Proxy) Upstream(name string) (*upstream.Upstream, error) {
 	}
 	if s := p.cfg.Server(name); s != nil && s.Error != "" {
 		return nil, fmt.Errorf("server %q is not usable: %s (%s)", name, s.Error, s.File)
+	}
+	if why := p.blocked[name]; why != "" {
+		return nil, fmt.Errorf("server %q is %s", name, why)
 	}
 	return nil, fmt.Errorf("%w %q", ErrUnknownServer, name)
 }

@@ -26,6 +26,15 @@ type ServerInfo struct {
 	Mirrored int `json:"mirrored"`
 }
 
+// StatusBlocked is the state of a server the trust gate holds back.
+const StatusBlocked = "blocked"
+
+func (p *Proxy) blockedReason(name string) string {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.blocked[name]
+}
+
 // BlockedServer is a server the proxy will not start, and why.
 type BlockedServer struct {
 	Name   string `json:"name"`
@@ -61,6 +70,9 @@ func (p *Proxy) ListServers() ServersReport {
 		}
 		if s.Error != "" {
 			info.State = upstream.State{Status: upstream.StatusError, Error: "config: " + s.Error}
+		} else if why := p.blockedReason(s.Name); why != "" {
+			info.State = upstream.State{Status: StatusBlocked, Error: why}
+			rep.Blocked = append(rep.Blocked, BlockedServer{Name: s.Name, Reason: why})
 		} else if u := p.upstream(s.Name); u != nil {
 			info.State = u.State()
 			if info.State.Transport != "" {

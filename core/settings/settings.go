@@ -45,6 +45,10 @@ type Settings struct {
 	InheritEnv bool
 	// LogLevel is the hclog level name.
 	LogLevel string
+	// StrictTrust blocks the project's command servers until the project
+	// is trusted; AllowProjectStdio lifts that for one shell.
+	StrictTrust       bool
+	AllowProjectStdio bool
 }
 
 // Env var names.
@@ -64,6 +68,8 @@ const (
 	EnvPreferHome        = "ICA_MCP_CONFIG_PREFER_HOME"
 	EnvInheritEnv        = "ICA_MCP_PROXY_INHERIT_ENV"
 	EnvLogLevel          = "ICA_LOG_LEVEL"
+	EnvStrictTrust       = "ICA_MCP_STRICT_TRUST"
+	EnvAllowProjectStdio = "ICA_MCP_ALLOW_PROJECT_STDIO"
 )
 
 // Load reads the settings through getenv (os.Getenv in production). A value
@@ -86,6 +92,8 @@ func Load(getenv func(string) string) (Settings, []string) {
 		PreferHome:        r.bool(EnvPreferHome, false),
 		InheritEnv:        r.bool(EnvInheritEnv, false),
 		LogLevel:          strings.ToLower(strings.TrimSpace(getenv(EnvLogLevel))),
+		StrictTrust:       r.bool(EnvStrictTrust, false),
+		AllowProjectStdio: r.bool(EnvAllowProjectStdio, false),
 	}
 	if s.LogLevel == "" {
 		s.LogLevel = "info"
