@@ -72,12 +72,12 @@ type Proxy struct {
 	log   hclog.Logger
 	hooks atomic.Pointer[Hooks]
 
-	mu    sync.RWMutex
-	cfg   *config.Config
+	mu  sync.RWMutex
+	cfg *config.Config
 	// blocked are the servers the trust gate holds back, and why.
 	blocked map[string]string
-	ups   map[string]*upstream.Upstream
-	lists map[string][]json.RawMessage // last tool list of each server
+	ups     map[string]*upstream.Upstream
+	lists   map[string][]json.RawMessage // last tool list of each server
 	// listing holds, per server, a channel closed when its current
 	// listing round ends.
 	listing map[string]chan struct{}
