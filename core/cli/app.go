@@ -23,11 +23,12 @@ import (
 
 // app is one instance of the core.
 type app struct {
-	settings settings.Settings
-	log      hclog.Logger
-	host     *pluginhost.Host
-	proxy    *proxy.Proxy
-	broker   *broker.Broker
+	settings  settings.Settings
+	log       hclog.Logger
+	host      *pluginhost.Host
+	integrity *pluginhost.Integrity
+	proxy     *proxy.Proxy
+	broker    *broker.Broker
 }
 
 // PluginsDir is where plugins are found.
@@ -48,10 +49,12 @@ func newApp(version, defaultLevel string) (*app, error) {
 	for _, w := range warnings {
 		log.Warn("setting ignored", "problem", w)
 	}
+	integrity := pluginhost.NewIntegrity(PluginsDir(s), filepath.Join(s.Home, pluginhost.LockFileName))
 	host, err := pluginhost.New(pluginhost.Options{
-		Dir:    PluginsDir(s),
-		Logger: log.Named("plugin"),
-		Env:    proxy.PluginEnv(),
+		Dir:      PluginsDir(s),
+		Logger:   log.Named("plugin"),
+		Env:      proxy.PluginEnv(),
+		Verifier: integrity,
 	})
 	if err != nil {
 		return nil, err
@@ -72,7 +75,7 @@ func newApp(version, defaultLevel string) (*app, error) {
 		Auth:     logins,
 		Trust:    trust.New(s.Home),
 	})
-	return &app{settings: s, log: log, host: host, proxy: p, broker: broker.New(p, s.Separator)}, nil
+	return &app{settings: s, log: log, host: host, integrity: integrity, proxy: p, broker: broker.New(p, s.Separator)}, nil
 }
 
 // close shuts the upstreams down, then the plugins.

@@ -31,14 +31,101 @@ func newPluginsCmd(version string, g *globalFlags) *cobra.Command {
 		},
 	})
 	cmd.AddCommand(&cobra.Command{
-		Use:   "install",
-		Short: "Copy the plugins bundled beside this binary into $ICA_HOME/plugins",
-		Args:  cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
+		Use:   "install [PATH...]",
+		Short: "Install plugins into $ICA_HOME/plugins and record their sha256: those bundled beside this binary, or the files given",
+		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return installFiles(c.Context(), version, args)
+			}
 			return installBundled(version)
 		},
 	})
+	cmd.AddCommand(&cobra.Command{
+		Use:   "verify",
+		Short: "Check every plugin: owner, permissions, no symlink out of the folder, sha256 as installed",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			a, err := newApp(version, "warn")
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			cands, err := a.host.Discover()
+			if err != nil {
+				return err
+			}
+			bad := 0
+			for _, cand := range cands {
+				if cand.Refused != "" {
+					bad++
+					fmt.Fprintf(stdout, "REFUSED  %s: %s\n", cand.File, cand.Refused)
+					continue
+				}
+				fmt.Fprintf(stdout, "ok       %s\n", cand.File)
+			}
+			if bad > 0 {
+				return exitError{code: 1}
+			}
+			return nil
+		},
+	})
 	return cmd
+}
+
+// installOne copies a plugin into the folder and records its sha256.
+func installOne(a *app, src string) (string, string, error) {
+	dir := PluginsDir(a.settings)
+	dst, err := pluginhost.Install(src, dir)
+	if err != nil {
+		return "", "", fmt.Errorf("install %s: %w", filepath.Base(src), err)
+	}
+	sum, err := pluginhost.FileSHA256(dst)
+	if err != nil {
+		return "", "", err
+	}
+	if err := a.integrity.Record(filepath.Base(dst), sum); err != nil {
+		return "", "", fmt.Errorf("record %s: %w", filepath.Base(dst), err)
+	}
+	return dst, sum, nil
+}
+
+// installFiles installs third-party plugins, showing what each says it is
+// and its hash; one that does not answer Info as a plugin is removed again.
+func installFiles(ctx context.Context, version string, paths []string) error {
+	a, err := newApp(version, "warn")
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	for _, src := range paths {
+		if !strings.HasPrefix(filepath.Base(src), pluginhost.FilePrefix) {
+			return fmt.Errorf("%s: a plugin's file name starts with %s<kind>-<name>", src, pluginhost.FilePrefix)
+		}
+		dst, sum, err := installOne(a, src)
+		if err != nil {
+			return err
+		}
+		cands, err := a.host.Discover()
+		if err != nil {
+			return err
+		}
+		for _, c := range cands {
+			if c.Path != dst {
+				continue
+			}
+			info, err := a.host.Info(ctx, c)
+			if err == nil && c.Refused != "" {
+				err = fmt.Errorf("%s", c.Refused)
+			}
+			if err != nil {
+				_ = os.Remove(dst)
+				return fmt.Errorf("%s is not a usable plugin (%v); removed", filepath.Base(dst), err)
+			}
+			fmt.Fprintf(stdout, "installed %s\n  kind: %s\n  provides: %s\n  version: %s\n  description: %s\n  sha256: %s\n",
+				dst, info.Kind, strings.Join(info.Names, ", "), info.Version, info.Description, sum)
+		}
+	}
+	return nil
 }
 
 type pluginRow struct {
@@ -118,13 +205,12 @@ func installBundled(version string) error {
 	if len(bundled) == 0 {
 		return fmt.Errorf("no plugins (ica-plugin-*) beside %s", exe)
 	}
-	dir := PluginsDir(a.settings)
 	for _, src := range bundled {
-		dst, err := pluginhost.Install(src, dir)
+		dst, sum, err := installOne(a, src)
 		if err != nil {
-			return fmt.Errorf("install %s: %w", filepath.Base(src), err)
+			return err
 		}
-		fmt.Fprintf(stdout, "installed %s\n", dst)
+		fmt.Fprintf(stdout, "installed %s (sha256 %s…)\n", dst, sum[:12])
 	}
 	return nil
 }

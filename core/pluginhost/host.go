@@ -2,6 +2,7 @@ package pluginhost
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -211,7 +212,15 @@ func (h *Host) start(ctx context.Context, c Candidate) (*plugin.Client, sdk.Info
 		sdk.EnvLogLevel+"="+h.opts.Logger.GetLevel().String(),
 	)
 	cmd.ExtraFiles = []*os.File{h.parentR}
+	// go-plugin checks the file's sha256 again right before it starts it.
+	var secure *plugin.SecureConfig
+	if in, ok := h.opts.Verifier.(*Integrity); ok {
+		if sum, err := in.Recorded(c.File); err == nil && sum != "" {
+			secure = &plugin.SecureConfig{Checksum: checksumOf(sum), Hash: sha256.New()}
+		}
+	}
 	client := plugin.NewClient(&plugin.ClientConfig{
+		SecureConfig:     secure,
 		HandshakeConfig:  sdk.Handshake,
 		Plugins:          sdk.HostPluginSet(),
 		Cmd:              cmd,

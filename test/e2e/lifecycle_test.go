@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -115,5 +117,68 @@ func TestPluginsListAndInstall(t *testing.T) {
 	}
 	if reasons["ica-plugin-transport-noexec"] != "is not executable" || reasons["ica-plugin-gadget-x"] != `unknown plugin kind "gadget"` {
 		t.Fatalf("refusals: %v", reasons)
+	}
+}
+
+// The plugins run are the ones installed: a plugin changed after install,
+// a plugins folder others can write to, and a symlink leading out of the
+// folder are each refused with the reason, and never started.
+func TestPluginIntegrity(t *testing.T) {
+	e := newEnv(t)
+	e.writeProject(t, map[string]any{"demo": demoServer()})
+	dir := filepath.Join(e.home, "plugins")
+	verify := func() (string, bool) {
+		out, err := e.command("plugins", "verify").CombinedOutput()
+		return string(out), err == nil
+	}
+	if out, ok := verify(); !ok {
+		t.Fatalf("freshly installed plugins fail verification:\n%s", out)
+	}
+	stdio := filepath.Join(dir, "ica-plugin-transport-stdio")
+
+	// Modified after install: refused, and the proxy cannot start its
+	// servers with it.
+	orig, err := os.ReadFile(stdio)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(stdio, append(append([]byte(nil), orig...), 0), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, ok := verify(); ok || !strings.Contains(out, "changed since it was installed") {
+		t.Fatalf("a modified plugin passed verification:\n%s", out)
+	}
+	out, _ := e.command("servers").CombinedOutput()
+	if !strings.Contains(string(out), "changed since it was installed") {
+		t.Fatalf("servers should name the refused plugin:\n%s", out)
+	}
+	if err := os.WriteFile(stdio, orig, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, ok := verify(); !ok {
+		t.Fatalf("restored plugin refused:\n%s", out)
+	}
+
+	// A symlink out of the folder.
+	outside := filepath.Join(t.TempDir(), "ica-plugin-transport-evil")
+	if err := os.WriteFile(outside, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(dir, "ica-plugin-transport-evil")); err != nil {
+		t.Fatal(err)
+	}
+	if out, ok := verify(); ok || !strings.Contains(out, "symlink leading out of the plugins folder") {
+		t.Fatalf("a symlink out of the folder passed:\n%s", out)
+	}
+	_ = os.Remove(filepath.Join(dir, "ica-plugin-transport-evil"))
+
+	// A folder others can write to refuses every plugin.
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	out2, ok := verify()
+	_ = os.Chmod(dir, 0o700)
+	if ok || !strings.Contains(out2, "writable by group or others") {
+		t.Fatalf("a world-writable plugins folder passed:\n%s", out2)
 	}
 }
