@@ -12,6 +12,7 @@ import (
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/auth"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/broker"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/drift"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/memo"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/pluginhost"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/proxy"
@@ -74,6 +75,7 @@ func newApp(version, defaultLevel string) (*app, error) {
 		Memo:     memo.New(s.Home),
 		Auth:     logins,
 		Trust:    trust.New(s.Home),
+		Drift:    drift.New(s.Home),
 	})
 	return &app{settings: s, log: log, host: host, integrity: integrity, proxy: p, broker: broker.New(p, s.Separator)}, nil
 }

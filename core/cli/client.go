@@ -11,6 +11,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/broker"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/drift"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/settings"
 )
 
 // withApp runs fn with a core whose tool lists are loaded (as a client
@@ -116,6 +118,20 @@ func newToolsCmd(version string, g *globalFlags) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&server, "server", "s", "", "list every tool of this server, mirrored or not")
 	cmd.Flags().BoolVar(&schema, "schema", false, "include input schemas")
+	cmd.AddCommand(&cobra.Command{
+		Use:   "approve SERVER",
+		Short: "Accept the current description and schemas of SERVER's tools (those changed since approved are withheld in strict mode)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			st, _ := settings.Load(os.Getenv)
+			n, err := drift.New(st.Home).Approve(args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "approved %d changed tool(s) of %s\n", n, args[0])
+			return nil
+		},
+	})
 	return cmd
 }
 

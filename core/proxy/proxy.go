@@ -17,6 +17,7 @@ import (
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/auth"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/config"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/drift"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/mirror"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/settings"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/trust"
@@ -53,6 +54,8 @@ type Options struct {
 	Auth *auth.Manager
 	// Trust holds the trusted project files, for the trust gate.
 	Trust *trust.Store
+	// Drift remembers each tool's approved form; nil notices nothing.
+	Drift *drift.Store
 }
 
 // Hooks are how the proxy tells its frontend what happened.
@@ -76,6 +79,8 @@ type Proxy struct {
 	cfg *config.Config
 	// blocked are the servers the trust gate holds back, and why.
 	blocked map[string]string
+	// drifted are the tools changed since approved, per server.
+	drifted map[string][]drift.Change
 	ups     map[string]*upstream.Upstream
 	lists   map[string][]json.RawMessage // last tool list of each server
 	// listing holds, per server, a channel closed when its current
@@ -353,9 +358,14 @@ func (p *Proxy) list(ctx context.Context, name string) {
 		p.log.Debug("could not list tools", "server", name, "error", err)
 		return
 	}
+	tools, changes := p.checkDrift(name, tools)
 	p.mu.Lock()
 	if p.ups[name] == u { // not replaced by a reload meanwhile
 		p.lists[name] = tools
+		if p.drifted == nil {
+			p.drifted = map[string][]drift.Change{}
+		}
+		p.drifted[name] = changes
 	}
 	p.mu.Unlock()
 	p.rebuild()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/config"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/drift"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/mirror"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
 )
@@ -111,6 +112,11 @@ type MirrorStatus struct {
 	Reasons         []mirror.Reason         `json:"reasons"`
 	Blocked         []BlockedServer         `json:"blocked_servers"`
 	Servers         map[string]ServerStatus `json:"servers"`
+	// ToolsChanged are tools whose description or schema changed since
+	// they were approved; Withheld says they are not mirrored (strict
+	// mode) until `ica-mcp-proxy tools approve SERVER`.
+	ToolsChanged []drift.Change `json:"tools_changed,omitempty"`
+	Withheld     bool           `json:"tools_changed_withheld,omitempty"`
 }
 
 // MirrorStatus reports what is mirrored, what was cut and why, and the
@@ -139,6 +145,7 @@ func (p *Proxy) MirrorStatus() MirrorStatus {
 		}
 		st.Servers[s.Name] = ServerStatus{State: s.State, Tools: s.Tools, Mirrored: s.Mirrored, Skipped: t.Skipped[s.Name]}
 	}
+	st.ToolsChanged, st.Withheld = p.Drifted()
 	return st
 }
 

@@ -225,6 +225,7 @@ func (u *Upstream) refusedToken(err error) bool {
 // exactly once. cancel abandons the request (the upstream is told) with err.
 func (u *Upstream) Start(method string, params json.RawMessage, done func(Reply, error)) (cancel func(error)) {
 	u.mu.Lock()
+	u.forgetEnded()
 	conn := u.conn
 	if conn == nil || !u.spec.Pooled || u.closed {
 		u.mu.Unlock()
@@ -283,6 +284,7 @@ func (u *Upstream) acquire(ctx context.Context) (*Conn, func(), error) {
 			u.mu.Unlock()
 			return nil, nil, fmt.Errorf("server %q: %w", u.name, ErrClosed)
 		}
+		u.forgetEnded()
 		if u.conn != nil {
 			u.inflight++
 			if u.idle != nil {
@@ -401,6 +403,14 @@ func (u *Upstream) dialTransports(ctx context.Context, refresh bool) (*Conn, err
 		return nil, errs[0]
 	}
 	return nil, fmt.Errorf("%w; and %w", errs[0], errs[1])
+}
+
+// forgetEnded drops a pooled session that has ended but that watch has
+// not cleared yet, so no request is sent on it; u.mu held.
+func (u *Upstream) forgetEnded() {
+	if u.conn != nil && u.conn.Err() != nil {
+		u.conn = nil
+	}
 }
 
 // authorized reports whether the last session was opened with a token.

@@ -20,8 +20,12 @@ func main() {
 	httpAddr := flag.String("http", "", "serve streamable HTTP at /mcp on this address (127.0.0.1:0 picks a port) instead of stdio; the URL is printed on stdout")
 	flag.Parse()
 	s := server.NewMCPServer("ica-demo-upstream", "1.0.0", server.WithToolCapabilities(false))
+	echoDescription := "Return the message unchanged."
+	if d := os.Getenv("ICA_DEMO_ECHO_DESCRIPTION"); d != "" {
+		echoDescription = d // lets tests change a tool under the proxy
+	}
 	s.AddTool(mcp.NewTool("echo",
-		mcp.WithDescription("Return the message unchanged."),
+		mcp.WithDescription(echoDescription),
 		mcp.WithString("message", mcp.Required(), mcp.Description("What to echo")),
 	), func(_ context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		return mcp.NewToolResultText(req.GetString("message", "")), nil

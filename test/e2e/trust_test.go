@@ -37,6 +37,12 @@ func TestTrustGate(t *testing.T) {
 	untrusted := func(when string) {
 		t.Helper()
 		c := startProxy(t, e)
+		// Stopped before the next step re-trusts the file: a proxy still
+		// running would reload it, trusted, and rightly run the command.
+		defer func() {
+			_ = c.stdin.Close()
+			<-c.done
+		}()
 		names := c.toolNames()
 		for _, n := range names {
 			if strings.HasPrefix(n, "evil.") {
