@@ -10,10 +10,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -165,15 +161,8 @@ func (s *Store) Approve(server string) (int, error) {
 
 func (s *Store) load() (*file, error) {
 	f := &file{Version: 1, Servers: map[string]map[string]entry{}}
-	data, err := os.ReadFile(s.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return f, nil
-	}
-	if err != nil {
+	if _, err := atomicfile.ReadJSON(s.path, f); err != nil {
 		return nil, err
-	}
-	if err := json.Unmarshal(data, f); err != nil {
-		return nil, fmt.Errorf("%s is not valid JSON (%v); fix or move it away", s.path, err)
 	}
 	if f.Servers == nil {
 		f.Servers = map[string]map[string]entry{}
@@ -181,13 +170,4 @@ func (s *Store) load() (*file, error) {
 	return f, nil
 }
 
-func (s *Store) save(f *file) error {
-	data, err := json.MarshalIndent(f, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
-		return err
-	}
-	return atomicfile.Write(s.path, append(data, '\n'), 0o600)
-}
+func (s *Store) save(f *file) error { return atomicfile.WriteJSON(s.path, f) }

@@ -10,11 +10,7 @@
 package memo
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -123,14 +119,7 @@ func (m *Memo) update(change func(*file) bool) error {
 	if !change(&f) {
 		return nil
 	}
-	data, err := json.MarshalIndent(f, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(m.path), 0o700); err != nil {
-		return fmt.Errorf("memo: %w", err)
-	}
-	if err := atomicfile.Write(m.path, append(data, '\n'), 0o600); err != nil {
+	if err := atomicfile.WriteJSON(m.path, f); err != nil {
 		return fmt.Errorf("memo: %w", err)
 	}
 	return nil
@@ -138,15 +127,8 @@ func (m *Memo) update(change func(*file) bool) error {
 
 func (m *Memo) load() (file, error) {
 	var f file
-	data, err := os.ReadFile(m.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return f, nil
-	}
-	if err != nil {
-		return f, err
-	}
-	if err := json.Unmarshal(data, &f); err != nil {
-		return file{}, fmt.Errorf("%s: %w", m.path, err)
+	if _, err := atomicfile.ReadJSON(m.path, &f); err != nil {
+		return file{}, err
 	}
 	return f, nil
 }

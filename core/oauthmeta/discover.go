@@ -47,9 +47,6 @@ type Found struct {
 	// Resource is the canonical URL of the MCP server, sent as the
 	// resource indicator (RFC 8707).
 	Resource string
-	// Metadata is the protected resource metadata, when the server has
-	// some.
-	Metadata *ProtectedResource
 	Server   AuthServer
 	// Scopes are those the challenge asked for, else those the resource
 	// metadata lists.
@@ -90,7 +87,6 @@ func (d Discoverer) Discover(ctx context.Context, serverURL, wwwAuthenticate str
 			return Found{}, errors.New("the server's protected resource metadata lists no authorization server")
 		}
 		issuer = prm.AuthorizationServers[0]
-		found.Metadata = prm
 		found.Scopes = prm.ScopesSupported
 	}
 	if ch.Scope != "" {

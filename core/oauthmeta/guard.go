@@ -93,11 +93,8 @@ func guardedClient(allowed addrClass, timeout time.Duration) *http.Client {
 // hostClass is the class of address host is at: a literal address, or
 // what the name resolves to (the most restricted class wins).
 func hostClass(ctx context.Context, host string) addrClass {
-	if ip := net.ParseIP(host); ip != nil {
-		return classify(ip)
-	}
-	if strings.EqualFold(host, "localhost") {
-		return loopback
+	if c, literal := literalClass(host); literal {
+		return c
 	}
 	addrs, err := net.DefaultResolver.LookupIPAddr(ctx, host)
 	if err != nil || len(addrs) == 0 {
@@ -126,7 +123,7 @@ func CheckEndpoint(what, raw string) (*url.URL, error) {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if hostClassLiteral(u.Hostname()) != loopback {
+		if c, _ := literalClass(u.Hostname()); c != loopback {
 			return nil, fmt.Errorf("%s %s uses plain http to a host that is not this machine; OAuth endpoints must use https", what, u.Redacted())
 		}
 	default:
@@ -135,12 +132,14 @@ func CheckEndpoint(what, raw string) (*url.URL, error) {
 	return u, nil
 }
 
-func hostClassLiteral(host string) addrClass {
+// literalClass is the class of a host written as an address, or as
+// localhost; literal is false for any other name.
+func literalClass(host string) (c addrClass, literal bool) {
 	if strings.EqualFold(host, "localhost") {
-		return loopback
+		return loopback, true
 	}
 	if ip := net.ParseIP(host); ip != nil {
-		return classify(ip)
+		return classify(ip), true
 	}
-	return public
+	return public, false
 }

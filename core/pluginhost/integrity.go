@@ -3,11 +3,9 @@ package pluginhost
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -118,21 +116,13 @@ func (v *Integrity) Record(file, sum string) error {
 		return err
 	}
 	l.Plugins[file] = lockEntry{SHA256: sum, InstalledAt: time.Now().UTC().Truncate(time.Second)}
-	data, _ := json.MarshalIndent(l, "", "  ")
-	return atomicfile.Write(v.Lock, append(data, '\n'), 0o600)
+	return atomicfile.WriteJSON(v.Lock, l)
 }
 
 func (v *Integrity) load() (*lockFile, error) {
 	l := &lockFile{Version: 1, Plugins: map[string]lockEntry{}}
-	data, err := os.ReadFile(v.Lock)
-	if errors.Is(err, fs.ErrNotExist) {
-		return l, nil
-	}
-	if err != nil {
+	if _, err := atomicfile.ReadJSON(v.Lock, l); err != nil {
 		return nil, err
-	}
-	if err := json.Unmarshal(data, l); err != nil {
-		return nil, fmt.Errorf("%s is not valid JSON: %v", v.Lock, err)
 	}
 	if l.Plugins == nil {
 		l.Plugins = map[string]lockEntry{}

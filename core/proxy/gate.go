@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/config"
-	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/trust"
 )
 
 // gate applies the trust gate to cfg: in strict mode, the project's
@@ -55,6 +54,3 @@ func (p *Proxy) gate(cfg *config.Config) map[string]string {
 	}
 	return blocked
 }
-
-// TrustStore is the proxy's trust store, for the CLI.
-func (p *Proxy) TrustStore() *trust.Store { return p.opts.Trust }

@@ -297,11 +297,7 @@ func (s *Store) read() (*file, error) {
 // write replaces the file atomically: a reader sees the old content or the
 // new, never a mix, even if the process dies midway.
 func (s *Store) write(f *file) error {
-	data, err := json.MarshalIndent(f, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := atomicfile.Write(s.path, append(data, '\n'), 0o600); err != nil {
+	if err := atomicfile.WriteJSON(s.path, f); err != nil {
 		return fmt.Errorf("token store: %w", err)
 	}
 	return nil

@@ -9,10 +9,7 @@ package trust
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -141,28 +138,14 @@ func (s *Store) update(change func(*file)) error {
 		return err
 	}
 	change(f)
-	data, err := json.MarshalIndent(f, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
-		return fmt.Errorf("trust store: %w", err)
-	}
-	return atomicfile.Write(s.path, append(data, '\n'), 0o600)
+	return atomicfile.WriteJSON(s.path, f)
 }
 
 func (s *Store) load() (*file, error) {
 	f := &file{Version: fileVersion, Projects: map[string]record{}}
-	data, err := os.ReadFile(s.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return f, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("trust store: %w", err)
-	}
-	if err := json.Unmarshal(data, f); err != nil {
+	if _, err := atomicfile.ReadJSON(s.path, f); err != nil {
 		// Never overwrite records that cannot be read.
-		return nil, fmt.Errorf("trust store %s is not valid JSON (%v); fix or move it away", s.path, err)
+		return nil, fmt.Errorf("trust store: %w", err)
 	}
 	if f.Version > fileVersion {
 		return nil, fmt.Errorf("trust store %s has format version %d; this ica-mcp-proxy writes version %d", s.path, f.Version, fileVersion)

@@ -35,9 +35,6 @@ var kinds = [numKinds]struct {
 	KindPrompts:           {"prompts/list", "prompts", "notifications/prompts/list_changed"},
 }
 
-// Method is the list's MCP method.
-func (k Kind) Method() string { return kinds[k].method }
-
 // kindsChangedBy returns the lists a list_changed notification makes stale.
 func kindsChangedBy(method string) []Kind {
 	var out []Kind

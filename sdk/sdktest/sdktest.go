@@ -38,7 +38,12 @@ func Transport(t testing.TB, impl sdk.Transport) sdk.TransportClient {
 // with the Kind and APIVersion the sdk fills in.
 func Info(t testing.TB, impl sdk.Transport) sdk.Info {
 	t.Helper()
-	client := connect(t, impl)
+	return infoOf(t, connect(t, impl))
+}
+
+// infoOf asks a served plugin what it is.
+func infoOf(t testing.TB, client *plugin.GRPCClient) sdk.Info {
+	t.Helper()
 	ic, err := sdk.DispenseInfo(client)
 	if err != nil {
 		t.Fatalf("dispense info: %v", err)
@@ -59,15 +64,7 @@ func Auth(t testing.TB, impl sdk.Auth) (sdk.AuthClient, sdk.Info) {
 	if err != nil {
 		t.Fatalf("dispense auth: %v", err)
 	}
-	ic, err := sdk.DispenseInfo(client)
-	if err != nil {
-		t.Fatalf("dispense info: %v", err)
-	}
-	info, err := ic.Info(context.Background())
-	if err != nil {
-		t.Fatalf("info: %v", err)
-	}
-	return ac, info
+	return ac, infoOf(t, client)
 }
 
 func connect(t testing.TB, impl sdk.Transport) *plugin.GRPCClient {

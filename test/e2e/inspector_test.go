@@ -33,18 +33,7 @@ func TestInspectorCLIThroughProxy(t *testing.T) {
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"everything": everythingServer(), "demo": demoServer()})
 
-	var list struct {
-		Tools []struct {
-			Name string `json:"name"`
-		} `json:"tools"`
-	}
-	if err := json.Unmarshal(inspector(t, e, "--method", "tools/list"), &list); err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, x := range list.Tools {
-		names = append(names, x.Name)
-	}
+	names := inspectorToolNames(t, e)
 	for _, want := range []string{"proxy.call", "everything.echo", "everything.get-sum", "demo.add"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("%s missing from the Inspector's tools/list: %v", want, names)
@@ -65,6 +54,25 @@ func TestInspectorCLIThroughProxy(t *testing.T) {
 	if err := json.Unmarshal(out, &call); err != nil || call.StructuredContent["sum"] != 42 {
 		t.Fatalf("tools/call demo.add: %s", out)
 	}
+}
+
+// inspectorToolNames lists the tool names the Inspector CLI gets from
+// tools/list through the proxy.
+func inspectorToolNames(t *testing.T, e *env) []string {
+	t.Helper()
+	var list struct {
+		Tools []struct {
+			Name string `json:"name"`
+		} `json:"tools"`
+	}
+	if err := json.Unmarshal(inspector(t, e, "--method", "tools/list"), &list); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, x := range list.Tools {
+		names = append(names, x.Name)
+	}
+	return names
 }
 
 func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"html"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -16,7 +15,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -34,33 +32,10 @@ func startOIDC(t *testing.T, resource string) string {
 	if _, err := os.Stat(filepath.Join(peersDir, "node_modules", "oidc-provider")); err != nil {
 		t.Skip("oidc-provider not installed: run `make peers`")
 	}
-	port := freePort(t)
 	cmd := exec.Command("node", script)
 	cmd.Dir = peersDir
-	cmd.Env = append(os.Environ(), "PORT="+port, "MCP_RESOURCE="+resource)
-	out := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("oidc-provider output:\n%s", out.String())
-		}
-	})
-	addr := "127.0.0.1:" + port
-	for range 300 {
-		if c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond); err == nil {
-			c.Close()
-			return "http://" + addr
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("oidc-provider did not listen on %s:\n%s", addr, out.String())
-	return ""
+	cmd.Env = append(os.Environ(), "MCP_RESOURCE="+resource)
+	return startListener(t, "oidc-provider", cmd)
 }
 
 // introspectedServer is an MCP server (mcp-go's) that accepts a bearer

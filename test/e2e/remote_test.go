@@ -20,9 +20,20 @@ import (
 func everythingRemote(t *testing.T, mode string) string {
 	t.Helper()
 	needPeers(t)
+	script := filepath.Join(peersDir, "node_modules", "@modelcontextprotocol", "server-everything", "dist", "index.js")
+	return startListener(t, "server-everything "+mode, exec.Command("node", script, mode))
+}
+
+// startListener runs cmd with PORT set to a free loopback port, in its own
+// process group killed when the test ends, and returns its base URL once it
+// accepts connections (within 15s). label names it in failures.
+func startListener(t *testing.T, label string, cmd *exec.Cmd) string {
+	t.Helper()
 	port := freePort(t)
-	cmd := exec.Command("node", filepath.Join(peersDir, "node_modules", "@modelcontextprotocol", "server-everything", "dist", "index.js"), mode)
-	cmd.Env = append(os.Environ(), "PORT="+port)
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	cmd.Env = append(cmd.Env, "PORT="+port)
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -33,7 +44,7 @@ func everythingRemote(t *testing.T, mode string) string {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		_ = cmd.Wait()
 		if t.Failed() {
-			t.Logf("server-everything %s output:\n%s", mode, out.String())
+			t.Logf("%s output:\n%s", label, out.String())
 		}
 	})
 	addr := "127.0.0.1:" + port
@@ -44,7 +55,7 @@ func everythingRemote(t *testing.T, mode string) string {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("server-everything %s did not listen on %s within 15s:\n%s", mode, addr, out.String())
+	t.Fatalf("%s did not listen on %s within 15s:\n%s", label, addr, out.String())
 	return ""
 }
 
@@ -81,6 +92,12 @@ func TestRemoteServerEverything(t *testing.T) {
 		"web": map[string]any{"type": "streamable-http", "url": web + "/mcp"},
 		"old": map[string]any{"url": old + "/sse"},
 	})
+	// What each server offers is learnt when it first connects and kept in
+	// $ICA_HOME; a server never seen is waited for only a second at
+	// initialize, which a loaded machine can miss. Meet both first.
+	if out, err := e.command("servers").CombinedOutput(); err != nil {
+		t.Fatalf("servers: %v\n%s", err, out)
+	}
 	c := startRPC(t, e.command())
 	c.onRequest("sampling/createMessage", func(params json.RawMessage) string {
 		return `{"role":"assistant","content":{"type":"text","text":"a sampled answer"},"model":"e2e-model","stopReason":"endTurn"}`
@@ -263,18 +280,7 @@ func TestInspectorCLIRemoteUpstream(t *testing.T) {
 	web := everythingRemote(t, "streamableHttp")
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"web": map[string]any{"url": web + "/mcp"}})
-	var list struct {
-		Tools []struct {
-			Name string `json:"name"`
-		} `json:"tools"`
-	}
-	if err := json.Unmarshal(inspector(t, e, "--method", "tools/list"), &list); err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, x := range list.Tools {
-		names = append(names, x.Name)
-	}
+	names := inspectorToolNames(t, e)
 	if !slices.Contains(names, "web.echo") || !slices.Contains(names, "web.get-sum") {
 		t.Fatalf("the Inspector's tools/list lacks the remote tools: %v", names)
 	}

@@ -25,6 +25,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/internal/oauthflow"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/internal/remote"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 )
 
@@ -196,8 +197,7 @@ func listen(configured string) (net.Listener, *url.URL, error) {
 		return nil, nil, fmt.Errorf("redirect_uri %q: %w", configured, err)
 	}
 	host := u.Hostname()
-	ip := net.ParseIP(host)
-	if u.Scheme != "http" || !(host == "localhost" || (ip != nil && ip.IsLoopback())) {
+	if u.Scheme != "http" || !remote.IsLoopback(host) {
 		return nil, nil, fmt.Errorf("redirect_uri %s must be http on a loopback address (127.0.0.1, [::1] or localhost): the login comes back to this machine", configured)
 	}
 	port := u.Port()

@@ -6,9 +6,9 @@ package oauthflow
 
 import (
 	"fmt"
-	"net"
 	"net/url"
-	"strings"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/internal/remote"
 )
 
 // Endpoint checks an OAuth endpoint URL: https, or plain http only to a
@@ -25,19 +25,11 @@ func Endpoint(what, raw string) (*url.URL, error) {
 	case u.Host == "":
 		return nil, fmt.Errorf("%s %q has no host", what, raw)
 	case u.Scheme == "https":
-	case u.Scheme == "http" && loopback(u.Hostname()):
+	case u.Scheme == "http" && remote.IsLoopback(u.Hostname()):
 	case u.Scheme == "http":
 		return nil, fmt.Errorf("%s %s uses plain http to a host that is not this machine; OAuth endpoints must use https", what, u.Redacted())
 	default:
 		return nil, fmt.Errorf("%s %q: the scheme must be https", what, raw)
 	}
 	return u, nil
-}
-
-func loopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

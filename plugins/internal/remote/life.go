@@ -2,6 +2,7 @@ package remote
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"sync"
@@ -10,6 +11,9 @@ import (
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 )
+
+// ErrEnded is returned by Send once the session has ended.
+var ErrEnded = errors.New("session ended")
 
 // Life is what the HTTP transports' sessions share about living and
 // ending: the requests and streams under way, and the one end that reports

@@ -40,8 +40,6 @@ const (
 	listenOpenTimeout = 2 * time.Second
 )
 
-var errEnded = errors.New("session ended")
-
 // metaVersionPath finds the protocol version a 2026-07-28 request carries
 // in its _meta.
 var metaVersionPath = "params._meta." + escapePath(mcp.MetaKeyProtocolVersion)
@@ -68,10 +66,9 @@ type session struct {
 	mu        sync.Mutex
 	sessionID string
 	version   string // negotiated at initialize
-	listening bool
-	// listenUp is closed once the GET stream's first request has been
-	// answered (or failed): messages wait for it, so that nothing the
-	// server sends on that stream in reply to them is missed.
+	// listenUp is set when the GET stream opens, and closed once its first
+	// request has been answered (or failed): messages wait for it, so that
+	// nothing the server sends on that stream in reply to them is missed.
 	listenUp chan struct{}
 	inflight map[string]context.CancelFunc // POSTs of requests, by raw id
 }
@@ -107,7 +104,7 @@ func (s *session) Send(_ context.Context, msgs ...[]byte) error {
 		}
 		if !s.life.Go(func() { s.post(ctx, cancel, msg, body) }) {
 			cancel()
-			return errEnded
+			return remote.ErrEnded
 		}
 	}
 	return nil
@@ -407,10 +404,9 @@ func (s *session) readEvents(body io.Reader, msg remote.Msg) (answered bool, las
 func (s *session) prepareListening() chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.listening || mcp.IsModernProtocol(s.version) {
+	if s.listenUp != nil || mcp.IsModernProtocol(s.version) {
 		return nil
 	}
-	s.listening = true
 	s.listenUp = make(chan struct{})
 	return s.listenUp
 }

@@ -167,7 +167,7 @@ func (s *session) Send(_ context.Context, msgs ...[]byte) error {
 	for _, m := range msgs {
 		body := bytes.Clone(m)
 		if !s.life.Go(func() { s.post(body) }) {
-			return errors.New("session ended")
+			return remote.ErrEnded
 		}
 	}
 	return nil
