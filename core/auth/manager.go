@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/tidwall/sjson"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/oauthmeta"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/tokenstore"
@@ -278,6 +279,17 @@ func (m *Manager) grant(ctx context.Context, srv Server, flow, challenge string)
 			g.Scopes = found.Scopes
 		}
 		registrationURL = as.RegistrationEndpoint
+		if flow == "pkce" && as.AuthorizationResponseIssParameter {
+			// The server promises iss on its callbacks (RFC 9207): one
+			// without it is refused, as a mix-up attack would look.
+			opts := g.Options
+			if len(opts) == 0 {
+				opts = []byte("{}")
+			}
+			if withIss, err := sjson.SetBytes(opts, "require_iss", true); err == nil {
+				g.Options = withIss
+			}
+		}
 	}
 	client, err := m.client(ctx, s, g.Endpoints.Issuer, registrationURL, flow, strings.Join(g.Scopes, " "))
 	if err != nil {

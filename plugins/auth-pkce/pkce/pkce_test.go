@@ -58,7 +58,11 @@ func (a *authServer) serve(w http.ResponseWriter, r *http.Request) {
 		if a.state != "" {
 			state = a.state
 		}
-		back := q.Get("redirect_uri") + "?" + url.Values{"code": {"c-1"}, "state": {state}, "iss": {a.iss}}.Encode()
+		v := url.Values{"code": {"c-1"}, "state": {state}}
+		if a.iss != "" {
+			v.Set("iss", a.iss)
+		}
+		back := q.Get("redirect_uri") + "?" + v.Encode()
 		http.Redirect(w, r, back, http.StatusFound)
 	case "/token":
 		_ = r.ParseForm()
@@ -195,18 +199,25 @@ func waitClosed(t *testing.T, hostport string) {
 
 func TestHostileCallbacks(t *testing.T) {
 	cases := map[string]struct {
-		tweak func(*authServer)
-		want  string
+		tweak   func(*authServer)
+		options string
+		want    string
 	}{
-		"wrong state": {func(a *authServer) { a.state = "forged" }, "state does not match"},
-		"wrong iss":   {func(a *authServer) { a.iss = "https://evil.example" }, "iss"},
+		"wrong state": {func(a *authServer) { a.state = "forged" }, "", "state does not match"},
+		"wrong iss":   {func(a *authServer) { a.iss = "https://evil.example" }, "", "iss"},
+		// A server whose metadata promises iss (RFC 9207) must send it.
+		"missing iss when promised": {func(a *authServer) { a.iss = "" }, `{"require_iss":true}`, "has no iss"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
 			a := newAuthServer(t)
 			c.tweak(a)
 			client, _ := plugin(t)
-			st, err := client.Begin(ctx(t), a.grant())
+			g := a.grant()
+			if c.options != "" {
+				g.Options = []byte(c.options)
+			}
+			st, err := client.Begin(ctx(t), g)
 			if err != nil {
 				t.Fatal(err)
 			}
