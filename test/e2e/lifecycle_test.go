@@ -23,11 +23,13 @@ func survivorsEnv(t *testing.T) *env {
 			"cwd":     peersDir,
 		},
 		// Not an MCP server: it never answers, and its grandchild ignores
-		// stdin closing. Only signals to the process group end it.
+		// stdin closing. Only signals to the process group end it. Its
+		// timeout outlasts the test, so that the proxy does not give up on
+		// it (and end it) before the processes are counted on a slow machine.
 		"forker": map[string]any{
 			"command": "sh",
 			"args":    []string{"-c", "sleep 300 & sleep 300; wait"},
-			"timeout": 1,
+			"timeout": 300,
 		},
 		"demo": demoServer(),
 	})
