@@ -18,7 +18,13 @@ import (
 // withApp runs fn with a core whose tool lists are loaded (as a client
 // would see them after tools/list), then shuts it down.
 func withApp(ctx context.Context, version string, list bool, fn func(*app) error) error {
-	a, err := newApp(version, "warn")
+	return withAppLogging(ctx, version, "warn", list, fn)
+}
+
+// withAppLogging is withApp with the log level used when ICA_LOG_LEVEL is
+// unset.
+func withAppLogging(ctx context.Context, version, level string, list bool, fn func(*app) error) error {
+	a, err := newApp(version, level)
 	if err != nil {
 		return err
 	}

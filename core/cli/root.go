@@ -59,6 +59,8 @@ With no command it serves MCP on stdin/stdout.`,
 		newMirrorStatusCmd(version, g),
 		newAuthCmd(version, g),
 		newPluginsCmd(version, g),
+		newRegisterCmd(g),
+		newDoctorCmd(version, g),
 		newVersionCmd(version),
 	)
 	return root

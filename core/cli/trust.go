@@ -10,31 +10,33 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/config"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/drift"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/settings"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/trust"
 )
 
 // trustTarget resolves the PATH argument (default: the working directory)
-// to a project .mcp.json and the commands it would run.
-func trustTarget(args []string) (string, []string, error) {
+// to a project .mcp.json, the commands it would run and its servers' names.
+func trustTarget(args []string) (string, []string, []string, error) {
 	path := "."
 	if len(args) == 1 {
 		path = args[0]
 	}
 	file, err := trust.ProjectFile(path)
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	if _, err := os.Stat(file); err != nil {
-		return "", nil, fmt.Errorf("no project file: %w", err)
+		return "", nil, nil, fmt.Errorf("no project file: %w", err)
 	}
 	// Read the file alone, as the project's config, to list what it runs.
 	cfg := config.Load(config.Options{Cwd: dirOf(file), Home: os.DevNull, LookupEnv: os.LookupEnv})
-	var lines []string
+	var lines, names []string
 	for _, s := range cfg.Servers {
 		if s.Source != config.SourceProject {
 			continue
 		}
+		names = append(names, s.Name)
 		switch {
 		case s.Command != "":
 			line := "  " + s.Name + ": " + shellQuote(append([]string{s.Command}, s.Args...))
@@ -53,7 +55,7 @@ func trustTarget(args []string) (string, []string, error) {
 			lines = append(lines, "  "+s.Name+": remote "+s.URL)
 		}
 	}
-	return file, lines, nil
+	return file, lines, names, nil
 }
 
 func newTrustCmds() []*cobra.Command {
@@ -66,7 +68,7 @@ func newTrustCmds() []*cobra.Command {
 		Short: "Trust a project's .mcp.json as it is now: its commands may run (ICA_MCP_STRICT_TRUST=1)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			file, lines, err := trustTarget(args)
+			file, lines, names, err := trustTarget(args)
 			if err != nil {
 				return err
 			}
@@ -76,7 +78,7 @@ func newTrustCmds() []*cobra.Command {
 				return err
 			}
 			fmt.Fprintf(os.Stderr, "trusted %s (sha256 %s); any change to it needs trusting again\n", st.Real, st.SHA256[:16])
-			return nil
+			return approveDrift(names)
 		},
 	}
 	untrustCmd := &cobra.Command{
@@ -107,7 +109,7 @@ func newTrustCmds() []*cobra.Command {
 		Short: "Show whether a project's .mcp.json is trusted, and what it would run",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			file, lines, err := trustTarget(args)
+			file, lines, _, err := trustTarget(args)
 			if err != nil {
 				return err
 			}
@@ -124,6 +126,29 @@ func newTrustCmds() []*cobra.Command {
 		},
 	}
 	return []*cobra.Command{trustCmd, untrustCmd, statusCmd}
+}
+
+// approveDrift accepts, for a project just trusted, the tools of its
+// servers that changed since they were approved, naming each.
+func approveDrift(servers []string) error {
+	s, _ := settings.Load(os.Getenv)
+	hashes := drift.New(s.Home)
+	for _, name := range servers {
+		changes, err := hashes.Changes(name)
+		if err != nil {
+			return err
+		}
+		if len(changes) == 0 {
+			continue
+		}
+		if _, err := hashes.Approve(name); err != nil {
+			return err
+		}
+		for _, c := range changes {
+			fmt.Fprintf(os.Stderr, "accepted the changed %s of %s's tool %s\n", strings.Join(c.What, " and "), name, c.Tool)
+		}
+	}
+	return nil
 }
 
 func orNone(lines []string) []string {

@@ -136,6 +136,25 @@ func diff(server, tool string, e entry) *Change {
 	return &Change{Server: server, Tool: tool, What: what, ChangedAt: e.ChangedAt}
 }
 
+// Changes lists server's tools that differ from what was approved, as
+// last seen.
+func (s *Store) Changes(server string) ([]Change, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, err := s.load()
+	if err != nil {
+		return nil, err
+	}
+	var out []Change
+	for name, e := range f.Servers[server] {
+		if c := diff(server, name, e); c != nil {
+			out = append(out, *c)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Tool < out[j].Tool })
+	return out, nil
+}
+
 // Approve accepts the current form of every tool of server; it returns
 // how many were approved anew.
 func (s *Store) Approve(server string) (int, error) {

@@ -1,0 +1,56 @@
+package doctor
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// Home checks $ICA_HOME and the state files in it: the user's own, not
+// open to others (tokens and trust records must not be readable or
+// replaceable by other users).
+func Home(r *Report, home string, files []string) {
+	fi, err := os.Stat(home)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		r.add("home", home, Fail, "does not exist", "run `ica-mcp-proxy plugins install` (or `make install`) to create it with the plugins")
+		return
+	case err != nil:
+		r.add("home", home, Fail, err.Error(), "check the ICA_HOME variable")
+		return
+	case !fi.IsDir():
+		r.add("home", home, Fail, "is not a folder", "point ICA_HOME at a folder")
+		return
+	}
+	if detail, fix := openness(home, fi, 0o022); detail != "" {
+		r.add("home", home, Fail, detail, fix)
+	} else {
+		r.add("home", home, OK, fmt.Sprintf("folder, mode %04o", fi.Mode().Perm()), "")
+	}
+	for _, name := range files {
+		path := filepath.Join(home, name)
+		fi, err := os.Stat(path)
+		if err != nil {
+			continue // not created yet: nothing to check
+		}
+		if detail, fix := openness(path, fi, 0o077); detail != "" {
+			r.add("home", path, Fail, detail, fix)
+		}
+	}
+}
+
+// openness says what is wrong when path is another user's or has any of
+// the mode bits in bad.
+func openness(path string, fi fs.FileInfo, bad fs.FileMode) (string, string) {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+		return fmt.Sprintf("belongs to another user (uid %d)", st.Uid), "it must be yours: chown it, or use another ICA_HOME"
+	}
+	if fi.Mode().Perm()&bad != 0 {
+		want := fi.Mode().Perm() &^ bad
+		return fmt.Sprintf("mode %04o lets other users in", fi.Mode().Perm()), fmt.Sprintf("chmod %04o %s", want, path)
+	}
+	return "", ""
+}
