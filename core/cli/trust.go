@@ -52,7 +52,11 @@ func trustTarget(args []string) (string, []string, []string, error) {
 			}
 			lines = append(lines, line)
 		case s.URL != "":
-			lines = append(lines, "  "+s.Name+": remote "+s.URL)
+			line := "  " + s.Name + ": remote " + s.URL
+			if len(s.EnvRefs) > 0 {
+				line += "   (sends the values of " + strings.Join(s.EnvRefs, ", ") + ")"
+			}
+			lines = append(lines, line)
 		}
 	}
 	return file, lines, names, nil

@@ -75,6 +75,11 @@ type Server struct {
 	// streamable HTTP and falls back to SSE if the server does not speak it.
 	Probe bool `json:"probe,omitempty"`
 
+	// EnvRefs are the variables the entry's strings name as ${VAR}: what
+	// the entry would read from the user's environment (the trust gate
+	// holds back a project's remote server that would send any away).
+	EnvRefs []string `json:"env_refs,omitempty"`
+
 	// Error, when set, makes the entry unusable and says why.
 	Error string `json:"error,omitempty"`
 	// Warnings are problems that do not stop the server (an unset

@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,7 +25,12 @@ func (p *entryParser) fail(key, want string) {
 }
 
 func (p *entryParser) expand(key, v string) string {
-	out, missing := Expand(v, p.lookup)
+	out, missing := Expand(v, func(name string) (string, bool) {
+		if !slices.Contains(p.s.EnvRefs, name) {
+			p.s.EnvRefs = append(p.s.EnvRefs, name)
+		}
+		return p.lookup(name)
+	})
 	for _, m := range missing {
 		p.s.Warnings = append(p.s.Warnings, fmt.Sprintf("%s: ${%s} is not set; using \"\"", key, m))
 	}

@@ -2,13 +2,16 @@ package proxy
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/config"
 )
 
 // gate applies the trust gate to cfg: in strict mode, the project's
 // servers that run a command are blocked until the project file, as it is
-// now, is trusted. It returns the blocked servers and why.
+// now, is trusted; so are its remote servers whose url, headers or api_key
+// name environment variables, since connecting would send their values to
+// an address the project chose. It returns the blocked servers and why.
 func (p *Proxy) gate(cfg *config.Config) map[string]string {
 	st := p.opts.Settings
 	if !st.StrictTrust || st.AllowProjectStdio {
@@ -43,10 +46,14 @@ func (p *Proxy) gate(cfg *config.Config) map[string]string {
 	}
 	blocked := map[string]string{}
 	for _, s := range cfg.Servers {
-		if s.Source != config.SourceProject || s.Command == "" {
+		if s.Source != config.SourceProject || (s.Command == "" && len(s.EnvRefs) == 0) {
 			continue
 		}
 		reason := "blocked by the trust gate (ICA_MCP_STRICT_TRUST=1): " + why
+		if s.Command == "" {
+			reason = fmt.Sprintf("blocked by the trust gate (ICA_MCP_STRICT_TRUST=1): it would send the values of %s to %s; %s",
+				strings.Join(s.EnvRefs, ", "), s.URL, why)
+		}
 		if shadows[s.Name] {
 			reason += "; it also hides your home server of the same name"
 		}
