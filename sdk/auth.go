@@ -32,6 +32,32 @@ type Auth interface {
 	Refresh(ctx context.Context, g Grant, refreshToken string) (Token, error)
 }
 
+// AuthNeeds is an optional interface of an Auth plugin: it says what each
+// of its flows needs from the host. A plugin without it gets, for every
+// flow, an authorization server (discovered or configured) and an OAuth
+// client (configured or registered). A flow that gets its token some other
+// way (a command that prints one, a company SSO agent) needs neither, and
+// the host then skips discovery and client registration.
+//
+// Like every optional interface of the sdk, it can be added to a plugin at
+// any time: a host that does not know it never asks, and a plugin that
+// does not implement it answers Unimplemented, which the host reads as the
+// default.
+type AuthNeeds interface {
+	Needs(flow string) FlowNeeds
+}
+
+// FlowNeeds is what a flow needs from the host.
+type FlowNeeds struct {
+	// AuthorizationServer: the flow uses Grant.Endpoints.
+	AuthorizationServer bool
+	// Client: the flow uses Grant.Client.
+	Client bool
+}
+
+// DefaultFlowNeeds is what a flow of a plugin without AuthNeeds gets.
+var DefaultFlowNeeds = FlowNeeds{AuthorizationServer: true, Client: true}
+
 // Endpoints are the authorization server's, as the host discovered them or
 // as the user configured them.
 type Endpoints struct {
@@ -125,4 +151,7 @@ type AuthClient interface {
 	Begin(ctx context.Context, g Grant) (Started, error)
 	Await(ctx context.Context, flowID string) (Token, error)
 	Refresh(ctx context.Context, g Grant, refreshToken string) (Token, error)
+	// Needs asks what flow needs; DefaultFlowNeeds when the plugin does
+	// not say.
+	Needs(ctx context.Context, flow string) (FlowNeeds, error)
 }

@@ -1,12 +1,65 @@
 package sdk
 
 import (
+	"fmt"
+	"slices"
+
 	"github.com/hashicorp/go-plugin"
 )
 
-// APIVersion is the plugin API version this sdk speaks. The host refuses a
-// plugin whose Info reports a version it does not speak.
-const APIVersion = 1
+// APIVersion is the newest plugin API version this sdk speaks, and
+// MinAPIVersion the oldest. When a plugin starts, the host and the plugin
+// agree on the highest version both speak (see Negotiate), so a plugin
+// built against an older sdk keeps working with a newer proxy for as long
+// as the proxy still speaks that version, and one that shares no version
+// with the proxy is refused with a message saying which side to upgrade.
+//
+// The versions are those of the ApiVersion enum in
+// proto/ica/plugin/v1/plugin.proto; a test keeps the two in step.
+const (
+	APIVersion    = 1
+	MinAPIVersion = 1
+)
+
+// APIVersions lists the plugin API versions this sdk speaks, oldest first.
+func APIVersions() []int {
+	out := make([]int, 0, APIVersion-MinAPIVersion+1)
+	for v := MinAPIVersion; v <= APIVersion; v++ {
+		out = append(out, v)
+	}
+	return out
+}
+
+// Negotiate picks the highest API version in both lists. The error says
+// which side is too old when they share none.
+func Negotiate(host, plugin []int) (int, error) {
+	best := 0
+	for _, h := range host {
+		if h > best && slices.Contains(plugin, h) {
+			best = h
+		}
+	}
+	if best > 0 {
+		return best, nil
+	}
+	if len(host) == 0 || len(plugin) == 0 {
+		return 0, fmt.Errorf("no plugin API version offered (host %v, plugin %v)", host, plugin)
+	}
+	if slices.Max(plugin) < slices.Min(host) {
+		return 0, fmt.Errorf("the plugin speaks plugin API %s, older than this proxy's %s: rebuild the plugin against a newer sdk",
+			versionRange(plugin), versionRange(host))
+	}
+	return 0, fmt.Errorf("the plugin speaks plugin API %s, newer than this proxy's %s: upgrade ica-mcp-proxy",
+		versionRange(plugin), versionRange(host))
+}
+
+func versionRange(vs []int) string {
+	lo, hi := slices.Min(vs), slices.Max(vs)
+	if lo == hi {
+		return fmt.Sprintf("version %d", lo)
+	}
+	return fmt.Sprintf("versions %d to %d", lo, hi)
+}
 
 // Kind is the family of calls a plugin serves; it is also the <kind> part of
 // the plugin's file name.
@@ -29,8 +82,10 @@ type Info struct {
 	Names []string
 	// Version is the plugin's own version, free-form.
 	Version string
-	// APIVersion is the plugin API version the plugin speaks.
+	// APIVersion is the plugin API version agreed with the host.
 	APIVersion int
+	// APIVersions are all the versions the plugin speaks.
+	APIVersions []int
 	// Description is one line shown by `ica-mcp-proxy plugins list`.
 	Description string
 }

@@ -104,7 +104,7 @@ func ServeAuth(impl Auth, opts ...ServeOption) {
 func AuthPlugins(impl Auth, logger hclog.Logger) plugin.PluginSet {
 	info := impl.Info()
 	info.Kind = KindAuth
-	info.APIVersion = APIVersion
+	info.APIVersion, info.APIVersions = APIVersion, APIVersions()
 	return plugin.PluginSet{
 		pluginNameInfo: &infoPlugin{info: info},
 		pluginNameAuth: &authPlugin{impl: impl, logger: logger},
@@ -122,7 +122,7 @@ func TransportPlugins(impl Transport, logger hclog.Logger) plugin.PluginSet {
 func transportPluginSet(impl Transport, logger hclog.Logger, sessions *sessionSet) plugin.PluginSet {
 	info := impl.Info()
 	info.Kind = KindTransport
-	info.APIVersion = APIVersion
+	info.APIVersion, info.APIVersions = APIVersion, APIVersions()
 	return plugin.PluginSet{
 		pluginNameInfo:      &infoPlugin{info: info},
 		pluginNameTransport: &transportPlugin{impl: impl, logger: logger, sessions: sessions},

@@ -56,6 +56,17 @@ func errorStatus(err error) error {
 	return status.Error(code, err.Error())
 }
 
+// Needs answers for a plugin that implements AuthNeeds; for any other the
+// embedded UnimplementedAuthServiceServer would, so it says so itself.
+func (s *authServer) Needs(_ context.Context, req *authv1.NeedsRequest) (*authv1.NeedsResponse, error) {
+	n, ok := s.impl.(AuthNeeds)
+	if !ok {
+		return nil, status.Error(codes.Unimplemented, "the plugin does not say what its flows need")
+	}
+	fn := n.Needs(req.GetFlow())
+	return &authv1.NeedsResponse{AuthorizationServer: fn.AuthorizationServer, Client: fn.Client}, nil
+}
+
 func (s *authServer) Begin(ctx context.Context, req *authv1.BeginRequest) (*authv1.BeginResponse, error) {
 	st, err := s.impl.Begin(ctx, grantFromProto(req.GetGrant()))
 	if err != nil {
@@ -108,6 +119,17 @@ func callError(call string, err error) error {
 		return fmt.Errorf("%s: %s", call, s.Message())
 	}
 	return fmt.Errorf("%s: %w", call, err)
+}
+
+func (c *authClient) Needs(ctx context.Context, flow string) (FlowNeeds, error) {
+	resp, err := c.client.Needs(ctx, &authv1.NeedsRequest{Flow: flow})
+	if status.Code(err) == codes.Unimplemented {
+		return DefaultFlowNeeds, nil
+	}
+	if err != nil {
+		return FlowNeeds{}, callError("needs", err)
+	}
+	return FlowNeeds{AuthorizationServer: resp.GetAuthorizationServer(), Client: resp.GetClient()}, nil
 }
 
 func (c *authClient) Begin(ctx context.Context, g Grant) (Started, error) {

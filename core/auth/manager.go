@@ -157,11 +157,15 @@ func (m *Manager) Login(ctx context.Context, srv Server, flow, challenge string)
 		flow = DefaultFlow
 	}
 	flow = normalizeFlow(flow)
-	g, meta, err := m.grant(ctx, srv, flow, challenge)
+	plugin, file, err := m.opts.Plugins.Auth(ctx, flow)
 	if err != nil {
 		return Started{}, fmt.Errorf("server %q: %w", srv.Name, err)
 	}
-	plugin, file, err := m.opts.Plugins.Auth(ctx, flow)
+	needs, err := plugin.Needs(ctx, flow)
+	if err != nil {
+		return Started{}, fmt.Errorf("server %q: %s: %w", srv.Name, file, err)
+	}
+	g, meta, err := m.grant(ctx, srv, flow, challenge, needs)
 	if err != nil {
 		return Started{}, fmt.Errorf("server %q: %w", srv.Name, err)
 	}
@@ -182,6 +186,7 @@ func (m *Manager) Login(ctx context.Context, srv Server, flow, challenge string)
 		}
 	}
 	if st.Token != nil {
+		meta.remint = true
 		if err := m.save(ctx, srv.Name, g, meta, *st.Token); err != nil {
 			return Started{}, err
 		}
@@ -227,11 +232,15 @@ func (m *Manager) Login(ctx context.Context, srv Server, flow, challenge string)
 // meta is what a token is stored with besides itself.
 type meta struct {
 	issuer, revocationURL string
+	// remint: the flow needed no user, so it can run again to renew.
+	remint bool
 }
 
 // grant gathers everything flow needs for srv: endpoints (settings, else
 // discovery), client (settings, else a registration), scopes, resource.
-func (m *Manager) grant(ctx context.Context, srv Server, flow, challenge string) (sdk.Grant, meta, error) {
+// A flow whose plugin says it needs no authorization server or no client
+// gets none, and nothing is discovered or registered for it.
+func (m *Manager) grant(ctx context.Context, srv Server, flow, challenge string, needs sdk.FlowNeeds) (sdk.Grant, meta, error) {
 	s := srv.Settings
 	su, err := url.Parse(srv.URL)
 	if err != nil || su.Host == "" {
@@ -247,7 +256,9 @@ func (m *Manager) grant(ctx context.Context, srv Server, flow, challenge string)
 		Timeout:          seconds(s.Timeout),
 	}
 	var registrationURL string
-	if s.explicit() {
+	switch {
+	case !needs.AuthorizationServer:
+	case s.explicit():
 		for what, u := range map[string]string{"token_url": s.TokenURL, "authorization_url": s.AuthorizationURL,
 			"device_authorization_url": s.DeviceAuthorizationURL, "revocation_url": s.RevocationURL} {
 			if u == "" {
@@ -263,7 +274,7 @@ func (m *Manager) grant(ctx context.Context, srv Server, flow, challenge string)
 			tu, _ := url.Parse(s.TokenURL)
 			g.Endpoints.Issuer = tu.Scheme + "://" + tu.Host
 		}
-	} else {
+	default:
 		found, err := m.opts.Discoverer.Discover(ctx, srv.URL, challenge)
 		if err != nil {
 			return sdk.Grant{}, meta{}, err
@@ -291,11 +302,13 @@ func (m *Manager) grant(ctx context.Context, srv Server, flow, challenge string)
 			}
 		}
 	}
-	client, err := m.client(ctx, s, g.Endpoints.Issuer, registrationURL, flow, strings.Join(g.Scopes, " "))
-	if err != nil {
-		return sdk.Grant{}, meta{}, err
+	if needs.Client {
+		client, err := m.client(ctx, s, g.Endpoints.Issuer, registrationURL, flow, strings.Join(g.Scopes, " "))
+		if err != nil {
+			return sdk.Grant{}, meta{}, err
+		}
+		g.Client = client
 	}
-	g.Client = client
 	return g, meta{issuer: g.Endpoints.Issuer, revocationURL: g.Endpoints.RevocationURL}, nil
 }
 
@@ -337,7 +350,7 @@ func (m *Manager) save(ctx context.Context, server string, g sdk.Grant, mt meta,
 		return errors.New("the flow returned no access token")
 	}
 	return m.opts.Store.Put(ctx, server, tokenstore.Token{
-		Issuer: mt.issuer, Resource: g.Resource, ClientID: g.Client.ClientID, Flow: g.Flow,
+		Issuer: mt.issuer, Resource: g.Resource, ClientID: g.Client.ClientID, Flow: g.Flow, Remint: mt.remint,
 		TokenURL: g.Endpoints.TokenURL, RevocationURL: mt.revocationURL,
 		AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, TokenType: t.TokenType, Expiry: t.Expiry, Scopes: t.Scopes,
 	})
@@ -360,7 +373,7 @@ func (m *Manager) Status(ctx context.Context, srv Server) Status {
 		return st
 	case ok:
 		st.State, st.Flow, st.Issuer, st.Scopes = StateOK, t.Flow, t.Issuer, t.Scopes
-		st.Refreshable = t.RefreshToken != "" || t.Flow == "client_credentials"
+		st.Refreshable = t.RefreshToken != "" || t.Remint || t.Flow == "client_credentials"
 		if !t.Expiry.IsZero() {
 			exp := t.Expiry
 			st.ExpiresAt = &exp
@@ -410,7 +423,7 @@ func (m *Manager) refresh(ctx context.Context, srv Server, need func(tokenstore.
 		if !need(cur) {
 			return cur, false, nil
 		}
-		if cur.RefreshToken == "" && cur.Flow != "client_credentials" {
+		if cur.RefreshToken == "" && !cur.Remint && cur.Flow != "client_credentials" {
 			return cur, false, fmt.Errorf("server %q: the token cannot be refreshed (no refresh token); log in again", srv.Name)
 		}
 		plugin, file, err := m.opts.Plugins.Auth(ctx, cur.Flow)

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/tokenstore"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/auth-client-credentials/clientcreds"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/auth-device/device"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/auth-pkce/pkce"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk/sdktest"
 )
@@ -39,7 +41,9 @@ func (e *noPlugin) Error() string { return "no auth plugin provides " + e.flow }
 func plugins(t *testing.T) inProcess {
 	cc, _ := sdktest.Auth(t, clientcreds.New("t"))
 	dc, _ := sdktest.Auth(t, device.New("t"))
-	return inProcess{"client_credentials": cc, "device_code": dc}
+	pk, _ := sdktest.Auth(t, pkce.New("t"))
+	mint, _ := sdktest.Auth(t, &minting{})
+	return inProcess{"client_credentials": cc, "device_code": dc, "pkce": pk, "minted": mint}
 }
 
 // authServer is an MCP server's site and its authorization server: RFC
@@ -287,5 +291,73 @@ func TestClearErrors(t *testing.T) {
 	a.mu.Unlock()
 	if _, err := m.Login(ctx(t), Server{Name: "s", URL: a.srv.URL + "/mcp"}, "pkce", ""); err == nil || !strings.Contains(err.Error(), "S256") {
 		t.Errorf("no S256: %v", err)
+	}
+}
+
+// minting is a flow that gets its tokens without any OAuth server (as a
+// command that prints one would) and says so with sdk.AuthNeeds.
+type minting struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (m *minting) Info() sdk.Info { return sdk.Info{Names: []string{"minted"}} }
+
+func (m *minting) Needs(string) sdk.FlowNeeds { return sdk.FlowNeeds{} }
+
+func (m *minting) mint(g sdk.Grant) (sdk.Token, error) {
+	if g.Endpoints.TokenURL != "" || g.Client.ClientID != "" {
+		return sdk.Token{}, errors.New("given an authorization server or client it did not ask for")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.n++
+	return sdk.Token{AccessToken: "minted-" + itoa(m.n), TokenType: "Bearer", Expiry: time.Now().Add(time.Hour)}, nil
+}
+
+func (m *minting) Begin(_ context.Context, g sdk.Grant) (sdk.Started, error) {
+	t, err := m.mint(g)
+	return sdk.Started{Token: &t}, err
+}
+
+func (m *minting) Await(context.Context, string) (sdk.Token, error) {
+	return sdk.Token{}, errors.New("no flow to await")
+}
+
+func (m *minting) Refresh(_ context.Context, g sdk.Grant, rt string) (sdk.Token, error) {
+	if rt != "" {
+		return sdk.Token{}, errors.New("given a refresh token")
+	}
+	return m.mint(g)
+}
+
+// A flow whose plugin needs no authorization server and no client: nothing
+// is discovered or registered, the token is stored for the server's URL,
+// and a refresh runs the flow again.
+func TestFlowThatNeedsNothing(t *testing.T) {
+	a := newAuthServer(t)
+	m := manager(t)
+	srv := Server{Name: "corp", URL: a.srv.URL + "/mcp", Settings: Settings{Flow: "minted"}}
+	st, err := m.Login(ctx(t), srv, "", "")
+	if err != nil || !st.Done {
+		t.Fatalf("login %+v %v", st, err)
+	}
+	a.mu.Lock()
+	regs := a.registrations
+	a.mu.Unlock()
+	if regs != 0 {
+		t.Fatalf("%d client registrations for a flow that needs no client", regs)
+	}
+	if tok, _ := m.AccessToken(ctx(t), srv); tok != "minted-1" {
+		t.Fatalf("token %q", tok)
+	}
+	if !m.Status(ctx(t), srv).Refreshable {
+		t.Fatal("a minted token should be refreshable")
+	}
+	if err := m.Refresh(ctx(t), srv); err != nil {
+		t.Fatal(err)
+	}
+	if tok, _ := m.AccessToken(ctx(t), srv); tok != "minted-2" {
+		t.Fatalf("after refresh: %q", tok)
 	}
 }

@@ -32,6 +32,10 @@ type Token struct {
 	// ClientID is the client the token was issued to; Flow the login flow.
 	ClientID string `json:"client_id,omitempty"`
 	Flow     string `json:"flow,omitempty"`
+	// Remint says the flow obtains a new token without the user (client
+	// credentials, a command that prints one): with no refresh token, a
+	// refresh runs the flow again.
+	Remint bool `json:"remint,omitempty"`
 	// TokenURL and RevocationURL are the endpoints to refresh and revoke
 	// it at, so neither needs discovery again.
 	TokenURL      string `json:"token_url,omitempty"`

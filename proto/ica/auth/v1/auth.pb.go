@@ -27,6 +27,110 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// NeedsRequest names the flow asked about.
+type NeedsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Flow          string                 `protobuf:"bytes,1,opt,name=flow,proto3" json:"flow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NeedsRequest) Reset() {
+	*x = NeedsRequest{}
+	mi := &file_ica_auth_v1_auth_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NeedsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NeedsRequest) ProtoMessage() {}
+
+func (x *NeedsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_ica_auth_v1_auth_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NeedsRequest.ProtoReflect.Descriptor instead.
+func (*NeedsRequest) Descriptor() ([]byte, []int) {
+	return file_ica_auth_v1_auth_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *NeedsRequest) GetFlow() string {
+	if x != nil {
+		return x.Flow
+	}
+	return ""
+}
+
+// NeedsResponse is what the flow needs from the core. A flow that obtains
+// its token some other way (a command that prints one, a company SSO agent)
+// needs neither, and the core then skips discovery and registration.
+type NeedsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// authorization_server: the core must discover or be given the
+	// authorization server's endpoints (Grant.endpoints).
+	AuthorizationServer bool `protobuf:"varint,1,opt,name=authorization_server,json=authorizationServer,proto3" json:"authorization_server,omitempty"`
+	// client: the core must find an OAuth client (Grant.client), by
+	// configuration or dynamic registration.
+	Client        bool `protobuf:"varint,2,opt,name=client,proto3" json:"client,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NeedsResponse) Reset() {
+	*x = NeedsResponse{}
+	mi := &file_ica_auth_v1_auth_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NeedsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NeedsResponse) ProtoMessage() {}
+
+func (x *NeedsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_ica_auth_v1_auth_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NeedsResponse.ProtoReflect.Descriptor instead.
+func (*NeedsResponse) Descriptor() ([]byte, []int) {
+	return file_ica_auth_v1_auth_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *NeedsResponse) GetAuthorizationServer() bool {
+	if x != nil {
+		return x.AuthorizationServer
+	}
+	return false
+}
+
+func (x *NeedsResponse) GetClient() bool {
+	if x != nil {
+		return x.Client
+	}
+	return false
+}
+
 // Endpoints are the authorization server's, as the core discovered them
 // (RFC 8414, OpenID discovery) or as the user configured them.
 type Endpoints struct {
@@ -42,7 +146,7 @@ type Endpoints struct {
 
 func (x *Endpoints) Reset() {
 	*x = Endpoints{}
-	mi := &file_ica_auth_v1_auth_proto_msgTypes[0]
+	mi := &file_ica_auth_v1_auth_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -54,7 +158,7 @@ func (x *Endpoints) String() string {
 func (*Endpoints) ProtoMessage() {}
 
 func (x *Endpoints) ProtoReflect() protoreflect.Message {
-	mi := &file_ica_auth_v1_auth_proto_msgTypes[0]
+	mi := &file_ica_auth_v1_auth_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -67,7 +171,7 @@ func (x *Endpoints) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Endpoints.ProtoReflect.Descriptor instead.
 func (*Endpoints) Descriptor() ([]byte, []int) {
-	return file_ica_auth_v1_auth_proto_rawDescGZIP(), []int{0}
+	return file_ica_auth_v1_auth_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Endpoints) GetIssuer() string {
@@ -124,7 +228,7 @@ type Client struct {
 
 func (x *Client) Reset() {
 	*x = Client{}
-	mi := &file_ica_auth_v1_auth_proto_msgTypes[1]
+	mi := &file_ica_auth_v1_auth_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -136,7 +240,7 @@ func (x *Client) String() string {
 func (*Client) ProtoMessage() {}
 
 func (x *Client) ProtoReflect() protoreflect.Message {
-	mi := &file_ica_auth_v1_auth_proto_msgTypes[1]
+	mi := &file_ica_auth_v1_auth_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -149,7 +253,7 @@ func (x *Client) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Client.ProtoReflect.Descriptor instead.
 func (*Client) Descriptor() ([]byte, []int) {
-	return file_ica_auth_v1_auth_proto_rawDescGZIP(), []int{1}
+	return file_ica_auth_v1_auth_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Client) GetClientId() string {
@@ -205,7 +309,7 @@ type Grant struct {
 
 func (x *Grant) Reset() {
 	*x = Grant{}
-	mi := &file_ica_auth_v1_auth_proto_msgTypes[2]
+	mi := &file_ica_auth_v1_auth_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -217,7 +321,7 @@ func (x *Grant) String() string {
 func (*Grant) ProtoMessage() {}
 
 func (x *Grant) ProtoReflect() protoreflect.Message {
-	mi := &file_ica_auth_v1_auth_proto_msgTypes[2]
+	mi := &file_ica_auth_v1_auth_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -230,7 +334,7 @@ func (x *Grant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Grant.ProtoReflect.Descriptor instead.
 func (*Grant) Descriptor() ([]byte, []int) {
-	return file_ica_auth_v1_auth_proto_rawDescGZIP(), []int{2}
+	return file_ica_auth_v1_auth_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Grant) GetFlow() string {
@@ -319,7 +423,7 @@ type Token struct {
 
 func (x *Token) Reset() {
 	*x = Token{}
-	mi := &file_ica_auth_v1_auth_proto_msgTypes[3]
+	mi := &file_ica_auth_v1_auth_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -331,7 +435,7 @@ func (x *Token) String() string {
 func (*Token) ProtoMessage() {}
 
 func (x *Token) ProtoReflect() protoreflect.Message {
-	mi := &file_ica_auth_v1_auth_proto_msgTypes[3]
+	mi := &file_ica_auth_v1_auth_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -344,7 +448,7 @@ func (x *Token) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Token.ProtoReflect.Descriptor instead.
 func (*Token) Descriptor() ([]byte, []int) {
-	return file_ica_auth_v1_auth_proto_rawDescGZIP(), []int{3}
+	return file_ica_auth_v1_auth_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Token) GetAccessToken() string {
@@ -391,7 +495,7 @@ type BeginRequest struct {
 
 func (x *BeginRequest) Reset() {
 	*x = BeginRequest{}
-	mi := &file_ica_auth_v1_auth_proto_msgTypes[4]
+	mi := &file_ica_auth_v1_auth_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -403,7 +507,7 @@ func (x *BeginRequest) String() string {
 func (*BeginRequest) ProtoMessage() {}
 
 func (x *BeginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ica_auth_v1_auth_proto_msgTypes[4]
+	mi := &file_ica_auth_v1_auth_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -416,7 +520,7 @@ func (x *BeginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeginRequest.ProtoReflect.Descriptor instead.
 func (*BeginRequest) Descriptor() ([]byte, []int) {
-	return file_ica_auth_v1_auth_proto_rawDescGZIP(), []int{4}
+	return file_ica_auth_v1_auth_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *BeginRequest) GetGrant() *Grant {
@@ -449,7 +553,7 @@ type BeginResponse struct {
 
 func (x *BeginResponse) Reset() {
 	*x = BeginResponse{}
-	mi := &file_ica_auth_v1_auth_proto_msgTypes[5]
+	mi := &file_ica_auth_v1_auth_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -461,7 +565,7 @@ func (x *BeginResponse) String() string {
 func (*BeginResponse) ProtoMessage() {}
 
 func (x *BeginResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ica_auth_v1_auth_proto_msgTypes[5]
+	mi := &file_ica_auth_v1_auth_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -474,7 +578,7 @@ func (x *BeginResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BeginResponse.ProtoReflect.Descriptor instead.
 func (*BeginResponse) Descriptor() ([]byte, []int) {
-	return file_ica_auth_v1_auth_proto_rawDescGZIP(), []int{5}
+	return file_ica_auth_v1_auth_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *BeginResponse) GetFlowId() string {
@@ -542,7 +646,7 @@ type AwaitRequest struct {
 
 func (x *AwaitRequest) Reset() {
 	*x = AwaitRequest{}
-	mi := &file_ica_auth_v1_auth_proto_msgTypes[6]
+	mi := &file_ica_auth_v1_auth_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -554,7 +658,7 @@ func (x *AwaitRequest) String() string {
 func (*AwaitRequest) ProtoMessage() {}
 
 func (x *AwaitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ica_auth_v1_auth_proto_msgTypes[6]
+	mi := &file_ica_auth_v1_auth_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -567,7 +671,7 @@ func (x *AwaitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AwaitRequest.ProtoReflect.Descriptor instead.
 func (*AwaitRequest) Descriptor() ([]byte, []int) {
-	return file_ica_auth_v1_auth_proto_rawDescGZIP(), []int{6}
+	return file_ica_auth_v1_auth_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AwaitRequest) GetFlowId() string {
@@ -586,7 +690,7 @@ type AwaitResponse struct {
 
 func (x *AwaitResponse) Reset() {
 	*x = AwaitResponse{}
-	mi := &file_ica_auth_v1_auth_proto_msgTypes[7]
+	mi := &file_ica_auth_v1_auth_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -598,7 +702,7 @@ func (x *AwaitResponse) String() string {
 func (*AwaitResponse) ProtoMessage() {}
 
 func (x *AwaitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ica_auth_v1_auth_proto_msgTypes[7]
+	mi := &file_ica_auth_v1_auth_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -611,7 +715,7 @@ func (x *AwaitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AwaitResponse.ProtoReflect.Descriptor instead.
 func (*AwaitResponse) Descriptor() ([]byte, []int) {
-	return file_ica_auth_v1_auth_proto_rawDescGZIP(), []int{7}
+	return file_ica_auth_v1_auth_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AwaitResponse) GetToken() *Token {
@@ -631,7 +735,7 @@ type RefreshRequest struct {
 
 func (x *RefreshRequest) Reset() {
 	*x = RefreshRequest{}
-	mi := &file_ica_auth_v1_auth_proto_msgTypes[8]
+	mi := &file_ica_auth_v1_auth_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -643,7 +747,7 @@ func (x *RefreshRequest) String() string {
 func (*RefreshRequest) ProtoMessage() {}
 
 func (x *RefreshRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_ica_auth_v1_auth_proto_msgTypes[8]
+	mi := &file_ica_auth_v1_auth_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -656,7 +760,7 @@ func (x *RefreshRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshRequest.ProtoReflect.Descriptor instead.
 func (*RefreshRequest) Descriptor() ([]byte, []int) {
-	return file_ica_auth_v1_auth_proto_rawDescGZIP(), []int{8}
+	return file_ica_auth_v1_auth_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RefreshRequest) GetGrant() *Grant {
@@ -682,7 +786,7 @@ type RefreshResponse struct {
 
 func (x *RefreshResponse) Reset() {
 	*x = RefreshResponse{}
-	mi := &file_ica_auth_v1_auth_proto_msgTypes[9]
+	mi := &file_ica_auth_v1_auth_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -694,7 +798,7 @@ func (x *RefreshResponse) String() string {
 func (*RefreshResponse) ProtoMessage() {}
 
 func (x *RefreshResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_ica_auth_v1_auth_proto_msgTypes[9]
+	mi := &file_ica_auth_v1_auth_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -707,7 +811,7 @@ func (x *RefreshResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshResponse.ProtoReflect.Descriptor instead.
 func (*RefreshResponse) Descriptor() ([]byte, []int) {
-	return file_ica_auth_v1_auth_proto_rawDescGZIP(), []int{9}
+	return file_ica_auth_v1_auth_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RefreshResponse) GetToken() *Token {
@@ -721,7 +825,12 @@ var File_ica_auth_v1_auth_proto protoreflect.FileDescriptor
 
 const file_ica_auth_v1_auth_proto_rawDesc = "" +
 	"\n" +
-	"\x16ica/auth/v1/auth.proto\x12\vica.auth.v1\"\xce\x01\n" +
+	"\x16ica/auth/v1/auth.proto\x12\vica.auth.v1\"\"\n" +
+	"\fNeedsRequest\x12\x12\n" +
+	"\x04flow\x18\x01 \x01(\tR\x04flow\"Z\n" +
+	"\rNeedsResponse\x121\n" +
+	"\x14authorization_server\x18\x01 \x01(\bR\x13authorizationServer\x12\x16\n" +
+	"\x06client\x18\x02 \x01(\bR\x06client\"\xce\x01\n" +
 	"\tEndpoints\x12\x16\n" +
 	"\x06issuer\x18\x01 \x01(\tR\x06issuer\x12+\n" +
 	"\x11authorization_url\x18\x02 \x01(\tR\x10authorizationUrl\x12\x1b\n" +
@@ -779,11 +888,12 @@ const file_ica_auth_v1_auth_proto_rawDesc = "" +
 	"\x05grant\x18\x01 \x01(\v2\x12.ica.auth.v1.GrantR\x05grant\x12#\n" +
 	"\rrefresh_token\x18\x02 \x01(\tR\frefreshToken\";\n" +
 	"\x0fRefreshResponse\x12(\n" +
-	"\x05token\x18\x01 \x01(\v2\x12.ica.auth.v1.TokenR\x05token2\xd3\x01\n" +
+	"\x05token\x18\x01 \x01(\v2\x12.ica.auth.v1.TokenR\x05token2\x93\x02\n" +
 	"\vAuthService\x12>\n" +
 	"\x05Begin\x12\x19.ica.auth.v1.BeginRequest\x1a\x1a.ica.auth.v1.BeginResponse\x12>\n" +
 	"\x05Await\x12\x19.ica.auth.v1.AwaitRequest\x1a\x1a.ica.auth.v1.AwaitResponse\x12D\n" +
-	"\aRefresh\x12\x1b.ica.auth.v1.RefreshRequest\x1a\x1c.ica.auth.v1.RefreshResponseBAZ?github.com/ica-mcp-proxy/ica-mcp-proxy/proto/ica/auth/v1;authv1b\x06proto3"
+	"\aRefresh\x12\x1b.ica.auth.v1.RefreshRequest\x1a\x1c.ica.auth.v1.RefreshResponse\x12>\n" +
+	"\x05Needs\x12\x19.ica.auth.v1.NeedsRequest\x1a\x1a.ica.auth.v1.NeedsResponseBAZ?github.com/ica-mcp-proxy/ica-mcp-proxy/proto/ica/auth/v1;authv1b\x06proto3"
 
 var (
 	file_ica_auth_v1_auth_proto_rawDescOnce sync.Once
@@ -797,39 +907,43 @@ func file_ica_auth_v1_auth_proto_rawDescGZIP() []byte {
 	return file_ica_auth_v1_auth_proto_rawDescData
 }
 
-var file_ica_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_ica_auth_v1_auth_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_ica_auth_v1_auth_proto_goTypes = []any{
-	(*Endpoints)(nil),       // 0: ica.auth.v1.Endpoints
-	(*Client)(nil),          // 1: ica.auth.v1.Client
-	(*Grant)(nil),           // 2: ica.auth.v1.Grant
-	(*Token)(nil),           // 3: ica.auth.v1.Token
-	(*BeginRequest)(nil),    // 4: ica.auth.v1.BeginRequest
-	(*BeginResponse)(nil),   // 5: ica.auth.v1.BeginResponse
-	(*AwaitRequest)(nil),    // 6: ica.auth.v1.AwaitRequest
-	(*AwaitResponse)(nil),   // 7: ica.auth.v1.AwaitResponse
-	(*RefreshRequest)(nil),  // 8: ica.auth.v1.RefreshRequest
-	(*RefreshResponse)(nil), // 9: ica.auth.v1.RefreshResponse
-	nil,                     // 10: ica.auth.v1.Grant.ExtraAuthParamsEntry
-	nil,                     // 11: ica.auth.v1.Grant.ExtraTokenParamsEntry
+	(*NeedsRequest)(nil),    // 0: ica.auth.v1.NeedsRequest
+	(*NeedsResponse)(nil),   // 1: ica.auth.v1.NeedsResponse
+	(*Endpoints)(nil),       // 2: ica.auth.v1.Endpoints
+	(*Client)(nil),          // 3: ica.auth.v1.Client
+	(*Grant)(nil),           // 4: ica.auth.v1.Grant
+	(*Token)(nil),           // 5: ica.auth.v1.Token
+	(*BeginRequest)(nil),    // 6: ica.auth.v1.BeginRequest
+	(*BeginResponse)(nil),   // 7: ica.auth.v1.BeginResponse
+	(*AwaitRequest)(nil),    // 8: ica.auth.v1.AwaitRequest
+	(*AwaitResponse)(nil),   // 9: ica.auth.v1.AwaitResponse
+	(*RefreshRequest)(nil),  // 10: ica.auth.v1.RefreshRequest
+	(*RefreshResponse)(nil), // 11: ica.auth.v1.RefreshResponse
+	nil,                     // 12: ica.auth.v1.Grant.ExtraAuthParamsEntry
+	nil,                     // 13: ica.auth.v1.Grant.ExtraTokenParamsEntry
 }
 var file_ica_auth_v1_auth_proto_depIdxs = []int32{
-	0,  // 0: ica.auth.v1.Grant.endpoints:type_name -> ica.auth.v1.Endpoints
-	1,  // 1: ica.auth.v1.Grant.client:type_name -> ica.auth.v1.Client
-	10, // 2: ica.auth.v1.Grant.extra_auth_params:type_name -> ica.auth.v1.Grant.ExtraAuthParamsEntry
-	11, // 3: ica.auth.v1.Grant.extra_token_params:type_name -> ica.auth.v1.Grant.ExtraTokenParamsEntry
-	2,  // 4: ica.auth.v1.BeginRequest.grant:type_name -> ica.auth.v1.Grant
-	3,  // 5: ica.auth.v1.BeginResponse.token:type_name -> ica.auth.v1.Token
-	3,  // 6: ica.auth.v1.AwaitResponse.token:type_name -> ica.auth.v1.Token
-	2,  // 7: ica.auth.v1.RefreshRequest.grant:type_name -> ica.auth.v1.Grant
-	3,  // 8: ica.auth.v1.RefreshResponse.token:type_name -> ica.auth.v1.Token
-	4,  // 9: ica.auth.v1.AuthService.Begin:input_type -> ica.auth.v1.BeginRequest
-	6,  // 10: ica.auth.v1.AuthService.Await:input_type -> ica.auth.v1.AwaitRequest
-	8,  // 11: ica.auth.v1.AuthService.Refresh:input_type -> ica.auth.v1.RefreshRequest
-	5,  // 12: ica.auth.v1.AuthService.Begin:output_type -> ica.auth.v1.BeginResponse
-	7,  // 13: ica.auth.v1.AuthService.Await:output_type -> ica.auth.v1.AwaitResponse
-	9,  // 14: ica.auth.v1.AuthService.Refresh:output_type -> ica.auth.v1.RefreshResponse
-	12, // [12:15] is the sub-list for method output_type
-	9,  // [9:12] is the sub-list for method input_type
+	2,  // 0: ica.auth.v1.Grant.endpoints:type_name -> ica.auth.v1.Endpoints
+	3,  // 1: ica.auth.v1.Grant.client:type_name -> ica.auth.v1.Client
+	12, // 2: ica.auth.v1.Grant.extra_auth_params:type_name -> ica.auth.v1.Grant.ExtraAuthParamsEntry
+	13, // 3: ica.auth.v1.Grant.extra_token_params:type_name -> ica.auth.v1.Grant.ExtraTokenParamsEntry
+	4,  // 4: ica.auth.v1.BeginRequest.grant:type_name -> ica.auth.v1.Grant
+	5,  // 5: ica.auth.v1.BeginResponse.token:type_name -> ica.auth.v1.Token
+	5,  // 6: ica.auth.v1.AwaitResponse.token:type_name -> ica.auth.v1.Token
+	4,  // 7: ica.auth.v1.RefreshRequest.grant:type_name -> ica.auth.v1.Grant
+	5,  // 8: ica.auth.v1.RefreshResponse.token:type_name -> ica.auth.v1.Token
+	6,  // 9: ica.auth.v1.AuthService.Begin:input_type -> ica.auth.v1.BeginRequest
+	8,  // 10: ica.auth.v1.AuthService.Await:input_type -> ica.auth.v1.AwaitRequest
+	10, // 11: ica.auth.v1.AuthService.Refresh:input_type -> ica.auth.v1.RefreshRequest
+	0,  // 12: ica.auth.v1.AuthService.Needs:input_type -> ica.auth.v1.NeedsRequest
+	7,  // 13: ica.auth.v1.AuthService.Begin:output_type -> ica.auth.v1.BeginResponse
+	9,  // 14: ica.auth.v1.AuthService.Await:output_type -> ica.auth.v1.AwaitResponse
+	11, // 15: ica.auth.v1.AuthService.Refresh:output_type -> ica.auth.v1.RefreshResponse
+	1,  // 16: ica.auth.v1.AuthService.Needs:output_type -> ica.auth.v1.NeedsResponse
+	13, // [13:17] is the sub-list for method output_type
+	9,  // [9:13] is the sub-list for method input_type
 	9,  // [9:9] is the sub-list for extension type_name
 	9,  // [9:9] is the sub-list for extension extendee
 	0,  // [0:9] is the sub-list for field type_name
@@ -846,7 +960,7 @@ func file_ica_auth_v1_auth_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ica_auth_v1_auth_proto_rawDesc), len(file_ica_auth_v1_auth_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,6 +28,7 @@ const (
 	AuthService_Begin_FullMethodName   = "/ica.auth.v1.AuthService/Begin"
 	AuthService_Await_FullMethodName   = "/ica.auth.v1.AuthService/Await"
 	AuthService_Refresh_FullMethodName = "/ica.auth.v1.AuthService/Refresh"
+	AuthService_Needs_FullMethodName   = "/ica.auth.v1.AuthService/Needs"
 )
 
 // AuthServiceClient is the client API for AuthService service.
@@ -46,6 +47,11 @@ type AuthServiceClient interface {
 	// Refresh exchanges a refresh token (or, for client credentials, the
 	// client's own credentials) for a new token.
 	Refresh(ctx context.Context, in *RefreshRequest, opts ...grpc.CallOption) (*RefreshResponse, error)
+	// Needs says what a flow needs from the core. Optional: a plugin that does
+	// not implement it answers UNIMPLEMENTED, and the core then gives every
+	// flow an authorization server (discovered or configured) and an OAuth
+	// client (configured or registered).
+	Needs(ctx context.Context, in *NeedsRequest, opts ...grpc.CallOption) (*NeedsResponse, error)
 }
 
 type authServiceClient struct {
@@ -86,6 +92,16 @@ func (c *authServiceClient) Refresh(ctx context.Context, in *RefreshRequest, opt
 	return out, nil
 }
 
+func (c *authServiceClient) Needs(ctx context.Context, in *NeedsRequest, opts ...grpc.CallOption) (*NeedsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(NeedsResponse)
+	err := c.cc.Invoke(ctx, AuthService_Needs_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AuthServiceServer is the server API for AuthService service.
 // All implementations must embed UnimplementedAuthServiceServer
 // for forward compatibility.
@@ -102,6 +118,11 @@ type AuthServiceServer interface {
 	// Refresh exchanges a refresh token (or, for client credentials, the
 	// client's own credentials) for a new token.
 	Refresh(context.Context, *RefreshRequest) (*RefreshResponse, error)
+	// Needs says what a flow needs from the core. Optional: a plugin that does
+	// not implement it answers UNIMPLEMENTED, and the core then gives every
+	// flow an authorization server (discovered or configured) and an OAuth
+	// client (configured or registered).
+	Needs(context.Context, *NeedsRequest) (*NeedsResponse, error)
 	mustEmbedUnimplementedAuthServiceServer()
 }
 
@@ -120,6 +141,9 @@ func (UnimplementedAuthServiceServer) Await(context.Context, *AwaitRequest) (*Aw
 }
 func (UnimplementedAuthServiceServer) Refresh(context.Context, *RefreshRequest) (*RefreshResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Refresh not implemented")
+}
+func (UnimplementedAuthServiceServer) Needs(context.Context, *NeedsRequest) (*NeedsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Needs not implemented")
 }
 func (UnimplementedAuthServiceServer) mustEmbedUnimplementedAuthServiceServer() {}
 func (UnimplementedAuthServiceServer) testEmbeddedByValue()                     {}
@@ -196,6 +220,24 @@ func _AuthService_Refresh_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AuthService_Needs_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(NeedsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuthServiceServer).Needs(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuthService_Needs_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuthServiceServer).Needs(ctx, req.(*NeedsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AuthService_ServiceDesc is the grpc.ServiceDesc for AuthService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -214,6 +256,10 @@ var AuthService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Refresh",
 			Handler:    _AuthService_Refresh_Handler,
+		},
+		{
+			MethodName: "Needs",
+			Handler:    _AuthService_Needs_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -76,6 +76,56 @@ func (Kind) EnumDescriptor() ([]byte, []int) {
 	return file_ica_plugin_v1_plugin_proto_rawDescGZIP(), []int{0}
 }
 
+// ApiVersion lists the plugin API versions there have been; the highest is
+// the current one. The host and a plugin use the highest version both speak
+// (InfoRequest.host_api_versions, InfoResponse.api_versions).
+type ApiVersion int32
+
+const (
+	ApiVersion_API_VERSION_UNSPECIFIED ApiVersion = 0
+	// API_VERSION_1: PluginService.Info, ica.transport.v1, ica.auth.v1.
+	ApiVersion_API_VERSION_1 ApiVersion = 1
+)
+
+// Enum value maps for ApiVersion.
+var (
+	ApiVersion_name = map[int32]string{
+		0: "API_VERSION_UNSPECIFIED",
+		1: "API_VERSION_1",
+	}
+	ApiVersion_value = map[string]int32{
+		"API_VERSION_UNSPECIFIED": 0,
+		"API_VERSION_1":           1,
+	}
+)
+
+func (x ApiVersion) Enum() *ApiVersion {
+	p := new(ApiVersion)
+	*p = x
+	return p
+}
+
+func (x ApiVersion) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ApiVersion) Descriptor() protoreflect.EnumDescriptor {
+	return file_ica_plugin_v1_plugin_proto_enumTypes[1].Descriptor()
+}
+
+func (ApiVersion) Type() protoreflect.EnumType {
+	return &file_ica_plugin_v1_plugin_proto_enumTypes[1]
+}
+
+func (x ApiVersion) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ApiVersion.Descriptor instead.
+func (ApiVersion) EnumDescriptor() ([]byte, []int) {
+	return file_ica_plugin_v1_plugin_proto_rawDescGZIP(), []int{1}
+}
+
 // InfoRequest carries what the host speaks, so a plugin can refuse early.
 type InfoRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -140,10 +190,14 @@ type InfoResponse struct {
 	Names []string `protobuf:"bytes,2,rep,name=names,proto3" json:"names,omitempty"`
 	// The plugin's own version, free-form (semver recommended).
 	Version string `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`
-	// The plugin API version the plugin speaks.
+	// The plugin API version the plugin chose: the highest of
+	// host_api_versions it speaks.
 	ApiVersion int32 `protobuf:"varint,4,opt,name=api_version,json=apiVersion,proto3" json:"api_version,omitempty"`
 	// One line for `plugins list`.
-	Description   string `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
+	Description string `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
+	// Every plugin API version the plugin speaks. Empty from plugins built
+	// before negotiation: they speak api_version only.
+	ApiVersions   []int32 `protobuf:"varint,6,rep,packed,name=api_versions,json=apiVersions,proto3" json:"api_versions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -213,6 +267,13 @@ func (x *InfoResponse) GetDescription() string {
 	return ""
 }
 
+func (x *InfoResponse) GetApiVersions() []int32 {
+	if x != nil {
+		return x.ApiVersions
+	}
+	return nil
+}
+
 var File_ica_plugin_v1_plugin_proto protoreflect.FileDescriptor
 
 const file_ica_plugin_v1_plugin_proto_rawDesc = "" +
@@ -220,18 +281,23 @@ const file_ica_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x1aica/plugin/v1/plugin.proto\x12\rica.plugin.v1\"\\\n" +
 	"\vInfoRequest\x12*\n" +
 	"\x11host_api_versions\x18\x01 \x03(\x05R\x0fhostApiVersions\x12!\n" +
-	"\fhost_version\x18\x02 \x01(\tR\vhostVersion\"\xaa\x01\n" +
+	"\fhost_version\x18\x02 \x01(\tR\vhostVersion\"\xcd\x01\n" +
 	"\fInfoResponse\x12'\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x13.ica.plugin.v1.KindR\x04kind\x12\x14\n" +
 	"\x05names\x18\x02 \x03(\tR\x05names\x12\x18\n" +
 	"\aversion\x18\x03 \x01(\tR\aversion\x12\x1f\n" +
 	"\vapi_version\x18\x04 \x01(\x05R\n" +
 	"apiVersion\x12 \n" +
-	"\vdescription\x18\x05 \x01(\tR\vdescription*?\n" +
+	"\vdescription\x18\x05 \x01(\tR\vdescription\x12!\n" +
+	"\fapi_versions\x18\x06 \x03(\x05R\vapiVersions*?\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eKIND_TRANSPORT\x10\x01\x12\r\n" +
-	"\tKIND_AUTH\x10\x022P\n" +
+	"\tKIND_AUTH\x10\x02*<\n" +
+	"\n" +
+	"ApiVersion\x12\x1b\n" +
+	"\x17API_VERSION_UNSPECIFIED\x10\x00\x12\x11\n" +
+	"\rAPI_VERSION_1\x10\x012P\n" +
 	"\rPluginService\x12?\n" +
 	"\x04Info\x12\x1a.ica.plugin.v1.InfoRequest\x1a\x1b.ica.plugin.v1.InfoResponseBEZCgithub.com/ica-mcp-proxy/ica-mcp-proxy/proto/ica/plugin/v1;pluginv1b\x06proto3"
 
@@ -247,17 +313,18 @@ func file_ica_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 	return file_ica_plugin_v1_plugin_proto_rawDescData
 }
 
-var file_ica_plugin_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_ica_plugin_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_ica_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
 var file_ica_plugin_v1_plugin_proto_goTypes = []any{
 	(Kind)(0),            // 0: ica.plugin.v1.Kind
-	(*InfoRequest)(nil),  // 1: ica.plugin.v1.InfoRequest
-	(*InfoResponse)(nil), // 2: ica.plugin.v1.InfoResponse
+	(ApiVersion)(0),      // 1: ica.plugin.v1.ApiVersion
+	(*InfoRequest)(nil),  // 2: ica.plugin.v1.InfoRequest
+	(*InfoResponse)(nil), // 3: ica.plugin.v1.InfoResponse
 }
 var file_ica_plugin_v1_plugin_proto_depIdxs = []int32{
 	0, // 0: ica.plugin.v1.InfoResponse.kind:type_name -> ica.plugin.v1.Kind
-	1, // 1: ica.plugin.v1.PluginService.Info:input_type -> ica.plugin.v1.InfoRequest
-	2, // 2: ica.plugin.v1.PluginService.Info:output_type -> ica.plugin.v1.InfoResponse
+	2, // 1: ica.plugin.v1.PluginService.Info:input_type -> ica.plugin.v1.InfoRequest
+	3, // 2: ica.plugin.v1.PluginService.Info:output_type -> ica.plugin.v1.InfoResponse
 	2, // [2:3] is the sub-list for method output_type
 	1, // [1:2] is the sub-list for method input_type
 	1, // [1:1] is the sub-list for extension type_name
@@ -275,7 +342,7 @@ func file_ica_plugin_v1_plugin_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ica_plugin_v1_plugin_proto_rawDesc), len(file_ica_plugin_v1_plugin_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      2,
 			NumMessages:   2,
 			NumExtensions: 0,
 			NumServices:   1,
