@@ -15,9 +15,11 @@ PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 
 PEERS        := test/peers
+# The out-of-tree plugin example: a module of its own, importing only sdk.
+EXAMPLE_PLUGIN := examples/auth-exec
 TEST_TIMEOUT ?= 20m
 
-.PHONY: help build build-race demo install test test-unit test-e2e peers bench conformance proto proto-check lint vet clean tools
+.PHONY: help build build-race demo install test test-unit test-e2e peers bench conformance proto proto-check proto-release lint vet clean tools
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -56,6 +58,7 @@ $(PEERS)/node_modules/.installed: $(PEERS)/package.json $(PEERS)/package-lock.js
 
 test: build-race peers ## Run every test, race detector on, against the real binaries (built with -race) and peers
 	ICA_TEST_BIN=$(BIN)/race ICA_TEST_PEERS=$(CURDIR)/$(PEERS) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	cd $(EXAMPLE_PLUGIN) && $(GO) test -race -count=1 ./...
 
 test-unit: ## Run the tests that need no binaries or npm peers
 	$(GO) test -race -count=1 -short ./...
@@ -78,16 +81,24 @@ $(TOOLS)/protoc-gen-go:
 $(TOOLS)/protoc-gen-go-grpc:
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
 
-proto: tools ## Lint the .proto files and regenerate the Go code
+RELEASED_PROTO := proto/released/api-v1.binpb
+
+proto: tools ## Lint the .proto files, regenerate the Go code and docs/protocol.md
 	$(TOOLS)/buf lint
 	$(TOOLS)/buf generate
+	$(TOOLS)/buf build -o - | $(GO) run ./scripts/protodoc > docs/protocol.md
 
-proto-check: proto ## Fail if the committed generated code differs from a fresh generation
-	@git diff --exit-code -- proto || (echo "generated code is out of date: run make proto and commit" >&2; exit 1)
-	@test -z "$$(git status --porcelain -- proto)" || (git status --porcelain -- proto; echo "untracked generated files: run make proto and commit" >&2; exit 1)
+proto-check: proto ## Fail if the generated code or docs differ from a fresh generation, or the protocol breaks the released one
+	@git diff --exit-code -- proto docs/protocol.md || (echo "generated code is out of date: run make proto and commit" >&2; exit 1)
+	@test -z "$$(git status --porcelain -- proto docs/protocol.md)" || (git status --porcelain -- proto docs/protocol.md; echo "untracked generated files: run make proto and commit" >&2; exit 1)
+	$(TOOLS)/buf breaking --against $(RELEASED_PROTO)
 
-vet: ## go vet and gofmt
+proto-release: tools ## Record the protocol as released: the baseline buf breaking checks against (run at a release)
+	$(TOOLS)/buf build --exclude-source-info -o $(RELEASED_PROTO)
+
+vet: ## go vet and gofmt (the proxy's module and the out-of-tree example's)
 	$(GO) vet ./...
+	cd $(EXAMPLE_PLUGIN) && $(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed" >&2; exit 1)
 
 clean: ## Remove build outputs

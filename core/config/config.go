@@ -68,6 +68,10 @@ type Server struct {
 	Timeout    time.Duration     `json:"timeout,omitempty"`
 	APIKey     string            `json:"-"`
 	OAuth      json.RawMessage   `json:"oauth,omitempty"`
+	// Options are settings for the transport plugin that the core does
+	// not interpret (a JSON object, ${VAR} expanded), for third-party
+	// transports.
+	Options json.RawMessage `json:"options,omitempty"`
 	InheritEnv bool              `json:"inherit_env,omitempty"`
 	// AllowHTTP permits plain http to a host that is not loopback.
 	AllowHTTP bool `json:"allow_http,omitempty"`
@@ -270,7 +274,7 @@ func position(data []byte, offset int) string {
 var knownKeys = map[string]bool{
 	"command": true, "args": true, "env": true, "cwd": true, "url": true, "headers": true,
 	"type": true, "timeout": true, "api_key": true, "oauth": true, "inherit_env": true,
-	"allow_http": true,
+	"allow_http": true, "options": true,
 	// Keys other tools write into the same files; harmless here.
 	"transport": true, "description": true, "disabled": true, "enabled": true,
 }
@@ -307,7 +311,14 @@ func parseServer(name string, raw json.RawMessage, kind SourceKind, path string,
 	s.AllowHTTP = p.boolean(fields, "allow_http")
 	typ := strings.ToLower(p.str(fields, "type"))
 	if raw, ok := fields["oauth"]; ok {
-		s.OAuth = p.expandJSON(raw)
+		s.OAuth = p.expandJSON("oauth", raw)
+	}
+	if raw, ok := fields["options"]; ok && string(raw) != "null" {
+		if !strings.HasPrefix(strings.TrimSpace(string(raw)), "{") {
+			p.fail("options", "an object")
+		} else {
+			s.Options = p.expandJSON("options", raw)
+		}
 	}
 
 	if s.Cwd != "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -190,5 +191,26 @@ func TestRemoteEntries(t *testing.T) {
 		if got := cfg.Server(name).Error; !strings.Contains(got, want) {
 			t.Errorf("%s: error %q does not contain %q", name, got, want)
 		}
+	}
+}
+
+// "options" go to the transport plugin as they are, ${VAR} expanded; the
+// entry's type names a third-party transport.
+func TestTransportOptions(t *testing.T) {
+	o := opts(t)
+	write(t, filepath.Join(o.Cwd, ProjectFile), `{"mcpServers":{
+		"ws":  {"type": "websocket", "url": "wss://mcp.example.com/ws", "options": {"subprotocol": "mcp", "key": "${TOKEN}", "n": 3}},
+		"bad": {"type": "websocket", "url": "wss://mcp.example.com/ws", "options": [1]}
+	}}`)
+	cfg := Load(o)
+	ws := cfg.Server("ws")
+	if ws.Error != "" || ws.Type != "websocket" || string(ws.Options) != `{"key":"s3cret","n":3,"subprotocol":"mcp"}` {
+		t.Fatalf("ws: type %q options %s error %q", ws.Type, ws.Options, ws.Error)
+	}
+	if !slices.Contains(ws.EnvRefs, "TOKEN") {
+		t.Fatalf("env refs %v", ws.EnvRefs)
+	}
+	if e := cfg.Server("bad").Error; !strings.Contains(e, `"options" must be an object`) {
+		t.Fatalf("bad: %q", e)
 	}
 }

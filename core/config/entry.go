@@ -141,7 +141,7 @@ func (p *entryParser) timeout(f map[string]json.RawMessage, key string) time.Dur
 }
 
 // expandJSON expands ${VAR} in every string of an arbitrary JSON value.
-func (p *entryParser) expandJSON(raw json.RawMessage) json.RawMessage {
+func (p *entryParser) expandJSON(key string, raw json.RawMessage) json.RawMessage {
 	var v any
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return raw
@@ -150,7 +150,7 @@ func (p *entryParser) expandJSON(raw json.RawMessage) json.RawMessage {
 	walk = func(x any) any {
 		switch t := x.(type) {
 		case string:
-			return p.expand("oauth", t)
+			return p.expand(key, t)
 		case []any:
 			for i := range t {
 				t[i] = walk(t[i])

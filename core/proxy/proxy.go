@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/tidwall/sjson"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/auth"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/config"
@@ -228,8 +229,13 @@ func (p *Proxy) spec(s *config.Server) upstream.Spec {
 		Headers:       remoteHeaders(s),
 		TimeoutMillis: timeout.Milliseconds(),
 	}
+	sess.Options = s.Options
 	if s.AllowHTTP {
-		sess.Options = []byte(`{"allow_http":true}`)
+		opts := s.Options
+		if len(opts) == 0 {
+			opts = []byte("{}")
+		}
+		sess.Options, _ = sjson.SetBytes(opts, "allow_http", true)
 	}
 	var fallback string
 	if s.Probe {

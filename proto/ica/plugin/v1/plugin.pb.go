@@ -31,7 +31,7 @@ const (
 	Kind_KIND_UNSPECIFIED Kind = 0
 	// KIND_TRANSPORT plugins serve ica.transport.v1.TransportService.
 	Kind_KIND_TRANSPORT Kind = 1
-	// KIND_AUTH plugins run login flows (a later protocol).
+	// KIND_AUTH plugins serve ica.auth.v1.AuthService: login flows.
 	Kind_KIND_AUTH Kind = 2
 )
 
@@ -184,7 +184,9 @@ func (x *InfoRequest) GetHostVersion() string {
 // InfoResponse describes the plugin.
 type InfoResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Kind  Kind                   `protobuf:"varint,1,opt,name=kind,proto3,enum=ica.plugin.v1.Kind" json:"kind,omitempty"`
+	// What the plugin serves; it must match the <kind> in the plugin's file
+	// name, ica-plugin-<kind>-<name>.
+	Kind Kind `protobuf:"varint,1,opt,name=kind,proto3,enum=ica.plugin.v1.Kind" json:"kind,omitempty"`
 	// The names this plugin provides: transport names such as "stdio", or
 	// login flow names such as "device_code". At least one.
 	Names []string `protobuf:"bytes,2,rep,name=names,proto3" json:"names,omitempty"`
