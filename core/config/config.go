@@ -58,21 +58,21 @@ type Server struct {
 	Source SourceKind `json:"source"`
 	File   string     `json:"file"`
 	// Type is the transport: stdio, http, sse, or a plugin's name.
-	Type       string            `json:"type"`
-	Command    string            `json:"command,omitempty"`
-	Args       []string          `json:"args,omitempty"`
-	Env        map[string]string `json:"env,omitempty"`
-	Cwd        string            `json:"cwd,omitempty"`
-	URL        string            `json:"url,omitempty"`
-	Headers    map[string]string `json:"headers,omitempty"`
-	Timeout    time.Duration     `json:"timeout,omitempty"`
-	APIKey     string            `json:"-"`
-	OAuth      json.RawMessage   `json:"oauth,omitempty"`
+	Type    string            `json:"type"`
+	Command string            `json:"command,omitempty"`
+	Args    []string          `json:"args,omitempty"`
+	Env     map[string]string `json:"env,omitempty"`
+	Cwd     string            `json:"cwd,omitempty"`
+	URL     string            `json:"url,omitempty"`
+	Headers map[string]string `json:"headers,omitempty"`
+	Timeout time.Duration     `json:"timeout,omitempty"`
+	APIKey  string            `json:"-"`
+	OAuth   json.RawMessage   `json:"oauth,omitempty"`
 	// Options are settings for the transport plugin that the core does
 	// not interpret (a JSON object, ${VAR} expanded), for third-party
 	// transports.
-	Options json.RawMessage `json:"options,omitempty"`
-	InheritEnv bool              `json:"inherit_env,omitempty"`
+	Options    json.RawMessage `json:"options,omitempty"`
+	InheritEnv bool            `json:"inherit_env,omitempty"`
 	// AllowHTTP permits plain http to a host that is not loopback.
 	AllowHTTP bool `json:"allow_http,omitempty"`
 	// Probe is set when the entry gave a url but no type: the proxy tries
