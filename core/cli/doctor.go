@@ -72,11 +72,7 @@ It prints text unless --output json is given.`,
 }
 
 func doctorRegistrations() ([]doctor.Registration, error) {
-	env, err := registerEnv()
-	if err != nil {
-		return nil, err
-	}
-	exe, err := selfPath()
+	env, exe, err := registerContext()
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +80,7 @@ func doctorRegistrations() ([]doctor.Registration, error) {
 	for _, c := range register.Clients {
 		g := doctor.Registration{Client: c, Installed: c.Installed(env), Path: c.ConfigPath(env)}
 		if g.Installed {
-			g.Plan, g.Err = register.Prepare(c, g.Path, register.EntryFor(c, register.DefaultName, exe, os.Getenv))
+			g.Plan, g.Err = plan(env, exe, c, "", register.DefaultName)
 		}
 		regs = append(regs, g)
 	}

@@ -13,59 +13,31 @@ import (
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/register"
 )
 
-// registerEnv is where the clients' config files are, for this user.
-func registerEnv() (register.Env, error) {
+// registerContext is where this user's client configs are, and the
+// absolute path of this binary, which the clients run.
+func registerContext() (register.Env, string, error) {
 	home, err := os.UserHomeDir()
 	if err != nil {
-		return register.Env{}, fmt.Errorf("home folder: %w", err)
+		return register.Env{}, "", fmt.Errorf("home folder: %w", err)
 	}
-	return register.Env{Home: home, GOOS: runtime.GOOS, Getenv: os.Getenv}, nil
-}
-
-// selfPath is the absolute path of this binary, which the clients run.
-func selfPath() (string, error) {
 	exe, err := os.Executable()
 	if err != nil {
-		return "", fmt.Errorf("path of this binary: %w", err)
+		return register.Env{}, "", fmt.Errorf("path of this binary: %w", err)
 	}
 	if real, err := filepath.EvalSymlinks(exe); err == nil {
 		exe = real
 	}
-	return exe, nil
+	return register.Env{Home: home, GOOS: runtime.GOOS, Getenv: os.Getenv}, exe, nil
 }
 
-// registrations plans the entry for every client (or the one named), at
-// its usual config path unless configPath is set.
-func registrations(clientName, configPath, name string) ([]*register.Plan, error) {
-	env, err := registerEnv()
-	if err != nil {
-		return nil, err
+// plan plans the entry named name for client c, at its usual config path
+// unless configPath is set.
+func plan(env register.Env, exe string, c register.Client, configPath, name string) (*register.Plan, error) {
+	path := c.ConfigPath(env)
+	if configPath != "" {
+		path = configPath
 	}
-	exe, err := selfPath()
-	if err != nil {
-		return nil, err
-	}
-	clients := register.Clients
-	if clientName != "" {
-		c, ok := register.Lookup(clientName)
-		if !ok {
-			return nil, fmt.Errorf("unknown client %q: one of %s", clientName, strings.Join(register.Names(), ", "))
-		}
-		clients = []register.Client{c}
-	}
-	var plans []*register.Plan
-	for _, c := range clients {
-		path := c.ConfigPath(env)
-		if configPath != "" {
-			path = configPath
-		}
-		p, err := register.Prepare(c, path, register.EntryFor(c, name, exe, os.Getenv))
-		if err != nil {
-			return nil, err
-		}
-		plans = append(plans, p)
-	}
-	return plans, nil
+	return register.Prepare(c, path, register.EntryFor(c, name, exe, os.Getenv))
 }
 
 func newRegisterCmd(g *globalFlags) *cobra.Command {
@@ -92,11 +64,18 @@ Clients: ` + strings.Join(register.Names(), ", "),
 				}
 				return listRegistrations(g, name)
 			}
-			plans, err := registrations(args[0], configPath, name)
+			c, ok := register.Lookup(args[0])
+			if !ok {
+				return fmt.Errorf("unknown client %q: one of %s", args[0], strings.Join(register.Names(), ", "))
+			}
+			env, exe, err := registerContext()
 			if err != nil {
 				return err
 			}
-			p := plans[0]
+			p, err := plan(env, exe, c, configPath, name)
+			if err != nil {
+				return err
+			}
 			if !write {
 				fmt.Fprint(stdout, p.Client.Snippet(p.Entry))
 				switch p.State {
@@ -138,18 +117,17 @@ type registrationRow struct {
 }
 
 func registrationRows(name string) ([]registrationRow, error) {
-	env, err := registerEnv()
+	env, exe, err := registerContext()
 	if err != nil {
 		return nil, err
 	}
 	var rows []registrationRow
 	for _, c := range register.Clients {
 		r := registrationRow{Client: c.Name, Installed: c.Installed(env), Config: c.ConfigPath(env), Separator: c.Separator}
-		plans, err := registrations(c.Name, "", name)
-		if err != nil {
+		if p, err := plan(env, exe, c, "", name); err != nil {
 			r.State = register.State("error: " + err.Error())
 		} else {
-			r.State, r.Registered = plans[0].State, plans[0].Registered
+			r.State, r.Registered = p.State, p.Registered
 		}
 		rows = append(rows, r)
 	}
