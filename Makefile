@@ -19,7 +19,7 @@ PEERS        := test/peers
 EXAMPLE_PLUGIN := examples/auth-exec
 TEST_TIMEOUT ?= 20m
 
-.PHONY: help build build-race demo install test test-unit test-e2e peers bench conformance proto proto-check proto-release lint vet clean tools
+.PHONY: help build build-race demo install test test-unit test-e2e peers bench conformance proto proto-check proto-release fuzz lint vet clean tools
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -62,6 +62,16 @@ test: build-race peers ## Run every test, race detector on, against the real bin
 
 test-unit: ## Run the tests that need no binaries or npm peers
 	$(GO) test -race -count=1 -short ./...
+
+FUZZTIME ?= 20s
+FUZZ_TARGETS := core/upstream:FuzzDispatch core/config:FuzzLoad core/config:FuzzExpand plugins/transport-stdio/stdio:FuzzReadLines
+
+fuzz: ## Run each fuzz target for FUZZTIME (default 20s) on top of its committed corpus (testdata/fuzz)
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "$(GO) test -run '^$$' -fuzz '^'$$name'$$' -fuzztime $(FUZZTIME) ./$$pkg"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$pkg || exit 1; \
+	done
 
 bench: build peers ## Print the latency, throughput, start-up and memory tables (stdio and HTTP upstreams, beside mcp-remote)
 	$(GO) run ./test/bench -bin $(BIN) -peers $(PEERS)

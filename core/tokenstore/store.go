@@ -299,8 +299,15 @@ func (s *Store) read() (*file, error) {
 }
 
 // write replaces the file atomically: a reader sees the old content or the
-// new, never a mix, even if the process dies midway.
+// new, never a mix, even if the process dies midway. A process killed
+// midway leaves its temporary file behind; as every write happens under
+// the lock, none is being written now, and they go.
 func (s *Store) write(f *file) error {
+	if stale, _ := filepath.Glob(s.path + ".*.tmp"); len(stale) > 0 {
+		for _, tmp := range stale {
+			_ = os.Remove(tmp)
+		}
+	}
 	if err := atomicfile.WriteJSON(s.path, f); err != nil {
 		return fmt.Errorf("token store: %w", err)
 	}

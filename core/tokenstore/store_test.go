@@ -221,3 +221,106 @@ func TestHelperRefresher(t *testing.T) {
 		}
 	}
 }
+
+// A process killed at random moments while it writes tokens, 200 times:
+// the file always parses and holds the last token written or the one being
+// written; its mode stays 0600; no temporary file is left for long.
+func TestKilledWhileWriting(t *testing.T) {
+	home := t.TempDir()
+	progress := filepath.Join(t.TempDir(), "progress")
+	s := New(home)
+	// Other servers and registrations make the file large enough for a
+	// kill to land in the middle of a write.
+	for i := range 200 {
+		if err := s.Put(ctx(t), "pad-"+strconv.Itoa(i), Token{Issuer: "https://as.example", Resource: "https://mcp.example/" + strings.Repeat("x", 200), AccessToken: "pad"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Put(ctx(t), "srv", Token{Issuer: "https://as.example", AccessToken: "at-0"}); err != nil {
+		t.Fatal(err)
+	}
+	last, midWrite := 0, 0
+	for round := range 200 {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperWriter$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "TOKENSTORE_HELPER=1", "TOKENSTORE_HOME="+home, "TOKENSTORE_PROGRESS="+progress)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(5+round%37) * time.Millisecond)
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+
+		if stale, _ := filepath.Glob(filepath.Join(home, FileName+".*.tmp")); len(stale) > 0 {
+			midWrite++
+		}
+		fi, err := os.Stat(filepath.Join(home, FileName))
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("round %d: %v mode %v", round, err, fi.Mode().Perm())
+		}
+		got, ok, err := s.Get(ctx(t), "srv")
+		if err != nil || !ok {
+			t.Fatalf("round %d: the file does not read: %v", round, err)
+		}
+		n, _ := strconv.Atoi(strings.TrimPrefix(got.AccessToken, "at-"))
+		// The newest token known to be written: reported by a writer, or
+		// seen in the file after an earlier kill.
+		base := max(lastLine(t, progress), last)
+		// The file holds it, or the one written after it by a writer killed
+		// before it could report it; never an older one, never a torn file.
+		if n != base && n != base+1 {
+			t.Fatalf("round %d: token at-%d, the newest known to be written is at-%d", round, n, base)
+		}
+		last = n
+	}
+	if last == 0 {
+		t.Fatal("no write ever completed")
+	}
+	t.Logf("%d writes in all; %d of the 200 kills landed during a write", last, midWrite)
+	if err := s.Put(ctx(t), "srv", Token{Issuer: "https://as.example", AccessToken: "final"}); err != nil {
+		t.Fatal(err)
+	}
+	if stale, _ := filepath.Glob(filepath.Join(home, FileName+".*.tmp")); len(stale) > 0 {
+		t.Fatalf("temporary files left: %v", stale)
+	}
+}
+
+func lastLine(t *testing.T, path string) int {
+	data, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	fields := strings.Fields(string(data))
+	if len(fields) == 0 {
+		return 0
+	}
+	n, _ := strconv.Atoi(fields[len(fields)-1])
+	return n
+}
+
+// TestHelperWriter is the child of TestKilledWhileWriting: it writes
+// tokens as fast as it can and reports each one written.
+func TestHelperWriter(t *testing.T) {
+	if os.Getenv("TOKENSTORE_HELPER") == "" {
+		t.Skip("run by TestKilledWhileWriting")
+	}
+	s := New(os.Getenv("TOKENSTORE_HOME"))
+	progress, err := os.OpenFile(os.Getenv("TOKENSTORE_PROGRESS"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		var next int
+		err := s.Update(context.Background(), "srv", func(cur Token, ok bool) (Token, bool, error) {
+			n, _ := strconv.Atoi(strings.TrimPrefix(cur.AccessToken, "at-"))
+			next = n + 1
+			cur.AccessToken = "at-" + strconv.Itoa(next)
+			return cur, true, nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fmt.Fprintln(progress, next); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -364,22 +364,33 @@ func parseEnvelope(msg []byte) envelope {
 
 func (c *Conn) dispatch(msg []byte) {
 	// The upstream is not trusted to write valid JSON, and what it sends
-	// may be copied verbatim to the client.
+	// may be copied verbatim to the client. The message is validated once,
+	// whole; a batch's members are JSON-RPC objects, never batches again,
+	// so a message of nested brackets costs one pass, not one per level.
+	msg = bytes.TrimSpace(msg)
 	if !gjson.ValidBytes(msg) {
 		c.logger.Warn("upstream sent invalid JSON; dropped", "server", c.server, "bytes", len(msg))
 		return
 	}
-	if msg[0] == '[' {
+	switch msg[0] {
+	case '{':
+		c.route(msg)
+	case '[':
 		gjson.ParseBytes(msg).ForEach(func(_, m gjson.Result) bool {
-			c.dispatch([]byte(m.Raw))
+			if m.IsObject() {
+				c.route([]byte(m.Raw))
+			} else {
+				c.logger.Warn("upstream sent a batch member that is not a JSON-RPC message; dropped", "server", c.server)
+			}
 			return true
 		})
-		return
-	}
-	if msg[0] != '{' {
+	default:
 		c.logger.Warn("upstream sent JSON that is not a JSON-RPC message; dropped", "server", c.server)
-		return
 	}
+}
+
+// route hands on one message, known to be a valid JSON object.
+func (c *Conn) route(msg []byte) {
 	env := parseEnvelope(msg)
 	hasID := len(env.ID) > 0 && string(env.ID) != "null"
 	switch {

@@ -129,6 +129,8 @@ type Upstream struct {
 
 	lists [numKinds]listCache
 
+	restarts restarts
+
 	// tried is closed when the first dial has ended, well or not.
 	tried     chan struct{}
 	triedOnce sync.Once
@@ -272,6 +274,9 @@ func (u *Upstream) explain(ctx context.Context, method string, err error) error 
 // acquire returns a live session and a release func to call when done.
 func (u *Upstream) acquire(ctx context.Context) (*Conn, func(), error) {
 	if !u.spec.Pooled {
+		if err := u.mayStart(); err != nil {
+			return nil, nil, err
+		}
 		conn, err := u.dial(ctx)
 		if err != nil {
 			return nil, nil, err
@@ -296,6 +301,11 @@ func (u *Upstream) acquire(ctx context.Context) (*Conn, func(), error) {
 		}
 		call := u.dialing
 		if call == nil {
+			if err := u.restarts.allow(u.name, time.Now()); err != nil {
+				u.state.Status, u.state.Error = StatusError, err.Error()
+				u.mu.Unlock()
+				return nil, nil, err
+			}
 			call = &dialCall{done: make(chan struct{})}
 			u.dialing = call
 			u.state.Status = StatusStarting
@@ -332,7 +342,7 @@ func (u *Upstream) dialShared(ctx context.Context, call *dialCall) {
 		call.err = fmt.Errorf("server %q: %w", u.name, ErrClosed)
 	case err == nil:
 		u.conn = conn
-		go u.watch(conn)
+		go u.watch(conn, time.Now())
 		u.armIdle()
 	}
 	u.mu.Unlock()
@@ -350,6 +360,11 @@ func (u *Upstream) dial(ctx context.Context) (*Conn, error) {
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			err = &TimeoutError{Server: u.name, Method: "initialize", After: u.spec.RequestTimeout}
+		}
+		if _, login := errors.AsType[*AuthRequiredError](err); !login {
+			u.mu.Lock()
+			u.restarts.failed(err.Error(), time.Now())
+			u.mu.Unlock()
 		}
 		u.setError(err)
 		return nil, err
@@ -482,6 +497,7 @@ func (u *Upstream) Recycle() {
 	u.mu.Lock()
 	conn := u.conn
 	u.conn = nil
+	u.restarts.reset() // new credentials: try at once
 	u.mu.Unlock()
 	if conn != nil {
 		go conn.Close(u.spec.CloseGrace)
@@ -512,14 +528,29 @@ func (u *Upstream) setError(err error) {
 	u.logger.Warn("upstream failed", "server", u.name, "error", err)
 }
 
+// mayStart refuses a start while a failing server's pause lasts.
+func (u *Upstream) mayStart() error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	err := u.restarts.allow(u.name, time.Now())
+	if err != nil {
+		u.state.Status, u.state.Error = StatusError, err.Error()
+	}
+	return err
+}
+
 // watch forgets a pooled session when it ends, so the next request starts
-// a new one.
-func (u *Upstream) watch(conn *Conn) {
+// a new one. A session that ends on its own soon after it started counts
+// as a failed start.
+func (u *Upstream) watch(conn *Conn, started time.Time) {
 	<-conn.Done()
 	err := conn.Err()
 	u.mu.Lock()
 	if u.conn == conn {
 		u.conn = nil
+	}
+	if err != nil && !errors.Is(err, ErrClosed) {
+		u.restarts.ended(started, err.Error(), time.Now())
 	}
 	u.mu.Unlock()
 	if err != nil && !errors.Is(err, ErrClosed) {

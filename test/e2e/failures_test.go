@@ -149,3 +149,49 @@ func waitStderr(t *testing.T, p *rpc, substr string, d time.Duration) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// An upstream that exits at once is started again with growing pauses, at
+// most five times a minute; calls in between fail at once saying why, and
+// mirror_status shows it. The other servers keep working throughout.
+func TestCrashLoopBacksOff(t *testing.T) {
+	e := newEnv(t)
+	starts := filepath.Join(t.TempDir(), "starts")
+	e.writeProject(t, map[string]any{
+		"demo":   demoServer(),
+		"crashy": map[string]any{"command": "sh", "args": []string{"-c", "echo started >> " + starts + "; echo boom >&2; exit 3"}},
+	})
+	p := startProxy(t, e)
+	count := func() int {
+		data, _ := os.ReadFile(starts)
+		return strings.Count(string(data), "started")
+	}
+	// Call the crashing server every 100 ms for 8 seconds.
+	sawPause := false
+	for deadline := time.Now().Add(8 * time.Second); time.Now().Before(deadline); {
+		r := decodeResult(t, p.callTool("proxy.call", map[string]any{"server": "crashy", "tool": "x"}))
+		if !r.IsError {
+			t.Fatalf("a call to the crashing server succeeded: %+v", r)
+		}
+		if strings.Contains(r.text(), "keeps failing") {
+			sawPause = true
+			if !strings.Contains(r.text(), "exit code 3") {
+				t.Fatalf("the pause does not say why: %s", r.text())
+			}
+		}
+		if got := decodeResult(t, p.callTool("demo.echo", map[string]any{"message": "alive"})).text(); got != "alive" {
+			t.Fatalf("demo.echo during the crash loop: %q", got)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Starts at about 0, 0.1, 1, 3 and 7 s: at most 5, not one per call.
+	if n := count(); n < 2 || n > 5 {
+		t.Fatalf("the crashing server was started %d times in 8 s", n)
+	}
+	if !sawPause {
+		t.Fatal("no call was refused during a pause")
+	}
+	st := p.mirrorStatus().Servers["crashy"]
+	if st.State != "error" || !strings.Contains(st.Error, "keeps failing") {
+		t.Fatalf("mirror_status for crashy: %+v", st)
+	}
+}

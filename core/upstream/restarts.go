@@ -1,0 +1,88 @@
+package upstream
+
+import (
+	"fmt"
+	"time"
+)
+
+// A server that fails at once, again and again (a crash at start, a bad
+// command), is started again only after a growing pause, and at most
+// maxStartsPerMinute times a minute; calls in between fail at once with
+// the reason instead of starting it again.
+const (
+	maxStartsPerMinute = 5
+	// healthyAfter is how long a session must last for its end not to
+	// count as a failure.
+	healthyAfter = 10 * time.Second
+	firstBackoff = time.Second
+	maxBackoff   = time.Minute
+)
+
+// restarts is an Upstream's start history; guarded by Upstream.mu.
+type restarts struct {
+	starts   []time.Time // within the last minute
+	failures int         // in a row
+	until    time.Time   // no start before this
+	last     string      // the last failure
+}
+
+// CrashLoopError says a server is not started again yet because it kept
+// failing.
+type CrashLoopError struct {
+	Server  string
+	Starts  int
+	Last    string
+	RetryIn time.Duration
+}
+
+func (e *CrashLoopError) Error() string {
+	return fmt.Sprintf("server %q keeps failing (%d starts in the last minute; last: %s); it is started again in %s at the earliest",
+		e.Server, e.Starts, e.Last, e.RetryIn.Round(100*time.Millisecond))
+}
+
+// allow says whether a start may happen now, and records it if so.
+func (r *restarts) allow(server string, now time.Time) error {
+	recent := r.starts[:0]
+	for _, t := range r.starts {
+		if now.Sub(t) < time.Minute {
+			recent = append(recent, t)
+		}
+	}
+	r.starts = recent
+	wait := r.until.Sub(now)
+	if len(recent) >= maxStartsPerMinute {
+		wait = max(wait, recent[0].Add(time.Minute).Sub(now))
+	}
+	if wait > 0 && r.failures > 0 {
+		return &CrashLoopError{Server: server, Starts: len(recent), Last: r.last, RetryIn: wait}
+	}
+	// Only the oldest of the last few starts matters to the limit.
+	if len(r.starts) == maxStartsPerMinute {
+		r.starts = append(r.starts[:0], r.starts[1:]...)
+	}
+	r.starts = append(r.starts, now)
+	return nil
+}
+
+// failed records a start that failed, or a session that ended before it
+// was healthy, and sets the next pause: none after the first failure (a
+// server killed once comes back at once), then 1s, 2s, 4s… up to a minute.
+func (r *restarts) failed(why string, now time.Time) {
+	r.failures++
+	r.last = why
+	if r.failures > 1 {
+		r.until = now.Add(min(firstBackoff<<(r.failures-2), maxBackoff))
+	}
+}
+
+// ended records the end of a session that started at since.
+func (r *restarts) ended(since time.Time, why string, now time.Time) {
+	if now.Sub(since) < healthyAfter {
+		r.failed(why, now)
+		return
+	}
+	r.reset()
+}
+
+// reset forgets the failures: a session that lasted, or new credentials.
+func (r *restarts) reset() { r.failures, r.until, r.last = 0, time.Time{}, "" }
