@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/mark3labs/mcp-go/client"
@@ -351,15 +353,18 @@ type envelope struct {
 
 // parseEnvelope picks the members needed to route a message that is known
 // to be valid JSON, without decoding the rest: this is the per-call path.
+// The raw members are slices of msg, not copies (gjson's *Bytes functions
+// copy what they return: two copies of a 50 MiB result, otherwise).
 func parseEnvelope(msg []byte) envelope {
-	r := gjson.GetManyBytes(msg, "id", "method", "params", "result", "error")
+	r := gjson.GetMany(unsafe.String(unsafe.SliceData(msg), len(msg)), "id", "method", "params", "result", "error")
 	raw := func(x gjson.Result) json.RawMessage {
 		if !x.Exists() {
 			return nil
 		}
-		return json.RawMessage(x.Raw)
+		return json.RawMessage(msg[x.Index : x.Index+len(x.Raw)])
 	}
-	return envelope{ID: raw(r[0]), Method: r[1].Str, Params: raw(r[2]), Result: raw(r[3]), Error: raw(r[4])}
+	// Method is copied: it outlives msg as a map key and in logs.
+	return envelope{ID: raw(r[0]), Method: strings.Clone(r[1].Str), Params: raw(r[2]), Result: raw(r[3]), Error: raw(r[4])}
 }
 
 func (c *Conn) dispatch(msg []byte) {

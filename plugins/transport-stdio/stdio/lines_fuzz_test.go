@@ -25,7 +25,7 @@ func FuzzReadLines(f *testing.F) {
 			for _, l := range lines {
 				got = append(got, bytes.Clone(l))
 			}
-		}, hclog.NewNullLogger())
+		}, nil, hclog.NewNullLogger())
 		var want [][]byte
 		for _, l := range bytes.Split(in, []byte("\n")) {
 			if l = bytes.TrimSpace(l); len(l) > 0 {
@@ -43,17 +43,47 @@ func FuzzReadLines(f *testing.F) {
 	})
 }
 
-// A line longer than the limit is dropped, and the lines around it are
-// not.
+// A line longer than the limit is dropped, the lines around it are not,
+// and what is kept of it (head, tail, size) finds its id.
 func TestReadLinesDropsOverlongLines(t *testing.T) {
-	in := "before\n" + string(bytes.Repeat([]byte("x"), 200<<10)) + "\nafter\n"
+	big := `{"result":{"content":[{"type":"text","text":"` + string(bytes.Repeat([]byte("x"), 200<<10)) + `"}]},"jsonrpc":"2.0","id":"req-7"}`
+	in := "before\n" + big + "\r\nafter\n"
 	var got []string
+	var dropped []overlong
 	readLines(bytes.NewReader([]byte(in)), 100<<10, func(lines [][]byte) {
 		for _, l := range lines {
 			got = append(got, string(l))
 		}
-	}, hclog.NewNullLogger())
+	}, func(o overlong) { dropped = append(dropped, o) }, hclog.NewNullLogger())
 	if len(got) != 2 || got[0] != "before" || got[1] != "after" {
 		t.Fatalf("got %d lines: %.20q", len(got), got)
+	}
+	if len(dropped) != 1 || dropped[0].size != len(big) {
+		t.Fatalf("dropped %d lines (size %d, want %d)", len(dropped), dropped[0].size, len(big))
+	}
+	if id, ok := overlongID(dropped[0]); !ok || id != `"req-7"` {
+		t.Fatalf("id %q %v", id, ok)
+	}
+}
+
+func TestOverlongID(t *testing.T) {
+	pad := string(bytes.Repeat([]byte("x"), 10<<10))
+	for _, c := range []struct {
+		line string
+		id   string
+	}{
+		{`{"jsonrpc":"2.0","id":42,"result":{"text":"` + pad + `"}}`, "42"},
+		{`{"result":{"text":"` + pad + `"},"jsonrpc":"2.0","id":"a\"b"}`, `"a\"b"`},
+		{`{"result":{"items":[{"id":5}],"text":"` + pad + `"}}`, ""},               // an id nested at the start
+		{`{"result":{"text":"` + pad + `","inner":{"id":5}}}`, ""},                 // an id nested at the end
+		{`{"jsonrpc":"2.0","id":3,"method":"x","params":{"t":"` + pad + `"}}`, ""}, // a request
+		{"not json " + pad, ""},
+	} {
+		var o overlong
+		o.add([]byte(c.line))
+		id, ok := overlongID(o)
+		if id != c.id || ok != (c.id != "") {
+			t.Errorf("%.60s…: id %q %v, want %q", c.line, id, ok, c.id)
+		}
 	}
 }

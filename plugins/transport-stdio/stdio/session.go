@@ -87,11 +87,11 @@ func start(cmd *exec.Cmd, server string, peer sdk.Peer) (*session, error) {
 	stderrDone := make(chan struct{})
 	go func() {
 		defer close(stdoutDone)
-		readLines(outR, sdk.MaxMessageBytes, s.onStdout, s.logger)
+		readLines(outR, sdk.MaxMessageBytes, s.onStdout, s.onOverlong, s.logger)
 	}()
 	go func() {
 		defer close(stderrDone)
-		readLines(errR, 64<<10, s.onStderr, s.logger)
+		readLines(errR, 64<<10, s.onStderr, nil, s.logger)
 	}()
 	go s.wait(outR, errR, stdoutDone, stderrDone)
 	return s, nil
