@@ -210,7 +210,9 @@ func (m *Manager) Login(ctx context.Context, srv Server, flow, challenge string)
 	go func() {
 		defer cancel()
 		t, err := plugin.Await(actx, st.FlowID)
-		if err == nil {
+		if err != nil {
+			err = fmt.Errorf("%s: %w", file, err)
+		} else {
 			err = m.save(actx, srv.Name, g, meta, t)
 		}
 		m.mu.Lock()

@@ -52,10 +52,11 @@ func newApp(version, defaultLevel string) (*app, error) {
 	}
 	integrity := pluginhost.NewIntegrity(PluginsDir(s), filepath.Join(s.Home, pluginhost.LockFileName))
 	host, err := pluginhost.New(pluginhost.Options{
-		Dir:      PluginsDir(s),
-		Logger:   log.Named("plugin"),
-		Env:      proxy.PluginEnv(),
-		Verifier: integrity,
+		Dir:          PluginsDir(s),
+		Logger:       log.Named("plugin"),
+		Env:          proxy.PluginEnv(),
+		Verifier:     integrity,
+		StartTimeout: s.PluginStartTimeout,
 	})
 	if err != nil {
 		return nil, err

@@ -36,6 +36,8 @@ type Settings struct {
 	// ListWait bounds how long tools/list waits for upstreams still
 	// starting before it answers without them.
 	ListWait time.Duration
+	// PluginStartTimeout bounds a plugin's start and Info call.
+	PluginStartTimeout time.Duration
 
 	// Separator joins server and tool in mirrored names ("." by default).
 	Separator string
@@ -64,6 +66,7 @@ const (
 	EnvIdleTTL           = "ICA_MCP_PROXY_UPSTREAM_IDLE_TTL_S"
 	EnvRequestTimeout    = "ICA_MCP_PROXY_UPSTREAM_REQUEST_TIMEOUT_S"
 	EnvListWait          = "ICA_MCP_PROXY_LIST_WAIT_S"
+	EnvPluginStart       = "ICA_MCP_PROXY_PLUGIN_START_TIMEOUT_S"
 	EnvSeparator         = "ICA_MCP_PROXY_TOOL_SEPARATOR"
 	EnvPreferHome        = "ICA_MCP_CONFIG_PREFER_HOME"
 	EnvInheritEnv        = "ICA_MCP_PROXY_INHERIT_ENV"
@@ -77,23 +80,24 @@ const (
 func Load(getenv func(string) string) (Settings, []string) {
 	r := reader{getenv: getenv}
 	s := Settings{
-		Home:              r.home(),
-		MaxServers:        r.int(EnvMaxServers, 25),
-		MaxToolsPerServer: r.int(EnvMaxToolsPerServer, 200),
-		MaxTotalTools:     r.int(EnvMaxTotalTools, 2000),
-		MaxSchemaBytes:    r.int(EnvMaxSchemaBytes, 65536),
-		ToolCacheTTL:      r.seconds(EnvToolCacheTTL, 300),
-		PoolStdio:         r.bool(EnvPoolStdio, true),
-		DisablePooling:    r.bool(EnvDisablePooling, false),
-		IdleTTL:           r.seconds(EnvIdleTTL, 90),
-		RequestTimeout:    r.seconds(EnvRequestTimeout, 120),
-		ListWait:          r.seconds(EnvListWait, 10),
-		Separator:         r.separator(),
-		PreferHome:        r.bool(EnvPreferHome, false),
-		InheritEnv:        r.bool(EnvInheritEnv, false),
-		LogLevel:          strings.ToLower(strings.TrimSpace(getenv(EnvLogLevel))),
-		StrictTrust:       r.bool(EnvStrictTrust, false),
-		AllowProjectStdio: r.bool(EnvAllowProjectStdio, false),
+		Home:               r.home(),
+		MaxServers:         r.int(EnvMaxServers, 25),
+		MaxToolsPerServer:  r.int(EnvMaxToolsPerServer, 200),
+		MaxTotalTools:      r.int(EnvMaxTotalTools, 2000),
+		MaxSchemaBytes:     r.int(EnvMaxSchemaBytes, 65536),
+		ToolCacheTTL:       r.seconds(EnvToolCacheTTL, 300),
+		PoolStdio:          r.bool(EnvPoolStdio, true),
+		DisablePooling:     r.bool(EnvDisablePooling, false),
+		IdleTTL:            r.seconds(EnvIdleTTL, 90),
+		RequestTimeout:     r.seconds(EnvRequestTimeout, 120),
+		ListWait:           r.seconds(EnvListWait, 10),
+		PluginStartTimeout: r.seconds(EnvPluginStart, 10),
+		Separator:          r.separator(),
+		PreferHome:         r.bool(EnvPreferHome, false),
+		InheritEnv:         r.bool(EnvInheritEnv, false),
+		LogLevel:           strings.ToLower(strings.TrimSpace(getenv(EnvLogLevel))),
+		StrictTrust:        r.bool(EnvStrictTrust, false),
+		AllowProjectStdio:  r.bool(EnvAllowProjectStdio, false),
 	}
 	if s.LogLevel == "" {
 		s.LogLevel = "info"

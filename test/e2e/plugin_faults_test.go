@@ -1,0 +1,147 @@
+package e2e
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/pluginhost"
+)
+
+// pluginPID finds the running plugin whose process name (cut to 15
+// characters by the kernel) is comm.
+func pluginPID(t *testing.T, proxy int, comm string) int {
+	t.Helper()
+	for _, d := range waitDescendants(t, proxy, comm) {
+		if d.comm == comm {
+			return d.pid
+		}
+	}
+	t.Fatalf("no %s process", comm)
+	return 0
+}
+
+// A transport plugin killed in the middle of a call: the call fails within
+// 2 s naming the plugin, and the next call starts a fresh plugin.
+func TestTransportPluginKilledMidCall(t *testing.T) {
+	e := newEnv(t)
+	e.writeProject(t, map[string]any{"demo": demoServer()})
+	c := startProxy(t, e)
+	c.toolNames()
+	plugin := pluginPID(t, c.cmd.Process.Pid, "ica-plugin-tran")
+
+	type answer struct {
+		r  toolResult
+		at time.Time
+	}
+	got := make(chan answer, 1)
+	go func() {
+		r := decodeResult(t, c.callTool("demo.sleep", map[string]any{"ms": 30000}))
+		got <- answer{r, time.Now()}
+	}()
+	time.Sleep(300 * time.Millisecond) // the call reaches the upstream
+	killed := time.Now()
+	killProcess(t, plugin)
+	select {
+	case a := <-got:
+		if took := a.at.Sub(killed); took > 2*time.Second {
+			t.Fatalf("the call failed %s after the plugin was killed", took)
+		}
+		if !a.r.IsError || !strings.Contains(a.r.text(), "ica-plugin-transport-stdio") {
+			t.Fatalf("the call in flight: %+v", a.r)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the call in flight never failed")
+	}
+	if got := decodeResult(t, c.callTool("demo.echo", map[string]any{"message": "again"})).text(); got != "again" {
+		t.Fatalf("the next call: %q", got)
+	}
+	if again := pluginPID(t, c.cmd.Process.Pid, "ica-plugin-tran"); again == plugin {
+		t.Fatal("no fresh plugin process")
+	}
+}
+
+// A plugin that hangs at start is given up after the start timeout and
+// killed; the call fails naming it, and the other servers work.
+func TestPluginHangingAtStart(t *testing.T) {
+	e := newEnv(t)
+	hang := filepath.Join(e.home, "plugins", "ica-plugin-transport-hang")
+	writeFile(t, hang, "#!/bin/sh\nexec sleep 60\n", 0o700)
+	sum, err := pluginhost.FileSHA256(hang)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pluginhost.NewIntegrity(filepath.Join(e.home, "plugins"), filepath.Join(e.home, pluginhost.LockFileName)).Record(filepath.Base(hang), sum); err != nil {
+		t.Fatal(err)
+	}
+	e.set("ICA_MCP_PROXY_PLUGIN_START_TIMEOUT_S=1")
+	e.writeProject(t, map[string]any{"stuck": map[string]any{"type": "hang", "url": "https://stuck.example/mcp"}, "demo": demoServer()})
+	c := startProxy(t, e)
+	start := time.Now()
+	r := decodeResult(t, c.callTool("proxy.call", map[string]any{"server": "stuck", "tool": "x"}))
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("the call failed after %s", took)
+	}
+	if !r.IsError || !strings.Contains(r.text(), "ica-plugin-transport-hang") {
+		t.Fatalf("a call through the hanging plugin: %+v", r)
+	}
+	if got := decodeResult(t, c.callTool("demo.echo", map[string]any{"message": "ok"})).text(); got != "ok" {
+		t.Fatalf("demo.echo: %q", got)
+	}
+	// Killed: no sleep left under the proxy.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		left := false
+		for _, d := range descendants(c.cmd.Process.Pid) {
+			if d.comm == "sleep" {
+				left = true
+			}
+		}
+		if !left {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the hanging plugin was not killed")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// An auth plugin killed while a login waits for the user: the login ends
+// in an error naming the plugin within 2 s, and a new login starts a fresh
+// plugin.
+func TestAuthPluginKilledMidLogin(t *testing.T) {
+	site := newProtectedSite(t)
+	e := newEnv(t)
+	e.writeProject(t, map[string]any{"locked": map[string]any{"url": site.srv.URL + "/mcp",
+		"oauth": map[string]any{"flow": "pkce", "options": map[string]any{"open_browser": false}}}})
+	c := startProxy(t, e)
+	started := decodeResult(t, c.callTool("proxy.auth_start", map[string]any{"server": "locked"}))
+	if started.IsError || !strings.Contains(string(started.StructuredContent), "/authorize") {
+		t.Fatalf("auth_start: %s", started.StructuredContent)
+	}
+	plugin := pluginPID(t, c.cmd.Process.Pid, "ica-plugin-auth")
+	killed := time.Now()
+	killProcess(t, plugin)
+	for {
+		st := string(decodeResult(t, c.callTool("proxy.auth_status", map[string]any{"server": "locked"})).StructuredContent)
+		if strings.Contains(st, `"state":"error"`) {
+			if !strings.Contains(st, "ica-plugin-auth-pkce") {
+				t.Fatalf("the error does not name the plugin: %s", st)
+			}
+			break
+		}
+		if time.Since(killed) > 2*time.Second {
+			t.Fatalf("2 s after the plugin was killed: %s", st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	again := decodeResult(t, c.callTool("proxy.auth_start", map[string]any{"server": "locked"}))
+	if again.IsError || !strings.Contains(string(again.StructuredContent), "/authorize") {
+		t.Fatalf("auth_start after the crash: %s", again.StructuredContent)
+	}
+	if pluginPID(t, c.cmd.Process.Pid, "ica-plugin-auth") == plugin {
+		t.Fatal("no fresh auth plugin")
+	}
+}
