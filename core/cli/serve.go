@@ -43,6 +43,9 @@ func runServe(ctx context.Context, version string) error {
 	if err != nil {
 		return err
 	}
+	if err := serveDebug(a.log); err != nil {
+		return err
+	}
 	if ctx == nil {
 		ctx = context.Background()
 	}

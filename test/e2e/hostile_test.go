@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"debug/buildinfo"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,7 +64,12 @@ func TestHostileUpstreamOutput(t *testing.T) {
 func TestOversizedResults(t *testing.T) {
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"hostile": map[string]any{"command": buildHostile(t)}})
-	c := startProxy(t, e)
+	// Memory is measured on a core built without the race detector, whose
+	// shadow memory would multiply it.
+	cmd := e.command()
+	cmd.Path = plainProxy(t)
+	c := startRPC(t, cmd)
+	c.initialize()
 	c.toolNames()
 	before := peakRSS(t, c.cmd.Process.Pid)
 	r := decodeResult(t, c.callTool("hostile.big", map[string]any{"mib": 50}))
@@ -86,6 +92,28 @@ func TestOversizedResults(t *testing.T) {
 	if got := decodeResult(t, c.callTool("hostile.big", map[string]any{"mib": 0.001})).text(); len(got) != 1048 {
 		t.Fatalf("the server after the refusal: %d bytes", len(got))
 	}
+}
+
+// plainProxy is the proxy binary under test, or, if that was built with
+// the race detector, the same core built without it.
+func plainProxy(t *testing.T) string {
+	t.Helper()
+	info, err := buildinfo.ReadFile(proxyBin())
+	if err != nil {
+		t.Fatal(err)
+	}
+	race := false
+	for _, s := range info.Settings {
+		race = race || (s.Key == "-race" && s.Value == "true")
+	}
+	if !race {
+		return proxyBin()
+	}
+	bin := filepath.Join(t.TempDir(), "ica-mcp-proxy")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/ica-mcp-proxy").CombinedOutput(); err != nil {
+		t.Fatalf("build the proxy without -race: %v\n%s", err, out)
+	}
+	return bin
 }
 
 // peakRSS is a process's peak resident memory (VmHWM), in bytes.

@@ -29,6 +29,7 @@ type rpc struct {
 	notes   []json.RawMessage
 	noteCh  chan struct{}
 	bad     []string // stdout lines that were not JSON-RPC
+	stray   []string // answers to no pending request
 	done    chan struct{}
 	// answer gives the result for the server's requests by method; a
 	// method without one is refused.
@@ -184,7 +185,17 @@ func (c *rpc) dispatch(line []byte) {
 	if ch, ok := c.pending[string(env.ID)]; ok {
 		delete(c.pending, string(env.ID))
 		ch <- msg
+		return
 	}
+	c.stray = append(c.stray, string(line))
+}
+
+// strayAnswers returns the answers to ids the client was not waiting for:
+// a second answer to one request, or an answer to one never sent.
+func (c *rpc) strayAnswers() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.stray...)
 }
 
 func (c *rpc) send(line string) {

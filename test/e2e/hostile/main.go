@@ -3,7 +3,7 @@
 // stdout, answers ids nobody asked, uses wrong-case keys, sends a 16 MiB
 // line that is not JSON, and can answer with a result of any size. Between
 // all that it answers correctly, so that the tests can check the proxy
-// kept serving.
+// kept serving. Its "delayed" tool answers out of order.
 package main
 
 import (
@@ -13,11 +13,16 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
+	"time"
 )
 
 func main() {
 	out := bufio.NewWriterSize(os.Stdout, 1<<20)
+	var mu sync.Mutex
 	write := func(s string) {
+		mu.Lock()
+		defer mu.Unlock()
 		out.WriteString(s)
 		out.WriteByte('\n')
 		out.Flush()
@@ -62,7 +67,8 @@ func handle(line []byte, write func(string)) {
 	case "tools/list":
 		answer(`{"tools":[` +
 			`{"name":"garbage","description":"answers after a burst of garbage","inputSchema":{"type":"object"}},` +
-			`{"name":"big","description":"answers with mib MiB of text","inputSchema":{"type":"object","properties":{"mib":{"type":"number"}}}}]}`)
+			`{"name":"big","description":"answers with mib MiB of text","inputSchema":{"type":"object","properties":{"mib":{"type":"number"}}}},` +
+			`{"name":"delayed","description":"answers tag after ms, while answering other calls","inputSchema":{"type":"object"}}]}`)
 	case "tools/call":
 		switch req.Params.Name {
 		case "garbage":
@@ -76,6 +82,14 @@ func handle(line []byte, write func(string)) {
 			write(strings.Repeat("A", 16<<20))
 			write(`{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"still talking"}}`)
 			answer(`{"content":[{"type":"text","text":"survived"}]}`)
+		case "delayed":
+			ms, _ := req.Params.Arguments["ms"].(float64)
+			tag, _ := req.Params.Arguments["tag"].(string)
+			go func() {
+				time.Sleep(time.Duration(ms) * time.Millisecond)
+				text, _ := json.Marshal(tag)
+				answer(`{"content":[{"type":"text","text":` + string(text) + `}]}`)
+			}()
 		case "big":
 			mib, _ := req.Params.Arguments["mib"].(float64)
 			text := strings.Repeat("x", int(mib*(1<<20)))
