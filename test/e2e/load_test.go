@@ -108,4 +108,3 @@ func openFiles(t *testing.T, pid int) int {
 	}
 	return len(fds)
 }
-
