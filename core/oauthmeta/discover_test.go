@@ -15,13 +15,18 @@ import (
 // site is an MCP server and its authorization server on loopback, each
 // metadata document replaceable by a test.
 type site struct {
-	srv  *httptest.Server
-	docs map[string]any // path → JSON body
+	srv       *httptest.Server
+	docs      map[string]any    // path → JSON body
+	redirects map[string]string // path → where it redirects
 }
 
 func newSite(t *testing.T) *site {
-	s := &site{docs: map[string]any{}}
+	s := &site{docs: map[string]any{}, redirects: map[string]string{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if to, ok := s.redirects[r.URL.Path]; ok {
+			http.Redirect(w, r, to, http.StatusFound)
+			return
+		}
 		doc, ok := s.docs[r.URL.Path]
 		if !ok {
 			http.NotFound(w, r)
@@ -98,6 +103,15 @@ func TestHostileMetadata(t *testing.T) {
 		"mapped private address": {func(s *site) {
 			s.docs["/.well-known/oauth-protected-resource/mcp"].(map[string]any)["authorization_servers"] = []string{"https://[::ffff:10.0.0.1]/as"}
 		}, "private address"},
+		"decimal form of a private address": {func(s *site) {
+			s.docs["/.well-known/oauth-protected-resource/mcp"].(map[string]any)["authorization_servers"] = []string{"https://167772161/as"}
+		}, "167772161"},
+		"metadata redirected to the cloud metadata address": {func(s *site) {
+			s.redirects["/.well-known/oauth-authorization-server/as"] = "http://169.254.169.254/latest/meta-data/"
+		}, "redirect"},
+		"metadata redirected to a private address on the same scheme": {func(s *site) {
+			s.redirects["/.well-known/oauth-protected-resource/mcp"] = "http://10.0.0.1/.well-known/oauth-protected-resource"
+		}, "redirect"},
 		"no metadata at all": {func(s *site) {
 			delete(s.docs, "/.well-known/oauth-authorization-server/as")
 		}, "publishes no metadata"},
