@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
@@ -91,20 +92,49 @@ func TestConfigReloadSendsListChanged(t *testing.T) {
 	}
 }
 
+// A call to an upstream that does not answer gets an error at the request
+// timeout, the upstream gets notifications/cancelled, and another upstream
+// answers at once meanwhile and afterwards.
 func TestRequestTimeoutCancelsUpstream(t *testing.T) {
 	e := newEnv(t)
-	e.writeProject(t, map[string]any{"demo": demoServer()})
-	e.set("ICA_MCP_PROXY_UPSTREAM_REQUEST_TIMEOUT_S=1")
+	e.writeProject(t, map[string]any{"demo": demoServer(), "other": demoServer()})
+	e.set("ICA_MCP_PROXY_UPSTREAM_REQUEST_TIMEOUT_S=3")
 	p := startProxy(t, e)
+	p.toolNames()
 	start := time.Now()
-	r := decodeResult(t, p.callTool("demo.sleep", map[string]any{"ms": 10000}))
+	silent := make(chan toolResult, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		msg, _, err := p.request(ctx, "tools/call", map[string]any{"name": "demo.sleep", "arguments": map[string]any{"ms": 10000}})
+		var r struct {
+			Result toolResult `json:"result"`
+		}
+		if err == nil {
+			_ = json.Unmarshal(msg, &r)
+		}
+		silent <- r.Result
+	}()
+	time.Sleep(200 * time.Millisecond)
+	if got := decodeResult(t, p.callTool("other.echo", map[string]any{"message": "meanwhile"})).text(); got != "meanwhile" {
+		t.Fatalf("another upstream while one is silent: %q", got)
+	}
+	select {
+	case <-silent:
+		t.Fatal("the other upstream answered only after the silent call had ended")
+	default:
+	}
+	r := <-silent
 	took := time.Since(start)
-	if !r.IsError || !strings.Contains(r.text(), "did not answer") || took > 5*time.Second {
+	if !r.IsError || !strings.Contains(r.text(), "did not answer") || took > 8*time.Second {
 		t.Fatalf("after %s: %+v", took, r)
 	}
 	waitStderr(t, p, "sleep cancelled", 5*time.Second)
 	if r := decodeResult(t, p.callTool("demo.echo", map[string]any{"message": "next"})); r.text() != "next" {
 		t.Fatalf("the call after a timeout: %+v", r)
+	}
+	if r := decodeResult(t, p.callTool("other.echo", map[string]any{"message": "after"})); r.text() != "after" {
+		t.Fatalf("another upstream after a timeout: %+v", r)
 	}
 }
 
