@@ -79,6 +79,12 @@ type Server struct {
 	// streamable HTTP and falls back to SSE if the server does not speak it.
 	Probe bool `json:"probe,omitempty"`
 
+	// IncludeTools and ExcludeTools are glob patterns over the server's tool
+	// names (case-insensitive) choosing what is mirrored, before the
+	// guardrails.
+	IncludeTools []string `json:"include_tools,omitempty"`
+	ExcludeTools []string `json:"exclude_tools,omitempty"`
+
 	// EnvRefs are the variables the entry's strings name as ${VAR}: what
 	// the entry would read from the user's environment (the trust gate
 	// holds back a project's remote server that would send any away).
@@ -274,7 +280,7 @@ func position(data []byte, offset int) string {
 var knownKeys = map[string]bool{
 	"command": true, "args": true, "env": true, "cwd": true, "url": true, "headers": true,
 	"type": true, "timeout": true, "api_key": true, "oauth": true, "inherit_env": true,
-	"allow_http": true, "options": true,
+	"allow_http": true, "options": true, "include_tools": true, "exclude_tools": true,
 	// Keys other tools write into the same files; harmless here.
 	"transport": true, "description": true, "disabled": true, "enabled": true,
 }
@@ -309,6 +315,8 @@ func parseServer(name string, raw json.RawMessage, kind SourceKind, path string,
 	s.Timeout = p.timeout(fields, "timeout")
 	s.InheritEnv = p.boolean(fields, "inherit_env")
 	s.AllowHTTP = p.boolean(fields, "allow_http")
+	s.IncludeTools = p.globs(fields, "include_tools")
+	s.ExcludeTools = p.globs(fields, "exclude_tools")
 	typ := strings.ToLower(p.str(fields, "type"))
 	if raw, ok := fields["oauth"]; ok {
 		s.OAuth = p.expandJSON("oauth", raw)

@@ -3,6 +3,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"path"
 	"slices"
 	"sort"
 	"strconv"
@@ -167,4 +168,16 @@ func (p *entryParser) expandJSON(key string, raw json.RawMessage) json.RawMessag
 		return raw
 	}
 	return out
+}
+
+// globs reads a list of glob patterns (path.Match syntax) and refuses one
+// that is not valid.
+func (p *entryParser) globs(f map[string]json.RawMessage, key string) []string {
+	list := p.strList(f, key)
+	for _, g := range list {
+		if _, err := path.Match(g, ""); err != nil {
+			p.fail(key, fmt.Sprintf("a list of glob patterns (%q: %v)", g, err))
+		}
+	}
+	return list
 }

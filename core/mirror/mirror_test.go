@@ -146,3 +146,33 @@ func TestCatalog(t *testing.T) {
 		t.Fatal("matched a uri no template covers")
 	}
 }
+
+func TestFilter(t *testing.T) {
+	tools := []json.RawMessage{
+		json.RawMessage(`{"name":"read_file"}`), json.RawMessage(`{"name":"Write_File"}`),
+		json.RawMessage(`{"name":"delete_repo"}`), json.RawMessage(`{"name":"search"}`),
+	}
+	names := func(f Filter) string {
+		kept, _ := f.Apply(tools)
+		var out []string
+		for _, k := range kept {
+			var d struct{ Name string }
+			_ = json.Unmarshal(k, &d)
+			out = append(out, d.Name)
+		}
+		return strings.Join(out, ",")
+	}
+	for _, c := range []struct {
+		f    Filter
+		want string
+	}{
+		{Filter{}, "read_file,Write_File,delete_repo,search"},
+		{Filter{Include: []string{"*_FILE"}}, "read_file,Write_File"},
+		{Filter{Exclude: []string{"delete_*", "write*"}}, "read_file,search"},
+		{Filter{Include: []string{"*"}, Exclude: []string{"[dw]*"}}, "read_file,search"},
+	} {
+		if got := names(c.f); got != c.want {
+			t.Errorf("%+v: %s, want %s", c.f, got, c.want)
+		}
+	}
+}

@@ -383,15 +383,30 @@ func (p *Proxy) rebuild() {
 	p.rebuildMu.Lock()
 	defer p.rebuildMu.Unlock()
 	names, _ := p.mirrorable()
+	var filtered []mirror.Reason
 	p.mu.RLock()
 	in := make([]mirror.ServerTools, 0, len(names))
 	for _, name := range names {
-		if tools, ok := p.lists[name]; ok {
-			in = append(in, mirror.ServerTools{Server: name, Tools: tools})
+		tools, ok := p.lists[name]
+		if !ok || p.opts.Settings.MirrorNone {
+			continue
 		}
+		if s := p.cfg.Server(name); s != nil {
+			f := mirror.Filter{Include: s.IncludeTools, Exclude: s.ExcludeTools}
+			var dropped int
+			if tools, dropped = f.Apply(tools); dropped > 0 {
+				filtered = append(filtered, mirror.Reason{Server: name, Cap: "filter", Limit: dropped,
+					Detail: fmt.Sprintf("%d tool(s) left out by include_tools/exclude_tools", dropped)})
+			}
+		}
+		in = append(in, mirror.ServerTools{Server: name, Tools: tools})
 	}
 	p.mu.RUnlock()
 	t := mirror.Build(in, p.limits(), p.opts.Settings.Separator, p.opts.Reserved)
+	t.Reasons = append(filtered, t.Reasons...)
+	if p.opts.Settings.MirrorNone {
+		t.Reasons = append(t.Reasons, mirror.Reason{Cap: "mirror", Detail: "ICA_MCP_PROXY_MIRROR=none: only proxy.* tools are exposed; find tools with proxy.search_tools and call them with proxy.call"})
+	}
 	old := p.table.Swap(t)
 	if !mirror.Same(old, t) {
 		if h := p.hooks.Load().ToolsChanged; h != nil {

@@ -39,6 +39,10 @@ type Settings struct {
 	// PluginStartTimeout bounds a plugin's start and Info call.
 	PluginStartTimeout time.Duration
 
+	// MirrorNone exposes only the proxy.* tools (ICA_MCP_PROXY_MIRROR=none),
+	// for clients with small tool limits.
+	MirrorNone bool
+
 	// Separator joins server and tool in mirrored names ("." by default).
 	Separator string
 	// PreferHome makes $ICA_HOME's config win over the project's.
@@ -67,6 +71,7 @@ const (
 	EnvRequestTimeout    = "ICA_MCP_PROXY_UPSTREAM_REQUEST_TIMEOUT_S"
 	EnvListWait          = "ICA_MCP_PROXY_LIST_WAIT_S"
 	EnvPluginStart       = "ICA_MCP_PROXY_PLUGIN_START_TIMEOUT_S"
+	EnvMirror            = "ICA_MCP_PROXY_MIRROR"
 	EnvSeparator         = "ICA_MCP_PROXY_TOOL_SEPARATOR"
 	EnvPreferHome        = "ICA_MCP_CONFIG_PREFER_HOME"
 	EnvInheritEnv        = "ICA_MCP_PROXY_INHERIT_ENV"
@@ -93,6 +98,7 @@ func Load(getenv func(string) string) (Settings, []string) {
 		ListWait:           r.seconds(EnvListWait, 10),
 		PluginStartTimeout: r.seconds(EnvPluginStart, 10),
 		Separator:          r.separator(),
+		MirrorNone:         r.mirrorNone(),
 		PreferHome:         r.bool(EnvPreferHome, false),
 		InheritEnv:         r.bool(EnvInheritEnv, false),
 		LogLevel:           strings.ToLower(strings.TrimSpace(getenv(EnvLogLevel))),
@@ -156,6 +162,18 @@ func (r *reader) bool(name string, def bool) bool {
 	}
 	r.warn(name, v, "a boolean (1/0, true/false)")
 	return def
+}
+
+func (r *reader) mirrorNone() bool {
+	switch v := strings.ToLower(strings.TrimSpace(r.getenv(EnvMirror))); v {
+	case "", "all":
+		return false
+	case "none":
+		return true
+	default:
+		r.warn(EnvMirror, v, "all or none")
+		return false
+	}
 }
 
 func (r *reader) separator() string {

@@ -215,3 +215,43 @@ func itoa(n int) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+// include_tools / exclude_tools choose what is mirrored (globs, any case);
+// ICA_MCP_PROXY_MIRROR=none exposes only proxy.*, and proxy.call still
+// reaches every tool.
+func TestToolFiltersAndMirrorNone(t *testing.T) {
+	e := newEnv(t)
+	only := demoServer()
+	only["include_tools"] = []string{"EC*"}
+	without := demoServer()
+	without["exclude_tools"] = []string{"sl?ep"}
+	e.writeProject(t, map[string]any{"only": only, "without": without})
+	c := startProxy(t, e)
+	if got := mirrored(c.toolNames()); !slices.Equal(got, []string{"only.echo", "without.add", "without.echo"}) {
+		t.Fatalf("mirrored: %v", got)
+	}
+	if !c.mirrorStatus().hasReason("only", "filter") {
+		t.Fatal("mirror_status does not say what the filter left out")
+	}
+	_ = c.stdin.Close()
+	<-c.done
+
+	e.set("ICA_MCP_PROXY_MIRROR=none")
+	c = startProxy(t, e)
+	names := c.toolNames()
+	if got := mirrored(names); len(got) != 0 || !hasBroker(names, ".") {
+		t.Fatalf("with MIRROR=none: %v", names)
+	}
+	r := decodeResult(t, c.callTool("proxy.call", map[string]any{"server": "without", "tool": "echo", "args": map[string]any{"message": "via proxy.call"}}))
+	if r.text() != "via proxy.call" {
+		t.Fatalf("proxy.call: %+v", r)
+	}
+
+	bad := demoServer()
+	bad["include_tools"] = []string{"[unclosed"}
+	e.writeProject(t, map[string]any{"bad": bad})
+	out, _ := e.command("servers").Output()
+	if !strings.Contains(string(out), `\"include_tools\" must be a list of glob patterns`) {
+		t.Fatalf("a bad pattern: %s", out)
+	}
+}
