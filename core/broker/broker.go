@@ -1,6 +1,6 @@
 // Package broker implements the proxy.* tools, which are always exposed,
 // whatever the guardrails cut: list_servers, list_tools, call,
-// mirror_status, and the logins' auth_start, auth_status, auth_refresh and
+// mirror_status, search_tools, and the logins' auth_start, auth_status, auth_refresh and
 // auth_logout. Their answers are structuredContent plus the same JSON as
 // text; their errors are isError results naming the cause.
 package broker
@@ -30,6 +30,13 @@ const (
 	AuthStatus   = "auth_status"
 	AuthRefresh  = "auth_refresh"
 	AuthLogout   = "auth_logout"
+	SearchTools  = "search_tools"
+)
+
+// Results of search_tools: by default, and at most.
+const (
+	searchDefault = 10
+	searchMax     = 50
 )
 
 // Broker serves the proxy.* tools.
@@ -90,6 +97,11 @@ func definitions() []mcp.Tool {
 			mcp.WithString("server", mcp.Required(), mcp.Description("The server's name, as in proxy.list_servers.")),
 			mcp.WithBoolean("include_schema", mcp.Description("Include each tool's input and output schema.")),
 			readOnly),
+		mcp.NewTool(SearchTools,
+			mcp.WithDescription("Find upstream tools for a task: ranks the names and descriptions of every tool of every server, mirrored or not, and returns the best matches with their server, upstream name and input schema. Call one with proxy.call."),
+			mcp.WithString("query", mcp.Required(), mcp.Description("What the tool should do, in words (\"create a GitHub issue\", \"read a file\").")),
+			mcp.WithNumber("limit", mcp.Description("How many results, 1 to 50; default 10.")),
+			readOnly),
 		mcp.NewTool(Call,
 			mcp.WithDescription("Call a tool of an upstream server by its upstream name, whether or not it is mirrored. The result is the upstream's, unchanged."),
 			mcp.WithString("server", mcp.Required(), mcp.Description("The server's name, as in proxy.list_servers.")),
@@ -125,6 +137,8 @@ func (b *Broker) Call(ctx context.Context, name string, args json.RawMessage) (j
 		Args          json.RawMessage `json:"args"`
 		IncludeSchema bool            `json:"include_schema"`
 		Flow          string          `json:"flow"`
+		Query         string          `json:"query"`
+		Limit         float64         `json:"limit"`
 	}
 	if len(args) > 0 && string(args) != "null" {
 		if err := json.Unmarshal(args, &a); err != nil {
@@ -136,6 +150,15 @@ func (b *Broker) Call(ctx context.Context, name string, args json.RawMessage) (j
 		return StructuredResult(b.p.ListServers()), nil
 	case MirrorStatus:
 		return StructuredResult(b.p.MirrorStatus()), nil
+	case SearchTools:
+		if strings.TrimSpace(a.Query) == "" {
+			return ErrorResult(name + `: "query" is required: say in words what the tool should do`), nil
+		}
+		limit := int(a.Limit)
+		if limit <= 0 {
+			limit = searchDefault
+		}
+		return StructuredResult(b.p.SearchTools(a.Query, min(limit, searchMax))), nil
 	case ListTools:
 		if a.Server == "" {
 			return ErrorResult(name + `: "server" is required`), nil

@@ -89,6 +89,8 @@ type Proxy struct {
 	listing map[string]chan struct{}
 
 	table atomic.Pointer[mirror.Table]
+	// search is the index of proxy.search_tools, rebuilt on demand.
+	search searchIndex
 	// initial is closed once every server of the first round has been
 	// listed or has failed.
 	initial chan struct{}
@@ -402,6 +404,7 @@ func (p *Proxy) rebuild() {
 		in = append(in, mirror.ServerTools{Server: name, Tools: tools})
 	}
 	p.mu.RUnlock()
+	p.search.invalidate()
 	t := mirror.Build(in, p.limits(), p.opts.Settings.Separator, p.opts.Reserved)
 	t.Reasons = append(filtered, t.Reasons...)
 	if p.opts.Settings.MirrorNone {

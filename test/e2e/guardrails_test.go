@@ -255,3 +255,36 @@ func TestToolFiltersAndMirrorNone(t *testing.T) {
 		t.Fatalf("a bad pattern: %s", out)
 	}
 }
+
+// proxy.search_tools ranks every tool, mirrored or cut by a guardrail, and
+// what it returns is enough for proxy.call.
+func TestSearchTools(t *testing.T) {
+	e := newEnv(t)
+	e.set("ICA_MCP_PROXY_MAX_TOOLS_PER_SERVER=1")
+	e.writeProject(t, map[string]any{"demo": demoServer()})
+	c := startProxy(t, e)
+	c.toolNames()
+	var rep struct {
+		Searched int `json:"searched"`
+		Results  []struct {
+			Server      string          `json:"server"`
+			Name        string          `json:"name"`
+			MirroredAs  string          `json:"mirrored_as"`
+			InputSchema json.RawMessage `json:"inputSchema"`
+		} `json:"results"`
+	}
+	r := decodeResult(t, c.callTool("proxy.search_tools", map[string]any{"query": "wait for some milliseconds", "limit": 2}))
+	if err := json.Unmarshal(r.StructuredContent, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Searched != 3 || len(rep.Results) == 0 || rep.Results[0].Name != "sleep" || rep.Results[0].MirroredAs != "" || len(rep.Results[0].InputSchema) == 0 {
+		t.Fatalf("search: %s", r.StructuredContent)
+	}
+	call := decodeResult(t, c.callTool("proxy.call", map[string]any{"server": rep.Results[0].Server, "tool": rep.Results[0].Name, "args": map[string]any{"ms": 1}}))
+	if call.IsError {
+		t.Fatalf("proxy.call of a found tool: %+v", call)
+	}
+	if r := decodeResult(t, c.callTool("proxy.search_tools", map[string]any{})); !r.IsError || !strings.Contains(r.text(), `"query" is required`) {
+		t.Fatalf("no query: %+v", r)
+	}
+}
