@@ -18,6 +18,7 @@ import (
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/proxy"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/settings"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/tokenstore"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/toolcache"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/trust"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
 )
@@ -68,15 +69,16 @@ func newApp(version, defaultLevel string) (*app, error) {
 	upstream.ClientInfo.Version = version
 	logins := auth.New(auth.Options{Store: tokenstore.New(s.Home), Plugins: host, Logger: log.Named("auth")})
 	p := proxy.New(proxy.Options{
-		Settings: s,
-		Cwd:      cwd,
-		Logger:   log.Named("proxy"),
-		Opener:   host,
-		Reserved: broker.Names(s.Separator),
-		Memo:     memo.New(s.Home),
-		Auth:     logins,
-		Trust:    trust.New(s.Home),
-		Drift:    drift.New(s.Home),
+		Settings:  s,
+		Cwd:       cwd,
+		Logger:    log.Named("proxy"),
+		Opener:    host,
+		Reserved:  broker.Names(s.Separator),
+		Memo:      memo.New(s.Home),
+		Auth:      logins,
+		Trust:     trust.New(s.Home),
+		Drift:     drift.New(s.Home),
+		ToolCache: toolcache.New(s.Home),
 	})
 	return &app{settings: s, log: log, host: host, integrity: integrity, proxy: p, broker: broker.New(p, s.Separator)}, nil
 }

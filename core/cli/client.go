@@ -31,7 +31,7 @@ func withAppLogging(ctx context.Context, version, level string, list bool, fn fu
 	defer a.close()
 	if list {
 		a.proxy.Start(ctx, 0)
-		a.proxy.ToolsForList(ctx)
+		a.proxy.WaitListed(ctx)
 	}
 	return fn(a)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/drift"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/mirror"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/settings"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/toolcache"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/trust"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
@@ -57,6 +58,9 @@ type Options struct {
 	Trust *trust.Store
 	// Drift remembers each tool's approved form; nil notices nothing.
 	Drift *drift.Store
+	// ToolCache keeps each server's last tool list between runs, so that
+	// tools/list is answered before the servers start; nil keeps none.
+	ToolCache *toolcache.Cache
 }
 
 // Hooks are how the proxy tells its frontend what happened.
@@ -128,8 +132,47 @@ func New(opts Options) *Proxy {
 		opts.Auth.OnChange(p.onCredentialsChanged)
 	}
 	p.table.Store(mirror.Build(nil, p.limits(), opts.Settings.Separator, opts.Reserved))
-	p.apply(p.loadConfig())
+	p.warm(p.apply(p.loadConfig()))
 	return p
+}
+
+// warm fills the tool lists of the named servers, which have not been
+// listed yet, from the tool cache: tools/list can then be answered at
+// once, and the real lists, when the servers answer, replace them (with
+// tools/list_changed if they differ).
+func (p *Proxy) warm(names []string) {
+	c := p.opts.ToolCache
+	if c == nil {
+		return
+	}
+	warmed := false
+	for _, name := range names {
+		p.mu.RLock()
+		s, u := p.cfg.Server(name), p.ups[name]
+		_, listed := p.lists[name]
+		p.mu.RUnlock()
+		if s == nil || u == nil || listed {
+			continue
+		}
+		tools, ok := c.Get(name, s.Fingerprint)
+		if !ok {
+			continue
+		}
+		tools, changes := p.checkDrift(name, tools)
+		p.mu.Lock()
+		if _, listed := p.lists[name]; p.ups[name] == u && !listed {
+			p.lists[name] = tools
+			if p.drifted == nil {
+				p.drifted = map[string][]drift.Change{}
+			}
+			p.drifted[name] = changes
+			warmed = true
+		}
+		p.mu.Unlock()
+	}
+	if warmed {
+		p.rebuild()
+	}
 }
 
 // SetHooks installs the frontend's hooks.
@@ -366,6 +409,14 @@ func (p *Proxy) list(ctx context.Context, name string) {
 		p.log.Debug("could not list tools", "server", name, "error", err)
 		return
 	}
+	if c := p.opts.ToolCache; c != nil {
+		p.mu.RLock()
+		s := p.cfg.Server(name)
+		p.mu.RUnlock()
+		if s != nil {
+			c.Put(name, s.Fingerprint, tools)
+		}
+	}
 	tools, changes := p.checkDrift(name, tools)
 	p.mu.Lock()
 	if p.ups[name] == u { // not replaced by a reload meanwhile
@@ -442,6 +493,15 @@ func (p *Proxy) Lookup(ctx context.Context, name string) (mirror.Tool, bool) {
 // list wait) for the first listing round, refreshes stale lists in the
 // background, and returns the table.
 func (p *Proxy) ToolsForList(ctx context.Context) *mirror.Table {
+	select {
+	case <-p.initial:
+	default:
+		if p.allListed() {
+			// From the tool cache: the servers are still starting, and
+			// their real lists will follow (tools/list_changed).
+			return p.Table()
+		}
+	}
 	wait := p.opts.Settings.ListWait
 	t := time.NewTimer(wait)
 	defer t.Stop()
@@ -452,6 +512,33 @@ func (p *Proxy) ToolsForList(ctx context.Context) *mirror.Table {
 	case <-ctx.Done():
 	}
 	return p.Table()
+}
+
+// WaitListed waits, at most the list wait, for the first listing round to
+// end: what the CLI's commands report is the servers' state now, not the
+// tool cache's.
+func (p *Proxy) WaitListed(ctx context.Context) {
+	t := time.NewTimer(p.opts.Settings.ListWait)
+	defer t.Stop()
+	select {
+	case <-p.initial:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// allListed says whether every mirrored server has a tool list, listed or
+// from the cache.
+func (p *Proxy) allListed() bool {
+	names, _ := p.mirrorable()
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	for _, n := range names {
+		if _, ok := p.lists[n]; !ok {
+			return false
+		}
+	}
+	return len(names) > 0
 }
 
 // refreshStale re-lists servers whose cached list expired or was
@@ -488,6 +575,7 @@ func (p *Proxy) onNotification(server, method string, params, msg json.RawMessag
 func (p *Proxy) Reload(ctx context.Context) {
 	p.log.Info("configuration changed; reloading")
 	changed := p.apply(p.loadConfig())
+	p.warm(changed)
 	names, _ := p.mirrorable()
 	p.rebuild() // drops removed servers at once
 	want := map[string]bool{}
@@ -574,4 +662,9 @@ func (p *Proxy) Close() {
 		wg.Go(u.Close)
 	}
 	wg.Wait()
+	if c := p.opts.ToolCache; c != nil {
+		if err := c.Flush(); err != nil {
+			p.log.Debug("could not write the tool cache", "error", err)
+		}
+	}
 }
