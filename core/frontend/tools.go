@@ -105,6 +105,13 @@ func (s *Server) forwardNow(env envelope) bool {
 // progress token) goes through byte for byte, and so does the answer. It
 // returns how to cancel the call; ended runs after the answer is written.
 func (s *Server) forward(env envelope, nameField gjson.Result, tool mirror.Tool, c *call, ended func()) func(error) {
+	if err := tool.CheckArgs(json.RawMessage(gjson.GetBytes(env.Params, "arguments").Raw)); err != nil {
+		// The schema the client saw was rewritten for it; the upstream's
+		// own still decides.
+		s.writeResult(env.ID, broker.ErrorResult(tool.Exposed+": "+err.Error()))
+		ended()
+		return func(error) {}
+	}
 	params := replaceRaw(env.Params, nameField, tool.Name)
 	return s.p.StartCallTool(tool.Server, params, func(r upstream.Reply, err error) {
 		switch {

@@ -12,6 +12,9 @@ type Limits struct {
 	MaxToolsPerServer int
 	MaxTotalTools     int
 	MaxSchemaBytes    int
+	// SchemaCompat rewrites input schemas for strict clients (see
+	// CompatSchema); not a limit, but decided in the same place.
+	SchemaCompat bool
 }
 
 // Env var names of the caps, as reasons name them.
@@ -38,6 +41,8 @@ type Tool struct {
 	// Definition is the upstream's tool object with "name" replaced by
 	// Exposed; every other key is byte-for-byte what the upstream sent.
 	Definition json.RawMessage `json:"-"`
+	// check holds the original input schema when SchemaCompat rewrote it.
+	check *argsCheck
 }
 
 // Reason records one cap that cut something.
@@ -166,7 +171,14 @@ func Build(servers []ServerTools, lim Limits, sep string, reserved []string) *Ta
 			}
 			t.byName[name] = len(t.Tools)
 			t.byTool[[2]string{st.Server, def.Name}] = len(t.Tools)
-			t.Tools = append(t.Tools, Tool{Exposed: name, Server: st.Server, Name: def.Name, Definition: definition})
+			tool := Tool{Exposed: name, Server: st.Server, Name: def.Name, Definition: definition}
+			if lim.SchemaCompat {
+				var original json.RawMessage
+				if tool.Definition, original = compatDefinition(definition); original != nil {
+					tool.check = &argsCheck{schema: original}
+				}
+			}
+			t.Tools = append(t.Tools, tool)
 		}
 		if len(tooBig) > 0 {
 			t.Reasons = append(t.Reasons, Reason{Server: st.Server, Cap: CapSchemaBytes, Limit: lim.MaxSchemaBytes,

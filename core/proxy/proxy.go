@@ -185,6 +185,7 @@ func (p *Proxy) limits() mirror.Limits {
 		MaxToolsPerServer: s.MaxToolsPerServer,
 		MaxTotalTools:     s.MaxTotalTools,
 		MaxSchemaBytes:    s.MaxSchemaBytes,
+		SchemaCompat:      s.SchemaCompat,
 	}
 }
 

@@ -39,6 +39,11 @@ type Settings struct {
 	// PluginStartTimeout bounds a plugin's start and Info call.
 	PluginStartTimeout time.Duration
 
+	// SchemaCompat rewrites mirrored input schemas that strict clients
+	// refuse ($ref, top-level oneOf/anyOf/allOf) and checks arguments
+	// against the originals.
+	SchemaCompat bool
+
 	// MirrorNone exposes only the proxy.* tools (ICA_MCP_PROXY_MIRROR=none),
 	// for clients with small tool limits.
 	MirrorNone bool
@@ -72,6 +77,7 @@ const (
 	EnvListWait          = "ICA_MCP_PROXY_LIST_WAIT_S"
 	EnvPluginStart       = "ICA_MCP_PROXY_PLUGIN_START_TIMEOUT_S"
 	EnvMirror            = "ICA_MCP_PROXY_MIRROR"
+	EnvSchemaCompat      = "ICA_MCP_PROXY_SCHEMA_COMPAT"
 	EnvSeparator         = "ICA_MCP_PROXY_TOOL_SEPARATOR"
 	EnvPreferHome        = "ICA_MCP_CONFIG_PREFER_HOME"
 	EnvInheritEnv        = "ICA_MCP_PROXY_INHERIT_ENV"
@@ -99,6 +105,7 @@ func Load(getenv func(string) string) (Settings, []string) {
 		PluginStartTimeout: r.seconds(EnvPluginStart, 10),
 		Separator:          r.separator(),
 		MirrorNone:         r.mirrorNone(),
+		SchemaCompat:       r.bool(EnvSchemaCompat, false),
 		PreferHome:         r.bool(EnvPreferHome, false),
 		InheritEnv:         r.bool(EnvInheritEnv, false),
 		LogLevel:           strings.ToLower(strings.TrimSpace(getenv(EnvLogLevel))),

@@ -68,7 +68,8 @@ func handle(line []byte, write func(string)) {
 		answer(`{"tools":[` +
 			`{"name":"garbage","description":"answers after a burst of garbage","inputSchema":{"type":"object"}},` +
 			`{"name":"big","description":"answers with mib MiB of text","inputSchema":{"type":"object","properties":{"mib":{"type":"number"}}}},` +
-			`{"name":"delayed","description":"answers tag after ms, while answering other calls","inputSchema":{"type":"object"}}]}`)
+			`{"name":"delayed","description":"answers tag after ms, while answering other calls","inputSchema":{"type":"object"}},` +
+			`{"name":"choose","description":"echoes its arguments; takes an id or a url","inputSchema":{"$defs":{"Id":{"type":"string","pattern":"^[a-z]+$"}},"oneOf":[{"type":"object","properties":{"id":{"$ref":"#/$defs/Id"}},"required":["id"],"additionalProperties":false},{"type":"object","properties":{"url":{"type":"string"}},"required":["url"],"additionalProperties":false}]}}]}`)
 	case "tools/call":
 		switch req.Params.Name {
 		case "garbage":
@@ -90,6 +91,10 @@ func handle(line []byte, write func(string)) {
 				text, _ := json.Marshal(tag)
 				answer(`{"content":[{"type":"text","text":` + string(text) + `}]}`)
 			}()
+		case "choose":
+			args, _ := json.Marshal(req.Params.Arguments)
+			text, _ := json.Marshal(string(args))
+			answer(`{"content":[{"type":"text","text":` + string(text) + `}]}`)
 		case "big":
 			mib, _ := req.Params.Arguments["mib"].(float64)
 			text := strings.Repeat("x", int(mib*(1<<20)))
