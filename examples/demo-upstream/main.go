@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -55,6 +56,7 @@ func main() {
 			return nil, ctx.Err()
 		}
 	})
+	addSyntheticTools(s, os.Getenv("ICA_DEMO_EXTRA_TOOLS"))
 	if *httpAddr != "" {
 		// Port 0 picks a free port; the URL goes to stdout for scripts.
 		l, err := net.Listen("tcp", *httpAddr)
@@ -74,5 +76,25 @@ func main() {
 	if err := server.ServeStdio(s); err != nil {
 		fmt.Fprintln(os.Stderr, "ica-demo-upstream:", err)
 		os.Exit(1)
+	}
+}
+
+// addSyntheticTools adds n tools with varied names and descriptions
+// (ICA_DEMO_EXTRA_TOOLS=n), for the benchmarks of large tool sets. Each
+// answers with its own name.
+func addSyntheticTools(s *server.MCPServer, n string) {
+	count, _ := strconv.Atoi(n)
+	verbs := []string{"create", "list", "get", "update", "delete", "search", "read", "write", "send", "sync"}
+	nouns := []string{"issue", "file", "user", "message", "event", "record", "report", "ticket", "page", "invoice", "order", "build", "deploy", "secret", "table", "query", "image", "note", "task", "comment"}
+	for i := range count {
+		v, o := verbs[i%len(verbs)], nouns[(i/len(verbs))%len(nouns)]
+		name := fmt.Sprintf("%s_%s_%d", v, o, i)
+		s.AddTool(mcp.NewTool(name,
+			mcp.WithDescription(fmt.Sprintf("%s a %s in the %s system; returns the %s as JSON with its id, owner and history.", v, o, nouns[(i*7)%len(nouns)], o)),
+			mcp.WithString("id", mcp.Description("The "+o+"'s id.")),
+			mcp.WithString("query", mcp.Description("Words to match.")),
+		), func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			return mcp.NewToolResultText(name), nil
+		})
 	}
 }

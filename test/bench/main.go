@@ -31,7 +31,16 @@ func main() {
 	calls := flag.Int("calls", 20000, "calls per measurement")
 	starts := flag.Int("starts", 10, "cold starts to time")
 	peers := flag.String("peers", "test/peers", "folder with the npm peers; server-everything is measured too when installed")
+	only := flag.String("only", "", "\"large\": only the start-up and large tool set table")
 	flag.Parse()
+	if *only == "large" {
+		abs, _ := filepath.Abs(*bin)
+		if err := runLargeOnly(abs, *starts); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(*bin, *peers, *calls, *starts); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -141,6 +150,8 @@ func run(bin, peers string, calls, starts int) error {
 
 	var initT, listT []time.Duration
 	for range starts {
+		// Cold: without the tool cache the last start left.
+		_ = os.Remove(filepath.Join(home, "ica", "mcp-tool-cache.json"))
 		t0 := time.Now()
 		c, err := proxied()
 		if err != nil {
@@ -180,6 +191,16 @@ func run(bin, peers string, calls, starts int) error {
 		return fmt.Errorf("remote upstreams: %w", err)
 	}
 	printRemote(remote)
+
+	cold, warm, err := runStartup(bin, home, starts)
+	if err != nil {
+		return fmt.Errorf("start-up: %w", err)
+	}
+	fleet, err := runFleet(bin, home)
+	if err != nil {
+		return fmt.Errorf("fleet: %w", err)
+	}
+	printLarge(cold, warm, fleet)
 	return nil
 }
 
@@ -409,4 +430,22 @@ func median(d []time.Duration) time.Duration {
 
 func ms(d time.Duration) string {
 	return fmt.Sprintf("%.3f ms", float64(d.Microseconds())/1000)
+}
+
+func runLargeOnly(bin string, starts int) error {
+	home, err := os.MkdirTemp("", "ica-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(home)
+	cold, warm, err := runStartup(bin, home, starts)
+	if err != nil {
+		return fmt.Errorf("start-up: %w", err)
+	}
+	fleet, err := runFleet(bin, home)
+	if err != nil {
+		return fmt.Errorf("fleet: %w", err)
+	}
+	printLarge(cold, warm, fleet)
+	return nil
 }
