@@ -480,13 +480,7 @@ func (p *Proxy) Lookup(ctx context.Context, name string) (mirror.Tool, bool) {
 	if tool, ok := p.Table().Lookup(name); ok {
 		return tool, true
 	}
-	t := time.NewTimer(p.opts.Settings.ListWait)
-	defer t.Stop()
-	select {
-	case <-p.initial:
-	case <-t.C:
-	case <-ctx.Done():
-	}
+	p.WaitListed(ctx)
 	return p.Table().Lookup(name)
 }
 
@@ -503,14 +497,11 @@ func (p *Proxy) ToolsForList(ctx context.Context) *mirror.Table {
 			return p.Table()
 		}
 	}
-	wait := p.opts.Settings.ListWait
-	t := time.NewTimer(wait)
-	defer t.Stop()
+	p.WaitListed(ctx)
 	select {
 	case <-p.initial:
 		p.refreshStale(context.WithoutCancel(ctx))
-	case <-t.C:
-	case <-ctx.Done():
+	default:
 	}
 	return p.Table()
 }

@@ -191,17 +191,7 @@ func run(bin, peers string, calls, starts int) error {
 		return fmt.Errorf("remote upstreams: %w", err)
 	}
 	printRemote(remote)
-
-	cold, warm, err := runStartup(bin, home, starts)
-	if err != nil {
-		return fmt.Errorf("start-up: %w", err)
-	}
-	fleet, err := runFleet(bin, home)
-	if err != nil {
-		return fmt.Errorf("fleet: %w", err)
-	}
-	printLarge(cold, warm, fleet)
-	return nil
+	return runLarge(bin, home, starts)
 }
 
 // load runs n calls from conc goroutines and measures each.
@@ -438,11 +428,16 @@ func runLargeOnly(bin string, starts int) error {
 		return err
 	}
 	defer os.RemoveAll(home)
-	cold, warm, err := runStartup(bin, home, starts)
+	return runLarge(bin, home, starts)
+}
+
+// runLarge measures start-up and the large fleet, and prints their table.
+func runLarge(bin, scratch string, starts int) error {
+	cold, warm, err := runStartup(bin, scratch, starts)
 	if err != nil {
 		return fmt.Errorf("start-up: %w", err)
 	}
-	fleet, err := runFleet(bin, home)
+	fleet, err := runFleet(bin, scratch)
 	if err != nil {
 		return fmt.Errorf("fleet: %w", err)
 	}
