@@ -145,6 +145,8 @@ func (p *Proxy) warm(names []string) {
 	if c == nil {
 		return
 	}
+	p.rebuildMu.Lock()
+	defer p.rebuildMu.Unlock()
 	warmed := false
 	for _, name := range names {
 		p.mu.RLock()
@@ -171,7 +173,7 @@ func (p *Proxy) warm(names []string) {
 		p.mu.Unlock()
 	}
 	if warmed {
-		p.rebuild()
+		p.rebuildLocked()
 	}
 }
 
@@ -410,6 +412,7 @@ func (p *Proxy) list(ctx context.Context, name string) {
 		p.log.Debug("could not list tools", "server", name, "error", err)
 		return
 	}
+	p.log.Debug("listed tools", "server", name, "tools", len(tools))
 	if c := p.opts.ToolCache; c != nil {
 		p.mu.RLock()
 		s := p.cfg.Server(name)
@@ -419,6 +422,8 @@ func (p *Proxy) list(ctx context.Context, name string) {
 		}
 	}
 	tools, changes := p.checkDrift(name, tools)
+	p.rebuildMu.Lock()
+	defer p.rebuildMu.Unlock()
 	p.mu.Lock()
 	if p.ups[name] == u { // not replaced by a reload meanwhile
 		p.lists[name] = tools
@@ -428,7 +433,7 @@ func (p *Proxy) list(ctx context.Context, name string) {
 		p.drifted[name] = changes
 	}
 	p.mu.Unlock()
-	p.rebuild()
+	p.rebuildLocked()
 }
 
 // rebuild recomputes the mirror table and tells the frontend if the
@@ -436,6 +441,13 @@ func (p *Proxy) list(ctx context.Context, name string) {
 func (p *Proxy) rebuild() {
 	p.rebuildMu.Lock()
 	defer p.rebuildMu.Unlock()
+	p.rebuildLocked()
+}
+
+// rebuildLocked is rebuild with rebuildMu held. Whoever changes p.lists
+// holds rebuildMu from the change to the rebuild, so that allListed never
+// sees a list the table does not have yet.
+func (p *Proxy) rebuildLocked() {
 	names, _ := p.mirrorable()
 	var filtered []mirror.Reason
 	p.mu.RLock()
@@ -494,6 +506,7 @@ func (p *Proxy) ToolsForList(ctx context.Context) *mirror.Table {
 		if p.allListed() {
 			// From the tool cache: the servers are still starting, and
 			// their real lists will follow (tools/list_changed).
+			p.log.Debug("tools/list answered before the first listing ended: every server has a list")
 			return p.Table()
 		}
 	}
@@ -502,6 +515,7 @@ func (p *Proxy) ToolsForList(ctx context.Context) *mirror.Table {
 	case <-p.initial:
 		p.refreshStale(context.WithoutCancel(ctx))
 	default:
+		p.log.Debug("tools/list answered before the first listing ended", "context", ctx.Err())
 	}
 	return p.Table()
 }
@@ -522,6 +536,8 @@ func (p *Proxy) WaitListed(ctx context.Context) {
 // allListed says whether every mirrored server has a tool list, listed or
 // from the cache.
 func (p *Proxy) allListed() bool {
+	p.rebuildMu.Lock() // no list changes between its table and now
+	defer p.rebuildMu.Unlock()
 	names, _ := p.mirrorable()
 	p.mu.RLock()
 	defer p.mu.RUnlock()

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -14,17 +15,22 @@ func inspector(t *testing.T, e *env, args ...string) []byte {
 	t.Helper()
 	cli := filepath.Join(peersDir, "node_modules", ".bin", "mcp-inspector")
 	// The Inspector gives the server only a default environment; -e adds.
-	full := append([]string{"--cli", "-e", "ICA_HOME=" + e.home, proxyBin()}, args...)
+	// At debug level, the proxy's log shown on a failure says how each
+	// tools/list was answered.
+	full := append([]string{"--cli", "-e", "ICA_HOME=" + e.home, "-e", "ICA_LOG_LEVEL=debug", proxyBin()}, args...)
 	cmd := exec.Command(cli, full...)
 	cmd.Dir = e.project
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = ee.Stderr
-		}
-		t.Fatalf("mcp-inspector %v: %v\n%s\n%s", args, err, out, stderr)
+		t.Fatalf("mcp-inspector %v: %v\n%s\n%s", args, err, out, stderr.Bytes())
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("mcp-inspector %v stderr (the proxy's log):\n%s", args, stderr.Bytes())
+		}
+	})
 	return out
 }
 
