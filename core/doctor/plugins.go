@@ -3,8 +3,6 @@ package doctor
 import (
 	"context"
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/pluginhost"
@@ -44,9 +42,11 @@ func Plugins(ctx context.Context, r *Report, dir string, cands []pluginhost.Cand
 		r.add("plugin", dir, Fail, "no working transport plugin for "+strings.Join(missing, ", "),
 			"run `ica-mcp-proxy plugins install` from the folder of a complete build (`make install` does it)")
 	}
-	if !slices.ContainsFunc(slices.Collect(maps.Keys(provided)), func(k string) bool {
-		return strings.HasPrefix(k, string(sdk.KindAuth)+"/")
-	}) {
+	hasFlow := false
+	for k := range provided {
+		hasFlow = hasFlow || strings.HasPrefix(k, string(sdk.KindAuth)+"/")
+	}
+	if !hasFlow {
 		r.add("plugin", dir, Warn, "no login flow plugins: servers that need OAuth cannot be logged in to", "run `ica-mcp-proxy plugins install` from a complete build")
 	}
 }

@@ -176,11 +176,21 @@ func (p *Proxy) ListTools(ctx context.Context, server string, includeSchema bool
 	if err != nil {
 		return ToolsReport{}, err
 	}
+	// What is mirrored goes through the drift check like any listing;
+	// the report itself shows every tool.
+	mirrored, changes := p.checkDrift(server, raw)
+	p.rebuildMu.Lock()
 	p.mu.Lock()
 	if p.ups[server] == u {
-		p.lists[server] = raw
+		p.lists[server] = mirrored
+		if p.drifted == nil {
+			p.drifted = map[string][]drift.Change{}
+		}
+		p.drifted[server] = changes
 	}
 	p.mu.Unlock()
+	p.rebuildLocked() // the table never lags the lists (see allListed)
+	p.rebuildMu.Unlock()
 	t := p.Table()
 	rep := ToolsReport{Server: server, Tools: make([]ToolInfo, 0, len(raw))}
 	for i, r := range raw {

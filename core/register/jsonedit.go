@@ -274,30 +274,34 @@ func verifyJSON(path string, before map[string]any, out []byte, container, name 
 	if !reflect.DeepEqual(servers[name], want) {
 		return fmt.Errorf("%s: the merged entry would not read back as written; nothing written (please report this)", path)
 	}
-	strip := func(doc map[string]any, dropEmpty bool) map[string]any {
-		cp := make(map[string]any, len(doc))
-		for k, v := range doc {
-			cp[k] = v
-		}
-		if s, ok := cp[container].(map[string]any); ok {
-			rest := make(map[string]any, len(s))
-			for k, v := range s {
-				if k != name {
-					rest[k] = v
-				}
-			}
-			cp[container] = rest
-			if dropEmpty && len(rest) == 0 {
-				delete(cp, container)
-			}
-		}
-		return cp
-	}
 	_, had := before[container]
-	if !reflect.DeepEqual(strip(before, false), strip(afterObj, !had)) {
+	if !reflect.DeepEqual(withoutEntry(before, container, name, false), withoutEntry(afterObj, container, name, !had)) {
 		return fmt.Errorf("%s: merging would change other entries; nothing written (please report this)", path)
 	}
 	return nil
+}
+
+// withoutEntry is a shallow copy of a parsed config without the entry
+// container.name, and without the container itself when dropEmpty and
+// nothing else is in it: what must not change when the entry is merged.
+func withoutEntry(doc map[string]any, container, name string, dropEmpty bool) map[string]any {
+	cp := make(map[string]any, len(doc))
+	for k, v := range doc {
+		cp[k] = v
+	}
+	if s, ok := cp[container].(map[string]any); ok {
+		rest := make(map[string]any, len(s))
+		for k, v := range s {
+			if k != name {
+				rest[k] = v
+			}
+		}
+		cp[container] = rest
+		if dropEmpty && len(rest) == 0 {
+			delete(cp, container)
+		}
+	}
+	return cp
 }
 
 // sortedKeys lists a map's keys in order.

@@ -333,27 +333,7 @@ func checkTOML(path string, before map[string]any, out, container, name string, 
 	if !reflect.DeepEqual(servers[name], want) {
 		return nil, false, fmt.Errorf("%s: the merged entry would not read back as written (is it also set elsewhere in the file?); nothing written: edit it by hand", path)
 	}
-	strip := func(doc map[string]any) map[string]any {
-		cp := map[string]any{}
-		for k, v := range doc {
-			cp[k] = v
-		}
-		if s, ok := cp[container].(map[string]any); ok {
-			rest := map[string]any{}
-			for k, v := range s {
-				if k != name {
-					rest[k] = v
-				}
-			}
-			if len(rest) == 0 {
-				delete(cp, container)
-			} else {
-				cp[container] = rest
-			}
-		}
-		return cp
-	}
-	if !reflect.DeepEqual(strip(before), strip(after)) {
+	if !reflect.DeepEqual(withoutEntry(before, container, name, true), withoutEntry(after, container, name, true)) {
 		return nil, false, fmt.Errorf("%s: merging would change other entries; nothing written (please report this)", path)
 	}
 	return []byte(out), true, nil

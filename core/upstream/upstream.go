@@ -301,8 +301,7 @@ func (u *Upstream) acquire(ctx context.Context) (*Conn, func(), error) {
 		}
 		call := u.dialing
 		if call == nil {
-			if err := u.restarts.allow(u.name, time.Now()); err != nil {
-				u.state.Status, u.state.Error = StatusError, err.Error()
+			if err := u.allowStart(); err != nil {
 				u.mu.Unlock()
 				return nil, nil, err
 			}
@@ -532,6 +531,11 @@ func (u *Upstream) setError(err error) {
 func (u *Upstream) mayStart() error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	return u.allowStart()
+}
+
+// allowStart is mayStart with u.mu held; a refusal shows in the state.
+func (u *Upstream) allowStart() error {
 	err := u.restarts.allow(u.name, time.Now())
 	if err != nil {
 		u.state.Status, u.state.Error = StatusError, err.Error()
