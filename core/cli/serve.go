@@ -17,8 +17,8 @@ import (
 // configPollInterval is how often config files are checked for changes.
 const configPollInterval = time.Second
 
-// startWithoutInitialize is how long serve waits for the client's
-// initialize before starting the upstreams anyway.
+// startWithoutInitialize is how long serve waits for the client's first
+// request before starting the upstreams anyway.
 const startWithoutInitialize = 2 * time.Second
 
 func newServeCmd(version string) *cobra.Command {
@@ -68,13 +68,13 @@ func runServe(ctx context.Context, version string) error {
 		os.Exit(0)
 	}()
 
-	// The upstreams start when the client's initialize says what it can
-	// do (they are told), or after a moment without one.
+	// The upstreams start on the client's first request, which says what
+	// it can do (they are told), or after a moment without one.
 	start := func() { a.proxy.Start(ctx, configPollInterval) }
 	fallback := time.AfterFunc(startWithoutInitialize, start)
 	defer fallback.Stop()
 	fe := frontend.New(a.proxy, a.broker, version, a.log.Named("frontend"))
-	fe.OnInitialize = start
+	fe.OnStart = start
 	err = fe.Serve(ctx, os.Stdin, out)
 	shutdown("stdin closed")
 	if err != nil {

@@ -33,7 +33,7 @@ func (s *Server) catalogList(ctx context.Context, env envelope, kind mirror.Cata
 		buf = append(buf, it.Definition...)
 	}
 	buf = append(buf, "]}"...)
-	s.writeResult(env.ID, buf)
+	s.answerBuilt(env, buf)
 }
 
 // routed forwards a request about one resource or prompt to the server
@@ -46,16 +46,18 @@ func (s *Server) routed(ctx context.Context, env envelope, c *call) {
 		return
 	}
 	done := make(chan struct{})
+	release := s.logs.want(env, server)
 	c.setCancel(s.p.StartRequest(server, env.Method, params, func(r upstream.Reply, err error) {
 		switch {
 		case err != nil && c.cancelled.Load():
 		case err != nil:
 			s.writeError(env.ID, mcp.INTERNAL_ERROR, err.Error())
 		case r.Error != nil:
-			s.writeRawError(env.ID, r.Error)
+			s.writeRawError(env.ID, modernError(env, r.Error))
 		default:
-			s.writeResult(env.ID, r.Result)
+			s.answer(env, r.Result)
 		}
+		release()
 		close(done)
 	}))
 	<-done

@@ -134,16 +134,29 @@ func (s *Server) upstreamNotification(server, method string, params, msg json.Ra
 	case string(mcp.MethodNotificationCancelled):
 		s.upstreamCancelled(server, params)
 	case "notifications/message":
-		s.write(withLogger(msg, params, server))
+		// A session (initialize) gets every log message, as the level it
+		// set says; a stateless client, those its requests asked for.
+		if s.handshaken.Load() || s.logs.wanted(server, gjson.GetBytes(params, "level").Str) {
+			s.write(withLogger(msg, params, server))
+		}
 	case string(mcp.MethodNotificationResourceUpdated), string(mcp.MethodNotificationResourcesListChanged):
 		if s.offered().Resources {
-			s.write(msg)
+			s.changed(method, params, msg)
 		}
 	case string(mcp.MethodNotificationPromptsListChanged):
 		if s.offered().Prompts {
-			s.write(msg)
+			s.changed(method, params, msg)
 		}
 	}
+}
+
+// changed passes a change on: as it is to a session, and tagged to each
+// subscription that asked for it.
+func (s *Server) changed(method string, params, msg json.RawMessage) {
+	if s.handshaken.Load() {
+		s.write(msg)
+	}
+	s.subs.notify(s, method, params)
 }
 
 // withLogger names the server as a log message's logger when the upstream

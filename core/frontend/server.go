@@ -37,10 +37,10 @@ type Server struct {
 	log     hclog.Logger
 	version string
 
-	// OnInitialize runs when the client's initialize arrives, before it is
-	// answered: the proxy starts its upstreams then, knowing what the
-	// client can do.
-	OnInitialize func()
+	// OnStart runs on the client's first request (initialize, or any
+	// request of a revision without one), before it is answered: the
+	// proxy starts its upstreams then, knowing what the client can do.
+	OnStart func()
 
 	out *lineWriter
 
@@ -48,6 +48,13 @@ type Server struct {
 	inflight map[string]*call // by the client's raw request id
 
 	initialized atomic.Bool
+	// handshaken is set once the client sent initialize: the revisions
+	// with a session get the notifications that are not opt-in.
+	handshaken atomic.Bool
+	// opened is set once the upstreams were started (openMu serialises
+	// the first requests).
+	opened atomic.Bool
+	openMu sync.Mutex
 	// served is the table last sent in answer to tools/list: the client
 	// is told of changes relative to what it has seen.
 	served atomic.Pointer[mirror.Table]
@@ -56,6 +63,8 @@ type Server struct {
 	// offers is what the proxy declared beyond tools at initialize.
 	offers atomic.Pointer[memo.Offers]
 	asks   askTable
+	subs   subscriptions
+	logs   logWants
 }
 
 // offersWait bounds how long the answer to initialize waits for servers
@@ -183,6 +192,7 @@ func (s *Server) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 
 	err := readMessages(ctx, in, maxLineBytes, func(msg []byte) { s.handle(ctx, msg) })
 	s.failAsks()
+	s.subs.endAll()
 
 	// The client is gone: let running requests finish briefly, then
 	// cancel them.
@@ -238,6 +248,8 @@ type envelope struct {
 	ID     json.RawMessage
 	Method string
 	Params json.RawMessage
+	// rev is what a request says of its protocol revision.
+	rev revision
 }
 
 func (e envelope) isRequest() bool { return len(e.ID) > 0 && string(e.ID) != "null" }
@@ -255,6 +267,9 @@ func parseEnvelope(msg []byte) (envelope, bool) {
 	}
 	if r[2].Exists() {
 		env.Params = json.RawMessage(r[2].Raw)
+	}
+	if env.isRequest() {
+		env.rev = readRevision(env.Params)
 	}
 	return env, true
 }
@@ -289,14 +304,28 @@ func (s *Server) handle(ctx context.Context, msg []byte) {
 			return // neither a request, a notification nor an answer
 		case "notifications/initialized":
 			s.initialized.Store(true)
+			s.handshaken.Store(true)
 		case "notifications/roots/list_changed":
 			s.p.NotifyUpstreams(env.Method, env.Params)
 		}
 		s.mcp.Load().HandleMessage(ctx, msg) // notifications have no answer
-	case env.Method == string(mcp.MethodInitialize):
+	case env.Method == string(mcp.MethodInitialize) && !env.rev.modern:
 		// In order, before anything that depends on it.
 		s.initialize(ctx, env, msg)
 	default:
+		if e := revisionError(env.rev); e != nil {
+			s.writeRawError(env.ID, e)
+			return
+		}
+		if env.rev.modern && removedMethods[env.Method] {
+			s.writeError(env.ID, mcp.METHOD_NOT_FOUND, env.Method+" was removed in protocol version 2026-07-28")
+			return
+		}
+		if !s.opened.Load() {
+			// In order too: a stateless client's first request starts the
+			// upstreams as initialize does.
+			s.open(ctx, env.rev.capabilities(), false)
+		}
 		s.spawn(ctx, env, msg)
 	}
 }
@@ -307,17 +336,35 @@ func (s *Server) initialize(ctx context.Context, env envelope, msg []byte) {
 	var p struct {
 		Capabilities mcp.ClientCapabilities `json:"capabilities"`
 	}
-	if err := json.Unmarshal(env.Params, &p); err == nil {
-		s.p.SetClientCapabilities(p.Capabilities)
+	caps := &p.Capabilities
+	if err := json.Unmarshal(env.Params, &p); err != nil {
+		caps = nil
 	}
-	if s.OnInitialize != nil {
-		s.OnInitialize()
+	s.handshaken.Store(true)
+	s.open(ctx, caps, true)
+	s.writeMessage(s.mcp.Load().HandleMessage(ctx, msg))
+}
+
+// open starts the upstreams, telling them caps (what the client can do),
+// and builds the mcp-go server that declares what they offer. It runs on
+// the client's first request; again, on every initialize, which re-reads
+// what the upstreams offer.
+func (s *Server) open(ctx context.Context, caps *mcp.ClientCapabilities, again bool) {
+	s.openMu.Lock()
+	defer s.openMu.Unlock()
+	if s.opened.Load() && !again {
+		return
+	}
+	if caps != nil {
+		s.p.SetClientCapabilities(*caps)
+	}
+	if s.OnStart != nil {
+		s.OnStart()
 	}
 	o := s.p.Offers(ctx, offersWait)
 	s.offers.Store(&o)
-	m := newMCP(s.version, o)
-	s.mcp.Store(m)
-	s.writeMessage(m.HandleMessage(ctx, msg))
+	s.mcp.Store(newMCP(s.version, o))
+	s.opened.Store(true)
 }
 
 // spawn runs one request in its own goroutine, cancellable by the client.
@@ -339,6 +386,8 @@ func (s *Server) spawn(ctx context.Context, env envelope, msg []byte) {
 		case string(mcp.MethodSetLogLevel):
 			s.p.SetLogLevel(env.Params)
 			s.writeResult(env.ID, json.RawMessage("{}"))
+		case string(mcp.MethodSubscriptionsListen):
+			s.listen(ctx, env, c)
 		case string(mcp.MethodResourcesList), string(mcp.MethodResourcesTemplatesList), string(mcp.MethodPromptsList):
 			s.catalogList(ctx, env, catalogMethods[env.Method])
 		case string(mcp.MethodResourcesRead), string(mcp.MethodResourcesSubscribe), string(mcp.MethodResourcesUnsubscribe),
@@ -395,6 +444,40 @@ func (s *Server) writeResult(id, result json.RawMessage) {
 	s.write(resultHead, id, resultMid, result, tail)
 }
 
+// answer answers a request with a raw result, adding the members its
+// revision requires and the result lacks (the result itself is not
+// copied).
+func (s *Server) answer(env envelope, result json.RawMessage) { s.answerWith(env, result, true) }
+
+// answerBuilt is answer for a result the proxy built, which has none of
+// the revision's members: the result is not searched for them.
+func (s *Server) answerBuilt(env envelope, result json.RawMessage) { s.answerWith(env, result, false) }
+
+func (s *Server) answerWith(env envelope, result json.RawMessage, search bool) {
+	if !env.rev.modern || len(result) < 2 || result[0] != '{' {
+		s.writeResult(env.ID, result)
+		return
+	}
+	head := modernHead(env.Method, result, search, s.ttlMs())
+	rest := result[1:]
+	if len(head) > 1 {
+		if r := bytes.TrimLeft(rest, " \t\r\n"); len(r) > 0 && r[0] != '}' {
+			head = append(head, ',')
+		}
+	}
+	s.write(resultHead, env.ID, resultMid, head, rest, tail)
+}
+
+// ttlMs is how long a modern client may keep a list: until the proxy
+// re-lists its upstreams, once they have all answered; not at all while
+// some are still starting (the list will change).
+func (s *Server) ttlMs() int64 {
+	if !s.p.Listed() {
+		return 0
+	}
+	return s.p.ToolCacheTTL().Milliseconds()
+}
+
 // writeRawError answers id with a raw error object, copied as it is.
 func (s *Server) writeRawError(id, rpcErr json.RawMessage) {
 	s.write(resultHead, id, errorMid, rpcErr, tail)
@@ -416,8 +499,11 @@ func (s *Server) writeError(id json.RawMessage, code int, msg string) {
 // tools yet has nothing to refresh.
 func (s *Server) toolsChanged() {
 	served := s.served.Load()
-	if !s.initialized.Load() || served == nil || mirror.Same(served, s.p.Table()) {
+	if served == nil || mirror.Same(served, s.p.Table()) {
 		return
 	}
-	s.write([]byte(`{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}`))
+	if s.initialized.Load() {
+		s.write([]byte(`{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}`))
+	}
+	s.subs.notify(s, string(mcp.MethodNotificationToolsListChanged), nil)
 }

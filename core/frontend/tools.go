@@ -44,7 +44,7 @@ func (s *Server) toolsList(ctx context.Context, env envelope) {
 		add(x.Definition)
 	}
 	buf = append(buf, "]}"...)
-	s.writeResult(env.ID, buf)
+	s.answerBuilt(env, buf)
 }
 
 // toolsCall routes a call to a broker tool or, by the mirror table, to the
@@ -64,10 +64,10 @@ func (s *Server) toolsCall(ctx context.Context, env envelope, c *call) {
 		}
 		result, err := s.broker.Call(ctx, name, args)
 		if err != nil {
-			s.answerFailure(env.ID, c, err)
+			s.answerFailure(env, c, err)
 			return
 		}
-		s.writeResult(env.ID, result)
+		s.answer(env, result)
 		return
 	}
 
@@ -108,20 +108,22 @@ func (s *Server) forward(env envelope, nameField gjson.Result, tool mirror.Tool,
 	if err := tool.CheckArgs(json.RawMessage(gjson.GetBytes(env.Params, "arguments").Raw)); err != nil {
 		// The schema the client saw was rewritten for it; the upstream's
 		// own still decides.
-		s.writeResult(env.ID, broker.ErrorResult(tool.Exposed+": "+err.Error()))
+		s.answer(env, broker.ErrorResult(tool.Exposed+": "+err.Error()))
 		ended()
 		return func(error) {}
 	}
 	params := replaceRaw(env.Params, nameField, tool.Name)
+	release := s.logs.want(env, tool.Server)
 	return s.p.StartCallTool(tool.Server, params, func(r upstream.Reply, err error) {
 		switch {
 		case err != nil:
-			s.answerFailure(env.ID, c, err)
+			s.answerFailure(env, c, err)
 		case r.Error != nil:
 			s.writeRawError(env.ID, r.Error)
 		default:
-			s.writeResult(env.ID, r.Result)
+			s.answer(env, r.Result)
 		}
+		release()
 		ended()
 	})
 }
@@ -139,9 +141,9 @@ func replaceRaw(params []byte, v gjson.Result, s string) []byte {
 // answerFailure answers a call the proxy could not complete: nothing when
 // the client cancelled it (as the spec asks), an isError result naming the
 // cause otherwise.
-func (s *Server) answerFailure(id json.RawMessage, c *call, err error) {
+func (s *Server) answerFailure(env envelope, c *call, err error) {
 	if c.cancelled.Load() && errors.Is(err, context.Canceled) {
 		return
 	}
-	s.writeResult(id, broker.ErrorResult(err.Error()))
+	s.answer(env, broker.ErrorResult(err.Error()))
 }

@@ -520,6 +520,22 @@ func (p *Proxy) ToolsForList(ctx context.Context) *mirror.Table {
 	return p.Table()
 }
 
+// Listed says whether the first listing round has ended: every server
+// answered or failed, so the lists are the servers' own, not the tool
+// cache's.
+func (p *Proxy) Listed() bool {
+	select {
+	case <-p.initial:
+		return true
+	default:
+		return false
+	}
+}
+
+// ToolCacheTTL is how long an upstream's tool list is reused before the
+// proxy lists it again.
+func (p *Proxy) ToolCacheTTL() time.Duration { return p.opts.Settings.ToolCacheTTL }
+
 // WaitListed waits, at most the list wait, for the first listing round to
 // end: what the CLI's commands report is the servers' state now, not the
 // tool cache's.

@@ -191,6 +191,8 @@ func (c *Conn) Start(method string, params json.RawMessage, timeout time.Duratio
 
 	if c.meta != nil {
 		params = withMeta(params, c.meta)
+	} else {
+		params = withoutMeta(params)
 	}
 	if err := c.cs.Send(encodeRequest(id, method, params)); err != nil {
 		// A send fails (io.EOF) once the session has ended; why it ended

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -28,5 +29,26 @@ func TestWithMeta(t *testing.T) {
 	}
 	if out := withMeta(json.RawMessage(`[1]`), members); string(out) != `[1]` {
 		t.Fatalf("non-object params changed: %s", out)
+	}
+}
+
+func TestMetaForEachRevision(t *testing.T) {
+	in := json.RawMessage(`{"name":"x","_meta":{"progressToken":7,"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"elicitation":{}},"io.modelcontextprotocol/clientInfo":{"name":"c","version":"1"},"io.modelcontextprotocol/logLevel":"info"}}`)
+	// A legacy upstream gets none of the stateless members.
+	if got := string(withoutMeta(in)); got != `{"name":"x","_meta":{"progressToken":7}}` {
+		t.Fatalf("legacy: %s", got)
+	}
+	// A modern one gets its own revision and the proxy's identity, but
+	// the client's own capabilities and log level for this request.
+	out := withMeta(in, requestMeta("2026-07-28", mcp.ClientCapabilities{Sampling: &mcp.SamplingCapability{}}))
+	var got struct {
+		Meta map[string]json.RawMessage `json:"_meta"`
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatal(err)
+	}
+	if string(got.Meta[mcp.MetaKeyClientCapabilities]) != `{"elicitation":{}}` || string(got.Meta[mcp.MetaKeyLogLevel]) != `"info"` ||
+		!strings.Contains(string(got.Meta[mcp.MetaKeyClientInfo]), "ica-mcp-proxy") {
+		t.Fatalf("modern: %s", out)
 	}
 }

@@ -1,0 +1,274 @@
+package frontend
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
+)
+
+// From 2026-07-28 a client gets no notification it did not ask for: it
+// opens a subscriptions/listen request naming the kinds it wants (list
+// changes, updates of given resources), the proxy acknowledges what it
+// can deliver, and every notification sent for it carries the request's
+// id as its subscription id. The stream ends when the client cancels the
+// request or goes away.
+
+// subscriptionIDPath is the sjson path of the subscription id in a
+// notification's params.
+const subscriptionIDPath = `_meta.io\.modelcontextprotocol/subscriptionId`
+
+// subscription is one open subscriptions/listen request.
+type subscription struct {
+	id      json.RawMessage // the request's id, raw
+	granted mcp.SubscriptionFilter
+	uris    map[string]bool
+	end     func() // ends the request
+}
+
+// wants says whether the subscription asked for a notification.
+func (sub *subscription) wants(method string, params json.RawMessage) bool {
+	switch method {
+	case string(mcp.MethodNotificationToolsListChanged):
+		return sub.granted.ToolsListChanged
+	case string(mcp.MethodNotificationPromptsListChanged):
+		return sub.granted.PromptsListChanged
+	case string(mcp.MethodNotificationResourcesListChanged):
+		return sub.granted.ResourcesListChanged
+	case string(mcp.MethodNotificationResourceUpdated):
+		return sub.uris[gjson.GetBytes(params, "uri").Str]
+	}
+	return false
+}
+
+type subscriptions struct {
+	mu  sync.Mutex
+	all map[*subscription]bool
+}
+
+func (l *subscriptions) add(sub *subscription) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.all == nil {
+		l.all = map[*subscription]bool{}
+	}
+	l.all[sub] = true
+}
+
+func (l *subscriptions) remove(sub *subscription) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.all, sub)
+}
+
+// list returns the open subscriptions.
+func (l *subscriptions) list() []*subscription {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]*subscription, 0, len(l.all))
+	for sub := range l.all {
+		out = append(out, sub)
+	}
+	return out
+}
+
+// endAll ends every subscription: the client is gone.
+func (l *subscriptions) endAll() {
+	for _, sub := range l.list() {
+		sub.end()
+	}
+}
+
+// notify sends a notification to every subscription that asked for it,
+// tagged with its id.
+func (l *subscriptions) notify(s *Server, method string, params json.RawMessage) {
+	for _, sub := range l.list() {
+		if sub.wants(method, params) {
+			s.write(tagged(method, params, sub.id))
+		}
+	}
+}
+
+// tagged is a notification carrying a subscription id in its _meta.
+func tagged(method string, params, id json.RawMessage) []byte {
+	if len(params) == 0 || params[0] != '{' {
+		params = json.RawMessage("{}")
+	}
+	p, err := sjson.SetRawBytes(params, subscriptionIDPath, id)
+	if err != nil {
+		p = []byte(`{"_meta":{"io.modelcontextprotocol/subscriptionId":` + string(id) + `}}`)
+	}
+	return encodeNotification(method, p)
+}
+
+func encodeNotification(method string, params json.RawMessage) []byte {
+	m, _ := json.Marshal(method)
+	out := make([]byte, 0, 48+len(m)+len(params))
+	out = append(out, `{"jsonrpc":"2.0","method":`...)
+	out = append(out, m...)
+	out = append(out, `,"params":`...)
+	out = append(out, params...)
+	return append(out, '}')
+}
+
+// listen serves subscriptions/listen: it grants what the proxy can
+// deliver of what the client asks (tool list changes always; prompts and
+// resources when some upstream offers them), subscribes the upstreams to
+// the resources named, acknowledges, and holds the request open until
+// the client cancels it.
+func (s *Server) listen(ctx context.Context, env envelope, c *call) {
+	if !env.rev.modern {
+		s.writeError(env.ID, mcp.METHOD_NOT_FOUND, "subscriptions/listen is a request of protocol version 2026-07-28: name it in params._meta")
+		return
+	}
+	var p struct {
+		Notifications *mcp.SubscriptionFilter `json:"notifications"`
+	}
+	if err := json.Unmarshal(env.Params, &p); err != nil || p.Notifications == nil {
+		s.writeError(env.ID, mcp.INVALID_PARAMS, "subscriptions/listen needs params.notifications")
+		return
+	}
+	want, o := *p.Notifications, s.offered()
+	granted := mcp.SubscriptionFilter{
+		ToolsListChanged:     want.ToolsListChanged,
+		PromptsListChanged:   want.PromptsListChanged && o.Prompts,
+		ResourcesListChanged: want.ResourcesListChanged && o.Resources,
+	}
+	sub := &subscription{id: env.ID, uris: map[string]bool{}}
+	var subscribed []resourceSub
+	defer func() { s.unsubscribe(subscribed) }()
+	if o.Resources {
+		for _, uri := range want.ResourceSubscriptions {
+			server, err := s.subscribe(ctx, uri)
+			if err != nil {
+				s.writeError(env.ID, mcp.INVALID_PARAMS, fmt.Sprintf("subscribing to %q: %v", uri, err))
+				return
+			}
+			subscribed = append(subscribed, resourceSub{server, uri})
+			sub.uris[uri] = true
+			granted.ResourceSubscriptions = append(granted.ResourceSubscriptions, uri)
+		}
+	}
+	sub.granted = granted
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sub.end = cancel
+	c.setCancel(func(error) { cancel() })
+
+	ack, _ := json.Marshal(map[string]any{"notifications": granted})
+	s.write(tagged(mcp.MethodNotificationSubscriptionsAcknowledged, ack, env.ID))
+	if !granted.IsEmpty() {
+		s.subs.add(sub)
+		<-ctx.Done()
+		s.subs.remove(sub)
+		if c.cancelled.Load() {
+			return // a cancelled request is not answered
+		}
+	}
+	s.answer(env, json.RawMessage(`{"_meta":{"io.modelcontextprotocol/subscriptionId":`+string(env.ID)+`}}`))
+}
+
+// resourceSub is a resource subscription made upstream for a listener.
+type resourceSub struct{ server, uri string }
+
+// subscribe asks the server offering uri to report its updates.
+func (s *Server) subscribe(ctx context.Context, uri string) (string, error) {
+	server, err := s.p.ResourceServer(ctx, uri)
+	if err != nil {
+		return "", err
+	}
+	params, _ := json.Marshal(map[string]string{"uri": uri})
+	r, err := s.request(ctx, server, string(mcp.MethodResourcesSubscribe), params)
+	switch {
+	case err != nil:
+		return "", err
+	case r.Error != nil:
+		return "", fmt.Errorf("server %q refused: %s", server, gjson.GetBytes(r.Error, "message").Str)
+	}
+	return server, nil
+}
+
+// unsubscribe undoes upstream subscriptions, in the background: the
+// listener is gone and waits for nothing.
+func (s *Server) unsubscribe(subs []resourceSub) {
+	for _, rs := range subs {
+		params, _ := json.Marshal(map[string]string{"uri": rs.uri})
+		s.p.StartRequest(rs.server, string(mcp.MethodResourcesUnsubscribe), params, func(upstream.Reply, error) {})
+	}
+}
+
+// request sends a request upstream and waits for its answer.
+func (s *Server) request(ctx context.Context, server, method string, params json.RawMessage) (upstream.Reply, error) {
+	type answer struct {
+		r   upstream.Reply
+		err error
+	}
+	ch := make(chan answer, 1)
+	cancel := s.p.StartRequest(server, method, params, func(r upstream.Reply, err error) { ch <- answer{r, err} })
+	select {
+	case a := <-ch:
+		return a.r, a.err
+	case <-ctx.Done():
+		cancel(ctx.Err())
+		a := <-ch
+		return a.r, a.err
+	}
+}
+
+// logWants counts, per server, the modern requests in flight that asked
+// for log messages, by lowest level: a stateless client gets an upstream's
+// log messages only while one of its requests to that server wants them.
+type logWants struct {
+	mu sync.Mutex
+	by map[string]*[8]int
+}
+
+// want records env's wish for server's log messages until release.
+func (l *logWants) want(env envelope, server string) (release func()) {
+	rank, ok := logRank[env.rev.logLevel]
+	if !env.rev.modern || !ok {
+		return func() {}
+	}
+	l.mu.Lock()
+	if l.by == nil {
+		l.by = map[string]*[8]int{}
+	}
+	counts := l.by[server]
+	if counts == nil {
+		counts = new([8]int)
+		l.by[server] = counts
+	}
+	counts[rank]++
+	l.mu.Unlock()
+	return func() {
+		l.mu.Lock()
+		counts[rank]--
+		l.mu.Unlock()
+	}
+}
+
+// wanted says whether a request in flight wants server's message of level.
+func (l *logWants) wanted(server, level string) bool {
+	rank, ok := logRank[level]
+	if !ok {
+		return false
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	counts := l.by[server]
+	if counts == nil {
+		return false
+	}
+	for r := 0; r <= rank; r++ {
+		if counts[r] > 0 {
+			return true
+		}
+	}
+	return false
+}

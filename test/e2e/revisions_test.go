@@ -1,0 +1,230 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// modernMeta is the _meta every 2026-07-28 request carries.
+func modernMeta(caps map[string]any) map[string]any {
+	return map[string]any{
+		"io.modelcontextprotocol/protocolVersion":    "2026-07-28",
+		"io.modelcontextprotocol/clientCapabilities": caps,
+		"io.modelcontextprotocol/clientInfo":         map[string]any{"name": "e2e-modern", "version": "1"},
+	}
+}
+
+// modern sends a 2026-07-28 request (params gain the revision's _meta)
+// and returns the whole response.
+func (c *rpc) modern(method string, params map[string]any, caps map[string]any) json.RawMessage {
+	c.t.Helper()
+	if params == nil {
+		params = map[string]any{}
+	}
+	params["_meta"] = modernMeta(caps)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	msg, _, err := c.request(ctx, method, params)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return msg
+}
+
+// modernResult is modern for a request that must succeed: its result.
+func (c *rpc) modernResult(method string, params map[string]any, caps map[string]any) json.RawMessage {
+	c.t.Helper()
+	var r struct {
+		Result json.RawMessage `json:"result"`
+		Error  json.RawMessage `json:"error"`
+	}
+	msg := c.modern(method, params, caps)
+	if err := json.Unmarshal(msg, &r); err != nil || r.Error != nil || r.Result == nil {
+		c.t.Fatalf("%s: %s", method, msg)
+	}
+	return r.Result
+}
+
+func errorCode(t *testing.T, msg json.RawMessage) int {
+	t.Helper()
+	var r struct {
+		Error *struct {
+			Code int `json:"code"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(msg, &r); err != nil || r.Error == nil {
+		t.Fatalf("not an error: %s", msg)
+	}
+	return r.Error.Code
+}
+
+// TestStatelessClient drives the proxy as a 2026-07-28 client does (Claude
+// Code): no initialize; every request names its revision and capabilities.
+func TestStatelessClient(t *testing.T) {
+	needPeers(t)
+	e := newEnv(t)
+	e.writeProject(t, map[string]any{"demo": demoServer(), "everything": everythingServer()})
+	c := startRPC(t, e.command())
+	caps := map[string]any{"elicitation": map[string]any{}, "sampling": map[string]any{}, "roots": map[string]any{}}
+
+	var discover struct {
+		ResultType        string   `json:"resultType"`
+		SupportedVersions []string `json:"supportedVersions"`
+	}
+	if err := json.Unmarshal(c.modernResult("server/discover", nil, caps), &discover); err != nil {
+		t.Fatal(err)
+	}
+	if discover.ResultType != "complete" || !slices.Contains(discover.SupportedVersions, "2026-07-28") || !slices.Contains(discover.SupportedVersions, "2025-06-18") {
+		t.Fatalf("server/discover: %+v", discover)
+	}
+
+	// The first tools/list has every server's tools: the upstreams started
+	// on the first request, not on an initialize that never comes. The
+	// capabilities the client declared reached server-everything, which
+	// offers its elicitation and sampling tools only to clients that can.
+	var list struct {
+		ResultType string `json:"resultType"`
+		TTL        *int64 `json:"ttlMs"`
+		CacheScope string `json:"cacheScope"`
+		Tools      []struct {
+			Name string `json:"name"`
+		} `json:"tools"`
+	}
+	if err := json.Unmarshal(c.modernResult("tools/list", nil, caps), &list); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, x := range list.Tools {
+		names = append(names, x.Name)
+	}
+	if list.ResultType != "complete" || list.TTL == nil || list.CacheScope != "private" {
+		t.Fatalf("tools/list lacks the 2026-07-28 members: resultType %q ttlMs %v cacheScope %q", list.ResultType, list.TTL, list.CacheScope)
+	}
+	for _, want := range []string{"demo.echo", "everything.echo", "everything.trigger-elicitation-request", "everything.trigger-sampling-request", "proxy.list_servers"} {
+		if !slices.Contains(names, want) {
+			t.Fatalf("first tools/list lacks %s: %v", want, names)
+		}
+	}
+
+	var call struct {
+		ResultType        string `json:"resultType"`
+		StructuredContent struct {
+			Sum float64 `json:"sum"`
+		} `json:"structuredContent"`
+	}
+	if err := json.Unmarshal(c.modernResult("tools/call", map[string]any{"name": "demo.add", "arguments": map[string]any{"a": 2, "b": 3}}, caps), &call); err != nil {
+		t.Fatal(err)
+	}
+	if call.ResultType != "complete" || call.StructuredContent.Sum != 5 {
+		t.Fatalf("tools/call: %+v", call)
+	}
+	// server-everything speaks 2025-11-25: the proxy adds resultType.
+	raw := c.modernResult("tools/call", map[string]any{"name": "everything.echo", "arguments": map[string]any{"message": "hi"}}, caps)
+	if !strings.HasPrefix(string(raw), `{"resultType":"complete",`) || !strings.Contains(string(raw), "hi") {
+		t.Fatalf("legacy upstream's result to a stateless client: %s", raw)
+	}
+	// So does a broker tool's result.
+	raw = c.modernResult("tools/call", map[string]any{"name": "proxy.list_servers", "arguments": map[string]any{}}, caps)
+	if !strings.Contains(string(raw), `"resultType":"complete"`) {
+		t.Fatalf("broker result to a stateless client: %s", raw)
+	}
+
+	// Requests the revision refuses, each with its own error, while the
+	// others are served.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	noCaps, _, err := c.request(ctx, "tools/list", map[string]any{"_meta": map[string]any{"io.modelcontextprotocol/protocolVersion": "2026-07-28"}})
+	if err != nil || errorCode(t, noCaps) != -32602 {
+		t.Fatalf("a request without clientCapabilities: %s %v", noCaps, err)
+	}
+	future, _, err := c.request(ctx, "tools/list", map[string]any{"_meta": map[string]any{
+		"io.modelcontextprotocol/protocolVersion": "2099-01-01", "io.modelcontextprotocol/clientCapabilities": map[string]any{}}})
+	if err != nil || errorCode(t, future) != -32022 || !strings.Contains(string(future), `"requested":"2099-01-01"`) {
+		t.Fatalf("an unknown revision: %s %v", future, err)
+	}
+	for _, m := range []string{"logging/setLevel", "ping", "resources/subscribe"} {
+		if got := c.modern(m, map[string]any{"level": "debug", "uri": "demo://x"}, caps); errorCode(t, got) != -32601 {
+			t.Fatalf("%s, removed in 2026-07-28: %s", m, got)
+		}
+	}
+
+	// Nothing reached the client unasked: no session, no notifications
+	// but those of its own requests.
+	c.mu.Lock()
+	notes := append([]json.RawMessage(nil), c.notes...)
+	c.mu.Unlock()
+	for _, n := range notes {
+		if !strings.Contains(string(n), "notifications/progress") && !strings.Contains(string(n), "notifications/message") {
+			t.Errorf("an unrequested notification reached a stateless client: %s", n)
+		}
+	}
+}
+
+// TestStatelessListChanges: a 2026-07-28 client hears of list changes on
+// its subscriptions/listen stream, tagged with the subscription's id, and
+// nowhere else; the stream ends, unanswered, when it cancels it.
+func TestStatelessListChanges(t *testing.T) {
+	e := newEnv(t)
+	e.writeProject(t, map[string]any{"demo": demoServer()})
+	c := startRPC(t, e.command())
+	caps := map[string]any{}
+	c.modernResult("tools/list", nil, caps)
+
+	listen := make(chan json.RawMessage, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		msg, _, _ := c.request(ctx, "subscriptions/listen", map[string]any{
+			"notifications": map[string]any{"toolsListChanged": true, "promptsListChanged": true},
+			"_meta":         modernMeta(caps),
+		})
+		listen <- msg
+	}()
+	if !c.waitNotification("notifications/subscriptions/acknowledged", 10*time.Second) {
+		t.Fatal("no acknowledgement of subscriptions/listen")
+	}
+	ack := c.notifications("notifications/subscriptions/acknowledged")[0]
+	// Only what the proxy can deliver is granted: no upstream offers
+	// prompts.
+	if !strings.Contains(string(ack), `"notifications":{"toolsListChanged":true}`) || !strings.Contains(string(ack), `"io.modelcontextprotocol/subscriptionId":`) {
+		t.Fatalf("acknowledgement: %s", ack)
+	}
+
+	e.writeProject(t, map[string]any{"demo": demoServer(), "second": demoServer()})
+	if !c.waitNotification("notifications/tools/list_changed", 15*time.Second) {
+		t.Fatal("no tools/list_changed on the subscription after a config change")
+	}
+	changed := c.notifications("notifications/tools/list_changed")
+	var tag struct {
+		Params struct {
+			Meta map[string]json.RawMessage `json:"_meta"`
+		} `json:"params"`
+	}
+	if err := json.Unmarshal(changed[0], &tag); err != nil {
+		t.Fatal(err)
+	}
+	var ackTag struct {
+		Params struct {
+			Meta map[string]json.RawMessage `json:"_meta"`
+		} `json:"params"`
+	}
+	_ = json.Unmarshal(ack, &ackTag)
+	id := string(tag.Params.Meta["io.modelcontextprotocol/subscriptionId"])
+	if id == "" || id != string(ackTag.Params.Meta["io.modelcontextprotocol/subscriptionId"]) {
+		t.Fatalf("list_changed not tagged with the subscription: %s (ack %s)", changed[0], ack)
+	}
+	if names := c.modernResult("tools/list", nil, caps); !strings.Contains(string(names), "second.echo") {
+		t.Fatalf("the changed list lacks the new server: %s", names)
+	}
+
+	c.send(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":` + id + `}}`)
+	select {
+	case msg := <-listen:
+		t.Fatalf("a cancelled subscription was answered: %s", msg)
+	case <-time.After(500 * time.Millisecond):
+	}
+}
