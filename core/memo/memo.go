@@ -40,6 +40,14 @@ type file struct {
 	// Offers maps a server key (name and config fingerprint) to what it
 	// offered when it last connected.
 	Offers map[string]offersRecord `json:"offers,omitempty"`
+	// Revisions maps a server key to how it speaks: "stateless"
+	// (2026-07-28 and later) or "initialize".
+	Revisions map[string]revisionRecord `json:"revisions,omitempty"`
+}
+
+type revisionRecord struct {
+	Revision string    `json:"revision"`
+	Checked  time.Time `json:"checked"`
 }
 
 type transportRecord struct {
@@ -100,6 +108,28 @@ func (m *Memo) SetOffers(key string, o Offers) error {
 			f.Offers = map[string]offersRecord{}
 		}
 		f.Offers[key] = offersRecord{Offers: o, Checked: now()}
+		return true
+	})
+}
+
+// Revision returns how the server with key spoke last time, or "".
+func (m *Memo) Revision(key string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f, _ := m.load()
+	return f.Revisions[key].Revision
+}
+
+// SetRevision remembers how the server with key speaks.
+func (m *Memo) SetRevision(key, revision string) error {
+	return m.update(func(f *file) bool {
+		if f.Revisions[key].Revision == revision {
+			return false
+		}
+		if f.Revisions == nil {
+			f.Revisions = map[string]revisionRecord{}
+		}
+		f.Revisions[key] = revisionRecord{Revision: revision, Checked: now()}
 		return true
 	})
 }

@@ -19,6 +19,7 @@ import (
 // Memo keeps facts about upstreams between runs; memo.Memo implements it.
 type Memo interface {
 	upstream.TransportMemo
+	upstream.RevisionMemo
 	Offers(key string) (memo.Offers, bool)
 	SetOffers(key string, o memo.Offers) error
 }

@@ -305,7 +305,17 @@ func (p *Proxy) spec(s *config.Server) upstream.Spec {
 		CloseGrace:     closeGrace,
 		Fallback:       fallback,
 		Memo:           p.transportMemo(),
+		Revisions:      p.revisionMemo(),
+		RevisionKey:    s.Name + "@" + s.Fingerprint,
 	}
+}
+
+// revisionMemo is transportMemo for what each server speaks.
+func (p *Proxy) revisionMemo() upstream.RevisionMemo {
+	if p.opts.Memo == nil {
+		return nil
+	}
+	return p.opts.Memo
 }
 
 // transportMemo is the memo as the upstreams take it: a nil interface,

@@ -41,7 +41,21 @@ type handlers struct {
 	request func(method string, id, params json.RawMessage, reply func(result, rpcErr json.RawMessage))
 	// capabilities are declared at initialize.
 	capabilities mcp.ClientCapabilities
+	// revision is what the last session with this server spoke, if
+	// known: RevisionStateless or RevisionInitialize; learned is told
+	// what this one speaks. A server remembered as speaking initialize
+	// that could speak both is served well all the same.
+	revision string
+	learned  func(revision string)
 }
+
+// The two ways a server can speak, as remembered between runs.
+const (
+	// RevisionStateless: 2026-07-28 or later, found with server/discover.
+	RevisionStateless = "stateless"
+	// RevisionInitialize: a revision with the initialize handshake.
+	RevisionInitialize = "initialize"
+)
 
 // ClientInfo is what the proxy tells upstreams about itself.
 var ClientInfo = mcp.Implementation{Name: "ica-mcp-proxy", Version: "dev"}
@@ -106,13 +120,30 @@ func Dial(ctx context.Context, tc sdk.TransportClient, pluginName string, spec s
 	}
 	go c.readLoop()
 
-	// Over streamable HTTP the stateless 2026-07-28 revision is tried
-	// first (server/discover), falling back to the initialize handshake;
-	// elsewhere the handshake is used at once, since a stdio server that
-	// ignores unknown requests would hold the start up.
+	// The stateless 2026-07-28 revision is tried first (server/discover),
+	// falling back to the initialize handshake. Streamable HTTP answers
+	// the probe at once; on other transports a server that ignores unknown
+	// requests would hold the start up, so the probe is bounded (see
+	// probe) and its outcome remembered.
 	var opts []client.ClientOption
+	stateless := true
 	if spec.Transport != "http" {
-		//lint:ignore SA1019 deliberate, see above; until stdio servers speak 2026-07-28
+		switch h.revision {
+		case RevisionInitialize:
+			stateless = false
+		case "":
+			var err error
+			if stateless, err = c.probe(ctx); err != nil {
+				go c.Close(0)
+				if cerr := c.Err(); cerr != nil {
+					return nil, cerr
+				}
+				return nil, fmt.Errorf("server %q: server/discover: %w", spec.Server, err)
+			}
+		}
+	}
+	if !stateless {
+		//lint:ignore SA1019 deliberate: the server speaks only the initialize revisions
 		opts = append(opts, client.WithLegacyProtocolOnly())
 	}
 	c.mcpc = client.NewClient(mcpTransport{c}, opts...)
@@ -134,12 +165,89 @@ func Dial(ctx context.Context, tc sdk.TransportClient, pluginName string, spec s
 		}
 		return nil, fmt.Errorf("server %q: initialize: %w", spec.Server, err)
 	}
+	learned := RevisionInitialize
 	if v := c.mcpc.ProtocolVersion(); mcp.IsModernProtocol(v) {
 		c.meta = requestMeta(v, h.capabilities)
+		learned = RevisionStateless
+	}
+	if h.learned != nil && learned != h.revision {
+		h.learned(learned)
 	}
 	c.init = init
 	return c, nil
 }
+
+// probeGrace is how long the probe waits for server/discover's answer
+// once the ping sent after it is answered: a server that handles
+// requests in order has ignored the probe by then.
+const probeGrace = 5 * time.Millisecond
+
+// probeLimit bounds a probe that neither request answers; the handshake
+// follows, with its own bounds.
+const probeLimit = 10 * time.Second
+
+// probe asks a server whether it speaks the stateless revision, as the
+// 2026-07-28 stdio rules say: server/discover first; its result (or a
+// modern error, such as an unsupported version) means yes, any other
+// error no. A legacy server may ignore the unknown request instead of
+// answering it, so a ping follows it at once: when the ping is answered
+// and the probe is not, shortly after, the server ignored it.
+func (c *Conn) probe(ctx context.Context) (stateless bool, err error) {
+	type answer struct {
+		r   Reply
+		err error
+	}
+	discovered, pong := make(chan answer, 1), make(chan answer, 1)
+	params, _ := json.Marshal(map[string]any{"_meta": map[string]any{
+		mcp.MetaKeyProtocolVersion:    mcp.LATEST_PROTOCOL_VERSION,
+		mcp.MetaKeyClientCapabilities: c.h.capabilities,
+		mcp.MetaKeyClientInfo:         ClientInfo,
+	}})
+	discoverID := c.start(string(mcp.MethodServerDiscover), params, false, 0, nil, func(r Reply, err error) { discovered <- answer{r, err} })
+	pingID := c.start(string(mcp.MethodPing), nil, false, 0, nil, func(r Reply, err error) { pong <- answer{r, err} })
+	defer func() {
+		// Whatever was not answered is forgotten here, without telling a
+		// server that may not know notifications yet.
+		c.finish(discoverID, Reply{}, errProbeEnded)
+		c.finish(pingID, Reply{}, errProbeEnded)
+	}()
+	judge := func(a answer) (bool, error) {
+		switch {
+		case a.err != nil:
+			return false, a.err
+		case a.r.Error == nil:
+			return true, nil
+		}
+		// A modern server that does not speak the probe's version says
+		// which it does; the client renegotiates.
+		return gjson.GetBytes(a.r.Error, "code").Int() == mcp.UNSUPPORTED_PROTOCOL_VERSION, nil
+	}
+	limit := time.NewTimer(probeLimit)
+	defer limit.Stop()
+	select {
+	case a := <-discovered:
+		return judge(a)
+	case a := <-pong:
+		if a.err != nil {
+			return false, a.err
+		}
+		select {
+		case a := <-discovered:
+			return judge(a)
+		case <-time.After(probeGrace):
+			c.logger.Debug("the server ignored server/discover: it speaks an initialize revision", "server", c.server)
+			return false, nil
+		}
+	case <-limit.C:
+		c.logger.Debug("neither server/discover nor ping answered; trying initialize", "server", c.server)
+		return false, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
+// errProbeEnded ends the probe's requests that were not answered.
+var errProbeEnded = errors.New("the probe ended")
 
 // Initialize returns the upstream's answer to initialize.
 func (c *Conn) Initialize() *mcp.InitializeResult { return c.init }
@@ -174,6 +282,13 @@ type pendingCall struct {
 //
 // This is the per-call path: no goroutine waits for the answer.
 func (c *Conn) Start(method string, params json.RawMessage, timeout time.Duration, timeoutErr error, done func(Reply, error)) (cancel func(error)) {
+	id := c.start(method, params, true, timeout, timeoutErr, done)
+	return func(err error) { c.abandon(id, err) }
+}
+
+// start is Start returning the request's id; revise adapts the params'
+// _meta to the session's revision (the probe sends its own).
+func (c *Conn) start(method string, params json.RawMessage, revise bool, timeout time.Duration, timeoutErr error, done func(Reply, error)) int64 {
 	id := c.nextID.Add(1)
 	pc := &pendingCall{done: done}
 	c.mu.Lock()
@@ -181,7 +296,7 @@ func (c *Conn) Start(method string, params json.RawMessage, timeout time.Duratio
 		err := c.err
 		c.mu.Unlock()
 		done(Reply{}, err)
-		return func(error) {}
+		return id
 	}
 	c.pending[id] = pc
 	if timeout > 0 {
@@ -189,9 +304,11 @@ func (c *Conn) Start(method string, params json.RawMessage, timeout time.Duratio
 	}
 	c.mu.Unlock()
 
-	if c.meta != nil {
+	switch {
+	case !revise:
+	case c.meta != nil:
 		params = withMeta(params, c.meta)
-	} else {
+	default:
 		params = withoutMeta(params)
 	}
 	if err := c.cs.Send(encodeRequest(id, method, params)); err != nil {
@@ -208,23 +325,29 @@ func (c *Conn) Start(method string, params json.RawMessage, timeout time.Duratio
 		}
 		c.finish(id, Reply{}, cerr)
 	}
-	return func(err error) { c.abandon(id, err) }
+	return id
 }
 
 // Request sends one request and waits for the answer. If ctx ends first,
 // the upstream is sent notifications/cancelled and ctx's error is returned.
 func (c *Conn) Request(ctx context.Context, method string, params json.RawMessage) (Reply, error) {
+	return c.request(ctx, method, params, true)
+}
+
+// request is Request; revise as for start (mcp-go's own requests carry
+// the _meta of the revision it speaks).
+func (c *Conn) request(ctx context.Context, method string, params json.RawMessage, revise bool) (Reply, error) {
 	type result struct {
 		r   Reply
 		err error
 	}
 	ch := make(chan result, 1)
-	cancel := c.Start(method, params, 0, nil, func(r Reply, err error) { ch <- result{r, err} })
+	id := c.start(method, params, revise, 0, nil, func(r Reply, err error) { ch <- result{r, err} })
 	select {
 	case res := <-ch:
 		return res.r, res.err
 	case <-ctx.Done():
-		cancel(ctx.Err())
+		c.abandon(id, ctx.Err())
 		res := <-ch // the answer, if it won the race, or ctx's error
 		return res.r, res.err
 	}

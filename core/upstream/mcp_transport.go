@@ -26,7 +26,7 @@ func (t mcpTransport) SendRequest(ctx context.Context, req transport.JSONRPCRequ
 		}
 		params = p
 	}
-	r, err := t.c.Request(ctx, req.Method, params)
+	r, err := t.c.request(ctx, req.Method, params, false)
 	if err != nil {
 		return nil, err
 	}

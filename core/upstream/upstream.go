@@ -43,6 +43,18 @@ type Spec struct {
 	// is remembered in Memo, and tried first next time.
 	Fallback string
 	Memo     TransportMemo
+	// Revisions remembers, under RevisionKey, which way the server speaks
+	// (stateless or initialize), so the probe runs once; nil: every start
+	// probes.
+	Revisions   RevisionMemo
+	RevisionKey string
+}
+
+// RevisionMemo remembers whether a server speaks the stateless revision
+// (RevisionStateless) or an initialize one (RevisionInitialize).
+type RevisionMemo interface {
+	Revision(key string) string
+	SetRevision(key, revision string) error
 }
 
 // TransportMemo remembers which transport a server URL speaks.
@@ -447,6 +459,15 @@ func (u *Upstream) dialWith(ctx context.Context, transport string, refresh bool)
 	}
 	if u.hooks.Capabilities != nil {
 		h.capabilities = u.hooks.Capabilities()
+	}
+	if m := u.spec.Revisions; m != nil {
+		key := u.spec.RevisionKey
+		h.revision = m.Revision(key)
+		h.learned = func(revision string) {
+			if err := m.SetRevision(key, revision); err != nil {
+				u.logger.Debug("could not remember the server's revision", "server", u.name, "error", err)
+			}
+		}
 	}
 	spec := u.spec.Session
 	spec.Transport = transport

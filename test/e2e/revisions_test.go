@@ -3,6 +3,9 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -226,5 +229,70 @@ func TestStatelessListChanges(t *testing.T) {
 	case msg := <-listen:
 		t.Fatalf("a cancelled subscription was answered: %s", msg)
 	case <-time.After(500 * time.Millisecond):
+	}
+}
+
+// readRevisions returns what the memo remembers of how each server speaks.
+func readRevisions(t *testing.T, e *env) map[string]string {
+	t.Helper()
+	var f struct {
+		Revisions map[string]struct {
+			Revision string `json:"revision"`
+		} `json:"revisions"`
+	}
+	data, err := os.ReadFile(filepath.Join(e.home, "mcp-upstreams.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for key, r := range f.Revisions {
+		out[strings.SplitN(key, "@", 2)[0]] = r.Revision
+	}
+	return out
+}
+
+// TestUpstreamRevisions: stdio upstreams are probed with server/discover
+// and spoken to in the revision they answer in: the Go demo (mcp-go, which
+// speaks 2026-07-28) statelessly, server-everything (2025-11-25) and a
+// server that ignores unknown requests with initialize. The outcome is
+// remembered, so the next start does not probe.
+func TestUpstreamRevisions(t *testing.T) {
+	needPeers(t)
+	e := newEnv(t)
+	e.set("ICA_LOG_LEVEL=debug")
+	e.writeProject(t, map[string]any{
+		"demo":       demoServer(),
+		"everything": everythingServer(),
+		"silent":     map[string]any{"command": buildHostile(t), "env": map[string]any{"HOSTILE_IGNORE_UNKNOWN": "1"}},
+	})
+	for run := range 2 {
+		c := startProxy(t, e)
+		// mcp-go marks its results resultType only when it serves a
+		// request statelessly: the demo was reached in 2026-07-28.
+		if raw := c.callTool("demo.echo", map[string]any{"message": "hi"}); !strings.Contains(string(raw), `"resultType":"complete"`) {
+			t.Fatalf("run %d: the demo upstream was not spoken to statelessly: %s", run, raw)
+		}
+		if got := decodeResult(t, c.callTool("everything.echo", map[string]any{"message": "hi"})).text(); got != "Echo: hi" {
+			t.Fatalf("run %d: everything.echo: %q", run, got)
+		}
+		if got := decodeResult(t, c.callTool("silent.choose", map[string]any{"id": "abc"})).text(); !strings.Contains(got, "abc") {
+			t.Fatalf("run %d: silent.choose: %q", run, got)
+		}
+		want := map[string]string{"demo": "stateless", "everything": "initialize", "silent": "initialize"}
+		if got := readRevisions(t, e); !maps.Equal(got, want) {
+			t.Fatalf("run %d: remembered %v, want %v", run, got, want)
+		}
+		ignored := strings.Contains(c.stderr.String(), "the server ignored server/discover")
+		if run == 0 && !ignored {
+			t.Fatal("the silent server's probe was not settled by the ping")
+		}
+		if run == 1 && ignored {
+			t.Fatal("a server remembered as speaking initialize was probed again")
+		}
+		_ = c.stdin.Close()
+		<-c.done
 	}
 }
