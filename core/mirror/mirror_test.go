@@ -176,3 +176,19 @@ func TestFilter(t *testing.T) {
 		}
 	}
 }
+
+func TestInvalidHeaderAnnotationsAreNotMirrored(t *testing.T) {
+	tools := []json.RawMessage{
+		json.RawMessage(`{"name":"good","inputSchema":{"type":"object","properties":{"region":{"type":"string","x-mcp-header":"Region"}}}}`),
+		json.RawMessage(`{"name":"empty","inputSchema":{"type":"object","properties":{"v":{"type":"string","x-mcp-header":""}}}}`),
+		json.RawMessage(`{"name":"object","inputSchema":{"type":"object","properties":{"v":{"type":"object","x-mcp-header":"V"}}}}`),
+		json.RawMessage(`{"name":"twice","inputSchema":{"type":"object","properties":{"a":{"type":"string","x-mcp-header":"X"},"b":{"type":"string","x-mcp-header":"x"}}}}`),
+	}
+	tb := Build([]ServerTools{{Server: "s", Tools: tools}}, Limits{}, ".", nil)
+	if _, ok := tb.Lookup("s.good"); !ok || len(tb.Tools) != 1 {
+		t.Fatalf("mirrored %d tools, want only s.good", len(tb.Tools))
+	}
+	if n := len(tb.Reasons); n != 3 {
+		t.Fatalf("%d reasons, want one per refused tool: %+v", n, tb.Reasons)
+	}
+}

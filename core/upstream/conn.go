@@ -121,25 +121,18 @@ func Dial(ctx context.Context, tc sdk.TransportClient, pluginName string, spec s
 	go c.readLoop()
 
 	// The stateless 2026-07-28 revision is tried first (server/discover),
-	// falling back to the initialize handshake. Streamable HTTP answers
-	// the probe at once; on other transports a server that ignores unknown
-	// requests would hold the start up, so the probe is bounded (see
-	// probe) and its outcome remembered.
+	// falling back to the initialize handshake; the outcome is remembered
+	// per server, so later sessions skip the probe.
 	var opts []client.ClientOption
-	stateless := true
-	if spec.Transport != "http" {
-		switch h.revision {
-		case RevisionInitialize:
-			stateless = false
-		case "":
-			var err error
-			if stateless, err = c.probe(ctx); err != nil {
-				go c.Close(0)
-				if cerr := c.Err(); cerr != nil {
-					return nil, cerr
-				}
-				return nil, fmt.Errorf("server %q: server/discover: %w", spec.Server, err)
+	stateless := h.revision != RevisionInitialize
+	if h.revision == "" {
+		var err error
+		if stateless, err = c.probe(ctx, spec.Transport != "http"); err != nil {
+			go c.Close(0)
+			if cerr := c.Err(); cerr != nil {
+				return nil, cerr
 			}
+			return nil, fmt.Errorf("server %q: server/discover: %w", spec.Server, err)
 		}
 	}
 	if !stateless {
@@ -182,67 +175,89 @@ func Dial(ctx context.Context, tc sdk.TransportClient, pluginName string, spec s
 // requests in order has ignored the probe by then.
 const probeGrace = 5 * time.Millisecond
 
-// probeLimit bounds a probe that neither request answers; the handshake
-// follows, with its own bounds.
+// probeLimit bounds a probe that nothing answers; the handshake follows,
+// with its own bounds.
 const probeLimit = 10 * time.Second
 
 // probe asks a server whether it speaks the stateless revision, as the
-// 2026-07-28 stdio rules say: server/discover first; its result (or a
-// modern error, such as an unsupported version) means yes, any other
-// error no. A legacy server may ignore the unknown request instead of
-// answering it, so a ping follows it at once: when the ping is answered
-// and the probe is not, shortly after, the server ignored it.
-func (c *Conn) probe(ctx context.Context) (stateless bool, err error) {
+// 2026-07-28 rules say: server/discover first; its result means yes, and
+// so does a modern error (an unsupported version: the probe is asked
+// again, once, in the newest modern version the server names); any other
+// error means no. Over a stream (ping true) a legacy server may ignore
+// the unknown request instead of answering it, so a ping follows it at
+// once: when the ping is answered and the probe is not, shortly after,
+// the server ignored it.
+func (c *Conn) probe(ctx context.Context, ping bool) (stateless bool, err error) {
+	version := mcp.LATEST_PROTOCOL_VERSION
+	for attempt := 0; ; attempt++ {
+		a, err := c.probeOnce(ctx, version, ping)
+		if err != nil || a == nil {
+			return false, err
+		}
+		if a.Error == nil {
+			return true, nil
+		}
+		var e struct {
+			Code int `json:"code"`
+			Data struct {
+				Supported []string `json:"supported"`
+			} `json:"data"`
+		}
+		if json.Unmarshal(a.Error, &e) != nil || e.Code != mcp.UNSUPPORTED_PROTOCOL_VERSION {
+			return false, nil
+		}
+		next := mcp.NegotiateMutuallySupportedVersion(e.Data.Supported)
+		if attempt > 0 || !mcp.IsModernProtocol(next) {
+			// A modern server after all, that speaks no modern version
+			// the proxy does: the handshake may still work.
+			return false, nil
+		}
+		version = next
+	}
+}
+
+// probeOnce sends server/discover in version and returns its answer, or
+// nil when the server ignored it.
+func (c *Conn) probeOnce(ctx context.Context, version string, ping bool) (*Reply, error) {
 	type answer struct {
 		r   Reply
 		err error
 	}
 	discovered, pong := make(chan answer, 1), make(chan answer, 1)
 	params, _ := json.Marshal(map[string]any{"_meta": map[string]any{
-		mcp.MetaKeyProtocolVersion:    mcp.LATEST_PROTOCOL_VERSION,
+		mcp.MetaKeyProtocolVersion:    version,
 		mcp.MetaKeyClientCapabilities: c.h.capabilities,
 		mcp.MetaKeyClientInfo:         ClientInfo,
 	}})
 	discoverID := c.start(string(mcp.MethodServerDiscover), params, false, 0, nil, func(r Reply, err error) { discovered <- answer{r, err} })
-	pingID := c.start(string(mcp.MethodPing), nil, false, 0, nil, func(r Reply, err error) { pong <- answer{r, err} })
-	defer func() {
-		// Whatever was not answered is forgotten here, without telling a
-		// server that may not know notifications yet.
-		c.finish(discoverID, Reply{}, errProbeEnded)
-		c.finish(pingID, Reply{}, errProbeEnded)
-	}()
-	judge := func(a answer) (bool, error) {
-		switch {
-		case a.err != nil:
-			return false, a.err
-		case a.r.Error == nil:
-			return true, nil
-		}
-		// A modern server that does not speak the probe's version says
-		// which it does; the client renegotiates.
-		return gjson.GetBytes(a.r.Error, "code").Int() == mcp.UNSUPPORTED_PROTOCOL_VERSION, nil
+	defer c.finish(discoverID, Reply{}, errProbeEnded)
+	if ping {
+		pingID := c.start(string(mcp.MethodPing), nil, false, 0, nil, func(r Reply, err error) { pong <- answer{r, err} })
+		// Whatever was not answered is forgotten, without telling a
+		// server that may not take notifications yet.
+		defer c.finish(pingID, Reply{}, errProbeEnded)
 	}
 	limit := time.NewTimer(probeLimit)
 	defer limit.Stop()
 	select {
 	case a := <-discovered:
-		return judge(a)
+		return &a.r, a.err
 	case a := <-pong:
 		if a.err != nil {
-			return false, a.err
+			return nil, a.err
 		}
 		select {
 		case a := <-discovered:
-			return judge(a)
+			return &a.r, a.err
 		case <-time.After(probeGrace):
 			c.logger.Debug("the server ignored server/discover: it speaks an initialize revision", "server", c.server)
-			return false, nil
+			return nil, nil
 		}
 	case <-limit.C:
-		c.logger.Debug("neither server/discover nor ping answered; trying initialize", "server", c.server)
-		return false, nil
+		c.logger.Debug("server/discover went unanswered; trying initialize", "server", c.server)
+		return nil, nil
 	case <-ctx.Done():
-		return false, ctx.Err()
+		return nil, ctx.Err()
 	}
 }
 

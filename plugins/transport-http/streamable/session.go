@@ -3,6 +3,7 @@ package streamable
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"mime"
@@ -66,6 +67,8 @@ type session struct {
 	mu        sync.Mutex
 	sessionID string
 	version   string // negotiated at initialize
+	// headerTools are the tools whose calls carry Mcp-Param-* headers.
+	headerTools map[string]*mcp.Tool
 	// listenUp is set when the GET stream opens, and closed once its first
 	// request has been answered (or failed): messages wait for it, so that
 	// nothing the server sends on that stream in reply to them is missed.
@@ -246,12 +249,58 @@ func (s *session) newRequest(ctx context.Context, method string, body []byte, ms
 		req.Header.Set(headerProtocolVersion, version)
 	}
 	if msg.Method != "" && mcp.RequiresStandardHeaders(version) {
-		params := gjson.GetBytes(body, "params").Raw
-		for k, v := range mcp.StandardHeaders(version, mcp.MCPMethod(msg.Method), []byte(params)) {
+		params := []byte(gjson.GetBytes(body, "params").Raw)
+		for k, v := range mcp.StandardHeaders(version, mcp.MCPMethod(msg.Method), params) {
 			req.Header.Set(k, v)
+		}
+		if msg.Method == string(mcp.MethodToolsCall) {
+			if tool := s.headerTool(gjson.GetBytes(params, "name").Str); tool != nil {
+				for k, v := range mcp.GenerateParamHeaders(tool, params) {
+					req.Header.Set(k, v)
+				}
+			}
 		}
 	}
 	return req, sid
+}
+
+// From 2026-07-28 a tool may ask for some of its arguments in HTTP headers
+// too (x-mcp-header in its input schema), for gateways that route on them.
+// The session learns which tools do from the answers to tools/list that
+// pass through it, and adds those Mcp-Param-* headers to their calls.
+
+// noteHeaderTools remembers the tools of a tools/list answer that annotate
+// parameters with x-mcp-header.
+func (s *session) noteHeaderTools(data []byte) {
+	if !bytes.Contains(data, []byte(`"x-mcp-header"`)) {
+		return
+	}
+	var answer struct {
+		Result struct {
+			Tools []mcp.Tool `json:"tools"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal(data, &answer); err != nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range answer.Result.Tools {
+		tool := &answer.Result.Tools[i]
+		if len(mcp.ExtractParamHeaderBindings(tool)) == 0 || mcp.ValidateParamHeaderAnnotations(tool) != nil {
+			continue
+		}
+		if s.headerTools == nil {
+			s.headerTools = map[string]*mcp.Tool{}
+		}
+		s.headerTools[tool.Name] = tool
+	}
+}
+
+func (s *session) headerTool(name string) *mcp.Tool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.headerTools[name]
 }
 
 func isEventStream(resp *http.Response) bool {
@@ -285,6 +334,9 @@ func (s *session) deliver(msg remote.Msg, data []byte) {
 			// this answer is delivered, so nothing overtakes the answer.
 			up = s.prepareListening()
 		}
+	}
+	if msg.Method == string(mcp.MethodToolsList) {
+		s.noteHeaderTools(data)
 	}
 	s.life.Deliver(data)
 	if up != nil && !s.life.Go(func() { s.listen(up) }) {

@@ -62,6 +62,17 @@ func run(bin, serverURL string) error {
 		return fmt.Errorf("plugins install: %v: %s", err, out)
 	}
 
+	scenario := os.Getenv("MCP_CONFORMANCE_SCENARIO")
+	if !strings.HasPrefix(scenario, "auth/") {
+		// No login: the proxy's client (this program, as an agent runtime
+		// would) lists the scenario server's tools and calls each one.
+		cfg, _ := json.Marshal(map[string]any{"mcpServers": map[string]any{"conf": map[string]any{"type": "http", "url": serverURL}}})
+		if err := os.WriteFile(filepath.Join(project, ".mcp.json"), cfg, 0o600); err != nil {
+			return err
+		}
+		return session(command("serve"))
+	}
+
 	oauth := map[string]any{"options": map[string]any{"open_browser": false}}
 	flow := "pkce"
 	var ctx struct {
