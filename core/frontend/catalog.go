@@ -47,20 +47,27 @@ func (s *Server) routed(ctx context.Context, env envelope, c *call) {
 	}
 	done := make(chan struct{})
 	release := s.logs.want(env, server)
-	c.setCancel(s.p.StartRequest(server, env.Method, params, func(r upstream.Reply, err error) {
-		switch {
-		case err != nil && c.cancelled.Load():
-		case err != nil:
-			s.writeError(env.ID, mcp.INTERNAL_ERROR, err.Error())
-		case r.Error != nil:
-			s.writeRawError(env.ID, modernError(env, r.Error))
-		default:
-			s.answer(env, r.Result)
-		}
-		release()
-		close(done)
-	}))
+	t := target{env: env, c: c, ended: func() { release(); close(done) }}
+	if mrtrMethods[env.Method] {
+		c.setCancel(s.exchange(t, server, env.Method, params, s.writeRouted))
+	} else {
+		c.setCancel(s.p.StartRequest(server, env.Method, params, func(r upstream.Reply, err error) { s.writeRouted(t, r, err) }))
+	}
 	<-done
+}
+
+// writeRouted answers a request routed to one server.
+func (s *Server) writeRouted(t target, r upstream.Reply, err error) {
+	switch {
+	case err != nil && t.c.cancelled.Load():
+	case err != nil:
+		s.writeError(t.env.ID, mcp.INTERNAL_ERROR, err.Error())
+	case r.Error != nil:
+		s.writeRawError(t.env.ID, modernError(t.env, r.Error))
+	default:
+		s.answer(t.env, r.Result)
+	}
+	t.ended()
 }
 
 type routeError string

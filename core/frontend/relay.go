@@ -32,12 +32,30 @@ type askTable struct {
 	byID map[string]*asked // by the raw id sent to the client
 	// byUpstream finds a request by who asked: server + "\x00" + raw id.
 	byUpstream map[string]string
+	// bridged numbers the requests made for a 2026-07-28 upstream's
+	// input_required (their ids as the upstream's).
+	bridged int64
 }
 
 func upstreamKey(server, id string) string { return server + "\x00" + id }
 
-// relayRequest sends an upstream's request to the client.
+// relayRequest takes an upstream's request for the client: a 2026-07-28
+// client gets it inside the result of the call it belongs to (see
+// exchange); any other client, as a request.
 func (s *Server) relayRequest(server, method string, id, params json.RawMessage, reply func(result, rpcErr json.RawMessage)) {
+	if x := s.xs.oldest(server); x != nil {
+		x.ask(method, params, reply)
+		return
+	}
+	if s.modernSeen.Load() && !s.handshaken.Load() {
+		reply(nil, rpcError(mcp.METHOD_NOT_FOUND, "the proxy's client speaks protocol version 2026-07-28, which takes no requests outside a call; "+method+" can only be answered during a call to this server"))
+		return
+	}
+	s.relay(server, method, id, params, reply)
+}
+
+// relay sends an upstream's request to the client as a request.
+func (s *Server) relay(server, method string, id, params json.RawMessage, reply func(result, rpcErr json.RawMessage)) {
 	a := &asked{server: server, upstreamID: string(id), reply: reply}
 	s.asks.mu.Lock()
 	if s.asks.byID == nil {

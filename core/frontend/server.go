@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,6 +66,12 @@ type Server struct {
 	asks   askTable
 	subs   subscriptions
 	logs   logWants
+	xs     exchanges
+	signer stateSigner
+	// clientCaps is what the client declared at initialize.
+	clientCaps atomic.Pointer[mcp.ClientCapabilities]
+	// modernSeen is set once the client sent a 2026-07-28 request.
+	modernSeen atomic.Bool
 }
 
 // offersWait bounds how long the answer to initialize waits for servers
@@ -173,6 +180,7 @@ func New(p *proxy.Proxy, b *broker.Broker, version string, logger hclog.Logger) 
 		log:      logger,
 		version:  version,
 		inflight: make(map[string]*call),
+		signer:   newStateSigner(),
 	}
 	s.mcp.Store(newMCP(version, memo.Offers{}))
 	return s
@@ -317,6 +325,9 @@ func (s *Server) handle(ctx context.Context, msg []byte) {
 			s.writeRawError(env.ID, e)
 			return
 		}
+		if env.rev.modern {
+			s.modernSeen.Store(true)
+		}
 		if env.rev.modern && removedMethods[env.Method] {
 			s.writeError(env.ID, mcp.METHOD_NOT_FOUND, env.Method+" was removed in protocol version 2026-07-28")
 			return
@@ -339,6 +350,8 @@ func (s *Server) initialize(ctx context.Context, env envelope, msg []byte) {
 	caps := &p.Capabilities
 	if err := json.Unmarshal(env.Params, &p); err != nil {
 		caps = nil
+	} else {
+		s.clientCaps.Store(caps)
 	}
 	s.handshaken.Store(true)
 	s.open(ctx, caps, true)
@@ -369,6 +382,14 @@ func (s *Server) open(ctx context.Context, caps *mcp.ClientCapabilities, again b
 
 // spawn runs one request in its own goroutine, cancellable by the client.
 func (s *Server) spawn(ctx context.Context, env envelope, msg []byte) {
+	if env.rev.modern && mrtrMethods[env.Method] {
+		// A retry that continues a request the proxy holds.
+		if st := gjson.GetBytes(env.Params, "requestState"); st.Type == gjson.String && strings.HasPrefix(st.Str, statePrefix) {
+			c := s.begin(env.ID)
+			s.resume(env, c, func() { s.end(c) }, st.Str)
+			return
+		}
+	}
 	if env.Method == string(mcp.MethodToolsCall) && s.forwardNow(env) {
 		return
 	}

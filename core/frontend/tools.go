@@ -114,18 +114,21 @@ func (s *Server) forward(env envelope, nameField gjson.Result, tool mirror.Tool,
 	}
 	params := replaceRaw(env.Params, nameField, tool.Name)
 	release := s.logs.want(env, tool.Server)
-	return s.p.StartCallTool(tool.Server, params, func(r upstream.Reply, err error) {
-		switch {
-		case err != nil:
-			s.answerFailure(env, c, err)
-		case r.Error != nil:
-			s.writeRawError(env.ID, r.Error)
-		default:
-			s.answer(env, r.Result)
-		}
-		release()
-		ended()
-	})
+	return s.exchange(target{env: env, c: c, ended: func() { release(); ended() }}, tool.Server, env.Method, params, s.writeCall)
+}
+
+// writeCall answers a tools/call: a failure of the proxy's is an isError
+// result naming the cause.
+func (s *Server) writeCall(t target, r upstream.Reply, err error) {
+	switch {
+	case err != nil:
+		s.answerFailure(t.env, t.c, err)
+	case r.Error != nil:
+		s.writeRawError(t.env.ID, r.Error)
+	default:
+		s.answer(t.env, r.Result)
+	}
+	t.ended()
 }
 
 // replaceRaw returns params with the value v (found in params) replaced by

@@ -542,6 +542,9 @@ func (p *Proxy) Listed() bool {
 	}
 }
 
+// RequestTimeout bounds one request to an upstream.
+func (p *Proxy) RequestTimeout() time.Duration { return p.opts.Settings.RequestTimeout }
+
 // ToolCacheTTL is how long an upstream's tool list is reused before the
 // proxy lists it again.
 func (p *Proxy) ToolCacheTTL() time.Duration { return p.opts.Settings.ToolCacheTTL }

@@ -28,6 +28,9 @@ import (
 type Reply struct {
 	Result json.RawMessage
 	Error  json.RawMessage
+	// Stateless says the upstream speaks 2026-07-28 or later: its result
+	// may ask for input (resultType "input_required").
+	Stateless bool
 }
 
 // handlers are how a Conn hands on what the upstream sends of its own
@@ -562,7 +565,7 @@ func (c *Conn) deliver(env envelope) {
 		c.logger.Warn("upstream answered an id the proxy never sent", "server", c.server, "id", string(env.ID))
 		return
 	}
-	r := Reply{Result: env.Result, Error: env.Error}
+	r := Reply{Result: env.Result, Error: env.Error, Stateless: c.meta != nil}
 	if r.Result == nil && r.Error == nil {
 		r.Result = json.RawMessage("null")
 	}

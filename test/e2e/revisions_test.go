@@ -296,3 +296,99 @@ func TestUpstreamRevisions(t *testing.T) {
 		<-c.done
 	}
 }
+
+// inputRequired is an input_required result.
+type inputRequired struct {
+	ResultType    string `json:"resultType"`
+	InputRequests map[string]struct {
+		Method string          `json:"method"`
+		Params json.RawMessage `json:"params"`
+	} `json:"inputRequests"`
+	RequestState string `json:"requestState"`
+}
+
+// TestBridgedRequestsForStatelessClient: server-everything (2025-11-25)
+// asks its client with requests of its own in the middle of a call; a
+// 2026-07-28 client gets them as input_required results, and its retries
+// carry the answers back, until the call's own result. A forged, reused
+// or misapplied requestState is refused, and the other calls go on.
+func TestBridgedRequestsForStatelessClient(t *testing.T) {
+	needPeers(t)
+	e := newEnv(t)
+	e.writeProject(t, map[string]any{"everything": everythingServer()})
+	c := startRPC(t, e.command())
+	caps := map[string]any{"elicitation": map[string]any{}, "sampling": map[string]any{}}
+
+	call := func(name string, extra map[string]any) json.RawMessage {
+		params := map[string]any{"name": name, "arguments": map[string]any{"prompt": "hi", "maxTokens": 5}}
+		maps.Copy(params, extra)
+		return c.modern("tools/call", params, caps)
+	}
+	asked := func(msg json.RawMessage, method string) inputRequired {
+		t.Helper()
+		var r struct {
+			Result inputRequired `json:"result"`
+		}
+		if err := json.Unmarshal(msg, &r); err != nil || r.Result.ResultType != "input_required" || len(r.Result.InputRequests) != 1 || r.Result.RequestState == "" {
+			t.Fatalf("want input_required for %s, got %s", method, msg)
+		}
+		for _, req := range r.Result.InputRequests {
+			if req.Method != method {
+				t.Fatalf("input request %s, want %s: %s", req.Method, method, msg)
+			}
+		}
+		return r.Result
+	}
+	keyOf := func(ir inputRequired) string {
+		for k := range ir.InputRequests {
+			return k
+		}
+		return ""
+	}
+
+	// Elicitation, in two rounds of one call.
+	first := asked(call("everything.trigger-elicitation-request", nil), "elicitation/create")
+	if !strings.Contains(string(first.InputRequests[keyOf(first)].Params), "requestedSchema") {
+		t.Fatalf("the elicitation's params did not come through: %s", first.InputRequests[keyOf(first)].Params)
+	}
+	answer := map[string]any{keyOf(first): map[string]any{"action": "accept", "content": map[string]any{"name": "Ada Lovelace"}}}
+
+	// Tampering, a retry of another tool, and a state of nothing: refused
+	// with the reason, while the held call waits.
+	forged := first.RequestState[:len(first.RequestState)-2] + "xx"
+	if got := call("everything.trigger-elicitation-request", map[string]any{"inputResponses": answer, "requestState": forged}); errorCode(t, got) != -32602 || !strings.Contains(string(got), "verification") {
+		t.Fatalf("a forged requestState: %s", got)
+	}
+	if got := call("everything.trigger-sampling-request", map[string]any{"inputResponses": answer, "requestState": first.RequestState}); errorCode(t, got) != -32602 || !strings.Contains(string(got), "another request") {
+		t.Fatalf("a requestState on another tool: %s", got)
+	}
+	if raw := c.modernResult("tools/call", map[string]any{"name": "everything.echo", "arguments": map[string]any{"message": "meanwhile"}}, caps); !strings.Contains(string(raw), "meanwhile") {
+		t.Fatalf("another call while one is held: %s", raw)
+	}
+
+	final := call("everything.trigger-elicitation-request", map[string]any{"inputResponses": answer, "requestState": first.RequestState})
+	if !strings.Contains(string(final), `"resultType":"complete"`) || !strings.Contains(string(final), "Ada Lovelace") {
+		t.Fatalf("the retry did not get the call's result: %s", final)
+	}
+	if got := call("everything.trigger-elicitation-request", map[string]any{"inputResponses": answer, "requestState": first.RequestState}); errorCode(t, got) != -32602 {
+		t.Fatalf("a requestState used twice: %s", got)
+	}
+
+	// Sampling the same way.
+	s := asked(call("everything.trigger-sampling-request", nil), "sampling/createMessage")
+	final = call("everything.trigger-sampling-request", map[string]any{
+		"inputResponses": map[string]any{keyOf(s): map[string]any{"role": "assistant", "content": map[string]any{"type": "text", "text": "sampled-by-e2e"}, "model": "e2e", "stopReason": "endTurn"}},
+		"requestState":   s.RequestState,
+	})
+	if !strings.Contains(string(final), "sampled-by-e2e") {
+		t.Fatalf("the sampling answer did not reach the server: %s", final)
+	}
+
+	// No request ever reached the stateless client as a request.
+	c.mu.Lock()
+	requests := len(c.asked)
+	c.mu.Unlock()
+	if requests > 0 {
+		t.Fatalf("a 2026-07-28 client was sent %d requests", requests)
+	}
+}
