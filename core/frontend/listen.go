@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/tidwall/gjson"
@@ -247,11 +248,19 @@ func (l *logWants) want(env envelope, server string) (release func()) {
 	counts[rank]++
 	l.mu.Unlock()
 	return func() {
-		l.mu.Lock()
-		counts[rank]--
-		l.mu.Unlock()
+		// Log messages written just before the answer may come after it
+		// (servers that queue their notifications): they are let through
+		// a moment longer.
+		time.AfterFunc(logGrace, func() {
+			l.mu.Lock()
+			counts[rank]--
+			l.mu.Unlock()
+		})
 	}
 }
+
+// logGrace is how long a request's wish for log messages outlives it.
+const logGrace = time.Second
 
 // wanted says whether a request in flight wants server's message of level.
 func (l *logWants) wanted(server, level string) bool {

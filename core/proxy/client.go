@@ -135,6 +135,15 @@ func (p *Proxy) onUpstreamRequest(server, method string, id, params json.RawMess
 	reply(nil, e)
 }
 
+// logLevel is the level the client set, for the upstreams that take it
+// with each request (2026-07-28); "" when it set none.
+func (p *Proxy) logLevel() string {
+	if l := p.level.Load(); l != nil {
+		return *l
+	}
+	return ""
+}
+
 // NotifyUpstreams sends a notification to every live upstream session, as
 // when the client's roots change; it starts no session.
 func (p *Proxy) NotifyUpstreams(method string, params json.RawMessage) {
@@ -147,6 +156,12 @@ func (p *Proxy) NotifyUpstreams(method string, params json.RawMessage) {
 // upstream that sends log messages; their answers do not matter to the
 // client, which the proxy answers itself.
 func (p *Proxy) SetLogLevel(params json.RawMessage) {
+	var l struct {
+		Level string `json:"level"`
+	}
+	if json.Unmarshal(params, &l) == nil {
+		p.level.Store(&l.Level)
+	}
 	for _, u := range p.allUpstreams() {
 		if caps := u.ServerCapabilities(); caps == nil || caps.Logging == nil || !u.State().Running {
 			continue

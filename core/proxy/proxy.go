@@ -103,6 +103,8 @@ type Proxy struct {
 
 	startOnce  sync.Once
 	clientCaps atomic.Pointer[mcp.ClientCapabilities]
+	// level is the log level the client set (logging/setLevel).
+	level atomic.Pointer[string]
 	// catalogs holds the last catalog built of each kind, for routing.
 	catalogs sync.Map // mirror.CatalogKind → *mirror.Catalog
 }
@@ -249,6 +251,7 @@ func (p *Proxy) apply(cfg *config.Config) []string {
 			ToolsChanged: p.onUpstreamToolsChanged,
 			Request:      p.onUpstreamRequest,
 			Capabilities: p.clientCapabilities,
+			LogLevel:     p.logLevel,
 			Connected:    p.onConnected,
 			Credentials:  p.credentials,
 		})

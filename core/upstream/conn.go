@@ -50,6 +50,9 @@ type handlers struct {
 	// that could speak both is served well all the same.
 	revision string
 	learned  func(revision string)
+	// logLevel is the level a stateless upstream is told with each
+	// request; nil or "": none.
+	logLevel func() string
 }
 
 // The two ways a server can speak, as remembered between runs.
@@ -170,7 +173,31 @@ func Dial(ctx context.Context, tc sdk.TransportClient, pluginName string, spec s
 		h.learned(learned)
 	}
 	c.init = init
+	if c.meta != nil {
+		c.listen(&init.Capabilities)
+	}
 	return c, nil
+}
+
+// listen opens the stream on which a stateless server reports changes to
+// its lists (2026-07-28 sends none unasked): the session's notify hook
+// gets them like any server's notifications. It stays open as long as
+// the session.
+func (c *Conn) listen(caps *mcp.ServerCapabilities) {
+	want := mcp.SubscriptionFilter{
+		ToolsListChanged:     caps.Tools != nil && caps.Tools.ListChanged,
+		PromptsListChanged:   caps.Prompts != nil && caps.Prompts.ListChanged,
+		ResourcesListChanged: caps.Resources != nil && caps.Resources.ListChanged,
+	}
+	if want.IsEmpty() {
+		return
+	}
+	params, _ := json.Marshal(map[string]any{"notifications": want})
+	c.Start(string(mcp.MethodSubscriptionsListen), params, 0, nil, func(r Reply, err error) {
+		if err == nil && r.Error != nil {
+			c.logger.Debug("the server refused subscriptions/listen; its list changes will not be heard", "server", c.server, "error", string(r.Error))
+		}
+	})
 }
 
 // probeGrace is how long the probe waits for server/discover's answer
@@ -326,6 +353,11 @@ func (c *Conn) start(method string, params json.RawMessage, revise bool, timeout
 	case !revise:
 	case c.meta != nil:
 		params = withMeta(params, c.meta)
+		if c.h.logLevel != nil {
+			if l := c.h.logLevel(); l != "" {
+				params = withMeta(params, []metaMember{logLevelMember(l)})
+			}
+		}
 	default:
 		params = withoutMeta(params)
 	}

@@ -39,6 +39,13 @@ func requestMeta(version string, caps mcp.ClientCapabilities) []metaMember {
 	}
 }
 
+// logLevelMember asks for log messages of level and above, unless the
+// request asks for its own.
+func logLevelMember(level string) metaMember {
+	raw, _ := json.Marshal(level)
+	return metaMember{path: "_meta." + escapeKey(mcp.MetaKeyLogLevel), value: raw, keep: true}
+}
+
 // perRequestKeys are the _meta members of the stateless revision's
 // requests.
 var perRequestKeys = []string{mcp.MetaKeyProtocolVersion, mcp.MetaKeyClientCapabilities, mcp.MetaKeyClientInfo, mcp.MetaKeyLogLevel}

@@ -75,6 +75,10 @@ type Hooks struct {
 	// Capabilities is what the proxy declares to the upstream at
 	// initialize: what its own client can do.
 	Capabilities func() mcp.ClientCapabilities
+	// LogLevel is the lowest level of log messages the proxy's client
+	// wants ("" for none set): a stateless upstream is told it in each
+	// request, which the client did not already say it in.
+	LogLevel func() string
 	// Connected is called each time a session opens, with what the
 	// upstream said at initialize.
 	Connected func(server string, init *mcp.InitializeResult)
@@ -460,6 +464,7 @@ func (u *Upstream) dialWith(ctx context.Context, transport string, refresh bool)
 	if u.hooks.Capabilities != nil {
 		h.capabilities = u.hooks.Capabilities()
 	}
+	h.logLevel = u.hooks.LogLevel
 	if m := u.spec.Revisions; m != nil {
 		key := u.spec.RevisionKey
 		h.revision = m.Revision(key)

@@ -1,6 +1,8 @@
 // Command ica-demo-upstream is a small MCP server used by the README demo
-// and the benchmarks: it needs no Node. Its tools: echo, add and sleep. It
-// speaks stdio, or streamable HTTP at /mcp with -http ADDR.
+// and the benchmarks: it needs no Node. Its tools: echo, add and sleep;
+// with ICA_DEMO_FEATURES=1 also what the revision tests need (features.go).
+// It speaks stdio, or streamable HTTP at /mcp with -http ADDR, in every
+// revision mcp-go does (2024-11-05 to 2026-07-28).
 package main
 
 import (
@@ -20,7 +22,12 @@ import (
 func main() {
 	httpAddr := flag.String("http", "", "serve streamable HTTP at /mcp on this address (127.0.0.1:0 picks a port) instead of stdio; the URL is printed on stdout")
 	flag.Parse()
-	s := server.NewMCPServer("ica-demo-upstream", "1.0.0", server.WithToolCapabilities(false))
+	opts := []server.ServerOption{server.WithToolCapabilities(false)}
+	if os.Getenv("ICA_DEMO_FEATURES") != "" {
+		opts = []server.ServerOption{server.WithToolCapabilities(true), server.WithResourceCapabilities(true, true),
+			server.WithPromptCapabilities(true), server.WithLogging(), server.WithElicitation()}
+	}
+	s := server.NewMCPServer("ica-demo-upstream", "1.0.0", opts...)
 	echoDescription := "Return the message unchanged."
 	if d := os.Getenv("ICA_DEMO_ECHO_DESCRIPTION"); d != "" {
 		echoDescription = d // lets tests change a tool under the proxy
@@ -57,6 +64,9 @@ func main() {
 		}
 	})
 	addSyntheticTools(s, os.Getenv("ICA_DEMO_EXTRA_TOOLS"))
+	if os.Getenv("ICA_DEMO_FEATURES") != "" {
+		addFeatures(s)
+	}
 	if *httpAddr != "" {
 		// Port 0 picks a free port; the URL goes to stdout for scripts.
 		l, err := net.Listen("tcp", *httpAddr)
