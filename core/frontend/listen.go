@@ -142,16 +142,24 @@ func (s *Server) listen(ctx context.Context, env envelope, c *call) {
 		ResourcesListChanged: want.ResourcesListChanged && o.Resources,
 	}
 	sub := &subscription{id: env.ID, uris: map[string]bool{}}
-	var subscribed []resourceSub
-	defer func() { s.unsubscribe(subscribed) }()
+	var subscribed []func()
+	defer func() {
+		for _, stop := range subscribed {
+			stop()
+		}
+	}()
 	if o.Resources {
 		for _, uri := range want.ResourceSubscriptions {
-			server, err := s.subscribe(ctx, uri)
+			server, err := s.p.ResourceServer(ctx, uri)
+			var stop func()
+			if err == nil {
+				stop, err = s.watchResource(ctx, server, uri)
+			}
 			if err != nil {
 				s.writeError(env.ID, mcp.INVALID_PARAMS, fmt.Sprintf("subscribing to %q: %v", uri, err))
 				return
 			}
-			subscribed = append(subscribed, resourceSub{server, uri})
+			subscribed = append(subscribed, stop)
 			sub.uris[uri] = true
 			granted.ResourceSubscriptions = append(granted.ResourceSubscriptions, uri)
 		}
@@ -175,33 +183,79 @@ func (s *Server) listen(ctx context.Context, env envelope, c *call) {
 	s.answer(env, json.RawMessage(`{"_meta":{"io.modelcontextprotocol/subscriptionId":`+string(env.ID)+`}}`))
 }
 
-// resourceSub is a resource subscription made upstream for a listener.
-type resourceSub struct{ server, uri string }
-
-// subscribe asks the server offering uri to report its updates.
-func (s *Server) subscribe(ctx context.Context, uri string) (string, error) {
-	server, err := s.p.ResourceServer(ctx, uri)
-	if err != nil {
-		return "", err
-	}
+// watchResource asks server to report updates of uri: with
+// resources/subscribe, or, from a 2026-07-28 server (which has no such
+// request), with a subscriptions/listen request held open. stop undoes
+// it, in the background.
+func (s *Server) watchResource(ctx context.Context, server, uri string) (stop func(), err error) {
 	params, _ := json.Marshal(map[string]string{"uri": uri})
 	r, err := s.request(ctx, server, string(mcp.MethodResourcesSubscribe), params)
 	switch {
 	case err != nil:
-		return "", err
-	case r.Error != nil:
-		return "", fmt.Errorf("server %q refused: %s", server, gjson.GetBytes(r.Error, "message").Str)
+		return nil, err
+	case r.Error == nil:
+		return func() {
+			s.p.StartRequest(server, string(mcp.MethodResourcesUnsubscribe), params, func(upstream.Reply, error) {})
+		}, nil
+	case !r.Stateless:
+		return nil, fmt.Errorf("server %q refused: %s", server, gjson.GetBytes(r.Error, "message").Str)
 	}
-	return server, nil
+	listen, _ := json.Marshal(map[string]any{"notifications": map[string]any{"resourceSubscriptions": []string{uri}}})
+	ended := make(chan error, 1)
+	cancel := s.p.StartRequest(server, string(mcp.MethodSubscriptionsListen), listen, func(r upstream.Reply, err error) {
+		if err == nil && r.Error != nil {
+			err = fmt.Errorf("server %q refused: %s", server, gjson.GetBytes(r.Error, "message").Str)
+		}
+		ended <- err
+	})
+	select {
+	case err := <-ended: // a refusal comes at once
+		if err == nil {
+			err = fmt.Errorf("server %q ended the subscription at once", server)
+		}
+		return nil, err
+	case <-time.After(50 * time.Millisecond):
+	}
+	return func() { cancel(context.Canceled) }, nil
 }
 
-// unsubscribe undoes upstream subscriptions, in the background: the
-// listener is gone and waits for nothing.
-func (s *Server) unsubscribe(subs []resourceSub) {
-	for _, rs := range subs {
-		params, _ := json.Marshal(map[string]string{"uri": rs.uri})
-		s.p.StartRequest(rs.server, string(mcp.MethodResourcesUnsubscribe), params, func(upstream.Reply, error) {})
+// resourceWatches are the resource subscriptions a client of an
+// initialize revision made (resources/subscribe), by server and URI.
+type resourceWatches struct {
+	mu   sync.Mutex
+	stop map[string]func()
+}
+
+// subscribeResource serves a session's resources/subscribe and
+// resources/unsubscribe: the upstream is asked, in its own revision.
+func (s *Server) subscribeResource(ctx context.Context, env envelope) {
+	server, params, err := s.route(ctx, env)
+	if err != nil {
+		s.writeError(env.ID, mcp.INVALID_PARAMS, err.Error())
+		return
 	}
+	key := server + "\x00" + gjson.GetBytes(params, "uri").Str
+	s.watches.mu.Lock()
+	old := s.watches.stop[key]
+	delete(s.watches.stop, key)
+	s.watches.mu.Unlock()
+	if old != nil {
+		old()
+	}
+	if env.Method == string(mcp.MethodResourcesSubscribe) {
+		stop, err := s.watchResource(ctx, server, gjson.GetBytes(params, "uri").Str)
+		if err != nil {
+			s.writeError(env.ID, mcp.INTERNAL_ERROR, err.Error())
+			return
+		}
+		s.watches.mu.Lock()
+		if s.watches.stop == nil {
+			s.watches.stop = map[string]func(){}
+		}
+		s.watches.stop[key] = stop
+		s.watches.mu.Unlock()
+	}
+	s.answer(env, json.RawMessage("{}"))
 }
 
 // request sends a request upstream and waits for its answer.

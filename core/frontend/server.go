@@ -65,6 +65,8 @@ type Server struct {
 	offers atomic.Pointer[memo.Offers]
 	asks   askTable
 	subs   subscriptions
+	// watches are the resource subscriptions of a session's client.
+	watches resourceWatches
 	logs   logWants
 	xs     exchanges
 	signer stateSigner
@@ -411,8 +413,9 @@ func (s *Server) spawn(ctx context.Context, env envelope, msg []byte) {
 			s.listen(ctx, env, c)
 		case string(mcp.MethodResourcesList), string(mcp.MethodResourcesTemplatesList), string(mcp.MethodPromptsList):
 			s.catalogList(ctx, env, catalogMethods[env.Method])
-		case string(mcp.MethodResourcesRead), string(mcp.MethodResourcesSubscribe), string(mcp.MethodResourcesUnsubscribe),
-			string(mcp.MethodPromptsGet), string(mcp.MethodCompletionComplete):
+		case string(mcp.MethodResourcesSubscribe), string(mcp.MethodResourcesUnsubscribe):
+			s.subscribeResource(ctx, env)
+		case string(mcp.MethodResourcesRead), string(mcp.MethodPromptsGet), string(mcp.MethodCompletionComplete):
 			s.routed(ctx, env, c)
 		default:
 			s.writeMessage(s.mcp.Load().HandleMessage(ctx, msg))

@@ -95,6 +95,12 @@ func addFeatures(s *server.MCPServer) {
 		})
 		return mcp.NewToolResultText("added " + name), nil
 	})
+	s.AddTool(mcp.NewTool("touch",
+		mcp.WithDescription("Report demo://greeting as updated (mcp-go's stdio server keeps no subscriptions: to whoever asks)."),
+	), func(ctx context.Context, _ mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		_ = server.ServerFromContext(ctx).SendNotificationToClient(ctx, "notifications/resources/updated", map[string]any{"uri": "demo://greeting"})
+		return mcp.NewToolResultText("touched"), nil
+	})
 	s.AddResource(mcp.NewResource("demo://greeting", "greeting", mcp.WithMIMEType("text/plain")),
 		func(context.Context, mcp.ReadResourceRequest) ([]mcp.ResourceContents, error) {
 			return []mcp.ResourceContents{mcp.TextResourceContents{URI: "demo://greeting", MIMEType: "text/plain", Text: "hello from the demo"}}, nil

@@ -204,6 +204,24 @@ func TestRevisionMatrix(t *testing.T) {
 			if !strings.Contains(string(read), "hello from the demo") {
 				t.Errorf("resources/read: %s", read)
 			}
+			// A subscription to the resource: resources/subscribe, or the
+			// listen stream; the stateless demo, which has no
+			// resources/subscribe, is watched with a listen stream of the
+			// proxy's either way, and its update reaches the client (tagged
+			// with the subscription for a 2026-07-28 one).
+			if c.modern() {
+				go c.rpc.modern("subscriptions/listen", map[string]any{"notifications": map[string]any{"resourceSubscriptions": []string{"demo://greeting"}}}, c.caps)
+				waitNote(t, c.rpc, "notifications/subscriptions/acknowledged", "demo://greeting")
+			} else {
+				c.result("resources/subscribe", map[string]any{"uri": "demo://greeting"})
+			}
+			if got := c.tool("demo.touch", nil); got != "touched" {
+				t.Fatalf("demo.touch: %q", got)
+			}
+			waitNote(t, c.rpc, "notifications/resources/updated", "demo://greeting")
+			if c.modern() {
+				waitNote(t, c.rpc, "notifications/resources/updated", "io.modelcontextprotocol/subscriptionId")
+			}
 			prompts, _ := c.call("prompts/list", map[string]any{})
 			if !strings.Contains(string(prompts), "greet") {
 				t.Fatalf("prompts/list: %s", prompts)
