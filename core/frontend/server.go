@@ -67,9 +67,9 @@ type Server struct {
 	subs   subscriptions
 	// watches are the resource subscriptions of a session's client.
 	watches resourceWatches
-	logs   logWants
-	xs     exchanges
-	signer stateSigner
+	logs    logWants
+	xs      exchanges
+	signer  stateSigner
 	// clientCaps is what the client declared at initialize.
 	clientCaps atomic.Pointer[mcp.ClientCapabilities]
 	// modernSeen is set once the client sent a 2026-07-28 request.
