@@ -52,13 +52,17 @@ type listCache struct {
 	mu    sync.Mutex
 	items []json.RawMessage
 	at    time.Time
-	gen   uint64 // bumped by invalidate
-	call  *listCall
+	// ttl is how long the server said its list stays fresh (ttlMs,
+	// 2026-07-28); negative when it did not say.
+	ttl  time.Duration
+	gen  uint64 // bumped by invalidate
+	call *listCall
 }
 
 type listCall struct {
 	done  chan struct{}
 	items []json.RawMessage
+	ttl   time.Duration
 	err   error
 }
 
@@ -93,7 +97,12 @@ func (u *Upstream) List(ctx context.Context, k Kind) ([]json.RawMessage, error) 
 	}
 }
 
+// fresh says whether a cached list may be served: for as long as the
+// server said (ttlMs), else for the configured tool cache TTL.
 func (u *Upstream) fresh(c *listCache) bool {
+	if c.items != nil && c.ttl >= 0 {
+		return time.Since(c.at) < c.ttl
+	}
 	return u.spec.ToolCacheTTL <= 0 || time.Since(c.at) < u.spec.ToolCacheTTL
 }
 
@@ -109,22 +118,25 @@ func (u *Upstream) invalidate(k Kind) {
 }
 
 func (u *Upstream) listShared(ctx context.Context, k Kind, call *listCall, gen uint64) {
-	items, err := u.fetch(ctx, k)
+	items, ttl, err := u.fetch(ctx, k)
 	c := &u.lists[k]
 	c.mu.Lock()
 	c.call = nil
-	call.items, call.err = items, err
+	call.items, call.ttl, call.err = items, ttl, err
 	// A list_changed that arrived while listing makes this answer stale.
 	if err == nil && gen == c.gen {
-		c.items, c.at = items, time.Now()
+		c.items, c.at, c.ttl = items, time.Now(), ttl
 	}
 	c.mu.Unlock()
 	close(call.done)
 }
 
-func (u *Upstream) fetch(ctx context.Context, k Kind) ([]json.RawMessage, error) {
+// fetch lists every page of one list, and the shortest ttlMs its pages
+// gave (negative: none).
+func (u *Upstream) fetch(ctx context.Context, k Kind) ([]json.RawMessage, time.Duration, error) {
 	method, field := kinds[k].method, kinds[k].field
 	items := []json.RawMessage{}
+	ttl := time.Duration(-1)
 	var cursor string
 	for page := 0; page < maxListPages; page++ {
 		var params json.RawMessage
@@ -133,27 +145,32 @@ func (u *Upstream) fetch(ctx context.Context, k Kind) ([]json.RawMessage, error)
 		}
 		r, err := u.Request(ctx, method, params)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		if r.Error != nil {
-			return nil, fmt.Errorf("server %q: %s failed: %s", u.name, method, r.Error)
+			return nil, 0, fmt.Errorf("server %q: %s failed: %s", u.name, method, r.Error)
 		}
 		if !gjson.ValidBytes(r.Result) {
-			return nil, fmt.Errorf("server %q: %s result is not valid JSON", u.name, method)
+			return nil, 0, fmt.Errorf("server %q: %s result is not valid JSON", u.name, method)
 		}
-		res := gjson.GetManyBytes(r.Result, field, "nextCursor")
+		res := gjson.GetManyBytes(r.Result, field, "nextCursor", "ttlMs")
 		if res[0].Exists() && !res[0].IsArray() {
-			return nil, fmt.Errorf("server %q: %s result: %q is not an array", u.name, method, field)
+			return nil, 0, fmt.Errorf("server %q: %s result: %q is not an array", u.name, method, field)
 		}
 		for _, x := range res[0].Array() {
 			items = append(items, json.RawMessage(x.Raw))
 		}
+		if res[2].Type == gjson.Number && res[2].Int() >= 0 {
+			if t := time.Duration(res[2].Int()) * time.Millisecond; ttl < 0 || t < ttl {
+				ttl = t
+			}
+		}
 		if res[1].Str == "" {
-			return items, nil
+			return items, ttl, nil
 		}
 		cursor = res[1].Str
 	}
-	return nil, fmt.Errorf("server %q: %s still paginating after %d pages", u.name, method, maxListPages)
+	return nil, 0, fmt.Errorf("server %q: %s still paginating after %d pages", u.name, method, maxListPages)
 }
 
 // FreshTools returns the cached tool list and whether it is still fresh.

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
@@ -52,5 +53,46 @@ func TestRemoteStatelessServer(t *testing.T) {
 	}
 	if calls != 1 {
 		t.Fatalf("the server saw %d tools/call requests with Mcp-Method, want 1", calls)
+	}
+}
+
+// A 2026-07-28 server's ttlMs bounds how long the proxy reuses its tool
+// list: a list fresh for a minute is listed once however often the client
+// asks; one fresh for no time at all is listed again as the client asks
+// (in the background: the client is answered at once).
+func TestUpstreamTTLBoundsToolCache(t *testing.T) {
+	for _, tc := range []struct {
+		ttlMs int64
+		again bool
+	}{{60000, false}, {0, true}} {
+		s := server.NewMCPServer("ttl", "1", server.WithToolCapabilities(false), server.WithCacheHints(tc.ttlMs, mcp.CacheScopePrivate))
+		s.AddTool(mcp.NewTool("hello"), func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			return mcp.NewToolResultText("hello"), nil
+		})
+		h := server.NewStreamableHTTPServer(s, server.WithStreamableHTTPProtocolVersions(mcp.ProtocolVersion20260728))
+		var mu sync.Mutex
+		lists := 0
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Mcp-Method") == "tools/list" {
+				mu.Lock()
+				lists++
+				mu.Unlock()
+			}
+			h.ServeHTTP(w, r)
+		}))
+		t.Cleanup(srv.Close)
+		e := newEnv(t)
+		e.writeProject(t, map[string]any{"ttl": map[string]any{"type": "http", "url": srv.URL + "/mcp"}})
+		c := startProxy(t, e)
+		for range 3 {
+			c.toolNames()
+			time.Sleep(100 * time.Millisecond)
+		}
+		mu.Lock()
+		n := lists
+		mu.Unlock()
+		if tc.again && n < 3 || !tc.again && n != 1 {
+			t.Errorf("ttlMs %d: the server was listed %d times for 3 client lists", tc.ttlMs, n)
+		}
 	}
 }
