@@ -31,11 +31,11 @@ func main() {
 	calls := flag.Int("calls", 20000, "calls per measurement")
 	starts := flag.Int("starts", 10, "cold starts to time")
 	peers := flag.String("peers", "test/peers", "folder with the npm peers; server-everything is measured too when installed")
-	only := flag.String("only", "", "\"large\": only the start-up and large tool set table")
+	only := flag.String("only", "", "\"large\": only the elicitation, start-up and large tool set tables")
 	flag.Parse()
 	if *only == "large" {
 		abs, _ := filepath.Abs(*bin)
-		if err := runLargeOnly(abs, *starts); err != nil {
+		if err := runLargeOnly(abs, *peers, *starts); err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}
@@ -185,6 +185,9 @@ func run(bin, peers string, calls, starts int) error {
 	fmt.Printf("| cold start: spawn → tools/list with mirrored tools (median) | all | | %s | | |\n", ms(median(listT)))
 	fmt.Printf("| RSS after the load: core | all | | %.1f MiB | | |\n", float64(rssCore)/1024)
 	fmt.Printf("| RSS after the load: stdio plugin | all | | %.1f MiB | | |\n", float64(rssPlugin)/1024)
+	if err := runElicitation(bin, home, peers, 200); err != nil {
+		return fmt.Errorf("elicitation: %w", err)
+	}
 
 	remote, err := runRemote(bin, peers, home, env, calls)
 	if err != nil {
@@ -246,6 +249,20 @@ type client struct {
 }
 
 func start(cmd *exec.Cmd, env []string, dir string) (*client, error) {
+	c, err := spawn(cmd, env, dir)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.call("initialize", `{"protocolVersion":"`+protocolVersion+`","capabilities":{"elicitation":{}},"clientInfo":{"name":"bench","version":"1"}}`); err != nil {
+		return nil, err
+	}
+	c.write([]byte(`{"jsonrpc":"2.0","method":"notifications/initialized"}` + "\n"))
+	return c, nil
+}
+
+// spawn starts cmd and speaks JSON-RPC on its stdio, without initialize
+// (a 2026-07-28 client sends none).
+func spawn(cmd *exec.Cmd, env []string, dir string) (*client, error) {
 	cmd.Env, cmd.Dir = env, dir
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -263,10 +280,6 @@ func start(cmd *exec.Cmd, env []string, dir string) (*client, error) {
 	}
 	c := &client{cmd: cmd, stdin: stdin, pending: map[int]chan []byte{}}
 	go c.read(stdout)
-	if _, err := c.call("initialize", `{"protocolVersion":"`+protocolVersion+`","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}`); err != nil {
-		return nil, err
-	}
-	c.write([]byte(`{"jsonrpc":"2.0","method":"notifications/initialized"}` + "\n"))
 	return c, nil
 }
 
@@ -276,12 +289,21 @@ func (c *client) read(r io.Reader) {
 		line, err := br.ReadBytes('\n')
 		if len(line) > 0 {
 			var env struct {
-				ID *int `json:"id"`
+				ID     json.RawMessage `json:"id"`
+				Method string          `json:"method"`
 			}
-			if json.Unmarshal(line, &env) == nil && env.ID != nil {
+			id, bad := 0, json.Unmarshal(line, &env)
+			if bad == nil && env.Method == "" {
+				bad = json.Unmarshal(env.ID, &id) // the bench's ids are numbers
+			}
+			if bad != nil {
+				// not JSON-RPC, or not an answer to the bench
+			} else if env.Method != "" {
+				c.answerRequest(line)
+			} else {
 				c.mu.Lock()
-				ch := c.pending[*env.ID]
-				delete(c.pending, *env.ID)
+				ch := c.pending[id]
+				delete(c.pending, id)
 				c.mu.Unlock()
 				if ch != nil {
 					ch <- line
@@ -422,25 +444,32 @@ func ms(d time.Duration) string {
 	return fmt.Sprintf("%.3f ms", float64(d.Microseconds())/1000)
 }
 
-func runLargeOnly(bin string, starts int) error {
+func runLargeOnly(bin, peers string, starts int) error {
 	home, err := os.MkdirTemp("", "ica-bench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(home)
+	if err := runElicitation(bin, home, peers, 200); err != nil {
+		return fmt.Errorf("elicitation: %w", err)
+	}
 	return runLarge(bin, home, starts)
 }
 
 // runLarge measures start-up and the large fleet, and prints their table.
 func runLarge(bin, scratch string, starts int) error {
-	cold, warm, err := runStartup(bin, scratch, starts)
-	if err != nil {
-		return fmt.Errorf("start-up: %w", err)
+	var st [2]startup
+	for i, modern := range []bool{false, true} {
+		cold, warm, err := runStartup(bin, scratch, starts, modern)
+		if err != nil {
+			return fmt.Errorf("start-up: %w", err)
+		}
+		st[i] = startup{cold, warm}
 	}
 	fleet, err := runFleet(bin, scratch)
 	if err != nil {
 		return fmt.Errorf("fleet: %w", err)
 	}
-	printLarge(cold, warm, fleet)
+	printLarge(st, fleet)
 	return nil
 }

@@ -35,6 +35,7 @@ type rpc struct {
 	// method without one is refused.
 	answer map[string]func(params json.RawMessage) string
 	asked  []json.RawMessage // the server's requests, as received
+	all    []json.RawMessage // every message received, in order
 }
 
 // onRequest makes the client answer the server's method requests with the
@@ -158,6 +159,7 @@ func (c *rpc) dispatch(line []byte) {
 	msg := append(json.RawMessage(nil), line...)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.all = append(c.all, msg)
 	if env.Method != "" {
 		if env.ID != nil {
 			c.asked = append(c.asked, msg)
