@@ -251,4 +251,3 @@ func (a *archive) bytes() []byte {
 	}
 	return []byte(b.String())
 }
-
