@@ -40,8 +40,8 @@ func (e *CrashLoopError) Error() string {
 		e.Server, e.Starts, e.Last, e.RetryIn.Round(100*time.Millisecond))
 }
 
-// allow says whether a start may happen now, and records it if so.
-func (r *restarts) allow(server string, now time.Time) error {
+// paused says why a start may not happen now, or nil.
+func (r *restarts) paused(server string, now time.Time) error {
 	recent := r.starts[:0]
 	for _, t := range r.starts {
 		if now.Sub(t) < time.Minute {
@@ -55,6 +55,14 @@ func (r *restarts) allow(server string, now time.Time) error {
 	}
 	if wait > 0 && r.failures > 0 {
 		return &CrashLoopError{Server: server, Starts: len(recent), Last: r.last, RetryIn: wait}
+	}
+	return nil
+}
+
+// allow says whether a start may happen now, and records it if so.
+func (r *restarts) allow(server string, now time.Time) error {
+	if err := r.paused(server, now); err != nil {
+		return err
 	}
 	// Only the oldest of the last few starts matters to the limit.
 	if len(r.starts) == maxStartsPerMinute {

@@ -376,12 +376,17 @@ func (u *Upstream) dial(ctx context.Context) (*Conn, error) {
 		if errors.Is(err, context.DeadlineExceeded) {
 			err = &TimeoutError{Server: u.name, Method: "initialize", After: u.spec.RequestTimeout}
 		}
+		state := err
 		if _, login := errors.AsType[*AuthRequiredError](err); !login {
 			u.mu.Lock()
 			u.restarts.failed(err.Error(), time.Now())
+			// While a pause follows, the state says so (and why).
+			if paused := u.restarts.paused(u.name, time.Now()); paused != nil {
+				state = paused
+			}
 			u.mu.Unlock()
 		}
-		u.setError(err)
+		u.setError(state)
 		return nil, err
 	}
 	u.mu.Lock()
@@ -579,12 +584,16 @@ func (u *Upstream) watch(conn *Conn, started time.Time) {
 	if u.conn == conn {
 		u.conn = nil
 	}
+	state := err
 	if err != nil && !errors.Is(err, ErrClosed) {
 		u.restarts.ended(started, err.Error(), time.Now())
+		if paused := u.restarts.paused(u.name, time.Now()); paused != nil {
+			state = paused
+		}
 	}
 	u.mu.Unlock()
 	if err != nil && !errors.Is(err, ErrClosed) {
-		u.setError(err)
+		u.setError(state)
 	}
 }
 
