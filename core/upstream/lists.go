@@ -54,7 +54,9 @@ type listCache struct {
 	at    time.Time
 	// ttl is how long the server said its list stays fresh (ttlMs,
 	// 2026-07-28); negative when it did not say.
-	ttl  time.Duration
+	ttl time.Duration
+	// announced says the server announces changes to this list.
+	announced bool
 	gen  uint64 // bumped by invalidate
 	call *listCall
 }
@@ -97,11 +99,18 @@ func (u *Upstream) List(ctx context.Context, k Kind) ([]json.RawMessage, error) 
 	}
 }
 
+// minListTTL bounds how often a server is listed again, whatever its
+// ttlMs says: mcp-go's servers say 0 (revalidate every time), and a
+// client listing in a loop would have every server listed in a loop too.
+const minListTTL = time.Second
+
 // fresh says whether a cached list may be served: for as long as the
-// server said (ttlMs), else for the configured tool cache TTL.
+// server said (ttlMs, at least minListTTL), else for the configured tool
+// cache TTL. A server that announces changes to its lists is listed
+// again when it says so, and after the tool cache TTL at the latest.
 func (u *Upstream) fresh(c *listCache) bool {
-	if c.items != nil && c.ttl >= 0 {
-		return time.Since(c.at) < c.ttl
+	if c.items != nil && c.ttl >= 0 && !c.announced {
+		return time.Since(c.at) < max(c.ttl, minListTTL)
 	}
 	return u.spec.ToolCacheTTL <= 0 || time.Since(c.at) < u.spec.ToolCacheTTL
 }
@@ -119,13 +128,14 @@ func (u *Upstream) invalidate(k Kind) {
 
 func (u *Upstream) listShared(ctx context.Context, k Kind, call *listCall, gen uint64) {
 	items, ttl, err := u.fetch(ctx, k)
+	announced := u.announces(k)
 	c := &u.lists[k]
 	c.mu.Lock()
 	c.call = nil
 	call.items, call.ttl, call.err = items, ttl, err
 	// A list_changed that arrived while listing makes this answer stale.
 	if err == nil && gen == c.gen {
-		c.items, c.at, c.ttl = items, time.Now(), ttl
+		c.items, c.at, c.ttl, c.announced = items, time.Now(), ttl, announced
 	}
 	c.mu.Unlock()
 	close(call.done)
@@ -171,6 +181,22 @@ func (u *Upstream) fetch(ctx context.Context, k Kind) ([]json.RawMessage, time.D
 		cursor = res[1].Str
 	}
 	return nil, 0, fmt.Errorf("server %q: %s still paginating after %d pages", u.name, method, maxListPages)
+}
+
+// announces says whether the server declared that it announces changes
+// to list k (listChanged).
+func (u *Upstream) announces(k Kind) bool {
+	caps := u.ServerCapabilities()
+	switch {
+	case caps == nil:
+		return false
+	case k == KindTools:
+		return caps.Tools != nil && caps.Tools.ListChanged
+	case k == KindPrompts:
+		return caps.Prompts != nil && caps.Prompts.ListChanged
+	default:
+		return caps.Resources != nil && caps.Resources.ListChanged
+	}
 }
 
 // FreshTools returns the cached tool list and whether it is still fresh.

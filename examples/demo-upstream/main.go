@@ -27,6 +27,11 @@ func main() {
 		opts = []server.ServerOption{server.WithToolCapabilities(true), server.WithResourceCapabilities(true, true),
 			server.WithPromptCapabilities(true), server.WithLogging(), server.WithElicitation()}
 	}
+	if ttl, err := strconv.ParseInt(os.Getenv("ICA_DEMO_TTL_MS"), 10, 64); err == nil {
+		// How long its lists stay fresh, said to 2026-07-28 clients
+		// (mcp-go says 0, "revalidate every time", otherwise).
+		opts = append(opts, server.WithCacheHints(ttl, mcp.CacheScopePrivate))
+	}
 	s := server.NewMCPServer("ica-demo-upstream", "1.0.0", opts...)
 	echoDescription := "Return the message unchanged."
 	if d := os.Getenv("ICA_DEMO_ECHO_DESCRIPTION"); d != "" {

@@ -31,7 +31,7 @@ const elicitAnswer = `{"action":"accept","content":{"name":"bench"}}`
 // request; and for a 2026-07-28 client, which gets input_required and
 // retries with the answer (the bridge). It prints the medians.
 func runElicitation(bin, parent, peers string, n int) error {
-	everything := filepath.Join(peers, "node_modules", "@modelcontextprotocol", "server-everything", "dist", "index.js")
+	everything, _ := filepath.Abs(filepath.Join(peers, "node_modules", "@modelcontextprotocol", "server-everything", "dist", "index.js"))
 	if _, err := os.Stat(everything); err != nil {
 		return nil // the peers are not installed: nothing to measure against
 	}

@@ -124,7 +124,12 @@ func runFleet(bin, parent string) (fleetResult, error) {
 	r := fleetResult{servers: 25, each: 200}
 	servers := map[string]any{}
 	for i := range r.servers {
-		servers[fmt.Sprintf("fleet%02d", i)] = map[string]any{"command": filepath.Join(bin, "ica-demo-upstream"), "env": map[string]any{"ICA_DEMO_EXTRA_TOOLS": strconv.Itoa(r.each - 3)}}
+		// Lists fresh for 5 minutes, as the tool cache keeps them by
+		// default: what is measured is serving them, not listing them
+		// again (a server that says ttlMs 0 is listed again, at most once
+		// a second, while the client lists).
+		servers[fmt.Sprintf("fleet%02d", i)] = map[string]any{"command": filepath.Join(bin, "ica-demo-upstream"),
+			"env": map[string]any{"ICA_DEMO_EXTRA_TOOLS": strconv.Itoa(r.each - 3), "ICA_DEMO_TTL_MS": "300000"}}
 	}
 	s, err := newScratch(bin, parent, servers, "ICA_MCP_PROXY_LIST_WAIT_S=60")
 	if err != nil {
