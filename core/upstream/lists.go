@@ -57,8 +57,8 @@ type listCache struct {
 	ttl time.Duration
 	// announced says the server announces changes to this list.
 	announced bool
-	gen  uint64 // bumped by invalidate
-	call *listCall
+	gen       uint64 // bumped by invalidate
+	call      *listCall
 }
 
 type listCall struct {
