@@ -392,3 +392,66 @@ func TestBridgedRequestsForStatelessClient(t *testing.T) {
 		t.Fatalf("a 2026-07-28 client was sent %d requests", requests)
 	}
 }
+
+// TestMixedRevisions: a client that opened a session with initialize and
+// then sends stateless requests is served as each request says, and a
+// request the revision refuses disturbs none of the others.
+func TestMixedRevisions(t *testing.T) {
+	e := newEnv(t)
+	e.writeProject(t, map[string]any{"demo": demoServer()})
+	c := startProxy(t, e)
+	legacy := c.result("tools/list", map[string]any{})
+	modern := c.modernResult("tools/list", nil, map[string]any{})
+	if strings.Contains(string(legacy), `"resultType"`) || !strings.HasPrefix(string(modern), `{"resultType":"complete","ttlMs":`) {
+		t.Fatalf("legacy list %.80s…, stateless list %.80s…", legacy, modern)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	bad, _, err := c.request(ctx, "tools/call", map[string]any{"name": "demo.echo", "arguments": map[string]any{"message": "x"},
+		"_meta": map[string]any{"io.modelcontextprotocol/protocolVersion": "2026-07-28"}})
+	if err != nil || errorCode(t, bad) != -32602 {
+		t.Fatalf("a stateless call without capabilities: %s %v", bad, err)
+	}
+	if got := decodeResult(t, c.callTool("demo.echo", map[string]any{"message": "still"})).text(); got != "still" {
+		t.Fatalf("a session call after it: %q", got)
+	}
+	// The session's notifications still come (a stateless request does
+	// not end the session).
+	e.writeProject(t, map[string]any{"demo": demoServer(), "two": demoServer()})
+	if !c.waitNotification("notifications/tools/list_changed", 15*time.Second) {
+		t.Fatal("the session lost its tools/list_changed")
+	}
+}
+
+// TestHeldCallExpires: a stateless client that never retries an
+// input_required leaves the upstream's call held only until the request
+// timeout; the call is then cancelled, and a late retry is told the
+// request ended.
+func TestHeldCallExpires(t *testing.T) {
+	needPeers(t)
+	e := newEnv(t)
+	e.set("ICA_MCP_PROXY_UPSTREAM_REQUEST_TIMEOUT_S=2")
+	e.writeProject(t, map[string]any{"everything": everythingServer()})
+	c := startRPC(t, e.command())
+	caps := map[string]any{"elicitation": map[string]any{}}
+	var first struct {
+		Result inputRequired `json:"result"`
+	}
+	if err := json.Unmarshal(c.modern("tools/call", map[string]any{"name": "everything.trigger-elicitation-request", "arguments": map[string]any{}}, caps), &first); err != nil || first.Result.ResultType != "input_required" {
+		t.Fatalf("want input_required: %+v %v", first, err)
+	}
+	time.Sleep(3 * time.Second)
+	var key string
+	for k := range first.Result.InputRequests {
+		key = k
+	}
+	late := c.modern("tools/call", map[string]any{"name": "everything.trigger-elicitation-request", "arguments": map[string]any{},
+		"inputResponses": map[string]any{key: map[string]any{"action": "accept", "content": map[string]any{}}}, "requestState": first.Result.RequestState}, caps)
+	if errorCode(t, late) != -32602 || !strings.Contains(string(late), "expired") && !strings.Contains(string(late), "ended") {
+		t.Fatalf("a retry after the request timeout: %s", late)
+	}
+	// The server is free: the next call is answered.
+	if raw := c.modernResult("tools/call", map[string]any{"name": "everything.echo", "arguments": map[string]any{"message": "next"}}, caps); !strings.Contains(string(raw), "next") {
+		t.Fatalf("the next call: %s", raw)
+	}
+}
