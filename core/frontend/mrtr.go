@@ -43,9 +43,10 @@ const maxRounds = 16
 
 // target is a client request waiting for an exchange's answer.
 type target struct {
-	env   envelope
-	c     *call
-	ended func() // runs after the answer is written
+	env    envelope
+	c      *call
+	server string
+	ended  func() // runs after the answer is written
 }
 
 // outcome is how the upstream answered.
@@ -379,7 +380,7 @@ func (s *Server) resume(env envelope, c *call, ended func(), state string) {
 	if x.timer != nil {
 		x.timer.Stop()
 	}
-	x.t, x.caps = &target{env: env, c: c, ended: ended}, env.rev.caps
+	x.t, x.caps = &target{env: env, c: c, server: x.server, ended: ended}, env.rev.caps
 	type answered struct {
 		a      *pendingAsk
 		result json.RawMessage

@@ -165,6 +165,10 @@ func (s *Server) upstreamNotification(server, method string, params, msg json.Ra
 		if s.offered().Prompts {
 			s.changed(method, params, msg)
 		}
+	case string(mcp.MethodNotificationTasksStatus):
+		if s.handshaken.Load() && s.tasks.owner(gjson.GetBytes(params, "taskId").Str) == server {
+			s.write(msg)
+		}
 	}
 }
 

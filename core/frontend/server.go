@@ -69,6 +69,7 @@ type Server struct {
 	watches resourceWatches
 	logs    logWants
 	xs      exchanges
+	tasks   taskOwners
 	signer  stateSigner
 	// clientCaps is what the client declared at initialize.
 	clientCaps atomic.Pointer[mcp.ClientCapabilities]
@@ -108,6 +109,11 @@ func newMCP(version string, o memo.Offers) *server.MCPServer {
 	}
 	if o.Completions {
 		opts = append(opts, server.WithCompletions())
+	}
+	if o.Tasks {
+		// Tool calls as tasks (2025-11-25), when an upstream runs them: the
+		// proxy passes them through (tasks.go).
+		opts = append(opts, server.WithTaskCapabilities(true, true, true))
 	}
 	return server.NewMCPServer("ica-mcp-proxy", version, opts...)
 }
@@ -411,6 +417,10 @@ func (s *Server) spawn(ctx context.Context, env envelope, msg []byte) {
 			s.writeResult(env.ID, json.RawMessage("{}"))
 		case string(mcp.MethodSubscriptionsListen):
 			s.listen(ctx, env, c)
+		case string(mcp.MethodTasksGet), string(mcp.MethodTasksResult), string(mcp.MethodTasksCancel):
+			s.taskRequest(ctx, env, c)
+		case string(mcp.MethodTasksList):
+			s.tasksList(ctx, env)
 		case string(mcp.MethodResourcesList), string(mcp.MethodResourcesTemplatesList), string(mcp.MethodPromptsList):
 			s.catalogList(ctx, env, catalogMethods[env.Method])
 		case string(mcp.MethodResourcesSubscribe), string(mcp.MethodResourcesUnsubscribe):

@@ -114,12 +114,16 @@ func (s *Server) forward(env envelope, nameField gjson.Result, tool mirror.Tool,
 	}
 	params := replaceRaw(env.Params, nameField, tool.Name)
 	release := s.logs.want(env, tool.Server)
-	return s.exchange(target{env: env, c: c, ended: func() { release(); ended() }}, tool.Server, env.Method, params, s.writeCall)
+	return s.exchange(target{env: env, c: c, server: tool.Server, ended: func() { release(); ended() }}, tool.Server, env.Method, params, s.writeCall)
 }
 
 // writeCall answers a tools/call: a failure of the proxy's is an isError
-// result naming the cause.
+// result naming the cause. A call run as a task tells the proxy which
+// server owns the task.
 func (s *Server) writeCall(t target, r upstream.Reply, err error) {
+	if err == nil && r.Error == nil && gjson.GetBytes(t.env.Params, "task").Exists() {
+		s.tasks.learn(gjson.GetBytes(r.Result, "task.taskId").Str, t.server)
+	}
 	switch {
 	case err != nil:
 		s.answerFailure(t.env, t.c, err)

@@ -32,6 +32,8 @@ type Offers struct {
 	Resources   bool `json:"resources,omitempty"`
 	Prompts     bool `json:"prompts,omitempty"`
 	Completions bool `json:"completions,omitempty"`
+	// Tasks: the server runs tool calls as tasks (2025-11-25).
+	Tasks bool `json:"tasks,omitempty"`
 }
 
 type file struct {

@@ -26,10 +26,10 @@ type Memo interface {
 
 // SetClientCapabilities records what the proxy's client declared at
 // initialize. Upstreams are told the parts the proxy relays (roots,
-// sampling, elicitation), so that a server asks only for what the client
-// can give. Sessions opened before keep what they declared.
+// sampling, elicitation, tasks), so that a server asks only for what the
+// client can give. Sessions opened before keep what they declared.
 func (p *Proxy) SetClientCapabilities(c mcp.ClientCapabilities) {
-	relayed := mcp.ClientCapabilities{Roots: c.Roots, Sampling: c.Sampling, Elicitation: c.Elicitation}
+	relayed := mcp.ClientCapabilities{Roots: c.Roots, Sampling: c.Sampling, Elicitation: c.Elicitation, Tasks: c.Tasks}
 	p.clientCaps.Store(&relayed)
 }
 
@@ -53,7 +53,8 @@ func (p *Proxy) memoKey(server string) string {
 }
 
 func offersOf(caps *mcp.ServerCapabilities) memo.Offers {
-	return memo.Offers{Resources: caps.Resources != nil, Prompts: caps.Prompts != nil, Completions: caps.Completions != nil}
+	tasks := caps.Tasks != nil && caps.Tasks.Requests != nil && caps.Tasks.Requests.Tools != nil && caps.Tasks.Requests.Tools.Call != nil
+	return memo.Offers{Resources: caps.Resources != nil, Prompts: caps.Prompts != nil, Completions: caps.Completions != nil, Tasks: tasks}
 }
 
 func (p *Proxy) onConnected(server string, init *mcp.InitializeResult) {
@@ -121,7 +122,7 @@ func (p *Proxy) Offers(ctx context.Context, wait time.Duration) memo.Offers {
 }
 
 func union(a, b memo.Offers) memo.Offers {
-	return memo.Offers{Resources: a.Resources || b.Resources, Prompts: a.Prompts || b.Prompts, Completions: a.Completions || b.Completions}
+	return memo.Offers{Resources: a.Resources || b.Resources, Prompts: a.Prompts || b.Prompts, Completions: a.Completions || b.Completions, Tasks: a.Tasks || b.Tasks}
 }
 
 // onUpstreamRequest relays an upstream's request to the client.
@@ -142,6 +143,18 @@ func (p *Proxy) logLevel() string {
 		return *l
 	}
 	return ""
+}
+
+// TaskServers are the mirrored servers that run tool calls as tasks.
+func (p *Proxy) TaskServers() []string {
+	names, _ := p.mirrorable()
+	var out []string
+	for _, name := range names {
+		if o, _ := p.offers(name); o.Tasks {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // NotifyUpstreams sends a notification to every live upstream session, as
