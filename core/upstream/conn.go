@@ -194,11 +194,25 @@ func (c *Conn) listen(caps *mcp.ServerCapabilities) {
 	}
 	params, _ := json.Marshal(map[string]any{"notifications": want})
 	c.Start(string(mcp.MethodSubscriptionsListen), params, 0, nil, func(r Reply, err error) {
-		if err == nil && r.Error != nil {
+		switch {
+		case err != nil: // the session ended
+		case r.Error != nil:
 			c.logger.Debug("the server refused subscriptions/listen; its list changes will not be heard", "server", c.server, "error", string(r.Error))
+		default:
+			// The server (or a broken stream) ended it: listen again,
+			// after a moment, for as long as the session lives.
+			time.AfterFunc(relistenAfter, func() {
+				if c.Err() == nil {
+					c.listen(caps)
+				}
+			})
 		}
 	})
 }
+
+// relistenAfter is the pause before a stateless server's listen stream,
+// ended by the server, is opened again.
+const relistenAfter = time.Second
 
 // probeGrace is how long the probe waits for server/discover's answer
 // once the ping sent after it is answered: a server that handles
