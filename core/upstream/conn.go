@@ -194,12 +194,13 @@ func (c *Conn) listen(caps *mcp.ServerCapabilities) {
 	}
 	params, _ := json.Marshal(map[string]any{"notifications": want})
 	c.Start(string(mcp.MethodSubscriptionsListen), params, 0, nil, func(r Reply, err error) {
+		code := gjson.GetBytes(r.Error, "code").Int()
 		switch {
 		case err != nil: // the session ended
-		case r.Error != nil:
+		case code == mcp.METHOD_NOT_FOUND || code == mcp.INVALID_PARAMS:
 			c.logger.Debug("the server refused subscriptions/listen; its list changes will not be heard", "server", c.server, "error", string(r.Error))
 		default:
-			// The server (or a broken stream) ended it: listen again,
+			// The server, or a broken stream, ended it: listen again,
 			// after a moment, for as long as the session lives.
 			time.AfterFunc(relistenAfter, func() {
 				if c.Err() == nil {
