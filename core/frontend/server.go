@@ -115,6 +115,10 @@ func newMCP(version string, o memo.Offers) *server.MCPServer {
 		// proxy passes them through (tasks.go).
 		opts = append(opts, server.WithTaskCapabilities(true, true, true))
 	}
+	if o.TasksExtension {
+		// The same in 2026-07-28's form, the tasks extension.
+		opts = append(opts, server.WithExtensions(map[string]any{proxy.TasksExtension: map[string]any{}}))
+	}
 	return server.NewMCPServer("ica-mcp-proxy", version, opts...)
 }
 
@@ -417,7 +421,7 @@ func (s *Server) spawn(ctx context.Context, env envelope, msg []byte) {
 			s.writeResult(env.ID, json.RawMessage("{}"))
 		case string(mcp.MethodSubscriptionsListen):
 			s.listen(ctx, env, c)
-		case string(mcp.MethodTasksGet), string(mcp.MethodTasksResult), string(mcp.MethodTasksCancel):
+		case string(mcp.MethodTasksGet), string(mcp.MethodTasksResult), string(mcp.MethodTasksCancel), methodTasksUpdate:
 			s.taskRequest(ctx, env, c)
 		case string(mcp.MethodTasksList):
 			s.tasksList(ctx, env)
@@ -427,6 +431,14 @@ func (s *Server) spawn(ctx context.Context, env envelope, msg []byte) {
 			s.subscribeResource(ctx, env)
 		case string(mcp.MethodResourcesRead), string(mcp.MethodPromptsGet), string(mcp.MethodCompletionComplete):
 			s.routed(ctx, env, c)
+		case string(mcp.MethodServerDiscover):
+			// A stateless client asks again whenever it likes: it is told
+			// what the upstreams offer now, not at its first request.
+			if o := s.p.Offers(ctx, 0); o != s.offered() {
+				s.offers.Store(&o)
+				s.mcp.Store(newMCP(s.version, o))
+			}
+			s.writeMessage(s.mcp.Load().HandleMessage(ctx, msg))
 		default:
 			s.writeMessage(s.mcp.Load().HandleMessage(ctx, msg))
 		}

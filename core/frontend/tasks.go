@@ -11,13 +11,33 @@ import (
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
 )
 
-// Tool calls run as tasks (2025-11-25: the client adds params.task, the
-// server answers with the task and is asked for its status and result
-// later) pass through the proxy when the client and an upstream both
-// declare them: the proxy declares tasks when an upstream does, tells the
-// upstreams the client's tasks capability, and routes each task's
-// requests to the server that created it, learning the task's id from the
-// answer to the call. tasks/list lists every such server's tasks.
+// Tool calls run as tasks pass through the proxy when the client and an
+// upstream both declare them, in either form: 2025-11-25's (the client
+// adds params.task, the server answers with the task, and is asked for its
+// status and result later) or 2026-07-28's tasks extension (the server
+// decides, answers resultType "task", and tasks/get inlines the result).
+// The proxy declares tasks when an upstream does, tells the upstreams the
+// client's tasks capability, and routes each task's requests to the
+// server that created it, learning the task's id from the answer to the
+// call. tasks/list lists every 2025-11-25 server's tasks.
+
+// methodTasksUpdate answers a task's input request (the tasks extension).
+const methodTasksUpdate = "tasks/update"
+
+// noteCall learns the task a tools/call created, if it did: a 2025-11-25
+// call asked for one (params.task) and gets it nested (result.task); a
+// 2026-07-28 server decides, and answers with a flat task (resultType
+// "task").
+func (t *taskOwners) noteCall(tg target, r upstream.Reply) {
+	switch {
+	case gjson.GetBytes(tg.env.Params, "task").Exists():
+		t.learn(gjson.GetBytes(r.Result, "task.taskId").Str, tg.server)
+	case r.Stateless:
+		if res := gjson.GetManyBytes(r.Result, "resultType", "taskId"); res[0].Str == "task" {
+			t.learn(res[1].Str, tg.server)
+		}
+	}
+}
 
 // taskOwners maps task ids to the servers that run them.
 type taskOwners struct {

@@ -121,8 +121,8 @@ func (s *Server) forward(env envelope, nameField gjson.Result, tool mirror.Tool,
 // result naming the cause. A call run as a task tells the proxy which
 // server owns the task.
 func (s *Server) writeCall(t target, r upstream.Reply, err error) {
-	if err == nil && r.Error == nil && gjson.GetBytes(t.env.Params, "task").Exists() {
-		s.tasks.learn(gjson.GetBytes(r.Result, "task.taskId").Str, t.server)
+	if err == nil && r.Error == nil {
+		s.tasks.noteCall(t, r)
 	}
 	switch {
 	case err != nil:

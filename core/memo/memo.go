@@ -34,6 +34,9 @@ type Offers struct {
 	Completions bool `json:"completions,omitempty"`
 	// Tasks: the server runs tool calls as tasks (2025-11-25).
 	Tasks bool `json:"tasks,omitempty"`
+	// TasksExtension: the server speaks the tasks extension
+	// (io.modelcontextprotocol/tasks, 2026-07-28).
+	TasksExtension bool `json:"tasks_extension,omitempty"`
 }
 
 type file struct {

@@ -54,7 +54,8 @@ func (p *Proxy) memoKey(server string) string {
 
 func offersOf(caps *mcp.ServerCapabilities) memo.Offers {
 	tasks := caps.Tasks != nil && caps.Tasks.Requests != nil && caps.Tasks.Requests.Tools != nil && caps.Tasks.Requests.Tools.Call != nil
-	return memo.Offers{Resources: caps.Resources != nil, Prompts: caps.Prompts != nil, Completions: caps.Completions != nil, Tasks: tasks}
+	return memo.Offers{Resources: caps.Resources != nil, Prompts: caps.Prompts != nil, Completions: caps.Completions != nil, Tasks: tasks,
+		TasksExtension: caps.Extensions[TasksExtension] != nil}
 }
 
 func (p *Proxy) onConnected(server string, init *mcp.InitializeResult) {
@@ -122,7 +123,8 @@ func (p *Proxy) Offers(ctx context.Context, wait time.Duration) memo.Offers {
 }
 
 func union(a, b memo.Offers) memo.Offers {
-	return memo.Offers{Resources: a.Resources || b.Resources, Prompts: a.Prompts || b.Prompts, Completions: a.Completions || b.Completions, Tasks: a.Tasks || b.Tasks}
+	return memo.Offers{Resources: a.Resources || b.Resources, Prompts: a.Prompts || b.Prompts, Completions: a.Completions || b.Completions,
+		Tasks: a.Tasks || b.Tasks, TasksExtension: a.TasksExtension || b.TasksExtension}
 }
 
 // onUpstreamRequest relays an upstream's request to the client.
@@ -144,6 +146,9 @@ func (p *Proxy) logLevel() string {
 	}
 	return ""
 }
+
+// TasksExtension names the tasks extension of 2026-07-28.
+const TasksExtension = "io.modelcontextprotocol/tasks"
 
 // TaskServers are the mirrored servers that run tool calls as tasks.
 func (p *Proxy) TaskServers() []string {

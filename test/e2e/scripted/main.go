@@ -29,9 +29,14 @@ type step struct {
 }
 
 type script struct {
-	Revision string            `json:"revision"`
-	Tools    []json.RawMessage `json:"tools"`
-	Calls    map[string]struct {
+	Revision string `json:"revision"`
+	// Capabilities replace the default ({"tools":{}}) in the answer to
+	// server/discover or initialize.
+	Capabilities json.RawMessage `json:"capabilities"`
+	// Methods are the answers to other requests, by method.
+	Methods map[string]json.RawMessage `json:"methods"`
+	Tools   []json.RawMessage          `json:"tools"`
+	Calls   map[string]struct {
 		Steps []step `json:"steps"`
 		Retry []step `json:"retry"`
 	} `json:"calls"`
@@ -113,19 +118,27 @@ func (p *player) handle(m message) {
 		return // notifications are recorded, nothing more
 	}
 	stateless := p.sc.Revision == "stateless"
+	caps := `{"tools":{}}`
+	if p.sc.Capabilities != nil {
+		caps = string(p.sc.Capabilities)
+	}
+	if result, ok := p.sc.Methods[m.Method]; ok {
+		p.answer(m.ID, string(result))
+		return
+	}
 	switch m.Method {
 	case "server/discover":
 		if !stateless {
 			p.fail(m.ID, -32601, "method not found")
 			return
 		}
-		p.answer(m.ID, `{"resultType":"complete","supportedVersions":["2026-07-28"],"capabilities":{"tools":{}},"serverInfo":{"name":"scripted","version":"1"}}`)
+		p.answer(m.ID, `{"resultType":"complete","supportedVersions":["2026-07-28"],"capabilities":`+caps+`,"serverInfo":{"name":"scripted","version":"1"}}`)
 	case "initialize":
 		if stateless {
 			p.fail(m.ID, -32601, "initialize was removed in 2026-07-28")
 			return
 		}
-		p.answer(m.ID, `{"protocolVersion":"2025-11-25","capabilities":{"tools":{}},"serverInfo":{"name":"scripted","version":"1"}}`)
+		p.answer(m.ID, `{"protocolVersion":"2025-11-25","capabilities":`+caps+`,"serverInfo":{"name":"scripted","version":"1"}}`)
 	case "ping":
 		p.answer(m.ID, `{}`)
 	case "tools/list":
