@@ -106,7 +106,10 @@ func (h *Host) Auth(ctx context.Context, flow string) (sdk.AuthClient, string, e
 // named after it is tried first; any other plugin of the kind may also
 // provide the name through Info.
 func (h *Host) find(ctx context.Context, kind sdk.Kind, name string) (dispensed, string, error) {
-	cands, err := h.Discover()
+	// Listed without the integrity check, which hashes the whole file:
+	// only the plugin started is checked (in start), not every plugin in
+	// the folder at every start.
+	cands, err := Discover(h.opts.Dir, nil)
 	if err != nil {
 		return dispensed{}, "", err
 	}
