@@ -453,7 +453,11 @@ func (x *exchange) fulfil(result json.RawMessage) {
 		if p := req.Get("params"); p.Exists() {
 			params = json.RawMessage(p.Raw)
 		}
-		res, rpcErr, err := x.s.askClient(ctx, x.server, method, params)
+		// A client that never answers fails the call at the request
+		// timeout, as a silent server would.
+		actx, cancel := context.WithTimeout(ctx, x.s.holdTimeout())
+		res, rpcErr, err := x.s.askClient(actx, x.server, method, params)
+		cancel()
 		switch {
 		case err != nil:
 			failed = err
