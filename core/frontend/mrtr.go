@@ -460,7 +460,7 @@ func (x *exchange) fulfil(result json.RawMessage) {
 		cancel()
 		switch {
 		case err != nil:
-			failed = err
+			failed = fmt.Errorf("the client did not answer %s for server %q: %w", method, x.server, err)
 		case rpcErr != nil:
 			failed = fmt.Errorf("the client refused %s from server %q: %s", method, x.server, gjson.GetBytes(rpcErr, "message").Str)
 		default:
