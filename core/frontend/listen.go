@@ -189,7 +189,7 @@ func (s *Server) listen(ctx context.Context, env envelope, c *call) {
 // it, in the background.
 func (s *Server) watchResource(ctx context.Context, server, uri string) (stop func(), err error) {
 	params, _ := json.Marshal(map[string]string{"uri": uri})
-	r, err := s.request(ctx, server, string(mcp.MethodResourcesSubscribe), params)
+	r, err := s.p.Request(ctx, server, string(mcp.MethodResourcesSubscribe), params)
 	switch {
 	case err != nil:
 		return nil, err
@@ -256,24 +256,6 @@ func (s *Server) subscribeResource(ctx context.Context, env envelope) {
 		s.watches.mu.Unlock()
 	}
 	s.answer(env, json.RawMessage("{}"))
-}
-
-// request sends a request upstream and waits for its answer.
-func (s *Server) request(ctx context.Context, server, method string, params json.RawMessage) (upstream.Reply, error) {
-	type answer struct {
-		r   upstream.Reply
-		err error
-	}
-	ch := make(chan answer, 1)
-	cancel := s.p.StartRequest(server, method, params, func(r upstream.Reply, err error) { ch <- answer{r, err} })
-	select {
-	case a := <-ch:
-		return a.r, a.err
-	case <-ctx.Done():
-		cancel(ctx.Err())
-		a := <-ch
-		return a.r, a.err
-	}
 }
 
 // logWants counts, per server, the modern requests in flight that asked

@@ -83,7 +83,7 @@ func (s *Server) tasksList(ctx context.Context, env envelope) {
 	buf := []byte(`{"tasks":[`)
 	first := true
 	for _, server := range s.p.TaskServers() {
-		r, err := s.request(ctx, server, string(mcp.MethodTasksList), json.RawMessage(`{}`))
+		r, err := s.p.Request(ctx, server, string(mcp.MethodTasksList), json.RawMessage(`{}`))
 		if err != nil || r.Error != nil {
 			s.log.Debug("a server did not list its tasks", "server", server, "error", err, "answer", string(r.Error))
 			continue

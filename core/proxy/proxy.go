@@ -671,11 +671,16 @@ func (p *Proxy) Upstream(name string) (*upstream.Upstream, error) {
 // CallTool calls tool on server with the raw tools/call params (whose name
 // must already be the upstream's).
 func (p *Proxy) CallTool(ctx context.Context, server string, params json.RawMessage) (upstream.Reply, error) {
+	return p.Request(ctx, server, "tools/call", params)
+}
+
+// Request sends any request to a server and waits for its answer.
+func (p *Proxy) Request(ctx context.Context, server, method string, params json.RawMessage) (upstream.Reply, error) {
 	u, err := p.Upstream(server)
 	if err != nil {
 		return upstream.Reply{}, err
 	}
-	return u.Request(ctx, "tools/call", params)
+	return u.Request(ctx, method, params)
 }
 
 // StartCallTool is the asynchronous CallTool: done is called exactly once;
