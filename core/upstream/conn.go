@@ -92,8 +92,10 @@ type Conn struct {
 	init *mcp.InitializeResult
 	mcpc *client.Client
 	// meta is set when the upstream speaks the stateless 2026-07-28
-	// revision: the _meta members every request must carry.
-	meta []metaMember
+	// revision: the _meta members every request must carry, and the same
+	// as raw object members (metaRaw).
+	meta    []metaMember
+	metaRaw []byte
 }
 
 // Dial opens a session on the transport plugin and performs the MCP
@@ -167,6 +169,7 @@ func Dial(ctx context.Context, tc sdk.TransportClient, pluginName string, spec s
 	learned := RevisionInitialize
 	if v := c.mcpc.ProtocolVersion(); mcp.IsModernProtocol(v) {
 		c.meta = requestMeta(v, h.capabilities)
+		c.metaRaw = metaHead(c.meta)
 		learned = RevisionStateless
 	}
 	if h.learned != nil && learned != h.revision {
@@ -367,11 +370,23 @@ func (c *Conn) start(method string, params json.RawMessage, revise bool, timeout
 	switch {
 	case !revise:
 	case c.meta != nil:
-		params = withMeta(params, c.meta)
+		level := ""
 		if c.h.logLevel != nil {
-			if l := c.h.logLevel(); l != "" {
-				params = withMeta(params, []metaMember{logLevelMember(l)})
+			level = c.h.logLevel()
+		}
+		if !bytes.Contains(params, []byte("io.modelcontextprotocol/")) {
+			// The per-call path: nothing of the client's to keep.
+			var extra []byte
+			if level != "" {
+				extra = append(appendString(nil, mcp.MetaKeyLogLevel), ':')
+				extra = appendString(extra, level)
 			}
+			params = spliceMeta(params, c.metaRaw, extra)
+			break
+		}
+		params = withMeta(params, c.meta)
+		if level != "" {
+			params = withMeta(params, []metaMember{logLevelMember(level)})
 		}
 	default:
 		params = withoutMeta(params)

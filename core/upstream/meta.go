@@ -39,6 +39,66 @@ func requestMeta(version string, caps mcp.ClientCapabilities) []metaMember {
 	}
 }
 
+// metaHead is the members every request to a stateless upstream carries,
+// as raw JSON object members ("key":value,...), for spliceMeta.
+func metaHead(members []metaMember) []byte {
+	var b []byte
+	for i, m := range members {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		key := strings.ReplaceAll(strings.TrimPrefix(m.path, "_meta."), `\`, "")
+		b = appendString(b, key)
+		b = append(b, ':')
+		b = append(b, m.value...)
+	}
+	return b
+}
+
+// spliceMeta is withMeta for params that carry none of the members
+// already (a request of a client of an initialize revision, the usual
+// case): the members are spliced at the end of the _meta object, or of
+// params in a new one, by copying bytes, without parsing and re-encoding
+// params for each member. extra, if any, is spliced too.
+func spliceMeta(params json.RawMessage, head, extra []byte) json.RawMessage {
+	members := head
+	if len(extra) > 0 {
+		members = append(append(append([]byte(nil), head...), ','), extra...)
+	}
+	if len(params) == 0 {
+		out := make([]byte, 0, len(members)+12)
+		out = append(out, `{"_meta":{`...)
+		out = append(out, members...)
+		return append(out, "}}"...)
+	}
+	if params[0] != '{' {
+		return params
+	}
+	// end is the closing brace the members go before: the _meta
+	// object's, or params' own.
+	end, wrap := len(bytes.TrimRight(params, " \t\r\n"))-1, true
+	obj := params[:end+1]
+	if m := gjson.GetBytes(params, "_meta"); m.IsObject() {
+		end, wrap, obj = m.Index+len(m.Raw)-1, false, params[m.Index:m.Index+len(m.Raw)]
+	} else if m.Exists() {
+		return params // not an object: left to the server to refuse
+	}
+	empty := len(bytes.TrimSpace(obj[1:len(obj)-1])) == 0
+	out := make([]byte, 0, len(params)+len(members)+12)
+	out = append(out, params[:end]...)
+	if !empty {
+		out = append(out, ',')
+	}
+	if wrap {
+		out = append(out, `"_meta":{`...)
+	}
+	out = append(out, members...)
+	if wrap {
+		out = append(out, '}')
+	}
+	return append(out, params[end:]...)
+}
+
 // logLevelMember asks for log messages of level and above, unless the
 // request asks for its own.
 func logLevelMember(level string) metaMember {

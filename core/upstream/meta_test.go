@@ -52,3 +52,39 @@ func TestMetaForEachRevision(t *testing.T) {
 		t.Fatalf("modern: %s", out)
 	}
 }
+
+// The per-call path splices the members in; the result is what setting
+// them one by one gives.
+func TestSpliceMetaAgreesWithWithMeta(t *testing.T) {
+	members := requestMeta("2026-07-28", mcp.ClientCapabilities{Sampling: &mcp.SamplingCapability{}})
+	head := metaHead(members)
+	extra := append(append(appendString(nil, mcp.MetaKeyLogLevel), ':'), appendString(nil, "info")...)
+	for _, in := range []string{``, `{}`, `{ }`, `{"name":"x"}`, `{"name":"x","_meta":{"progressToken":7}}`, `{"_meta":{}}`, `{"_meta":{ },"a":[1]}`} {
+		for _, withExtra := range []bool{false, true} {
+			var got json.RawMessage
+			want := withMeta(json.RawMessage(in), members)
+			if withExtra {
+				got = spliceMeta(json.RawMessage(in), head, extra)
+				want = withMeta(want, []metaMember{logLevelMember("info")})
+			} else {
+				got = spliceMeta(json.RawMessage(in), head, nil)
+			}
+			var g, w any
+			if err := json.Unmarshal(got, &g); err != nil {
+				t.Fatalf("%q: spliced %s is not JSON: %v", in, got, err)
+			}
+			_ = json.Unmarshal(want, &w)
+			if gb, _ := json.Marshal(g); string(gb) != string(mustJSON(w)) {
+				t.Errorf("%q: spliced %s, want %s", in, got, want)
+			}
+		}
+	}
+	if got := spliceMeta(json.RawMessage(`[1]`), head, nil); string(got) != `[1]` {
+		t.Fatalf("non-object params changed: %s", got)
+	}
+}
+
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}
