@@ -1,6 +1,7 @@
 package frontend
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -198,7 +199,10 @@ func (x *exchange) cancel(err error) {
 }
 
 func (x *exchange) answered(r upstream.Reply, err error) {
-	if err == nil && r.Error == nil && r.Stateless && !x.modern && gjson.GetBytes(r.Result, "resultType").Str == "input_required" {
+	// (The substring test first: this is the per-call path, and a search
+	// for a byte string costs much less than walking the result.)
+	if err == nil && r.Error == nil && r.Stateless && !x.modern && bytes.Contains(r.Result, []byte(`"input_required"`)) &&
+		gjson.GetBytes(r.Result, "resultType").Str == "input_required" {
 		go x.fulfil(r.Result)
 		return
 	}

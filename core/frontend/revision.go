@@ -1,6 +1,7 @@
 package frontend
 
 import (
+	"bytes"
 	"encoding/json"
 	"strconv"
 
@@ -39,7 +40,9 @@ type revision struct {
 
 // readRevision reads the revision members of a request's params.
 func readRevision(params json.RawMessage) revision {
-	if len(params) == 0 || params[0] != '{' {
+	// Most requests name no revision: a substring search settles it
+	// before any parsing.
+	if len(params) == 0 || params[0] != '{' || !bytes.Contains(params, []byte("io.modelcontextprotocol/protocolVersion")) {
 		return revision{}
 	}
 	meta := gjson.GetBytes(params, "_meta")

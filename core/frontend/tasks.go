@@ -1,6 +1,7 @@
 package frontend
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"sync"
@@ -32,7 +33,7 @@ func (t *taskOwners) noteCall(tg target, r upstream.Reply) {
 	switch {
 	case gjson.GetBytes(tg.env.Params, "task").Exists():
 		t.learn(gjson.GetBytes(r.Result, "task.taskId").Str, tg.server)
-	case r.Stateless:
+	case r.Stateless && bytes.Contains(r.Result, []byte(`"task"`)):
 		if res := gjson.GetManyBytes(r.Result, "resultType", "taskId"); res[0].Str == "task" {
 			t.learn(res[1].Str, tg.server)
 		}
