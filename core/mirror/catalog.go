@@ -91,10 +91,10 @@ func BuildCatalog(kind CatalogKind, servers []ServerItems, lim Limits, sep strin
 					continue
 				}
 				seen[name] = true
-				exposed = Join(s.Server, name, sep)
+				exposed = Join(s.Server, name, sep, lim.MaxNameLen)
 				if _, taken := c.byName[exposed]; taken {
 					// Two servers whose names join to the same string.
-					exposed = Hashed(exposed, s.Server, name)
+					exposed = Hashed(exposed, s.Server, name, lim.MaxNameLen)
 				}
 			default:
 				exposed = s.Server + sep + name

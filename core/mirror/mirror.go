@@ -15,6 +15,8 @@ type Limits struct {
 	MaxToolsPerServer int
 	MaxTotalTools     int
 	MaxSchemaBytes    int
+	// MaxNameLen is the longest exposed name; 0: MaxNameLen.
+	MaxNameLen int
 	// SchemaCompat rewrites input schemas for strict clients (see
 	// CompatSchema); not a limit, but decided in the same place.
 	SchemaCompat bool
@@ -155,9 +157,9 @@ func Build(servers []ServerTools, lim Limits, sep string, reserved []string) *Ta
 				continue
 			}
 			kept++
-			name := Join(st.Server, def.Name, sep)
+			name := Join(st.Server, def.Name, sep, lim.MaxNameLen)
 			if taken[name] {
-				name = Hashed(name, st.Server, def.Name)
+				name = Hashed(name, st.Server, def.Name, lim.MaxNameLen)
 			}
 			if taken[name] {
 				// Only a hash collision gets here; never expose two tools

@@ -16,19 +16,32 @@ func tools(names ...string) []json.RawMessage {
 }
 
 func TestNames(t *testing.T) {
-	if got := Join("my server", "do/it", "."); got != "my_server.do_it" {
+	if got := Join("my server", "do/it", ".", 0); got != "my_server.do_it" {
 		t.Fatalf("sanitised name = %q", got)
 	}
-	if got := Join("a.b", "c.d", "__"); got != "a_b__c_d" {
+	if got := Join("a.b", "c.d", "__", 0); got != "a_b__c_d" {
 		t.Fatalf("with separator __: %q", got)
 	}
-	long := Join("server", strings.Repeat("x", 100), ".")
-	if len(long) != MaxNameLen || long != Join("server", strings.Repeat("x", 100), ".") {
+	long := Join("server", strings.Repeat("x", 100), ".", 0)
+	if len(long) != MaxNameLen || long != Join("server", strings.Repeat("x", 100), ".", 0) {
 		t.Fatalf("long names must be cut to %d stably: %q", MaxNameLen, long)
 	}
-	other := Join("server", strings.Repeat("x", 99)+"y", ".")
+	other := Join("server", strings.Repeat("x", 99)+"y", ".", 0)
 	if other == long {
 		t.Fatal("two long names with the same prefix must differ")
+	}
+	// A budget of 44 (Claude Code's, with the entry ica-mcp-proxy): cut to
+	// it, stably, keeping the hash suffix.
+	cut := Join("server", strings.Repeat("x", 100), "__", 44)
+	if len(cut) != 44 || cut != Join("server", strings.Repeat("x", 100), "__", 44) || cut[35] != '-' {
+		t.Fatalf("a name cut to 44: %q", cut)
+	}
+	tb := Build([]ServerTools{{Server: "a-rather-long-server-name", Tools: []json.RawMessage{
+		json.RawMessage(`{"name":"a_tool_with_a_long_descriptive_name"}`), json.RawMessage(`{"name":"t"}`)}}}, Limits{MaxNameLen: 30}, "__", nil)
+	for _, x := range tb.Tools {
+		if len(x.Exposed) > 30 {
+			t.Fatalf("%q is longer than the budget of 30", x.Exposed)
+		}
 	}
 }
 

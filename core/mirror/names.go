@@ -8,8 +8,8 @@ import (
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/settings"
 )
 
-// MaxNameLen is the longest tool name the proxy exposes; several clients
-// refuse longer ones.
+// MaxNameLen is the longest tool name the proxy exposes by default;
+// several clients refuse longer ones. Limits.MaxNameLen sets another.
 const MaxNameLen = 64
 
 // hashLen is the length of the stable suffix that replaces a cut tail.
@@ -33,24 +33,31 @@ func Sanitize(s, sep string) string {
 	return b.String()
 }
 
-// Join builds the exposed name of tool on server, cut to MaxNameLen with a
-// stable hash suffix when longer.
-func Join(server, tool, sep string) string {
+// Join builds the exposed name of tool on server, cut to max (MaxNameLen
+// when 0) with a stable hash suffix when longer.
+func Join(server, tool, sep string, max int) string {
 	name := Sanitize(server, sep) + sep + Sanitize(tool, sep)
-	if len(name) <= MaxNameLen {
+	if len(name) <= nameMax(max) {
 		return name
 	}
-	return Hashed(name, server, tool)
+	return Hashed(name, server, tool, max)
+}
+
+func nameMax(max int) int {
+	if max <= 0 {
+		return MaxNameLen
+	}
+	return max
 }
 
 // Hashed returns name cut to fit a "-<hash>" suffix derived from the
-// original server and tool names, so the result is stable across runs and
-// distinct for distinct tools.
-func Hashed(name, server, tool string) string {
+// original server and tool names within max (MaxNameLen when 0), so the
+// result is stable across runs and distinct for distinct tools.
+func Hashed(name, server, tool string, max int) string {
 	sum := sha256.Sum256([]byte(server + "\x00" + tool))
 	suffix := "-" + hex.EncodeToString(sum[:])[:hashLen]
-	if max := MaxNameLen - len(suffix); len(name) > max {
-		name = name[:max]
+	if keep := nameMax(max) - len(suffix); len(name) > keep {
+		name = name[:keep]
 	}
 	return name + suffix
 }

@@ -189,6 +189,7 @@ func (p *Proxy) limits() mirror.Limits {
 		MaxToolsPerServer: s.MaxToolsPerServer,
 		MaxTotalTools:     s.MaxTotalTools,
 		MaxSchemaBytes:    s.MaxSchemaBytes,
+		MaxNameLen:        s.ToolNameMax,
 		SchemaCompat:      s.SchemaCompat,
 	}
 }

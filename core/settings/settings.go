@@ -43,6 +43,10 @@ type Settings struct {
 	// refuse ($ref, top-level oneOf/anyOf/allOf) and checks arguments
 	// against the originals.
 	SchemaCompat bool
+	// ToolNameMax is the longest name a mirrored tool, resource or prompt
+	// gets (ICA_MCP_PROXY_TOOL_NAME_MAX): a runtime prefixes each name and
+	// its model API checks the whole.
+	ToolNameMax int
 
 	// MirrorNone exposes only the proxy.* tools (ICA_MCP_PROXY_MIRROR=none),
 	// for clients with small tool limits.
@@ -78,6 +82,7 @@ const (
 	EnvPluginStart       = "ICA_MCP_PROXY_PLUGIN_START_TIMEOUT_S"
 	EnvMirror            = "ICA_MCP_PROXY_MIRROR"
 	EnvSchemaCompat      = "ICA_MCP_PROXY_SCHEMA_COMPAT"
+	EnvToolNameMax       = "ICA_MCP_PROXY_TOOL_NAME_MAX"
 	EnvSeparator         = "ICA_MCP_PROXY_TOOL_SEPARATOR"
 	EnvPreferHome        = "ICA_MCP_CONFIG_PREFER_HOME"
 	EnvInheritEnv        = "ICA_MCP_PROXY_INHERIT_ENV"
@@ -106,6 +111,7 @@ func Load(getenv func(string) string) (Settings, []string) {
 		Separator:          r.separator(),
 		MirrorNone:         r.mirrorNone(),
 		SchemaCompat:       r.bool(EnvSchemaCompat, false),
+		ToolNameMax:        r.nameMax(),
 		PreferHome:         r.bool(EnvPreferHome, false),
 		InheritEnv:         r.bool(EnvInheritEnv, false),
 		LogLevel:           strings.ToLower(strings.TrimSpace(getenv(EnvLogLevel))),
@@ -116,6 +122,21 @@ func Load(getenv func(string) string) (Settings, []string) {
 		s.LogLevel = "info"
 	}
 	return s, r.warnings
+}
+
+// MinToolNameMax is the shortest name budget the proxy accepts: the
+// broker tools' names (proxy__mirror_status is 20 characters) fit it.
+const MinToolNameMax = 24
+
+// nameMax reads the longest mirrored name (64 by default), at least
+// MinToolNameMax.
+func (r *reader) nameMax() int {
+	n := r.int(EnvToolNameMax, 64)
+	if n < MinToolNameMax {
+		r.warnings = append(r.warnings, fmt.Sprintf("%s=%d is below %d (the proxy.* names must fit); using %d", EnvToolNameMax, n, MinToolNameMax, MinToolNameMax))
+		return MinToolNameMax
+	}
+	return n
 }
 
 // Pooled reports whether upstream sessions are kept between calls.

@@ -21,6 +21,26 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+func TestToolNameMax(t *testing.T) {
+	get := func(v string) (Settings, []string) {
+		return Load(func(k string) string {
+			if k == EnvToolNameMax {
+				return v
+			}
+			return ""
+		})
+	}
+	if s, w := get(""); s.ToolNameMax != 64 || len(w) != 0 {
+		t.Fatalf("default: %d %v", s.ToolNameMax, w)
+	}
+	if s, _ := get("44"); s.ToolNameMax != 44 {
+		t.Fatalf("44: %d", s.ToolNameMax)
+	}
+	if s, w := get("10"); s.ToolNameMax != MinToolNameMax || len(w) != 1 {
+		t.Fatalf("below the floor: %d %v", s.ToolNameMax, w)
+	}
+}
+
 func TestOverridesAndBadValues(t *testing.T) {
 	s, warns := Load(env(map[string]string{
 		EnvMaxServers:        "3",

@@ -211,6 +211,34 @@ func TestToolSeparator(t *testing.T) {
 	}
 }
 
+// ICA_MCP_PROXY_TOOL_NAME_MAX is the name budget a runtime's prefix
+// leaves: every mirrored name fits it (cut ones keep a stable hash
+// suffix, and can be called), and the proxy.* names are whole.
+func TestToolNameBudget(t *testing.T) {
+	e := newEnv(t)
+	e.writeProject(t, map[string]any{"a-demo-server-with-a-long-name": demoServer()})
+	e.set("ICA_MCP_PROXY_TOOL_SEPARATOR=__", "ICA_MCP_PROXY_TOOL_NAME_MAX=30")
+	p := startProxy(t, e)
+	names := p.toolNames()
+	if !hasBroker(names, "__") {
+		t.Fatalf("the proxy.* names were cut: %v", names)
+	}
+	var echo string
+	for _, n := range names {
+		if len(n) > 30 {
+			t.Fatalf("%q is longer than the budget of 30", n)
+		}
+		if strings.HasPrefix(n, "a-demo-server") && len(n) == 30 && strings.Contains(n, "-") {
+			if got := decodeResult(t, p.callTool(n, map[string]any{"message": "cut", "a": 1, "b": 2, "ms": 1})); !got.IsError && got.text() == "cut" {
+				echo = n
+			}
+		}
+	}
+	if echo == "" {
+		t.Fatalf("no cut name reached the upstream's echo: %v", names)
+	}
+}
+
 func itoa(n int) string {
 	b, _ := json.Marshal(n)
 	return string(b)
