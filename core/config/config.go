@@ -84,6 +84,9 @@ type Server struct {
 	// guardrails.
 	IncludeTools []string `json:"include_tools,omitempty"`
 	ExcludeTools []string `json:"exclude_tools,omitempty"`
+	// ToolPrefix, when set, goes before the tools' names in place of the
+	// server's name (tool_prefix); "" leaves the tools' own names.
+	ToolPrefix *string `json:"tool_prefix,omitempty"`
 
 	// EnvRefs are the variables the entry's strings name as ${VAR}: what
 	// the entry would read from the user's environment (the trust gate
@@ -280,7 +283,7 @@ func position(data []byte, offset int) string {
 var knownKeys = map[string]bool{
 	"command": true, "args": true, "env": true, "cwd": true, "url": true, "headers": true,
 	"type": true, "timeout": true, "api_key": true, "oauth": true, "inherit_env": true,
-	"allow_http": true, "options": true, "include_tools": true, "exclude_tools": true,
+	"allow_http": true, "options": true, "include_tools": true, "exclude_tools": true, "tool_prefix": true,
 	// Keys other tools write into the same files; harmless here.
 	"transport": true, "description": true, "disabled": true, "enabled": true,
 }
@@ -317,6 +320,10 @@ func parseServer(name string, raw json.RawMessage, kind SourceKind, path string,
 	s.AllowHTTP = p.boolean(fields, "allow_http")
 	s.IncludeTools = p.globs(fields, "include_tools")
 	s.ExcludeTools = p.globs(fields, "exclude_tools")
+	if _, ok := fields["tool_prefix"]; ok {
+		prefix := p.str(fields, "tool_prefix")
+		s.ToolPrefix = &prefix
+	}
 	typ := strings.ToLower(p.str(fields, "type"))
 	if raw, ok := fields["oauth"]; ok {
 		s.OAuth = p.expandJSON("oauth", raw)

@@ -34,6 +34,27 @@ const (
 type ServerTools struct {
 	Server string
 	Tools  []json.RawMessage
+	// Prefix, when set, replaces the server's name before the tool's in
+	// the exposed names (tool_prefix); "" exposes the tools' own names.
+	Prefix *string
+}
+
+// exposedName is the name tool of st gets before collisions are resolved.
+func (st ServerTools) exposedName(tool, sep string, max int) string {
+	switch {
+	case st.Prefix == nil:
+		return Join(st.Server, tool, sep, max)
+	case *st.Prefix == "":
+		if name := Sanitize(tool, sep); len(name) <= nameMax(max) {
+			return name
+		}
+		return Hashed(Sanitize(tool, sep), st.Server, tool, max)
+	}
+	name := Sanitize(*st.Prefix, sep) + sep + Sanitize(tool, sep)
+	if len(name) <= nameMax(max) {
+		return name
+	}
+	return Hashed(name, st.Server, tool, max)
 }
 
 // Tool is one exposed tool.
@@ -157,9 +178,12 @@ func Build(servers []ServerTools, lim Limits, sep string, reserved []string) *Ta
 				continue
 			}
 			kept++
-			name := Join(st.Server, def.Name, sep, lim.MaxNameLen)
+			name := st.exposedName(def.Name, sep, lim.MaxNameLen)
 			if taken[name] {
+				first := name
 				name = Hashed(name, st.Server, def.Name, lim.MaxNameLen)
+				t.Reasons = append(t.Reasons, Reason{Server: st.Server, Cap: "name_collision",
+					Detail: fmt.Sprintf("tool %q: %q was taken; exposed as %q", def.Name, first, name)})
 			}
 			if taken[name] {
 				// Only a hash collision gets here; never expose two tools

@@ -205,3 +205,35 @@ func TestInvalidHeaderAnnotationsAreNotMirrored(t *testing.T) {
 		t.Fatalf("%d reasons, want one per refused tool: %+v", n, tb.Reasons)
 	}
 }
+
+func TestToolPrefix(t *testing.T) {
+	none, short, proxy := "", "d", "proxy"
+	echo := []json.RawMessage{json.RawMessage(`{"name":"echo"}`), json.RawMessage(`{"name":"call"}`)}
+	tb := Build([]ServerTools{
+		{Server: "first", Tools: echo, Prefix: &none},
+		{Server: "second", Tools: echo, Prefix: &none},
+		{Server: "third", Tools: echo, Prefix: &short},
+		{Server: "fourth", Tools: echo, Prefix: &proxy},
+	}, Limits{}, ".", []string{"proxy.call"})
+	for _, want := range []string{"echo", "call", "d.echo", "d.call", "proxy.echo"} {
+		if _, ok := tb.Lookup(want); !ok {
+			t.Errorf("%s is not exposed", want)
+		}
+	}
+	if x, _ := tb.Lookup("echo"); x.Server != "first" {
+		t.Errorf("echo went to %s", x.Server)
+	}
+	// second's tools and fourth's call collide: hashed, and reported.
+	collisions := 0
+	for _, r := range tb.Reasons {
+		if r.Cap == "name_collision" {
+			collisions++
+		}
+	}
+	if len(tb.Tools) != 8 || collisions != 3 {
+		t.Fatalf("%d tools, %d collisions reported: %+v", len(tb.Tools), collisions, tb.Reasons)
+	}
+	if x, _ := tb.Lookup("proxy.call"); x.Server != "" {
+		t.Fatalf("a reserved name went to %s", x.Server)
+	}
+}

@@ -471,6 +471,7 @@ func (p *Proxy) rebuildLocked() {
 		if !ok || p.opts.Settings.MirrorNone {
 			continue
 		}
+		var prefix *string
 		if s := p.cfg.Server(name); s != nil {
 			f := mirror.Filter{Include: s.IncludeTools, Exclude: s.ExcludeTools}
 			var dropped int
@@ -478,8 +479,9 @@ func (p *Proxy) rebuildLocked() {
 				filtered = append(filtered, mirror.Reason{Server: name, Cap: "filter", Limit: dropped,
 					Detail: fmt.Sprintf("%d tool(s) left out by include_tools/exclude_tools", dropped)})
 			}
+			prefix = s.ToolPrefix
 		}
-		in = append(in, mirror.ServerTools{Server: name, Tools: tools})
+		in = append(in, mirror.ServerTools{Server: name, Tools: tools, Prefix: prefix})
 	}
 	p.mu.RUnlock()
 	p.search.invalidate()

@@ -316,3 +316,23 @@ func TestSearchTools(t *testing.T) {
 		t.Fatalf("no query: %+v", r)
 	}
 }
+
+// tool_prefix replaces the server's name in the exposed names: "" leaves
+// the tools' own names, and a name taken already is hashed and reported.
+func TestToolPrefix(t *testing.T) {
+	e := newEnv(t)
+	plain, second := demoServer(), demoServer()
+	plain["tool_prefix"], second["tool_prefix"] = "", ""
+	e.writeProject(t, map[string]any{"plain": plain, "second": second, "d": demoServer()})
+	p := startProxy(t, e)
+	names := p.toolNames()
+	if !slices.Contains(names, "echo") || !slices.Contains(names, "d.echo") || !hasBroker(names, ".") {
+		t.Fatalf("tools/list = %v", names)
+	}
+	if got := decodeResult(t, p.callTool("echo", map[string]any{"message": "bare"})).text(); got != "bare" {
+		t.Fatalf("echo: %q", got)
+	}
+	if !p.mirrorStatus().hasReason("second", "name_collision") {
+		t.Fatalf("the collision is not reported: %+v", p.mirrorStatus())
+	}
+}
