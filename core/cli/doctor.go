@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/broker"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/doctor"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/drift"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/pluginhost"
@@ -34,8 +35,12 @@ It prints text unless --output json is given.`,
 			rep := &doctor.Report{}
 			s, _ := settings.Load(os.Getenv)
 			doctor.Home(rep, s.Home, []string{tokenstore.FileName, trust.FileName, drift.FileName, pluginhost.LockFileName})
+			regs, err := doctorRegistrations()
+			if err != nil {
+				return err
+			}
 			// What the logs would say is in the report; they stay quiet.
-			err := withAppLogging(cmd.Context(), version, "off", true, func(a *app) error {
+			err = withAppLogging(cmd.Context(), version, "off", true, func(a *app) error {
 				cands, err := a.host.Discover()
 				if err != nil {
 					return err
@@ -44,16 +49,16 @@ It prints text unless --output json is given.`,
 				servers := a.proxy.ListServers()
 				doctor.Configs(rep, servers.Sources)
 				doctor.Servers(rep, servers, a.proxy.MirrorStatus())
+				// Each runtime's proxy names the tools with the separator
+				// and budget its entry sets.
+				doctor.Clients(rep, regs, func(sep string, maxLen int) []string {
+					return a.proxy.NamesUnder(sep, maxLen, broker.Names(sep))
+				})
 				return nil
 			})
 			if err != nil {
 				return err
 			}
-			regs, err := doctorRegistrations()
-			if err != nil {
-				return err
-			}
-			doctor.Clients(rep, regs)
 
 			if cmd.Flags().Changed("output") && g.output == "json" {
 				if err := printJSON(stdout, rep); err != nil {

@@ -5,12 +5,14 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/register"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/settings"
 )
 
 // registerContext is where this user's client configs are, and the
@@ -47,7 +49,9 @@ func newRegisterCmd(g *globalFlags) *cobra.Command {
 		Use:   "register [CLIENT]",
 		Short: "Print (or --write) the entry that registers this binary in an agent runtime's MCP config",
 		Long: `register prints the entry for CLIENT's MCP config: the absolute path of this
-binary, and the tool separator that client's model API accepts. With --write
+binary, the tool separator that client's model API accepts, and the name
+budget (ICA_MCP_PROXY_TOOL_NAME_MAX) that keeps every tool name within the
+client's limit once it adds its prefix. With --write
 it merges the entry into the client's config file after backing it up,
 keeping every other entry and the file's layout; running it again changes
 nothing. With no CLIENT it lists the clients and whether each is registered.
@@ -75,6 +79,10 @@ Clients: ` + strings.Join(register.Names(), ", "),
 			p, err := plan(env, exe, c, configPath, name)
 			if err != nil {
 				return err
+			}
+			if _, ok := c.Budget(name); !ok {
+				fmt.Fprintf(os.Stderr, "warning: %s puts %q before each tool name and takes %d characters in all; with the entry name %q that leaves fewer than the %d the proxy's own tools need, so some names may be refused: choose a shorter --name\n",
+					c.Title, c.ExposedName(name, ""), c.Naming.Limit, name, settings.MinToolNameMax)
 			}
 			if !write {
 				fmt.Fprint(stdout, p.Client.Snippet(p.Entry))
@@ -114,6 +122,9 @@ type registrationRow struct {
 	State      register.State `json:"state"`
 	Registered string         `json:"registered_command,omitempty"`
 	Separator  string         `json:"separator"`
+	// NameBudget is the longest tool name the entry lets the proxy
+	// expose to the client.
+	NameBudget int `json:"name_budget"`
 }
 
 func registrationRows(name string) ([]registrationRow, error) {
@@ -123,7 +134,8 @@ func registrationRows(name string) ([]registrationRow, error) {
 	}
 	var rows []registrationRow
 	for _, c := range register.Clients {
-		r := registrationRow{Client: c.Name, Installed: c.Installed(env), Config: c.ConfigPath(env), Separator: c.Separator}
+		budget, _ := c.Budget(name)
+		r := registrationRow{Client: c.Name, Installed: c.Installed(env), Config: c.ConfigPath(env), Separator: c.Separator, NameBudget: budget}
 		if p, err := plan(env, exe, c, "", name); err != nil {
 			r.State = register.State("error: " + err.Error())
 		} else {
@@ -148,7 +160,7 @@ func listRegistrations(g *globalFlags, name string) error {
 		if r.Installed {
 			inst = "yes"
 		}
-		out = append(out, []string{r.Client, inst, string(r.State), r.Config})
+		out = append(out, []string{r.Client, inst, string(r.State), r.Separator, strconv.Itoa(r.NameBudget), r.Config})
 	}
-	return table(stdout, []string{"CLIENT", "INSTALLED", "STATE", "CONFIG"}, out)
+	return table(stdout, []string{"CLIENT", "INSTALLED", "STATE", "SEPARATOR", "NAMES", "CONFIG"}, out)
 }

@@ -3,9 +3,12 @@ package doctor
 import (
 	"fmt"
 	"os"
+	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/register"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/settings"
 )
 
 // Registration is what doctor knows of one agent runtime.
@@ -18,9 +21,14 @@ type Registration struct {
 	Err  error
 }
 
+// Namer names the mirrored tools as a proxy run with the separator sep and
+// the name budget maxLen would; nil when the servers could not be listed.
+type Namer func(sep string, maxLen int) []string
+
 // Clients checks the proxy's entry in every runtime found on this
-// machine: present, pointing at a binary that exists, current.
-func Clients(r *Report, regs []Registration) {
+// machine: present, pointing at a binary that exists, current, and, with
+// names, exposing no tool name the runtime's model API would refuse.
+func Clients(r *Report, regs []Registration, names Namer) {
 	found := 0
 	for _, g := range regs {
 		if !g.Installed {
@@ -40,6 +48,10 @@ func Clients(r *Report, regs []Registration) {
 				continue
 			}
 		}
+		if bad := overBudget(g.Client, p, names); bad != "" {
+			r.add("client", name, Fail, bad, fix+" (it sets the name budget for this runtime), or give long servers a shorter tool_prefix")
+			continue
+		}
 		switch p.State {
 		case register.Current:
 			r.add("client", name, OK, "registered in "+g.Path, "")
@@ -56,4 +68,40 @@ func Clients(r *Report, regs []Registration) {
 	if found == 0 {
 		r.add("client", "(none)", Warn, "no agent runtime's config folder was found", "print an entry with `ica-mcp-proxy register CLIENT`")
 	}
+}
+
+// overBudget says which tool names the runtime's model would be sent that
+// its API refuses (too long once prefixed, or dotted where dots are
+// refused), as the registered entry runs the proxy; "" when none.
+func overBudget(c register.Client, p *register.Plan, names Namer) string {
+	if names == nil || p.RegisteredEnv == nil {
+		return ""
+	}
+	env := p.RegisteredEnv
+	sep := env[settings.EnvSeparator]
+	if sep == "" {
+		sep = "."
+	}
+	maxLen := settings.DefaultToolNameMax
+	if n, err := strconv.Atoi(env[settings.EnvToolNameMax]); err == nil {
+		maxLen = max(n, settings.MinToolNameMax)
+	}
+	var bad []string
+	for _, n := range names(sep, maxLen) {
+		full := c.ExposedName(p.Entry.Name, n)
+		if len(full) > c.Naming.Limit || (c.Separator != "." && strings.Contains(n, ".")) {
+			bad = append(bad, full)
+		}
+	}
+	if len(bad) == 0 {
+		return ""
+	}
+	sort.Strings(bad)
+	total, more := len(bad), ""
+	if total > 5 {
+		more = fmt.Sprintf(" and %d more", total-5)
+		bad = bad[:5]
+	}
+	return fmt.Sprintf("%s's model API would refuse the whole request: %d tool name(s) over its limit of %d characters or with a dot it refuses, as registered (separator %q, names up to %d): %s%s",
+		c.Title, total, c.Naming.Limit, sep, maxLen, strings.Join(bad, ", "), more)
 }

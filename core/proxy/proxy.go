@@ -462,6 +462,24 @@ func (p *Proxy) rebuild() {
 // holds rebuildMu from the change to the rebuild, so that allListed never
 // sees a list the table does not have yet.
 func (p *Proxy) rebuildLocked() {
+	in, filtered := p.mirrorInputs()
+	p.search.invalidate()
+	t := mirror.Build(in, p.limits(), p.opts.Settings.Separator, p.opts.Reserved)
+	t.Reasons = append(filtered, t.Reasons...)
+	if p.opts.Settings.MirrorNone {
+		t.Reasons = append(t.Reasons, mirror.Reason{Cap: "mirror", Detail: "ICA_MCP_PROXY_MIRROR=none: only proxy.* tools are exposed; find tools with proxy.search_tools and call them with proxy.call"})
+	}
+	old := p.table.Swap(t)
+	if !mirror.Same(old, t) {
+		if h := p.hooks.Load().ToolsChanged; h != nil {
+			h()
+		}
+	}
+}
+
+// mirrorInputs are the servers' tools the mirror is built from, after
+// each server's include/exclude filter, and what the filters left out.
+func (p *Proxy) mirrorInputs() ([]mirror.ServerTools, []mirror.Reason) {
 	names, _ := p.mirrorable()
 	var filtered []mirror.Reason
 	p.mu.RLock()
@@ -484,18 +502,23 @@ func (p *Proxy) rebuildLocked() {
 		in = append(in, mirror.ServerTools{Server: name, Tools: tools, Prefix: prefix})
 	}
 	p.mu.RUnlock()
-	p.search.invalidate()
-	t := mirror.Build(in, p.limits(), p.opts.Settings.Separator, p.opts.Reserved)
-	t.Reasons = append(filtered, t.Reasons...)
-	if p.opts.Settings.MirrorNone {
-		t.Reasons = append(t.Reasons, mirror.Reason{Cap: "mirror", Detail: "ICA_MCP_PROXY_MIRROR=none: only proxy.* tools are exposed; find tools with proxy.search_tools and call them with proxy.call"})
+	return in, filtered
+}
+
+// NamesUnder is the tool names the mirror would expose, now, to a proxy
+// run with another separator and name budget (a runtime's registered
+// entry sets both); reserved are that proxy's broker names.
+func (p *Proxy) NamesUnder(sep string, maxLen int, reserved []string) []string {
+	in, _ := p.mirrorInputs()
+	lim := p.limits()
+	lim.MaxNameLen = maxLen
+	t := mirror.Build(in, lim, sep, reserved)
+	out := make([]string, 0, len(t.Tools)+len(reserved))
+	out = append(out, reserved...)
+	for _, tool := range t.Tools {
+		out = append(out, tool.Exposed)
 	}
-	old := p.table.Swap(t)
-	if !mirror.Same(old, t) {
-		if h := p.hooks.Load().ToolsChanged; h != nil {
-			h()
-		}
-	}
+	return out
 }
 
 // Table returns the current mirror table.

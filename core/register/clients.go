@@ -3,6 +3,8 @@ package register
 import (
 	"os"
 	"path/filepath"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/settings"
 )
 
 // Format is a config file's syntax.
@@ -37,6 +39,8 @@ type Client struct {
 	// Anthropic's and OpenAI's refuse dots (names must match
 	// ^[a-zA-Z0-9_-]{1,64}$), Gemini's accept them.
 	Separator string
+	// Naming is how the client names the proxy's tools for its model.
+	Naming Naming
 	// Shape builds the entry's managed keys.
 	shape func(e Entry) []field
 	// path is the user-level config file.
@@ -46,6 +50,74 @@ type Client struct {
 	// skeleton is the content of a new config file before the entry is
 	// added ("{}" unless the client wants more).
 	skeleton string
+}
+
+// Naming is how a runtime turns an MCP tool's name into the name its model
+// API sees, and how long that whole name may be. The proxy's names must
+// fit what is left after the prefix: one name over a model API's limit
+// makes the API refuse the whole request, not just that tool.
+type Naming struct {
+	// Prefix is what the runtime puts before each tool of the server
+	// registered as entry ("mcp__ica-mcp-proxy__").
+	Prefix func(entry string) string
+	// Limit is the longest whole name the runtime or its model API takes.
+	Limit int
+	// Observed says the prefix and limit were seen in the runtime's own
+	// requests (test/e2e runs it against a model API on loopback); the
+	// others are from the runtime's documentation and issue reports.
+	Observed bool
+}
+
+// Budget is the longest tool name the proxy may expose to the runtime
+// for the entry: the limit less the prefix, but never below
+// settings.MinToolNameMax (the proxy.* names must fit). ok is false when
+// the floor applies and the entry's name is too long for the limit.
+func (c Client) Budget(entry string) (n int, ok bool) {
+	n = c.Naming.Limit
+	if c.Naming.Prefix != nil {
+		n -= len(c.Naming.Prefix(entry))
+	}
+	if n < settings.MinToolNameMax {
+		return settings.MinToolNameMax, false
+	}
+	return n, true
+}
+
+// ExposedName is the name the runtime's model sees for the proxy's tool
+// name under the entry.
+func (c Client) ExposedName(entry, name string) string {
+	if c.Naming.Prefix == nil {
+		return name
+	}
+	return c.Naming.Prefix(entry) + name
+}
+
+// modelSafe replaces what Anthropic's and OpenAI's name rules refuse with
+// "_", as the runtimes do with a server's name before using it as a
+// prefix.
+func modelSafe(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+// underscored also turns dashes into "_" (Codex's namespaces).
+func underscored(s string) string {
+	b := []byte(modelSafe(s))
+	for i, c := range b {
+		if c == '-' {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}
+
+func prefix(before string, clean func(string) string, after string) func(string) string {
+	return func(entry string) string { return before + clean(entry) + after }
 }
 
 // Entry is what is registered: this binary, under a name, with the env it
@@ -146,7 +218,9 @@ func claudeDesktopDir(e Env) string {
 var Clients = []Client{
 	{
 		Name: "claude-code", Title: "Claude Code", Format: JSON, Container: "mcpServers", Separator: "__",
-		shape: stdioShape(true), path: home(".claude.json"),
+		// mcp__<entry>__<tool>, checked by the Anthropic API: 64.
+		Naming: Naming{Prefix: prefix("mcp__", modelSafe, "__"), Limit: 64, Observed: true},
+		shape:  stdioShape(true), path: home(".claude.json"),
 		dir: func(e Env) string {
 			// Claude Code keeps ~/.claude.json beside its ~/.claude folder;
 			// either says it is installed.
@@ -158,29 +232,43 @@ var Clients = []Client{
 	},
 	{
 		Name: "claude-desktop", Title: "Claude Desktop", Format: JSON, Container: "mcpServers", Separator: "__",
-		shape: stdioShape(false),
-		path:  func(e Env) string { return filepath.Join(claudeDesktopDir(e), "claude_desktop_config.json") },
-		dir:   claudeDesktopDir,
+		// Refuses dots; its prefix is not documented, so the name alone
+		// must fit the Anthropic API's 64.
+		Naming: Naming{Limit: 64},
+		shape:  stdioShape(false),
+		path:   func(e Env) string { return filepath.Join(claudeDesktopDir(e), "claude_desktop_config.json") },
+		dir:    claudeDesktopDir,
 	},
 	{
 		Name: "codex", Title: "Codex", Format: TOML, Container: "mcp_servers", Separator: "__",
-		shape: stdioShape(false),
-		path:  func(e Env) string { return filepath.Join(codexHome(e), "config.toml") },
-		dir:   codexHome,
+		// Earlier versions send mcp__<entry>__<tool> and hash names over
+		// 64; 0.169 puts the tools in a namespace mcp__<entry> (dashes
+		// made "_"). The budget fits both.
+		Naming: Naming{Prefix: prefix("mcp__", underscored, "__"), Limit: 64, Observed: true},
+		shape:  stdioShape(false),
+		path:   func(e Env) string { return filepath.Join(codexHome(e), "config.toml") },
+		dir:    codexHome,
 	},
 	{
 		Name: "cursor", Title: "Cursor", Format: JSON, Container: "mcpServers", Separator: "__",
-		shape: stdioShape(false), path: home(".cursor", "mcp.json"), dir: home(".cursor"),
+		// Drops a tool whose server and tool names reach 60 together.
+		Naming: Naming{Prefix: prefix("", func(s string) string { return s }, ""), Limit: 59},
+		shape:  stdioShape(false), path: home(".cursor", "mcp.json"), dir: home(".cursor"),
 	},
 	{
 		Name: "gemini", Title: "Gemini CLI", Format: JSON, Container: "mcpServers", Separator: ".",
-		shape: stdioShape(false), path: home(".gemini", "settings.json"), dir: home(".gemini"),
+		// mcp_<entry>_<tool>, cut by the CLI itself over 63.
+		Naming: Naming{Prefix: prefix("mcp_", func(s string) string { return s }, "_"), Limit: 63, Observed: true},
+		shape:  stdioShape(false), path: home(".gemini", "settings.json"), dir: home(".gemini"),
 	},
 	{
 		Name: "opencode", Title: "OpenCode", Format: JSON, Container: "mcp", Separator: "__",
-		shape: opencodeShape,
-		path:  func(e Env) string { return filepath.Join(xdgConfig(e), "opencode", "opencode.json") },
-		dir:   func(e Env) string { return filepath.Join(xdgConfig(e), "opencode") },
+		// <entry>_<tool> (1.x; earlier versions differed), sent to the
+		// provider's API: 64 for Anthropic's and OpenAI's.
+		Naming: Naming{Prefix: prefix("", modelSafe, "_"), Limit: 64, Observed: true},
+		shape:  opencodeShape,
+		path:   func(e Env) string { return filepath.Join(xdgConfig(e), "opencode", "opencode.json") },
+		dir:    func(e Env) string { return filepath.Join(xdgConfig(e), "opencode") },
 		skeleton: `{
   "$schema": "https://opencode.ai/config.json"
 }
@@ -190,7 +278,9 @@ var Clients = []Client{
 		// Antigravity runs Gemini and Claude models, so it gets the
 		// separator both accept.
 		Name: "antigravity", Title: "Antigravity", Format: JSON, Container: "mcpServers", Separator: "__",
-		shape: stdioShape(false), path: home(".gemini", "antigravity", "mcp_config.json"), dir: home(".gemini", "antigravity"),
+		// Refuses dots; its prefix is not documented.
+		Naming: Naming{Limit: 64},
+		shape:  stdioShape(false), path: home(".gemini", "antigravity", "mcp_config.json"), dir: home(".gemini", "antigravity"),
 	},
 }
 

@@ -49,3 +49,24 @@ func registeredCommand(c Client, data []byte, name string) string {
 	}
 	return ""
 }
+
+// registeredEnv is the environment an existing entry gives the proxy
+// ("env", or OpenCode's "environment"); values that are not strings are
+// left out.
+func registeredEnv(c Client, data []byte, name string) map[string]string {
+	entry := entryOf(c, data, name)
+	if entry == nil {
+		return nil
+	}
+	raw, _ := entry["env"].(map[string]any)
+	if m, ok := entry["environment"].(map[string]any); ok {
+		raw = m
+	}
+	out := make(map[string]string, len(raw))
+	for k, v := range raw {
+		if s, ok := v.(string); ok {
+			out[k] = s
+		}
+	}
+	return out
+}

@@ -8,24 +8,31 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"time"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/atomicfile"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/settings"
 )
 
 // Env var names the entry may set.
 const (
-	envSeparator = "ICA_MCP_PROXY_TOOL_SEPARATOR"
+	envSeparator = settings.EnvSeparator
+	envNameMax   = settings.EnvToolNameMax
 	envHome      = "ICA_HOME"
 )
 
 // EntryFor is the entry for client c running the binary at command, named
-// name. ICA_HOME is passed on when it is set, so the runtime's proxy uses
-// the same home as the shell that registered it.
+// name. It sets the separator and the name budget the client needs.
+// ICA_HOME is passed on when it is set, so the runtime's proxy uses the
+// same home as the shell that registered it.
 func EntryFor(c Client, name, command string, getenv func(string) string) Entry {
 	e := Entry{Name: name, Command: command, Env: map[string]string{}}
 	if c.Separator != "." {
 		e.Env[envSeparator] = c.Separator
+	}
+	if n, _ := c.Budget(name); n != settings.DefaultToolNameMax {
+		e.Env[envNameMax] = strconv.Itoa(n)
 	}
 	if h := getenv(envHome); h != "" {
 		if abs, err := filepath.Abs(h); err == nil {
@@ -61,6 +68,9 @@ type Plan struct {
 	State State
 	// Registered is the command of the existing entry, if any.
 	Registered string
+	// RegisteredEnv is the environment the existing entry gives the
+	// proxy: the separator and name budget the runtime's proxy runs with.
+	RegisteredEnv map[string]string
 	// Differs names what an Outdated entry lacks or has otherwise:
 	// "command", "env.ICA_HOME".
 	Differs []string
@@ -82,6 +92,7 @@ func Prepare(c Client, path string, e Entry) (*Plan, error) {
 	}
 	p.before = data
 	p.Registered = registeredCommand(c, data, e.Name)
+	p.RegisteredEnv = registeredEnv(c, data, e.Name)
 	after, changed, err := c.merge(path, data, e)
 	if err != nil {
 		return nil, err

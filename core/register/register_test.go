@@ -3,6 +3,7 @@ package register
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -318,5 +319,45 @@ func TestConfigPaths(t *testing.T) {
 	env.GOOS = "darwin"
 	if got := client(t, "claude-desktop").ConfigPath(env); got != "/h/Library/Application Support/Claude/claude_desktop_config.json" {
 		t.Errorf("darwin: %s", got)
+	}
+}
+
+func TestBudget(t *testing.T) {
+	for _, tc := range []struct {
+		client, entry string
+		want          int
+		ok            bool
+		exposed       string
+	}{
+		// mcp__ica-mcp-proxy__ is 20 characters: 64 − 20.
+		{"claude-code", DefaultName, 44, true, "mcp__ica-mcp-proxy__demo__echo"},
+		{"claude-code", "my.proxy", 49, true, "mcp__my_proxy__demo__echo"},
+		{"codex", DefaultName, 44, true, "mcp__ica_mcp_proxy__demo__echo"},
+		{"gemini", DefaultName, 45, true, "mcp_ica-mcp-proxy_demo__echo"},
+		{"opencode", DefaultName, 50, true, "ica-mcp-proxy_demo__echo"},
+		{"cursor", DefaultName, 46, true, "ica-mcp-proxydemo__echo"},
+		{"claude-desktop", DefaultName, 64, true, "demo__echo"},
+		// An entry name that leaves less than the proxy.* names need
+		// gets the floor, and says so.
+		{"claude-code", "an-entry-name-much-too-long-for-any-budget", 24, false, ""},
+	} {
+		c, _ := Lookup(tc.client)
+		n, ok := c.Budget(tc.entry)
+		if n != tc.want || ok != tc.ok {
+			t.Errorf("%s/%s: budget %d %v, want %d %v", tc.client, tc.entry, n, ok, tc.want, tc.ok)
+		}
+		if tc.exposed != "" {
+			if got := c.ExposedName(tc.entry, "demo__echo"); got != tc.exposed {
+				t.Errorf("%s/%s: exposed %q, want %q", tc.client, tc.entry, got, tc.exposed)
+			}
+		}
+		e := EntryFor(c, tc.entry, "/bin/p", func(string) string { return "" })
+		want := ""
+		if tc.want != 64 {
+			want = strconv.Itoa(tc.want)
+		}
+		if e.Env["ICA_MCP_PROXY_TOOL_NAME_MAX"] != want {
+			t.Errorf("%s/%s: entry sets %q, want %q", tc.client, tc.entry, e.Env["ICA_MCP_PROXY_TOOL_NAME_MAX"], want)
+		}
 	}
 }

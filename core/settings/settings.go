@@ -128,10 +128,14 @@ func Load(getenv func(string) string) (Settings, []string) {
 // broker tools' names (proxy__mirror_status is 20 characters) fit it.
 const MinToolNameMax = 24
 
+// DefaultToolNameMax is the name budget when none is set: the longest tool
+// name the Anthropic and OpenAI APIs take, without a runtime's prefix.
+const DefaultToolNameMax = 64
+
 // nameMax reads the longest mirrored name (64 by default), at least
 // MinToolNameMax.
 func (r *reader) nameMax() int {
-	n := r.int(EnvToolNameMax, 64)
+	n := r.int(EnvToolNameMax, DefaultToolNameMax)
 	if n < MinToolNameMax {
 		r.warnings = append(r.warnings, fmt.Sprintf("%s=%d is below %d (the proxy.* names must fit); using %d", EnvToolNameMax, n, MinToolNameMax, MinToolNameMax))
 		return MinToolNameMax

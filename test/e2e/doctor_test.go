@@ -123,3 +123,33 @@ func TestDoctorFindsProblems(t *testing.T) {
 		t.Fatalf("broken config: exit %d\n%s", code, out)
 	}
 }
+
+// Doctor names the tools a registered runtime's model API would refuse
+// (an entry from before name budgets, a long server name), and is content
+// once register has set the runtime's budget.
+func TestDoctorNameBudget(t *testing.T) {
+	e := newEnv(t)
+	home := t.TempDir()
+	e.set("HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "CODEX_HOME=")
+	long := "a-server-name-long-enough-to-overflow-name" // 42
+	e.writeHome(t, map[string]any{long: demoServer()})
+	// The entry as register wrote it before budgets: separator only.
+	writeJSON(t, filepath.Join(home, ".claude.json"), map[string]any{"mcpServers": map[string]any{
+		"ica-mcp-proxy": map[string]any{"type": "stdio", "command": proxyBin(), "args": []any{},
+			"env": map[string]any{"ICA_HOME": e.home, "ICA_MCP_PROXY_TOOL_SEPARATOR": "__"}},
+	}})
+	out, code := doctor(t, e)
+	// mcp__ica-mcp-proxy__ (20) + the server (42) + __add (5) = 67: over
+	// the Anthropic API's 64, and the old budget of 64 keeps it whole.
+	want := "mcp__ica-mcp-proxy__" + long + "__add"
+	if code != 1 || !strings.Contains(out, "FAIL  claude-code: Claude Code's model API would refuse the whole request") || !strings.Contains(out, want) {
+		t.Fatalf("exit %d, want a failure naming %s:\n%s", code, want, out)
+	}
+	if msg, err := e.command("register", "claude-code", "--write").CombinedOutput(); err != nil {
+		t.Fatalf("register: %v\n%s", err, msg)
+	}
+	out, code = doctor(t, e)
+	if code != 0 || !strings.Contains(out, "claude-code: registered in") {
+		t.Fatalf("after register: exit %d:\n%s", code, out)
+	}
+}

@@ -174,6 +174,11 @@ func TestRegisterWriteEveryClient(t *testing.T) {
 			if sep, _ := env["ICA_MCP_PROXY_TOOL_SEPARATOR"].(string); sep != wantSep {
 				t.Fatalf("separator %q, want %q", sep, wantSep)
 			}
+			// The name budget leaves room for the runtime's prefix.
+			wantMax := map[string]string{"claude-code": "44", "codex": "44", "cursor": "46", "gemini": "45", "opencode": "50"}[client]
+			if got, _ := env["ICA_MCP_PROXY_TOOL_NAME_MAX"].(string); got != wantMax {
+				t.Fatalf("name budget %q, want %q", got, wantMax)
+			}
 			if env["ICA_HOME"] != e.home {
 				t.Fatalf("ICA_HOME %v, want %s", env["ICA_HOME"], e.home)
 			}
