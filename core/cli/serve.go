@@ -33,6 +33,14 @@ func newServeCmd(version string) *cobra.Command {
 }
 
 func runServe(ctx context.Context, version string) error {
+	// The signals that end the proxy are caught before anything starts: a
+	// runtime may send SIGINT at any moment (Claude Code ends a server
+	// with SIGINT, then SIGTERM), and a proxy started with SIGINT ignored
+	// would otherwise lose one sent while it starts. Go's Notify also
+	// undoes an ignored SIGINT or SIGHUP inherited from the parent.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
 	// Claim stdout for JSON-RPC, and send anything else that writes to fd 1
 	// (a stray print, a library) to stderr instead.
 	out, err := claimStdout()
@@ -60,8 +68,6 @@ func runServe(ctx context.Context, version string) error {
 			a.close()
 		})
 	}
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	go func() {
 		sig := <-sigs
 		shutdown(sig.String())

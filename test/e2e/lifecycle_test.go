@@ -33,21 +33,44 @@ func survivorsEnv(t *testing.T) *env {
 		},
 		"demo": demoServer(),
 	})
+	// The forker never lists; the first tools/list need not wait long
+	// for it, since the processes are counted anyway.
+	e.set("ICA_MCP_PROXY_LIST_WAIT_S=2")
 	return e
 }
 
 func TestNoSurvivors(t *testing.T) {
+	sigint := func(p *rpc) { _ = p.cmd.Process.Signal(syscall.SIGINT) }
 	for _, tc := range []struct {
 		name string
 		end  func(p *rpc)
+		// ignoreInt starts the proxy with SIGINT ignored, as a parent
+		// that ignores it (nohup, some runtimes) passes on.
+		ignoreInt bool
 	}{
-		{"stdin-eof", func(p *rpc) { _ = p.stdin.Close() }},
-		{"sigterm", func(p *rpc) { _ = p.cmd.Process.Signal(syscall.SIGTERM) }},
-		{"sigkill", func(p *rpc) { _ = p.cmd.Process.Signal(syscall.SIGKILL) }},
+		{name: "stdin-eof", end: func(p *rpc) { _ = p.stdin.Close() }},
+		{name: "sigterm", end: func(p *rpc) { _ = p.cmd.Process.Signal(syscall.SIGTERM) }},
+		{name: "sigkill", end: func(p *rpc) { _ = p.cmd.Process.Signal(syscall.SIGKILL) }},
+		{name: "sigint", end: sigint},
+		{name: "sigint-ignored-by-parent", end: sigint, ignoreInt: true},
+		// Claude Code ends a server with SIGINT, then SIGTERM 100 ms later.
+		{name: "sigint-then-sigterm", end: func(p *rpc) {
+			sigint(p)
+			time.Sleep(100 * time.Millisecond)
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := survivorsEnv(t)
-			p := startProxy(t, e)
+			cmd := e.command()
+			if tc.ignoreInt {
+				// The shell execs the proxy, so the pid is the proxy's and
+				// SIGINT stays ignored across the exec.
+				cmd.Args = []string{"sh", "-c", `trap "" INT; exec "$0"`, cmd.Path}
+				cmd.Path = "/bin/sh"
+			}
+			p := startRPC(t, cmd)
+			p.initialize()
 			p.toolNames() // starts every upstream
 			pid := p.cmd.Process.Pid
 			// comm is cut to 15 characters.
