@@ -96,6 +96,9 @@ type Conn struct {
 	// as raw object members (metaRaw).
 	meta    []metaMember
 	metaRaw []byte
+	// stateless is meta != nil for the read loop, which runs while Dial
+	// learns the revision.
+	stateless atomic.Bool
 }
 
 // Dial opens a session on the transport plugin and performs the MCP
@@ -170,6 +173,7 @@ func Dial(ctx context.Context, tc sdk.TransportClient, pluginName string, spec s
 	if v := c.mcpc.ProtocolVersion(); mcp.IsModernProtocol(v) {
 		c.meta = requestMeta(v, h.capabilities)
 		c.metaRaw = metaHead(c.meta)
+		c.stateless.Store(true)
 		learned = RevisionStateless
 	}
 	if h.learned != nil && learned != h.revision {
@@ -627,7 +631,7 @@ func (c *Conn) deliver(env envelope) {
 		c.logger.Warn("upstream answered an id the proxy never sent", "server", c.server, "id", string(env.ID))
 		return
 	}
-	r := Reply{Result: env.Result, Error: env.Error, Stateless: c.meta != nil}
+	r := Reply{Result: env.Result, Error: env.Error, Stateless: c.stateless.Load()}
 	if r.Result == nil && r.Error == nil {
 		r.Result = json.RawMessage("null")
 	}
