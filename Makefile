@@ -54,6 +54,9 @@ peers: $(PEERS)/node_modules/.installed ## Install the npm test peers pinned by 
 
 $(PEERS)/node_modules/.installed: $(PEERS)/package.json $(PEERS)/package-lock.json
 	cd $(PEERS) && npm ci --no-audit --no-fund --ignore-scripts
+	# Claude Code's install script links its platform binary in place;
+	# no other package's scripts run.
+	cd $(PEERS) && npm rebuild --no-audit --no-fund @anthropic-ai/claude-code
 	@touch $@
 
 test: build-race peers ## Run every test, race detector on, against the real binaries (built with -race) and peers

@@ -60,6 +60,9 @@ type Naming struct {
 	// Prefix is what the runtime puts before each tool of the server
 	// registered as entry ("mcp__ica-mcp-proxy__").
 	Prefix func(entry string) string
+	// Tool rewrites the proxy's tool name as the runtime does (Codex
+	// turns dashes into "_"); nil leaves it.
+	Tool func(name string) string
 	// Limit is the longest whole name the runtime or its model API takes.
 	Limit int
 	// Observed says the prefix and limit were seen in the runtime's own
@@ -86,6 +89,9 @@ func (c Client) Budget(entry string) (n int, ok bool) {
 // ExposedName is the name the runtime's model sees for the proxy's tool
 // name under the entry.
 func (c Client) ExposedName(entry, name string) string {
+	if c.Naming.Tool != nil {
+		name = c.Naming.Tool(name)
+	}
 	if c.Naming.Prefix == nil {
 		return name
 	}
@@ -242,9 +248,9 @@ var Clients = []Client{
 	{
 		Name: "codex", Title: "Codex", Format: TOML, Container: "mcp_servers", Separator: "__",
 		// Earlier versions send mcp__<entry>__<tool> and hash names over
-		// 64; 0.169 puts the tools in a namespace mcp__<entry> (dashes
-		// made "_"). The budget fits both.
-		Naming: Naming{Prefix: prefix("mcp__", underscored, "__"), Limit: 64, Observed: true},
+		// 64; 0.169 puts the tools in a namespace mcp__<entry>, dashes
+		// made "_" in both. The budget fits both.
+		Naming: Naming{Prefix: prefix("mcp__", underscored, "__"), Tool: underscored, Limit: 64, Observed: true},
 		shape:  stdioShape(false),
 		path:   func(e Env) string { return filepath.Join(codexHome(e), "config.toml") },
 		dir:    codexHome,

@@ -333,6 +333,7 @@ func TestBudget(t *testing.T) {
 		{"claude-code", DefaultName, 44, true, "mcp__ica-mcp-proxy__demo__echo"},
 		{"claude-code", "my.proxy", 49, true, "mcp__my_proxy__demo__echo"},
 		{"codex", DefaultName, 44, true, "mcp__ica_mcp_proxy__demo__echo"},
+		{"codex", "x", 56, true, "mcp__x__demo__echo"},
 		{"gemini", DefaultName, 45, true, "mcp_ica-mcp-proxy_demo__echo"},
 		{"opencode", DefaultName, 50, true, "ica-mcp-proxy_demo__echo"},
 		{"cursor", DefaultName, 46, true, "ica-mcp-proxydemo__echo"},
