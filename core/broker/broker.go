@@ -6,6 +6,7 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -58,9 +59,19 @@ func New(p *proxy.Proxy, sep string) *Broker {
 		if err != nil {
 			panic(fmt.Sprintf("broker tool %s: %v", short, err)) // static data
 		}
+		// The descriptions name other broker tools as the model sees them.
+		raw = bytes.ReplaceAll(raw, []byte(Prefix+"."), []byte(Prefix+sep))
 		b.defs = append(b.defs, raw)
 	}
 	return b
+}
+
+// Instructions are the proxy's instructions to the model, naming tools as
+// the model sees them.
+func (b *Broker) Instructions() string {
+	n := func(short string) string { return Name(short, b.sep) }
+	return fmt.Sprintf("ica-mcp-proxy mirrors the tools of the upstream MCP servers configured in .mcp.json and $ICA_HOME/mcp-servers.json as <server>%s<tool>. The %s* tools always work: %s, %s, %s (for tools that are not mirrored) and %s (what was left out, and why).",
+		b.sep, Prefix+b.sep, n(ListServers), n(ListTools), n(Call), n(MirrorStatus))
 }
 
 // Name is the exposed name of a broker tool.

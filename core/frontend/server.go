@@ -82,9 +82,6 @@ type Server struct {
 // memo answers for the others at once.
 const offersWait = time.Second
 
-// instructions are the proxy's instructions to the model.
-const instructions = "ica-mcp-proxy mirrors the tools of the upstream MCP servers configured in .mcp.json and $ICA_HOME/mcp-servers.json as <server>.<tool>. The proxy.* tools always work: proxy.list_servers, proxy.list_tools, proxy.call (for tools that are not mirrored) and proxy.mirror_status (what was left out, and why)."
-
 func (s *Server) offered() memo.Offers {
 	if o := s.offers.Load(); o != nil {
 		return *o
@@ -95,7 +92,7 @@ func (s *Server) offered() memo.Offers {
 // newMCP builds the mcp-go server that answers initialize, ping and the
 // like, declaring resources and prompts only when some upstream offers
 // them.
-func newMCP(version string, o memo.Offers) *server.MCPServer {
+func newMCP(version, instructions string, o memo.Offers) *server.MCPServer {
 	opts := []server.ServerOption{
 		server.WithToolCapabilities(true),
 		server.WithLogging(),
@@ -194,7 +191,7 @@ func New(p *proxy.Proxy, b *broker.Broker, version string, logger hclog.Logger) 
 		inflight: make(map[string]*call),
 		signer:   newStateSigner(),
 	}
-	s.mcp.Store(newMCP(version, memo.Offers{}))
+	s.mcp.Store(newMCP(version, b.Instructions(), memo.Offers{}))
 	return s
 }
 
@@ -388,7 +385,7 @@ func (s *Server) open(ctx context.Context, caps *mcp.ClientCapabilities, again b
 	}
 	o := s.p.Offers(ctx, offersWait)
 	s.offers.Store(&o)
-	s.mcp.Store(newMCP(s.version, o))
+	s.mcp.Store(newMCP(s.version, s.broker.Instructions(), o))
 	s.opened.Store(true)
 }
 
@@ -436,7 +433,7 @@ func (s *Server) spawn(ctx context.Context, env envelope, msg []byte) {
 			// what the upstreams offer now, not at its first request.
 			if o := s.p.Offers(ctx, 0); o != s.offered() {
 				s.offers.Store(&o)
-				s.mcp.Store(newMCP(s.version, o))
+				s.mcp.Store(newMCP(s.version, s.broker.Instructions(), o))
 			}
 			s.writeMessage(s.mcp.Load().HandleMessage(ctx, msg))
 		default:

@@ -196,7 +196,16 @@ func TestToolSeparator(t *testing.T) {
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"my.demo": demoServer()})
 	e.set("ICA_MCP_PROXY_TOOL_SEPARATOR=__")
-	p := startProxy(t, e)
+	p := startRPC(t, e.command())
+	// The instructions and the broker's descriptions name tools as the
+	// model sees them.
+	init := string(p.initialize())
+	if !strings.Contains(init, "proxy__call") || strings.Contains(init, "proxy.") {
+		t.Fatalf("instructions name the broker tools with dots: %s", init)
+	}
+	if list := string(p.result("tools/list", map[string]any{})); strings.Contains(list, "proxy.") {
+		t.Fatalf("a broker description names a tool with a dot: %s", list)
+	}
 	names := p.toolNames()
 	if !hasBroker(names, "__") || !slices.Contains(names, "my_demo__echo") {
 		t.Fatalf("tools/list = %v", names)
