@@ -52,6 +52,11 @@ type runtimeCase struct {
 	// the config).
 	health    []string
 	connected *regexp.Regexp
+	// unbudgetedRefused says the model API refuses the whole request when
+	// the proxy's names are not cut to the runtime's budget (the runtime
+	// sends over-long names as they are); otherwise the runtime copes on
+	// its own (Gemini CLI cuts names, Codex keeps them in a namespace).
+	unbudgetedRefused bool
 }
 
 // runtimeRun is one runtime's scratch world.
@@ -81,8 +86,9 @@ var runtimeCases = []runtimeCase{
 		turn: func(r *runtimeRun, prompt string) []string {
 			return []string{"-p", prompt, "--allowedTools", "mcp__" + register.DefaultName + "__*"}
 		},
-		health:    []string{"mcp", "list"},
-		connected: regexp.MustCompile(regexp.QuoteMeta(register.DefaultName) + `: .*Connected`),
+		health:            []string{"mcp", "list"},
+		connected:         regexp.MustCompile(regexp.QuoteMeta(register.DefaultName) + `: .*Connected`),
+		unbudgetedRefused: true,
 	},
 	{
 		client: "codex", bin: ".bin/codex", api: "responses",
@@ -167,9 +173,31 @@ wire_api = "responses"
 		turn: func(r *runtimeRun, prompt string) []string {
 			return []string{"run", prompt}
 		},
-		health:    []string{"mcp", "list"},
-		connected: regexp.MustCompile(regexp.QuoteMeta(register.DefaultName) + `.*connected`),
+		health:            []string{"mcp", "list"},
+		connected:         regexp.MustCompile(regexp.QuoteMeta(register.DefaultName) + `.*connected`),
+		unbudgetedRefused: true,
 	},
+}
+
+// lookupIn reads NAME=value entries as os.Getenv would.
+func lookupIn(kvs []string) func(string) string {
+	return func(name string) string {
+		for _, kv := range kvs {
+			if k, v, _ := strings.Cut(kv, "="); k == name {
+				return v
+			}
+		}
+		return ""
+	}
+}
+
+// lastLines is the end of a runtime's output, for a log.
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 func mkdir(t *testing.T, dir string) {
@@ -264,6 +292,43 @@ func TestRuntimes(t *testing.T) {
 					t.Fatalf("%s %s: %v\n%s", filepath.Base(rc.bin), strings.Join(rc.health, " "), err, out)
 				}
 				t.Logf("%s %s:\n%s", filepath.Base(rc.bin), strings.Join(rc.health, " "), out)
+				checkNoSurvivors(t, r)
+			})
+			// The same runtime with the entry from before name budgets
+			// (64, the proxy's default): what breaks without them.
+			t.Run("unbudgeted", func(t *testing.T) {
+				path := client.ConfigPath(register.Env{Home: r.home, GOOS: "linux", Getenv: lookupIn(renv)})
+				data, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				old := regexp.MustCompile(`(ICA_MCP_PROXY_TOOL_NAME_MAX"?\s*[:=]\s*")\d+"`)
+				if !old.Match(data) {
+					t.Fatalf("no name budget in %s:\n%s", path, data)
+				}
+				if err := os.WriteFile(path, old.ReplaceAll(data, []byte(`${1}64"`)), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				before := len(fake.Requests())
+				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+				defer cancel()
+				cmd := exec.CommandContext(ctx, bin, rc.turn(r, "Please echo a greeting with the everything server.")...)
+				cmd.Dir, cmd.Env = r.project, environ
+				cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+				out, err := cmd.CombinedOutput()
+				reqs := fake.Requests()[before:]
+				report := fmt.Sprintf("exit %v\n%s\nmodel API saw:\n%s", err, lastLines(string(out), 8), describe(reqs))
+				refused := false
+				for _, q := range reqs {
+					refused = refused || q.Refused != ""
+				}
+				switch {
+				case rc.unbudgetedRefused && (!refused || err == nil):
+					t.Fatalf("over-long names were not refused, or the runtime did not fail:\n%s", report)
+				case !rc.unbudgetedRefused && refused:
+					t.Fatalf("the runtime was expected to cope with over-long names:\n%s", report)
+				}
+				t.Log(report)
 				checkNoSurvivors(t, r)
 			})
 			if hosts := outbound.hosts(); len(hosts) > 0 {
