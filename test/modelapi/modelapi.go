@@ -47,11 +47,15 @@ var (
 )
 
 // Check returns why the provider would refuse tools, or "".
-func (r Rules) Check(tools []string) string {
-	if r.MaxTools > 0 && len(tools) > r.MaxTools {
-		return fmt.Sprintf("%d tools: at most %d are allowed", len(tools), r.MaxTools)
+func (r Rules) Check(tools []string) string { return r.check(tools, len(tools)) }
+
+// check checks the names (functions' and namespaces') and the number of
+// tools.
+func (r Rules) check(names []string, count int) string {
+	if r.MaxTools > 0 && count > r.MaxTools {
+		return fmt.Sprintf("%d tools: at most %d are allowed", count, r.MaxTools)
 	}
-	for i, n := range tools {
+	for i, n := range names {
 		if !r.Name.MatchString(n) {
 			return fmt.Sprintf("tools[%d].name %q does not match %s", i, n, r.NameRule)
 		}

@@ -78,7 +78,7 @@ func (s *Server) openaiResponses(w http.ResponseWriter, r *http.Request) {
 	}
 	t, checked := q.turn()
 	rec := Request{API: "responses", Path: r.URL.Path, Model: q.Model, Tools: t.tools, ToolResult: t.result, Body: body}
-	if why := OpenAI.Check(checked); why != "" {
+	if why := OpenAI.check(checked, len(t.tools)); why != "" {
 		rec.Refused = why
 		s.record(rec)
 		openaiError(w, http.StatusBadRequest, why)
