@@ -383,7 +383,9 @@ func (s *Server) open(ctx context.Context, caps *mcp.ClientCapabilities, again b
 	if s.OnStart != nil {
 		s.OnStart()
 	}
-	o := s.p.Offers(ctx, offersWait)
+	// A runtime that waits less for the proxy's tools has a shorter list
+	// wait; the capabilities must not take longer.
+	o := s.p.Offers(ctx, min(offersWait, s.p.ListWait()))
 	s.offers.Store(&o)
 	s.mcp.Store(newMCP(s.version, s.broker.Instructions(), o))
 	s.opened.Store(true)

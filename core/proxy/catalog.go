@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/mirror"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
@@ -21,10 +22,11 @@ var catalogLists = map[mirror.CatalogKind]upstream.Kind{
 
 // Catalog lists one kind from every mirrored server that offers it (or
 // may: a server never seen is asked), waiting for each at most the list
-// wait; a server that fails or is slow is left out of this answer.
+// wait (during the first round, what is left of it); a server that fails
+// or is slow is left out of this answer.
 func (p *Proxy) Catalog(ctx context.Context, kind mirror.CatalogKind) *mirror.Catalog {
 	names, _ := p.mirrorable()
-	ctx, cancel := context.WithTimeout(ctx, p.opts.Settings.ListWait)
+	ctx, cancel := context.WithTimeout(ctx, p.catalogWait())
 	defer cancel()
 	lists := make([]mirror.ServerItems, len(names))
 	var wg sync.WaitGroup
@@ -105,4 +107,24 @@ func (p *Proxy) ResourceServer(ctx context.Context, uri string) (string, error) 
 		return offering[0], nil
 	}
 	return "", fmt.Errorf("no upstream server lists resource %s, and %d servers offer resources (%v); it cannot be routed", uri, len(offering), offering)
+}
+
+// catalogWait bounds a catalog request: what is left of the list wait
+// while the first listing round runs, so that a runtime's first lists of
+// tools, resources and prompts all answer by the same deadline (it may
+// treat the server as connected only when all have), and the list wait
+// once the round has ended.
+func (p *Proxy) catalogWait() time.Duration {
+	select {
+	case <-p.initial:
+		return p.opts.Settings.ListWait
+	default:
+	}
+	d := p.listDeadline.Load()
+	if d == 0 {
+		return p.opts.Settings.ListWait
+	}
+	// Servers that are up answer from their lists at once; the floor
+	// leaves them time to.
+	return max(time.Until(time.Unix(0, d)), 100*time.Millisecond)
 }

@@ -98,6 +98,9 @@ type Proxy struct {
 	// initial is closed once every server of the first round has been
 	// listed or has failed.
 	initial chan struct{}
+	// listDeadline is when the first round started plus the list wait
+	// (unix nanoseconds; 0 before Start): how long anything waits for it.
+	listDeadline atomic.Int64
 
 	rebuildMu sync.Mutex
 
@@ -369,6 +372,7 @@ func (p *Proxy) Start(ctx context.Context, watchEvery time.Duration) {
 }
 
 func (p *Proxy) start(ctx context.Context, watchEvery time.Duration) {
+	p.listDeadline.Store(time.Now().Add(p.opts.Settings.ListWait).UnixNano())
 	names, _ := p.mirrorable()
 	done := p.listAll(ctx, names)
 	go func() {
@@ -574,15 +578,29 @@ func (p *Proxy) Listed() bool {
 // RequestTimeout bounds one request to an upstream.
 func (p *Proxy) RequestTimeout() time.Duration { return p.opts.Settings.RequestTimeout }
 
+// ListWait is how long the first tools/list may wait for servers still
+// starting (ICA_MCP_PROXY_LIST_WAIT_S).
+func (p *Proxy) ListWait() time.Duration { return p.opts.Settings.ListWait }
+
 // ToolCacheTTL is how long an upstream's tool list is reused before the
 // proxy lists it again.
 func (p *Proxy) ToolCacheTTL() time.Duration { return p.opts.Settings.ToolCacheTTL }
 
-// WaitListed waits, at most the list wait, for the first listing round to
-// end: what the CLI's commands report is the servers' state now, not the
-// tool cache's.
+// WaitListed waits for the first listing round to end, at most until the
+// list wait has passed since the round started: what the CLI's commands
+// report is the servers' state now, not the tool cache's. A runtime
+// waits only so long for the proxy's first tools/list (register sets a
+// short list wait for those that wait least), so the bound counts from
+// the start, not from each request.
 func (p *Proxy) WaitListed(ctx context.Context) {
-	t := time.NewTimer(p.opts.Settings.ListWait)
+	wait := p.opts.Settings.ListWait
+	if d := p.listDeadline.Load(); d != 0 {
+		wait = time.Until(time.Unix(0, d))
+	}
+	if wait <= 0 {
+		return
+	}
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
 	case <-p.initial:

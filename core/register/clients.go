@@ -3,6 +3,7 @@ package register
 import (
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/settings"
 )
@@ -41,6 +42,18 @@ type Client struct {
 	Separator string
 	// Naming is how the client names the proxy's tools for its model.
 	Naming Naming
+	// ListWait is how long the proxy's first tools/list may wait for
+	// servers still starting, when the client waits less than the
+	// proxy's default (10 s) before it gives up on the proxy or runs a
+	// turn without its tools; 0 keeps the default. Servers listed later
+	// reach the client by tools/list_changed.
+	ListWait time.Duration
+	// MaxTools bounds the tools the proxy mirrors to the client
+	// (ICA_MCP_PROXY_MAX_TOTAL_TOOLS) when its model API takes a limited
+	// number of tools in a request and the runtime sends its own beside
+	// them; 0 keeps the default. The others stay reachable through
+	// proxy.search_tools and proxy.call.
+	MaxTools int
 	// Shape builds the entry's managed keys.
 	shape func(e Entry) []field
 	// path is the user-level config file.
@@ -226,7 +239,12 @@ var Clients = []Client{
 		Name: "claude-code", Title: "Claude Code", Format: JSON, Container: "mcpServers", Separator: "__",
 		// mcp__<entry>__<tool>, checked by the Anthropic API: 64.
 		Naming: Naming{Prefix: prefix("mcp__", modelSafe, "__"), Limit: 64, Observed: true},
-		shape:  stdioShape(true), path: home(".claude.json"),
+		// claude -p runs the first turn once a server has taken about
+		// 1.5 s to answer its first lists (tools, resources and prompts),
+		// without that server's tools; the proxy's own start-up and a
+		// busy machine take their share.
+		ListWait: 500 * time.Millisecond,
+		shape:    stdioShape(true), path: home(".claude.json"),
 		dir: func(e Env) string {
 			// Claude Code keeps ~/.claude.json beside its ~/.claude folder;
 			// either says it is installed.
@@ -251,9 +269,16 @@ var Clients = []Client{
 		// 64; 0.169 puts the tools in a namespace mcp__<entry>, dashes
 		// made "_" in both. The budget fits both.
 		Naming: Naming{Prefix: prefix("mcp__", underscored, "__"), Tool: underscored, Limit: 64, Observed: true},
-		shape:  stdioShape(false),
-		path:   func(e Env) string { return filepath.Join(codexHome(e), "config.toml") },
-		dir:    codexHome,
+		// codex exec starts the first turn soon after initialize, with
+		// the tools listed by then (under a second here); it ignores
+		// tools/list_changed.
+		ListWait: 500 * time.Millisecond,
+		// OpenAI's models take 128 tools in a request; Codex sends about
+		// 15 of its own, and the proxy adds its 9.
+		MaxTools: 100,
+		shape:    stdioShape(false),
+		path:     func(e Env) string { return filepath.Join(codexHome(e), "config.toml") },
+		dir:      codexHome,
 	},
 	{
 		Name: "cursor", Title: "Cursor", Format: JSON, Container: "mcpServers", Separator: "__",
@@ -272,9 +297,14 @@ var Clients = []Client{
 		// <entry>_<tool> (1.x; earlier versions differed), sent to the
 		// provider's API: 64 for Anthropic's and OpenAI's.
 		Naming: Naming{Prefix: prefix("", modelSafe, "_"), Limit: 64, Observed: true},
-		shape:  opencodeShape,
-		path:   func(e Env) string { return filepath.Join(xdgConfig(e), "opencode", "opencode.json") },
-		dir:    func(e Env) string { return filepath.Join(xdgConfig(e), "opencode") },
+		// Its MCP requests time out after 5 s by default.
+		ListWait: 4 * time.Second,
+		// With OpenAI's models, 128 tools in a request; OpenCode sends
+		// about 15 of its own.
+		MaxTools: 100,
+		shape:    opencodeShape,
+		path:     func(e Env) string { return filepath.Join(xdgConfig(e), "opencode", "opencode.json") },
+		dir:      func(e Env) string { return filepath.Join(xdgConfig(e), "opencode") },
 		skeleton: `{
   "$schema": "https://opencode.ai/config.json"
 }

@@ -19,11 +19,14 @@ import (
 const (
 	envSeparator = settings.EnvSeparator
 	envNameMax   = settings.EnvToolNameMax
+	envListWait  = settings.EnvListWait
+	envMaxTools  = settings.EnvMaxTotalTools
 	envHome      = "ICA_HOME"
 )
 
 // EntryFor is the entry for client c running the binary at command, named
-// name. It sets the separator and the name budget the client needs.
+// name. It sets the separator, the name budget, the list wait and the
+// tool count the client needs.
 // ICA_HOME is passed on when it is set, so the runtime's proxy uses the
 // same home as the shell that registered it.
 func EntryFor(c Client, name, command string, getenv func(string) string) Entry {
@@ -33,6 +36,12 @@ func EntryFor(c Client, name, command string, getenv func(string) string) Entry 
 	}
 	if n, _ := c.Budget(name); n != settings.DefaultToolNameMax {
 		e.Env[envNameMax] = strconv.Itoa(n)
+	}
+	if c.MaxTools > 0 {
+		e.Env[envMaxTools] = strconv.Itoa(c.MaxTools)
+	}
+	if c.ListWait > 0 {
+		e.Env[envListWait] = strconv.FormatFloat(c.ListWait.Seconds(), 'f', -1, 64)
 	}
 	if h := getenv(envHome); h != "" {
 		if abs, err := filepath.Abs(h); err == nil {

@@ -357,6 +357,12 @@ func TestBudget(t *testing.T) {
 		if tc.want != 64 {
 			want = strconv.Itoa(tc.want)
 		}
+		if w := map[string]string{"claude-code": "0.5", "codex": "0.5", "opencode": "4"}[tc.client]; e.Env["ICA_MCP_PROXY_LIST_WAIT_S"] != w {
+			t.Errorf("%s: list wait %q, want %q", tc.client, e.Env["ICA_MCP_PROXY_LIST_WAIT_S"], w)
+		}
+		if m := map[string]string{"codex": "100", "opencode": "100"}[tc.client]; e.Env["ICA_MCP_PROXY_MAX_TOTAL_TOOLS"] != m {
+			t.Errorf("%s: tool count %q, want %q", tc.client, e.Env["ICA_MCP_PROXY_MAX_TOTAL_TOOLS"], m)
+		}
 		if e.Env["ICA_MCP_PROXY_TOOL_NAME_MAX"] != want {
 			t.Errorf("%s/%s: entry sets %q, want %q", tc.client, tc.entry, e.Env["ICA_MCP_PROXY_TOOL_NAME_MAX"], want)
 		}

@@ -33,17 +33,19 @@ func main() {
 		opts = append(opts, server.WithCacheHints(ttl, mcp.CacheScopePrivate))
 	}
 	s := server.NewMCPServer("ica-demo-upstream", "1.0.0", opts...)
+	// Tests give the tools long names (to try name budgets) with a suffix.
+	suffix := os.Getenv("ICA_DEMO_NAME_SUFFIX")
 	echoDescription := "Return the message unchanged."
 	if d := os.Getenv("ICA_DEMO_ECHO_DESCRIPTION"); d != "" {
 		echoDescription = d // lets tests change a tool under the proxy
 	}
-	s.AddTool(mcp.NewTool("echo",
+	s.AddTool(mcp.NewTool("echo"+suffix,
 		mcp.WithDescription(echoDescription),
 		mcp.WithString("message", mcp.Required(), mcp.Description("What to echo")),
 	), func(_ context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		return mcp.NewToolResultText(req.GetString("message", "")), nil
 	})
-	s.AddTool(mcp.NewTool("add",
+	s.AddTool(mcp.NewTool("add"+suffix,
 		mcp.WithDescription("Add two numbers; the sum is also returned as structured content."),
 		mcp.WithNumber("a", mcp.Required()),
 		mcp.WithNumber("b", mcp.Required()),
@@ -54,7 +56,7 @@ func main() {
 		sum := req.GetFloat("a", 0) + req.GetFloat("b", 0)
 		return mcp.NewToolResultStructured(map[string]float64{"sum": sum}, fmt.Sprint(sum)), nil
 	})
-	s.AddTool(mcp.NewTool("sleep",
+	s.AddTool(mcp.NewTool("sleep"+suffix,
 		mcp.WithDescription("Wait for ms milliseconds, then answer; stops early when cancelled."),
 		mcp.WithNumber("ms", mcp.Required()),
 	), func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {

@@ -179,6 +179,14 @@ func TestRegisterWriteEveryClient(t *testing.T) {
 			if got, _ := env["ICA_MCP_PROXY_TOOL_NAME_MAX"].(string); got != wantMax {
 				t.Fatalf("name budget %q, want %q", got, wantMax)
 			}
+			wantWait := map[string]string{"claude-code": "0.5", "codex": "0.5", "opencode": "4"}[client]
+			if got, _ := env["ICA_MCP_PROXY_LIST_WAIT_S"].(string); got != wantWait {
+				t.Fatalf("list wait %q, want %q", got, wantWait)
+			}
+			wantTools := map[string]string{"codex": "100", "opencode": "100"}[client]
+			if got, _ := env["ICA_MCP_PROXY_MAX_TOTAL_TOOLS"].(string); got != wantTools {
+				t.Fatalf("tool count %q, want %q", got, wantTools)
+			}
 			if env["ICA_HOME"] != e.home {
 				t.Fatalf("ICA_HOME %v, want %s", env["ICA_HOME"], e.home)
 			}

@@ -26,13 +26,19 @@ import (
 // (pinned in test/peers) against a model API on loopback that plays the
 // model: the proxy is registered with `register CLIENT --write` into a
 // scratch HOME, the runtime is asked for one turn, the model calls a
-// proxied tool whose server has a long name, and the runtime's answer must
-// carry the upstream's own result.
+// proxied tool whose server and name are long, and the runtime's answer
+// must carry the upstream's own result.
 
-// longServer is long enough that its tools' names overflow every
-// runtime's budget, so they are cut with the hash suffix; server-everything
-// runs under it.
-const longServer = "everything-reference-server-with-a-long-name"
+// The servers of every run: the Go demo under a long name with long tool
+// names (cut to each runtime's budget with the hash suffix; the model calls
+// its add), server-everything, and a server that takes 3 s to start and
+// has 120 more tools, more than OpenAI's models take in a request.
+const (
+	longServer = "demo-upstream-with-a-rather-long-server-name"
+	longSuffix = "_two_numbers_named_a_and_b"
+	slowStart  = 3 * time.Second
+	slowExtra  = 120
+)
 
 // runtimeCase is how to drive one runtime.
 type runtimeCase struct {
@@ -234,13 +240,14 @@ func TestRuntimes(t *testing.T) {
 			r := &runtimeRun{e: newEnv(t), home: t.TempDir(), fake: fake,
 				marker: "ICA_RUNTIME_TEST=" + strconv.FormatInt(time.Now().UnixNano(), 36)}
 			r.project = r.e.project
+			k, v, _ := strings.Cut(r.marker, "=")
+			long := demoServer()
+			long["env"] = map[string]any{k: v, "ICA_DEMO_NAME_SUFFIX": longSuffix}
 			everything := everythingServer()
-			demo := demoServer()
-			for _, s := range []map[string]any{everything, demo} {
-				k, v, _ := strings.Cut(r.marker, "=")
-				s["env"] = map[string]any{k: v}
-			}
-			r.e.writeHome(t, map[string]any{longServer: everything, "demo": demo})
+			everything["env"] = map[string]any{k: v}
+			slow := map[string]any{"command": "sh", "args": []string{"-c", fmt.Sprintf("sleep %g; exec %s", slowStart.Seconds(), demoBin())},
+				"env": map[string]any{k: v, "ICA_DEMO_EXTRA_TOOLS": strconv.Itoa(slowExtra)}}
+			r.e.writeHome(t, map[string]any{longServer: long, "everything": everything, "slow": slow})
 
 			renv := rc.configure(t, r)
 			r.e.set(append([]string{"HOME=" + r.home}, renv...)...)
@@ -249,15 +256,15 @@ func TestRuntimes(t *testing.T) {
 			}
 			client, _ := register.Lookup(rc.client)
 			budget, _ := client.Budget(register.DefaultName)
-			// The tool the model calls: server-everything's echo, whose
-			// name the budget cuts.
-			target := mirror.Join(longServer, "echo", client.Separator, budget)
+			// The tool the model calls: the long demo's add, whose name the
+			// budget cuts.
+			target := mirror.Join(longServer, "add"+longSuffix, client.Separator, budget)
 			if len(target) > budget || !strings.Contains(target, "-") {
 				t.Fatalf("target %q does not show a cut name within %d", target, budget)
 			}
 			// As the model sees it, prefix aside (Codex makes dashes "_").
 			target = strings.TrimPrefix(client.ExposedName(register.DefaultName, target), client.ExposedName(register.DefaultName, ""))
-			fake.SetScript(modelapi.Script{ToolSuffix: target, Args: map[string]any{"message": "from " + rc.client}})
+			fake.SetScript(modelapi.Script{ToolSuffix: target, Args: map[string]any{"a": 19, "b": 23}})
 
 			environ := runtimeEnviron(r.home, outbound.url, renv)
 			for _, cache := range []string{"cold", "warm"} {
@@ -265,7 +272,7 @@ func TestRuntimes(t *testing.T) {
 					before := len(fake.Requests())
 					ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 					defer cancel()
-					cmd := exec.CommandContext(ctx, bin, rc.turn(r, "Please echo a greeting with the everything server.")...)
+					cmd := exec.CommandContext(ctx, bin, rc.turn(r, "Please add 19 and 23 with the demo server.")...)
 					cmd.Dir, cmd.Env, cmd.Stdin = r.project, environ, nil
 					cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 					start := time.Now()
@@ -277,7 +284,7 @@ func TestRuntimes(t *testing.T) {
 						t.Fatalf("%s: %v after %s\n%s\nmodel API saw:\n%s", filepath.Base(rc.bin), err, took, out, report)
 					}
 					t.Logf("%s %s turn took %s; the model API saw:\n%s", rc.client, cache, took.Round(time.Millisecond), report)
-					checkTurn(t, rc, reqs, target, "Echo: from "+rc.client, string(out), report)
+					checkTurn(t, rc, reqs, target, "42", string(out), report)
 					checkNoSurvivors(t, r)
 				})
 			}
@@ -312,7 +319,7 @@ func TestRuntimes(t *testing.T) {
 				before := len(fake.Requests())
 				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 				defer cancel()
-				cmd := exec.CommandContext(ctx, bin, rc.turn(r, "Please echo a greeting with the everything server.")...)
+				cmd := exec.CommandContext(ctx, bin, rc.turn(r, "Please add 19 and 23 with the demo server.")...)
 				cmd.Dir, cmd.Env = r.project, environ
 				cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 				out, err := cmd.CombinedOutput()
@@ -377,14 +384,24 @@ func checkTurn(t *testing.T, rc runtimeCase, reqs []modelapi.Request, target, wa
 		}
 	}
 	if proxied != 2 {
-		t.Fatalf("the first turn's tools lack the proxy's (a broker tool and %s):\n%v", target, first.Tools)
+		t.Fatalf("the first turn's tools lack the proxy's (a broker tool and %s):\n%v\nthe runtime said:\n%s", target, first.Tools, lastLines(out, 15))
 	}
 	if !called || !answered {
 		t.Fatalf("called %v, result sent back %v (want %q)\n%s", called, answered, want, report)
 	}
-	if !strings.Contains(out, want) {
+	if i := strings.Index(out, "The tool answered:"); i < 0 || !strings.Contains(out[i:], want) {
 		t.Fatalf("the runtime's answer lacks the upstream's result %q:\n%s", want, out)
 	}
+	var others []string
+	for _, server := range []string{"everything", "slow"} {
+		for _, n := range first.Tools {
+			if strings.Contains(n, server+"__") || strings.Contains(n, server+".") {
+				others = append(others, server)
+				break
+			}
+		}
+	}
+	t.Logf("first turn: %d tools; besides the broker and %s, the tools of %v", len(first.Tools), longServer, others)
 }
 
 // describe lists the requests for a failure or a log: format, model, the

@@ -56,16 +56,12 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 	}
 	t := q.turn()
 	rec := Request{API: "anthropic", Path: r.URL.Path, Model: q.Model, Tools: t.tools, ToolResult: t.result, Body: body}
-	if why := Anthropic.Check(t.tools); why != "" {
-		rec.Refused = why
-		s.record(rec)
+	d, ok := s.answer(rec, t, Anthropic.Check(t.tools), func(why string) {
 		anthropicError(w, http.StatusBadRequest, "invalid_request_error", why)
+	})
+	if !ok {
 		return
 	}
-	d := s.decide(t)
-	rec.Answer = d.String()
-	s.record(rec)
-
 	var block map[string]any
 	stop := "end_turn"
 	if d.call != "" {

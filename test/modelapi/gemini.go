@@ -86,19 +86,16 @@ func (s *Server) gemini(w http.ResponseWriter, r *http.Request) {
 		geminiError(w, http.StatusNotFound, "NOT_FOUND", "unknown method "+method)
 		return
 	}
-	d := s.decide(t)
-	// A side request for JSON (Gemini CLI's model router asks one) gets
-	// the smallest value its schema allows.
-	if gc := q.GenerationConfig; d.call == "" && !t.hasResult && gc.ResponseMimeType == "application/json" {
-		schema := gc.ResponseJSONSchema
-		if schema == nil {
-			schema = gc.ResponseSchema
+	if gc := q.GenerationConfig; gc.ResponseMimeType == "application/json" {
+		t.jsonSchema = gc.ResponseJSONSchema
+		if t.jsonSchema == nil {
+			t.jsonSchema = gc.ResponseSchema
 		}
-		b, _ := json.Marshal(fromSchema(schema))
-		d.text = string(b)
+		if t.jsonSchema == nil {
+			t.jsonSchema = map[string]any{}
+		}
 	}
-	rec.Answer = d.String()
-	s.record(rec)
+	d, _ := s.answer(rec, t, "", nil)
 
 	var part map[string]any
 	if d.call != "" {

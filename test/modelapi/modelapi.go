@@ -160,6 +160,9 @@ type turn struct {
 	// result is the scripted call's result, found among the messages.
 	result    string
 	hasResult bool
+	// jsonSchema is set when the request asks for JSON matching it (a
+	// runtime's side request, such as Gemini CLI's model router).
+	jsonSchema map[string]any
 }
 
 // decision is what the model answers.
@@ -176,6 +179,9 @@ func (s *Server) decide(t turn) decision {
 	switch {
 	case t.hasResult:
 		return decision{text: "The tool answered: " + t.result}
+	case t.jsonSchema != nil:
+		b, _ := json.Marshal(fromSchema(t.jsonSchema))
+		return decision{text: string(b)}
 	case len(t.tools) == 0:
 		return decision{text: "ok"}
 	}
@@ -185,6 +191,22 @@ func (s *Server) decide(t turn) decision {
 		}
 	}
 	return decision{text: fmt.Sprintf("no tool ending in %q among the %d offered", script.ToolSuffix, len(t.tools))}
+}
+
+// answer records the request and decides the model's answer; a request
+// the provider would refuse (why) is recorded as refused and answered
+// with refuse instead.
+func (s *Server) answer(rec Request, t turn, why string, refuse func(why string)) (decision, bool) {
+	if why != "" {
+		rec.Refused = why
+		s.record(rec)
+		refuse(why)
+		return decision{}, false
+	}
+	d := s.decide(t)
+	rec.Answer = d.String()
+	s.record(rec)
+	return d, true
 }
 
 func (d decision) String() string {

@@ -78,15 +78,11 @@ func (s *Server) openaiResponses(w http.ResponseWriter, r *http.Request) {
 	}
 	t, checked := q.turn()
 	rec := Request{API: "responses", Path: r.URL.Path, Model: q.Model, Tools: t.tools, ToolResult: t.result, Body: body}
-	if why := OpenAI.check(checked, len(t.tools)); why != "" {
-		rec.Refused = why
-		s.record(rec)
-		openaiError(w, http.StatusBadRequest, why)
+	refuse := func(why string) { openaiError(w, http.StatusBadRequest, why) }
+	d, ok := s.answer(rec, t, OpenAI.check(checked, len(t.tools)), refuse)
+	if !ok {
 		return
 	}
-	d := s.decide(t)
-	rec.Answer = d.String()
-	s.record(rec)
 
 	var item map[string]any
 	if d.call != "" {
@@ -156,15 +152,11 @@ func (s *Server) openaiChat(w http.ResponseWriter, r *http.Request) {
 	}
 	t := q.turn()
 	rec := Request{API: "chat", Path: r.URL.Path, Model: q.Model, Tools: t.tools, ToolResult: t.result, Body: body}
-	if why := OpenAI.Check(t.tools); why != "" {
-		rec.Refused = why
-		s.record(rec)
-		openaiError(w, http.StatusBadRequest, why)
+	refuse := func(why string) { openaiError(w, http.StatusBadRequest, why) }
+	d, ok := s.answer(rec, t, OpenAI.Check(t.tools), refuse)
+	if !ok {
 		return
 	}
-	d := s.decide(t)
-	rec.Answer = d.String()
-	s.record(rec)
 
 	msg := map[string]any{"role": "assistant", "content": d.text}
 	finish := "stop"
