@@ -46,19 +46,30 @@ func anthropicError(w http.ResponseWriter, code int, kind, msg string) {
 	writeJSON(w, code, map[string]any{"type": "error", "error": map[string]any{"type": kind, "message": msg}})
 }
 
-// anthropicMessages serves POST /v1/messages, streamed or not.
-func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
+// readAnthropic decodes a Messages request, or answers that it is
+// malformed.
+func readAnthropic(w http.ResponseWriter, r *http.Request) (anthropicRequest, turn, Request, bool) {
 	body, _ := io.ReadAll(r.Body)
 	var q anthropicRequest
 	if err := json.Unmarshal(body, &q); err != nil {
 		anthropicError(w, http.StatusBadRequest, "invalid_request_error", "malformed request: "+err.Error())
-		return
+		return q, turn{}, Request{}, false
 	}
 	t := q.turn()
-	rec := Request{API: "anthropic", Path: r.URL.Path, Model: q.Model, Tools: t.tools, ToolResult: t.result, Body: body}
-	d, ok := s.answer(rec, t, Anthropic.Check(t.tools), func(why string) {
-		anthropicError(w, http.StatusBadRequest, "invalid_request_error", why)
-	})
+	return q, t, Request{API: "anthropic", Path: r.URL.Path, Model: q.Model, Tools: t.tools, ToolResult: t.result, Body: body}, true
+}
+
+func refuseAnthropic(w http.ResponseWriter) func(string) {
+	return func(why string) { anthropicError(w, http.StatusBadRequest, "invalid_request_error", why) }
+}
+
+// anthropicMessages serves POST /v1/messages, streamed or not.
+func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
+	q, t, rec, ok := readAnthropic(w, r)
+	if !ok {
+		return
+	}
+	d, ok := s.answer(rec, t, Anthropic.Check(t.tools), refuseAnthropic(w))
 	if !ok {
 		return
 	}
@@ -107,20 +118,17 @@ func (s *Server) anthropicMessages(w http.ResponseWriter, r *http.Request) {
 // anthropicCountTokens serves the token counter some runtimes call before
 // a turn; it checks the tools as the real one does.
 func (s *Server) anthropicCountTokens(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	var q anthropicRequest
-	if err := json.Unmarshal(body, &q); err != nil {
-		anthropicError(w, http.StatusBadRequest, "invalid_request_error", "malformed request: "+err.Error())
+	_, t, rec, ok := readAnthropic(w, r)
+	if !ok {
 		return
 	}
-	t := q.turn()
-	rec := Request{API: "anthropic", Path: r.URL.Path, Model: q.Model, Tools: t.tools, Answer: "count"}
 	if why := Anthropic.Check(t.tools); why != "" {
 		rec.Refused = why
 		s.record(rec)
-		anthropicError(w, http.StatusBadRequest, "invalid_request_error", why)
+		refuseAnthropic(w)(why)
 		return
 	}
+	rec.Answer = "count"
 	s.record(rec)
 	writeJSON(w, http.StatusOK, map[string]any{"input_tokens": 100})
 }
