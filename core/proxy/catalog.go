@@ -120,11 +120,7 @@ func (p *Proxy) catalogWait() time.Duration {
 		return p.opts.Settings.ListWait
 	default:
 	}
-	d := p.listDeadline.Load()
-	if d == 0 {
-		return p.opts.Settings.ListWait
-	}
 	// Servers that are up answer from their lists at once; the floor
 	// leaves them time to.
-	return max(time.Until(time.Unix(0, d)), 100*time.Millisecond)
+	return max(time.Until(p.firstListDeadline()), 100*time.Millisecond)
 }

@@ -99,7 +99,8 @@ type Proxy struct {
 	// listed or has failed.
 	initial chan struct{}
 	// listDeadline is when the first round started plus the list wait
-	// (unix nanoseconds; 0 before Start): how long anything waits for it.
+	// (unix nanoseconds; 0 until then): how long any list waits for that
+	// round.
 	listDeadline atomic.Int64
 
 	rebuildMu sync.Mutex
@@ -372,7 +373,7 @@ func (p *Proxy) Start(ctx context.Context, watchEvery time.Duration) {
 }
 
 func (p *Proxy) start(ctx context.Context, watchEvery time.Duration) {
-	p.listDeadline.Store(time.Now().Add(p.opts.Settings.ListWait).UnixNano())
+	p.firstListDeadline()
 	names, _ := p.mirrorable()
 	done := p.listAll(ctx, names)
 	go func() {
@@ -578,6 +579,14 @@ func (p *Proxy) Listed() bool {
 // RequestTimeout bounds one request to an upstream.
 func (p *Proxy) RequestTimeout() time.Duration { return p.opts.Settings.RequestTimeout }
 
+// firstListDeadline is the deadline of the waits for the first listing
+// round: the list wait from its start (or from the first wait, if one
+// comes before).
+func (p *Proxy) firstListDeadline() time.Time {
+	p.listDeadline.CompareAndSwap(0, time.Now().Add(p.opts.Settings.ListWait).UnixNano())
+	return time.Unix(0, p.listDeadline.Load())
+}
+
 // ListWait is how long the first tools/list may wait for servers still
 // starting (ICA_MCP_PROXY_LIST_WAIT_S).
 func (p *Proxy) ListWait() time.Duration { return p.opts.Settings.ListWait }
@@ -588,15 +597,13 @@ func (p *Proxy) ToolCacheTTL() time.Duration { return p.opts.Settings.ToolCacheT
 
 // WaitListed waits for the first listing round to end, at most until the
 // list wait has passed since the round started: what the CLI's commands
-// report is the servers' state now, not the tool cache's. A runtime
-// waits only so long for the proxy's first tools/list (register sets a
-// short list wait for those that wait least), so the bound counts from
-// the start, not from each request.
+// report is the servers' state now, not the tool cache's. A runtime waits
+// only so long after it started the proxy for all of its first lists
+// (register sets a short list wait for those that wait least), so the
+// capabilities and the first lists of tools, resources and prompts share
+// one deadline rather than each waiting the list wait in turn.
 func (p *Proxy) WaitListed(ctx context.Context) {
-	wait := p.opts.Settings.ListWait
-	if d := p.listDeadline.Load(); d != 0 {
-		wait = time.Until(time.Unix(0, d))
-	}
+	wait := time.Until(p.firstListDeadline())
 	if wait <= 0 {
 		return
 	}

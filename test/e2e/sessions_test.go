@@ -114,7 +114,10 @@ func TestSlowUpstreamDoesNotHoldTheList(t *testing.T) {
 		"demo": demoServer(),
 		"slow": map[string]any{"command": "sh", "args": []string{"-c", "sleep 3; exec " + demoBin()}},
 	})
-	e.set("ICA_MCP_PROXY_LIST_WAIT_S=0.5")
+	// The list wait counts from the first request (initialize): long
+	// enough for the demo under the race detector on a busy machine, well
+	// short of the slow server's 3 s.
+	e.set("ICA_MCP_PROXY_LIST_WAIT_S=1.5")
 	p := startProxy(t, e)
 	start := time.Now()
 	names := p.toolNames()
