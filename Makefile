@@ -24,7 +24,7 @@ TEST_TIMEOUT ?= 20m
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
 
-build: ## Build the proxy, the bundled plugins and the demo upstream into ./bin
+build: ## Build the proxy (which also serves the bundled plugins), the plugins' standalone examples and the demo upstream into ./bin
 	@mkdir -p $(BIN)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ica-mcp-proxy ./cmd/ica-mcp-proxy
 	@for p in $(PLUGINS); do \
@@ -34,19 +34,17 @@ build: ## Build the proxy, the bundled plugins and the demo upstream into ./bin
 	$(GO) build -trimpath -o $(BIN)/ica-demo-upstream ./examples/demo-upstream
 	$(GO) build -trimpath -o $(BIN)/ica-mcp-session ./examples/mcp-session
 
-build-race: ## Build the proxy and plugins with the race detector into ./bin/race (used by the tests)
+build-race: ## Build the proxy (with its bundled plugins) with the race detector into ./bin/race (used by the tests)
 	@mkdir -p $(BIN)/race
 	$(GO) build -race -o $(BIN)/race/ica-mcp-proxy ./cmd/ica-mcp-proxy
-	@for p in $(PLUGINS); do $(GO) build -race -o $(BIN)/race/ica-plugin-$$p ./plugins/$$p || exit 1; done
 	$(GO) build -o $(BIN)/race/ica-demo-upstream ./examples/demo-upstream
 
 demo: build ## Build, install plugins into a scratch ICA_HOME, and run a real session through the proxy
 	./scripts/demo.sh
 
-install: build ## Install the proxy into $(PREFIX)/bin and its plugins into $(ICA_HOME)/plugins
+install: build ## Install the proxy into $(PREFIX)/bin and link its bundled plugins into $(ICA_HOME)/plugins
 	@mkdir -p $(PREFIX)/bin
 	install -m 0755 $(BIN)/ica-mcp-proxy $(PREFIX)/bin/ica-mcp-proxy
-	@for p in $(PLUGINS); do install -m 0755 $(BIN)/ica-plugin-$$p $(PREFIX)/bin/ica-plugin-$$p; done
 	ICA_HOME=$(ICA_HOME) $(PREFIX)/bin/ica-mcp-proxy plugins install
 	@echo "registered path: $(PREFIX)/bin/ica-mcp-proxy (see README.md to register it in your agent runtime)"
 

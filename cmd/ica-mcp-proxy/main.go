@@ -1,16 +1,23 @@
 // Command ica-mcp-proxy is the MCP proxy an agent runtime registers once. With
-// no arguments it serves MCP on stdio; see `ica-mcp-proxy help`.
+// no arguments it serves MCP on stdio; see `ica-mcp-proxy help`. Run under a
+// bundled plugin's name (ica-plugin-transport-stdio, …, as `plugins install`
+// links it into $ICA_HOME/plugins), it is that plugin.
 package main
 
 import (
 	"os"
+	"path/filepath"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/cli"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/bundled"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
-	os.Exit(cli.Main(version, os.Args[1:]))
+	if bundled.Serve(filepath.Base(os.Args[0]), version) {
+		return
+	}
+	os.Exit(cli.Main(version, os.Args[1:], bundled.Names()))
 }

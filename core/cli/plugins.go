@@ -14,7 +14,7 @@ import (
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 )
 
-func newPluginsCmd(version string, g *globalFlags) *cobra.Command {
+func newPluginsCmd(version string, bundled []string, g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "plugins",
 		Short: "List or install plugins ($ICA_HOME/plugins)",
@@ -32,12 +32,12 @@ func newPluginsCmd(version string, g *globalFlags) *cobra.Command {
 	})
 	cmd.AddCommand(&cobra.Command{
 		Use:   "install [PATH...]",
-		Short: "Install plugins into $ICA_HOME/plugins and record their sha256: those bundled beside this binary, or the files given",
+		Short: "Install plugins into $ICA_HOME/plugins and record their sha256: those bundled in this binary (hard links to it), or the files given",
 		RunE: func(c *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return installFiles(c.Context(), version, args)
 			}
-			return installBundled(version)
+			return installBundled(version, bundled)
 		},
 	})
 	cmd.AddCommand(&cobra.Command{
@@ -184,7 +184,7 @@ func listPlugins(ctx context.Context, version string, g *globalFlags) error {
 	return table(stdout, []string{"KIND", "FILE", "NAMES", "VERSION", "API", "STATUS"}, out)
 }
 
-func installBundled(version string) error {
+func installBundled(version string, bundled []string) error {
 	a, err := newApp(version, "warn")
 	if err != nil {
 		return err
@@ -197,20 +197,50 @@ func installBundled(version string) error {
 	if resolved, err := filepath.EvalSymlinks(exe); err == nil {
 		exe = resolved
 	}
+	if len(bundled) > 0 {
+		return installSelf(a, exe, bundled)
+	}
+	// A build without the bundled plugins: their executables beside it.
 	srcDir := filepath.Dir(exe)
-	bundled, err := pluginhost.Bundled(srcDir)
+	files, err := pluginhost.Bundled(srcDir)
 	if err != nil {
 		return err
 	}
-	if len(bundled) == 0 {
+	if len(files) == 0 {
 		return fmt.Errorf("no plugins (ica-plugin-*) beside %s", exe)
 	}
-	for _, src := range bundled {
+	for _, src := range files {
 		dst, sum, err := installOne(a, src)
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "installed %s (sha256 %s…)\n", dst, sum[:12])
+	}
+	return nil
+}
+
+// installSelf installs this executable under each bundled plugin's name,
+// as hard links where the filesystem allows (copies otherwise), and
+// records their sha256.
+func installSelf(a *app, exe string, names []string) error {
+	dir := PluginsDir(a.settings)
+	sum, err := pluginhost.FileSHA256(exe)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		dst, linked, err := pluginhost.InstallAs(exe, dir, name)
+		if err != nil {
+			return fmt.Errorf("install %s: %w", name, err)
+		}
+		if err := a.integrity.Record(name, sum); err != nil {
+			return fmt.Errorf("record %s: %w", name, err)
+		}
+		how := "copy of"
+		if linked {
+			how = "hard link to"
+		}
+		fmt.Fprintf(stdout, "installed %s (%s %s, sha256 %s…)\n", dst, how, exe, sum[:12])
 	}
 	return nil
 }

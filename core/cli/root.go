@@ -14,8 +14,13 @@ type exitError struct{ code int }
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
 // Main runs the command line and returns the exit code.
-func Main(version string, args []string) int {
-	root := newRoot(version)
+//
+// bundled names the plugins this executable also serves when run under
+// their names (see plugins/bundled); `plugins install` links them into
+// $ICA_HOME/plugins.
+func Main(version string, args []string, bundled []string) int {
+	ensureBundled(bundled)
+	root := newRoot(version, bundled)
 	root.SetArgs(args)
 	if err := root.Execute(); err != nil {
 		var ee exitError
@@ -32,7 +37,7 @@ type globalFlags struct {
 	output string
 }
 
-func newRoot(version string) *cobra.Command {
+func newRoot(version string, bundled []string) *cobra.Command {
 	g := &globalFlags{}
 	root := &cobra.Command{
 		Use:   "ica-mcp-proxy",
@@ -58,7 +63,7 @@ With no command it serves MCP on stdin/stdout.`,
 		newCallCmd(version, g),
 		newMirrorStatusCmd(version, g),
 		newAuthCmd(version, g),
-		newPluginsCmd(version, g),
+		newPluginsCmd(version, bundled, g),
 		newRegisterCmd(g),
 		newDoctorCmd(version, g),
 		newVersionCmd(version),

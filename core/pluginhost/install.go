@@ -37,35 +37,73 @@ func Install(src, dir string) (string, error) {
 	if same, _ := sameFile(src, dst); same {
 		return dst, nil
 	}
+	if err := copyInto(src, dir, dst); err != nil {
+		return "", err
+	}
+	return dst, nil
+}
+
+// copyInto copies src to dst (in dir) through a temporary file renamed
+// into place, mode 0755.
+func copyInto(src, dir, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
-		return "", err
+		return err
 	}
 	defer in.Close()
 	tmp, err := os.CreateTemp(dir, ".install-*")
 	if err != nil {
-		return "", err
+		return err
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := io.Copy(tmp, in); err != nil {
 		tmp.Close()
-		return "", fmt.Errorf("copy %s: %w", src, err)
+		return fmt.Errorf("copy %s: %w", src, err)
 	}
 	if err := tmp.Chmod(0o755); err != nil {
 		tmp.Close()
-		return "", err
+		return err
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		return "", err
+		return err
 	}
 	if err := tmp.Close(); err != nil {
-		return "", err
+		return err
 	}
 	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return "", err
+		return err
 	}
-	return dst, nil
+	return nil
+}
+
+// InstallAs puts the executable at src into dir under name: a hard link
+// where the filesystem allows (linked is true), a copy otherwise. The new
+// file replaces an old one by rename, so a running proxy never starts a
+// half-written plugin, and a plugin still running from the old file keeps
+// it.
+func InstallAs(src, dir, name string) (dst string, linked bool, err error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", false, fmt.Errorf("create plugins folder: %w", err)
+	}
+	dst = filepath.Join(dir, name)
+	if same, _ := sameFile(src, dst); same {
+		return dst, true, nil
+	}
+	tmp := filepath.Join(dir, ".install-link-"+name)
+	_ = os.Remove(tmp)
+	if err := os.Link(src, tmp); err == nil {
+		if err := os.Rename(tmp, dst); err != nil {
+			_ = os.Remove(tmp)
+			return "", false, err
+		}
+		return dst, true, nil
+	}
+	// Another filesystem, or links refused: a copy, renamed into place.
+	if err := copyInto(src, dir, dst); err != nil {
+		return "", false, err
+	}
+	return dst, false, nil
 }
 
 func sameFile(a, b string) (bool, error) {

@@ -71,12 +71,12 @@ func TestDoctorFindsProblems(t *testing.T) {
 	e.set("ICA_MCP_STRICT_TRUST=1")
 	e.writeProject(t, map[string]any{"proj": map[string]any{"command": "touch", "args": []string{filepath.Join(e.project, "pwned")}}})
 	// A plugin changed after install, a token file others can read.
-	f, err := os.OpenFile(filepath.Join(e.home, "plugins", "ica-plugin-auth-device"), os.O_APPEND|os.O_WRONLY, 0)
+	device := filepath.Join(e.home, "plugins", "ica-plugin-auth-device")
+	orig, err := os.ReadFile(device)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _ = f.Write([]byte("tampered"))
-	f.Close()
+	replaceFile(t, device, append(orig, "tampered"...))
 	writeFile(t, filepath.Join(e.home, "mcp-tokens.json"), `{"version": 1}`, 0o644)
 	// Cursor found but not registered; Codex registered to a binary gone.
 	if err := os.MkdirAll(filepath.Join(home, ".cursor"), 0o755); err != nil {

@@ -80,3 +80,17 @@ func writeJSON(t *testing.T, path string, v any) {
 		t.Fatal(err)
 	}
 }
+
+// replaceFile puts data at path as a new file (0755), renamed into place.
+// The bundled plugins are hard links to the proxy's executable: writing
+// into one would change the proxy itself (or fail, text file busy).
+func replaceFile(t *testing.T, path string, data []byte) {
+	t.Helper()
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/pluginhost"
 	"os"
 	"path/filepath"
 	"strings"
@@ -167,9 +168,7 @@ func TestPluginIntegrity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(stdio, append(append([]byte(nil), orig...), 0), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	replaceFile(t, stdio, append(append([]byte(nil), orig...), 0))
 	if out, ok := verify(); ok || !strings.Contains(out, "changed since it was installed") {
 		t.Fatalf("a modified plugin passed verification:\n%s", out)
 	}
@@ -177,9 +176,7 @@ func TestPluginIntegrity(t *testing.T) {
 	if !strings.Contains(string(out), "changed since it was installed") {
 		t.Fatalf("servers should name the refused plugin:\n%s", out)
 	}
-	if err := os.WriteFile(stdio, orig, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	replaceFile(t, stdio, orig)
 	if out, ok := verify(); !ok {
 		t.Fatalf("restored plugin refused:\n%s", out)
 	}
@@ -206,4 +203,73 @@ func TestPluginIntegrity(t *testing.T) {
 	if ok || !strings.Contains(out2, "writable by group or others") {
 		t.Fatalf("a world-writable plugins folder passed:\n%s", out2)
 	}
+}
+
+// The proxy's executable is its bundled plugins too: started with an empty
+// ICA_HOME it links them into $ICA_HOME/plugins, says so once on stderr,
+// and uses them; a plugin of another version (as an upgrade of the proxy
+// leaves behind) is replaced on the next start.
+func TestBundledPluginsInstallThemselves(t *testing.T) {
+	root := t.TempDir()
+	e := &env{home: filepath.Join(root, "home"), project: filepath.Join(root, "project")}
+	if err := os.MkdirAll(e.project, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(e.home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	e.writeHome(t, map[string]any{"demo": demoServer()})
+	tools := func() string {
+		t.Helper()
+		cmd := e.command("tools")
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil || !strings.Contains(string(out), `"demo.echo"`) {
+			t.Fatalf("tools: %v\n%s\n%s", err, out, stderr.String())
+		}
+		return stderr.String()
+	}
+	bundled := []string{"ica-plugin-auth-client-credentials", "ica-plugin-auth-device", "ica-plugin-auth-pkce",
+		"ica-plugin-transport-http", "ica-plugin-transport-sse", "ica-plugin-transport-stdio"}
+	self, err := os.Stat(proxyBin())
+	if err != nil {
+		t.Fatal(err)
+	}
+	linked := func() {
+		t.Helper()
+		for _, name := range bundled {
+			fi, err := os.Stat(filepath.Join(e.home, "plugins", name))
+			if err != nil || !os.SameFile(self, fi) {
+				t.Fatalf("%s is not a hard link to the proxy: %v", name, err)
+			}
+		}
+	}
+
+	if stderr := tools(); strings.Count(stderr, "installed the bundled plugins") != 1 || !strings.Contains(stderr, "hard links to") {
+		t.Fatalf("first start, stderr:\n%s", stderr)
+	}
+	linked()
+	if stderr := tools(); strings.Contains(stderr, "installed") {
+		t.Fatalf("second start installed again:\n%s", stderr)
+	}
+
+	// Another version's plugin, recorded as installed.
+	stdio := filepath.Join(e.home, "plugins", "ica-plugin-transport-stdio")
+	old, err := os.ReadFile(demoBin())
+	if err != nil {
+		t.Fatal(err)
+	}
+	replaceFile(t, stdio, old)
+	sum, err := pluginhost.FileSHA256(stdio)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pluginhost.NewIntegrity(filepath.Join(e.home, "plugins"), filepath.Join(e.home, pluginhost.LockFileName)).Record(filepath.Base(stdio), sum); err != nil {
+		t.Fatal(err)
+	}
+	if stderr := tools(); !strings.Contains(stderr, "installed the bundled plugins ica-plugin-transport-stdio into") {
+		t.Fatalf("an old plugin was not replaced:\n%s", stderr)
+	}
+	linked()
 }

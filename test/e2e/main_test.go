@@ -33,9 +33,8 @@ func run(m *testing.M) int {
 		}
 		defer os.RemoveAll(dir)
 		for out, pkg := range map[string]string{
-			"ica-mcp-proxy":              "../../cmd/ica-mcp-proxy",
-			"ica-plugin-transport-stdio": "../../plugins/transport-stdio",
-			"ica-demo-upstream":          "../../examples/demo-upstream",
+			"ica-mcp-proxy":     "../../cmd/ica-mcp-proxy",
+			"ica-demo-upstream": "../../examples/demo-upstream",
 		} {
 			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, out), pkg)
 			cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr

@@ -1,0 +1,86 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/pluginhost"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/settings"
+)
+
+// ensureBundled installs the bundled plugins into $ICA_HOME/plugins when
+// any is missing or is another version of the proxy than this one, so
+// that `go install …@latest` is the whole install and an upgrade takes
+// effect on the next start. A plugin that is a hard link to this
+// executable is current at no cost; another file is this version when
+// the sha256 recorded for it at install is this executable's (a copy, on
+// a filesystem without links). A plugin changed since it was installed is
+// left for the integrity check to refuse. It says what it did in one line
+// on stderr, and a failure (a read-only home) is said and not fatal.
+func ensureBundled(bundled []string) {
+	if len(bundled) == 0 {
+		return
+	}
+	s, _ := settings.Load(os.Getenv)
+	dir := PluginsDir(s)
+	exe, err := os.Executable()
+	if err != nil {
+		return
+	}
+	if resolved, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = resolved
+	}
+	self, err := os.Stat(exe)
+	if err != nil {
+		return
+	}
+	integrity := pluginhost.NewIntegrity(dir, filepath.Join(s.Home, pluginhost.LockFileName))
+	var stale []string
+	selfSum := ""
+	for _, name := range bundled {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		switch {
+		case err != nil:
+			stale = append(stale, name)
+			continue
+		case os.SameFile(self, fi):
+			continue
+		}
+		if selfSum == "" {
+			if selfSum, err = pluginhost.FileSHA256(exe); err != nil {
+				return
+			}
+		}
+		if recorded, _ := integrity.Recorded(name); recorded != selfSum {
+			stale = append(stale, name)
+		}
+	}
+	if len(stale) == 0 {
+		return
+	}
+	if selfSum == "" {
+		if selfSum, err = pluginhost.FileSHA256(exe); err != nil {
+			fmt.Fprintf(os.Stderr, "ica-mcp-proxy: could not install the bundled plugins: %v\n", err)
+			return
+		}
+	}
+	linked := true
+	for _, name := range stale {
+		_, l, err := pluginhost.InstallAs(exe, dir, name)
+		if err == nil {
+			err = integrity.Record(name, selfSum)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "ica-mcp-proxy: could not install the bundled plugin %s into %s: %v\n", name, dir, err)
+			return
+		}
+		linked = linked && l
+	}
+	how := "hard links to"
+	if !linked {
+		how = "copies of"
+	}
+	fmt.Fprintf(os.Stderr, "ica-mcp-proxy: installed the bundled plugins %s into %s (%s %s)\n", strings.Join(stale, ", "), dir, how, exe)
+}
