@@ -57,8 +57,8 @@ $(PEERS)/node_modules/.installed: $(PEERS)/package.json $(PEERS)/package-lock.js
 	cd $(PEERS) && npm rebuild --no-audit --no-fund @anthropic-ai/claude-code
 	@touch $@
 
-test: build-race peers ## Run every test, race detector on, against the real binaries (built with -race) and peers
-	ICA_TEST_BIN=$(BIN)/race ICA_TEST_PEERS=$(CURDIR)/$(PEERS) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+test: build build-race peers ## Run every test, race detector on, against the real binaries (built with -race) and peers
+	ICA_TEST_BIN=$(BIN)/race ICA_TEST_PLAIN_BIN=$(CURDIR)/$(BIN) ICA_TEST_PEERS=$(CURDIR)/$(PEERS) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 	cd $(EXAMPLE_PLUGIN) && $(GO) test -race -count=1 ./...
 
 test-unit: ## Run the tests that need no binaries or npm peers

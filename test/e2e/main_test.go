@@ -10,8 +10,13 @@ import (
 )
 
 var (
-	binDir   string // ica-mcp-proxy, plugins, demo upstream
-	peersDir string // test/peers with node_modules, or "" when absent
+	binDir string // ica-mcp-proxy, plugins, demo upstream
+	// plainBinDir holds the same binaries built without the race
+	// detector, for the tests that run the proxy as users do under an
+	// agent runtime (which waits only so long for it, and would not show
+	// a race report anyway); binDir when not given.
+	plainBinDir string
+	peersDir    string // test/peers with node_modules, or "" when absent
 )
 
 func TestMain(m *testing.M) {
@@ -44,6 +49,10 @@ func run(m *testing.M) int {
 			}
 		}
 		binDir = dir
+	}
+	plainBinDir = os.Getenv("ICA_TEST_PLAIN_BIN")
+	if plainBinDir == "" {
+		plainBinDir = binDir
 	}
 	peersDir = os.Getenv("ICA_TEST_PEERS")
 	if peersDir == "" {

@@ -247,17 +247,23 @@ func TestRuntimes(t *testing.T) {
 				marker: "ICA_RUNTIME_TEST=" + strconv.FormatInt(time.Now().UnixNano(), 36)}
 			r.project = r.e.project
 			k, v, _ := strings.Cut(r.marker, "=")
-			long := demoServer()
+			// The runtime runs the proxy and upstreams built as users
+			// build them (plainBinDir): the race detector triples the
+			// proxy's start, and the runtimes give it half a second.
+			plainDemo := filepath.Join(plainBinDir, "ica-demo-upstream")
+			long := map[string]any{"command": plainDemo}
 			long["env"] = map[string]any{k: v, "ICA_DEMO_NAME_SUFFIX": longSuffix}
 			everything := everythingServer()
 			everything["env"] = map[string]any{k: v}
-			slow := map[string]any{"command": "sh", "args": []string{"-c", fmt.Sprintf("sleep %g; exec %s", slowStart.Seconds(), demoBin())},
+			slow := map[string]any{"command": "sh", "args": []string{"-c", fmt.Sprintf("sleep %g; exec %s", slowStart.Seconds(), plainDemo)},
 				"env": map[string]any{k: v, "ICA_DEMO_EXTRA_TOOLS": strconv.Itoa(slowExtra)}}
 			r.e.writeHome(t, map[string]any{longServer: long, "everything": everything, "slow": slow})
 
 			renv := rc.configure(t, r)
 			r.e.set(append([]string{"HOME=" + r.home}, renv...)...)
-			if out, err := r.e.command("register", rc.client, "--write").CombinedOutput(); err != nil {
+			reg := r.e.command("register", rc.client, "--write")
+			reg.Path, reg.Args[0] = filepath.Join(plainBinDir, "ica-mcp-proxy"), filepath.Join(plainBinDir, "ica-mcp-proxy")
+			if out, err := reg.CombinedOutput(); err != nil {
 				t.Fatalf("register %s --write: %v\n%s", rc.client, err, out)
 			}
 			client, _ := register.Lookup(rc.client)
