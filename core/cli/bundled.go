@@ -37,8 +37,17 @@ func ensureBundled(bundled []string) {
 		return
 	}
 	integrity := pluginhost.NewIntegrity(dir, filepath.Join(s.Home, pluginhost.LockFileName))
-	var stale []string
+	// This executable's sha256, computed once and only when needed.
 	selfSum := ""
+	sum := func() (string, error) {
+		if selfSum != "" {
+			return selfSum, nil
+		}
+		var err error
+		selfSum, err = pluginhost.FileSHA256(exe)
+		return selfSum, err
+	}
+	var stale []string
 	for _, name := range bundled {
 		fi, err := os.Stat(filepath.Join(dir, name))
 		switch {
@@ -48,32 +57,26 @@ func ensureBundled(bundled []string) {
 		case os.SameFile(self, fi):
 			continue
 		}
-		if selfSum == "" {
-			if selfSum, err = pluginhost.FileSHA256(exe); err != nil {
-				return
-			}
+		current, err := sum()
+		if err != nil {
+			return
 		}
-		if recorded, _ := integrity.Recorded(name); recorded != selfSum {
+		if recorded, _ := integrity.Recorded(name); recorded != current {
 			stale = append(stale, name)
 		}
 	}
 	if len(stale) == 0 {
 		return
 	}
-	if selfSum == "" {
-		if selfSum, err = pluginhost.FileSHA256(exe); err != nil {
-			fmt.Fprintf(os.Stderr, "ica-mcp-proxy: could not install the bundled plugins: %v\n", err)
-			return
-		}
+	if _, err := sum(); err != nil {
+		fmt.Fprintf(os.Stderr, "ica-mcp-proxy: could not install the bundled plugins: %v\n", err)
+		return
 	}
 	linked := true
 	for _, name := range stale {
-		_, l, err := pluginhost.InstallAs(exe, dir, name)
-		if err == nil {
-			err = integrity.Record(name, selfSum)
-		}
+		l, err := installSelfAs(integrity, exe, dir, name, selfSum)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "ica-mcp-proxy: could not install the bundled plugin %s into %s: %v\n", name, dir, err)
+			fmt.Fprintf(os.Stderr, "ica-mcp-proxy: could not install the bundled plugins: %v\n", err)
 			return
 		}
 		linked = linked && l

@@ -229,20 +229,30 @@ func installSelf(a *app, exe string, names []string) error {
 		return err
 	}
 	for _, name := range names {
-		dst, linked, err := pluginhost.InstallAs(exe, dir, name)
+		linked, err := installSelfAs(a.integrity, exe, dir, name, sum)
 		if err != nil {
-			return fmt.Errorf("install %s: %w", name, err)
-		}
-		if err := a.integrity.Record(name, sum); err != nil {
-			return fmt.Errorf("record %s: %w", name, err)
+			return err
 		}
 		how := "copy of"
 		if linked {
 			how = "hard link to"
 		}
-		fmt.Fprintf(stdout, "installed %s (%s %s, sha256 %s…)\n", dst, how, exe, sum[:12])
+		fmt.Fprintf(stdout, "installed %s (%s %s, sha256 %s…)\n", filepath.Join(dir, name), how, exe, sum[:12])
 	}
 	return nil
+}
+
+// installSelfAs puts this executable (whose sha256 is sum) into dir under
+// a bundled plugin's name and records the sum; linked says it is a hard
+// link rather than a copy.
+func installSelfAs(integrity *pluginhost.Integrity, exe, dir, name, sum string) (linked bool, err error) {
+	if _, linked, err = pluginhost.InstallAs(exe, dir, name); err != nil {
+		return false, fmt.Errorf("install %s into %s: %w", name, dir, err)
+	}
+	if err := integrity.Record(name, sum); err != nil {
+		return false, fmt.Errorf("record %s: %w", name, err)
+	}
+	return linked, nil
 }
 
 func newVersionCmd(version string) *cobra.Command {

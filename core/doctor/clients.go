@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/register"
@@ -77,15 +76,10 @@ func overBudget(c register.Client, p *register.Plan, names Namer) string {
 	if names == nil || p.RegisteredEnv == nil {
 		return ""
 	}
-	env := p.RegisteredEnv
-	sep := env[settings.EnvSeparator]
-	if sep == "" {
-		sep = "."
-	}
-	maxLen := settings.DefaultToolNameMax
-	if n, err := strconv.Atoi(env[settings.EnvToolNameMax]); err == nil {
-		maxLen = max(n, settings.MinToolNameMax)
-	}
+	// The settings as the entry's environment makes them, defaults and
+	// floors included.
+	rs, _ := settings.Load(func(k string) string { return p.RegisteredEnv[k] })
+	sep, maxLen := rs.Separator, rs.ToolNameMax
 	var bad []string
 	for _, n := range names(sep, maxLen) {
 		full := c.ExposedName(p.Entry.Name, n)

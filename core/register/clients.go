@@ -135,8 +135,14 @@ func underscored(s string) string {
 	return string(b)
 }
 
+// prefix is before + the entry's name (through clean, when given) + after.
 func prefix(before string, clean func(string) string, after string) func(string) string {
-	return func(entry string) string { return before + clean(entry) + after }
+	return func(entry string) string {
+		if clean != nil {
+			entry = clean(entry)
+		}
+		return before + entry + after
+	}
 }
 
 // Entry is what is registered: this binary, under a name, with the env it
@@ -283,13 +289,13 @@ var Clients = []Client{
 	{
 		Name: "cursor", Title: "Cursor", Format: JSON, Container: "mcpServers", Separator: "__",
 		// Drops a tool whose server and tool names reach 60 together.
-		Naming: Naming{Prefix: prefix("", func(s string) string { return s }, ""), Limit: 59},
+		Naming: Naming{Prefix: prefix("", nil, ""), Limit: 59},
 		shape:  stdioShape(false), path: home(".cursor", "mcp.json"), dir: home(".cursor"),
 	},
 	{
 		Name: "gemini", Title: "Gemini CLI", Format: JSON, Container: "mcpServers", Separator: ".",
 		// mcp_<entry>_<tool>, cut by the CLI itself over 63.
-		Naming: Naming{Prefix: prefix("mcp_", func(s string) string { return s }, "_"), Limit: 63, Observed: true},
+		Naming: Naming{Prefix: prefix("mcp_", nil, "_"), Limit: 63, Observed: true},
 		shape:  stdioShape(false), path: home(".gemini", "settings.json"), dir: home(".gemini"),
 	},
 	{

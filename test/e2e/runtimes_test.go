@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -492,22 +493,13 @@ func processesWithEnv(kvs ...string) []proc {
 			continue
 		}
 		for _, kv := range strings.Split(string(data), "\x00") {
-			if contains(kvs, kv) {
+			if slices.Contains(kvs, kv) {
 				out = append(out, p)
 				break
 			}
 		}
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // outboundTrap is an HTTP proxy on loopback that refuses everything and
