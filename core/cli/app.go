@@ -37,8 +37,13 @@ type app struct {
 func PluginsDir(s settings.Settings) string { return filepath.Join(s.Home, "plugins") }
 
 // newApp builds the core. defaultLevel is used when ICA_LOG_LEVEL is unset.
-func newApp(version, defaultLevel string) (*app, error) {
+// Only a serving proxy starts servers lazily: the CLI's commands report on
+// the servers as they are, so every server they list runs.
+func newApp(version, defaultLevel string, serving bool) (*app, error) {
 	s, warnings := settings.Load(os.Getenv)
+	if !serving {
+		s.Start = settings.StartEager
+	}
 	level := s.LogLevel
 	if os.Getenv(settings.EnvLogLevel) == "" {
 		level = defaultLevel

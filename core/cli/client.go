@@ -24,7 +24,7 @@ func withApp(ctx context.Context, version string, list bool, fn func(*app) error
 // withAppLogging is withApp with the log level used when ICA_LOG_LEVEL is
 // unset.
 func withAppLogging(ctx context.Context, version, level string, list bool, fn func(*app) error) error {
-	a, err := newApp(version, level)
+	a, err := newApp(version, level, false)
 	if err != nil {
 		return err
 	}

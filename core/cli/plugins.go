@@ -45,7 +45,7 @@ func newPluginsCmd(version string, bundled []string, g *globalFlags) *cobra.Comm
 		Short: "Check every plugin: owner, permissions, no symlink out of the folder, sha256 as installed",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
-			a, err := newApp(version, "warn")
+			a, err := newApp(version, "warn", false)
 			if err != nil {
 				return err
 			}
@@ -92,7 +92,7 @@ func installOne(a *app, src string) (string, string, error) {
 // installFiles installs third-party plugins, showing what each says it is
 // and its hash; one that does not answer Info as a plugin is removed again.
 func installFiles(ctx context.Context, version string, paths []string) error {
-	a, err := newApp(version, "warn")
+	a, err := newApp(version, "warn", false)
 	if err != nil {
 		return err
 	}
@@ -140,7 +140,7 @@ type pluginRow struct {
 }
 
 func listPlugins(ctx context.Context, version string, g *globalFlags) error {
-	a, err := newApp(version, "warn")
+	a, err := newApp(version, "warn", false)
 	if err != nil {
 		return err
 	}
@@ -185,7 +185,7 @@ func listPlugins(ctx context.Context, version string, g *globalFlags) error {
 }
 
 func installBundled(version string, bundled []string) error {
-	a, err := newApp(version, "warn")
+	a, err := newApp(version, "warn", false)
 	if err != nil {
 		return err
 	}

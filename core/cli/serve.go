@@ -47,7 +47,7 @@ func runServe(ctx context.Context, version string) error {
 	if err != nil {
 		return err
 	}
-	a, err := newApp(version, "info")
+	a, err := newApp(version, "info", true)
 	if err != nil {
 		return err
 	}

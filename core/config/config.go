@@ -87,6 +87,10 @@ type Server struct {
 	// ToolPrefix, when set, goes before the tools' names in place of the
 	// server's name (tool_prefix); "" leaves the tools' own names.
 	ToolPrefix *string `json:"tool_prefix,omitempty"`
+	// Start is when the server starts ("start"): "lazy", "eager", or ""
+	// for ICA_MCP_PROXY_START's choice. It does not change the session,
+	// so it is not part of the fingerprint.
+	Start string `json:"start,omitempty"`
 
 	// EnvRefs are the variables the entry's strings name as ${VAR}: what
 	// the entry would read from the user's environment (the trust gate
@@ -284,6 +288,7 @@ var knownKeys = map[string]bool{
 	"command": true, "args": true, "env": true, "cwd": true, "url": true, "headers": true,
 	"type": true, "timeout": true, "api_key": true, "oauth": true, "inherit_env": true,
 	"allow_http": true, "options": true, "include_tools": true, "exclude_tools": true, "tool_prefix": true,
+	"start": true,
 	// Keys other tools write into the same files; harmless here.
 	"transport": true, "description": true, "disabled": true, "enabled": true,
 }
@@ -323,6 +328,12 @@ func parseServer(name string, raw json.RawMessage, kind SourceKind, path string,
 	if _, ok := fields["tool_prefix"]; ok {
 		prefix := p.str(fields, "tool_prefix")
 		s.ToolPrefix = &prefix
+	}
+	switch start := strings.ToLower(p.str(fields, "start")); start {
+	case "", "lazy", "eager":
+		s.Start = start
+	default:
+		s.Warnings = append(s.Warnings, fmt.Sprintf(`"start" is %q, not "lazy" or "eager"; ignored`, start))
 	}
 	typ := strings.ToLower(p.str(fields, "type"))
 	if raw, ok := fields["oauth"]; ok {
@@ -423,10 +434,12 @@ func resolvePath(p, base string) string {
 }
 
 func fingerprint(s *Server) string {
+	c := *s
+	c.Start = ""
 	data, _ := json.Marshal(struct {
 		*Server
 		APIKey string
-	}{s, s.APIKey})
+	}{&c, s.APIKey})
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:8])
 }

@@ -160,6 +160,7 @@ func (s *Server) exchange(t target, server, method string, params json.RawMessag
 		x.bind, x.caps = binding(method, t.env.Params), t.env.rev.caps
 		s.xs.add(x)
 	}
+	s.announceStart(server, t.env.Params)
 	x.send(params)
 	return x.cancel
 }

@@ -2,6 +2,7 @@ package frontend
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"sync"
 
@@ -139,6 +140,24 @@ func (s *Server) failAsks() {
 	for _, a := range all {
 		a.reply(nil, e)
 	}
+}
+
+// announceStart tells a client whose request waits for a server to start
+// (one started lazily, or stopped when idle) which server that is, as
+// progress of its request when it gave a progress token: the wait, up to
+// the request timeout, is then not a silent one. The server's own
+// progress, if any, follows.
+func (s *Server) announceStart(server string, params json.RawMessage) {
+	if s.p.Live(server) {
+		return
+	}
+	tok := gjson.GetBytes(params, "_meta.progressToken")
+	if tok.Type != gjson.String && tok.Type != gjson.Number {
+		return
+	}
+	msg, _ := json.Marshal(fmt.Sprintf("starting server %q", server))
+	s.write([]byte(`{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":`), []byte(tok.Raw),
+		[]byte(`,"progress":0,"message":`), msg, []byte(`}}`))
 }
 
 // upstreamNotification passes on what the client can use: progress of its

@@ -55,6 +55,35 @@ type running struct {
 	client *plugin.Client
 	info   sdk.Info
 	d      dispensed
+	// since is when client started; crashes counts the crashes in a row
+	// of processes that ran less than healthyAfter; none starts before
+	// until.
+	since   time.Time
+	crashes int
+	until   time.Time
+}
+
+// A plugin that crashed is started again when next needed: at once after
+// one crash, then after a pause that doubles with each crash in a row, so
+// that a plugin crashing at every start does not take the machine with
+// it. The pause is the plugin's alone: the upstreams it served are not
+// held to have failed (see upstream's restarts), and a request that can
+// wait for the pause within its deadline does.
+const (
+	healthyAfter = 10 * time.Second
+	firstPause   = 500 * time.Millisecond
+	maxPause     = 30 * time.Second
+)
+
+// CrashedError says a crashed plugin is not started again yet.
+type CrashedError struct {
+	Plugin  string
+	Crashes int
+	RetryIn time.Duration
+}
+
+func (e *CrashedError) Error() string {
+	return fmt.Sprintf("plugin %s crashed %d times in a row; it is started again in %s", e.Plugin, e.Crashes, e.RetryIn.Round(100*time.Millisecond))
 }
 
 // dispensed is the client a started plugin offers, by its kind.
@@ -149,13 +178,8 @@ func (h *Host) Info(ctx context.Context, c Candidate) (sdk.Info, error) {
 	if c.Refused != "" {
 		return sdk.Info{}, errors.New(c.Refused)
 	}
-	r := h.get(c)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := r.ensure(ctx, h); err != nil {
-		return sdk.Info{}, err
-	}
-	return r.info, nil
+	_, info, err := h.get(c).started(ctx, h)
+	return info, err
 }
 
 func (h *Host) get(c Candidate) *running {
@@ -170,14 +194,50 @@ func (h *Host) get(c Candidate) *running {
 }
 
 // started returns the running plugin's client and Info, starting it first
-// if needed.
+// if needed: after the pause that follows a crash, if ctx leaves the time.
 func (r *running) started(ctx context.Context, h *Host) (dispensed, sdk.Info, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if err := r.ensure(ctx, h); err != nil {
-		return dispensed{}, sdk.Info{}, err
+	for {
+		r.mu.Lock()
+		wait := r.reap(h)
+		if wait <= 0 {
+			err := r.ensure(ctx, h)
+			d, info := r.d, r.info
+			r.mu.Unlock()
+			return d, info, err
+		}
+		crashes := r.crashes
+		r.mu.Unlock()
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= wait {
+			return dispensed{}, sdk.Info{}, &CrashedError{Plugin: r.cand.File, Crashes: crashes, RetryIn: wait}
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return dispensed{}, sdk.Info{}, ctx.Err()
+		}
 	}
-	return r.d, r.info, nil
+}
+
+// reap forgets a plugin process that exited, counting the crash, and
+// returns how long the pause before the next start still lasts; r.mu is
+// held.
+func (r *running) reap(h *Host) time.Duration {
+	now := time.Now()
+	if r.client != nil && r.client.Exited() {
+		if now.Sub(r.since) < healthyAfter {
+			r.crashes++
+		} else {
+			r.crashes = 1
+		}
+		if r.crashes > 1 {
+			r.until = now.Add(min(firstPause<<(r.crashes-2), maxPause))
+		}
+		h.opts.Logger.Warn("plugin exited; it is started again when needed", "plugin", r.cand.File, "crashes_in_a_row", r.crashes)
+		r.client, r.d = nil, dispensed{}
+	}
+	return r.until.Sub(now)
 }
 
 // ensure starts the plugin if it is not running; r.mu is held.
@@ -185,15 +245,12 @@ func (r *running) ensure(ctx context.Context, h *Host) error {
 	if r.client != nil && !r.client.Exited() {
 		return nil
 	}
-	if r.client != nil {
-		h.opts.Logger.Warn("plugin exited; starting it again", "plugin", r.cand.File)
-	}
 	r.client, r.d = nil, dispensed{}
 	client, info, d, err := h.start(ctx, r.cand)
 	if err != nil {
 		return err
 	}
-	r.client, r.info, r.d = client, info, d
+	r.client, r.info, r.d, r.since = client, info, d, time.Now()
 	return nil
 }
 

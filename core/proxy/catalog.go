@@ -11,8 +11,8 @@ import (
 )
 
 // Resources, resource templates and prompts are listed when the client
-// asks, from each upstream's cached list; see mirror.BuildCatalog for how
-// they are named.
+// asks, from each upstream's cached list (a dormant server's from the tool
+// cache); see mirror.BuildCatalog for how they are named.
 
 var catalogLists = map[mirror.CatalogKind]upstream.Kind{
 	mirror.KindResources:         upstream.KindResources,
@@ -40,12 +40,21 @@ func (p *Proxy) Catalog(ctx context.Context, kind mirror.CatalogKind) *mirror.Ca
 		if u == nil || (known && !offered) {
 			continue
 		}
+		if p.dormant(name) {
+			// Its last list stands in for it until it is needed. A list
+			// never cached is asked for, once: the server starts.
+			if items, ok := p.cachedCatalog(name, kind); ok {
+				lists[i] = mirror.ServerItems{Server: name, Items: items}
+				continue
+			}
+		}
 		wg.Go(func() {
 			items, err := u.List(ctx, catalogLists[kind])
 			if err != nil {
 				p.log.Debug("could not list", "server", name, "kind", kind, "error", err)
 				return
 			}
+			p.keepCatalog(name, kind, items)
 			lists[i] = mirror.ServerItems{Server: name, Items: items}
 		})
 	}

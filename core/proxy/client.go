@@ -59,6 +59,7 @@ func offersOf(caps *mcp.ServerCapabilities) memo.Offers {
 }
 
 func (p *Proxy) onConnected(server string, init *mcp.InitializeResult) {
+	defer p.woke(server)
 	if p.opts.Memo == nil {
 		return
 	}

@@ -88,6 +88,9 @@ type Proxy struct {
 	drifted map[string][]drift.Change
 	ups     map[string]*upstream.Upstream
 	lists   map[string][]json.RawMessage // last tool list of each server
+	// cached are the servers whose list in lists is the tool cache's:
+	// they have not been listed in this run.
+	cached map[string]bool
 	// listing holds, per server, a channel closed when its current
 	// listing round ends.
 	listing map[string]chan struct{}
@@ -130,6 +133,7 @@ func New(opts Options) *Proxy {
 		log:     opts.Logger,
 		ups:     make(map[string]*upstream.Upstream),
 		lists:   make(map[string][]json.RawMessage),
+		cached:  make(map[string]bool),
 		listing: make(map[string]chan struct{}),
 		initial: make(chan struct{}),
 	}
@@ -170,6 +174,7 @@ func (p *Proxy) warm(names []string) {
 		p.mu.Lock()
 		if _, listed := p.lists[name]; p.ups[name] == u && !listed {
 			p.lists[name] = tools
+			p.cached[name] = true
 			if p.drifted == nil {
 				p.drifted = map[string][]drift.Change{}
 			}
@@ -241,11 +246,13 @@ func (p *Proxy) apply(cfg *config.Config) []string {
 			toClose = append(toClose, u)
 			delete(p.ups, name)
 			delete(p.lists, name)
+			delete(p.cached, name)
 		}
 	}
 	for _, s := range cfg.Servers {
 		if s.Error != "" || blocked[s.Name] != "" {
 			delete(p.lists, s.Name)
+			delete(p.cached, s.Name)
 			continue
 		}
 		if _, ok := p.ups[s.Name]; ok {
@@ -366,8 +373,8 @@ func (p *Proxy) mirrorable() ([]string, *mirror.Reason) {
 }
 
 // Start lists the tools of every mirrored server in the background, each
-// on its own, and watches the config files until ctx ends. Only the first
-// call does anything.
+// on its own, except the dormant ones (see lazy.go), and watches the
+// config files until ctx ends. Only the first call does anything.
 func (p *Proxy) Start(ctx context.Context, watchEvery time.Duration) {
 	p.startOnce.Do(func() { p.start(ctx, watchEvery) })
 }
@@ -375,7 +382,7 @@ func (p *Proxy) Start(ctx context.Context, watchEvery time.Duration) {
 func (p *Proxy) start(ctx context.Context, watchEvery time.Duration) {
 	p.firstListDeadline()
 	names, _ := p.mirrorable()
-	done := p.listAll(ctx, names)
+	done := p.listAll(ctx, p.needed(names))
 	go func() {
 		<-done
 		close(p.initial)
@@ -446,6 +453,7 @@ func (p *Proxy) list(ctx context.Context, name string) {
 	p.mu.Lock()
 	if p.ups[name] == u { // not replaced by a reload meanwhile
 		p.lists[name] = tools
+		delete(p.cached, name)
 		if p.drifted == nil {
 			p.drifted = map[string][]drift.Change{}
 		}
@@ -641,7 +649,7 @@ func (p *Proxy) refreshStale(ctx context.Context) {
 		if u == nil {
 			continue
 		}
-		if _, fresh := u.FreshTools(); fresh {
+		if _, fresh := u.FreshTools(); fresh || p.dormant(name) {
 			continue
 		}
 		// A server that failed is tried again, but not at every list.
@@ -679,7 +687,7 @@ func (p *Proxy) Reload(ctx context.Context) {
 			relist = append(relist, n)
 		}
 	}
-	p.listAll(ctx, relist)
+	p.listAll(ctx, p.needed(relist))
 }
 
 // allUpstreams returns every configured upstream, for work done on all.

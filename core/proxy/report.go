@@ -183,6 +183,7 @@ func (p *Proxy) ListTools(ctx context.Context, server string, includeSchema bool
 	p.mu.Lock()
 	if p.ups[server] == u {
 		p.lists[server] = mirrored
+		delete(p.cached, server)
 		if p.drifted == nil {
 			p.drifted = map[string][]drift.Change{}
 		}

@@ -38,6 +38,10 @@ type Settings struct {
 	ListWait time.Duration
 	// PluginStartTimeout bounds a plugin's start and Info call.
 	PluginStartTimeout time.Duration
+	// Start says when a server whose tools the tool cache knows is
+	// started: StartLazy (when something needs it) or StartEager (with
+	// the proxy). A server entry's "start" overrides it.
+	Start string
 
 	// SchemaCompat rewrites mirrored input schemas that strict clients
 	// refuse ($ref, top-level oneOf/anyOf/allOf) and checks arguments
@@ -80,6 +84,7 @@ const (
 	EnvRequestTimeout    = "ICA_MCP_PROXY_UPSTREAM_REQUEST_TIMEOUT_S"
 	EnvListWait          = "ICA_MCP_PROXY_LIST_WAIT_S"
 	EnvPluginStart       = "ICA_MCP_PROXY_PLUGIN_START_TIMEOUT_S"
+	EnvStart             = "ICA_MCP_PROXY_START"
 	EnvMirror            = "ICA_MCP_PROXY_MIRROR"
 	EnvSchemaCompat      = "ICA_MCP_PROXY_SCHEMA_COMPAT"
 	EnvToolNameMax       = "ICA_MCP_PROXY_TOOL_NAME_MAX"
@@ -108,6 +113,7 @@ func Load(getenv func(string) string) (Settings, []string) {
 		RequestTimeout:     r.seconds(EnvRequestTimeout, 120),
 		ListWait:           r.seconds(EnvListWait, 10),
 		PluginStartTimeout: r.seconds(EnvPluginStart, 10),
+		Start:              r.start(),
 		Separator:          r.separator(),
 		MirrorNone:         r.mirrorNone(),
 		SchemaCompat:       r.bool(EnvSchemaCompat, false),
@@ -141,6 +147,25 @@ func (r *reader) nameMax() int {
 		return MinToolNameMax
 	}
 	return n
+}
+
+// The values of Start.
+const (
+	StartLazy  = "lazy"
+	StartEager = "eager"
+)
+
+// start reads when cached servers start (lazy by default).
+func (r *reader) start() string {
+	switch v := strings.ToLower(strings.TrimSpace(r.getenv(EnvStart))); v {
+	case "", StartLazy:
+		return StartLazy
+	case StartEager:
+		return StartEager
+	default:
+		r.warn(EnvStart, v, "lazy or eager")
+		return StartLazy
+	}
 }
 
 // Pooled reports whether upstream sessions are kept between calls.

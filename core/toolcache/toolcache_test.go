@@ -53,3 +53,38 @@ func TestCache(t *testing.T) {
 		t.Fatal("a broken file gave a list")
 	}
 }
+
+// A lazily started server's prompts and resources are kept beside its
+// tools; listing one kind keeps the others, and an edited entry drops all.
+func TestOtherLists(t *testing.T) {
+	dir := t.TempDir()
+	tools := []json.RawMessage{json.RawMessage(`{"name":"echo"}`)}
+	prompts := []json.RawMessage{json.RawMessage(`{"name":"greet"}`)}
+	c := New(dir)
+	c.PutList("demo", "fp1", "prompts", prompts)
+	if c.Has("demo", "fp1") {
+		t.Fatal("prompts alone made the tools known")
+	}
+	c.Put("demo", "fp1", tools)
+	c.PutList("demo", "fp1", "resources", []json.RawMessage{})
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	again := New(dir)
+	if got, ok := again.GetList("demo", "fp1", "prompts"); !ok || len(got) != 1 || string(got[0]) != `{"name":"greet"}` {
+		t.Fatalf("prompts: %s %v", got, ok)
+	}
+	if got, ok := again.GetList("demo", "fp1", "resources"); !ok || len(got) != 0 {
+		t.Fatalf("an empty resource list is a list: %s %v", got, ok)
+	}
+	if _, ok := again.GetList("demo", "fp1", "resourceTemplates"); ok {
+		t.Fatal("templates never listed are known")
+	}
+	if !again.Has("demo", "fp1") {
+		t.Fatal("tools lost by listing the prompts")
+	}
+	again.Put("demo", "fp2", tools)
+	if _, ok := again.GetList("demo", "fp2", "prompts"); ok {
+		t.Fatal("an edited entry kept the old entry's prompts")
+	}
+}

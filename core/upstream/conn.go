@@ -19,6 +19,8 @@ import (
 	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/tidwall/gjson"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 )
@@ -116,7 +118,7 @@ func Dial(ctx context.Context, tc sdk.TransportClient, pluginName string, spec s
 				return nil, err
 			}
 		}
-		return nil, &PluginError{Server: spec.Server, Plugin: pluginName, Err: err}
+		return nil, &PluginError{Server: spec.Server, Plugin: pluginName, Err: err, Broke: status.Code(err) == codes.Unavailable}
 	}
 	c := &Conn{
 		server:    spec.Server,
@@ -405,7 +407,7 @@ func (c *Conn) start(method string, params json.RawMessage, revise bool, timeout
 		}
 		cerr := c.Err()
 		if cerr == nil {
-			cerr = &PluginError{Server: c.server, Plugin: c.plugin, Err: err}
+			cerr = &PluginError{Server: c.server, Plugin: c.plugin, Err: err, Broke: true}
 		}
 		c.finish(id, Reply{}, cerr)
 	}
@@ -531,7 +533,7 @@ func (c *Conn) readLoop() {
 			if errors.Is(err, io.EOF) {
 				c.fail(ErrClosed)
 			} else {
-				c.fail(&PluginError{Server: c.server, Plugin: c.plugin, Err: err})
+				c.fail(&PluginError{Server: c.server, Plugin: c.plugin, Err: err, Broke: true})
 			}
 			return
 		}

@@ -22,12 +22,17 @@ func (e *ExitedError) Error() string {
 	return fmt.Sprintf("server %q: %s", e.Server, e.Exited)
 }
 
-// PluginError says the transport plugin failed (crashed, or its connection
-// broke) under a session.
+// PluginError says the transport plugin failed under a session, or could
+// not open one.
 type PluginError struct {
 	Server string
 	Plugin string
 	Err    error
+	// Broke says the plugin itself failed (its process crashed, its
+	// connection broke, it could not be started) rather than answered
+	// with an error about the upstream: the plugin host restarts it on
+	// its own terms, and the upstream is not held to have failed.
+	Broke bool
 }
 
 func (e *PluginError) Error() string {

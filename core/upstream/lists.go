@@ -35,6 +35,13 @@ var kinds = [numKinds]struct {
 	KindPrompts:           {"prompts/list", "prompts", "notifications/prompts/list_changed"},
 }
 
+// Field is the name of the list's field in its result ("prompts"), which
+// names it in the tool cache too.
+func (k Kind) Field() string { return kinds[k].field }
+
+// ChangedMethod is the notification that says the list changed.
+func (k Kind) ChangedMethod() string { return kinds[k].changed }
+
 // kindsChangedBy returns the lists a list_changed notification makes stale.
 func kindsChangedBy(method string) []Kind {
 	var out []Kind

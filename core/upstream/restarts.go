@@ -1,14 +1,19 @@
 package upstream
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"time"
 )
 
 // A server that fails at once, again and again (a crash at start, a bad
 // command), is started again only after a growing pause, and at most
-// maxStartsPerMinute times a minute; calls in between fail at once with
-// the reason instead of starting it again.
+// maxStartsPerMinute times a minute. A call that comes during a pause
+// waits for it when its own timeout leaves the time; past the budget of
+// starts, calls fail at once with the reason instead of starting it again.
+// Only the upstream's own failures count: a transport plugin that crashed
+// under it is the plugin host's to restart (see pluginhost).
 const (
 	maxStartsPerMinute = 5
 	// healthyAfter is how long a session must last for its end not to
@@ -33,6 +38,9 @@ type CrashLoopError struct {
 	Starts  int
 	Last    string
 	RetryIn time.Duration
+	// Budget says the server used up its starts for the minute; otherwise
+	// it only pauses between failed starts, and a call may wait.
+	Budget bool
 }
 
 func (e *CrashLoopError) Error() string {
@@ -50,11 +58,14 @@ func (r *restarts) paused(server string, now time.Time) error {
 	}
 	r.starts = recent
 	wait := r.until.Sub(now)
+	budget := false
 	if len(recent) >= maxStartsPerMinute {
-		wait = max(wait, recent[0].Add(time.Minute).Sub(now))
+		if w := recent[0].Add(time.Minute).Sub(now); w > wait {
+			wait, budget = w, true
+		}
 	}
 	if wait > 0 && r.failures > 0 {
-		return &CrashLoopError{Server: server, Starts: len(recent), Last: r.last, RetryIn: wait}
+		return &CrashLoopError{Server: server, Starts: len(recent), Last: r.last, RetryIn: wait, Budget: budget}
 	}
 	return nil
 }
@@ -94,3 +105,29 @@ func (r *restarts) ended(since time.Time, why string, now time.Time) {
 
 // reset forgets the failures: a session that lasted, or new credentials.
 func (r *restarts) reset() { r.failures, r.until, r.last = 0, time.Time{}, "" }
+
+// waitable says how long a caller whose context is ctx may wait for err's
+// pause to end before starting the server: a pause, not a spent budget,
+// that ends before ctx does. ok is false when it must fail now.
+func waitable(ctx context.Context, err error) (wait time.Duration, ok bool) {
+	cl, isPause := errors.AsType[*CrashLoopError](err)
+	if !isPause || cl.Budget {
+		return 0, false
+	}
+	if deadline, has := ctx.Deadline(); has && time.Until(deadline) <= cl.RetryIn {
+		return 0, false
+	}
+	return cl.RetryIn, true
+}
+
+// sleep waits d, or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

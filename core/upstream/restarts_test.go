@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -44,5 +45,44 @@ func TestRestartsBackOff(t *testing.T) {
 	r.ended(now.Add(2*time.Minute), "exit 1", now.Add(3*time.Minute))
 	if err := r.allow("s", now.Add(3*time.Minute)); err != nil {
 		t.Fatalf("after a healthy session: %v", err)
+	}
+}
+
+// A pause between failed starts may be waited out by a call whose
+// timeout leaves the time; a spent budget of starts may not.
+func TestWaitable(t *testing.T) {
+	var r restarts
+	now := time.Now()
+	r.failed("exit 1", now)
+	r.failed("exit 1", now) // second failure in a row: a 1 s pause
+	pause := r.paused("s", now)
+	if pause == nil {
+		t.Fatal("no pause after two failures")
+	}
+	long, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if wait, ok := waitable(long, pause); !ok || wait <= 0 || wait > time.Second {
+		t.Fatalf("a minute's timeout and a 1 s pause: %s %v", wait, ok)
+	}
+	short, cancel2 := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel2()
+	if _, ok := waitable(short, pause); ok {
+		t.Fatal("a 200 ms timeout waits for a 1 s pause")
+	}
+	var b restarts
+	for i := range maxStartsPerMinute {
+		at := now.Add(time.Duration(i) * 10 * time.Millisecond)
+		b.starts = append(b.starts, at)
+	}
+	b.failures = 1
+	spent := b.paused("s", now.Add(time.Second))
+	if cl, ok := errors.AsType[*CrashLoopError](spent); !ok || !cl.Budget {
+		t.Fatalf("five starts in a second: %v", spent)
+	}
+	if _, ok := waitable(long, spent); ok {
+		t.Fatal("a spent budget is waited for")
+	}
+	if _, ok := waitable(long, errors.New("exit 1")); ok {
+		t.Fatal("another error is waited for")
 	}
 }

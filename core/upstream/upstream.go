@@ -181,6 +181,14 @@ func (u *Upstream) ServerCapabilities() *mcp.ServerCapabilities {
 	return u.caps
 }
 
+// Live says whether a session is open now: a request is sent at once,
+// without starting the server first.
+func (u *Upstream) Live() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.conn != nil && u.conn.Err() == nil
+}
+
 // NotifyLive sends a notification to the live session, if there is one;
 // it starts none.
 func (u *Upstream) NotifyLive(method string, params json.RawMessage) {
@@ -290,7 +298,7 @@ func (u *Upstream) explain(ctx context.Context, method string, err error) error 
 // acquire returns a live session and a release func to call when done.
 func (u *Upstream) acquire(ctx context.Context) (*Conn, func(), error) {
 	if !u.spec.Pooled {
-		if err := u.mayStart(); err != nil {
+		if err := u.mayStart(ctx); err != nil {
 			return nil, nil, err
 		}
 		conn, err := u.dial(ctx)
@@ -319,7 +327,14 @@ func (u *Upstream) acquire(ctx context.Context) (*Conn, func(), error) {
 		if call == nil {
 			if err := u.allowStart(); err != nil {
 				u.mu.Unlock()
-				return nil, nil, err
+				wait, ok := waitable(ctx, err)
+				if !ok {
+					return nil, nil, err
+				}
+				if err := sleep(ctx, wait); err != nil {
+					return nil, nil, err
+				}
+				continue
 			}
 			call = &dialCall{done: make(chan struct{})}
 			u.dialing = call
@@ -377,7 +392,9 @@ func (u *Upstream) dial(ctx context.Context) (*Conn, error) {
 			err = &TimeoutError{Server: u.name, Method: "initialize", After: u.spec.RequestTimeout}
 		}
 		state := err
-		if _, login := errors.AsType[*AuthRequiredError](err); !login {
+		// A login wanted, or a plugin that broke, is no failure of the
+		// server's own: nothing to pause for.
+		if _, login := errors.AsType[*AuthRequiredError](err); !login && u.ownFailure(err) {
 			u.mu.Lock()
 			u.restarts.failed(err.Error(), time.Now())
 			// While a pause follows, the state says so (and why).
@@ -458,7 +475,7 @@ func (u *Upstream) authorized() bool {
 func (u *Upstream) dialWith(ctx context.Context, transport string, refresh bool) (*Conn, error) {
 	tc, pluginName, err := u.opener.Transport(ctx, transport)
 	if err != nil {
-		return nil, fmt.Errorf("server %q: %w", u.name, err)
+		return nil, &PluginError{Server: u.name, Plugin: transport, Err: err, Broke: true}
 	}
 	h := handlers{notify: u.onNotification}
 	if u.hooks.Request != nil {
@@ -558,11 +575,28 @@ func (u *Upstream) setError(err error) {
 	u.logger.Warn("upstream failed", "server", u.name, "error", err)
 }
 
-// mayStart refuses a start while a failing server's pause lasts.
-func (u *Upstream) mayStart() error {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.allowStart()
+// mayStart refuses a start while a failing server's pause lasts, after
+// waiting for the pause when ctx leaves the time.
+func (u *Upstream) mayStart(ctx context.Context) error {
+	for {
+		u.mu.Lock()
+		err := u.allowStart()
+		u.mu.Unlock()
+		wait, ok := waitable(ctx, err)
+		if err == nil || !ok {
+			return err
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+// ownFailure says whether err is the upstream's failure, which counts
+// toward its pause, rather than its transport plugin's.
+func (u *Upstream) ownFailure(err error) bool {
+	pe, ok := errors.AsType[*PluginError](err)
+	return !ok || !pe.Broke
 }
 
 // allowStart is mayStart with u.mu held; a refusal shows in the state.
@@ -585,7 +619,7 @@ func (u *Upstream) watch(conn *Conn, started time.Time) {
 		u.conn = nil
 	}
 	state := err
-	if err != nil && !errors.Is(err, ErrClosed) {
+	if err != nil && !errors.Is(err, ErrClosed) && u.ownFailure(err) {
 		u.restarts.ended(started, err.Error(), time.Now())
 		if paused := u.restarts.paused(u.name, time.Now()); paused != nil {
 			state = paused

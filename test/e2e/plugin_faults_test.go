@@ -62,6 +62,45 @@ func TestTransportPluginKilledMidCall(t *testing.T) {
 	}
 }
 
+// The upstream killed mid-call, then its transport plugin killed mid-call,
+// three times over: each next call, half a second later, works. Neither
+// failure makes the upstream a failing server: the upstream died once
+// (it is started again at once), and the plugin's crashes are the plugin
+// host's to pause for, which a call waits out.
+func TestRestartsAfterKills(t *testing.T) {
+	e := newEnv(t)
+	e.writeProject(t, map[string]any{"demo": demoServer()})
+	c := startProxy(t, e)
+	c.toolNames()
+	proxy := c.cmd.Process.Pid
+	midCall := func(kill func()) {
+		t.Helper()
+		failed := make(chan toolResult, 1)
+		go func() { failed <- decodeResult(t, c.callTool("demo.sleep", map[string]any{"ms": 30000})) }()
+		time.Sleep(300 * time.Millisecond) // the call reaches the upstream
+		kill()
+		select {
+		case r := <-failed:
+			if !r.IsError {
+				t.Fatalf("the call in flight: %+v", r)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the call in flight never failed")
+		}
+		time.Sleep(500 * time.Millisecond)
+		if r := decodeResult(t, c.callTool("demo.echo", map[string]any{"message": "again"})); r.text() != "again" {
+			t.Fatalf("the next call: %+v", r)
+		}
+	}
+	midCall(func() { killProcess(t, pluginPID(t, proxy, "ica-demo-upstre")) })
+	for range 3 {
+		midCall(func() { killProcess(t, pluginPID(t, proxy, "ica-plugin-tran")) })
+	}
+	if st := c.mirrorStatus().Servers["demo"]; st.State != "ok" {
+		t.Fatalf("mirror_status for demo: %+v", st)
+	}
+}
+
 // A plugin that hangs at start is given up after the start timeout and
 // killed; the call fails naming it, and the other servers work.
 func TestPluginHangingAtStart(t *testing.T) {

@@ -71,6 +71,7 @@ func TestWarmToolCache(t *testing.T) {
 	}
 	entry["tools"] = kept
 	writeJSON(t, cache, f)
+	e.set("ICA_MCP_PROXY_START=eager") // lazily, slow would not start (see TestLazyStart)
 	c = startProxy(t, e)
 	if names, took := listTimed(c); slices.Contains(names, "slow.add") || !slices.Contains(names, "slow.echo") || took > 2*time.Second {
 		t.Fatalf("list from the edited cache after %s: %v", took, names)

@@ -126,6 +126,10 @@ func TestTrustGate(t *testing.T) {
 	e.set("ICA_MCP_ALLOW_PROJECT_STDIO=1")
 	c = startProxy(t, e)
 	waitTool(t, c, "evil.echo")
+	// Its tools are cached from when it was trusted: it starts when used.
+	if got := decodeResult(t, c.callTool("evil.echo", map[string]any{"message": "let in"})).text(); got != "let in" {
+		t.Fatalf("evil.echo with the bypass: %q", got)
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for !ran() && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
