@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"context"
 	"io"
 	"os"
 	"os/signal"
@@ -11,6 +12,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/memtrim"
 )
 
 // Environment variables the host sets for its plugins.
@@ -53,6 +56,7 @@ func ServeTransport(impl Transport, opts ...ServeOption) {
 		cfg.logger = defaultPluginLogger()
 	}
 	sessions := newSessionSet()
+	go memtrim.Run(context.Background())
 	shutdown := func(why string) {
 		cfg.logger.Debug("shutting down", "reason", why)
 		sessions.closeAll(shutdownGrace)
@@ -90,6 +94,7 @@ func ServeAuth(impl Auth, opts ...ServeOption) {
 		cfg.logger.Debug("shutting down", "reason", why)
 		os.Exit(0)
 	})
+	go memtrim.Run(context.Background())
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: Handshake,
 		Plugins:         AuthPlugins(impl, cfg.logger),

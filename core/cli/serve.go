@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/frontend"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/memtrim"
 )
 
 // configPollInterval is how often config files are checked for changes.
@@ -76,6 +77,7 @@ func runServe(ctx context.Context, version string) error {
 
 	// The upstreams start on the client's first request, which says what
 	// it can do (they are told), or after a moment without one.
+	go memtrim.Run(ctx)
 	start := func() { a.proxy.Start(ctx, configPollInterval) }
 	fallback := time.AfterFunc(startWithoutInitialize, start)
 	defer fallback.Stop()

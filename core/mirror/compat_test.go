@@ -44,3 +44,38 @@ func TestCompatSchema(t *testing.T) {
 		}
 	}
 }
+
+// The arguments of a tool whose schema was rewritten are checked against
+// the original: draft-07 (definitions) and 2020-12 ($defs) references, a
+// top-level oneOf, formats and patterns.
+func TestCheckArgs(t *testing.T) {
+	for _, tc := range []struct {
+		name, schema string
+		fit, misfit  []string
+	}{{
+		name:   "draft-07",
+		schema: `{"$schema":"http://json-schema.org/draft-07/schema#","type":"object","properties":{"id":{"$ref":"#/definitions/id"},"n":{"type":"integer","minimum":1}},"required":["id"],"definitions":{"id":{"type":"string","pattern":"^[a-z]+$"}}}`,
+		fit:    []string{`{"id":"abc"}`, `{"id":"abc","n":2}`},
+		misfit: []string{`{}`, `{"id":"ABC"}`, `{"id":"abc","n":0}`, `{"id":"abc","n":1.5}`},
+	}, {
+		name:   "2020-12 oneOf",
+		schema: `{"type":"object","oneOf":[{"properties":{"id":{"$ref":"#/$defs/id"}},"required":["id"]},{"properties":{"url":{"type":"string"}},"required":["url"]}],"$defs":{"id":{"type":"string","pattern":"^[a-z]+$"}}}`,
+		fit:    []string{`{"id":"abc"}`, `{"url":"x"}`},
+		misfit: []string{`{}`, `{"id":"ABC"}`, `{"id":"abc","url":"x"}`},
+	}} {
+		tool := Tool{check: &argsCheck{schema: json.RawMessage(tc.schema)}}
+		for _, a := range tc.fit {
+			if err := tool.CheckArgs(json.RawMessage(a)); err != nil {
+				t.Errorf("%s: %s: %v", tc.name, a, err)
+			}
+		}
+		for _, a := range tc.misfit {
+			if err := tool.CheckArgs(json.RawMessage(a)); err == nil || !strings.Contains(err.Error(), "do not fit") {
+				t.Errorf("%s: %s fits: %v", tc.name, a, err)
+			}
+		}
+	}
+	if err := (Tool{check: &argsCheck{schema: json.RawMessage(`{"type":"object"}`)}}).CheckArgs(json.RawMessage(`{"a":`)); err == nil {
+		t.Error("arguments that are not JSON fit")
+	}
+}

@@ -31,8 +31,17 @@ func main() {
 	calls := flag.Int("calls", 20000, "calls per measurement")
 	starts := flag.Int("starts", 10, "cold starts to time")
 	peers := flag.String("peers", "test/peers", "folder with the npm peers; server-everything is measured too when installed")
-	only := flag.String("only", "", "\"large\": only the elicitation, start-up and large tool set tables")
+	only := flag.String("only", "", "\"large\": only the elicitation, start-up and large tool set tables; \"footprint\": only the memory, size and lazy start table")
 	flag.Parse()
+	if *only == "footprint" {
+		abs, _ := filepath.Abs(*bin)
+		peersAbs, _ := filepath.Abs(*peers)
+		if err := runFootprintOnly(abs, peersAbs, *starts); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *only == "large" {
 		abs, _ := filepath.Abs(*bin)
 		if err := runLargeOnly(abs, *peers, *starts); err != nil {
@@ -194,7 +203,29 @@ func run(bin, peers string, calls, starts int) error {
 		return fmt.Errorf("remote upstreams: %w", err)
 	}
 	printRemote(remote)
-	return runLarge(bin, home, starts)
+	if err := runLarge(bin, home, starts); err != nil {
+		return err
+	}
+	f, err := runFootprint(bin, peers, home, starts)
+	if err != nil {
+		return fmt.Errorf("footprint: %w", err)
+	}
+	printFootprint(f)
+	return nil
+}
+
+func runFootprintOnly(bin, peers string, starts int) error {
+	home, err := os.MkdirTemp("", "ica-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(home)
+	f, err := runFootprint(bin, peers, home, starts)
+	if err != nil {
+		return err
+	}
+	printFootprint(f)
+	return nil
 }
 
 // load runs n calls from conc goroutines and measures each.

@@ -14,6 +14,9 @@ type env struct {
 	home    string
 	project string
 	vars    []string // extra environment for the proxy
+	// bin is the proxy's executable when not the one under test's (see
+	// TestGoInstall).
+	bin string
 }
 
 func newEnv(t *testing.T) *env {
@@ -48,7 +51,11 @@ func (e *env) set(kv ...string) { e.vars = append(e.vars, kv...) }
 
 // command runs the proxy's CLI in the project directory.
 func (e *env) command(args ...string) *exec.Cmd {
-	cmd := exec.Command(proxyBin(), args...)
+	bin := e.bin
+	if bin == "" {
+		bin = proxyBin()
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = e.project
 	cmd.Env = e.environ()
 	return cmd
