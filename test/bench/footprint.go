@@ -28,13 +28,13 @@ type footprint struct {
 	lazyProcs, eagerProcs int
 	// calls are the 2000 calls over stdio and over HTTP, concurrency 8,
 	// with the CPU time of the core and of the transport's plugin.
-	calls [2]measure
-	servers               int
-	node                  bool
+	calls   [2]measure
+	servers int
+	node    bool
 }
 
 type procMem struct {
-	label               string
+	label                string
 	pss, anon, file, rss int // KiB
 }
 
