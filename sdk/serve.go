@@ -67,6 +67,7 @@ func ServeTransport(impl Transport, opts ...ServeOption) {
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: Handshake,
 		Plugins:         transportPluginSet(impl, cfg.logger, sessions),
+		TLSProvider:     serverTLS,
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes),
 				grpc.InitialWindowSize(windowBytes), grpc.InitialConnWindowSize(windowBytes))
@@ -98,6 +99,7 @@ func ServeAuth(impl Auth, opts ...ServeOption) {
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: Handshake,
 		Plugins:         AuthPlugins(impl, cfg.logger),
+		TLSProvider:     serverTLS,
 		GRPCServer:      plugin.DefaultGRPCServer,
 		Logger:          cfg.logger,
 	})

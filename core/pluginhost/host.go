@@ -272,6 +272,11 @@ func (h *Host) start(ctx context.Context, c Candidate) (*plugin.Client, sdk.Info
 		sdk.EnvLogLevel+"="+h.opts.Logger.GetLevel().String(),
 	)
 	cmd.ExtraFiles = []*os.File{h.parentR}
+	tlsConfig, tlsEnv, err := connTLS()
+	if err != nil {
+		return nil, sdk.Info{}, dispensed{}, err
+	}
+	cmd.Env = append(cmd.Env, tlsEnv...)
 	// go-plugin checks the file's sha256 again right before it starts it.
 	var secure *plugin.SecureConfig
 	if in, ok := h.opts.Verifier.(*Integrity); ok {
@@ -285,7 +290,7 @@ func (h *Host) start(ctx context.Context, c Candidate) (*plugin.Client, sdk.Info
 		Plugins:          sdk.HostPluginSet(),
 		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         true,
+		TLSConfig:        tlsConfig,
 		SkipHostEnv:      true,
 		Logger:           h.opts.Logger,
 		// Whatever a plugin prints on stdout besides the handshake goes

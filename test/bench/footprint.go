@@ -96,11 +96,8 @@ func runFootprint(bin, peers, parent string, starts int) (footprint, error) {
 	if err != nil {
 		return f, err
 	}
-	c, err := s.proxy(bin)
+	c, err := s.listed(bin)
 	if err != nil {
-		return f, err
-	}
-	if _, err := c.call("tools/list", `{}`); err != nil {
 		return f, err
 	}
 	core := c.cmd.Process.Pid
@@ -154,11 +151,8 @@ func runFootprint(bin, peers, parent string, starts int) (footprint, error) {
 				return f, err
 			}
 			// The first start fills the tool cache.
-			c, err := s.proxy(bin)
+			c, err := s.listed(bin)
 			if err != nil {
-				return f, err
-			}
-			if _, err := c.call("tools/list", `{}`); err != nil {
 				return f, err
 			}
 			time.Sleep(time.Second)
@@ -269,4 +263,17 @@ func processTree(pid int) []proc {
 		}
 	}
 	return out
+}
+
+// listed starts a proxy in s and lists its tools.
+func (s *scratch) listed(bin string) (*client, error) {
+	c, err := s.proxy(bin)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.call("tools/list", `{}`); err != nil {
+		c.close()
+		return nil, err
+	}
+	return c, nil
 }

@@ -412,22 +412,11 @@ func rssKiB(pid int) int {
 	return 0
 }
 
+// descendantNamed is the first process below pid named comm, or 0.
 func descendantNamed(pid int, comm string) int {
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		s := string(data)
-		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-		if open < 0 || close < 0 {
-			continue
-		}
-		fields := strings.Fields(s[close+2:])
-		if len(fields) > 1 && s[open+1:close] == comm && fields[1] == strconv.Itoa(pid) {
-			n, _ := strconv.Atoi(e.Name())
-			return n
+	for _, p := range processTree(pid) {
+		if p.comm == comm {
+			return p.pid
 		}
 	}
 	return 0

@@ -92,24 +92,7 @@ func TestLazyStart(t *testing.T) {
 	}
 
 	// Drop a.add from the cache: the real list, once a starts, restores it.
-	cache := filepath.Join(e.home, "mcp-tool-cache.json")
-	var f map[string]any
-	data, err := os.ReadFile(cache)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(data, &f); err != nil {
-		t.Fatal(err)
-	}
-	entry := f["servers"].(map[string]any)["a"].(map[string]any)
-	var kept []any
-	for _, tool := range entry["tools"].([]any) {
-		if !strings.Contains(tool.(string), `"add"`) {
-			kept = append(kept, tool)
-		}
-	}
-	entry["tools"] = kept
-	writeJSON(t, cache, f)
+	dropCachedTool(t, filepath.Join(e.home, "mcp-tool-cache.json"), "a", "add")
 
 	// Warm: everything is listed, nothing starts.
 	c = startProxy(t, e)

@@ -54,23 +54,7 @@ func TestWarmToolCache(t *testing.T) {
 
 	// The cached list is out of date (slow.add missing): served at once,
 	// then corrected with tools/list_changed.
-	data, err := os.ReadFile(cache)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f map[string]any
-	if err := json.Unmarshal(data, &f); err != nil {
-		t.Fatal(err)
-	}
-	entry := f["servers"].(map[string]any)["slow"].(map[string]any)
-	var kept []any
-	for _, tool := range entry["tools"].([]any) {
-		if !strings.Contains(tool.(string), `"add"`) {
-			kept = append(kept, tool)
-		}
-	}
-	entry["tools"] = kept
-	writeJSON(t, cache, f)
+	dropCachedTool(t, cache, "slow", "add")
 	e.set("ICA_MCP_PROXY_START=eager") // lazily, slow would not start (see TestLazyStart)
 	c = startProxy(t, e)
 	if names, took := listTimed(c); slices.Contains(names, "slow.add") || !slices.Contains(names, "slow.echo") || took > 2*time.Second {
@@ -91,4 +75,27 @@ func TestWarmToolCache(t *testing.T) {
 		t.Fatalf("an edited entry was served from the cache (%s): %v", took, names)
 	}
 	stop(c)
+}
+
+// dropCachedTool removes tool from server's list in the tool cache file,
+// so that the cached list is out of date.
+func dropCachedTool(t *testing.T, cache, server, tool string) {
+	t.Helper()
+	data, err := os.ReadFile(cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f map[string]any
+	if err := json.Unmarshal(data, &f); err != nil {
+		t.Fatal(err)
+	}
+	entry := f["servers"].(map[string]any)[server].(map[string]any)
+	var kept []any
+	for _, def := range entry["tools"].([]any) {
+		if !strings.Contains(def.(string), `"`+tool+`"`) {
+			kept = append(kept, def)
+		}
+	}
+	entry["tools"] = kept
+	writeJSON(t, cache, f)
 }
