@@ -25,8 +25,11 @@ const (
 	// (timers, keep-alives): less than this counts as idle.
 	quietBytes = 256 << 10
 	// busyBytes is what a process must have allocated since the last trim
-	// for another to be worth a collection.
-	busyBytes = 4 << 20
+	// for another to be worth a collection (a few milliseconds of CPU for
+	// the proxy's live heaps of one to two megabytes). 1 MiB is some five
+	// hundred calls through a plugin: at 4 MiB, a plugin used for a few
+	// hundred calls kept a heap sized for them.
+	busyBytes = 1 << 20
 )
 
 const allocsMetric = "/gc/heap/allocs:bytes"

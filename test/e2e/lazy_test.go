@@ -77,9 +77,9 @@ func stopProxy(c *rpc) {
 // replaces the cached one.
 func TestLazyStart(t *testing.T) {
 	e := newEnv(t)
-	starts := lazyServers(t, e, []string{"a", "b"}, nil)
+	starts := lazyServers(t, e, []string{"a", "b", "c"}, nil)
 
-	// Cold: the cache knows nothing, so both start on the first request.
+	// Cold: the cache knows nothing, so all start on the first request.
 	c := startProxy(t, e)
 	if names := c.toolNames(); !slices.Contains(names, "a.echo") || !slices.Contains(names, "b.echo") {
 		t.Fatalf("cold list: %v", names)
@@ -87,8 +87,8 @@ func TestLazyStart(t *testing.T) {
 	c.result("prompts/list", map[string]any{}) // cached for the warm start
 	c.result("resources/list", map[string]any{})
 	stopProxy(c)
-	if starts("a") != 1 || starts("b") != 1 {
-		t.Fatalf("cold start: a started %d times, b %d", starts("a"), starts("b"))
+	if starts("a") != 1 || starts("b") != 1 || starts("c") != 1 {
+		t.Fatalf("cold start: a started %d times, b %d, c %d", starts("a"), starts("b"), starts("c"))
 	}
 
 	// Drop a.add from the cache: the real list, once a starts, restores it.
@@ -108,11 +108,11 @@ func TestLazyStart(t *testing.T) {
 		t.Fatalf("resources of dormant servers, from the cache: %s", res)
 	}
 	time.Sleep(time.Second) // what an eager start would have needed
-	if st := serverStates(t, c); st["a"] != "not_started" || st["b"] != "not_started" {
+	if st := serverStates(t, c); st["a"] != "not_started" || st["b"] != "not_started" || st["c"] != "not_started" {
 		t.Fatalf("states before any call: %v", st)
 	}
-	if starts("a") != 1 || starts("b") != 1 {
-		t.Fatalf("a warm start started servers: a %d times, b %d", starts("a"), starts("b"))
+	if starts("a") != 1 || starts("b") != 1 || starts("c") != 1 {
+		t.Fatalf("a warm start started servers: a %d times, b %d, c %d", starts("a"), starts("b"), starts("c"))
 	}
 
 	// The first call starts its server, and says so.
@@ -152,11 +152,18 @@ func TestLazyStart(t *testing.T) {
 	if n := waitStarts(starts, "b", 2); n != 2 {
 		t.Fatalf("prompts/get started b %d times", n-1)
 	}
+	// So is proxy.list_tools naming it.
+	if r := decodeResult(t, c.callTool("proxy.list_tools", map[string]any{"server": "c"})); r.IsError || !strings.Contains(string(r.StructuredContent), `"add"`) {
+		t.Fatalf("proxy.list_tools for c: %+v", r)
+	}
+	if n := starts("c"); n != 2 {
+		t.Fatalf("proxy.list_tools started c %d times", n-1)
+	}
 	stopProxy(c)
 
 	// The CLI's commands report on the servers as they are: they start.
-	if out, err := e.command("servers").CombinedOutput(); err != nil || starts("a") != 3 || starts("b") != 3 {
-		t.Fatalf("servers: %v (a %d, b %d)\n%s", err, starts("a"), starts("b"), out)
+	if out, err := e.command("servers").CombinedOutput(); err != nil || starts("a") != 3 || starts("b") != 3 || starts("c") != 3 {
+		t.Fatalf("servers: %v (a %d, b %d, c %d)\n%s", err, starts("a"), starts("b"), starts("c"), out)
 	}
 }
 
