@@ -77,6 +77,12 @@ func (s stateSigner) open(token string, now time.Time) (heldState, error) {
 	if err1 != nil || err2 != nil || !hmac.Equal(mac, s.mac(payload)) {
 		return heldState{}, errStateForged
 	}
+	// The decoder skips CR and LF and ignores stray trailing bits, so
+	// other strings decode to the same bytes: only the one the proxy
+	// wrote is its token.
+	if enc.EncodeToString(payload) != payloadB64 || enc.EncodeToString(mac) != macB64 {
+		return heldState{}, errStateForged
+	}
 	var st heldState
 	if err := json.Unmarshal(payload, &st); err != nil {
 		return heldState{}, errStateForged
