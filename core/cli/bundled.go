@@ -10,6 +10,19 @@ import (
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/settings"
 )
 
+// selfExecutable is the path of this executable, symlinks resolved: the
+// file the bundled plugins are links to.
+func selfExecutable() (string, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	if resolved, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = resolved
+	}
+	return exe, nil
+}
+
 // ensureBundled installs the bundled plugins into $ICA_HOME/plugins when
 // any is missing or is another version of the proxy than this one, so
 // that `go install …@latest` is the whole install and an upgrade takes
@@ -25,12 +38,9 @@ func ensureBundled(bundled []string) {
 	}
 	s, _ := settings.Load(os.Getenv)
 	dir := PluginsDir(s)
-	exe, err := os.Executable()
+	exe, err := selfExecutable()
 	if err != nil {
 		return
-	}
-	if resolved, err := filepath.EvalSymlinks(exe); err == nil {
-		exe = resolved
 	}
 	self, err := os.Stat(exe)
 	if err != nil {

@@ -190,12 +190,9 @@ func installBundled(version string, bundled []string) error {
 		return err
 	}
 	defer a.close()
-	exe, err := os.Executable()
+	exe, err := selfExecutable()
 	if err != nil {
 		return err
-	}
-	if resolved, err := filepath.EvalSymlinks(exe); err == nil {
-		exe = resolved
 	}
 	if len(bundled) > 0 {
 		return installSelf(a, exe, bundled)

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/memo"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/mirror"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
 )
@@ -32,12 +33,8 @@ func (p *Proxy) Catalog(ctx context.Context, kind mirror.CatalogKind) *mirror.Ca
 	var wg sync.WaitGroup
 	for i, name := range names {
 		o, known := p.offers(name)
-		offered := o.Prompts
-		if kind != mirror.KindPrompts {
-			offered = o.Resources
-		}
 		u := p.upstream(name)
-		if u == nil || (known && !offered) {
+		if u == nil || (known && !offersKind(o, kind)) {
 			continue
 		}
 		if p.dormant(name) {
@@ -68,6 +65,15 @@ func (p *Proxy) Catalog(ctx context.Context, kind mirror.CatalogKind) *mirror.Ca
 	c := mirror.BuildCatalog(kind, in, p.limits(), p.opts.Settings.Separator)
 	p.catalogs.Store(kind, c)
 	return c
+}
+
+// offersKind says whether o includes kind: prompts, or resources and
+// their templates.
+func offersKind(o memo.Offers, kind mirror.CatalogKind) bool {
+	if kind == mirror.KindPrompts {
+		return o.Prompts
+	}
+	return o.Resources
 }
 
 // lastCatalog is the catalog last built of kind, or a new one.

@@ -43,10 +43,7 @@ func (p *Proxy) clientCapabilities() mcp.ClientCapabilities {
 // memoKey names a server in the memo: its name and the fingerprint of its
 // entry, so an edited entry is not judged by what the old one offered.
 func (p *Proxy) memoKey(server string) string {
-	p.mu.RLock()
-	cfg := p.cfg
-	p.mu.RUnlock()
-	if s := cfg.Server(server); s != nil {
+	if s := p.entry(server); s != nil {
 		return server + "@" + s.Fingerprint
 	}
 	return server

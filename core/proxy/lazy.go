@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/config"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/mirror"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/settings"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
@@ -23,9 +24,7 @@ import (
 // startsLazily says whether server waits to be needed: its entry's
 // "start", else ICA_MCP_PROXY_START.
 func (p *Proxy) startsLazily(server string) bool {
-	p.mu.RLock()
-	s := p.cfg.Server(server)
-	p.mu.RUnlock()
+	s := p.entry(server)
 	if s == nil {
 		return false
 	}
@@ -78,12 +77,16 @@ func (p *Proxy) Live(server string) bool {
 	return u != nil && u.Live()
 }
 
+// entry is server's config entry, or nil.
+func (p *Proxy) entry(server string) *config.Server {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.cfg.Server(server)
+}
+
 // cachedCatalog is a dormant server's list of kind from the tool cache.
 func (p *Proxy) cachedCatalog(server string, kind mirror.CatalogKind) ([]json.RawMessage, bool) {
-	c := p.opts.ToolCache
-	p.mu.RLock()
-	s := p.cfg.Server(server)
-	p.mu.RUnlock()
+	c, s := p.opts.ToolCache, p.entry(server)
 	if c == nil || s == nil {
 		return nil, false
 	}
@@ -93,29 +96,11 @@ func (p *Proxy) cachedCatalog(server string, kind mirror.CatalogKind) ([]json.Ra
 // keepCatalog records a server's list of kind in the tool cache and says
 // whether it differs from what the cache had.
 func (p *Proxy) keepCatalog(server string, kind mirror.CatalogKind, items []json.RawMessage) (changed bool) {
-	c := p.opts.ToolCache
-	p.mu.RLock()
-	s := p.cfg.Server(server)
-	p.mu.RUnlock()
+	c, s := p.opts.ToolCache, p.entry(server)
 	if c == nil || s == nil {
 		return false
 	}
-	field := catalogLists[kind].Field()
-	old, had := c.GetList(server, s.Fingerprint, field)
-	c.PutList(server, s.Fingerprint, field, items)
-	return !had || !sameItems(old, items)
-}
-
-func sameItems(a, b []json.RawMessage) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if string(a[i]) != string(b[i]) {
-			return false
-		}
-	}
-	return true
+	return c.PutList(server, s.Fingerprint, catalogLists[kind].Field(), items)
 }
 
 // woke is called when a session opens. The first session of a server
@@ -123,9 +108,9 @@ func sameItems(a, b []json.RawMessage) bool {
 // listing does, its resources and prompts so that a client that listed
 // the cached ones hears when they changed.
 func (p *Proxy) woke(server string) {
-	p.mu.Lock()
+	p.mu.RLock()
 	fromCache := p.cached[server]
-	p.mu.Unlock()
+	p.mu.RUnlock()
 	if !fromCache {
 		return
 	}
@@ -138,7 +123,7 @@ func (p *Proxy) woke(server string) {
 	}
 	go func() {
 		for kind, k := range catalogLists {
-			if offered := o.Resources && kind != mirror.KindPrompts || o.Prompts && kind == mirror.KindPrompts; !offered {
+			if !offersKind(o, kind) {
 				continue
 			}
 			ctx, cancel := context.WithTimeout(ctx, p.opts.Settings.RequestTimeout)

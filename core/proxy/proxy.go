@@ -439,13 +439,8 @@ func (p *Proxy) list(ctx context.Context, name string) {
 		return
 	}
 	p.log.Debug("listed tools", "server", name, "tools", len(tools))
-	if c := p.opts.ToolCache; c != nil {
-		p.mu.RLock()
-		s := p.cfg.Server(name)
-		p.mu.RUnlock()
-		if s != nil {
-			c.Put(name, s.Fingerprint, tools)
-		}
+	if c, s := p.opts.ToolCache, p.entry(name); c != nil && s != nil {
+		c.Put(name, s.Fingerprint, tools)
 	}
 	tools, changes := p.checkDrift(name, tools)
 	p.rebuildMu.Lock()

@@ -147,9 +147,10 @@ func (c *Cache) Put(server, fp string, tools []json.RawMessage) {
 	})
 }
 
-// PutList records one of server's other lists; see Put.
-func (c *Cache) PutList(server, fp, field string, items []json.RawMessage) {
-	c.update(server, fp, func(e *entry) bool {
+// PutList records one of server's other lists, and says whether it
+// differs from the one cached (or none was); see Put.
+func (c *Cache) PutList(server, fp, field string, items []json.RawMessage) (changed bool) {
+	return c.update(server, fp, func(e *entry) bool {
 		if cur, ok := e.Lists[field]; ok && same(cur, items) {
 			return false
 		}
@@ -164,8 +165,9 @@ func (c *Cache) PutList(server, fp, field string, items []json.RawMessage) {
 }
 
 // update changes server's entry (a new one if fp is not its fingerprint)
-// and schedules a write if change says it changed anything.
-func (c *Cache) update(server, fp string, change func(*entry) bool) {
+// and schedules a write if change says it changed anything, which it
+// returns.
+func (c *Cache) update(server, fp string, change func(*entry) bool) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.current(server, fp)
@@ -173,12 +175,13 @@ func (c *Cache) update(server, fp string, change func(*entry) bool) {
 		e = entry{Fingerprint: fp}
 	}
 	if !change(&e) {
-		return
+		return false
 	}
 	c.dirty[server] = e
 	if c.timer == nil {
 		c.timer = time.AfterFunc(flushDelay, func() { _ = c.Flush() })
 	}
+	return true
 }
 
 // Flush writes what is pending now.

@@ -120,9 +120,15 @@ func waitable(ctx context.Context, err error) (wait time.Duration, ok bool) {
 	return cl.RetryIn, true
 }
 
-// sleep waits d, or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
+// waitOut waits for the pause err reports to end, and returns nil for
+// the caller to try the start again; it returns err when the caller must
+// fail now instead (see waitable), or ctx's error if ctx ends first.
+func waitOut(ctx context.Context, err error) error {
+	wait, ok := waitable(ctx, err)
+	if !ok {
+		return err
+	}
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
 	case <-t.C:

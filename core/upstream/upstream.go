@@ -327,11 +327,7 @@ func (u *Upstream) acquire(ctx context.Context) (*Conn, func(), error) {
 		if call == nil {
 			if err := u.allowStart(); err != nil {
 				u.mu.Unlock()
-				wait, ok := waitable(ctx, err)
-				if !ok {
-					return nil, nil, err
-				}
-				if err := sleep(ctx, wait); err != nil {
+				if err := waitOut(ctx, err); err != nil {
 					return nil, nil, err
 				}
 				continue
@@ -394,7 +390,7 @@ func (u *Upstream) dial(ctx context.Context) (*Conn, error) {
 		state := err
 		// A login wanted, or a plugin that broke, is no failure of the
 		// server's own: nothing to pause for.
-		if _, login := errors.AsType[*AuthRequiredError](err); !login && u.ownFailure(err) {
+		if _, login := errors.AsType[*AuthRequiredError](err); !login && ownFailure(err) {
 			u.mu.Lock()
 			u.restarts.failed(err.Error(), time.Now())
 			// While a pause follows, the state says so (and why).
@@ -582,11 +578,10 @@ func (u *Upstream) mayStart(ctx context.Context) error {
 		u.mu.Lock()
 		err := u.allowStart()
 		u.mu.Unlock()
-		wait, ok := waitable(ctx, err)
-		if err == nil || !ok {
-			return err
+		if err == nil {
+			return nil
 		}
-		if err := sleep(ctx, wait); err != nil {
+		if err := waitOut(ctx, err); err != nil {
 			return err
 		}
 	}
@@ -594,7 +589,7 @@ func (u *Upstream) mayStart(ctx context.Context) error {
 
 // ownFailure says whether err is the upstream's failure, which counts
 // toward its pause, rather than its transport plugin's.
-func (u *Upstream) ownFailure(err error) bool {
+func ownFailure(err error) bool {
 	pe, ok := errors.AsType[*PluginError](err)
 	return !ok || !pe.Broke
 }
@@ -619,7 +614,7 @@ func (u *Upstream) watch(conn *Conn, started time.Time) {
 		u.conn = nil
 	}
 	state := err
-	if err != nil && !errors.Is(err, ErrClosed) && u.ownFailure(err) {
+	if err != nil && !errors.Is(err, ErrClosed) && ownFailure(err) {
 		u.restarts.ended(started, err.Error(), time.Now())
 		if paused := u.restarts.paused(u.name, time.Now()); paused != nil {
 			state = paused

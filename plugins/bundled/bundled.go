@@ -11,7 +11,8 @@
 package bundled
 
 import (
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/auth-client-credentials/clientcreds"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/auth-device/device"
@@ -33,14 +34,7 @@ var plugins = map[string]func(version string){
 }
 
 // Names lists the bundled plugins' file names, sorted.
-func Names() []string {
-	out := make([]string, 0, len(plugins))
-	for n := range plugins {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
-}
+func Names() []string { return slices.Sorted(maps.Keys(plugins)) }
 
 // Serve serves the bundled plugin named name (the executable's base name)
 // and reports true once it has ended; it reports false at once when name
