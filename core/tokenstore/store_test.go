@@ -243,10 +243,20 @@ func TestKilledWhileWriting(t *testing.T) {
 	for round := range 200 {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperWriter$", "-test.count=1")
 		cmd.Env = append(os.Environ(), "TOKENSTORE_HELPER=1", "TOKENSTORE_HOME="+home, "TOKENSTORE_PROGRESS="+progress)
+		// The kill is timed from the moment the writer starts writing, not
+		// from its start: on a loaded machine a test binary can take longer
+		// to start than the longest pause, and no kill would land in a write.
+		ready, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.ExtraFiles = []*os.File{w}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Duration(5+round%37) * time.Millisecond)
+		w.Close()
+		waitReady(t, ready, round)
+		time.Sleep(time.Duration(1+round%37) * time.Millisecond)
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 
@@ -284,6 +294,17 @@ func TestKilledWhileWriting(t *testing.T) {
 	}
 }
 
+// waitReady waits, at most 30 s, for the writer to say it is about to write.
+func waitReady(t *testing.T, ready *os.File, round int) {
+	t.Helper()
+	defer ready.Close()
+	_ = ready.SetReadDeadline(time.Now().Add(30 * time.Second))
+	buf := make([]byte, 1)
+	if _, err := ready.Read(buf); err != nil {
+		t.Fatalf("round %d: the writer never started: %v", round, err)
+	}
+}
+
 func lastLine(t *testing.T, path string) int {
 	data, err := os.ReadFile(path)
 	if err != nil && !os.IsNotExist(err) {
@@ -308,6 +329,12 @@ func TestHelperWriter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Fd 3 is the pipe TestKilledWhileWriting waits on.
+	ready := os.NewFile(3, "ready")
+	if _, err := ready.Write([]byte{1}); err != nil {
+		t.Fatal(err)
+	}
+	ready.Close()
 	for {
 		var next int
 		err := s.Update(context.Background(), "srv", func(cur Token, ok bool) (Token, bool, error) {
