@@ -81,9 +81,10 @@ func revisionError(rev revision) json.RawMessage {
 }
 
 // removedMethods are the requests 2026-07-28 took away; a modern request
-// for one is refused as unknown, as the revision says. (initialize and
-// ping are mcp-go's, which refuses them the same way.)
+// for one is refused as unknown, as the revision says.
 var removedMethods = map[string]bool{
+	string(mcp.MethodInitialize):           true,
+	string(mcp.MethodPing):                 true,
 	string(mcp.MethodSetLogLevel):          true,
 	string(mcp.MethodResourcesSubscribe):   true,
 	string(mcp.MethodResourcesUnsubscribe): true,

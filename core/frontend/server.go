@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -14,7 +15,6 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/mark3labs/mcp-go/mcp"
-	"github.com/mark3labs/mcp-go/server"
 	"github.com/tidwall/gjson"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/broker"
@@ -34,7 +34,6 @@ const drainTimeout = 5 * time.Second
 type Server struct {
 	p       *proxy.Proxy
 	broker  *broker.Broker
-	mcp     atomic.Pointer[server.MCPServer]
 	log     hclog.Logger
 	version string
 
@@ -87,36 +86,6 @@ func (s *Server) offered() memo.Offers {
 		return *o
 	}
 	return memo.Offers{}
-}
-
-// newMCP builds the mcp-go server that answers initialize, ping and the
-// like, declaring resources and prompts only when some upstream offers
-// them.
-func newMCP(version, instructions string, o memo.Offers) *server.MCPServer {
-	opts := []server.ServerOption{
-		server.WithToolCapabilities(true),
-		server.WithLogging(),
-		server.WithInstructions(instructions),
-	}
-	if o.Resources {
-		opts = append(opts, server.WithResourceCapabilities(true, true))
-	}
-	if o.Prompts {
-		opts = append(opts, server.WithPromptCapabilities(true))
-	}
-	if o.Completions {
-		opts = append(opts, server.WithCompletions())
-	}
-	if o.Tasks {
-		// Tool calls as tasks (2025-11-25), when an upstream runs them: the
-		// proxy passes them through (tasks.go).
-		opts = append(opts, server.WithTaskCapabilities(true, true, true))
-	}
-	if o.TasksExtension {
-		// The same in 2026-07-28's form, the tasks extension.
-		opts = append(opts, server.WithExtensions(map[string]any{proxy.TasksExtension: map[string]any{}}))
-	}
-	return server.NewMCPServer("ica-mcp-proxy", version, opts...)
 }
 
 // call is one request in flight, cancellable by the client.
@@ -191,7 +160,6 @@ func New(p *proxy.Proxy, b *broker.Broker, version string, logger hclog.Logger) 
 		inflight: make(map[string]*call),
 		signer:   newStateSigner(),
 	}
-	s.mcp.Store(newMCP(version, b.Instructions(), memo.Offers{}))
 	return s
 }
 
@@ -325,7 +293,6 @@ func (s *Server) handle(ctx context.Context, msg []byte) {
 		case "notifications/roots/list_changed":
 			s.p.NotifyUpstreams(env.Method, env.Params)
 		}
-		s.mcp.Load().HandleMessage(ctx, msg) // notifications have no answer
 	case env.Method == string(mcp.MethodInitialize) && !env.rev.modern:
 		// In order, before anything that depends on it.
 		s.initialize(ctx, env, msg)
@@ -338,7 +305,7 @@ func (s *Server) handle(ctx context.Context, msg []byte) {
 			s.modernSeen.Store(true)
 		}
 		if env.rev.modern && removedMethods[env.Method] {
-			s.writeError(env.ID, mcp.METHOD_NOT_FOUND, env.Method+" was removed in protocol version 2026-07-28")
+			s.writeError(env.ID, mcp.METHOD_NOT_FOUND, fmt.Sprintf("%q was removed in protocol version 2026-07-28", env.Method))
 			return
 		}
 		if !s.opened.Load() {
@@ -353,22 +320,33 @@ func (s *Server) handle(ctx context.Context, msg []byte) {
 // initialize records what the client can do, starts the upstreams, and
 // answers with what the upstreams offer.
 func (s *Server) initialize(ctx context.Context, env envelope, msg []byte) {
+	if !jsonrpc2(msg) {
+		s.writeError(env.ID, mcp.INVALID_REQUEST, "Invalid JSON-RPC version")
+		return
+	}
 	var p struct {
-		Capabilities mcp.ClientCapabilities `json:"capabilities"`
+		ProtocolVersion string                 `json:"protocolVersion"`
+		Capabilities    mcp.ClientCapabilities `json:"capabilities"`
 	}
-	caps := &p.Capabilities
-	if err := json.Unmarshal(env.Params, &p); err != nil {
-		caps = nil
-	} else {
-		s.clientCaps.Store(caps)
+	if !paramsObject(env.Params) {
+		s.unparsable(env, "params is not an object")
+		return
 	}
+	if len(env.Params) > 0 {
+		if err := json.Unmarshal(env.Params, &p); err != nil {
+			// Nothing starts for a handshake that cannot be read.
+			s.unparsable(env, err.Error())
+			return
+		}
+	}
+	s.clientCaps.Store(&p.Capabilities)
 	s.handshaken.Store(true)
-	s.open(ctx, caps, true)
-	s.writeMessage(s.mcp.Load().HandleMessage(ctx, msg))
+	s.open(ctx, &p.Capabilities, true)
+	s.answerInitialize(env, p.ProtocolVersion)
 }
 
 // open starts the upstreams, telling them caps (what the client can do),
-// and builds the mcp-go server that declares what they offer. It runs on
+// and learns what they offer, which the proxy then declares. It runs on
 // the client's first request; again, on every initialize, which re-reads
 // what the upstreams offer.
 func (s *Server) open(ctx context.Context, caps *mcp.ClientCapabilities, again bool) {
@@ -387,7 +365,6 @@ func (s *Server) open(ctx context.Context, caps *mcp.ClientCapabilities, again b
 	// wait; the capabilities must not take longer.
 	o := s.p.Offers(ctx, min(offersWait, s.p.ListWait()))
 	s.offers.Store(&o)
-	s.mcp.Store(newMCP(s.version, s.broker.Instructions(), o))
 	s.opened.Store(true)
 }
 
@@ -435,11 +412,10 @@ func (s *Server) spawn(ctx context.Context, env envelope, msg []byte) {
 			// what the upstreams offer now, not at its first request.
 			if o := s.p.Offers(ctx, 0); o != s.offered() {
 				s.offers.Store(&o)
-				s.mcp.Store(newMCP(s.version, s.broker.Instructions(), o))
 			}
-			s.writeMessage(s.mcp.Load().HandleMessage(ctx, msg))
+			s.answerOwn(env, msg)
 		default:
-			s.writeMessage(s.mcp.Load().HandleMessage(ctx, msg))
+			s.answerOwn(env, msg)
 		}
 	}()
 }
@@ -457,18 +433,6 @@ func (s *Server) cancelled(params json.RawMessage) {
 		c.cancelled.Store(true)
 		c.cancel()
 	}
-}
-
-func (s *Server) writeMessage(m mcp.JSONRPCMessage) {
-	if m == nil {
-		return
-	}
-	data, err := json.Marshal(m)
-	if err != nil {
-		s.log.Error("could not encode an answer", "error", err)
-		return
-	}
-	s.write(data)
 }
 
 func (s *Server) write(parts ...[]byte) {

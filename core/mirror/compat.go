@@ -3,12 +3,13 @@ package mirror
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"sync"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/google/jsonschema-go/jsonschema"
 )
 
 // Some clients refuse input schemas that JSON Schema allows: $ref and
@@ -227,7 +228,7 @@ func compatDefinition(def json.RawMessage) (json.RawMessage, json.RawMessage) {
 type argsCheck struct {
 	once   sync.Once
 	schema json.RawMessage
-	sch    *jsonschema.Schema
+	sch    *jsonschema.Resolved
 	err    error
 }
 
@@ -240,17 +241,16 @@ func (t Tool) CheckArgs(args json.RawMessage) error {
 		return nil
 	}
 	c.once.Do(func() {
-		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(c.schema))
-		if err != nil {
+		// google/jsonschema-go (draft 2020-12 and draft-07) is the
+		// validator mcp-go's types already bring; it compiles no
+		// meta-schemas at start-up, which every process of the one
+		// executable would pay for.
+		var sch jsonschema.Schema
+		if err := json.Unmarshal(c.schema, &sch); err != nil {
 			c.err = err
 			return
 		}
-		comp := jsonschema.NewCompiler()
-		if err := comp.AddResource("inputSchema.json", doc); err != nil {
-			c.err = err
-			return
-		}
-		c.sch, c.err = comp.Compile("inputSchema.json")
+		c.sch, c.err = sch.Resolve(nil)
 	})
 	if c.err != nil {
 		return nil // a schema the validator cannot read: leave it to the upstream
@@ -258,9 +258,14 @@ func (t Tool) CheckArgs(args json.RawMessage) error {
 	if len(args) == 0 || string(args) == "null" {
 		args = json.RawMessage("{}")
 	}
-	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(args))
-	if err != nil {
+	// Numbers as float64, which the validator reads (not json.Number).
+	dec := json.NewDecoder(bytes.NewReader(args))
+	var v any
+	if err := dec.Decode(&v); err != nil {
 		return fmt.Errorf("the arguments are not valid JSON: %w", err)
+	}
+	if dec.More() {
+		return errors.New("the arguments are not valid JSON: more than one value")
 	}
 	if err := c.sch.Validate(v); err != nil {
 		return fmt.Errorf("the arguments do not fit the tool's input schema: %v", err)

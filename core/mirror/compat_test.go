@@ -58,6 +58,11 @@ func TestCheckArgs(t *testing.T) {
 		fit:    []string{`{"id":"abc"}`, `{"id":"abc","n":2}`},
 		misfit: []string{`{}`, `{"id":"ABC"}`, `{"id":"abc","n":0}`, `{"id":"abc","n":1.5}`},
 	}, {
+		name:   "definitions without $schema",
+		schema: `{"type":"object","properties":{"id":{"$ref":"#/definitions/id"}},"required":["id"],"definitions":{"id":{"type":"string","maxLength":3}}}`,
+		fit:    []string{`{"id":"abc"}`},
+		misfit: []string{`{"id":"abcd"}`, `{"id":1}`},
+	}, {
 		name:   "2020-12 oneOf",
 		schema: `{"type":"object","oneOf":[{"properties":{"id":{"$ref":"#/$defs/id"}},"required":["id"]},{"properties":{"url":{"type":"string"}},"required":["url"]}],"$defs":{"id":{"type":"string","pattern":"^[a-z]+$"}}}`,
 		fit:    []string{`{"id":"abc"}`, `{"url":"x"}`},

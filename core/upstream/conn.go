@@ -15,8 +15,6 @@ import (
 	"unsafe"
 
 	"github.com/hashicorp/go-hclog"
-	"github.com/mark3labs/mcp-go/client"
-	"github.com/mark3labs/mcp-go/client/transport"
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/tidwall/gjson"
 	"google.golang.org/grpc/codes"
@@ -68,10 +66,7 @@ const (
 // ClientInfo is what the proxy tells upstreams about itself.
 var ClientInfo = mcp.Implementation{Name: "ica-mcp-proxy", Version: "dev"}
 
-// Conn is one live MCP session with an upstream. It implements mcp-go's
-// transport.Interface (and the bidirectional extension), which the proxy
-// uses for the initialize handshake and for answering the upstream's own
-// requests such as ping.
+// Conn is one live MCP session with an upstream.
 type Conn struct {
 	server    string
 	transport string
@@ -88,11 +83,7 @@ type Conn struct {
 	done     chan struct{}
 	readDone chan struct{} // closed when the read loop returns
 
-	handlerMu  sync.RWMutex
-	reqHandler transport.RequestHandler
-
 	init *mcp.InitializeResult
-	mcpc *client.Client
 	// meta is set when the upstream speaks the stateless 2026-07-28
 	// revision: the _meta members every request must carry, and the same
 	// as raw object members (metaRaw).
@@ -136,44 +127,40 @@ func Dial(ctx context.Context, tc sdk.TransportClient, pluginName string, spec s
 	// The stateless 2026-07-28 revision is tried first (server/discover),
 	// falling back to the initialize handshake; the outcome is remembered
 	// per server, so later sessions skip the probe.
-	var opts []client.ClientOption
-	stateless := h.revision != RevisionInitialize
-	if h.revision == "" {
-		var err error
-		if stateless, err = c.probe(ctx, spec.Transport != "http"); err != nil {
+	var init *mcp.InitializeResult
+	version := ""
+	if h.revision != RevisionInitialize {
+		// A server known to be stateless is asked without the ping: it
+		// answers server/discover.
+		d, err := c.probe(ctx, h.revision == "" && spec.Transport != "http")
+		if err != nil {
 			go c.Close(0)
 			if cerr := c.Err(); cerr != nil {
 				return nil, cerr
 			}
 			return nil, fmt.Errorf("server %q: server/discover: %w", spec.Server, err)
 		}
-	}
-	if !stateless {
-		//lint:ignore SA1019 deliberate: the server speaks only the initialize revisions
-		opts = append(opts, client.WithLegacyProtocolOnly())
-	}
-	c.mcpc = client.NewClient(mcpTransport{c}, opts...)
-	if err := c.mcpc.Start(ctx); err != nil {
-		go c.Close(0)
-		return nil, err
-	}
-	init, err := c.mcpc.Initialize(ctx, mcp.InitializeRequest{Params: mcp.InitializeParams{
-		ClientInfo:   ClientInfo,
-		Capabilities: h.capabilities,
-	}})
-	if err != nil {
-		cerr := c.Err()
-		// The caller should not wait for the upstream to go; the plugin
-		// makes sure it does.
-		go c.Close(0)
-		if cerr != nil {
-			return nil, cerr // the upstream died during the handshake
+		if d != nil {
+			init, version = d.result, d.version
 		}
-		return nil, fmt.Errorf("server %q: initialize: %w", spec.Server, err)
+	}
+	if init == nil {
+		var err error
+		if init, err = c.initialize(ctx); err != nil {
+			cerr := c.Err()
+			// The caller should not wait for the upstream to go; the plugin
+			// makes sure it does.
+			go c.Close(0)
+			if cerr != nil {
+				return nil, cerr // the upstream died during the handshake
+			}
+			return nil, fmt.Errorf("server %q: initialize: %w", spec.Server, err)
+		}
+		version = init.ProtocolVersion
 	}
 	learned := RevisionInitialize
-	if v := c.mcpc.ProtocolVersion(); mcp.IsModernProtocol(v) {
-		c.meta = requestMeta(v, h.capabilities)
+	if mcp.IsModernProtocol(version) {
+		c.meta = requestMeta(version, h.capabilities)
 		c.metaRaw = metaHead(c.meta)
 		c.stateless.Store(true)
 		learned = RevisionStateless
@@ -233,23 +220,35 @@ const probeGrace = 5 * time.Millisecond
 // with its own bounds.
 const probeLimit = 10 * time.Second
 
+// discovered is what server/discover told: the revision it was asked in,
+// and the answer in the shape of initialize's.
+type discovered struct {
+	version string
+	result  *mcp.InitializeResult
+}
+
 // probe asks a server whether it speaks the stateless revision, as the
 // 2026-07-28 rules say: server/discover first; its result means yes, and
 // so does a modern error (an unsupported version: the probe is asked
 // again, once, in the newest modern version the server names); any other
-// error means no. Over a stream (ping true) a legacy server may ignore
-// the unknown request instead of answering it, so a ping follows it at
-// once: when the ping is answered and the probe is not, shortly after,
-// the server ignored it.
-func (c *Conn) probe(ctx context.Context, ping bool) (stateless bool, err error) {
+// error, or a result that is not a discover result, means no (nil). Over
+// a stream (ping true) a legacy server may ignore the unknown request
+// instead of answering it, so a ping follows it at once: when the ping is
+// answered and the probe is not, shortly after, the server ignored it.
+func (c *Conn) probe(ctx context.Context, ping bool) (*discovered, error) {
 	version := mcp.LATEST_PROTOCOL_VERSION
 	for attempt := 0; ; attempt++ {
 		a, err := c.probeOnce(ctx, version, ping)
 		if err != nil || a == nil {
-			return false, err
+			return nil, err
 		}
 		if a.Error == nil {
-			return true, nil
+			var d mcp.DiscoverResult
+			if err := json.Unmarshal(a.Result, &d); err != nil {
+				c.logger.Debug("server/discover's result does not read; trying initialize", "server", c.server, "error", err)
+				return nil, nil
+			}
+			return &discovered{version: version, result: fromDiscover(version, &d)}, nil
 		}
 		var e struct {
 			Code int `json:"code"`
@@ -258,16 +257,69 @@ func (c *Conn) probe(ctx context.Context, ping bool) (stateless bool, err error)
 			} `json:"data"`
 		}
 		if json.Unmarshal(a.Error, &e) != nil || e.Code != mcp.UNSUPPORTED_PROTOCOL_VERSION {
-			return false, nil
+			return nil, nil
 		}
 		next := mcp.NegotiateMutuallySupportedVersion(e.Data.Supported)
 		if attempt > 0 || !mcp.IsModernProtocol(next) {
 			// A modern server after all, that speaks no modern version
 			// the proxy does: the handshake may still work.
-			return false, nil
+			return nil, nil
 		}
 		version = next
 	}
+}
+
+// fromDiscover is a discover result in the shape of initialize's, which
+// the rest of the proxy reads either way.
+func fromDiscover(version string, d *mcp.DiscoverResult) *mcp.InitializeResult {
+	r := &mcp.InitializeResult{ProtocolVersion: version, Capabilities: d.Capabilities, Instructions: d.Instructions}
+	if info := d.GetResultMeta().ServerInfo(); info != nil {
+		r.ServerInfo = *info
+	}
+	return r
+}
+
+// initialize performs the handshake of the revisions before 2026-07-28:
+// initialize in the newest of them, a check that the server answered with
+// a revision the proxy speaks, then notifications/initialized.
+func (c *Conn) initialize(ctx context.Context) (*mcp.InitializeResult, error) {
+	params, err := json.Marshal(struct {
+		ProtocolVersion string                 `json:"protocolVersion"`
+		ClientInfo      mcp.Implementation     `json:"clientInfo"`
+		Capabilities    mcp.ClientCapabilities `json:"capabilities"`
+	}{mcp.LATEST_LEGACY_PROTOCOL_VERSION, ClientInfo, c.h.capabilities})
+	if err != nil {
+		return nil, err
+	}
+	r, err := c.request(ctx, string(mcp.MethodInitialize), params, false)
+	if err != nil {
+		return nil, err
+	}
+	if r.Error != nil {
+		return nil, rpcFailure(r.Error)
+	}
+	var res mcp.InitializeResult
+	if err := json.Unmarshal(r.Result, &res); err != nil {
+		return nil, fmt.Errorf("the answer does not read: %w", err)
+	}
+	if !mcp.IsValidProtocolVersion(res.ProtocolVersion) {
+		return nil, fmt.Errorf("the server answered in protocol version %q; the proxy speaks %s",
+			res.ProtocolVersion, strings.Join(mcp.ValidProtocolVersions, ", "))
+	}
+	if err := c.Notify(string(mcp.MethodNotificationInitialized), nil); err != nil {
+		return nil, fmt.Errorf("notifications/initialized: %w", err)
+	}
+	return &res, nil
+}
+
+// rpcFailure is a JSON-RPC error object as a Go error: its message and
+// code.
+func rpcFailure(raw json.RawMessage) error {
+	var e mcp.JSONRPCErrorDetails
+	if json.Unmarshal(raw, &e) != nil || e.Message == "" {
+		return fmt.Errorf("error %s", raw)
+	}
+	return fmt.Errorf("%s (code %d)", e.Message, e.Code)
 }
 
 // probeOnce sends server/discover in version and returns its answer, or
@@ -643,36 +695,16 @@ func (c *Conn) deliver(env envelope) {
 	}
 }
 
-// answer handles a request from the upstream (ping, roots/list, ...) with
-// mcp-go's client, which knows what the proxy supports.
+// answer handles a request from the upstream that no one else takes: ping
+// is answered; anything else, when the proxy relays no requests (the
+// CLI's sessions), is refused.
 func (c *Conn) answer(env envelope) {
-	c.handlerMu.RLock()
-	h := c.reqHandler
-	c.handlerMu.RUnlock()
-	var result json.RawMessage
-	var rpcErr *mcp.JSONRPCErrorDetails
-	if h == nil {
-		rpcErr = &mcp.JSONRPCErrorDetails{Code: mcp.METHOD_NOT_FOUND, Message: "not supported"}
-	} else {
-		var id any
-		_ = json.Unmarshal(env.ID, &id)
-		resp, err := h(context.Background(), transport.JSONRPCRequest{
-			JSONRPC: mcp.JSONRPC_VERSION, ID: mcp.NewRequestId(id), Method: env.Method, Params: env.Params,
-		})
-		switch {
-		case err != nil:
-			rpcErr = &mcp.JSONRPCErrorDetails{Code: mcp.METHOD_NOT_FOUND, Message: err.Error()}
-		case resp.Error != nil:
-			rpcErr = resp.Error
-		default:
-			result = resp.Result
-		}
+	if env.Method == string(mcp.MethodPing) {
+		c.reply(env.ID, json.RawMessage("{}"), nil)
+		return
 	}
-	var errRaw json.RawMessage
-	if rpcErr != nil {
-		errRaw, _ = json.Marshal(rpcErr)
-	}
-	c.reply(env.ID, result, errRaw)
+	e, _ := json.Marshal(mcp.JSONRPCErrorDetails{Code: mcp.METHOD_NOT_FOUND, Message: "unsupported request method: " + env.Method})
+	c.reply(env.ID, nil, e)
 }
 
 // reply answers the upstream's request id with a raw result or error.
