@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -31,10 +30,7 @@ func TestWireGoldens(t *testing.T) {
 	if len(files) == 0 {
 		t.Fatal("no goldens in testdata/golden")
 	}
-	bin := filepath.Join(t.TempDir(), "scripted")
-	if out, err := exec.Command("go", "build", "-o", bin, "./scripted").CombinedOutput(); err != nil {
-		t.Fatalf("build scripted: %v\n%s", err, out)
-	}
+	bin := buildScripted(t)
 	for _, f := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(f), ".txtar"), func(t *testing.T) { runGolden(t, bin, f) })
 	}
