@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/lines"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 )
 
@@ -87,11 +88,11 @@ func start(cmd *exec.Cmd, server string, peer sdk.Peer) (*session, error) {
 	stderrDone := make(chan struct{})
 	go func() {
 		defer close(stdoutDone)
-		readLines(outR, sdk.MaxMessageBytes, s.onStdout, s.onOverlong, s.logger)
+		lines.Read(outR, sdk.MaxMessageBytes, s.onStdout, s.onOverlong, s.logger)
 	}()
 	go func() {
 		defer close(stderrDone)
-		readLines(errR, 64<<10, s.onStderr, nil, s.logger)
+		lines.Read(errR, 64<<10, s.onStderr, nil, s.logger)
 	}()
 	go s.wait(outR, errR, stdoutDone, stderrDone)
 	return s, nil
@@ -107,12 +108,11 @@ func closeAll(files ...*os.File) {
 func (s *session) ReadyDetail() string { return "pid " + strconv.Itoa(s.pid) }
 
 // onStdout delivers, in one frame, the lines the reader had at hand.
-func (s *session) onStdout(lines [][]byte) {
-	msgs := lines[:0]
-	for _, line := range lines {
-		if line[0] != '{' && line[0] != '[' {
-			// Banners and stray prints are not JSON-RPC; never pass them on.
-			s.logger.Warn("ignoring non-JSON output on stdout", "line", clip(line, 200))
+func (s *session) onStdout(batch [][]byte) {
+	msgs := batch[:0]
+	for _, line := range batch {
+		if !lines.JSONish(line) {
+			s.logger.Warn("ignoring non-JSON output on stdout", "line", lines.Clip(line, 200))
 			continue
 		}
 		msgs = append(msgs, line)
@@ -122,11 +122,21 @@ func (s *session) onStdout(lines [][]byte) {
 	}
 }
 
-func (s *session) onStderr(lines [][]byte) {
-	for _, line := range lines {
+func (s *session) onStderr(batch [][]byte) {
+	for _, line := range batch {
 		text := string(line)
 		s.stderr.add(text)
 		s.logger.Info(text, "stream", "stderr")
+	}
+}
+
+// onOverlong answers, for the upstream, the request whose answer was too
+// long to pass on.
+func (s *session) onOverlong(o lines.Overlong) {
+	if msg, ok := o.Answer(sdk.MaxMessageBytes); ok {
+		if err := s.peer.Deliver(msg); err != nil {
+			s.logger.Debug("could not deliver messages", "error", err)
+		}
 	}
 }
 

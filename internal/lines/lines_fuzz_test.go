@@ -1,4 +1,4 @@
-package stdio
+package lines
 
 import (
 	"bytes"
@@ -21,7 +21,7 @@ func FuzzReadLines(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var got [][]byte
-		readLines(bytes.NewReader(in), 64<<20, func(lines [][]byte) {
+		Read(bytes.NewReader(in), 64<<20, func(lines [][]byte) {
 			for _, l := range lines {
 				got = append(got, bytes.Clone(l))
 			}
@@ -49,19 +49,19 @@ func TestReadLinesDropsOverlongLines(t *testing.T) {
 	big := `{"result":{"content":[{"type":"text","text":"` + string(bytes.Repeat([]byte("x"), 200<<10)) + `"}]},"jsonrpc":"2.0","id":"req-7"}`
 	in := "before\n" + big + "\r\nafter\n"
 	var got []string
-	var dropped []overlong
-	readLines(bytes.NewReader([]byte(in)), 100<<10, func(lines [][]byte) {
+	var dropped []Overlong
+	Read(bytes.NewReader([]byte(in)), 100<<10, func(lines [][]byte) {
 		for _, l := range lines {
 			got = append(got, string(l))
 		}
-	}, func(o overlong) { dropped = append(dropped, o) }, hclog.NewNullLogger())
+	}, func(o Overlong) { dropped = append(dropped, o) }, hclog.NewNullLogger())
 	if len(got) != 2 || got[0] != "before" || got[1] != "after" {
 		t.Fatalf("got %d lines: %.20q", len(got), got)
 	}
-	if len(dropped) != 1 || dropped[0].size != len(big) {
-		t.Fatalf("dropped %d lines (size %d, want %d)", len(dropped), dropped[0].size, len(big))
+	if len(dropped) != 1 || dropped[0].Size != len(big) {
+		t.Fatalf("dropped %d lines (size %d, want %d)", len(dropped), dropped[0].Size, len(big))
 	}
-	if id, ok := overlongID(dropped[0]); !ok || id != `"req-7"` {
+	if id, ok := dropped[0].ID(); !ok || id != `"req-7"` {
 		t.Fatalf("id %q %v", id, ok)
 	}
 }
@@ -79,9 +79,9 @@ func TestOverlongID(t *testing.T) {
 		{`{"jsonrpc":"2.0","id":3,"method":"x","params":{"t":"` + pad + `"}}`, ""}, // a request
 		{"not json " + pad, ""},
 	} {
-		var o overlong
+		var o Overlong
 		o.add([]byte(c.line))
-		id, ok := overlongID(o)
+		id, ok := o.ID()
 		if id != c.id || ok != (c.id != "") {
 			t.Errorf("%.60s…: id %q %v, want %q", c.line, id, ok, c.id)
 		}

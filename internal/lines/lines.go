@@ -1,0 +1,165 @@
+// Package lines reads newline-delimited JSON-RPC as an MCP server writes it
+// on stdout: lines handed over in the batches they arrive in, lines over
+// the message bound dropped (with what is needed to answer for them), and
+// whatever else a server may print (banners, NULs, invalid UTF-8) kept
+// apart from the messages. The stdio plugin reads a child's stdout with
+// it, and so does the host when the plugin hands it the child's pipes.
+package lines
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/tidwall/gjson"
+)
+
+// Overlong is what is kept of a line longer than the limit: its first and
+// last few KiB (where a JSON-RPC message's id is), and its size.
+type Overlong struct {
+	head, tail []byte
+	// Size is the line's length in bytes.
+	Size int
+}
+
+const overlongKeep = 4 << 10
+
+func (o *Overlong) add(chunk []byte) {
+	o.Size += len(chunk)
+	if room := overlongKeep - len(o.head); room > 0 {
+		o.head = append(o.head, chunk[:min(room, len(chunk))]...)
+	}
+	o.tail = append(o.tail, chunk...)
+	if len(o.tail) > overlongKeep {
+		o.tail = append(o.tail[:0], o.tail[len(o.tail)-overlongKeep:]...)
+	}
+}
+
+// Read calls fn with the non-empty lines of r, without their line ends,
+// until r ends: each call gets the lines that were already read when the
+// reader would otherwise wait, so lines that arrive together are handed
+// over together. A line longer than max is dropped, and tooLong (if not
+// nil) gets its head, tail and size. fn must not keep the slices.
+func Read(r io.Reader, max int, fn func([][]byte), tooLong func(Overlong), logger hclog.Logger) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var (
+		long  []byte // a line longer than the buffer, so far
+		over  *Overlong
+		arena []byte   // the batch's lines, copied out of the reader
+		ends  []int    // where each line of the batch ends in arena
+		batch [][]byte // slices of arena handed to fn
+	)
+	flush := func() {
+		if len(ends) == 0 {
+			return
+		}
+		batch = batch[:0]
+		start := 0
+		for _, end := range ends {
+			batch = append(batch, arena[start:end])
+			start = end
+		}
+		fn(batch)
+		arena, ends = arena[:0], ends[:0]
+		if cap(arena) > 4<<20 {
+			arena = nil // do not pin a huge buffer
+		}
+	}
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			switch {
+			case over != nil:
+				over.add(chunk)
+			case len(long)+len(chunk) > max:
+				over = &Overlong{}
+				over.add(long)
+				over.add(chunk)
+				long = nil
+			default:
+				long = append(long, chunk...)
+			}
+			continue
+		}
+		line := chunk
+		if long != nil {
+			long = append(long, chunk...)
+			line = long
+		}
+		if over != nil {
+			over.add(bytes.TrimRight(chunk, "\r\n"))
+			logger.Error("dropping a line longer than the limit", "limit_bytes", max, "line_bytes", over.Size)
+			if tooLong != nil {
+				flush() // what came before goes first
+				tooLong(*over)
+			}
+		} else if line = bytes.TrimSpace(line); len(line) > 0 {
+			arena = append(arena, line...)
+			ends = append(ends, len(arena))
+		}
+		long, over = nil, nil
+		if err != nil {
+			flush()
+			return
+		}
+		if br.Buffered() == 0 {
+			flush() // the next read would wait: hand over what we have
+		}
+	}
+}
+
+// Clip is b for a log line: at most n bytes, and an ellipsis if cut.
+func Clip(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "…"
+	}
+	return string(b)
+}
+
+// JSONish reports whether a line may be a JSON-RPC message (an object or a
+// batch); anything else an upstream prints on stdout (banners, stray
+// prints) is never passed on.
+func JSONish(line []byte) bool { return line[0] == '{' || line[0] == '[' }
+
+// A message over the bound cannot cross to the proxy. When it is an
+// answer, the caller would wait for it until its timeout; instead the
+// reader's owner answers in the upstream's place with an error saying why,
+// as soon as the line has gone by. The id is found in the first few KiB
+// (most SDKs write it before the result) or at the very end (the
+// TypeScript SDK writes it after): there, a single closing brace after it
+// shows it is a member of the message itself, not of something nested in
+// the result.
+var trailingID = regexp.MustCompile(`"id"\s*:\s*(-?[0-9]+|"(?:[^"\\]|\\.)*")\s*\}\s*$`)
+
+// ID finds the id of an answer that was too long; ok is false for a
+// request or notification, or when the id cannot be told.
+func (o Overlong) ID() (string, bool) {
+	if len(o.head) == 0 || o.head[0] != '{' {
+		return "", false
+	}
+	if gjson.GetBytes(o.head, "method").Exists() {
+		return "", false
+	}
+	if id := gjson.GetBytes(o.head, "id"); id.Exists() && (id.Type == gjson.Number || id.Type == gjson.String) {
+		return id.Raw, true
+	}
+	if m := trailingID.FindSubmatch(o.tail); m != nil {
+		return string(m[1]), true
+	}
+	return "", false
+}
+
+// Answer is the error the caller of an answer too long to pass on gets in
+// its place, or false when the line was not an answer with a known id.
+func (o Overlong) Answer(max int) ([]byte, bool) {
+	id, ok := o.ID()
+	if !ok {
+		return nil, false
+	}
+	return fmt.Appendf(nil, `{"jsonrpc":"2.0","id":%s,"error":{"code":-32603,"message":"the upstream's answer is %.1f MiB, over the %d MiB a message may be; ica-mcp-proxy dropped it"}}`,
+		id, float64(o.Size)/(1<<20), max>>20), true
+}
