@@ -66,7 +66,7 @@ func ServeTransport(impl Transport, opts ...ServeOption) {
 
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig: Handshake,
-		Plugins:         transportPluginSet(impl, cfg.logger, sessions),
+		Plugins:         transportPluginSet(impl, cfg.logger, sessions, fdChannelFromEnv()),
 		TLSProvider:     serverTLS,
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
 			opts = append(opts, grpc.MaxRecvMsgSize(MaxMessageBytes), grpc.MaxSendMsgSize(MaxMessageBytes),
@@ -121,18 +121,26 @@ func AuthPlugins(impl Auth, logger hclog.Logger) plugin.PluginSet {
 // TransportPlugins is the go-plugin PluginSet that serves impl. It exists
 // for package sdktest; plugin authors call ServeTransport.
 func TransportPlugins(impl Transport, logger hclog.Logger) plugin.PluginSet {
-	return transportPluginSet(impl, logger, newSessionSet())
+	return transportPluginSet(impl, logger, newSessionSet(), nil)
+}
+
+// TransportPluginsOver is TransportPlugins with the plugin's end of a
+// descriptor channel (NewFDChannel), for serving a transport in the host's
+// own process with its messages off the gRPC stream, as package sdktest
+// does.
+func TransportPluginsOver(impl Transport, logger hclog.Logger, ch *FDChannel) plugin.PluginSet {
+	return transportPluginSet(impl, logger, newSessionSet(), ch)
 }
 
 // transportPluginSet serves impl's Info, with the kind and API version the
 // sdk fills in, and its sessions.
-func transportPluginSet(impl Transport, logger hclog.Logger, sessions *sessionSet) plugin.PluginSet {
+func transportPluginSet(impl Transport, logger hclog.Logger, sessions *sessionSet, ch *FDChannel) plugin.PluginSet {
 	info := impl.Info()
 	info.Kind = KindTransport
 	info.APIVersion, info.APIVersions = APIVersion, APIVersions()
 	return plugin.PluginSet{
 		pluginNameInfo:      &infoPlugin{info: info},
-		pluginNameTransport: &transportPlugin{impl: impl, logger: logger, sessions: sessions},
+		pluginNameTransport: &transportPlugin{impl: impl, logger: logger, sessions: sessions, channel: ch},
 	}
 }
 

@@ -3,8 +3,11 @@ package sdk
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/hashicorp/go-hclog"
+
+	transportv1 "github.com/ica-mcp-proxy/ica-mcp-proxy/proto/ica/transport/v1"
 )
 
 // Transport is implemented by a transport plugin: it opens sessions to
@@ -23,6 +26,23 @@ type Transport interface {
 	// exactly once with peer.Event(Exited{...}); nothing may be delivered
 	// after that. An error from Open means no session was started.
 	Open(ctx context.Context, spec SessionSpec, peer Peer) (Session, error)
+}
+
+// PipeTransport is a Transport whose upstream speaks newline-delimited
+// JSON-RPC over a pair of byte streams, as a child process does on its
+// stdin and stdout. The sdk then hands the host the streams themselves
+// (when the host can take them), and the messages travel between the host
+// and the upstream without crossing the plugin.
+type PipeTransport interface {
+	Transport
+	// OpenPipe is Open, except that the session neither writes the
+	// upstream's input nor reads its output: it returns them, in
+	// non-blocking mode (as os.Pipe makes them), and the sdk passes them
+	// to the host and closes them here. The session goes on supervising
+	// the upstream: it reports Exited (with the stderr tail), and Close
+	// shuts the upstream down, the host having closed the input first.
+	// Send is not called.
+	OpenPipe(ctx context.Context, spec SessionSpec, peer Peer) (sess Session, in, out *os.File, err error)
 }
 
 // Session is one open upstream session.
@@ -92,6 +112,9 @@ type Event interface{ isEvent() }
 type Ready struct {
 	// Detail is shown in logs: a process id, an HTTP session id.
 	Detail string
+
+	// dataPath is where the session's messages travel; the sdk sets it.
+	dataPath transportv1.DataPath
 }
 
 // Exited says the upstream is gone; it is the last frame of a session.

@@ -40,7 +40,7 @@ func specFromProto(o *transportv1.Open) SessionSpec {
 func eventToProto(ev Event) *transportv1.Event {
 	switch e := ev.(type) {
 	case Ready:
-		return &transportv1.Event{Event: &transportv1.Event_Ready{Ready: &transportv1.Ready{Detail: e.Detail}}}
+		return &transportv1.Event{Event: &transportv1.Event_Ready{Ready: &transportv1.Ready{Detail: e.Detail, DataPath: e.dataPath}}}
 	case Exited:
 		return &transportv1.Event{Event: &transportv1.Event_Exited{Exited: &transportv1.Exited{
 			ExitCode:   int32(e.ExitCode),
@@ -67,7 +67,7 @@ func eventToProto(ev Event) *transportv1.Event {
 func eventFromProto(ev *transportv1.Event) Event {
 	switch e := ev.GetEvent().(type) {
 	case *transportv1.Event_Ready:
-		return Ready{Detail: e.Ready.GetDetail()}
+		return Ready{Detail: e.Ready.GetDetail(), dataPath: e.Ready.GetDataPath()}
 	case *transportv1.Event_Exited:
 		return Exited{
 			ExitCode:   int(e.Exited.GetExitCode()),

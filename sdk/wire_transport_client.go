@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync"
 	"time"
 
@@ -22,10 +23,12 @@ type transportPlugin struct {
 	impl     Transport
 	logger   hclog.Logger
 	sessions *sessionSet
+	// channel is this process's end of the descriptor channel, if any.
+	channel *FDChannel
 }
 
 func (p *transportPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	transportv1.RegisterTransportServiceServer(s, &transportServer{impl: p.impl, logger: p.logger, sessions: p.sessions})
+	transportv1.RegisterTransportServiceServer(s, &transportServer{impl: p.impl, logger: p.logger, sessions: p.sessions, channel: p.channel})
 	return nil
 }
 
@@ -35,6 +38,26 @@ func (p *transportPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c 
 
 type transportClient struct {
 	client transportv1.TransportServiceClient
+	// channel receives the descriptors of sessions whose messages leave
+	// the stream; nil: they all stay on it.
+	channel *FDChannel
+	logger  hclog.Logger
+}
+
+// DispenseTransportOver is DispenseTransport for a plugin process that was
+// given the other end of ch: its sessions' messages travel off the gRPC
+// stream when the plugin can pass them (see DataPath). logger gets what
+// the host's reader has to say (an upstream's banners, say).
+func DispenseTransportOver(c plugin.ClientProtocol, ch *FDChannel, logger hclog.Logger) (TransportClient, error) {
+	tc, err := DispenseTransport(c)
+	if err != nil {
+		return nil, err
+	}
+	t := tc.(*transportClient)
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	return &transportClient{client: t.client, channel: ch, logger: logger}, nil
 }
 
 type clientStream = grpc.BidiStreamingClient[transportv1.SessionRequest, transportv1.SessionResponse]
@@ -49,7 +72,12 @@ func (c *transportClient) Open(ctx context.Context, spec SessionSpec) (ClientSes
 		return nil, fmt.Errorf("open session stream: %w", err)
 	}
 	s := &clientSession{stream: stream, cancel: cancel}
-	if err := s.sendFrame(&transportv1.SessionRequest{Frame: &transportv1.SessionRequest_Open{Open: specToProto(spec)}}); err != nil {
+	s.q.flush = s.sendMessages
+	open := specToProto(spec)
+	if c.channel != nil {
+		open.DataToken = newDataToken()
+	}
+	if err := s.sendFrame(&transportv1.SessionRequest{Frame: &transportv1.SessionRequest_Open{Open: open}}); err != nil {
 		cancel()
 		return nil, fmt.Errorf("send open frame: %w", err)
 	}
@@ -98,7 +126,10 @@ func (c *transportClient) Open(ctx context.Context, spec SessionSpec) (ClientSes
 		switch ev := r.frame.Event.(type) {
 		case Ready:
 			s.ready = ev
-			return s, nil
+			if ev.dataPath == transportv1.DataPath_DATA_PATH_STREAM_UNSPECIFIED {
+				return s, nil
+			}
+			return c.direct(ctx, s, open.DataToken, ev.dataPath, spec.Server)
 		case Exited:
 			cancel()
 			return nil, &ExitedError{Exited: ev}
@@ -112,6 +143,42 @@ func (c *transportClient) Open(ctx context.Context, spec SessionSpec) (ClientSes
 	}
 }
 
+// direct takes the descriptors of a session whose messages leave the
+// stream.
+func (c *transportClient) direct(ctx context.Context, s *clientSession, token string, path transportv1.DataPath, server string) (ClientSession, error) {
+	fail := func(err error) (ClientSession, error) {
+		// The plugin shuts the upstream down when the stream goes.
+		s.cancel()
+		return nil, err
+	}
+	if c.channel == nil || token == "" {
+		return fail(fmt.Errorf("the plugin chose data path %v, which the host did not offer", path))
+	}
+	n := 1
+	if path == transportv1.DataPath_DATA_PATH_LINES {
+		n = 2
+	} else if path != transportv1.DataPath_DATA_PATH_FRAMES {
+		return fail(fmt.Errorf("the plugin chose data path %v, which this host does not know", path))
+	}
+	// They were sent before Ready: a plugin that says otherwise is broken.
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	files, err := c.channel.receive(rctx, token, n)
+	if err != nil {
+		return fail(err)
+	}
+	logger := c.logger.Named(server)
+	if n == 2 {
+		return newDirectSession(s, path, files[0], files[1], logger), nil
+	}
+	conn, err := net.FileConn(files[0])
+	_ = files[0].Close()
+	if err != nil {
+		return fail(fmt.Errorf("data path: %w", err))
+	}
+	return newDirectSession(s, path, conn, conn, logger), nil
+}
+
 type clientSession struct {
 	stream clientStream
 	cancel context.CancelFunc
@@ -120,10 +187,7 @@ type clientSession struct {
 	sendMu sync.Mutex // one stream.Send at a time
 
 	// Messages waiting for the goroutine that is sending; see Send.
-	queueMu  sync.Mutex
-	queue    [][]byte
-	flushing bool
-	sendErr  error
+	q sendQueue
 }
 
 func (s *clientSession) Ready() Ready { return s.ready }
@@ -134,40 +198,14 @@ func (s *clientSession) sendFrame(req *transportv1.SessionRequest) error {
 	return s.stream.Send(req)
 }
 
-// Send queues msgs; the first sender to find no send under way sends
-// everything queued, in frames, until the queue is empty. Under load the
-// messages of concurrent callers share frames; alone, a message is sent at
-// once by its own caller.
-func (s *clientSession) Send(msgs ...[]byte) error {
-	s.queueMu.Lock()
-	if s.sendErr != nil {
-		err := s.sendErr
-		s.queueMu.Unlock()
-		return err
-	}
-	s.queue = append(s.queue, msgs...)
-	if s.flushing {
-		s.queueMu.Unlock()
-		return nil
-	}
-	s.flushing = true
-	for len(s.queue) > 0 {
-		batch := s.queue
-		s.queue = nil
-		s.queueMu.Unlock()
-		err := s.sendFrame(&transportv1.SessionRequest{Frame: &transportv1.SessionRequest_Messages{
-			Messages: &transportv1.Messages{Messages: batch},
-		}})
-		s.queueMu.Lock()
-		if err != nil {
-			// The stream is broken; Recv reports it to whoever waits.
-			s.sendErr, s.queue = err, nil
-		}
-	}
-	s.flushing = false
-	err := s.sendErr
-	s.queueMu.Unlock()
-	return err
+// Send sends msgs in Messages frames; the messages of concurrent callers
+// share frames (sendQueue).
+func (s *clientSession) Send(msgs ...[]byte) error { return s.q.send(msgs...) }
+
+func (s *clientSession) sendMessages(batch [][]byte) error {
+	return s.sendFrame(&transportv1.SessionRequest{Frame: &transportv1.SessionRequest_Messages{
+		Messages: &transportv1.Messages{Messages: batch},
+	}})
 }
 
 func (s *clientSession) Recv() (Frame, error) {

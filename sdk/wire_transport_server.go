@@ -3,6 +3,9 @@ package sdk
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"os"
 	"sync"
 	"time"
 
@@ -28,6 +31,9 @@ type transportServer struct {
 	impl     Transport
 	logger   hclog.Logger
 	sessions *sessionSet
+	// channel passes data-path descriptors to the host; nil: the host
+	// gave none, and messages travel on the stream.
+	channel *FDChannel
 }
 
 type sessionStream = grpc.BidiStreamingServer[transportv1.SessionRequest, transportv1.SessionResponse]
@@ -42,23 +48,78 @@ func (s *transportServer) Session(stream sessionStream) error {
 		return status.Error(codes.InvalidArgument, "the first frame of a session must be open")
 	}
 	spec := specFromProto(open)
-	p := newStreamPeer(stream, s.logger.Named(spec.Server))
-
-	sess, err := s.impl.Open(stream.Context(), spec, p)
-	if err != nil {
+	sp := newStreamPeer(stream, s.logger.Named(spec.Server))
+	var p Peer = sp
+	fail := func(err error) error {
 		var ee *EventError
 		if errors.As(err, &ee) && ee.Event != nil {
 			p.Event(ee.Event)
 		}
 		p.Event(Exited{ExitCode: -1, Reason: "could not start: " + err.Error()})
-		p.finish()
+		sp.finish()
 		return nil
+	}
+
+	// The data path: off the stream when the host offers a token and this
+	// process has a descriptor channel to pass descriptors on.
+	path := transportv1.DataPath_DATA_PATH_STREAM_UNSPECIFIED
+	token := open.GetDataToken()
+	var sess Session
+	var framesIn io.Reader
+	switch pt, piped := s.impl.(PipeTransport); {
+	case token != "" && s.channel != nil && piped:
+		var in, out *os.File
+		sess, in, out, err = pt.OpenPipe(stream.Context(), spec, p)
+		if err != nil {
+			return fail(err)
+		}
+		err = s.channel.send(token, in, out)
+		closeFiles([]*os.File{in, out})
+		if err != nil {
+			// The session reads nothing itself: without the host, it is no
+			// use. Shut it down; it reports Exited.
+			go func() { _ = sess.Close(context.Background()) }()
+			<-sp.exited
+			sp.finish()
+			return nil
+		}
+		path = transportv1.DataPath_DATA_PATH_LINES
+	case token != "" && s.channel != nil:
+		conn, hostEnd, err := newFramesPair()
+		if err != nil {
+			return fail(fmt.Errorf("data path: %w", err))
+		}
+		fp := &framesPeer{streamPeer: sp, conn: conn, w: batchWriter{w: conn, encode: appendFrames}}
+		p = fp
+		if sess, err = s.impl.Open(stream.Context(), spec, p); err != nil {
+			_ = conn.Close()
+			_ = hostEnd.Close()
+			return fail(err)
+		}
+		err = s.channel.send(token, hostEnd)
+		_ = hostEnd.Close()
+		if err != nil {
+			_ = conn.Close()
+			go func() { _ = sess.Close(context.Background()) }()
+			<-sp.exited
+			sp.finish()
+			return nil
+		}
+		framesIn = conn
+		path = transportv1.DataPath_DATA_PATH_FRAMES
+	default:
+		if sess, err = s.impl.Open(stream.Context(), spec, p); err != nil {
+			return fail(err)
+		}
 	}
 	var detail string
 	if d, ok := sess.(ReadyDetailer); ok {
 		detail = d.ReadyDetail()
 	}
-	p.sendReady(detail)
+	sp.sendReady(Ready{Detail: detail, dataPath: path})
+	if framesIn != nil {
+		go serveFrames(stream.Context(), framesIn, sess, sp.logger)
+	}
 
 	closer := s.sessions.add(sess)
 	defer s.sessions.remove(closer)
@@ -74,7 +135,7 @@ func (s *transportServer) Session(stream sessionStream) error {
 			switch f := req.GetFrame().(type) {
 			case *transportv1.SessionRequest_Messages:
 				if err := sess.Send(stream.Context(), f.Messages.GetMessages()...); err != nil {
-					p.logger.Debug("send to upstream failed", "error", err)
+					sp.logger.Debug("send to upstream failed", "error", err)
 				}
 			case *transportv1.SessionRequest_Close:
 				grace := time.Duration(f.Close.GetGraceMs()) * time.Millisecond
@@ -84,17 +145,17 @@ func (s *transportServer) Session(stream sessionStream) error {
 	}()
 
 	select {
-	case <-p.exited:
+	case <-sp.exited:
 	case <-hostGone:
 		// The host ended the stream or vanished: shut the upstream down.
 		go closer.close(0)
 		select {
-		case <-p.exited:
+		case <-sp.exited:
 		case <-time.After(closeTimeout):
-			p.logger.Warn("session did not report its exit after close")
+			sp.logger.Warn("session did not report its exit after close")
 		}
 	}
-	p.finish()
+	sp.finish()
 	return nil
 }
 
@@ -131,9 +192,9 @@ func (p *streamPeer) send(resp *transportv1.SessionResponse) error {
 	return p.stream.Send(resp)
 }
 
-func (p *streamPeer) sendReady(detail string) {
+func (p *streamPeer) sendReady(r Ready) {
 	_ = p.send(&transportv1.SessionResponse{Frame: &transportv1.SessionResponse_Event{
-		Event: eventToProto(Ready{Detail: detail}),
+		Event: eventToProto(r),
 	}})
 	close(p.ready)
 }

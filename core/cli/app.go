@@ -63,6 +63,7 @@ func newApp(version, defaultLevel string, serving bool) (*app, error) {
 		Env:          proxy.PluginEnv(),
 		Verifier:     integrity,
 		StartTimeout: s.PluginStartTimeout,
+		StreamOnly:   s.DataPath == settings.DataPathStream,
 	})
 	if err != nil {
 		return nil, err

@@ -32,6 +32,9 @@ type Options struct {
 	Env []string
 	// StartTimeout bounds a plugin's start and Info call.
 	StartTimeout time.Duration
+	// StreamOnly keeps every session's messages on its gRPC stream: no
+	// plugin gets a descriptor channel (ICA_MCP_PROXY_DATA_PATH=stream).
+	StreamOnly bool
 }
 
 // Host runs plugins on demand. It is safe for concurrent use.
@@ -90,6 +93,15 @@ func (e *CrashedError) Error() string {
 type dispensed struct {
 	tc sdk.TransportClient
 	ac sdk.AuthClient
+	// ch is the host's end of the plugin's descriptor channel, if any.
+	ch *sdk.FDChannel
+}
+
+// release closes what the host holds for a plugin that is gone.
+func (d dispensed) release() {
+	if d.ch != nil {
+		_ = d.ch.Close()
+	}
 }
 
 // New returns a Host; nothing is started until a plugin is needed.
@@ -235,6 +247,7 @@ func (r *running) reap(h *Host) time.Duration {
 			r.until = now.Add(min(firstPause<<(r.crashes-2), maxPause))
 		}
 		h.opts.Logger.Warn("plugin exited; it is started again when needed", "plugin", r.cand.File, "crashes_in_a_row", r.crashes)
+		r.d.release()
 		r.client, r.d = nil, dispensed{}
 	}
 	return r.until.Sub(now)
@@ -245,6 +258,7 @@ func (r *running) ensure(ctx context.Context, h *Host) error {
 	if r.client != nil && !r.client.Exited() {
 		return nil
 	}
+	r.d.release()
 	r.client, r.d = nil, dispensed{}
 	client, info, d, err := h.start(ctx, r.cand)
 	if err != nil {
@@ -272,8 +286,24 @@ func (h *Host) start(ctx context.Context, c Candidate) (*plugin.Client, sdk.Info
 		sdk.EnvLogLevel+"="+h.opts.Logger.GetLevel().String(),
 	)
 	cmd.ExtraFiles = []*os.File{h.parentR}
+	// A transport plugin gets a descriptor channel on fd 4, to hand over
+	// the descriptors its sessions' messages travel on (the data plane;
+	// see sdk/direct.go). Where none can be made, messages stay on gRPC.
+	var d dispensed
+	if c.Kind == sdk.KindTransport && !h.opts.StreamOnly {
+		ch, pluginEnd, err := sdk.NewFDChannel()
+		if err != nil {
+			logger.Debug("no descriptor channel; messages travel on gRPC", "error", err)
+		} else {
+			defer pluginEnd.Close() // the plugin's copy is all it needs
+			d.ch = ch
+			cmd.ExtraFiles = append(cmd.ExtraFiles, pluginEnd)
+			cmd.Env = append(cmd.Env, sdk.EnvFDChannel+"=4")
+		}
+	}
 	tlsConfig, tlsEnv, err := connTLS()
 	if err != nil {
+		d.release()
 		return nil, sdk.Info{}, dispensed{}, err
 	}
 	cmd.Env = append(cmd.Env, tlsEnv...)
@@ -302,6 +332,7 @@ func (h *Host) start(ctx context.Context, c Candidate) (*plugin.Client, sdk.Info
 	})
 	fail := func(err error) (*plugin.Client, sdk.Info, dispensed, error) {
 		client.Kill()
+		d.release()
 		return nil, sdk.Info{}, dispensed{}, err
 	}
 	proto, err := client.Client()
@@ -322,10 +353,9 @@ func (h *Host) start(ctx context.Context, c Candidate) (*plugin.Client, sdk.Info
 		return fail(fmt.Errorf("refused: %w", err))
 	}
 	logger.Debug("plugin started", "names", info.Names, "version", info.Version)
-	var d dispensed
 	switch info.Kind {
 	case sdk.KindTransport:
-		d.tc, err = sdk.DispenseTransport(proto)
+		d.tc, err = sdk.DispenseTransportOver(proto, d.ch, logger)
 	case sdk.KindAuth:
 		d.ac, err = sdk.DispenseAuth(proto)
 	}
@@ -365,6 +395,7 @@ func (h *Host) Close() {
 			if r.client != nil {
 				r.client.Kill()
 			}
+			r.d.release()
 		})
 	}
 	wg.Wait()

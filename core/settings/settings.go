@@ -42,6 +42,10 @@ type Settings struct {
 	// started: StartLazy (when something needs it) or StartEager (with
 	// the proxy). A server entry's "start" overrides it.
 	Start string
+	// DataPath says where the messages of upstream sessions travel:
+	// DataPathDirect (off the plugins' gRPC streams, where the plugin can
+	// pass descriptors) or DataPathStream (on them, always).
+	DataPath string
 
 	// SchemaCompat rewrites mirrored input schemas that strict clients
 	// refuse ($ref, top-level oneOf/anyOf/allOf) and checks arguments
@@ -85,6 +89,7 @@ const (
 	EnvListWait          = "ICA_MCP_PROXY_LIST_WAIT_S"
 	EnvPluginStart       = "ICA_MCP_PROXY_PLUGIN_START_TIMEOUT_S"
 	EnvStart             = "ICA_MCP_PROXY_START"
+	EnvDataPath          = "ICA_MCP_PROXY_DATA_PATH"
 	EnvMirror            = "ICA_MCP_PROXY_MIRROR"
 	EnvSchemaCompat      = "ICA_MCP_PROXY_SCHEMA_COMPAT"
 	EnvToolNameMax       = "ICA_MCP_PROXY_TOOL_NAME_MAX"
@@ -114,6 +119,7 @@ func Load(getenv func(string) string) (Settings, []string) {
 		ListWait:           r.seconds(EnvListWait, 10),
 		PluginStartTimeout: r.seconds(EnvPluginStart, 10),
 		Start:              r.start(),
+		DataPath:           r.dataPath(),
 		Separator:          r.separator(),
 		MirrorNone:         r.mirrorNone(),
 		SchemaCompat:       r.bool(EnvSchemaCompat, false),
@@ -165,6 +171,25 @@ func (r *reader) start() string {
 	default:
 		r.warn(EnvStart, v, "lazy or eager")
 		return StartLazy
+	}
+}
+
+// The values of DataPath.
+const (
+	DataPathDirect = "direct"
+	DataPathStream = "stream"
+)
+
+// dataPath reads where session messages travel (direct by default).
+func (r *reader) dataPath() string {
+	switch v := strings.ToLower(strings.TrimSpace(r.getenv(EnvDataPath))); v {
+	case "", DataPathDirect:
+		return DataPathDirect
+	case DataPathStream:
+		return DataPathStream
+	default:
+		r.warn(EnvDataPath, v, "direct or stream")
+		return DataPathDirect
 	}
 }
 

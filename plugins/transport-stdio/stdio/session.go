@@ -35,6 +35,7 @@ type session struct {
 
 	writeMu sync.Mutex
 	stdin   *os.File
+	stdout  *os.File
 	wbuf    []byte
 
 	stderr *tail
@@ -46,7 +47,10 @@ type session struct {
 	closing   chan struct{} // closed when the host asked for shutdown
 }
 
-func start(cmd *exec.Cmd, server string, peer sdk.Peer) (*session, error) {
+// start runs cmd. When piped, its stdin and stdout are left to the
+// caller (s.stdin, s.stdout), which hands them to the host: the session
+// reads and writes no messages, only supervises.
+func start(cmd *exec.Cmd, server string, peer sdk.Peer, piped bool) (*session, error) {
 	// os.Pipe rather than cmd.StdoutPipe: Wait must not wait for, nor
 	// close under, the readers, since a grandchild may hold the pipes open
 	// after the leader is gone.
@@ -77,6 +81,7 @@ func start(cmd *exec.Cmd, server string, peer sdk.Peer) (*session, error) {
 		peer:    peer,
 		logger:  peer.Logger(),
 		stdin:   inW,
+		stdout:  outR,
 		stderr:  newTail(20, 1000),
 		exited:  make(chan struct{}),
 		done:    make(chan struct{}),
@@ -86,10 +91,14 @@ func start(cmd *exec.Cmd, server string, peer sdk.Peer) (*session, error) {
 
 	stdoutDone := make(chan struct{})
 	stderrDone := make(chan struct{})
-	go func() {
-		defer close(stdoutDone)
-		lines.Read(outR, sdk.MaxMessageBytes, s.onStdout, s.onOverlong, s.logger)
-	}()
+	if piped {
+		close(stdoutDone) // the host reads it, and waits for its end
+	} else {
+		go func() {
+			defer close(stdoutDone)
+			lines.Read(outR, sdk.MaxMessageBytes, s.onStdout, s.onOverlong, s.logger)
+		}()
+	}
 	go func() {
 		defer close(stderrDone)
 		lines.Read(errR, 64<<10, s.onStderr, nil, s.logger)

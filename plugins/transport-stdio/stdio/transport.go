@@ -35,6 +35,24 @@ func (t *Transport) Info() sdk.Info {
 // Open implements sdk.Transport: it starts the child and returns once it
 // runs.
 func (t *Transport) Open(_ context.Context, spec sdk.SessionSpec, peer sdk.Peer) (sdk.Session, error) {
+	s, err := t.open(spec, peer, false)
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return s, nil
+}
+
+// OpenPipe implements sdk.PipeTransport: the host gets the child's stdin
+// and stdout, and the messages no longer cross this process.
+func (t *Transport) OpenPipe(_ context.Context, spec sdk.SessionSpec, peer sdk.Peer) (sdk.Session, *os.File, *os.File, error) {
+	s, err := t.open(spec, peer, true)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return s, s.stdin, s.stdout, nil
+}
+
+func (t *Transport) open(spec sdk.SessionSpec, peer sdk.Peer, piped bool) (*session, error) {
 	if spec.Command == "" {
 		return nil, fmt.Errorf("server %q has no command", spec.Server)
 	}
@@ -61,7 +79,7 @@ func (t *Transport) Open(_ context.Context, spec sdk.SessionSpec, peer sdk.Peer)
 			Pdeathsig: syscall.SIGTERM,
 		},
 	}
-	return start(cmd, spec.Server, peer)
+	return start(cmd, spec.Server, peer, piped)
 }
 
 // envList turns the environment map into the form exec wants. It is never

@@ -25,6 +25,65 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// DataPath is where a session's JSON-RPC messages travel.
+type DataPath int32
+
+const (
+	// On the Session stream, in Messages frames.
+	DataPath_DATA_PATH_STREAM_UNSPECIFIED DataPath = 0
+	// The upstream's own byte streams, newline-delimited JSON-RPC: the plugin
+	// sent two descriptors, the upstream's input (the host writes) and its
+	// output (the host reads). The plugin keeps supervising the upstream
+	// (its exit, stderr, shutdown) but reads and writes no messages; the host
+	// closes the input to begin a shutdown.
+	DataPath_DATA_PATH_LINES DataPath = 1
+	// A stream socket between host and plugin, one descriptor: each message
+	// is a 4-byte big-endian length and the message. The plugin closes its
+	// end after the upstream's last message, before it sends Exited.
+	DataPath_DATA_PATH_FRAMES DataPath = 2
+)
+
+// Enum value maps for DataPath.
+var (
+	DataPath_name = map[int32]string{
+		0: "DATA_PATH_STREAM_UNSPECIFIED",
+		1: "DATA_PATH_LINES",
+		2: "DATA_PATH_FRAMES",
+	}
+	DataPath_value = map[string]int32{
+		"DATA_PATH_STREAM_UNSPECIFIED": 0,
+		"DATA_PATH_LINES":              1,
+		"DATA_PATH_FRAMES":             2,
+	}
+)
+
+func (x DataPath) Enum() *DataPath {
+	p := new(DataPath)
+	*p = x
+	return p
+}
+
+func (x DataPath) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DataPath) Descriptor() protoreflect.EnumDescriptor {
+	return file_ica_transport_v1_transport_proto_enumTypes[0].Descriptor()
+}
+
+func (DataPath) Type() protoreflect.EnumType {
+	return &file_ica_transport_v1_transport_proto_enumTypes[0]
+}
+
+func (x DataPath) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DataPath.Descriptor instead.
+func (DataPath) EnumDescriptor() ([]byte, []int) {
+	return file_ica_transport_v1_transport_proto_rawDescGZIP(), []int{0}
+}
+
 // SessionRequest is one frame from the host.
 type SessionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -195,7 +254,13 @@ type Open struct {
 	TimeoutMs int64 `protobuf:"varint,9,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"`
 	// Settings for this transport that the core does not interpret, as a JSON
 	// object; empty when there are none.
-	OptionsJson   []byte `protobuf:"bytes,10,opt,name=options_json,json=optionsJson,proto3" json:"options_json,omitempty"`
+	OptionsJson []byte `protobuf:"bytes,10,opt,name=options_json,json=optionsJson,proto3" json:"options_json,omitempty"`
+	// Set when the host can take the session's messages off this stream: the
+	// plugin may then hand it descriptors over the descriptor channel (a Unix
+	// socket the host gave the plugin process, named by the environment
+	// variable ICA_PLUGIN_FD_CHANNEL), tagged with this token, and say which
+	// in Ready.data_path. Empty: messages travel on this stream.
+	DataToken     string `protobuf:"bytes,11,opt,name=data_token,json=dataToken,proto3" json:"data_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -298,6 +363,13 @@ func (x *Open) GetOptionsJson() []byte {
 		return x.OptionsJson
 	}
 	return nil
+}
+
+func (x *Open) GetDataToken() string {
+	if x != nil {
+		return x.DataToken
+	}
+	return ""
 }
 
 // Close asks for a graceful shutdown.
@@ -567,7 +639,12 @@ func (*Event_Unsupported) isEvent_Event() {}
 type Ready struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The process id (stdio) or the server's session id (HTTP), for logs.
-	Detail        string `protobuf:"bytes,1,opt,name=detail,proto3" json:"detail,omitempty"`
+	Detail string `protobuf:"bytes,1,opt,name=detail,proto3" json:"detail,omitempty"`
+	// Where the session's messages travel from now on. Before Ready, the
+	// plugin sent the descriptors that path needs on the descriptor channel,
+	// tagged with Open.data_token. Lifecycle events and Close stay on this
+	// stream whatever the path.
+	DataPath      DataPath `protobuf:"varint,2,opt,name=data_path,json=dataPath,proto3,enum=ica.transport.v1.DataPath" json:"data_path,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -607,6 +684,13 @@ func (x *Ready) GetDetail() string {
 		return x.Detail
 	}
 	return ""
+}
+
+func (x *Ready) GetDataPath() DataPath {
+	if x != nil {
+		return x.DataPath
+	}
+	return DataPath_DATA_PATH_STREAM_UNSPECIFIED
 }
 
 // Exited: the upstream is gone; no more frames follow.
@@ -851,7 +935,7 @@ const file_ica_transport_v1_transport_proto_rawDesc = "" +
 	"\x05close\x18\x03 \x01(\v2\x17.ica.transport.v1.CloseH\x00R\x05closeB\a\n" +
 	"\x05frame\"&\n" +
 	"\bMessages\x12\x1a\n" +
-	"\bmessages\x18\x01 \x03(\fR\bmessages\"\xb6\x03\n" +
+	"\bmessages\x18\x01 \x03(\fR\bmessages\"\xd5\x03\n" +
 	"\x04Open\x12\x16\n" +
 	"\x06server\x18\x01 \x01(\tR\x06server\x12\x1c\n" +
 	"\ttransport\x18\x02 \x01(\tR\ttransport\x12\x18\n" +
@@ -864,7 +948,9 @@ const file_ica_transport_v1_transport_proto_rawDesc = "" +
 	"\n" +
 	"timeout_ms\x18\t \x01(\x03R\ttimeoutMs\x12!\n" +
 	"\foptions_json\x18\n" +
-	" \x01(\fR\voptionsJson\x1a6\n" +
+	" \x01(\fR\voptionsJson\x12\x1d\n" +
+	"\n" +
+	"data_token\x18\v \x01(\tR\tdataToken\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a:\n" +
@@ -883,9 +969,10 @@ const file_ica_transport_v1_transport_proto_rawDesc = "" +
 	"\rauth_required\x18\x03 \x01(\v2\x1e.ica.transport.v1.AuthRequiredH\x00R\fauthRequired\x12K\n" +
 	"\x0fsession_expired\x18\x04 \x01(\v2 .ica.transport.v1.SessionExpiredH\x00R\x0esessionExpired\x12A\n" +
 	"\vunsupported\x18\x05 \x01(\v2\x1d.ica.transport.v1.UnsupportedH\x00R\vunsupportedB\a\n" +
-	"\x05event\"\x1f\n" +
+	"\x05event\"X\n" +
 	"\x05Ready\x12\x16\n" +
-	"\x06detail\x18\x01 \x01(\tR\x06detail\"v\n" +
+	"\x06detail\x18\x01 \x01(\tR\x06detail\x127\n" +
+	"\tdata_path\x18\x02 \x01(\x0e2\x1a.ica.transport.v1.DataPathR\bdataPath\"v\n" +
 	"\x06Exited\x12\x1b\n" +
 	"\texit_code\x18\x01 \x01(\x05R\bexitCode\x12\x16\n" +
 	"\x06signal\x18\x02 \x01(\tR\x06signal\x12\x1f\n" +
@@ -899,7 +986,11 @@ const file_ica_transport_v1_transport_proto_rawDesc = "" +
 	"\x06status\x18\x01 \x01(\x05R\x06status\x12\x16\n" +
 	"\x06detail\x18\x02 \x01(\tR\x06detail\"(\n" +
 	"\x0eSessionExpired\x12\x16\n" +
-	"\x06detail\x18\x01 \x01(\tR\x06detail2f\n" +
+	"\x06detail\x18\x01 \x01(\tR\x06detail*W\n" +
+	"\bDataPath\x12 \n" +
+	"\x1cDATA_PATH_STREAM_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fDATA_PATH_LINES\x10\x01\x12\x14\n" +
+	"\x10DATA_PATH_FRAMES\x10\x022f\n" +
 	"\x10TransportService\x12R\n" +
 	"\aSession\x12 .ica.transport.v1.SessionRequest\x1a!.ica.transport.v1.SessionResponse(\x010\x01BKZIgithub.com/ica-mcp-proxy/ica-mcp-proxy/proto/ica/transport/v1;transportv1b\x06proto3"
 
@@ -915,42 +1006,45 @@ func file_ica_transport_v1_transport_proto_rawDescGZIP() []byte {
 	return file_ica_transport_v1_transport_proto_rawDescData
 }
 
+var file_ica_transport_v1_transport_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_ica_transport_v1_transport_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_ica_transport_v1_transport_proto_goTypes = []any{
-	(*SessionRequest)(nil),  // 0: ica.transport.v1.SessionRequest
-	(*Messages)(nil),        // 1: ica.transport.v1.Messages
-	(*Open)(nil),            // 2: ica.transport.v1.Open
-	(*Close)(nil),           // 3: ica.transport.v1.Close
-	(*SessionResponse)(nil), // 4: ica.transport.v1.SessionResponse
-	(*Event)(nil),           // 5: ica.transport.v1.Event
-	(*Ready)(nil),           // 6: ica.transport.v1.Ready
-	(*Exited)(nil),          // 7: ica.transport.v1.Exited
-	(*AuthRequired)(nil),    // 8: ica.transport.v1.AuthRequired
-	(*Unsupported)(nil),     // 9: ica.transport.v1.Unsupported
-	(*SessionExpired)(nil),  // 10: ica.transport.v1.SessionExpired
-	nil,                     // 11: ica.transport.v1.Open.EnvEntry
-	nil,                     // 12: ica.transport.v1.Open.HeadersEntry
+	(DataPath)(0),           // 0: ica.transport.v1.DataPath
+	(*SessionRequest)(nil),  // 1: ica.transport.v1.SessionRequest
+	(*Messages)(nil),        // 2: ica.transport.v1.Messages
+	(*Open)(nil),            // 3: ica.transport.v1.Open
+	(*Close)(nil),           // 4: ica.transport.v1.Close
+	(*SessionResponse)(nil), // 5: ica.transport.v1.SessionResponse
+	(*Event)(nil),           // 6: ica.transport.v1.Event
+	(*Ready)(nil),           // 7: ica.transport.v1.Ready
+	(*Exited)(nil),          // 8: ica.transport.v1.Exited
+	(*AuthRequired)(nil),    // 9: ica.transport.v1.AuthRequired
+	(*Unsupported)(nil),     // 10: ica.transport.v1.Unsupported
+	(*SessionExpired)(nil),  // 11: ica.transport.v1.SessionExpired
+	nil,                     // 12: ica.transport.v1.Open.EnvEntry
+	nil,                     // 13: ica.transport.v1.Open.HeadersEntry
 }
 var file_ica_transport_v1_transport_proto_depIdxs = []int32{
-	2,  // 0: ica.transport.v1.SessionRequest.open:type_name -> ica.transport.v1.Open
-	1,  // 1: ica.transport.v1.SessionRequest.messages:type_name -> ica.transport.v1.Messages
-	3,  // 2: ica.transport.v1.SessionRequest.close:type_name -> ica.transport.v1.Close
-	11, // 3: ica.transport.v1.Open.env:type_name -> ica.transport.v1.Open.EnvEntry
-	12, // 4: ica.transport.v1.Open.headers:type_name -> ica.transport.v1.Open.HeadersEntry
-	1,  // 5: ica.transport.v1.SessionResponse.messages:type_name -> ica.transport.v1.Messages
-	5,  // 6: ica.transport.v1.SessionResponse.event:type_name -> ica.transport.v1.Event
-	6,  // 7: ica.transport.v1.Event.ready:type_name -> ica.transport.v1.Ready
-	7,  // 8: ica.transport.v1.Event.exited:type_name -> ica.transport.v1.Exited
-	8,  // 9: ica.transport.v1.Event.auth_required:type_name -> ica.transport.v1.AuthRequired
-	10, // 10: ica.transport.v1.Event.session_expired:type_name -> ica.transport.v1.SessionExpired
-	9,  // 11: ica.transport.v1.Event.unsupported:type_name -> ica.transport.v1.Unsupported
-	0,  // 12: ica.transport.v1.TransportService.Session:input_type -> ica.transport.v1.SessionRequest
-	4,  // 13: ica.transport.v1.TransportService.Session:output_type -> ica.transport.v1.SessionResponse
-	13, // [13:14] is the sub-list for method output_type
-	12, // [12:13] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	3,  // 0: ica.transport.v1.SessionRequest.open:type_name -> ica.transport.v1.Open
+	2,  // 1: ica.transport.v1.SessionRequest.messages:type_name -> ica.transport.v1.Messages
+	4,  // 2: ica.transport.v1.SessionRequest.close:type_name -> ica.transport.v1.Close
+	12, // 3: ica.transport.v1.Open.env:type_name -> ica.transport.v1.Open.EnvEntry
+	13, // 4: ica.transport.v1.Open.headers:type_name -> ica.transport.v1.Open.HeadersEntry
+	2,  // 5: ica.transport.v1.SessionResponse.messages:type_name -> ica.transport.v1.Messages
+	6,  // 6: ica.transport.v1.SessionResponse.event:type_name -> ica.transport.v1.Event
+	7,  // 7: ica.transport.v1.Event.ready:type_name -> ica.transport.v1.Ready
+	8,  // 8: ica.transport.v1.Event.exited:type_name -> ica.transport.v1.Exited
+	9,  // 9: ica.transport.v1.Event.auth_required:type_name -> ica.transport.v1.AuthRequired
+	11, // 10: ica.transport.v1.Event.session_expired:type_name -> ica.transport.v1.SessionExpired
+	10, // 11: ica.transport.v1.Event.unsupported:type_name -> ica.transport.v1.Unsupported
+	0,  // 12: ica.transport.v1.Ready.data_path:type_name -> ica.transport.v1.DataPath
+	1,  // 13: ica.transport.v1.TransportService.Session:input_type -> ica.transport.v1.SessionRequest
+	5,  // 14: ica.transport.v1.TransportService.Session:output_type -> ica.transport.v1.SessionResponse
+	14, // [14:15] is the sub-list for method output_type
+	13, // [13:14] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_ica_transport_v1_transport_proto_init() }
@@ -979,13 +1073,14 @@ func file_ica_transport_v1_transport_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_ica_transport_v1_transport_proto_rawDesc), len(file_ica_transport_v1_transport_proto_rawDesc)),
-			NumEnums:      0,
+			NumEnums:      1,
 			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_ica_transport_v1_transport_proto_goTypes,
 		DependencyIndexes: file_ica_transport_v1_transport_proto_depIdxs,
+		EnumInfos:         file_ica_transport_v1_transport_proto_enumTypes,
 		MessageInfos:      file_ica_transport_v1_transport_proto_msgTypes,
 	}.Build()
 	File_ica_transport_v1_transport_proto = out.File

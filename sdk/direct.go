@@ -1,0 +1,373 @@
+package sdk
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/lines"
+	transportv1 "github.com/ica-mcp-proxy/ica-mcp-proxy/proto/ica/transport/v1"
+)
+
+// The data plane. A session's lifecycle (Open, Ready, Exited, Close) always
+// travels on its gRPC stream; its JSON-RPC messages may leave it, when the
+// host gave the plugin process a descriptor channel:
+//
+//   - DATA_PATH_LINES, for a PipeTransport: the host gets the upstream's
+//     input and output themselves and reads and writes newline-delimited
+//     JSON-RPC, as a plain relay would. The plugin only supervises.
+//   - DATA_PATH_FRAMES, for any other transport: the host gets one end of
+//     a stream socket pair, and messages cross it length-prefixed, with no
+//     HTTP/2, TLS or protobuf on the way.
+//
+// Either way the host reads on one goroutine and hands messages to Recv in
+// the batches they arrived in, and Exited is handed over only once the
+// reader has seen the end of the upstream's output (bounded by
+// drainLimit), so every message the upstream wrote before it exited comes
+// first.
+
+// drainLimit bounds how long the host waits, after Exited (or a broken
+// plugin), for the rest of the upstream's output: a descendant that
+// escaped the upstream's process group could hold it open for ever.
+const drainLimit = time.Second
+
+// newDataToken is a session's tag on the descriptor channel.
+func newDataToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// sendQueue sends messages in batches: the first sender to find no send
+// under way sends everything queued until the queue is empty. Under load
+// the messages of concurrent callers share a batch (a frame, a write);
+// alone, a message is sent at once by its own caller.
+type sendQueue struct {
+	flush func(batch [][]byte) error
+
+	mu       sync.Mutex
+	queue    [][]byte
+	flushing bool
+	err      error
+}
+
+func (q *sendQueue) send(msgs ...[]byte) error {
+	q.mu.Lock()
+	if q.err != nil {
+		err := q.err
+		q.mu.Unlock()
+		return err
+	}
+	q.queue = append(q.queue, msgs...)
+	if q.flushing {
+		q.mu.Unlock()
+		return nil
+	}
+	q.flushing = true
+	for len(q.queue) > 0 {
+		batch := q.queue
+		q.queue = nil
+		q.mu.Unlock()
+		err := q.flush(batch)
+		q.mu.Lock()
+		if err != nil {
+			// Broken for good; whoever reads learns why.
+			q.err, q.queue = err, nil
+		}
+	}
+	q.flushing = false
+	err := q.err
+	q.mu.Unlock()
+	return err
+}
+
+// appendLines is msgs as stdio carries them: each followed by a newline.
+func appendLines(buf []byte, msgs [][]byte) []byte {
+	for _, m := range msgs {
+		buf = append(append(buf, m...), '\n')
+	}
+	return buf
+}
+
+// appendFrames is msgs as DATA_PATH_FRAMES carries them.
+func appendFrames(buf []byte, msgs [][]byte) []byte {
+	for _, m := range msgs {
+		buf = binary.BigEndian.AppendUint32(buf, uint32(len(m)))
+		buf = append(buf, m...)
+	}
+	return buf
+}
+
+// batchWriter writes batches to w in one write each, through a buffer it
+// keeps unless a batch made it large.
+type batchWriter struct {
+	w      io.Writer
+	encode func([]byte, [][]byte) []byte
+	buf    []byte
+}
+
+func (b *batchWriter) write(batch [][]byte) error {
+	b.buf = b.encode(b.buf[:0], batch)
+	_, err := b.w.Write(b.buf)
+	if cap(b.buf) > 1<<20 {
+		b.buf = nil // do not pin a huge buffer
+	}
+	return err
+}
+
+// errFrameTooLong ends a frames reader: the other side is broken.
+var errFrameTooLong = errors.New("frame longer than the message bound")
+
+// readFrames calls fn with the messages of r, length-prefixed, in the
+// batches they arrived in (every message already read when the next read
+// would wait), until r ends (nil) or breaks. A length over max ends it.
+// fn may keep the slices.
+func readFrames(r io.Reader, max int, fn func([][]byte)) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	var batch [][]byte
+	var head [4]byte
+	for {
+		if _, err := io.ReadFull(br, head[:]); err != nil {
+			if len(batch) > 0 {
+				fn(batch)
+			}
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		n := binary.BigEndian.Uint32(head[:])
+		if uint64(n) > uint64(max) {
+			return fmt.Errorf("%w: %d bytes", errFrameTooLong, n)
+		}
+		msg := make([]byte, n)
+		if _, err := io.ReadFull(br, msg); err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
+		if len(msg) > 0 {
+			batch = append(batch, msg)
+		}
+		if br.Buffered() < 4 && len(batch) > 0 {
+			fn(batch) // the next read may wait: hand over what we have
+			batch = nil
+		}
+	}
+}
+
+// directSession is the host's end of a session whose messages travel off
+// the gRPC stream; the stream still carries its events and Close.
+type directSession struct {
+	*clientSession
+	in     io.WriteCloser
+	out    io.ReadCloser
+	linesP bool // DATA_PATH_LINES, else FRAMES
+	q      sendQueue
+	logger hclog.Logger
+
+	frames   chan recvd
+	readDone chan struct{}
+
+	mu    sync.Mutex
+	ended bool // Exited or an error was handed over; nothing follows
+
+	closeInOnce sync.Once
+}
+
+type recvd struct {
+	f   Frame
+	err error
+}
+
+func newDirectSession(cs *clientSession, path transportv1.DataPath, in io.WriteCloser, out io.ReadCloser, logger hclog.Logger) *directSession {
+	s := &directSession{
+		clientSession: cs,
+		in:            in,
+		out:           out,
+		linesP:        path == transportv1.DataPath_DATA_PATH_LINES,
+		logger:        logger,
+		frames:        make(chan recvd, 16),
+		readDone:      make(chan struct{}),
+	}
+	bw := &batchWriter{w: in, encode: appendFrames}
+	if s.linesP {
+		bw.encode = appendLines
+	}
+	s.q.flush = bw.write
+	go s.read()
+	go s.events()
+	return s
+}
+
+// put hands r to Recv. The lock is held through the send, so that nothing
+// is sent after the last frame (Exited, or an error) closed the channel.
+func (s *directSession) put(r recvd) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return
+	}
+	s.frames <- r
+	if r.err != nil || (r.f.Event != nil && isExited(r.f.Event)) {
+		s.ended = true
+		close(s.frames)
+	}
+}
+
+func isExited(ev Event) bool { _, ok := ev.(Exited); return ok }
+
+// read hands on the upstream's messages until its output ends.
+func (s *directSession) read() {
+	defer close(s.readDone)
+	deliver := func(msgs [][]byte) {
+		if len(msgs) > 0 {
+			s.put(recvd{f: Frame{Messages: msgs}})
+		}
+	}
+	if !s.linesP {
+		if err := readFrames(s.out, MaxMessageBytes, deliver); err != nil {
+			s.logger.Warn("the plugin's message stream broke", "error", err)
+		}
+		return
+	}
+	lines.Read(s.out, MaxMessageBytes, func(batch [][]byte) {
+		// lines.Read reuses its buffer: one copy for the batch.
+		n := 0
+		for _, l := range batch {
+			n += len(l)
+		}
+		arena := make([]byte, 0, n)
+		msgs := make([][]byte, 0, len(batch))
+		for _, l := range batch {
+			if !lines.JSONish(l) {
+				// Banners and stray prints are not JSON-RPC; never pass them on.
+				s.logger.Warn("ignoring non-JSON output on stdout", "line", lines.Clip(l, 200))
+				continue
+			}
+			arena = append(arena, l...)
+			msgs = append(msgs, arena[len(arena)-len(l):])
+		}
+		deliver(msgs)
+	}, func(o lines.Overlong) {
+		if msg, ok := o.Answer(MaxMessageBytes); ok {
+			deliver([][]byte{msg})
+		}
+	}, s.logger)
+}
+
+// events hands on the stream's events; Exited, or the stream's end, only
+// after the upstream's output has been read to its end.
+func (s *directSession) events() {
+	for {
+		f, err := s.clientSession.Recv()
+		if err == nil && f.Event != nil && !isExited(f.Event) {
+			s.put(recvd{f: f})
+			continue
+		}
+		if err == nil && f.Event == nil {
+			s.put(recvd{f: f}) // messages on the stream: not expected, passed on
+			continue
+		}
+		select {
+		case <-s.readDone:
+		case <-time.After(drainLimit):
+			s.logger.Debug("the upstream's output did not end after it exited; not waiting for the rest")
+		}
+		s.put(recvd{f: f, err: err})
+		_ = s.out.Close()
+		s.closeIn()
+		return
+	}
+}
+
+func (s *directSession) Recv() (Frame, error) {
+	r, ok := <-s.frames
+	if !ok {
+		return Frame{}, io.EOF
+	}
+	return r.f, r.err
+}
+
+func (s *directSession) Send(msgs ...[]byte) error { return s.q.send(msgs...) }
+
+func (s *directSession) closeIn() { s.closeInOnce.Do(func() { _ = s.in.Close() }) }
+
+// Close begins the shutdown. For a piped upstream the host holds its
+// input, so closing it here is the first step of the MCP shutdown (the
+// upstream sees its input end); the plugin does the rest.
+func (s *directSession) Close(grace time.Duration) error {
+	if s.linesP {
+		// Not while a batch is being written.
+		s.q.mu.Lock()
+		s.closeIn()
+		s.q.mu.Unlock()
+	}
+	return s.clientSession.Close(grace)
+}
+
+func (s *directSession) Abort() {
+	s.clientSession.Abort()
+	s.closeIn()
+	_ = s.out.Close()
+}
+
+// framesPeer is the plugin's side of DATA_PATH_FRAMES: what the upstream
+// sends goes to the socket instead of the stream.
+type framesPeer struct {
+	*streamPeer
+	conn io.WriteCloser
+	w    batchWriter
+	mu   sync.Mutex
+	shut bool
+}
+
+func (p *framesPeer) Deliver(msgs ...[]byte) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.shut {
+		return errSessionEnded
+	}
+	return p.w.write(msgs)
+}
+
+// Event closes the socket before Exited goes out, so that the host has
+// read every message once it sees the socket end.
+func (p *framesPeer) Event(ev Event) error {
+	if isExited(ev) {
+		p.mu.Lock()
+		if !p.shut {
+			p.shut = true
+			_ = p.conn.Close()
+		}
+		p.mu.Unlock()
+	}
+	return p.streamPeer.Event(ev)
+}
+
+
+// serveFrames passes the host's messages from the socket to the session,
+// until the socket ends.
+func serveFrames(ctx context.Context, r io.Reader, sess Session, logger hclog.Logger) {
+	err := readFrames(r, MaxMessageBytes, func(msgs [][]byte) {
+		if err := sess.Send(ctx, msgs...); err != nil {
+			logger.Debug("send to upstream failed", "error", err)
+		}
+	})
+	if err != nil {
+		logger.Debug("the host's message stream ended", "error", err)
+	}
+}
