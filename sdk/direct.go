@@ -358,7 +358,6 @@ func (p *framesPeer) Event(ev Event) error {
 	return p.streamPeer.Event(ev)
 }
 
-
 // serveFrames passes the host's messages from the socket to the session,
 // until the socket ends.
 func serveFrames(ctx context.Context, r io.Reader, sess Session, logger hclog.Logger) {
