@@ -57,8 +57,15 @@ $(PEERS)/node_modules/.installed: $(PEERS)/package.json $(PEERS)/package-lock.js
 	cd $(PEERS) && npm rebuild --no-audit --no-fund @anthropic-ai/claude-code
 	@touch $@
 
-test: build build-race peers ## Run every test, race detector on, against the real binaries (built with -race) and peers
+# The tests of what crosses the data plane (crashes, kills, cancellation,
+# progress, hostile output, the message bound, 1,000 concurrent calls, the
+# wire goldens), run a second time with every session's messages on the
+# plugins' gRPC streams: both data paths stay tested.
+DATA_PLANE_TESTS := ^(TestFailingUpstreamsBesideAWorkingOne|TestRequestTimeoutCancelsUpstream|TestClientCancellationReachesUpstream|TestHostileUpstreamOutput|TestOversizedResults|TestThousandConcurrentCalls|TestResultsAreIdenticalToDirect|TestProgressPassesThrough|TestUpstreamKilledMidCall|TestNoSurvivors|TestTransportPluginKilledMidCall|TestRestartsAfterKills|TestRemoteServerEverything|TestRemoteSessionExpiry|TestRemoteLoginRequired|TestRemoteServerRequestsAndCancellation|TestWireGoldens|TestUpstreamHandshake|TestDataPaths)$$
+
+test: build build-race peers ## Run every test, race detector on, against the real binaries (built with -race) and peers; the data-plane tests again on the gRPC path
 	ICA_TEST_BIN=$(BIN)/race ICA_TEST_PLAIN_BIN=$(BIN) ICA_TEST_PEERS=$(CURDIR)/$(PEERS) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	ICA_TEST_DATA_PATH=stream ICA_TEST_BIN=$(BIN)/race ICA_TEST_PLAIN_BIN=$(BIN) ICA_TEST_PEERS=$(CURDIR)/$(PEERS) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -run '$(DATA_PLANE_TESTS)' ./test/e2e
 	cd $(EXAMPLE_PLUGIN) && $(GO) test -race -count=1 ./...
 
 test-unit: ## Run the tests that need no binaries or npm peers
@@ -68,7 +75,7 @@ test-unit: ## Run the tests that need no binaries or npm peers
 # duration, because Go 1.26's fuzzer can fail a duration-bounded run with a
 # spurious "context deadline exceeded" (golang/go#75804). FUZZTIME=30s
 # overrides them all.
-FUZZ_TARGETS := core/frontend:FuzzRequestState:50000x core/upstream:FuzzDispatch:20000x core/config:FuzzLoad:12000x core/config:FuzzExpand:1000000x internal/lines:FuzzReadLines:200000x
+FUZZ_TARGETS := core/frontend:FuzzRequestState:50000x core/upstream:FuzzDispatch:20000x core/config:FuzzLoad:12000x core/config:FuzzExpand:1000000x internal/lines:FuzzReadLines:200000x sdk:FuzzReadFrames:30000x
 FUZZTIME ?=
 
 fuzz: ## Run each fuzz target for a bounded number of inputs on top of its committed corpus (testdata/fuzz)

@@ -33,7 +33,7 @@ import (
 // the batches they arrived in, and Exited is handed over only once the
 // reader has seen the end of the upstream's output (bounded by
 // drainLimit), so every message the upstream wrote before it exited comes
-// first.
+// first. A broken stream (the plugin died) ends the session at once.
 
 // drainLimit bounds how long the host waits, after Exited (or a broken
 // plugin), for the rest of the upstream's output: a descendant that
@@ -135,26 +135,30 @@ func readFrames(r io.Reader, max int, fn func([][]byte)) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var batch [][]byte
 	var head [4]byte
+	// What was read whole goes on, whatever ends the stream.
+	end := func(err error) error {
+		if len(batch) > 0 {
+			fn(batch)
+		}
+		return err
+	}
 	for {
 		if _, err := io.ReadFull(br, head[:]); err != nil {
-			if len(batch) > 0 {
-				fn(batch)
-			}
 			if errors.Is(err, io.EOF) {
-				return nil
+				return end(nil)
 			}
-			return err
+			return end(err)
 		}
 		n := binary.BigEndian.Uint32(head[:])
 		if uint64(n) > uint64(max) {
-			return fmt.Errorf("%w: %d bytes", errFrameTooLong, n)
+			return end(fmt.Errorf("%w: %d bytes", errFrameTooLong, n))
 		}
 		msg := make([]byte, n)
 		if _, err := io.ReadFull(br, msg); err != nil {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
-			return err
+			return end(err)
 		}
 		if len(msg) > 0 {
 			batch = append(batch, msg)
@@ -279,11 +283,18 @@ func (s *directSession) events() {
 			s.put(recvd{f: f}) // messages on the stream: not expected, passed on
 			continue
 		}
-		select {
-		case <-s.readDone:
-		case <-time.After(drainLimit):
-			s.logger.Debug("the upstream's output did not end after it exited; not waiting for the rest")
+		if err == nil {
+			// Exited: what the upstream wrote before it exited comes first.
+			select {
+			case <-s.readDone:
+			case <-time.After(drainLimit):
+				s.logger.Debug("the upstream's output did not end after it exited; not waiting for the rest")
+			}
 		}
+		// A broken stream (the plugin died) ends the session at once, as on
+		// the stream path: the calls in flight fail naming the plugin, and
+		// the next call starts a fresh session rather than going to an
+		// upstream its plugin's death is terminating.
 		s.put(recvd{f: f, err: err})
 		_ = s.out.Close()
 		s.closeIn()
@@ -368,5 +379,20 @@ func serveFrames(ctx context.Context, r io.Reader, sess Session, logger hclog.Lo
 	})
 	if err != nil {
 		logger.Debug("the host's message stream ended", "error", err)
+	}
+}
+
+// DataPathOf says where a session's messages travel: "lines" (the host
+// reads and writes the upstream's own pipes), "frames" (a socket pair
+// beside the plugin's stream) or "stream" (the plugin's gRPC stream).
+func DataPathOf(cs ClientSession) string {
+	d, ok := cs.(*directSession)
+	switch {
+	case !ok:
+		return "stream"
+	case d.linesP:
+		return "lines"
+	default:
+		return "frames"
 	}
 }

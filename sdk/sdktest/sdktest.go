@@ -34,6 +34,30 @@ func Transport(t testing.TB, impl sdk.Transport) sdk.TransportClient {
 	return tc
 }
 
+// TransportDirect is Transport with a descriptor channel between the two
+// sides, as the proxy gives its plugin processes: the sessions' messages
+// travel off the gRPC stream when the transport allows (the upstream's own
+// pipes for an sdk.PipeTransport, a socket pair otherwise). Where
+// descriptors cannot be passed, the test is skipped.
+func TransportDirect(t testing.TB, impl sdk.Transport) sdk.TransportClient {
+	t.Helper()
+	host, pluginEnd, err := sdk.NewFDChannel()
+	if err != nil {
+		t.Skipf("no descriptor channel: %v", err)
+	}
+	ch, err := sdk.FDChannelFromFile(pluginEnd)
+	if err != nil {
+		t.Fatalf("descriptor channel: %v", err)
+	}
+	t.Cleanup(func() { _ = host.Close(); _ = ch.Close() })
+	client := serve(t, func(logger hclog.Logger) plugin.PluginSet { return sdk.TransportPluginsOver(impl, logger, ch) })
+	tc, err := sdk.DispenseTransportOver(client, host, nil)
+	if err != nil {
+		t.Fatalf("dispense transport: %v", err)
+	}
+	return tc
+}
+
 // Info serves impl in-process and returns what the host's Info call sees,
 // with the Kind and APIVersion the sdk fills in.
 func Info(t testing.TB, impl sdk.Transport) sdk.Info {

@@ -31,7 +31,7 @@ func main() {
 	calls := flag.Int("calls", 20000, "calls per measurement")
 	starts := flag.Int("starts", 10, "cold starts to time")
 	peers := flag.String("peers", "test/peers", "folder with the npm peers; server-everything is measured too when installed")
-	only := flag.String("only", "", "\"large\": only the elicitation, start-up and large tool set tables; \"footprint\": only the memory, size and lazy start table")
+	only := flag.String("only", "", "\"stdio\": only the stdio table; \"large\": only the elicitation, start-up and large tool set tables; \"footprint\": only the memory, size and lazy start table")
 	flag.Parse()
 	if *only == "footprint" {
 		abs, _ := filepath.Abs(*bin)
@@ -50,7 +50,7 @@ func main() {
 		}
 		return
 	}
-	if err := run(*bin, *peers, *calls, *starts); err != nil {
+	if err := run(*bin, *peers, *calls, *starts, *only == "stdio"); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -73,7 +73,16 @@ type upstreamKind struct {
 	expect  string
 }
 
-func run(bin, peers string, calls, starts int) error {
+// The ways an upstream is reached in the stdio table.
+const (
+	sideDirect  = iota // the client runs the upstream
+	sideRelay          // through a minimal byte relay, the floor of any stdio proxy
+	sideProxied        // through the proxy, messages on the direct data path
+	sideStream         // through the proxy, messages on the plugin's gRPC stream
+	sides
+)
+
+func run(bin, peers string, calls, starts int, stdioOnly bool) error {
 	bin, _ = filepath.Abs(bin)
 	peers, _ = filepath.Abs(peers)
 	kinds := []upstreamKind{{
@@ -113,19 +122,29 @@ func run(bin, peers string, calls, starts int) error {
 	proxied := func() (*client, error) {
 		return start(exec.Command(filepath.Join(bin, "ica-mcp-proxy")), env, project)
 	}
+	relay := filepath.Join(home, "relay")
+	if out, err := exec.Command("go", "build", "-o", relay, "./test/bench/relay").CombinedOutput(); err != nil {
+		return fmt.Errorf("build the relay: %v: %s", err, out)
+	}
 
-	// results[kind][direct/proxied][concurrency 1/8]
-	results := make([][2][2]measure, len(kinds))
+	// results[kind][side][concurrency 1/8]
+	results := make([][sides][2]measure, len(kinds))
 	var rssCore, rssPlugin int
 	for i, k := range kinds {
-		for side := range 2 {
+		for side := range sides {
 			var c *client
 			var err error
 			name := k.tool
-			if side == 0 {
+			switch side {
+			case sideDirect:
 				c, err = start(exec.Command(k.command[0], k.command[1:]...), env, "")
-			} else {
+			case sideRelay:
+				c, err = start(exec.Command(relay, k.command...), env, "")
+			case sideProxied:
 				c, err = proxied()
+				name = k.server + "." + k.tool
+			case sideStream:
+				c, err = start(exec.Command(filepath.Join(bin, "ica-mcp-proxy")), append(slices.Clone(env), "ICA_MCP_PROXY_DATA_PATH=stream"), project)
 				name = k.server + "." + k.tool
 			}
 			if err != nil {
@@ -138,10 +157,10 @@ func run(bin, peers string, calls, starts int) error {
 			if _, err := load(c, params, k.expect, 1, calls/5, nil); err != nil { // warm up
 				return err
 			}
-			// Watched for CPU: the upstream when direct; the core and the
-			// plugin when proxied.
+			// Watched for CPU: the upstream when direct, the relay, the
+			// core and the plugin when proxied.
 			watch := []int{c.cmd.Process.Pid}
-			if side == 1 {
+			if side >= sideProxied {
 				watch = append(watch, descendantNamed(c.cmd.Process.Pid, "ica-plugin-tran"))
 			}
 			for j, conc := range []int{1, 8} {
@@ -149,7 +168,7 @@ func run(bin, peers string, calls, starts int) error {
 					return err
 				}
 			}
-			if side == 1 && i == len(kinds)-1 {
+			if side == sideProxied && i == len(kinds)-1 {
 				rssCore = rssKiB(c.cmd.Process.Pid)
 				rssPlugin = rssKiB(descendantNamed(c.cmd.Process.Pid, "ica-plugin-tran"))
 			}
@@ -157,6 +176,10 @@ func run(bin, peers string, calls, starts int) error {
 		}
 	}
 
+	if stdioOnly {
+		printStdio(kinds, results, calls)
+		return nil
+	}
 	var initT, listT []time.Duration
 	for range starts {
 		// Cold: without the tool cache the last start left.
@@ -178,18 +201,7 @@ func run(bin, peers string, calls, starts int) error {
 		c.close()
 	}
 
-	fmt.Printf("machine: %s, %d cores, %s %s/%s; %d calls per measure\n\n", cpuModel(), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, calls)
-	fmt.Println("| measure | upstream | direct | proxied | proxy adds | target |")
-	fmt.Println("|---|---|---|---|---|---|")
-	for i, k := range kinds {
-		d, p := results[i][0], results[i][1]
-		fmt.Printf("| tools/call p50, concurrency 1 | %s | %s | %s | +%s | ≤ +0.3 ms |\n", k.label, ms(d[0].p50), ms(p[0].p50), ms(p[0].p50-d[0].p50))
-		fmt.Printf("| tools/call p99, concurrency 1 | %s | %s | %s | +%s | |\n", k.label, ms(d[0].p99), ms(p[0].p99), ms(p[0].p99-d[0].p99))
-		fmt.Printf("| throughput, concurrency 1 | %s | %.0f/s | %.0f/s | %.0f%% of direct | |\n", k.label, d[0].perSec, p[0].perSec, 100*p[0].perSec/d[0].perSec)
-		fmt.Printf("| tools/call p50, concurrency 8 | %s | %s | %s | +%s | |\n", k.label, ms(d[1].p50), ms(p[1].p50), ms(p[1].p50-d[1].p50))
-		fmt.Printf("| throughput, concurrency 8 | %s | %.0f/s | %.0f/s | %.0f%% of direct | ≥ 80%% |\n", k.label, d[1].perSec, p[1].perSec, 100*p[1].perSec/d[1].perSec)
-		fmt.Printf("| CPU per call, concurrency 8: upstream / core + plugin | %s | %s | | %s + %s | |\n", k.label, us(d[1].cpu[0]), us(p[1].cpu[0]), us(p[1].cpu[1]))
-	}
+	printStdio(kinds, results, calls)
 	fmt.Printf("| cold start: spawn → initialize answered (median of %d) | all | | %s | | ≤ 50 ms |\n", starts, ms(median(initT)))
 	fmt.Printf("| cold start: spawn → tools/list with mirrored tools (median) | all | | %s | | |\n", ms(median(listT)))
 	fmt.Printf("| RSS after the load: core | all | | %.1f MiB | | |\n", float64(rssCore)/1024)
@@ -492,4 +504,45 @@ func runLarge(bin, scratch string, starts int) error {
 	}
 	printLarge(st, fleet)
 	return nil
+}
+
+// printStdio prints the stdio table: each upstream reached directly,
+// through the minimal relay, and through the proxy on both data paths.
+func printStdio(kinds []upstreamKind, results [][sides][2]measure, calls int) {
+	fmt.Printf("machine: %s, %d cores, %s %s/%s; %d calls per measure\n\n", cpuModel(), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, calls)
+	fmt.Println("| measure | upstream | direct | relay | proxied | proxied, messages on gRPC | target |")
+	fmt.Println("|---|---|---|---|---|---|---|")
+	for i, k := range kinds {
+		r := results[i]
+		d := r[sideDirect]
+		row := func(measure, target string, cell func(side int) string) {
+			fmt.Printf("| %s | %s | %s | %s | %s | %s | %s |\n", measure, k.label, cell(sideDirect), cell(sideRelay), cell(sideProxied), cell(sideStream), target)
+		}
+		plus := func(c int) func(int) string {
+			return func(side int) string {
+				if side == sideDirect {
+					return ms(d[c].p50)
+				}
+				return fmt.Sprintf("%s (+%s)", ms(r[side][c].p50), ms(r[side][c].p50-d[c].p50))
+			}
+		}
+		row("tools/call p50, concurrency 1", "proxied ≤ direct + 0.1 ms", plus(0))
+		row("tools/call p99, concurrency 1", "", func(side int) string { return ms(r[side][0].p99) })
+		row("tools/call p50, concurrency 8", "", plus(1))
+		row("throughput, concurrency 8", "proxied ≥ 75% of direct, ≥ 85% of the relay", func(side int) string {
+			if side == sideDirect {
+				return fmt.Sprintf("%.0f/s", d[1].perSec)
+			}
+			return fmt.Sprintf("%.0f/s (%.0f%%)", r[side][1].perSec, 100*r[side][1].perSec/d[1].perSec)
+		})
+		row("CPU per call, concurrency 8: upstream / relay / core + plugin", "", func(side int) string {
+			m := r[side][1]
+			if side >= sideProxied {
+				return us(m.cpu[0]) + " + " + us(m.cpu[1])
+			}
+			return us(m.cpu[0])
+		})
+		p, rl := r[sideProxied][1].perSec, r[sideRelay][1].perSec
+		fmt.Printf("| proxied throughput at concurrency 8, of the relay's | %s | | | %.0f%% | %.0f%% | ≥ 85%% |\n", k.label, 100*p/rl, 100*r[sideStream][1].perSec/rl)
+	}
 }

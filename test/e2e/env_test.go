@@ -23,6 +23,12 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	root := t.TempDir()
 	e := &env{home: filepath.Join(root, "home"), project: filepath.Join(root, "project")}
+	// ICA_TEST_DATA_PATH=stream runs the tests with every session's
+	// messages on the plugins' gRPC streams (make test runs the data-plane
+	// tests both ways); a test's own setting comes later and wins.
+	if v := os.Getenv("ICA_TEST_DATA_PATH"); v != "" {
+		e.set("ICA_MCP_PROXY_DATA_PATH=" + v)
+	}
 	if err := os.MkdirAll(e.project, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,19 @@ import (
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk/sdktest"
 )
+
+// Every test runs twice: with the messages on the gRPC stream, then on the
+// socket pair beside it (sdk's DATA_PATH_FRAMES), as the proxy runs it.
+var direct bool
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	direct = true
+	if c := m.Run(); c != 0 {
+		code = c
+	}
+	os.Exit(code)
+}
 
 // These tests run the real transport in-process through sdktest, over gRPC,
 // against the host-side client the proxy uses, and small HTTP servers that
@@ -39,6 +53,9 @@ func open(t *testing.T, url string) sdk.ClientSession {
 func tryOpen(t *testing.T, url string, options []byte) (sdk.ClientSession, error) {
 	t.Helper()
 	client := sdktest.Transport(t, streamable.New("test"))
+	if direct {
+		client = sdktest.TransportDirect(t, streamable.New("test"))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	sess, err := client.Open(ctx, sdk.SessionSpec{
@@ -47,6 +64,9 @@ func tryOpen(t *testing.T, url string, options []byte) (sdk.ClientSession, error
 	})
 	if err == nil {
 		t.Cleanup(sess.Abort)
+		if want := map[bool]string{false: "stream", true: "frames"}[direct]; sdk.DataPathOf(sess) != want {
+			t.Fatalf("data path %s, want %s", sdk.DataPathOf(sess), want)
+		}
 	}
 	return sess, err
 }
@@ -54,16 +74,31 @@ func tryOpen(t *testing.T, url string, options []byte) (sdk.ClientSession, error
 // nextMessage returns the next message, failing on an event.
 func nextMessage(t *testing.T, sess sdk.ClientSession) string {
 	t.Helper()
+	if q := leftover[sess]; len(q) > 0 {
+		leftover[sess] = q[1:]
+		return q[0]
+	}
 	f := sdktest.Recv(t, sess)
-	if f.Event != nil || len(f.Messages) != 1 {
-		t.Fatalf("want one message, got %+v", f)
+	if f.Event != nil || len(f.Messages) == 0 {
+		t.Fatalf("want a message, got %+v", f)
+	}
+	// Messages that arrive together may share a frame (always so on the
+	// direct path's socket).
+	for _, m := range f.Messages[1:] {
+		leftover[sess] = append(leftover[sess], string(m))
 	}
 	return string(f.Messages[0])
 }
 
+// leftover are messages received in a frame beside the one asked for.
+var leftover = map[sdk.ClientSession][]string{}
+
 // nextEvent returns the next event, failing on a message.
 func nextEvent(t *testing.T, sess sdk.ClientSession) sdk.Event {
 	t.Helper()
+	if q := leftover[sess]; len(q) > 0 {
+		t.Fatalf("want an event, got messages %q", q)
+	}
 	f := sdktest.Recv(t, sess)
 	if f.Event == nil {
 		t.Fatalf("want an event, got messages %q", f.Messages)

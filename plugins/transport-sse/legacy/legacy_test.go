@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,18 +17,37 @@ import (
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk/sdktest"
 )
 
+// Every test runs twice: with the messages on the gRPC stream, then on the
+// socket pair beside it (sdk's DATA_PATH_FRAMES), as the proxy runs it.
+var direct bool
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	direct = true
+	if c := m.Run(); c != 0 {
+		code = c
+	}
+	os.Exit(code)
+}
+
 // These tests run the real transport in-process through sdktest against
 // small HTTP+SSE servers.
 
 func tryOpen(t *testing.T, url string) (sdk.ClientSession, error) {
 	t.Helper()
 	client := sdktest.Transport(t, legacy.New("test"))
+	if direct {
+		client = sdktest.TransportDirect(t, legacy.New("test"))
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	sess, err := client.Open(ctx, sdk.SessionSpec{Server: "t", Transport: "sse", URL: url,
 		Headers: map[string]string{"Authorization": "Bearer k"}})
 	if err == nil {
 		t.Cleanup(sess.Abort)
+		if want := map[bool]string{false: "stream", true: "frames"}[direct]; sdk.DataPathOf(sess) != want {
+			t.Fatalf("data path %s, want %s", sdk.DataPathOf(sess), want)
+		}
 	}
 	return sess, err
 }

@@ -17,11 +17,31 @@ import (
 )
 
 // These tests run the real transport in-process through sdktest, over gRPC,
-// against the host-side client the proxy uses.
+// against the host-side client the proxy uses: every test twice, with the
+// messages on the gRPC stream and then on the direct path (the host reads
+// and writes the child's pipes).
+
+var direct bool
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	direct = true
+	if c := m.Run(); c != 0 {
+		code = c
+	}
+	os.Exit(code)
+}
+
+func transport(t *testing.T) sdk.TransportClient {
+	if direct {
+		return sdktest.TransportDirect(t, stdio.New("test"))
+	}
+	return sdktest.Transport(t, stdio.New("test"))
+}
 
 func open(t *testing.T, spec sdk.SessionSpec) sdk.ClientSession {
 	t.Helper()
-	client := sdktest.Transport(t, stdio.New("test"))
+	client := transport(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	spec.Server, spec.Transport = "t", "stdio"
@@ -33,6 +53,13 @@ func open(t *testing.T, spec sdk.SessionSpec) sdk.ClientSession {
 		t.Fatalf("open: %v", err)
 	}
 	t.Cleanup(sess.Abort)
+	want := "stream"
+	if direct {
+		want = "lines"
+	}
+	if got := sdk.DataPathOf(sess); got != want {
+		t.Fatalf("data path %s, want %s", got, want)
+	}
 	return sess
 }
 
@@ -104,7 +131,7 @@ func TestExitCodeAndStderrTail(t *testing.T) {
 }
 
 func TestOpenFailsClearly(t *testing.T) {
-	client := sdktest.Transport(t, stdio.New("test"))
+	client := transport(t)
 	_, err := client.Open(context.Background(), sdk.SessionSpec{Server: "t", Command: "no-such-command-xyz", Env: map[string]string{"PATH": "/nonexistent"}})
 	var ex *sdk.ExitedError
 	if !errors.As(err, &ex) || !strings.Contains(err.Error(), `command "no-such-command-xyz" not found`) {

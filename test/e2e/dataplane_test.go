@@ -1,0 +1,102 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDataPaths: where a session's messages travel. By default the stdio
+// plugin hands the core its child's stdin and stdout (the core holds the
+// child's stdout pipe; the plugin does not), and the HTTP plugin passes
+// messages on a socket pair beside its gRPC stream; with
+// ICA_MCP_PROXY_DATA_PATH=stream both stay on the stream (the plugin holds
+// the pipe; the core does not). The calls answer the same either way.
+func TestDataPaths(t *testing.T) {
+	needPeers(t)
+	web := everythingRemote(t, "streamableHttp")
+	for _, tc := range []struct {
+		path       string
+		coreHolds  bool
+		httpLogged string
+	}{
+		{"direct", true, "data_path=DATA_PATH_FRAMES"},
+		{"stream", false, ""},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			e := newEnv(t)
+			e.set("ICA_MCP_PROXY_DATA_PATH="+tc.path, "ICA_LOG_LEVEL=debug")
+			e.writeProject(t, map[string]any{
+				"demo": demoServer(),
+				"web":  map[string]any{"type": "streamable-http", "url": web + "/mcp"},
+			})
+			c := startProxy(t, e)
+			if got := decodeResult(t, c.callTool("demo.echo", map[string]any{"message": "hi"})).text(); !strings.Contains(got, "hi") {
+				t.Fatalf("demo.echo: %q", got)
+			}
+			if got := decodeResult(t, c.callTool("web.echo", map[string]any{"message": "hi"})).text(); got != "Echo: hi" {
+				t.Fatalf("web.echo: %q", got)
+			}
+			var upstream int
+			for _, p := range waitDescendants(t, c.cmd.Process.Pid, "ica-demo-upstre", "ica-plugin-tran") {
+				if p.comm == "ica-demo-upstre" {
+					upstream = p.pid
+				}
+			}
+			stdout := pipeOf(t, upstream, 1)
+			stdin := pipeOf(t, upstream, 0)
+			core := c.cmd.Process.Pid
+			if got := holdsAny(core, stdout) && holdsAny(core, stdin); got != tc.coreHolds {
+				t.Errorf("the core holds the upstream's stdin and stdout: %v, want %v", got, tc.coreHolds)
+			}
+			// Whichever stdio plugin process started the upstream (its
+			// parent) holds its pipes only on the stream path.
+			parent := readProcs()[upstream].ppid
+			if got := holdsAny(parent, stdout); got == tc.coreHolds {
+				t.Errorf("the stdio plugin holds the upstream's stdout: %v, want %v", got, !tc.coreHolds)
+			}
+			logged := strings.Contains(c.stderr.String(), "data_path=DATA_PATH_LINES")
+			if logged != tc.coreHolds {
+				t.Errorf("the lines path logged: %v", logged)
+			}
+			if tc.httpLogged != "" && !strings.Contains(c.stderr.String(), tc.httpLogged) {
+				t.Errorf("the HTTP session did not say %s", tc.httpLogged)
+			}
+			if tc.httpLogged == "" && strings.Contains(c.stderr.String(), "DATA_PATH_FRAMES") {
+				t.Error("a session left the stream with ICA_MCP_PROXY_DATA_PATH=stream")
+			}
+		})
+	}
+}
+
+// pipeOf is what fd of process pid points to ("pipe:[N]"), waiting for it
+// to exist.
+func pipeOf(t *testing.T, pid, fd int) string {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		target, err := os.Readlink(filepath.Join("/proc", strconv.Itoa(pid), "fd", strconv.Itoa(fd)))
+		if err == nil {
+			return target
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fd %d of %d: %v", fd, pid, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// holdsAny reports whether process pid has a descriptor open on target.
+func holdsAny(pid int, target string) bool {
+	dir := filepath.Join("/proc", strconv.Itoa(pid), "fd")
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if l, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil && l == target {
+			return true
+		}
+	}
+	return false
+}
