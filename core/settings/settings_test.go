@@ -68,3 +68,12 @@ func TestOverridesAndBadValues(t *testing.T) {
 		t.Fatalf("a separator outside [A-Za-z0-9_.-] must be refused: %v", w)
 	}
 }
+
+func TestDataPath(t *testing.T) {
+	for v, want := range map[string]string{"": DataPathDirect, "direct": DataPathDirect, "STREAM": DataPathStream, "grpc": DataPathDirect} {
+		s, w := Load(env(map[string]string{EnvDataPath: v}))
+		if s.DataPath != want || (len(w) != 0) != (v == "grpc") {
+			t.Errorf("%q: %q %v, want %q", v, s.DataPath, w, want)
+		}
+	}
+}
