@@ -182,6 +182,10 @@ type directSession struct {
 
 	frames   chan recvd
 	readDone chan struct{}
+	// onMessages, when set (SetMessageHandler), gets the upstream's
+	// messages on the reader's own goroutine instead of Recv's caller.
+	onMessages func([][]byte)
+	startRead  sync.Once
 
 	mu    sync.Mutex
 	ended bool // Exited or an error was handed over; nothing follows
@@ -209,9 +213,25 @@ func newDirectSession(cs *clientSession, path transportv1.DataPath, in io.WriteC
 		bw.encode = appendLines
 	}
 	s.q.flush = bw.write
-	go s.read()
 	go s.events()
 	return s
+}
+
+// MessageHandler is a ClientSession that can hand the upstream's messages
+// to fn on the goroutine that reads them, saving a hand-off to the
+// goroutine that calls Recv: on the direct data path a call's answer then
+// goes from the upstream's output to the client with no goroutine between.
+// Recv still returns the events, in order after the messages that came
+// before them.
+type MessageHandler interface {
+	// SetMessageHandler must be called before the first Recv. fn is called
+	// from one goroutine, in order; it may keep the slices.
+	SetMessageHandler(fn func(msgs [][]byte))
+}
+
+func (s *directSession) SetMessageHandler(fn func([][]byte)) {
+	s.onMessages = fn
+	s.startRead.Do(func() { go s.read() })
 }
 
 // put hands r to Recv. The lock is held through the send, so that nothing
@@ -235,7 +255,11 @@ func isExited(ev Event) bool { _, ok := ev.(Exited); return ok }
 func (s *directSession) read() {
 	defer close(s.readDone)
 	deliver := func(msgs [][]byte) {
-		if len(msgs) > 0 {
+		switch {
+		case len(msgs) == 0:
+		case s.onMessages != nil:
+			s.onMessages(msgs)
+		default:
 			s.put(recvd{f: Frame{Messages: msgs}})
 		}
 	}
@@ -246,21 +270,14 @@ func (s *directSession) read() {
 		return
 	}
 	lines.Read(s.out, MaxMessageBytes, func(batch [][]byte) {
-		// lines.Read reuses its buffer: one copy for the batch.
-		n := 0
-		for _, l := range batch {
-			n += len(l)
-		}
-		arena := make([]byte, 0, n)
-		msgs := make([][]byte, 0, len(batch))
+		msgs := batch[:0] // batch is ours to keep
 		for _, l := range batch {
 			if !lines.JSONish(l) {
 				// Banners and stray prints are not JSON-RPC; never pass them on.
 				s.logger.Warn("ignoring non-JSON output on stdout", "line", lines.Clip(l, 200))
 				continue
 			}
-			arena = append(arena, l...)
-			msgs = append(msgs, arena[len(arena)-len(l):])
+			msgs = append(msgs, l)
 		}
 		deliver(msgs)
 	}, func(o lines.Overlong) {
@@ -275,20 +292,23 @@ func (s *directSession) read() {
 func (s *directSession) events() {
 	for {
 		f, err := s.clientSession.Recv()
-		if err == nil && f.Event != nil && !isExited(f.Event) {
-			s.put(recvd{f: f})
-			continue
-		}
 		if err == nil && f.Event == nil {
 			s.put(recvd{f: f}) // messages on the stream: not expected, passed on
 			continue
 		}
 		if err == nil {
-			// Exited: what the upstream wrote before it exited comes first.
+			// Exited, and the events that end a session (AuthRequired,
+			// SessionExpired, Unsupported; Exited follows each): what the
+			// upstream wrote before comes first. The plugin ends the
+			// output before it sends Exited.
 			select {
 			case <-s.readDone:
 			case <-time.After(drainLimit):
-				s.logger.Debug("the upstream's output did not end after it exited; not waiting for the rest")
+				s.logger.Debug("the upstream's output did not end with the session; not waiting for the rest")
+			}
+			if !isExited(f.Event) {
+				s.put(recvd{f: f})
+				continue
 			}
 		}
 		// A broken stream (the plugin died) ends the session at once, as on
@@ -303,6 +323,7 @@ func (s *directSession) events() {
 }
 
 func (s *directSession) Recv() (Frame, error) {
+	s.startRead.Do(func() { go s.read() })
 	r, ok := <-s.frames
 	if !ok {
 		return Frame{}, io.EOF

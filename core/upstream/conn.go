@@ -122,6 +122,15 @@ func Dial(ctx context.Context, tc sdk.TransportClient, pluginName string, spec s
 		done:      make(chan struct{}),
 		readDone:  make(chan struct{}),
 	}
+	if mh, ok := cs.(sdk.MessageHandler); ok {
+		// The direct data path: messages are routed on the goroutine that
+		// reads them; the read loop gets the events.
+		mh.SetMessageHandler(func(msgs [][]byte) {
+			for _, m := range msgs {
+				c.dispatch(m)
+			}
+		})
+	}
 	go c.readLoop()
 
 	// The stateless 2026-07-28 revision is tried first (server/discover),

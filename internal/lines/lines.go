@@ -43,7 +43,10 @@ func (o *Overlong) add(chunk []byte) {
 // until r ends: each call gets the lines that were already read when the
 // reader would otherwise wait, so lines that arrive together are handed
 // over together. A line longer than max is dropped, and tooLong (if not
-// nil) gets its head, tail and size. fn must not keep the slices.
+// nil) gets its head, tail and size. fn may keep the slices: each batch is
+// a fresh copy, and a line longer than the read buffer (64 KiB) is handed
+// over alone, in the buffer it was gathered in, never copied again (a
+// 50 MiB answer is not held twice).
 func Read(r io.Reader, max int, fn func([][]byte), tooLong func(Overlong), logger hclog.Logger) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var (
@@ -64,10 +67,10 @@ func Read(r io.Reader, max int, fn func([][]byte), tooLong func(Overlong), logge
 			start = end
 		}
 		fn(batch)
-		arena, ends = arena[:0], ends[:0]
-		if cap(arena) > 4<<20 {
-			arena = nil // do not pin a huge buffer
-		}
+		// The next batch gets its own arena: fn may keep this one. Most
+		// batches are a message or a few, well under the first size.
+		arena, ends = make([]byte, 0, 4096), ends[:0]
+		batch = nil
 	}
 	for {
 		chunk, err := br.ReadSlice('\n')
@@ -97,7 +100,10 @@ func Read(r io.Reader, max int, fn func([][]byte), tooLong func(Overlong), logge
 				flush() // what came before goes first
 				tooLong(*over)
 			}
-		} else if line = bytes.TrimSpace(line); len(line) > 0 {
+		} else if line = bytes.TrimSpace(line); len(line) > 0 && long != nil {
+			flush() // what came before goes first
+			fn([][]byte{line})
+		} else if len(line) > 0 {
 			arena = append(arena, line...)
 			ends = append(ends, len(arena))
 		}
