@@ -31,12 +31,30 @@ func main() {
 	calls := flag.Int("calls", 20000, "calls per measurement")
 	starts := flag.Int("starts", 10, "cold starts to time")
 	peers := flag.String("peers", "test/peers", "folder with the npm peers; server-everything is measured too when installed")
-	only := flag.String("only", "", "\"stdio\": only the stdio table; \"large\": only the elicitation, start-up and large tool set tables; \"footprint\": only the memory, size and lazy start table")
+	only := flag.String("only", "", "\"stdio\": only the stdio table; \"remote\": only the HTTP table; \"large\": only the elicitation, start-up and large tool set tables; \"footprint\": only the memory, size and lazy start table")
 	flag.Parse()
 	if *only == "footprint" {
 		abs, _ := filepath.Abs(*bin)
 		peersAbs, _ := filepath.Abs(*peers)
 		if err := runFootprintOnly(abs, peersAbs, *starts); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *only == "remote" {
+		abs, _ := filepath.Abs(*bin)
+		peersAbs, _ := filepath.Abs(*peers)
+		home, err := os.MkdirTemp("", "ica-bench-")
+		if err == nil {
+			defer os.RemoveAll(home)
+			var res []remoteResult
+			env := append(os.Environ(), "ICA_HOME="+filepath.Join(home, "ica"), "ICA_LOG_LEVEL=warn")
+			if res, err = runRemote(abs, peersAbs, home, env, *calls); err == nil {
+				printRemote(res)
+			}
+		}
+		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench:", err)
 			os.Exit(1)
 		}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -150,11 +151,20 @@ func (c *httpClient) post(msg, id string) ([]byte, error) {
 
 func (c *httpClient) close() { c.hc.CloseIdleConnections() }
 
-// remoteResult is one upstream's measures: direct, proxied, mcp-remote,
-// each at concurrency 1 and 8.
+// The ways a remote upstream is reached.
+const (
+	remoteDirect    = iota // the benchmark's own HTTP client
+	remoteProxied          // through the proxy, messages on the direct data path
+	remoteMCPRemote        // through mcp-remote
+	remoteStream           // through the proxy, messages on the plugin's gRPC stream
+	remoteSides
+)
+
+// remoteResult is one upstream's measures, each way, at concurrency 1
+// and 8.
 type remoteResult struct {
 	label string
-	m     [3][2]measure
+	m     [remoteSides][2]measure
 }
 
 // remoteKind says how to run one kind of streamable HTTP upstream.
@@ -184,8 +194,8 @@ func runRemote(bin, peers, scratch string, env []string, calls int) ([]remoteRes
 	var out []remoteResult
 	for _, k := range kinds {
 		r := remoteResult{label: k.label}
-		for side := range 3 {
-			if side == 2 && !haveMCPRemote {
+		for side := range remoteSides {
+			if side == remoteMCPRemote && !haveMCPRemote {
 				continue
 			}
 			// A fresh server for each client, so none inherits the
@@ -209,21 +219,20 @@ func runRemote(bin, peers, scratch string, env []string, calls int) ([]remoteRes
 	return out, nil
 }
 
-// measureRemote runs the load against s: directly (side 0), through the
-// proxy (1) or through mcp-remote (2).
+// measureRemote runs the load against s one way (side).
 func measureRemote(s *remoteServer, side int, bin, mcpRemote, scratch string, env []string, calls int) ([2]measure, error) {
 	var res [2]measure
 	var c caller
 	var watch []int
 	name := "echo"
 	switch side {
-	case 0:
+	case remoteDirect:
 		hc, err := dialHTTP(s.url)
 		if err != nil {
 			return res, fmt.Errorf("direct: %w", err)
 		}
 		c, watch = hc, []int{s.pid}
-	case 1:
+	case remoteProxied, remoteStream:
 		project, err := os.MkdirTemp(scratch, "remote-")
 		if err != nil {
 			return res, err
@@ -232,13 +241,17 @@ func measureRemote(s *remoteServer, side int, bin, mcpRemote, scratch string, en
 		if err := os.WriteFile(filepath.Join(project, ".mcp.json"), cfg, 0o600); err != nil {
 			return res, err
 		}
-		pc, err := start(exec.Command(filepath.Join(bin, "ica-mcp-proxy")), env, project)
+		penv := env
+		if side == remoteStream {
+			penv = append(slices.Clone(env), "ICA_MCP_PROXY_DATA_PATH=stream")
+		}
+		pc, err := start(exec.Command(filepath.Join(bin, "ica-mcp-proxy")), penv, project)
 		if err != nil {
 			return res, err
 		}
 		c, name = pc, "remote.echo"
 		watch = []int{pc.cmd.Process.Pid, -1} // and the plugin, once started
-	case 2:
+	case remoteMCPRemote:
 		cmd := exec.Command("node", mcpRemote, s.url, "--allow-http", "--transport", "http-only")
 		// mcp-remote logs every message on stderr; that is its normal
 		// behaviour, but the bench does not print it.
@@ -268,19 +281,19 @@ func measureRemote(s *remoteServer, side int, bin, mcpRemote, scratch string, en
 
 func printRemote(results []remoteResult) {
 	fmt.Println()
-	fmt.Println("| measure | upstream | direct HTTP | ica-mcp-proxy | mcp-remote | target |")
-	fmt.Println("|---|---|---|---|---|---|")
+	fmt.Println("| measure | upstream | direct HTTP | ica-mcp-proxy | ica-mcp-proxy, messages on gRPC | mcp-remote | target |")
+	fmt.Println("|---|---|---|---|---|---|---|")
 	for _, r := range results {
-		d, p, m := r.m[0], r.m[1], r.m[2]
-		fmt.Printf("| tools/call p50, concurrency 1 | %s | %s | %s (+%s) | %s | proxy ≤ direct + 0.5 ms, < mcp-remote |\n",
-			r.label, ms(d[0].p50), ms(p[0].p50), ms(p[0].p50-d[0].p50), msOrNA(m[0].p50))
-		fmt.Printf("| tools/call p99, concurrency 1 | %s | %s | %s | %s | |\n", r.label, ms(d[0].p99), ms(p[0].p99), msOrNA(m[0].p99))
-		fmt.Printf("| tools/call p50, concurrency 8 | %s | %s | %s (+%s) | %s | proxy < mcp-remote |\n",
-			r.label, ms(d[1].p50), ms(p[1].p50), ms(p[1].p50-d[1].p50), msOrNA(m[1].p50))
-		fmt.Printf("| throughput, concurrency 8 | %s | %.0f/s | %.0f/s | %s | proxy > mcp-remote |\n",
-			r.label, d[1].perSec, p[1].perSec, perSecOrNA(m[1].perSec))
-		fmt.Printf("| CPU per call, concurrency 8 (server / bridge) | %s | %s | %s | %s | |\n",
-			r.label, us(cpuOf(d[1])), us(cpuOf(p[1])), usOrNA(cpuOf(m[1])))
+		d, p, g, m := r.m[remoteDirect], r.m[remoteProxied], r.m[remoteStream], r.m[remoteMCPRemote]
+		fmt.Printf("| tools/call p50, concurrency 1 | %s | %s | %s (+%s) | %s (+%s) | %s | proxy ≤ direct + 0.25 ms, < mcp-remote |\n",
+			r.label, ms(d[0].p50), ms(p[0].p50), ms(p[0].p50-d[0].p50), ms(g[0].p50), ms(g[0].p50-d[0].p50), msOrNA(m[0].p50))
+		fmt.Printf("| tools/call p99, concurrency 1 | %s | %s | %s | %s | %s | |\n", r.label, ms(d[0].p99), ms(p[0].p99), ms(g[0].p99), msOrNA(m[0].p99))
+		fmt.Printf("| tools/call p50, concurrency 8 | %s | %s | %s (+%s) | %s (+%s) | %s | proxy < mcp-remote |\n",
+			r.label, ms(d[1].p50), ms(p[1].p50), ms(p[1].p50-d[1].p50), ms(g[1].p50), ms(g[1].p50-d[1].p50), msOrNA(m[1].p50))
+		fmt.Printf("| throughput, concurrency 8 | %s | %.0f/s | %.0f/s | %.0f/s | %s | proxy > 3 × mcp-remote |\n",
+			r.label, d[1].perSec, p[1].perSec, g[1].perSec, perSecOrNA(m[1].perSec))
+		fmt.Printf("| CPU per call, concurrency 8 (server / bridge) | %s | %s | %s | %s | %s | |\n",
+			r.label, us(cpuOf(d[1])), us(cpuOf(p[1])), us(cpuOf(g[1])), usOrNA(cpuOf(m[1])))
 	}
 }
 
