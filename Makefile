@@ -61,7 +61,7 @@ $(PEERS)/node_modules/.installed: $(PEERS)/package.json $(PEERS)/package-lock.js
 # progress, hostile output, the message bound, 1,000 concurrent calls, the
 # wire goldens), run a second time with every session's messages on the
 # plugins' gRPC streams: both data paths stay tested.
-DATA_PLANE_TESTS := ^(TestFailingUpstreamsBesideAWorkingOne|TestRequestTimeoutCancelsUpstream|TestClientCancellationReachesUpstream|TestHostileUpstreamOutput|TestOversizedResults|TestThousandConcurrentCalls|TestResultsAreIdenticalToDirect|TestProgressPassesThrough|TestUpstreamKilledMidCall|TestNoSurvivors|TestTransportPluginKilledMidCall|TestRestartsAfterKills|TestRemoteServerEverything|TestRemoteSessionExpiry|TestRemoteLoginRequired|TestRemoteServerRequestsAndCancellation|TestWireGoldens|TestUpstreamHandshake|TestDataPaths)$$
+DATA_PLANE_TESTS := ^(TestFailingUpstreamsBesideAWorkingOne|TestRequestTimeoutCancelsUpstream|TestClientCancellationReachesUpstream|TestHostileUpstreamOutput|TestOversizedResults|TestThousandConcurrentCalls|TestResultsAreIdenticalToDirect|TestProgressPassesThrough|TestUpstreamKilledMidCall|TestNoSurvivors|TestTransportPluginKilledMidCall|TestRestartsAfterKills|TestPluginCrashIsRestartedOnNextUse|TestRemoteServerEverything|TestRemoteSessionExpiry|TestRemoteLoginRequired|TestRemoteServerRequestsAndCancellation|TestWireGoldens|TestUpstreamHandshake|TestDataPaths)$$
 
 test: build build-race peers ## Run every test, race detector on, against the real binaries (built with -race) and peers; the data-plane tests again on the gRPC path
 	ICA_TEST_BIN=$(BIN)/race ICA_TEST_PLAIN_BIN=$(BIN) ICA_TEST_PEERS=$(CURDIR)/$(PEERS) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...

@@ -229,6 +229,16 @@ type MessageHandler interface {
 	SetMessageHandler(fn func(msgs [][]byte))
 }
 
+// OutputWatcher is a ClientSession that reads the upstream's output
+// itself (the direct data path) and can tell when it ended: the upstream
+// closed it, or is gone, and will answer nothing more, though its Exited
+// (or the plugin's failure) may take a moment to follow.
+type OutputWatcher interface {
+	OutputEnded() <-chan struct{}
+}
+
+func (s *directSession) OutputEnded() <-chan struct{} { return s.readDone }
+
 func (s *directSession) SetMessageHandler(fn func([][]byte)) {
 	s.onMessages = fn
 	s.startRead.Do(func() { go s.read() })

@@ -105,12 +105,14 @@ func (s *Server) forwardNow(env envelope) bool {
 // progress token) goes through byte for byte, and so does the answer. It
 // returns how to cancel the call; ended runs after the answer is written.
 func (s *Server) forward(env envelope, nameField gjson.Result, tool mirror.Tool, c *call, ended func()) func(error) {
-	if err := tool.CheckArgs(json.RawMessage(gjson.GetBytes(env.Params, "arguments").Raw)); err != nil {
-		// The schema the client saw was rewritten for it; the upstream's
-		// own still decides.
-		s.answer(env, broker.ErrorResult(tool.Exposed+": "+err.Error()))
-		ended()
-		return func(error) {}
+	if tool.ChecksArgs() {
+		if err := tool.CheckArgs(json.RawMessage(gjson.GetBytes(env.Params, "arguments").Raw)); err != nil {
+			// The schema the client saw was rewritten for it; the
+			// upstream's own still decides.
+			s.answer(env, broker.ErrorResult(tool.Exposed+": "+err.Error()))
+			ended()
+			return func(error) {}
+		}
 	}
 	params := replaceRaw(env.Params, nameField, tool.Name)
 	release := s.logs.want(env, tool.Server)

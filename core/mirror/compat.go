@@ -232,6 +232,11 @@ type argsCheck struct {
 	err    error
 }
 
+// ChecksArgs reports whether CheckArgs has anything to check: the tool's
+// schema was rewritten for strict clients. Callers skip finding the
+// arguments otherwise (the per-call path).
+func (t Tool) ChecksArgs() bool { return t.check != nil }
+
 // CheckArgs returns why args do not fit the tool's original input schema
 // when the mirror rewrote it for strict clients; nil when they fit, or
 // when the schema was not rewritten (the upstream checks its own).

@@ -586,6 +586,23 @@ func (c *Conn) fail(err error) {
 // ended is closed when the read loop has returned.
 func (c *Conn) ended() <-chan struct{} { return c.readDone }
 
+// draining reports whether the session can answer nothing more though it
+// has not ended yet: on the direct data path, the upstream's output ended
+// and its exit (or its plugin's failure) is still on the way. A new
+// request waits for the end and goes to a fresh session.
+func (c *Conn) draining() bool {
+	ow, ok := c.cs.(sdk.OutputWatcher)
+	if !ok {
+		return false
+	}
+	select {
+	case <-ow.OutputEnded():
+		return c.Err() == nil
+	default:
+		return false
+	}
+}
+
 func (c *Conn) readLoop() {
 	defer close(c.readDone)
 	for {

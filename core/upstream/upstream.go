@@ -253,7 +253,7 @@ func (u *Upstream) Start(method string, params json.RawMessage, done func(Reply,
 	u.mu.Lock()
 	u.forgetEnded()
 	conn := u.conn
-	if conn == nil || !u.spec.Pooled || u.closed {
+	if conn == nil || !u.spec.Pooled || u.closed || conn.draining() {
 		u.mu.Unlock()
 		ctx, stop := context.WithCancelCause(context.Background())
 		go func() {
@@ -295,6 +295,10 @@ func (u *Upstream) explain(ctx context.Context, method string, err error) error 
 	return err
 }
 
+// drainWait bounds how long a request waits for a session whose upstream's
+// output ended to end too (its exit is normally reported at once).
+const drainWait = 2 * time.Second
+
 // acquire returns a live session and a release func to call when done.
 func (u *Upstream) acquire(ctx context.Context) (*Conn, func(), error) {
 	if !u.spec.Pooled {
@@ -314,6 +318,26 @@ func (u *Upstream) acquire(ctx context.Context) (*Conn, func(), error) {
 			return nil, nil, fmt.Errorf("server %q: %w", u.name, ErrClosed)
 		}
 		u.forgetEnded()
+		if conn := u.conn; conn != nil && conn.draining() {
+			// Its upstream answers nothing more: wait for its end, then
+			// start a fresh one.
+			u.mu.Unlock()
+			select {
+			case <-conn.ended():
+			case <-ctx.Done():
+				return nil, nil, ctx.Err()
+			case <-time.After(drainWait):
+				// An upstream that closed its output and lives on: it is
+				// of no use, and goes.
+				u.mu.Lock()
+				if u.conn == conn {
+					u.conn = nil
+				}
+				u.mu.Unlock()
+				go conn.Close(u.spec.CloseGrace)
+			}
+			continue
+		}
 		if u.conn != nil {
 			u.inflight++
 			if u.idle != nil {

@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 )
@@ -45,27 +44,7 @@ func TestPluginCrashIsRestartedOnNextUse(t *testing.T) {
 	}
 	killProcess(t, plugin)
 	waitGone(t, []proc{{pid: plugin}}, 5*time.Second)
-	// The call in flight when the plugin died fails naming it; the next
-	// one starts a fresh plugin and a fresh upstream.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		r := decodeResult(t, p.callTool("demo.echo", map[string]any{"message": "after"}))
-		if !r.IsError && r.text() == "after" {
-			break
-		}
-		if !strings.Contains(r.text(), "ica-plugin-transport-stdio") || time.Now().After(deadline) {
-			t.Fatalf("after the plugin crashed: %+v", r)
-		}
-	}
-	var again int
-	for _, d := range descendants(p.cmd.Process.Pid) {
-		if d.comm == "ica-plugin-tran" {
-			again = d.pid
-		}
-	}
-	if again == 0 || again == plugin {
-		t.Fatalf("no fresh plugin process (old %d, now %d)", plugin, again)
-	}
+	servedByFreshPlugin(t, p, plugin)
 }
 
 func TestPoolingDisabledOpensASessionPerCall(t *testing.T) {
