@@ -93,12 +93,14 @@ type upstreamKind struct {
 
 // The ways an upstream is reached in the stdio table.
 const (
-	sideDirect  = iota // the client runs the upstream
-	sideRelay          // through a minimal byte relay, the floor of any stdio proxy
-	sideProxied        // through the proxy, messages on the direct data path
-	sideStream         // through the proxy, messages on the plugin's gRPC stream
+	sideDirect       = iota // the client runs the upstream
+	sideDirectModern        // the same, each call in 2026-07-28 (as the proxy speaks to an upstream that can)
+	sideRelay               // through a minimal byte relay, the floor of any stdio proxy
+	sideProxied             // through the proxy, messages on the direct data path
+	sideStream              // through the proxy, messages on the plugin's gRPC stream
 	sides
 )
+
 
 func run(bin, peers string, calls, starts int, stdioOnly bool) error {
 	bin, _ = filepath.Abs(bin)
@@ -154,7 +156,7 @@ func run(bin, peers string, calls, starts int, stdioOnly bool) error {
 			var err error
 			name := k.tool
 			switch side {
-			case sideDirect:
+			case sideDirect, sideDirectModern:
 				c, err = start(exec.Command(k.command[0], k.command[1:]...), env, "")
 			case sideRelay:
 				c, err = start(exec.Command(relay, k.command...), env, "")
@@ -172,6 +174,9 @@ func run(bin, peers string, calls, starts int, stdioOnly bool) error {
 				return err
 			}
 			params := fmt.Sprintf(`{"name":%q,"arguments":%s}`, name, k.args)
+			if side == sideDirectModern {
+				params = fmt.Sprintf(`{"name":%q,"arguments":%s,"_meta":%s}`, name, k.args, modernMeta)
+			}
 			if _, err := load(c, params, k.expect, 1, calls/5, nil); err != nil { // warm up
 				return err
 			}
@@ -528,13 +533,13 @@ func runLarge(bin, scratch string, starts int) error {
 // through the minimal relay, and through the proxy on both data paths.
 func printStdio(kinds []upstreamKind, results [][sides][2]measure, calls int) {
 	fmt.Printf("machine: %s, %d cores, %s %s/%s; %d calls per measure\n\n", cpuModel(), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, calls)
-	fmt.Println("| measure | upstream | direct | relay | proxied | proxied, messages on gRPC | target |")
-	fmt.Println("|---|---|---|---|---|---|---|")
+	fmt.Println("| measure | upstream | direct | direct, 2026-07-28 | relay | proxied | proxied, messages on gRPC | target |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
 	for i, k := range kinds {
 		r := results[i]
 		d := r[sideDirect]
 		row := func(measure, target string, cell func(side int) string) {
-			fmt.Printf("| %s | %s | %s | %s | %s | %s | %s |\n", measure, k.label, cell(sideDirect), cell(sideRelay), cell(sideProxied), cell(sideStream), target)
+			fmt.Printf("| %s | %s | %s | %s | %s | %s | %s | %s |\n", measure, k.label, cell(sideDirect), cell(sideDirectModern), cell(sideRelay), cell(sideProxied), cell(sideStream), target)
 		}
 		plus := func(c int) func(int) string {
 			return func(side int) string {
@@ -561,6 +566,6 @@ func printStdio(kinds []upstreamKind, results [][sides][2]measure, calls int) {
 			return us(m.cpu[0])
 		})
 		p, rl := r[sideProxied][1].perSec, r[sideRelay][1].perSec
-		fmt.Printf("| proxied throughput at concurrency 8, of the relay's | %s | | | %.0f%% | %.0f%% | ≥ 85%% |\n", k.label, 100*p/rl, 100*r[sideStream][1].perSec/rl)
+		fmt.Printf("| proxied throughput at concurrency 8, of the relay's | %s | | | | %.0f%% | %.0f%% | ≥ 85%% |\n", k.label, 100*p/rl, 100*r[sideStream][1].perSec/rl)
 	}
 }
