@@ -4,9 +4,11 @@
 package settings
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -118,8 +120,8 @@ func Load(getenv func(string) string) (Settings, []string) {
 		RequestTimeout:     r.seconds(EnvRequestTimeout, 120),
 		ListWait:           r.seconds(EnvListWait, 10),
 		PluginStartTimeout: r.seconds(EnvPluginStart, 10),
-		Start:              r.start(),
-		DataPath:           r.dataPath(),
+		Start:              r.oneOf(EnvStart, StartLazy, StartEager),
+		DataPath:           r.oneOf(EnvDataPath, DataPathDirect, DataPathStream),
 		Separator:          r.separator(),
 		MirrorNone:         r.mirrorNone(),
 		SchemaCompat:       r.bool(EnvSchemaCompat, false),
@@ -161,17 +163,15 @@ const (
 	StartEager = "eager"
 )
 
-// start reads when cached servers start (lazy by default).
-func (r *reader) start() string {
-	switch v := strings.ToLower(strings.TrimSpace(r.getenv(EnvStart))); v {
-	case "", StartLazy:
-		return StartLazy
-	case StartEager:
-		return StartEager
-	default:
-		r.warn(EnvStart, v, "lazy or eager")
-		return StartLazy
+// oneOf reads name as one of its values, lower-cased; unset, or a value
+// not among them (with a warning), is the first.
+func (r *reader) oneOf(name string, values ...string) string {
+	v := strings.ToLower(strings.TrimSpace(r.getenv(name)))
+	if v == "" || slices.Contains(values, v) {
+		return cmp.Or(v, values[0])
 	}
+	r.warn(name, v, strings.Join(values, " or "))
+	return values[0]
 }
 
 // The values of DataPath.
@@ -179,19 +179,6 @@ const (
 	DataPathDirect = "direct"
 	DataPathStream = "stream"
 )
-
-// dataPath reads where session messages travel (direct by default).
-func (r *reader) dataPath() string {
-	switch v := strings.ToLower(strings.TrimSpace(r.getenv(EnvDataPath))); v {
-	case "", DataPathDirect:
-		return DataPathDirect
-	case DataPathStream:
-		return DataPathStream
-	default:
-		r.warn(EnvDataPath, v, "direct or stream")
-		return DataPathDirect
-	}
-}
 
 // Pooled reports whether upstream sessions are kept between calls.
 func (s Settings) Pooled() bool { return s.PoolStdio && !s.DisablePooling }

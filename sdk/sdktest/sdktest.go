@@ -58,6 +58,21 @@ func TransportDirect(t testing.TB, impl sdk.Transport) sdk.TransportClient {
 	return tc
 }
 
+// BothDataPaths runs a package's tests twice, from its TestMain: with
+// *direct false (messages on the gRPC stream, sdktest.Transport), then
+// true (sdktest.TransportDirect), and returns the exit code for os.Exit.
+//
+//	var direct bool
+//	func TestMain(m *testing.M) { os.Exit(sdktest.BothDataPaths(m, &direct)) }
+func BothDataPaths(m *testing.M, direct *bool) int {
+	code := m.Run()
+	*direct = true
+	if c := m.Run(); c != 0 {
+		code = c
+	}
+	return code
+}
+
 // Info serves impl in-process and returns what the host's Info call sees,
 // with the Kind and APIVersion the sdk fills in.
 func Info(t testing.TB, impl sdk.Transport) sdk.Info {

@@ -22,14 +22,7 @@ import (
 // socket pair beside it (sdk's DATA_PATH_FRAMES), as the proxy runs it.
 var direct bool
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	direct = true
-	if c := m.Run(); c != 0 {
-		code = c
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(sdktest.BothDataPaths(m, &direct)) }
 
 // These tests run the real transport in-process through sdktest, over gRPC,
 // against the host-side client the proxy uses, and small HTTP servers that

@@ -23,14 +23,7 @@ import (
 
 var direct bool
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	direct = true
-	if c := m.Run(); c != 0 {
-		code = c
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(sdktest.BothDataPaths(m, &direct)) }
 
 func transport(t *testing.T) sdk.TransportClient {
 	if direct {
