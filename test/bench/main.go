@@ -101,7 +101,6 @@ const (
 	sides
 )
 
-
 func run(bin, peers string, calls, starts int, stdioOnly bool) error {
 	bin, _ = filepath.Abs(bin)
 	peers, _ = filepath.Abs(peers)
