@@ -345,17 +345,16 @@ func (s *directSession) Send(msgs ...[]byte) error { return s.q.send(msgs...) }
 
 func (s *directSession) closeIn() { s.closeInOnce.Do(func() { _ = s.in.Close() }) }
 
-// Close begins the shutdown. For a piped upstream the host holds its
-// input, so closing it here is the first step of the MCP shutdown (the
-// upstream sees its input end); the plugin does the rest.
+// Close asks the plugin to shut the upstream down. For a piped upstream
+// the host's copy of its input is closed too, after the request: the
+// upstream sees its input end once the plugin closes its own copy, the
+// first step of its shutdown.
 func (s *directSession) Close(grace time.Duration) error {
+	err := s.clientSession.Close(grace)
 	if s.linesP {
-		// Not while a batch is being written.
-		s.q.mu.Lock()
 		s.closeIn()
-		s.q.mu.Unlock()
 	}
-	return s.clientSession.Close(grace)
+	return err
 }
 
 func (s *directSession) Abort() {

@@ -38,10 +38,11 @@ type PipeTransport interface {
 	// OpenPipe is Open, except that the session neither writes the
 	// upstream's input nor reads its output: it returns them, in
 	// non-blocking mode (as os.Pipe makes them), and the sdk passes them
-	// to the host and closes them here. The session goes on supervising
+	// to the host. The sdk closes out here; in stays open until the
+	// session's Close (or the upstream's exit) closes it, as a stdio
+	// session does first in its shutdown. The session goes on supervising
 	// the upstream: it reports Exited (with the stderr tail), and Close
-	// shuts the upstream down, the host having closed the input first.
-	// Send is not called.
+	// shuts the upstream down. Send is not called.
 	OpenPipe(ctx context.Context, spec SessionSpec, peer Peer) (sess Session, in, out *os.File, err error)
 }
 

@@ -74,7 +74,11 @@ func (s *transportServer) Session(stream sessionStream) error {
 			return fail(err)
 		}
 		err = s.channel.send(token, in, out)
-		closeFiles([]*os.File{in, out})
+		// The output is the host's alone. The input stays open here too,
+		// until the session's Close closes it: the upstream sees the end of
+		// its input only once the session has heard of the shutdown, so an
+		// exit the host's Close causes is reported as "closed by host".
+		_ = out.Close()
 		if err != nil {
 			// The session reads nothing itself: without the host, it is no
 			// use. Shut it down; it reports Exited.

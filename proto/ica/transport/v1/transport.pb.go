@@ -34,8 +34,9 @@ const (
 	// The upstream's own byte streams, newline-delimited JSON-RPC: the plugin
 	// sent two descriptors, the upstream's input (the host writes) and its
 	// output (the host reads). The plugin keeps supervising the upstream
-	// (its exit, stderr, shutdown) but reads and writes no messages; the host
-	// closes the input to begin a shutdown.
+	// (its exit, stderr, shutdown) but reads and writes no messages. Both
+	// hold the input: the upstream sees its end when the plugin closes its
+	// copy on Close, the host having closed its own.
 	DataPath_DATA_PATH_LINES DataPath = 1
 	// A stream socket between host and plugin, one descriptor: each message
 	// is a 4-byte big-endian length and the message. The plugin closes its
