@@ -265,36 +265,21 @@ func isExited(ev Event) bool { _, ok := ev.(Exited); return ok }
 func (s *directSession) read() {
 	defer close(s.readDone)
 	deliver := func(msgs [][]byte) {
-		switch {
-		case len(msgs) == 0:
-		case s.onMessages != nil:
+		if s.onMessages != nil {
 			s.onMessages(msgs)
-		default:
+		} else {
 			s.put(recvd{f: Frame{Messages: msgs}})
 		}
 	}
-	if !s.linesP {
-		if err := readFrames(s.out, MaxMessageBytes, deliver); err != nil {
-			s.logger.Warn("the plugin's message stream broke", "error", err)
-		}
+	if s.linesP {
+		// As the stdio plugin reads it (banners dropped, overlong answers
+		// replaced by an error).
+		lines.Messages(s.out, MaxMessageBytes, deliver, s.logger)
 		return
 	}
-	lines.Read(s.out, MaxMessageBytes, func(batch [][]byte) {
-		msgs := batch[:0] // batch is ours to keep
-		for _, l := range batch {
-			if !lines.JSONish(l) {
-				// Banners and stray prints are not JSON-RPC; never pass them on.
-				s.logger.Warn("ignoring non-JSON output on stdout", "line", lines.Clip(l, 200))
-				continue
-			}
-			msgs = append(msgs, l)
-		}
-		deliver(msgs)
-	}, func(o lines.Overlong) {
-		if msg, ok := o.Answer(MaxMessageBytes); ok {
-			deliver([][]byte{msg})
-		}
-	}, s.logger)
+	if err := readFrames(s.out, MaxMessageBytes, deliver); err != nil {
+		s.logger.Warn("the plugin's message stream broke", "error", err)
+	}
 }
 
 // events hands on the stream's events; Exited, or the stream's end, only

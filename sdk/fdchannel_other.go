@@ -37,10 +37,4 @@ func (c *FDChannel) receive(context.Context, string, int) ([]*os.File, error) {
 	return nil, errNoFDPassing
 }
 
-func closeFiles(files []*os.File) {
-	for _, f := range files {
-		_ = f.Close()
-	}
-}
-
 func newFramesPair() (net.Conn, *os.File, error) { return nil, nil, errNoFDPassing }

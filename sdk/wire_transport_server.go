@@ -59,6 +59,14 @@ func (s *transportServer) Session(stream sessionStream) error {
 		sp.finish()
 		return nil
 	}
+	// abandon shuts down a session whose descriptors could not reach the
+	// host; it reports Exited, which ends the stream.
+	abandon := func(sess Session) error {
+		go func() { _ = sess.Close(context.Background()) }()
+		<-sp.exited
+		sp.finish()
+		return nil
+	}
 
 	// The data path: off the stream when the host offers a token and this
 	// process has a descriptor channel to pass descriptors on.
@@ -81,11 +89,8 @@ func (s *transportServer) Session(stream sessionStream) error {
 		_ = out.Close()
 		if err != nil {
 			// The session reads nothing itself: without the host, it is no
-			// use. Shut it down; it reports Exited.
-			go func() { _ = sess.Close(context.Background()) }()
-			<-sp.exited
-			sp.finish()
-			return nil
+			// use.
+			return abandon(sess)
 		}
 		path = transportv1.DataPath_DATA_PATH_LINES
 	case token != "" && s.channel != nil:
@@ -104,10 +109,7 @@ func (s *transportServer) Session(stream sessionStream) error {
 		_ = hostEnd.Close()
 		if err != nil {
 			_ = conn.Close()
-			go func() { _ = sess.Close(context.Background()) }()
-			<-sp.exited
-			sp.finish()
-			return nil
+			return abandon(sess)
 		}
 		framesIn = conn
 		path = transportv1.DataPath_DATA_PATH_FRAMES

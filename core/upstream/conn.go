@@ -84,6 +84,9 @@ type Conn struct {
 	readDone chan struct{} // closed when the read loop returns
 
 	init *mcp.InitializeResult
+	// outputEnded is closed when, on the direct data path, the upstream's
+	// output ended (see draining); nil elsewhere.
+	outputEnded <-chan struct{}
 	// meta is set when the upstream speaks the stateless 2026-07-28
 	// revision: the _meta members every request must carry, and the same
 	// as raw object members (metaRaw).
@@ -121,6 +124,9 @@ func Dial(ctx context.Context, tc sdk.TransportClient, pluginName string, spec s
 		pending:   make(map[int64]*pendingCall),
 		done:      make(chan struct{}),
 		readDone:  make(chan struct{}),
+	}
+	if ow, ok := cs.(sdk.OutputWatcher); ok {
+		c.outputEnded = ow.OutputEnded()
 	}
 	if mh, ok := cs.(sdk.MessageHandler); ok {
 		// The direct data path: messages are routed on the goroutine that
@@ -591,12 +597,8 @@ func (c *Conn) ended() <-chan struct{} { return c.readDone }
 // and its exit (or its plugin's failure) is still on the way. A new
 // request waits for the end and goes to a fresh session.
 func (c *Conn) draining() bool {
-	ow, ok := c.cs.(sdk.OutputWatcher)
-	if !ok {
-		return false
-	}
 	select {
-	case <-ow.OutputEnded():
+	case <-c.outputEnded: // nil (never ready) off the direct path
 		return c.Err() == nil
 	default:
 		return false

@@ -96,7 +96,7 @@ func start(cmd *exec.Cmd, server string, peer sdk.Peer, piped bool) (*session, e
 	} else {
 		go func() {
 			defer close(stdoutDone)
-			lines.Read(outR, sdk.MaxMessageBytes, s.onStdout, s.onOverlong, s.logger)
+			lines.Messages(outR, sdk.MaxMessageBytes, s.onStdout, s.logger)
 		}()
 	}
 	go func() {
@@ -116,16 +116,8 @@ func closeAll(files ...*os.File) {
 // ReadyDetail implements sdk.ReadyDetailer.
 func (s *session) ReadyDetail() string { return "pid " + strconv.Itoa(s.pid) }
 
-// onStdout delivers, in one frame, the lines the reader had at hand.
-func (s *session) onStdout(batch [][]byte) {
-	msgs := batch[:0]
-	for _, line := range batch {
-		if !lines.JSONish(line) {
-			s.logger.Warn("ignoring non-JSON output on stdout", "line", lines.Clip(line, 200))
-			continue
-		}
-		msgs = append(msgs, line)
-	}
+// onStdout delivers, in one frame, the messages the reader had at hand.
+func (s *session) onStdout(msgs [][]byte) {
 	if err := s.peer.Deliver(msgs...); err != nil {
 		s.logger.Debug("could not deliver messages", "error", err)
 	}
@@ -136,16 +128,6 @@ func (s *session) onStderr(batch [][]byte) {
 		text := string(line)
 		s.stderr.add(text)
 		s.logger.Info(text, "stream", "stderr")
-	}
-}
-
-// onOverlong answers, for the upstream, the request whose answer was too
-// long to pass on.
-func (s *session) onOverlong(o lines.Overlong) {
-	if msg, ok := o.Answer(sdk.MaxMessageBytes); ok {
-		if err := s.peer.Deliver(msg); err != nil {
-			s.logger.Debug("could not deliver messages", "error", err)
-		}
 	}
 }
 
