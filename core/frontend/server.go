@@ -21,6 +21,7 @@ import (
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/memo"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/mirror"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/proxy"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/jsonrpc"
 )
 
 // maxLineBytes bounds one message from the client.
@@ -240,19 +241,14 @@ type envelope struct {
 func (e envelope) isRequest() bool { return len(e.ID) > 0 && string(e.ID) != "null" }
 
 // parseEnvelope validates msg and picks the members needed to route it,
-// without decoding the rest: this is the per-call path.
+// without decoding the rest: this is the per-call path. The raw members are
+// slices of msg, which the reader hands over for good.
 func parseEnvelope(msg []byte) (envelope, bool) {
 	if !gjson.ValidBytes(msg) {
 		return envelope{}, false
 	}
-	r := gjson.GetManyBytes(msg, "id", "method", "params")
-	env := envelope{Method: r[1].Str}
-	if r[0].Exists() {
-		env.ID = json.RawMessage(r[0].Raw)
-	}
-	if r[2].Exists() {
-		env.Params = json.RawMessage(r[2].Raw)
-	}
+	e := jsonrpc.Parse(msg)
+	env := envelope{ID: e.ID, Method: e.Method, Params: e.Params}
 	if env.isRequest() {
 		env.rev = readRevision(env.Params)
 	}

@@ -31,7 +31,7 @@ const methodTasksUpdate = "tasks/update"
 // "task").
 func (t *taskOwners) noteCall(tg target, r upstream.Reply) {
 	switch {
-	case gjson.GetBytes(tg.env.Params, "task").Exists():
+	case bytes.Contains(tg.env.Params, []byte(`"task"`)) && gjson.GetBytes(tg.env.Params, "task").Exists():
 		t.learn(gjson.GetBytes(r.Result, "task.taskId").Str, tg.server)
 	case r.Stateless && bytes.Contains(r.Result, []byte(`"task"`)):
 		if res := gjson.GetManyBytes(r.Result, "resultType", "taskId"); res[0].Str == "task" {

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/mark3labs/mcp-go/mcp"
@@ -20,6 +19,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/jsonrpc"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 )
 
@@ -644,18 +644,11 @@ type envelope struct {
 
 // parseEnvelope picks the members needed to route a message that is known
 // to be valid JSON, without decoding the rest: this is the per-call path.
-// The raw members are slices of msg, not copies (gjson's *Bytes functions
-// copy what they return: two copies of a 50 MiB result, otherwise).
+// The raw members are slices of msg, not copies (a 50 MiB result is not
+// copied on its way through).
 func parseEnvelope(msg []byte) envelope {
-	r := gjson.GetMany(unsafe.String(unsafe.SliceData(msg), len(msg)), "id", "method", "params", "result", "error")
-	raw := func(x gjson.Result) json.RawMessage {
-		if !x.Exists() {
-			return nil
-		}
-		return json.RawMessage(msg[x.Index : x.Index+len(x.Raw)])
-	}
-	// Method is copied: it outlives msg as a map key and in logs.
-	return envelope{ID: raw(r[0]), Method: strings.Clone(r[1].Str), Params: raw(r[2]), Result: raw(r[3]), Error: raw(r[4])}
+	e := jsonrpc.Parse(msg)
+	return envelope{ID: e.ID, Method: e.Method, Params: e.Params, Result: e.Result, Error: e.Error}
 }
 
 func (c *Conn) dispatch(msg []byte) {

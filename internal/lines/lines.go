@@ -67,14 +67,12 @@ func Read(r io.Reader, max int, fn func([][]byte), tooLong func(Overlong), logge
 		batch = batch[:0]
 		start := 0
 		for _, end := range ends {
-			batch = append(batch, arena[start:end])
+			batch = append(batch, arena[start:end:end])
 			start = end
 		}
 		fn(batch)
-		// The next batch gets its own arena: fn may keep this one. Most
-		// batches are a message or a few, well under the first size.
-		arena, ends = make([]byte, 0, 4096), ends[:0]
-		batch = nil
+		// The next batch gets its own arena: fn may keep this one.
+		arena, ends, batch = nil, ends[:0], nil
 	}
 	for {
 		chunk, err := br.ReadSlice('\n')
@@ -115,6 +113,12 @@ func Read(r io.Reader, max int, fn func([][]byte), tooLong func(Overlong), logge
 			flush() // what came before goes first
 			fn([][]byte{line})
 		} else if len(line) > 0 {
+			if arena == nil {
+				// Sized for what is already read: the batch is this line
+				// and the lines buffered behind it, usually all of them
+				// (a fixed size wasted kilobytes on each small answer).
+				arena = make([]byte, 0, len(line)+br.Buffered())
+			}
 			arena = append(arena, line...)
 			ends = append(ends, len(arena))
 		}

@@ -32,6 +32,7 @@ func main() {
 	starts := flag.Int("starts", 10, "cold starts to time")
 	peers := flag.String("peers", "test/peers", "folder with the npm peers; server-everything is measured too when installed")
 	only := flag.String("only", "", "\"stdio\": only the stdio table; \"remote\": only the HTTP table; \"large\": only the elicitation, start-up and large tool set tables; \"footprint\": only the memory, size and lazy start table")
+	flag.StringVar(&profileDir, "profile", "", "folder to write CPU profiles of the core into: 6 s of calls at concurrency 8 after each proxied stdio measurement (read with go tool pprof)")
 	flag.Parse()
 	if *only == "footprint" {
 		abs, _ := filepath.Abs(*bin)
@@ -74,11 +75,17 @@ func main() {
 	}
 }
 
+// profileDir, when set, receives a CPU profile of the core per proxied
+// stdio measurement (-profile).
+var profileDir string
+
 type measure struct {
 	p50, p99 time.Duration
 	perSec   float64
 	// cpu is the CPU time per call spent in each process watched.
 	cpu []time.Duration
+	lat []time.Duration // every call's, sorted
+
 }
 
 // upstreamKind is one upstream measured directly and through the proxy.
@@ -150,6 +157,23 @@ func run(bin, peers string, calls, starts int, stdioOnly bool) error {
 	results := make([][sides][2]measure, len(kinds))
 	var rssCore, rssPlugin int
 	for i, k := range kinds {
+		// Every side runs at once, idle but for its turn, and the calls are
+		// measured in rounds, each side in turn, the order turning too: a
+		// busy spell of the machine then lands on all sides alike, not on
+		// whichever ran at that minute.
+		type sideRun struct {
+			c      *client
+			params string
+			watch  []int
+		}
+		var runs [sides]sideRun
+		closeAll := func() {
+			for _, r := range runs {
+				if r.c != nil {
+					r.c.close()
+				}
+			}
+		}
 		for side := range sides {
 			var c *client
 			var err error
@@ -160,16 +184,19 @@ func run(bin, peers string, calls, starts int, stdioOnly bool) error {
 			case sideRelay:
 				c, err = start(exec.Command(relay, k.command...), env, "")
 			case sideProxied:
-				c, err = proxied()
+				c, err = start(exec.Command(filepath.Join(bin, "ica-mcp-proxy")), append(slices.Clone(env), debugEnv(k.server)...), project)
 				name = k.server + "." + k.tool
 			case sideStream:
-				c, err = start(exec.Command(filepath.Join(bin, "ica-mcp-proxy")), append(slices.Clone(env), "ICA_MCP_PROXY_DATA_PATH=stream"), project)
+				c, err = start(exec.Command(filepath.Join(bin, "ica-mcp-proxy")), append(slices.Clone(env), append(debugEnv(k.server+"-stream"), "ICA_MCP_PROXY_DATA_PATH=stream")...), project)
 				name = k.server + "." + k.tool
 			}
 			if err != nil {
+				closeAll()
 				return fmt.Errorf("%s: %w", k.label, err)
 			}
+			runs[side].c = c
 			if _, err := c.call("tools/list", `{}`); err != nil {
+				closeAll()
 				return err
 			}
 			params := fmt.Sprintf(`{"name":%q,"arguments":%s}`, name, k.args)
@@ -177,6 +204,7 @@ func run(bin, peers string, calls, starts int, stdioOnly bool) error {
 				params = fmt.Sprintf(`{"name":%q,"arguments":%s,"_meta":%s}`, name, k.args, modernMeta)
 			}
 			if _, err := load(c, params, k.expect, 1, calls/5, nil); err != nil { // warm up
+				closeAll()
 				return err
 			}
 			// Watched for CPU: the upstream when direct, the relay, the
@@ -185,17 +213,45 @@ func run(bin, peers string, calls, starts int, stdioOnly bool) error {
 			if side >= sideProxied {
 				watch = append(watch, descendantNamed(c.cmd.Process.Pid, "ica-plugin-tran"))
 			}
-			for j, conc := range []int{1, 8} {
-				if results[i][side][j], err = load(c, params, k.expect, conc, calls, watch); err != nil {
-					return err
+			runs[side].params, runs[side].watch = params, watch
+		}
+		for j, conc := range []int{1, 8} {
+			var parts [sides][]measure
+			for round := range rounds {
+				for turn := range sides {
+					side := (turn + round) % sides
+					r := runs[side]
+					m, err := load(r.c, r.params, k.expect, conc, calls/rounds, r.watch)
+					if err != nil {
+						closeAll()
+						return err
+					}
+					parts[side] = append(parts[side], m)
 				}
 			}
-			if side == sideProxied && i == len(kinds)-1 {
-				rssCore = rssKiB(c.cmd.Process.Pid)
-				rssPlugin = rssKiB(descendantNamed(c.cmd.Process.Pid, "ica-plugin-tran"))
+			for side := range sides {
+				results[i][side][j] = combine(parts[side])
 			}
-			c.close()
 		}
+		for side := sideProxied; side < sides; side++ {
+			if profileDir == "" {
+				break
+			}
+			label := k.server
+			if side == sideStream {
+				label += "-stream"
+			}
+			if err := profile(runs[side].c, runs[side].params, k.expect, debugAddrs[label], filepath.Join(profileDir, label+".pprof")); err != nil {
+				closeAll()
+				return fmt.Errorf("profile %s: %w", label, err)
+			}
+		}
+		if i == len(kinds)-1 {
+			pid := runs[sideProxied].c.cmd.Process.Pid
+			rssCore = rssKiB(pid)
+			rssPlugin = rssKiB(descendantNamed(pid, "ica-plugin-tran"))
+		}
+		closeAll()
 	}
 
 	if stdioOnly {
@@ -262,6 +318,10 @@ func runFootprintOnly(bin, peers string, starts int) error {
 	return nil
 }
 
+// rounds is how many turns each side of the stdio table takes per
+// concurrency.
+const rounds = 5
+
 // load runs n calls from conc goroutines and measures each.
 func load(c caller, params, expect string, conc, n int, watch []int) (measure, error) {
 	lat := make([]time.Duration, n)
@@ -296,11 +356,30 @@ func load(c caller, params, expect string, conc, n int, watch []int) (measure, e
 		return measure{}, err
 	}
 	slices.Sort(lat)
-	m := measure{p50: lat[n/2], p99: lat[n*99/100], perSec: float64(n) / elapsed.Seconds()}
+	m := measure{p50: lat[n/2], p99: lat[n*99/100], perSec: float64(n) / elapsed.Seconds(), lat: lat}
 	for i, pid := range watch {
 		m.cpu = append(m.cpu, (cpuTime(pid)-cpu0[i])/time.Duration(n))
 	}
 	return m, nil
+}
+
+// combine makes one measure of a side's rounds: the latencies of all its
+// calls, the median round's throughput, the mean CPU per call.
+func combine(parts []measure) measure {
+	var all []time.Duration
+	var rates []float64
+	cpu := make([]time.Duration, len(parts[0].cpu))
+	for _, p := range parts {
+		all = append(all, p.lat...)
+		rates = append(rates, p.perSec)
+		for i, c := range p.cpu {
+			cpu[i] += c / time.Duration(len(parts))
+		}
+	}
+	slices.Sort(all)
+	slices.Sort(rates)
+	n := len(all)
+	return measure{p50: all[n/2], p99: all[n*99/100], perSec: rates[len(rates)/2], cpu: cpu}
 }
 
 // client is a raw JSON-RPC client on a child's stdio.
@@ -531,7 +610,7 @@ func runLarge(bin, scratch string, starts int) error {
 // printStdio prints the stdio table: each upstream reached directly,
 // through the minimal relay, and through the proxy on both data paths.
 func printStdio(kinds []upstreamKind, results [][sides][2]measure, calls int) {
-	fmt.Printf("machine: %s, %d cores, %s %s/%s; %d calls per measure\n\n", cpuModel(), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, calls)
+	fmt.Printf("machine: %s, %d cores, %s %s/%s; %d calls per measure, in %d rounds taken in turn by the sides (throughput: the median round)\n\n", cpuModel(), runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, calls, rounds)
 	fmt.Println("| measure | upstream | direct | direct, 2026-07-28 | relay | proxied | proxied, messages on gRPC | target |")
 	fmt.Println("|---|---|---|---|---|---|---|---|")
 	for i, k := range kinds {
