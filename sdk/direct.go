@@ -60,6 +60,19 @@ type sendQueue struct {
 	err      error
 }
 
+// hold queues msgs for the next send.
+func (q *sendQueue) hold(msgs ...[]byte) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.err != nil {
+		return q.err
+	}
+	q.queue = append(q.queue, msgs...)
+	return nil
+}
+
+// send writes msgs after whatever is queued; with no msgs it writes what
+// is queued (a flush).
 func (q *sendQueue) send(msgs ...[]byte) error {
 	q.mu.Lock()
 	if q.err != nil {
@@ -163,11 +176,21 @@ func readFrames(r io.Reader, max int, fn func([][]byte)) error {
 		if len(msg) > 0 {
 			batch = append(batch, msg)
 		}
-		if br.Buffered() < 4 && len(batch) > 0 {
+		if len(batch) > 0 && !frameBuffered(br) {
 			fn(batch) // the next read may wait: hand over what we have
 			batch = nil
 		}
 	}
+}
+
+// frameBuffered reports whether the next frame is all in br's buffer, so
+// reading it will not wait.
+func frameBuffered(br *bufio.Reader) bool {
+	if br.Buffered() < 4 {
+		return false
+	}
+	head, _ := br.Peek(4)
+	return uint64(br.Buffered()-4) >= uint64(binary.BigEndian.Uint32(head))
 }
 
 // directSession is the host's end of a session whose messages travel off
@@ -327,6 +350,23 @@ func (s *directSession) Recv() (Frame, error) {
 }
 
 func (s *directSession) Send(msgs ...[]byte) error { return s.q.send(msgs...) }
+
+// Holder is a ClientSession that can hold messages back and write them
+// together later: a reader that routes several messages from one read
+// holds each and flushes once, so the upstream gets them in one write, as
+// a byte relay would have written them. Another Send, from anyone, writes
+// what is held first; nothing held overtakes or is overtaken.
+type Holder interface {
+	// Hold queues msgs without writing them. It fails once the session
+	// is broken, as Send would.
+	Hold(msgs ...[]byte) error
+	// Flush writes what is held. It must follow every Hold soon: held
+	// messages wait for it (or for the next Send).
+	Flush() error
+}
+
+func (s *directSession) Hold(msgs ...[]byte) error { return s.q.hold(msgs...) }
+func (s *directSession) Flush() error              { return s.q.send() }
 
 func (s *directSession) closeIn() { s.closeInOnce.Do(func() { _ = s.in.Close() }) }
 

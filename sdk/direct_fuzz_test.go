@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"testing"
+	"time"
 )
 
 // FuzzReadFrames: whatever arrives on a DATA_PATH_FRAMES socket (a length
@@ -61,4 +63,66 @@ func FuzzReadFrames(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A whole frame is handed over while the next is still on its way: a small
+// answer does not wait behind the first part of a large one.
+func TestReadFramesDoesNotHoldAFrameBehindAPartialOne(t *testing.T) {
+	r, w := io.Pipe()
+	got := make(chan string, 4)
+	go func() {
+		_ = readFrames(r, 1<<20, func(msgs [][]byte) {
+			for _, m := range msgs {
+				got <- string(m)
+			}
+		})
+	}()
+	first := appendFrames(nil, [][]byte{[]byte(`{"id":1}`)})
+	second := appendFrames(nil, [][]byte{[]byte(`{"id":2,"result":"a long answer"}`)})
+	go func() { _, _ = w.Write(append(first, second[:12]...)) }()
+	select {
+	case m := <-got:
+		if m != `{"id":1}` {
+			t.Fatalf("got %q", m)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the whole frame was held back behind the partial one")
+	}
+	_, _ = w.Write(second[12:])
+	if m := <-got; m != `{"id":2,"result":"a long answer"}` {
+		t.Fatalf("got %q", m)
+	}
+	_ = w.Close()
+}
+
+// Held messages go out with the next send or flush, in order, in one
+// batch; once a write failed, holding fails too.
+func TestSendQueueHolds(t *testing.T) {
+	var batches [][]string
+	fail := error(nil)
+	q := sendQueue{flush: func(b [][]byte) error {
+		var s []string
+		for _, m := range b {
+			s = append(s, string(m))
+		}
+		batches = append(batches, s)
+		return fail
+	}}
+	_ = q.hold([]byte("a"))
+	_ = q.hold([]byte("b"))
+	if len(batches) != 0 {
+		t.Fatalf("held messages were written: %v", batches)
+	}
+	_ = q.send([]byte("c"))
+	_ = q.hold([]byte("d"))
+	_ = q.send() // a flush
+	_ = q.send() // nothing held: no write
+	if fmt.Sprint(batches) != "[[a b c] [d]]" {
+		t.Fatalf("batches %v, want [[a b c] [d]]", batches)
+	}
+	fail = errors.New("broken pipe")
+	_ = q.send([]byte("e"))
+	if err := q.hold([]byte("f")); err == nil {
+		t.Fatal("hold on a broken queue did not fail")
+	}
 }

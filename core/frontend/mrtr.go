@@ -15,6 +15,7 @@ import (
 	"github.com/tidwall/sjson"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/jsonrpc"
 )
 
 // Two ways for a server to ask its client for something in the middle of
@@ -48,6 +49,9 @@ type target struct {
 	c      *call
 	server string
 	ended  func() // runs after the answer is written
+	// batch, on the reader's goroutine, holds the request until the
+	// reader has routed everything one read brought (upstream.Batch).
+	batch *upstream.Batch
 }
 
 // outcome is how the upstream answered.
@@ -78,6 +82,7 @@ type exchange struct {
 
 	mu        sync.Mutex
 	t         *target // who gets the answer; nil while a retry is awaited
+	first     target  // the first request's (one allocation with the exchange); never written again
 	caps      json.RawMessage
 	asks      []*pendingAsk
 	keys      int
@@ -155,17 +160,22 @@ func (l *exchanges) oldest(server string) *exchange {
 // write, bridging what the client's and the server's revisions cannot
 // say to each other. It returns how to cancel the request.
 func (s *Server) exchange(t target, server, method string, params json.RawMessage, write func(target, upstream.Reply, error)) func(error) {
-	x := &exchange{s: s, server: server, method: method, params: params, write: write, t: &t, modern: t.env.rev.modern}
+	batch := t.batch
+	t.batch = nil // for the first send only: the rest come from other goroutines
+	x := &exchange{s: s, server: server, method: method, params: params, write: write, first: t, modern: t.env.rev.modern}
+	x.t = &x.first
 	if x.modern {
 		x.bind, x.caps = binding(method, t.env.Params), t.env.rev.caps
 		s.xs.add(x)
 	}
 	s.announceStart(server, t.env.Params)
-	x.send(params)
+	x.sendIn(batch, params)
 	return x.cancel
 }
 
-func (x *exchange) send(params json.RawMessage) {
+func (x *exchange) send(params json.RawMessage) { x.sendIn(nil, params) }
+
+func (x *exchange) sendIn(batch *upstream.Batch, params json.RawMessage) {
 	x.mu.Lock()
 	err := x.cancelErr
 	x.mu.Unlock()
@@ -173,7 +183,7 @@ func (x *exchange) send(params json.RawMessage) {
 		x.complete(outcome{err: err})
 		return
 	}
-	cancel := x.s.p.StartRequest(x.server, x.method, params, x.answered)
+	cancel := x.s.p.StartRequestIn(batch, x.server, x.method, params, x.answered)
 	x.mu.Lock()
 	x.cancelUp, err = cancel, x.cancelErr
 	x.mu.Unlock()
@@ -303,9 +313,9 @@ func (x *exchange) inputRequiredLocked() json.RawMessage {
 		if i > 0 {
 			out = append(out, ',')
 		}
-		out = appendJSONString(out, a.key)
+		out = jsonrpc.AppendString(out, a.key)
 		out = append(out, `:{"method":`...)
-		out = appendJSONString(out, a.method)
+		out = jsonrpc.AppendString(out, a.method)
 		if len(a.params) > 0 {
 			out = append(out, `,"params":`...)
 			out = append(out, a.params...)
@@ -313,17 +323,12 @@ func (x *exchange) inputRequiredLocked() json.RawMessage {
 		out = append(out, '}')
 	}
 	out = append(out, `},"requestState":`...)
-	out = appendJSONString(out, state)
+	out = jsonrpc.AppendString(out, state)
 	if x.timer != nil {
 		x.timer.Stop()
 	}
 	x.timer = time.AfterFunc(timeout, x.expire)
 	return append(out, '}')
-}
-
-func appendJSONString(b []byte, s string) []byte {
-	q, _ := json.Marshal(s)
-	return append(b, q...)
 }
 
 // expire ends an exchange whose client never retried: the upstream's call

@@ -21,6 +21,7 @@ import (
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/memo"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/mirror"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/proxy"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/jsonrpc"
 )
 
@@ -44,6 +45,10 @@ type Server struct {
 	OnStart func()
 
 	out *lineWriter
+	// batch holds the calls routed from one read of the client's input
+	// until all of its messages are routed, so each upstream gets them in
+	// one write. Only the reader's goroutine touches it.
+	batch upstream.Batch
 
 	mu       sync.Mutex
 	inflight map[string]*call // by the client's raw request id
@@ -176,7 +181,13 @@ func (s *Server) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	err := readMessages(ctx, in, maxLineBytes, func(msg []byte) { s.handle(ctx, msg) })
+	err := readMessages(ctx, in, maxLineBytes, func(msg []byte, more bool) {
+		s.handle(ctx, msg)
+		if !more {
+			s.batch.Flush()
+		}
+	})
+	s.batch.Flush()
 	s.failAsks()
 	s.subs.endAll()
 
@@ -201,7 +212,7 @@ func (s *Server) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 }
 
 // readMessages calls fn for each non-empty line of in.
-func readMessages(ctx context.Context, in io.Reader, max int, fn func([]byte)) error {
+func readMessages(ctx context.Context, in io.Reader, max int, fn func(msg []byte, more bool)) error {
 	br := bufio.NewReaderSize(in, 64<<10)
 	var long []byte
 	for ctx.Err() == nil {
@@ -218,8 +229,12 @@ func readMessages(ctx context.Context, in io.Reader, max int, fn func([]byte)) e
 			long = nil
 		}
 		if line = bytes.TrimSpace(line); len(line) > 0 {
+			// more: another whole line is already read, so the next
+			// message follows without waiting.
+			rest, _ := br.Peek(br.Buffered())
+			more := err == nil && bytes.IndexByte(rest, '\n') >= 0
 			// The reader's buffer is reused: hand over a copy.
-			fn(append([]byte(nil), line...))
+			fn(append([]byte(nil), line...), more)
 		}
 		if err != nil {
 			return err
@@ -273,6 +288,12 @@ func (s *Server) handle(ctx context.Context, msg []byte) {
 	if !ok {
 		s.writeError(nil, mcp.PARSE_ERROR, "parse error: invalid JSON")
 		return
+	}
+	if env.Method != string(mcp.MethodToolsCall) || !s.opened.Load() {
+		// Only a tools/call is held (Server.batch); anything else may
+		// wait on the way (initialize starts the upstreams), and what is
+		// held must not wait with it.
+		s.batch.Flush()
 	}
 	switch {
 	case env.Method == "" && env.isRequest():
@@ -369,6 +390,7 @@ func (s *Server) spawn(ctx context.Context, env envelope, msg []byte) {
 	if env.rev.modern && mrtrMethods[env.Method] {
 		// A retry that continues a request the proxy holds.
 		if st := gjson.GetBytes(env.Params, "requestState"); st.Type == gjson.String && strings.HasPrefix(st.Str, statePrefix) {
+			s.batch.Flush()
 			c := s.begin(env.ID)
 			s.resume(env, c, func() { s.end(c) }, st.Str)
 			return

@@ -11,6 +11,7 @@ import (
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/broker"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/mirror"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/jsonrpc"
 )
 
 // toolsList answers with the broker tools and the mirrored tools, each
@@ -77,7 +78,7 @@ func (s *Server) toolsCall(ctx context.Context, env envelope, c *call) {
 		return
 	}
 	done := make(chan struct{})
-	c.setCancel(s.forward(env, nameField, tool, c, func() { close(done) }))
+	c.setCancel(s.forward(env, nameField, tool, c, nil, func() { close(done) }))
 	<-done
 }
 
@@ -96,7 +97,7 @@ func (s *Server) forwardNow(env envelope) bool {
 		return false
 	}
 	c := s.begin(env.ID)
-	c.setCancel(s.forward(env, nameField, tool, c, func() { s.end(c) }))
+	c.setCancel(s.forward(env, nameField, tool, c, &s.batch, func() { s.end(c) }))
 	return true
 }
 
@@ -104,7 +105,7 @@ func (s *Server) forwardNow(env envelope) bool {
 // where the client's was; everything else (arguments, _meta with the
 // progress token) goes through byte for byte, and so does the answer. It
 // returns how to cancel the call; ended runs after the answer is written.
-func (s *Server) forward(env envelope, nameField gjson.Result, tool mirror.Tool, c *call, ended func()) func(error) {
+func (s *Server) forward(env envelope, nameField gjson.Result, tool mirror.Tool, c *call, batch *upstream.Batch, ended func()) func(error) {
 	if tool.ChecksArgs() {
 		if err := tool.CheckArgs(json.RawMessage(gjson.GetBytes(env.Params, "arguments").Raw)); err != nil {
 			// The schema the client saw was rewritten for it; the
@@ -116,7 +117,7 @@ func (s *Server) forward(env envelope, nameField gjson.Result, tool mirror.Tool,
 	}
 	params := replaceRaw(env.Params, nameField, tool.Name)
 	release := s.logs.want(env, tool.Server)
-	return s.exchange(target{env: env, c: c, server: tool.Server, ended: func() { release(); ended() }}, tool.Server, env.Method, params, s.writeCall)
+	return s.exchange(target{env: env, c: c, server: tool.Server, ended: func() { release(); ended() }, batch: batch}, tool.Server, env.Method, params, s.writeCall)
 }
 
 // writeCall answers a tools/call: a failure of the proxy's is an isError
@@ -140,10 +141,9 @@ func (s *Server) writeCall(t target, r upstream.Reply, err error) {
 // replaceRaw returns params with the value v (found in params) replaced by
 // the JSON string s.
 func replaceRaw(params []byte, v gjson.Result, s string) []byte {
-	q, _ := json.Marshal(s)
-	out := make([]byte, 0, len(params)+len(q))
+	out := make([]byte, 0, len(params)+len(s)+2)
 	out = append(out, params[:v.Index]...)
-	out = append(out, q...)
+	out = jsonrpc.AppendString(out, s)
 	return append(out, params[v.Index+len(v.Raw):]...)
 }
 

@@ -746,12 +746,18 @@ func (p *Proxy) StartCallTool(server string, params json.RawMessage, done func(u
 // StartRequest sends any request to a server, asynchronously: done is
 // called exactly once; cancel abandons it with err.
 func (p *Proxy) StartRequest(server, method string, params json.RawMessage, done func(upstream.Reply, error)) (cancel func(error)) {
+	return p.StartRequestIn(nil, server, method, params, done)
+}
+
+// StartRequestIn is StartRequest with the request held in batch (if not
+// nil) until the batch is flushed (upstream.Batch).
+func (p *Proxy) StartRequestIn(batch *upstream.Batch, server, method string, params json.RawMessage, done func(upstream.Reply, error)) (cancel func(error)) {
 	u, err := p.Upstream(server)
 	if err != nil {
 		done(upstream.Reply{}, err)
 		return func(error) {}
 	}
-	return u.Start(method, params, done)
+	return u.StartIn(batch, method, params, done)
 }
 
 // Close shuts every upstream down, concurrently.

@@ -418,13 +418,23 @@ type pendingCall struct {
 //
 // This is the per-call path: no goroutine waits for the answer.
 func (c *Conn) Start(method string, params json.RawMessage, timeout time.Duration, timeoutErr error, done func(Reply, error)) (cancel func(error)) {
-	id := c.start(method, params, true, timeout, timeoutErr, done)
+	return c.StartIn(nil, method, params, timeout, timeoutErr, done)
+}
+
+// StartIn is Start with the request held in batch (if not nil) until the
+// batch is flushed.
+func (c *Conn) StartIn(batch *Batch, method string, params json.RawMessage, timeout time.Duration, timeoutErr error, done func(Reply, error)) (cancel func(error)) {
+	id := c.startIn(batch, method, params, true, timeout, timeoutErr, done)
 	return func(err error) { c.abandon(id, err) }
 }
 
 // start is Start returning the request's id; revise adapts the params'
 // _meta to the session's revision (the probe sends its own).
 func (c *Conn) start(method string, params json.RawMessage, revise bool, timeout time.Duration, timeoutErr error, done func(Reply, error)) int64 {
+	return c.startIn(nil, method, params, revise, timeout, timeoutErr, done)
+}
+
+func (c *Conn) startIn(batch *Batch, method string, params json.RawMessage, revise bool, timeout time.Duration, timeoutErr error, done func(Reply, error)) int64 {
 	id := c.nextID.Add(1)
 	pc := &pendingCall{done: done}
 	c.mu.Lock()
@@ -451,8 +461,8 @@ func (c *Conn) start(method string, params json.RawMessage, revise bool, timeout
 			// The per-call path: nothing of the client's to keep.
 			var extra []byte
 			if level != "" {
-				extra = append(appendString(nil, mcp.MetaKeyLogLevel), ':')
-				extra = appendString(extra, level)
+				extra = append(jsonrpc.AppendString(nil, mcp.MetaKeyLogLevel), ':')
+				extra = jsonrpc.AppendString(extra, level)
 			}
 			params = spliceMeta(params, c.metaRaw, extra)
 			break
@@ -464,7 +474,15 @@ func (c *Conn) start(method string, params json.RawMessage, revise bool, timeout
 	default:
 		params = withoutMeta(params)
 	}
-	if err := c.cs.Send(encodeRequest(id, method, params)); err != nil {
+	msg := encodeRequest(id, method, params)
+	held, err := false, error(nil)
+	if batch != nil {
+		held, err = batch.hold(c, msg)
+	}
+	if !held {
+		err = c.cs.Send(msg)
+	}
+	if err != nil {
 		// A send fails (io.EOF) once the session has ended; why it ended
 		// (the upstream's exit code, a plugin crash) is what the read loop
 		// sees, so wait for it.
@@ -754,7 +772,7 @@ func encodeRequest(id int64, method string, params json.RawMessage) []byte {
 	b = append(b, `{"jsonrpc":"2.0","id":`...)
 	b = strconv.AppendInt(b, id, 10)
 	b = append(b, `,"method":`...)
-	b = appendString(b, method)
+	b = jsonrpc.AppendString(b, method)
 	if len(params) > 0 {
 		b = append(b, `,"params":`...)
 		b = append(b, params...)
@@ -765,18 +783,12 @@ func encodeRequest(id int64, method string, params json.RawMessage) []byte {
 func encodeNotification(method string, params json.RawMessage) []byte {
 	b := make([]byte, 0, 48+len(method)+len(params))
 	b = append(b, `{"jsonrpc":"2.0","method":`...)
-	b = appendString(b, method)
+	b = jsonrpc.AppendString(b, method)
 	if len(params) > 0 {
 		b = append(b, `,"params":`...)
 		b = append(b, params...)
 	}
 	return append(b, '}')
-}
-
-// appendString appends s as a JSON string.
-func appendString(b []byte, s string) []byte {
-	q, _ := json.Marshal(s)
-	return append(b, q...)
 }
 
 // truncate shortens a message for a log line.

@@ -8,6 +8,8 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/jsonrpc"
 )
 
 // The stateless 2026-07-28 revision has no initialize handshake: each
@@ -48,7 +50,7 @@ func metaHead(members []metaMember) []byte {
 			b = append(b, ',')
 		}
 		key := strings.ReplaceAll(strings.TrimPrefix(m.path, "_meta."), `\`, "")
-		b = appendString(b, key)
+		b = jsonrpc.AppendString(b, key)
 		b = append(b, ':')
 		b = append(b, m.value...)
 	}

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/mark3labs/mcp-go/mcp"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/jsonrpc"
 )
 
 func TestWithMeta(t *testing.T) {
@@ -58,7 +60,7 @@ func TestMetaForEachRevision(t *testing.T) {
 func TestSpliceMetaAgreesWithWithMeta(t *testing.T) {
 	members := requestMeta("2026-07-28", mcp.ClientCapabilities{Sampling: &mcp.SamplingCapability{}})
 	head := metaHead(members)
-	extra := append(append(appendString(nil, mcp.MetaKeyLogLevel), ':'), appendString(nil, "info")...)
+	extra := append(append(jsonrpc.AppendString(nil, mcp.MetaKeyLogLevel), ':'), jsonrpc.AppendString(nil, "info")...)
 	for _, in := range []string{``, `{}`, `{ }`, `{"name":"x"}`, `{"name":"x","_meta":{"progressToken":7}}`, `{"_meta":{}}`, `{"_meta":{ },"a":[1]}`} {
 		for _, withExtra := range []bool{false, true} {
 			var got json.RawMessage

@@ -250,6 +250,12 @@ func (u *Upstream) refusedToken(err error) bool {
 // read loop; otherwise a goroutine opens the session first. done is called
 // exactly once. cancel abandons the request (the upstream is told) with err.
 func (u *Upstream) Start(method string, params json.RawMessage, done func(Reply, error)) (cancel func(error)) {
+	return u.StartIn(nil, method, params, done)
+}
+
+// StartIn is Start with the request held in batch (if not nil) until the
+// batch is flushed, when it goes to a live session.
+func (u *Upstream) StartIn(batch *Batch, method string, params json.RawMessage, done func(Reply, error)) (cancel func(error)) {
 	u.mu.Lock()
 	u.forgetEnded()
 	conn := u.conn
@@ -271,7 +277,7 @@ func (u *Upstream) Start(method string, params json.RawMessage, done func(Reply,
 	}
 	u.mu.Unlock()
 	timeoutErr := &TimeoutError{Server: u.name, Method: method, After: u.spec.RequestTimeout}
-	return conn.Start(method, params, u.spec.RequestTimeout, timeoutErr, func(r Reply, err error) {
+	return conn.StartIn(batch, method, params, u.spec.RequestTimeout, timeoutErr, func(r Reply, err error) {
 		u.release()
 		if u.refusedToken(err) {
 			// The token was refused mid-session: one more try, on a new

@@ -1,6 +1,7 @@
 package jsonrpc
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/tidwall/gjson"
@@ -83,6 +84,19 @@ func FuzzParse(f *testing.F) {
 			if r[i].Exists() != (have != nil) || string(have) != r[i].Raw {
 				t.Fatalf("member %d: %q, gjson %q in %s", i, have, r[i].Raw, msg)
 			}
+		}
+	})
+}
+
+// FuzzAppendString holds AppendString to json.Marshal's output.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"tools/call", "a.echo", `q"uote`, "back\\slash", "<html>&", "\x00\x1f", "é", "\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, _ := json.Marshal(s)
+		if got := AppendString([]byte("x"), s); string(got) != "x"+string(want) {
+			t.Fatalf("AppendString(%q) = %s, want %s", s, got[1:], want)
 		}
 	})
 }

@@ -127,8 +127,11 @@ func Read(r io.Reader, max int, fn func([][]byte), tooLong func(Overlong), logge
 			flush()
 			return
 		}
-		if br.Buffered() == 0 {
-			flush() // the next read would wait: hand over what we have
+		if rest, _ := br.Peek(br.Buffered()); bytes.IndexByte(rest, '\n') < 0 {
+			// The next line is not all here, so reading it may wait:
+			// hand over what we have (a small answer is not held back
+			// behind the first part of a large one).
+			flush()
 		}
 	}
 }

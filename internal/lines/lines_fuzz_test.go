@@ -2,7 +2,9 @@ package lines
 
 import (
 	"bytes"
+	"io"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 )
@@ -86,4 +88,30 @@ func TestOverlongID(t *testing.T) {
 			t.Errorf("%.60s…: id %q %v, want %q", c.line, id, ok, c.id)
 		}
 	}
+}
+
+// A whole line is handed over while the next is still on its way: a small
+// answer does not wait behind the first part of a large one.
+func TestReadDoesNotHoldALineBehindAPartialOne(t *testing.T) {
+	r, w := io.Pipe()
+	got := make(chan string, 4)
+	go Read(r, 64<<20, func(lines [][]byte) {
+		for _, l := range lines {
+			got <- string(l)
+		}
+	}, nil, hclog.NewNullLogger())
+	go func() { _, _ = w.Write([]byte("{\"id\":1}\n{\"id\":2,\"result\":\"the start of a long")) }()
+	select {
+	case l := <-got:
+		if l != `{"id":1}` {
+			t.Fatalf("got %q", l)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the whole line was held back behind the partial one")
+	}
+	_, _ = w.Write([]byte(" answer\"}\n"))
+	if l := <-got; l != `{"id":2,"result":"the start of a long answer"}` {
+		t.Fatalf("got %q", l)
+	}
+	_ = w.Close()
 }

@@ -194,34 +194,79 @@ func runRemote(bin, peers, scratch string, env []string, calls int) ([]remoteRes
 	var out []remoteResult
 	for _, k := range kinds {
 		r := remoteResult{label: k.label}
+		// A fresh server for each client, so none inherits the sessions
+		// and state another left; all run at once, and the calls are
+		// measured in rounds taken in turn (as in the stdio table).
+		var ways [remoteSides]*remoteWay
+		var servers []*remoteServer
+		closeAll := func() {
+			for _, w := range ways {
+				if w != nil {
+					w.c.close()
+				}
+			}
+			for _, s := range servers {
+				s.stop()
+			}
+		}
 		for side := range remoteSides {
 			if side == remoteMCPRemote && !haveMCPRemote {
 				continue
 			}
-			// A fresh server for each client, so none inherits the
-			// sessions and state the previous one left.
 			port, err := freePort()
 			if err != nil {
+				closeAll()
 				return nil, err
 			}
 			s, err := startRemote(k.label, port, "/mcp", k.command(port)...)
 			if err != nil {
+				closeAll()
 				return nil, err
 			}
-			r.m[side], err = measureRemote(s, side, bin, mcpRemote, scratch, env, calls)
-			s.stop()
-			if err != nil {
+			servers = append(servers, s)
+			if ways[side], err = openRemote(s, side, bin, mcpRemote, scratch, env, calls); err != nil {
+				closeAll()
 				return nil, fmt.Errorf("%s: %w", k.label, err)
 			}
 		}
+		for j, conc := range []int{1, 8} {
+			var parts [remoteSides][]measure
+			for round := range rounds {
+				for turn := range remoteSides {
+					side := (turn + round) % remoteSides
+					w := ways[side]
+					if w == nil {
+						continue
+					}
+					m, err := load(w.c, w.params, "hello from the benchmark", conc, calls/rounds, w.watch)
+					if err != nil {
+						closeAll()
+						return nil, fmt.Errorf("%s: %w", k.label, err)
+					}
+					parts[side] = append(parts[side], m)
+				}
+			}
+			for side := range remoteSides {
+				if len(parts[side]) > 0 {
+					r.m[side][j] = combine(parts[side])
+				}
+			}
+		}
+		closeAll()
 		out = append(out, r)
 	}
 	return out, nil
 }
 
-// measureRemote runs the load against s one way (side).
-func measureRemote(s *remoteServer, side int, bin, mcpRemote, scratch string, env []string, calls int) ([2]measure, error) {
-	var res [2]measure
+// remoteWay is one way of reaching a remote upstream, warmed up.
+type remoteWay struct {
+	c      caller
+	params string
+	watch  []int
+}
+
+// openRemote connects to s one way (side) and warms the way up.
+func openRemote(s *remoteServer, side int, bin, mcpRemote, scratch string, env []string, calls int) (*remoteWay, error) {
 	var c caller
 	var watch []int
 	name := "echo"
@@ -229,17 +274,17 @@ func measureRemote(s *remoteServer, side int, bin, mcpRemote, scratch string, en
 	case remoteDirect:
 		hc, err := dialHTTP(s.url)
 		if err != nil {
-			return res, fmt.Errorf("direct: %w", err)
+			return nil, fmt.Errorf("direct: %w", err)
 		}
 		c, watch = hc, []int{s.pid}
 	case remoteProxied, remoteStream:
 		project, err := os.MkdirTemp(scratch, "remote-")
 		if err != nil {
-			return res, err
+			return nil, err
 		}
 		cfg, _ := json.Marshal(map[string]any{"mcpServers": map[string]any{"remote": map[string]any{"type": "http", "url": s.url}}})
 		if err := os.WriteFile(filepath.Join(project, ".mcp.json"), cfg, 0o600); err != nil {
-			return res, err
+			return nil, err
 		}
 		penv := env
 		if side == remoteStream {
@@ -247,7 +292,7 @@ func measureRemote(s *remoteServer, side int, bin, mcpRemote, scratch string, en
 		}
 		pc, err := start(exec.Command(filepath.Join(bin, "ica-mcp-proxy")), penv, project)
 		if err != nil {
-			return res, err
+			return nil, err
 		}
 		c, name = pc, "remote.echo"
 		watch = []int{pc.cmd.Process.Pid, -1} // and the plugin, once started
@@ -257,26 +302,19 @@ func measureRemote(s *remoteServer, side int, bin, mcpRemote, scratch string, en
 		// behaviour, but the bench does not print it.
 		mc, err := startQuiet(cmd, append(env, "HOME="+scratch))
 		if err != nil {
-			return res, fmt.Errorf("mcp-remote: %w", err)
+			return nil, fmt.Errorf("mcp-remote: %w", err)
 		}
 		c, watch = mc, []int{mc.cmd.Process.Pid}
 	}
-	defer c.close()
 	params := fmt.Sprintf(`{"name":%q,"arguments":{"message":"hello from the benchmark"}}`, name)
 	if _, err := load(c, params, "hello from the benchmark", 1, calls/5, nil); err != nil { // warm up
-		return res, err
+		c.close()
+		return nil, err
 	}
 	if len(watch) == 2 {
 		watch[1] = descendantNamed(watch[0], "ica-plugin-tran")
 	}
-	for j, conc := range []int{1, 8} {
-		m, err := load(c, params, "hello from the benchmark", conc, calls, watch)
-		if err != nil {
-			return res, err
-		}
-		res[j] = m
-	}
-	return res, nil
+	return &remoteWay{c: c, params: params, watch: watch}, nil
 }
 
 func printRemote(results []remoteResult) {

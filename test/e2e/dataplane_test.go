@@ -100,3 +100,57 @@ func holdsAny(pid int, target string) bool {
 	}
 	return false
 }
+
+// TestRequestsWrittenTogether: calls that arrive in one read of the
+// client's input reach a stdio upstream in one write on the direct data
+// path, as a byte relay would pass them on, not one write each; and every
+// call is answered.
+func TestRequestsWrittenTogether(t *testing.T) {
+	if os.Getenv("ICA_TEST_DATA_PATH") == "stream" {
+		t.Skip("requests are held and written together on the direct data path only")
+	}
+	bin := buildScripted(t)
+	dir := t.TempDir()
+	script := filepath.Join(dir, "script.json")
+	if err := os.WriteFile(script, []byte(`{"revision":"stateless",
+ "tools":[{"name":"echo","description":"answers","inputSchema":{"type":"object"}}],
+ "calls":{"echo":{"steps":[{"result":{"content":[{"type":"text","text":"ok"}]}}]}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	reads := filepath.Join(dir, "reads")
+	e := newEnv(t)
+	e.writeProject(t, map[string]any{"up": map[string]any{"command": bin, "env": map[string]any{
+		"SCRIPT": script, "RECORD": filepath.Join(dir, "record.jsonl"), "RECORD_READS": reads}}})
+	c := startProxy(t, e)
+	c.callTool("up.echo", map[string]any{}) // the session is up
+	const n = 8
+	var lines []string
+	for i := range n {
+		lines = append(lines, `{"jsonrpc":"2.0","id":`+strconv.Itoa(9000+i)+`,"method":"tools/call","params":{"name":"up.echo","arguments":{}}}`)
+	}
+	before, _ := os.ReadFile(reads)
+	c.send(strings.Join(lines, "\n")) // one write: one read for the proxy
+	answered := func() int {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		got := 0
+		for _, m := range c.all {
+			if strings.Contains(string(m), `"id":90`) && strings.Contains(string(m), `"ok"`) {
+				got++
+			}
+		}
+		return got
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for answered() < n && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := answered(); got != n {
+		t.Fatalf("%d of %d calls answered", got, n)
+	}
+	after, _ := os.ReadFile(reads)
+	counts := strings.Fields(string(after[len(before):]))
+	if len(counts) != 1 || counts[0] != strconv.Itoa(n) {
+		t.Fatalf("the upstream read the %d calls as %v lines per read, want them in one read", n, counts)
+	}
+}

@@ -1,7 +1,8 @@
 // Command scripted is an MCP upstream for the wire golden tests: it plays
 // the part a JSON script ($SCRIPT) gives it, and records every line it
 // receives in $RECORD, so the test can compare the frames that crossed the
-// proxy with the golden ones.
+// proxy with the golden ones. With $RECORD_READS it also records how many
+// lines each read of its input brought.
 //
 // The script names the revision it speaks ("stateless": 2026-07-28, which
 // answers server/discover; or "legacy", which refuses it and answers
@@ -14,8 +15,10 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
@@ -67,7 +70,16 @@ func main() {
 		os.Exit(1)
 	}
 	p := &player{sc: sc, waiting: map[string]chan message{}}
-	in := bufio.NewScanner(os.Stdin)
+	var stdin io.Reader = os.Stdin
+	if path := os.Getenv("RECORD_READS"); path != "" {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "scripted:", err)
+			os.Exit(1)
+		}
+		stdin = &readCounter{r: os.Stdin, log: f}
+	}
+	in := bufio.NewScanner(stdin)
 	in.Buffer(make([]byte, 1<<20), 16<<20)
 	for in.Scan() {
 		line := in.Bytes()
@@ -78,6 +90,21 @@ func main() {
 		}
 		p.handle(m)
 	}
+}
+
+// readCounter writes, for each read of its input, how many lines ended in
+// it ($RECORD_READS): how the proxy's writes reached the upstream.
+type readCounter struct {
+	r   io.Reader
+	log io.Writer
+}
+
+func (c *readCounter) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	if n > 0 {
+		fmt.Fprintln(c.log, bytes.Count(b[:n], []byte{'\n'}))
+	}
+	return n, err
 }
 
 type player struct {
