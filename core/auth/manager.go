@@ -258,6 +258,7 @@ func (m *Manager) grant(ctx context.Context, srv Server, flow, challenge string,
 		Timeout:          seconds(s.Timeout),
 	}
 	var registrationURL string
+	metadataDocs := false // the authorization server accepts client ID metadata documents
 	switch {
 	case !needs.AuthorizationServer:
 	case s.explicit():
@@ -292,6 +293,7 @@ func (m *Manager) grant(ctx context.Context, srv Server, flow, challenge string,
 			g.Scopes = found.Scopes
 		}
 		registrationURL = as.RegistrationEndpoint
+		metadataDocs = as.ClientIDMetadataDocumentSupported
 		if flow == "pkce" && as.AuthorizationResponseIssParameter {
 			// The server promises iss on its callbacks (RFC 9207): one
 			// without it is refused, as a mix-up attack would look.
@@ -305,7 +307,7 @@ func (m *Manager) grant(ctx context.Context, srv Server, flow, challenge string,
 		}
 	}
 	if needs.Client {
-		client, err := m.client(ctx, s, g.Endpoints.Issuer, registrationURL, flow, strings.Join(g.Scopes, " "))
+		client, err := m.client(ctx, srv, g.Endpoints.Issuer, registrationURL, metadataDocs, flow, strings.Join(g.Scopes, " "))
 		if err != nil {
 			return sdk.Grant{}, meta{}, err
 		}
@@ -314,14 +316,34 @@ func (m *Manager) grant(ctx context.Context, srv Server, flow, challenge string,
 	return g, meta{issuer: g.Endpoints.Issuer, revocationURL: g.Endpoints.RevocationURL}, nil
 }
 
-// client picks the OAuth client: configured, else registered with issuer
-// before, else registered now.
-func (m *Manager) client(ctx context.Context, s Settings, issuer, registrationURL, flow, scope string) (sdk.Client, error) {
+// client picks the OAuth client, in the order the MCP specification
+// gives: a client registered by hand (the settings' client_id), else a
+// client ID metadata document where the authorization server accepts one,
+// else a client registered dynamically with this issuer before, else one
+// registered now, else an error asking for a client_id. Every client is
+// bound to the issuer it belongs to: a registration is kept per issuer and
+// never offered to another, and a configured client_id last used with
+// another authorization server is not sent to the new one.
+func (m *Manager) client(ctx context.Context, srv Server, issuer, registrationURL string, metadataDocs bool, flow, scope string) (sdk.Client, error) {
+	s := srv.Settings
 	if s.ClientID != "" {
+		if err := m.sameIssuer(ctx, srv, issuer); err != nil {
+			return sdk.Client{}, err
+		}
 		return sdk.Client{ClientID: s.ClientID, ClientSecret: s.ClientSecret, RedirectURI: s.RedirectURI}, nil
 	}
 	if flow == "client_credentials" {
 		return sdk.Client{}, errors.New(`the client credentials flow needs "client_id" and "client_secret" in the server's "oauth" settings`)
+	}
+	if metadataDocs {
+		doc, err := metadataDocument(s)
+		if err != nil {
+			return sdk.Client{}, err
+		}
+		if doc != "" {
+			m.log.Debug("logging in with a client ID metadata document", "issuer", issuer, "client_id", doc)
+			return sdk.Client{ClientID: doc, RedirectURI: s.RedirectURI, AuthMethod: "none"}, nil
+		}
 	}
 	if reg, ok, err := m.opts.Store.Registration(ctx, issuer); err != nil {
 		return sdk.Client{}, err
@@ -329,7 +351,7 @@ func (m *Manager) client(ctx context.Context, s Settings, issuer, registrationUR
 		return sdk.Client{ClientID: reg.ClientID, ClientSecret: reg.ClientSecret, RedirectURI: s.RedirectURI, AuthMethod: reg.AuthMethod}, nil
 	}
 	if registrationURL == "" {
-		return sdk.Client{}, fmt.Errorf(`authorization server %s does not offer dynamic client registration; register a client there and set "oauth": {"client_id": "..."} in the server's entry`, issuer)
+		return sdk.Client{}, fmt.Errorf(`authorization server %s offers neither client ID metadata documents nor dynamic client registration; register a client there and set "oauth": {"client_id": "..."} in the server's entry`, issuer)
 	}
 	redirect := s.RedirectURI
 	if redirect == "" {
@@ -345,6 +367,29 @@ func (m *Manager) client(ctx context.Context, s Settings, issuer, registrationUR
 	}
 	m.log.Info("registered a client", "issuer", issuer, "client_id", reg.ClientID)
 	return sdk.Client{ClientID: reg.ClientID, ClientSecret: reg.ClientSecret, RedirectURI: s.RedirectURI, AuthMethod: reg.AuthMethod}, nil
+}
+
+// sameIssuer refuses to send the configured client to an authorization
+// server other than the one it was registered with: the settings' issuer
+// when given, else the issuer of the server's last login with that client.
+func (m *Manager) sameIssuer(ctx context.Context, srv Server, issuer string) error {
+	s := srv.Settings
+	known := strings.TrimSuffix(s.Issuer, "/")
+	if known == "" {
+		t, ok, err := m.opts.Store.Get(ctx, srv.Name)
+		if err != nil {
+			return err
+		}
+		if !ok || t.ClientID != s.ClientID {
+			return nil
+		}
+		known = strings.TrimSuffix(t.Issuer, "/")
+	}
+	if known == "" || issuer == "" || known == strings.TrimSuffix(issuer, "/") {
+		return nil
+	}
+	return fmt.Errorf(`server %q now names the authorization server %s, but its client_id %q belongs to %s; a client is not sent to another authorization server: register one with %s and set it as "client_id", with "issuer": %q`,
+		srv.Name, issuer, s.ClientID, known, issuer, issuer)
 }
 
 func (m *Manager) save(ctx context.Context, server string, g sdk.Grant, mt meta, t sdk.Token) error {

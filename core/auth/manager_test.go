@@ -52,8 +52,18 @@ func plugins(t *testing.T) inProcess {
 type authServer struct {
 	srv *httptest.Server
 
-	mu            sync.Mutex
-	noS256        bool
+	mu     sync.Mutex
+	noS256 bool
+	// cimd: the metadata says client ID metadata documents are accepted.
+	cimd bool
+	// movedTo, when set, is the authorization server the resource
+	// metadata names instead of this one.
+	movedTo string
+	// resource is the MCP server this one issues tokens for, when it is
+	// not the one on its own site.
+	resource string
+	// clientIDs are the client_ids the device and token endpoints saw.
+	clientIDs     []string
 	registrations int
 	revoked       []string
 	spent         map[string]bool
@@ -86,7 +96,11 @@ func (a *authServer) serve(w http.ResponseWriter, r *http.Request) {
 	defer a.mu.Unlock()
 	switch r.URL.Path {
 	case "/.well-known/oauth-protected-resource/mcp":
-		a.json(w, 200, map[string]any{"resource": base + "/mcp", "authorization_servers": []string{base}, "scopes_supported": []string{"mcp"}})
+		issuer := base
+		if a.movedTo != "" {
+			issuer = a.movedTo
+		}
+		a.json(w, 200, map[string]any{"resource": base + "/mcp", "authorization_servers": []string{issuer}, "scopes_supported": []string{"mcp"}})
 	case "/.well-known/oauth-authorization-server":
 		methods := []string{"S256"}
 		if a.noS256 {
@@ -94,7 +108,7 @@ func (a *authServer) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		a.json(w, 200, map[string]any{"issuer": base, "token_endpoint": base + "/token", "device_authorization_endpoint": base + "/device",
 			"authorization_endpoint": base + "/authorize", "registration_endpoint": base + "/register", "revocation_endpoint": base + "/revoke",
-			"code_challenge_methods_supported": methods})
+			"code_challenge_methods_supported": methods, "client_id_metadata_document_supported": a.cimd})
 	case "/register":
 		var req registrationRequest
 		_ = json.NewDecoder(r.Body).Decode(&req)
@@ -105,6 +119,8 @@ func (a *authServer) serve(w http.ResponseWriter, r *http.Request) {
 		a.registrations++
 		a.json(w, 201, map[string]any{"client_id": "dyn-" + itoa(a.registrations)})
 	case "/device":
+		_ = r.ParseForm()
+		a.clientIDs = append(a.clientIDs, r.PostForm.Get("client_id"))
 		a.json(w, 200, map[string]any{"device_code": "dc", "user_code": "WXYZ-1234", "verification_uri": base + "/activate", "interval": 1, "expires_in": 60})
 	case "/revoke":
 		_ = r.ParseForm()
@@ -112,7 +128,12 @@ func (a *authServer) serve(w http.ResponseWriter, r *http.Request) {
 	case "/token":
 		_ = r.ParseForm()
 		f := r.PostForm
-		if f.Get("resource") != base+"/mcp" {
+		a.clientIDs = append(a.clientIDs, f.Get("client_id"))
+		resource := base + "/mcp"
+		if a.resource != "" {
+			resource = a.resource
+		}
+		if f.Get("resource") != resource {
 			a.json(w, 400, map[string]string{"error": "invalid_target"})
 			return
 		}
@@ -359,5 +380,110 @@ func TestFlowThatNeedsNothing(t *testing.T) {
 	}
 	if tok, _ := m.AccessToken(ctx(t), srv); tok != "minted-2" {
 		t.Fatalf("after refresh: %q", tok)
+	}
+}
+
+func (a *authServer) seen() (clientIDs []string, registrations int) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.clientIDs...), a.registrations
+}
+
+// The registration order of the MCP specification: a client_id set by
+// hand, else a client ID metadata document where the authorization server
+// accepts them (the entry's, else the project's), else dynamic
+// registration; "none" turns documents off.
+func TestRegistrationOrder(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		cimd      bool
+		settings  Settings
+		wantID    string
+		wantRegs  int
+		wantError string
+	}{
+		{name: "document by default", cimd: true, wantID: DefaultClientMetadataURL},
+		{name: "the entry's document", cimd: true, settings: Settings{ClientMetadataURL: "https://client.example/ica.json"}, wantID: "https://client.example/ica.json"},
+		{name: "documents off", cimd: true, settings: Settings{ClientMetadataURL: "none"}, wantID: "dyn-1", wantRegs: 1},
+		{name: "no documents offered", cimd: false, wantID: "dyn-1", wantRegs: 1},
+		{name: "client_id first", cimd: true, settings: Settings{ClientID: "by-hand"}, wantID: "by-hand"},
+		{name: "a document must be https", cimd: true, settings: Settings{ClientMetadataURL: "http://client.example/ica.json"}, wantError: "must use https"},
+		{name: "a document needs a path", cimd: true, settings: Settings{ClientMetadataURL: "https://client.example"}, wantError: "with a path"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newAuthServer(t)
+			a.cimd = tc.cimd
+			m := manager(t)
+			srv := Server{Name: "docs", URL: a.srv.URL + "/mcp", Settings: tc.settings}
+			_, err := m.Login(ctx(t), srv, "device_code", "")
+			if tc.wantError != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantError) {
+					t.Fatalf("login error %v, want one saying %q", err, tc.wantError)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitState(t, m, srv, StateOK)
+			ids, regs := a.seen()
+			if len(ids) == 0 || ids[0] != tc.wantID || regs != tc.wantRegs {
+				t.Fatalf("client_ids %q and %d registrations, want %q and %d", ids, regs, tc.wantID, tc.wantRegs)
+			}
+		})
+	}
+}
+
+// A client belongs to the authorization server it was registered with:
+// when the server's metadata names another, the proxy registers there
+// instead of offering the old client, and a client_id set by hand is
+// refused with the reason.
+func TestIssuerBinding(t *testing.T) {
+	a1 := newAuthServer(t)
+	a2 := newAuthServer(t)
+	a2.resource = a1.srv.URL + "/mcp"
+	m := manager(t)
+	srv := Server{Name: "docs", URL: a1.srv.URL + "/mcp"}
+	if _, err := m.Login(ctx(t), srv, "device_code", ""); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, m, srv, StateOK)
+	a1.mu.Lock()
+	a1.movedTo = a2.srv.URL
+	a1.mu.Unlock()
+	if _, err := m.Login(ctx(t), srv, "device_code", ""); err != nil {
+		t.Fatal(err)
+	}
+	if st := waitState(t, m, srv, StateOK); st.Issuer != a2.srv.URL {
+		t.Fatalf("logged in with %s, want the new authorization server %s", st.Issuer, a2.srv.URL)
+	}
+	ids, regs := a2.seen()
+	if regs != 1 || len(ids) == 0 || ids[0] != "dyn-1" {
+		t.Fatalf("the new authorization server saw client_ids %q and %d registrations, want its own registration", ids, regs)
+	}
+
+	// By hand: the client_id last used with a1 is not sent to a2.
+	b1 := newAuthServer(t)
+	b2 := newAuthServer(t)
+	b2.resource = b1.srv.URL + "/mcp"
+	pinned := Server{Name: "pinned", URL: b1.srv.URL + "/mcp", Settings: Settings{ClientID: "by-hand"}}
+	if _, err := m.Login(ctx(t), pinned, "device_code", ""); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, m, pinned, StateOK)
+	b1.mu.Lock()
+	b1.movedTo = b2.srv.URL
+	b1.mu.Unlock()
+	_, err := m.Login(ctx(t), pinned, "device_code", "")
+	if err == nil || !strings.Contains(err.Error(), "belongs to "+b1.srv.URL) {
+		t.Fatalf("login with a moved authorization server: %v, want a refusal naming the old one", err)
+	}
+	if ids, _ := b2.seen(); len(ids) != 0 {
+		t.Fatalf("the new authorization server saw client_ids %q", ids)
+	}
+	// Confirmed in the settings: the user says the client is a2's now.
+	pinned.Settings.Issuer = b2.srv.URL
+	if _, err := m.Login(ctx(t), pinned, "device_code", ""); err != nil {
+		t.Fatal(err)
 	}
 }

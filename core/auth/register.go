@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/tokenstore"
@@ -74,6 +75,11 @@ func register(ctx context.Context, client *http.Client, endpoint, redirectURI st
 		}
 		if msg == "" {
 			msg = resp.Status
+		}
+		if out.Error == "invalid_redirect_uri" || (out.Error == "invalid_client_metadata" && strings.Contains(strings.ToLower(out.ErrorDescription), "redirect")) {
+			// A native client's redirect is a loopback address whose port
+			// varies (RFC 8252); some servers accept only web addresses.
+			return tokenstore.Registration{}, fmt.Errorf("client registration at %s refused the redirect URI %s (%s): the server does not take the loopback redirect a native client uses; register a client there by hand and set \"client_id\" (and \"redirect_uri\") in the server's \"oauth\" settings", endpoint, redirectURI, msg)
 		}
 		return tokenstore.Registration{}, errors.New("client registration at " + endpoint + " refused: " + msg)
 	}

@@ -12,19 +12,23 @@ import (
 type Settings struct {
 	// Flow is the login flow ("pkce", "device_code", "client_credentials",
 	// or a third-party plugin's); "type" is accepted for it too.
-	Flow                   string            `json:"flow"`
-	Type                   string            `json:"type"`
-	Issuer                 string            `json:"issuer"`
-	AuthorizationURL       string            `json:"authorization_url"`
-	TokenURL               string            `json:"token_url"`
-	DeviceAuthorizationURL string            `json:"device_authorization_url"`
-	RevocationURL          string            `json:"revocation_url"`
-	ClientID               string            `json:"client_id"`
-	ClientSecret           string            `json:"client_secret"`
-	Scopes                 scopes            `json:"scopes"`
-	RedirectURI            string            `json:"redirect_uri"`
-	ExtraAuthParams        map[string]string `json:"extra_auth_params"`
-	ExtraTokenParams       map[string]string `json:"extra_token_params"`
+	Flow                   string `json:"flow"`
+	Type                   string `json:"type"`
+	Issuer                 string `json:"issuer"`
+	AuthorizationURL       string `json:"authorization_url"`
+	TokenURL               string `json:"token_url"`
+	DeviceAuthorizationURL string `json:"device_authorization_url"`
+	RevocationURL          string `json:"revocation_url"`
+	ClientID               string `json:"client_id"`
+	ClientSecret           string `json:"client_secret"`
+	// ClientMetadataURL is the client ID metadata document to log in with
+	// where the authorization server accepts one; "" for the project's
+	// (DefaultClientMetadataURL), "none" to register dynamically instead.
+	ClientMetadataURL string            `json:"client_metadata_url"`
+	Scopes            scopes            `json:"scopes"`
+	RedirectURI       string            `json:"redirect_uri"`
+	ExtraAuthParams   map[string]string `json:"extra_auth_params"`
+	ExtraTokenParams  map[string]string `json:"extra_token_params"`
 	// Timeout bounds a whole login, TokenTimeout one token request; in
 	// seconds.
 	Timeout      float64 `json:"timeout"`

@@ -73,7 +73,13 @@ func run(bin, serverURL string) error {
 		return session(command("serve"))
 	}
 
-	oauth := map[string]any{"options": map[string]any{"open_browser": false}}
+	oauth := map[string]any{
+		"options": map[string]any{"open_browser": false},
+		// The suite's authorization servers that accept client ID metadata
+		// documents take this one as it is, without fetching it (the
+		// suite's reference clients use it too); elsewhere it is unused.
+		"client_metadata_url": "https://conformance-test.local/client-metadata.json",
+	}
 	flow := "pkce"
 	var ctx struct {
 		ClientID     string `json:"client_id"`
