@@ -75,6 +75,11 @@ type Status struct {
 	AuthorizationURL string `json:"authorization_url,omitempty"`
 	VerificationURI  string `json:"verification_uri,omitempty"`
 	UserCode         string `json:"user_code,omitempty"`
+	// Reason says why a new login is wanted, or why none will help: the
+	// server refused a request for want of scope (StepUp).
+	Reason string `json:"reason,omitempty"`
+	// NeedsScopes are what the next login asks for after such a refusal.
+	NeedsScopes []string `json:"needs_scopes,omitempty"`
 }
 
 // Started is what a login asks of the user, returned at once.
@@ -306,6 +311,21 @@ func (m *Manager) grant(ctx context.Context, srv Server, flow, challenge string,
 			}
 		}
 	}
+	if su := m.stepUpScopes(ctx, srv); su != nil {
+		// A step-up: the scopes asked for before and those the server
+		// demanded (StepUp).
+		g.Scopes = union(s.Scopes, su)
+	} else if strings.EqualFold(oauthmeta.ParseChallenge(challenge).Error, "insufficient_scope") {
+		// A login after a refusal for want of scope asks for the scopes
+		// asked for before too, not only those the refusal names.
+		if t, ok, err := m.opts.Store.Get(ctx, srv.Name); err == nil && ok {
+			prior := t.Requested
+			if len(prior) == 0 {
+				prior = t.Scopes
+			}
+			g.Scopes = union(prior, g.Scopes)
+		}
+	}
 	if needs.Client {
 		client, err := m.client(ctx, srv, g.Endpoints.Issuer, registrationURL, metadataDocs, flow, strings.Join(g.Scopes, " "))
 		if err != nil {
@@ -396,10 +416,21 @@ func (m *Manager) save(ctx context.Context, server string, g sdk.Grant, mt meta,
 	if t.AccessToken == "" {
 		return errors.New("the flow returned no access token")
 	}
-	return m.opts.Store.Put(ctx, server, tokenstore.Token{
-		Issuer: mt.issuer, Resource: g.Resource, ClientID: g.Client.ClientID, Flow: g.Flow, Remint: mt.remint,
-		TokenURL: g.Endpoints.TokenURL, RevocationURL: mt.revocationURL,
-		AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, TokenType: t.TokenType, Expiry: t.Expiry, Scopes: t.Scopes,
+	return m.opts.Store.Update(ctx, server, func(cur tokenstore.Token, ok bool) (tokenstore.Token, bool, error) {
+		next := tokenstore.Token{
+			Issuer: mt.issuer, Resource: g.Resource, ClientID: g.Client.ClientID, Flow: g.Flow, Remint: mt.remint,
+			TokenURL: g.Endpoints.TokenURL, RevocationURL: mt.revocationURL,
+			AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, TokenType: t.TokenType, Expiry: t.Expiry, Scopes: t.Scopes,
+			Requested: g.Scopes,
+		}
+		if ok && cur.StepUp != nil && subset(cur.StepUp.Scopes, g.Scopes) {
+			// The step-up's login: kept, so a server that still refuses
+			// is not asked forever (StepUp counts the logins).
+			su := *cur.StepUp
+			su.Done = true
+			next.StepUp = &su
+		}
+		return next, true, nil
 	})
 }
 
@@ -421,6 +452,12 @@ func (m *Manager) Status(ctx context.Context, srv Server) Status {
 	case ok:
 		st.State, st.Flow, st.Issuer, st.Scopes = StateOK, t.Flow, t.Issuer, t.Scopes
 		st.Refreshable = t.RefreshToken != "" || t.Remint || t.Flow == "client_credentials"
+		if su := t.StepUp; su != nil && (!su.Done || su.Refused != "") {
+			st.State, st.Reason, st.NeedsScopes = StateInsufficientScope, su.Reason, su.Scopes
+			if su.Refused != "" {
+				st.Reason = su.Refused
+			}
+		}
 		if !t.Expiry.IsZero() {
 			exp := t.Expiry
 			st.ExpiresAt = &exp

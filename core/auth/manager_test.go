@@ -62,6 +62,10 @@ type authServer struct {
 	// resource is the MCP server this one issues tokens for, when it is
 	// not the one on its own site.
 	resource string
+	// scopes are the scope parameters the device endpoint saw; granted,
+	// when set, is the scope every token is said to carry.
+	scopes  []string
+	granted string
 	// clientIDs are the client_ids the device and token endpoints saw.
 	clientIDs     []string
 	registrations int
@@ -85,7 +89,11 @@ func (a *authServer) json(w http.ResponseWriter, status int, v any) {
 
 func (a *authServer) token(w http.ResponseWriter) {
 	a.n++
-	a.json(w, 200, map[string]any{"access_token": "at-" + itoa(a.n), "refresh_token": "rt-" + itoa(a.n), "token_type": "Bearer", "expires_in": 3600})
+	t := map[string]any{"access_token": "at-" + itoa(a.n), "refresh_token": "rt-" + itoa(a.n), "token_type": "Bearer", "expires_in": 3600}
+	if a.granted != "" {
+		t["scope"] = a.granted
+	}
+	a.json(w, 200, t)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
@@ -121,6 +129,7 @@ func (a *authServer) serve(w http.ResponseWriter, r *http.Request) {
 	case "/device":
 		_ = r.ParseForm()
 		a.clientIDs = append(a.clientIDs, r.PostForm.Get("client_id"))
+		a.scopes = append(a.scopes, r.PostForm.Get("scope"))
 		a.json(w, 200, map[string]any{"device_code": "dc", "user_code": "WXYZ-1234", "verification_uri": base + "/activate", "interval": 1, "expires_in": 60})
 	case "/revoke":
 		_ = r.ParseForm()
@@ -485,5 +494,67 @@ func TestIssuerBinding(t *testing.T) {
 	pinned.Settings.Issuer = b2.srv.URL
 	if _, err := m.Login(ctx(t), pinned, "device_code", ""); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Step-up: a refusal for want of scope starts a login asking for the
+// scopes asked for before and the new ones; the same demand, never
+// granted, gets at most two such logins; a scope the token was granted
+// gets none; auth_status says why.
+func TestStepUp(t *testing.T) {
+	a := newAuthServer(t)
+	// It grants mcp whatever is asked (a token response without scope
+	// means the scope asked for, RFC 6749 §5.1).
+	a.granted = "mcp"
+	m := manager(t)
+	srv := Server{Name: "docs", URL: a.srv.URL + "/mcp"}
+	if _, err := m.Login(ctx(t), srv, "device_code", ""); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, m, srv, StateOK)
+	refusal := `Bearer error="insufficient_scope", scope="write", resource_metadata="` + a.srv.URL + `/.well-known/oauth-protected-resource/mcp"`
+	for round := 1; round <= maxStepUps; round++ {
+		st, err := m.StepUp(ctx(t), srv, refusal, "tools/call")
+		if err != nil || st.UserCode == "" {
+			t.Fatalf("step-up %d: %+v %v", round, st, err)
+		}
+		waitState(t, m, srv, StateOK)
+	}
+	a.mu.Lock()
+	scopes := append([]string(nil), a.scopes...)
+	a.mu.Unlock()
+	if want := []string{"mcp", "mcp write", "mcp write"}; strings.Join(scopes, "|") != strings.Join(want, "|") {
+		t.Fatalf("the logins asked for %q, want %q (the union)", scopes, want)
+	}
+	_, err := m.StepUp(ctx(t), srv, refusal, "tools/call")
+	if !errors.Is(err, ErrNoStepUp) || !strings.Contains(err.Error(), "after 2 logins") {
+		t.Fatalf("a third step-up for the same demand: %v", err)
+	}
+	st := m.Status(ctx(t), srv)
+	if st.State != StateInsufficientScope || !strings.Contains(st.Reason, "not asking again") || strings.Join(st.NeedsScopes, " ") != "mcp write" {
+		t.Fatalf("status %+v", st)
+	}
+	// A new demand starts over.
+	if _, err := m.StepUp(ctx(t), srv, `Bearer error="insufficient_scope", scope="admin"`, "tools/call"); err != nil {
+		t.Fatal(err)
+	}
+	if st := m.Status(ctx(t), srv); st.State != StatePending {
+		t.Fatalf("status while the new login runs: %+v", st)
+	}
+	waitState(t, m, srv, StateOK)
+
+	// Granted and still refused: no login helps.
+	g := newAuthServer(t)
+	g.granted = "mcp write"
+	gs := Server{Name: "granted", URL: g.srv.URL + "/mcp"}
+	if _, err := m.Login(ctx(t), gs, "device_code", ""); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, m, gs, StateOK)
+	if _, err := m.StepUp(ctx(t), gs, `Bearer error="insufficient_scope", scope="write"`, "tools/call"); !errors.Is(err, ErrNoStepUp) || !strings.Contains(err.Error(), "was granted") {
+		t.Fatalf("step-up for a granted scope: %v", err)
+	}
+	if _, err := m.StepUp(ctx(t), Server{Name: "nobody", URL: g.srv.URL + "/mcp"}, `Bearer error="insufficient_scope"`, "x"); err == nil {
+		t.Fatal("a step-up without a login started one")
 	}
 }

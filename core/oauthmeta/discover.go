@@ -47,8 +47,9 @@ func (s AuthServer) SupportsS256() bool {
 
 // Found is what discovery found for one MCP server.
 type Found struct {
-	// Resource is the canonical URL of the MCP server, sent as the
-	// resource indicator (RFC 8707).
+	// Resource is sent as the resource indicator (RFC 8707): the
+	// identifier the protected resource metadata publishes, else the
+	// canonical URL of the MCP server.
 	Resource string
 	Server   AuthServer
 	// Scopes are those the challenge asked for, else those the resource
@@ -91,6 +92,12 @@ func (d Discoverer) Discover(ctx context.Context, serverURL, wwwAuthenticate str
 		}
 		issuer = prm.AuthorizationServers[0]
 		found.Scopes = prm.ScopesSupported
+		if prm.Resource != "" {
+			// The resource indicator is the identifier the metadata
+			// publishes, exactly as written (it covers the server's URL,
+			// checked above): a pathless one gains no "/".
+			found.Resource = prm.Resource
+		}
 	}
 	if ch.Scope != "" {
 		found.Scopes = strings.Fields(ch.Scope)

@@ -159,3 +159,21 @@ func TestGuardSeesTheRealAddress(t *testing.T) {
 		t.Errorf("decimal address: %v", err)
 	}
 }
+
+// Resource metadata at the origin's well-known location publishes the
+// origin as its resource: that identifier, exactly as written (no "/"
+// added), is the resource indicator; the authorization server's issuer
+// has a path, so its metadata is found by inserting the well-known part.
+func TestDiscoverRootMetadataResourceAsPublished(t *testing.T) {
+	s := newSite(t)
+	base := s.srv.URL
+	delete(s.docs, "/.well-known/oauth-protected-resource/mcp")
+	s.docs["/.well-known/oauth-protected-resource"] = map[string]any{"resource": base, "authorization_servers": []string{base + "/as"}}
+	f, err := discover(t, base+"/mcp", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Resource != base || f.Server.Issuer != base+"/as" {
+		t.Fatalf("resource %q issuer %q, want %q and %q", f.Resource, f.Server.Issuer, base, base+"/as")
+	}
+}

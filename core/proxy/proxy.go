@@ -734,7 +734,11 @@ func (p *Proxy) Request(ctx context.Context, server, method string, params json.
 	if err != nil {
 		return upstream.Reply{}, err
 	}
-	return u.Request(ctx, method, params)
+	r, err := u.Request(ctx, method, params)
+	if ar, ok := insufficientScope(err); ok {
+		return p.stepUp(server, method, params, ar)
+	}
+	return r, err
 }
 
 // StartCallTool is the asynchronous CallTool: done is called exactly once;
@@ -757,7 +761,18 @@ func (p *Proxy) StartRequestIn(batch *upstream.Batch, server, method string, par
 		done(upstream.Reply{}, err)
 		return func(error) {}
 	}
-	return u.StartIn(batch, method, params, done)
+	if p.opts.Auth == nil || !u.Remote() {
+		return u.StartIn(batch, method, params, done)
+	}
+	return u.StartIn(batch, method, params, func(r upstream.Reply, err error) {
+		if ar, ok := insufficientScope(err); ok {
+			// Off the session's read loop: starting a login fetches
+			// metadata.
+			go func() { done(p.stepUp(server, method, params, ar)) }()
+			return
+		}
+		done(r, err)
+	})
 }
 
 // Close shuts every upstream down, concurrently.

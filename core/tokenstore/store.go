@@ -46,7 +46,32 @@ type Token struct {
 	TokenType    string    `json:"token_type,omitempty"`
 	Expiry       time.Time `json:"expiry,omitzero"`
 	Scopes       []string  `json:"scopes,omitempty"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	// Requested are the scopes the login asked for (Scopes are those the
+	// server said it granted, when it said): a step-up asks for these and
+	// the new ones together.
+	Requested []string  `json:"requested_scopes,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
+	// StepUp, when set, says the server refused a request for want of
+	// scope (403 insufficient_scope) and what the next login asks for.
+	StepUp *StepUp `json:"step_up,omitempty"`
+}
+
+// StepUp is a server's demand for more scope than its token has.
+type StepUp struct {
+	// Scopes are what the next login asks for: those asked for before
+	// and those the server named.
+	Scopes []string `json:"scopes"`
+	// Reason says in words what the server refused, for auth_status.
+	Reason string `json:"reason"`
+	// Logins counts the logins started for this demand, bounded so that
+	// a server that refuses whatever is granted is not asked forever.
+	Logins int `json:"logins"`
+	// Done says the last of those logins finished: the token asked for
+	// Scopes.
+	Done bool `json:"done,omitempty"`
+	// Refused, when set, says why no further login was started.
+	Refused string    `json:"refused,omitempty"`
+	At      time.Time `json:"at"`
 }
 
 // String describes the token without its secrets, so that a token printed

@@ -577,6 +577,10 @@ func (u *Upstream) Recycle() {
 	}
 }
 
+// Remote reports whether the server is reached by URL: only such a
+// server can ask for a login.
+func (u *Upstream) Remote() bool { return u.spec.Session.URL != "" }
+
 // Challenge is the WWW-Authenticate value of the server's last 401, if
 // any: it tells a login where to find the authorization server.
 func (u *Upstream) Challenge() string {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"html"
 	"io"
 	"net/http"
@@ -25,7 +26,7 @@ import (
 // startOIDC runs oidc-provider (test/peers/oidc-server.mjs), a real OAuth
 // server, on a free loopback port for the MCP server at resource, and
 // returns its issuer.
-func startOIDC(t *testing.T, resource string) string {
+func startOIDC(t *testing.T, resource string, env ...string) string {
 	t.Helper()
 	needPeers(t)
 	script := filepath.Join(peersDir, "oidc-server.mjs")
@@ -34,7 +35,7 @@ func startOIDC(t *testing.T, resource string) string {
 	}
 	cmd := exec.Command("node", script)
 	cmd.Dir = peersDir
-	cmd.Env = append(os.Environ(), "MCP_RESOURCE="+resource)
+	cmd.Env = append(append(os.Environ(), "MCP_RESOURCE="+resource), env...)
 	return startListener(t, "oidc-provider", cmd)
 }
 
@@ -259,5 +260,85 @@ func TestUserFlowsWithOIDCProvider(t *testing.T) {
 				t.Fatalf("after refresh: %q", got)
 			}
 		})
+	}
+}
+
+// A login with a client ID metadata document, against oidc-provider with
+// documents on: the proxy names the document's URL as its client_id
+// instead of registering, oidc-provider fetches the document (served here
+// over https on loopback: the project's shipped document, at this URL),
+// and the login, the call and a refresh work with that client.
+func TestMetadataDocumentLoginWithOIDCProvider(t *testing.T) {
+	shipped, err := os.ReadFile(filepath.Join("..", "..", "docs", "client-metadata.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fetched sync.WaitGroup
+	fetched.Add(1)
+	var once sync.Once
+	var doc map[string]any
+	if err := json.Unmarshal(shipped, &doc); err != nil {
+		t.Fatal(err)
+	}
+	docSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/ica-mcp-proxy.json" {
+			http.NotFound(w, r)
+			return
+		}
+		once.Do(fetched.Done)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(doc)
+	}))
+	t.Cleanup(docSrv.Close)
+	docURL := docSrv.URL + "/ica-mcp-proxy.json"
+	doc["client_id"] = docURL // served at its own client_id, as documents are
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: docSrv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	mcpSrv := newIntrospectedServer(t)
+	mcpSrv.issuer = startOIDC(t, mcpSrv.srv.URL+"/mcp", "OIDC_CIMD=1", "NODE_EXTRA_CA_CERTS="+ca)
+	e := newEnv(t)
+	e.writeProject(t, map[string]any{"docs": map[string]any{"url": mcpSrv.srv.URL + "/mcp",
+		"oauth": map[string]any{"client_metadata_url": docURL, "options": map[string]any{"open_browser": false}}}})
+	c := startProxy(t, e)
+	c.toolNames()
+	r := decodeResult(t, c.callTool("proxy.auth_start", map[string]any{"server": "docs", "flow": "pkce"}))
+	if r.IsError {
+		t.Fatalf("auth_start: %s", r.text())
+	}
+	var st struct {
+		AuthorizationURL string `json:"authorization_url"`
+	}
+	_ = json.Unmarshal(r.StructuredContent, &st)
+	au, err := url.Parse(st.AuthorizationURL)
+	if err != nil || au.Query().Get("client_id") != docURL {
+		t.Fatalf("the login does not name the document as its client_id: %s", st.AuthorizationURL)
+	}
+	if page := browser(t, st.AuthorizationURL, map[string]string{"login": "ada", "password": "any"}); !strings.Contains(page, "Logged in") {
+		t.Fatalf("the browser ended on: %.500s", page)
+	}
+	fetched.Wait()
+	waitLogin(t, c, "docs")
+	waitTool(t, c, "docs.whoami")
+	if got := decodeResult(t, c.callTool("docs.whoami", map[string]any{})).text(); got != "a caller oidc-provider vouched for" {
+		t.Fatalf("docs.whoami: %q", got)
+	}
+	if r := decodeResult(t, c.callTool("proxy.auth_refresh", map[string]any{"server": "docs"})); r.IsError {
+		t.Fatalf("refresh: %s", r.text())
+	}
+	var tokens struct {
+		Servers map[string]struct {
+			ClientID string `json:"client_id"`
+		} `json:"servers"`
+		Registrations map[string]json.RawMessage `json:"registrations"`
+	}
+	data, _ := os.ReadFile(filepath.Join(e.home, "mcp-tokens.json"))
+	if err := json.Unmarshal(data, &tokens); err != nil {
+		t.Fatal(err)
+	}
+	if tokens.Servers["docs"].ClientID != docURL || len(tokens.Registrations) != 0 {
+		t.Fatalf("stored client %q and %d registrations, want the document and none", tokens.Servers["docs"].ClientID, len(tokens.Registrations))
 	}
 }

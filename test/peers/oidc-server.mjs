@@ -2,6 +2,9 @@
 // with a client for the client credentials grant, resource indicators
 // (RFC 8707), introspection for the protected MCP server, and revocation.
 //   PORT=... node oidc-server.mjs
+// With OIDC_CIMD=1 it also accepts client ID metadata documents, fetched
+// from wherever the client_id URL points: loopback too (the tests serve
+// the document there over https, trusted through NODE_EXTRA_CA_CERTS).
 import Provider from 'oidc-provider';
 
 const port = process.env.PORT;
@@ -30,6 +33,13 @@ const provider = new Provider(issuer, {
     devInteractions: { enabled: true },
     deviceFlow: { enabled: true },
     registration: { enabled: true },
+    clientIdMetadataDocument: { enabled: process.env.OIDC_CIMD === '1', ack: 'draft-02' },
+  },
+  // oidc-provider refuses to fetch from special-use addresses (loopback
+  // among them); the tests' documents are on loopback.
+  fetch: (url, options) => {
+    delete options.dispatcher;
+    return fetch(url, options);
   },
   scopes: ['mcp', 'offline_access'],
   // Refresh tokens for every grant that can have one, rotated on use.

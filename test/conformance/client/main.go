@@ -70,7 +70,7 @@ func run(bin, serverURL string) error {
 		if err := os.WriteFile(filepath.Join(project, ".mcp.json"), cfg, 0o600); err != nil {
 			return err
 		}
-		return session(command("serve"))
+		return session(command("serve"), nil)
 	}
 
 	oauth := map[string]any{
@@ -127,12 +127,9 @@ func run(bin, serverURL string) error {
 	if err := login.Wait(); err != nil {
 		return fmt.Errorf("auth login: %v\n%s", err, transcript.String())
 	}
-	out, err := command("tools", "--server", "conf").CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("tools after login: %v\n%s", err, out)
-	}
-	fmt.Printf("%s", out)
-	return nil
+	// Then as an agent runtime would: list the tools and call them,
+	// logging in again when the proxy asks for it.
+	return session(command("serve"), &user{server: "conf"})
 }
 
 // browse follows the authorization URL and its redirects to the proxy's

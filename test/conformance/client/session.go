@@ -7,14 +7,20 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
 )
 
 // session runs the proxy (serve) and drives it as a 2025-11-25 client:
-// initialize, tools/list, then a call of each of the server's tools.
-func session(cmd *exec.Cmd) error {
+// initialize, tools/list, then a call of each of the server's tools. With
+// a user (the auth scenarios), a call the proxy answers with a login to
+// do is followed as a person would: the URL it names is opened (or a login
+// started with proxy.auth_start when it names none), and once
+// proxy.auth_status says the login is done the call is made again, at
+// most three times.
+func session(cmd *exec.Cmd, user *user) error {
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return err
@@ -54,6 +60,15 @@ func session(cmd *exec.Cmd) error {
 	if err != nil {
 		return err
 	}
+	if user != nil && !strings.Contains(string(raw), `"`+user.server+`.`) && user.login(c, "") {
+		// None of the server's tools: it wants a login again (its token
+		// was refused), as proxy.list_servers says; the user does it,
+		// once.
+		time.Sleep(500 * time.Millisecond) // the proxy lists the server again
+		if raw, err = c.call("tools/list", map[string]any{}); err != nil {
+			return err
+		}
+	}
 	var list struct {
 		Tools []struct {
 			Name        string          `json:"name"`
@@ -78,6 +93,9 @@ func session(cmd *exec.Cmd) error {
 			args = map[string]any{"schema": schemas["conf.json_schema_2020_12_tool"]}
 		}
 		res, err := c.call("tools/call", map[string]any{"name": tool.Name, "arguments": args})
+		for try := 0; err == nil && user != nil && try < 3 && user.follow(c, res); try++ {
+			res, err = c.call("tools/call", map[string]any{"name": tool.Name, "arguments": args})
+		}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", tool.Name, err)
 			continue
@@ -85,6 +103,65 @@ func session(cmd *exec.Cmd) error {
 		fmt.Printf("%s: %s\n", tool.Name, res)
 	}
 	return nil
+}
+
+// user plays the person at the keyboard when the proxy asks for a login.
+type user struct{ server string }
+
+var grantURL = regexp.MustCompile(`open (https?://\S+) to grant it`)
+
+// follow reads a tool result; when it is an error asking for a login, it
+// does that login and reports true (call again).
+func (u *user) follow(c *client, res json.RawMessage) bool {
+	var r struct {
+		IsError bool `json:"isError"`
+		Content []struct {
+			Text string `json:"text"`
+		} `json:"content"`
+	}
+	_ = json.Unmarshal(res, &r)
+	if !r.IsError || len(r.Content) == 0 {
+		return false
+	}
+	text := r.Content[0].Text
+	switch {
+	case grantURL.MatchString(text):
+		return u.login(c, grantURL.FindStringSubmatch(text)[1])
+	case strings.Contains(text, "requires login"):
+		return u.login(c, "")
+	}
+	return false
+}
+
+// login opens link, or the URL of a login started with proxy.auth_start
+// when link is "", and waits for proxy.auth_status to say it is done.
+func (u *user) login(c *client, link string) bool {
+	if link == "" {
+		started, err := c.call("tools/call", map[string]any{"name": "proxy.auth_start", "arguments": map[string]any{"server": u.server}})
+		if err != nil {
+			return false
+		}
+		var st struct {
+			StructuredContent struct {
+				AuthorizationURL string `json:"authorization_url"`
+			} `json:"structuredContent"`
+		}
+		_ = json.Unmarshal(started, &st)
+		if link = st.StructuredContent.AuthorizationURL; link == "" {
+			return false
+		}
+	}
+	fmt.Fprintf(os.Stderr, "user: logging in again: %s\n", link)
+	go browse(link)
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		st, err := c.call("tools/call", map[string]any{"name": "proxy.auth_status", "arguments": map[string]any{"server": u.server}})
+		if err == nil && strings.Contains(string(st), `"state":"ok"`) {
+			return true
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return false
 }
 
 // customHeaderArgs are the arguments of http-custom-headers' tool: every
