@@ -327,7 +327,7 @@ func (m *Manager) grant(ctx context.Context, srv Server, flow, challenge string,
 		}
 	}
 	if needs.Client {
-		client, err := m.client(ctx, srv, g.Endpoints.Issuer, registrationURL, metadataDocs, flow, strings.Join(g.Scopes, " "))
+		client, err := m.client(ctx, srv, g.Endpoints.Issuer, registrationURL, metadataDocs, flow)
 		if err != nil {
 			return sdk.Grant{}, meta{}, err
 		}
@@ -344,7 +344,7 @@ func (m *Manager) grant(ctx context.Context, srv Server, flow, challenge string,
 // bound to the issuer it belongs to: a registration is kept per issuer and
 // never offered to another, and a configured client_id last used with
 // another authorization server is not sent to the new one.
-func (m *Manager) client(ctx context.Context, srv Server, issuer, registrationURL string, metadataDocs bool, flow, scope string) (sdk.Client, error) {
+func (m *Manager) client(ctx context.Context, srv Server, issuer, registrationURL string, metadataDocs bool, flow string) (sdk.Client, error) {
 	s := srv.Settings
 	if s.ClientID != "" {
 		if err := m.sameIssuer(ctx, srv, issuer); err != nil {
@@ -378,7 +378,7 @@ func (m *Manager) client(ctx context.Context, srv Server, issuer, registrationUR
 		// RFC 8252 §7.3: the port of a loopback redirect URI may vary.
 		redirect = "http://127.0.0.1/callback"
 	}
-	reg, err := register(ctx, m.http, registrationURL, redirect, scope)
+	reg, err := register(ctx, m.http, registrationURL, redirect)
 	if err != nil {
 		return sdk.Client{}, err
 	}

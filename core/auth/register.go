@@ -23,19 +23,19 @@ type registrationRequest struct {
 	GrantTypes              []string `json:"grant_types"`
 	ResponseTypes           []string `json:"response_types,omitempty"`
 	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
-	Scope                   string   `json:"scope,omitempty"`
 }
 
 // register registers the proxy as a public native client (RFC 7591),
-// asking for the grants the proxy's flows use.
-func register(ctx context.Context, client *http.Client, endpoint, redirectURI string, scope string) (tokenstore.Registration, error) {
+// asking for the grants the proxy's flows use. It names no scope: a
+// registration limited to the first login's scopes would make the server
+// refuse a later login asking for more (a step-up), as oidc-provider does.
+func register(ctx context.Context, client *http.Client, endpoint, redirectURI string) (tokenstore.Registration, error) {
 	req := registrationRequest{
 		ClientName:              "ica-mcp-proxy",
 		ApplicationType:         "native",
 		GrantTypes:              []string{"authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"},
 		ResponseTypes:           []string{"code"},
 		TokenEndpointAuthMethod: "none",
-		Scope:                   scope,
 	}
 	if redirectURI != "" {
 		req.RedirectURIs = []string{redirectURI}

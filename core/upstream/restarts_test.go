@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -84,5 +85,25 @@ func TestWaitable(t *testing.T) {
 	}
 	if _, ok := waitable(long, errors.New("exit 1")); ok {
 		t.Fatal("another error is waited for")
+	}
+}
+
+// Only the server's own failures count toward its pauses and budget: not
+// a plugin that broke, and not a server asking for a login or for more
+// scope (a 403 on one request ends the session, and is no crash).
+func TestOwnFailure(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{errors.New("exited with code 1"), true},
+		{&PluginError{Server: "a", Err: errors.New("boom")}, true},
+		{&PluginError{Server: "a", Err: errors.New("stream broke"), Broke: true}, false},
+		{&AuthRequiredError{Server: "a", Status: 401}, false},
+		{fmt.Errorf("dial: %w", &AuthRequiredError{Server: "a", Status: 403, WWWAuthenticate: `Bearer error="insufficient_scope"`}), false},
+	} {
+		if got := ownFailure(tc.err); got != tc.want {
+			t.Errorf("ownFailure(%v) = %t, want %t", tc.err, got, tc.want)
+		}
 	}
 }

@@ -420,7 +420,7 @@ func (u *Upstream) dial(ctx context.Context) (*Conn, error) {
 		state := err
 		// A login wanted, or a plugin that broke, is no failure of the
 		// server's own: nothing to pause for.
-		if _, login := errors.AsType[*AuthRequiredError](err); !login && ownFailure(err) {
+		if ownFailure(err) {
 			u.mu.Lock()
 			u.restarts.failed(err.Error(), time.Now())
 			// While a pause follows, the state says so (and why).
@@ -622,8 +622,13 @@ func (u *Upstream) mayStart(ctx context.Context) error {
 }
 
 // ownFailure says whether err is the upstream's failure, which counts
-// toward its pause, rather than its transport plugin's.
+// toward its pause, rather than its transport plugin's or a login's.
 func ownFailure(err error) bool {
+	if _, login := errors.AsType[*AuthRequiredError](err); login {
+		// The server wants a login, or more scope for one request (a
+		// 403 ends the session too): it did not fail.
+		return false
+	}
 	pe, ok := errors.AsType[*PluginError](err)
 	return !ok || !pe.Broke
 }

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"encoding/pem"
@@ -14,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -54,6 +56,11 @@ func newIntrospectedServer(t *testing.T) *introspectedServer {
 	s.AddTool(mcp.NewTool("whoami"), func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		return mcp.NewToolResultText("a caller oidc-provider vouched for"), nil
 	})
+	// publish needs the write scope: a token without it is refused with
+	// 403 insufficient_scope (a step-up).
+	s.AddTool(mcp.NewTool("publish"), func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		return mcp.NewToolResultText("published"), nil
+	})
 	h := server.NewStreamableHTTPServer(s)
 	is := &introspectedServer{}
 	mux := http.NewServeMux()
@@ -63,9 +70,24 @@ func newIntrospectedServer(t *testing.T) *introspectedServer {
 	})
 	mux.HandleFunc("/mcp", func(w http.ResponseWriter, r *http.Request) {
 		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if tok == "" || !is.active(tok) {
+		active, scope := is.introspect(tok)
+		if tok == "" || !active {
 			w.Header().Set("WWW-Authenticate", `Bearer resource_metadata="`+is.srv.URL+`/.well-known/oauth-protected-resource/mcp"`)
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var call struct {
+			Method string `json:"method"`
+			Params struct {
+				Name string `json:"name"`
+			} `json:"params"`
+		}
+		_ = json.Unmarshal(body, &call)
+		if call.Method == "tools/call" && call.Params.Name == "publish" && !slices.Contains(strings.Fields(scope), "write") {
+			w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope", scope="write", resource_metadata="`+is.srv.URL+`/.well-known/oauth-protected-resource/mcp"`)
+			http.Error(w, "insufficient scope", http.StatusForbidden)
 			return
 		}
 		h.ServeHTTP(w, r)
@@ -75,28 +97,37 @@ func newIntrospectedServer(t *testing.T) *introspectedServer {
 	return is
 }
 
-// active asks the authorization server about tok (RFC 7662).
+// active asks the authorization server whether tok is active and meant
+// for this server (RFC 7662).
 func (is *introspectedServer) active(tok string) bool {
+	ok, _ := is.introspect(tok)
+	return ok
+}
+
+// introspect asks the authorization server about tok (RFC 7662): whether
+// it is active and meant for this server, and its scope.
+func (is *introspectedServer) introspect(tok string) (bool, string) {
 	req, _ := http.NewRequest(http.MethodPost, is.issuer+"/token/introspection", strings.NewReader(url.Values{"token": {tok}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth("mcp-server", "introspect")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return false
+		return false, ""
 	}
 	defer resp.Body.Close()
 	var r struct {
-		Active bool `json:"active"`
-		Aud    any  `json:"aud"`
+		Active bool   `json:"active"`
+		Aud    any    `json:"aud"`
+		Scope  string `json:"scope"`
 	}
 	if json.NewDecoder(resp.Body).Decode(&r) != nil {
-		return false
+		return false, ""
 	}
 	aud, _ := json.Marshal(r.Aud)
 	is.mu.Lock()
 	is.seen = append(is.seen, string(aud))
 	is.mu.Unlock()
-	return r.Active && strings.Contains(string(aud), is.srv.URL+"/mcp")
+	return r.Active && strings.Contains(string(aud), is.srv.URL+"/mcp"), r.Scope
 }
 
 // Against a real OAuth server: the proxy discovers oidc-provider from the
@@ -340,5 +371,61 @@ func TestMetadataDocumentLoginWithOIDCProvider(t *testing.T) {
 	}
 	if tokens.Servers["docs"].ClientID != docURL || len(tokens.Registrations) != 0 {
 		t.Fatalf("stored client %q and %d registrations, want the document and none", tokens.Servers["docs"].ClientID, len(tokens.Registrations))
+	}
+}
+
+// Step-up against oidc-provider: a token for scope mcp calls whoami, but
+// publish needs write and the server says so (403 insufficient_scope).
+// The proxy starts a login asking for both scopes and answers the call
+// with the URL to open; after the user grants it, the call goes through,
+// and the token asked for mcp and write.
+func TestStepUpWithOIDCProvider(t *testing.T) {
+	mcpSrv := newIntrospectedServer(t)
+	mcpSrv.issuer = startOIDC(t, mcpSrv.srv.URL+"/mcp")
+	e := newEnv(t)
+	e.writeProject(t, map[string]any{"docs": map[string]any{"url": mcpSrv.srv.URL + "/mcp",
+		"oauth": map[string]any{"options": map[string]any{"open_browser": false}}}})
+	c := startProxy(t, e)
+	c.toolNames()
+	r := decodeResult(t, c.callTool("proxy.auth_start", map[string]any{"server": "docs", "flow": "pkce"}))
+	var st struct {
+		AuthorizationURL string `json:"authorization_url"`
+	}
+	_ = json.Unmarshal(r.StructuredContent, &st)
+	if page := browser(t, st.AuthorizationURL, map[string]string{"login": "ada", "password": "any"}); !strings.Contains(page, "Logged in") {
+		t.Fatalf("the browser ended on: %.500s", page)
+	}
+	waitLogin(t, c, "docs")
+	waitTool(t, c, "docs.publish")
+	if got := decodeResult(t, c.callTool("docs.whoami", map[string]any{})).text(); got != "a caller oidc-provider vouched for" {
+		t.Fatalf("docs.whoami: %q", got)
+	}
+
+	refused := decodeResult(t, c.callTool("docs.publish", map[string]any{}))
+	m := regexp.MustCompile(`open (\S+) to grant it`).FindStringSubmatch(refused.text())
+	if !refused.IsError || m == nil {
+		t.Fatalf("publish without the write scope: %s", refused.text())
+	}
+	au, _ := url.Parse(m[1])
+	if got := strings.Fields(au.Query().Get("scope")); !slices.Contains(got, "mcp") || !slices.Contains(got, "write") {
+		t.Fatalf("the step-up asks for %q, want mcp and write together", got)
+	}
+	status := decodeResult(t, c.callTool("proxy.auth_status", map[string]any{"server": "docs"}))
+	if !strings.Contains(string(status.StructuredContent), "insufficient_scope") {
+		t.Fatalf("auth_status does not say why a login is wanted: %s", status.StructuredContent)
+	}
+	if page := browser(t, m[1], map[string]string{"login": "ada", "password": "any"}); !strings.Contains(page, "Logged in") {
+		t.Fatalf("the browser ended on: %.500s", page)
+	}
+	waitLogin(t, c, "docs")
+	var got string
+	for range 50 { // the session with the new token opens on the next call
+		if got = decodeResult(t, c.callTool("docs.publish", map[string]any{})).text(); got == "published" {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got != "published" {
+		t.Fatalf("publish after the step-up: %q", got)
 	}
 }

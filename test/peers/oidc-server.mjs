@@ -26,7 +26,7 @@ const provider = new Provider(issuer, {
       defaultResource: () => resource,
       getResourceServerInfo: (ctx, indicator) => {
         if (indicator !== resource) throw new Error(`unknown resource ${indicator}`);
-        return { scope: 'mcp', accessTokenFormat: 'opaque', accessTokenTTL: 3600 };
+        return { scope: 'mcp write', accessTokenFormat: 'opaque', accessTokenTTL: 3600 };
       },
     },
     // The login and consent pages the tests fill in as a browser would.
@@ -41,18 +41,20 @@ const provider = new Provider(issuer, {
     delete options.dispatcher;
     return fetch(url, options);
   },
-  scopes: ['mcp', 'offline_access'],
+  scopes: ['mcp', 'write', 'offline_access'],
   // Refresh tokens for every grant that can have one, rotated on use.
   issueRefreshToken: async (ctx, client, code) => client.grantTypeAllowed('refresh_token'),
   rotateRefreshToken: true,
-  // Consent is given once per login: accept every requested scope and
-  // resource, as a user clicking "continue" would.
+  // Consent is given at every login: accept every requested scope and
+  // resource, as a user clicking "continue" would (a step-up's login asks
+  // for more than the first, and gets it).
   loadExistingGrant: async (ctx) => {
     const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
-    if (grantId) return ctx.oidc.provider.Grant.find(grantId);
-    const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session.accountId });
+    const grant = (grantId && await ctx.oidc.provider.Grant.find(grantId))
+      || new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session.accountId });
     grant.addOIDCScope('openid offline_access');
-    grant.addResourceScope(resource, 'mcp offline_access');
+    const asked = String(ctx.oidc.params?.scope || '').split(' ').filter((s) => ['mcp', 'write', 'offline_access'].includes(s));
+    grant.addResourceScope(resource, ['mcp', 'offline_access', ...asked].join(' '));
     await grant.save();
     return grant;
   },
