@@ -77,8 +77,13 @@ type Client struct {
 	RedirectURI string
 	// AuthMethod is how the client authenticates at the token endpoint
 	// (RFC 7591 token_endpoint_auth_method): client_secret_basic,
-	// client_secret_post or none; empty: basic with a secret, none without.
+	// client_secret_post, private_key_jwt or none; empty: basic with a
+	// secret, none without.
 	AuthMethod string
+	// PrivateKey (PEM) signs the client's assertions for private_key_jwt
+	// (RFC 7523), with SigningAlg (empty: the key's usual algorithm).
+	PrivateKey string
+	SigningAlg string
 }
 
 // Grant is everything a flow needs.

@@ -350,10 +350,10 @@ func (m *Manager) client(ctx context.Context, srv Server, issuer, registrationUR
 		if err := m.sameIssuer(ctx, srv, issuer); err != nil {
 			return sdk.Client{}, err
 		}
-		return sdk.Client{ClientID: s.ClientID, ClientSecret: s.ClientSecret, RedirectURI: s.RedirectURI}, nil
+		return s.configuredClient()
 	}
 	if flow == "client_credentials" {
-		return sdk.Client{}, errors.New(`the client credentials flow needs "client_id" and "client_secret" in the server's "oauth" settings`)
+		return sdk.Client{}, errors.New(`the client credentials flow needs "client_id", and "client_secret" or "private_key_file", in the server's "oauth" settings`)
 	}
 	if metadataDocs {
 		doc, err := metadataDocument(s)
@@ -491,7 +491,12 @@ func (m *Manager) refresh(ctx context.Context, srv Server, need func(tokenstore.
 	// store's lock is not reentrant.
 	clients := map[string]sdk.Client{}
 	if srv.Settings.ClientID != "" {
-		clients[srv.Settings.ClientID] = sdk.Client{ClientID: srv.Settings.ClientID, ClientSecret: srv.Settings.ClientSecret}
+		c, err := srv.Settings.configuredClient()
+		if err != nil {
+			return fmt.Errorf("server %q: %w", srv.Name, err)
+		}
+		c.RedirectURI = ""
+		clients[srv.Settings.ClientID] = c
 	}
 	if t, ok, err := m.opts.Store.Get(ctx, srv.Name); err == nil && ok {
 		if reg, ok, _ := m.opts.Store.Registration(ctx, t.Issuer); ok {

@@ -3,8 +3,11 @@ package auth
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"time"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 )
 
 // Settings are a server's "oauth" keys, as the original tool named them.
@@ -21,6 +24,13 @@ type Settings struct {
 	RevocationURL          string `json:"revocation_url"`
 	ClientID               string `json:"client_id"`
 	ClientSecret           string `json:"client_secret"`
+	// PrivateKey (PEM, or PrivateKeyFile naming a file holding it) makes
+	// the configured client authenticate with a signed JWT instead of a
+	// secret (private_key_jwt, RFC 7523), with SigningAlg (empty: the
+	// key's usual algorithm).
+	PrivateKey     string `json:"private_key"`
+	PrivateKeyFile string `json:"private_key_file"`
+	SigningAlg     string `json:"signing_alg"`
 	// ClientMetadataURL is the client ID metadata document to log in with
 	// where the authorization server accepts one; "" for the project's
 	// (DefaultClientMetadataURL), "none" to register dynamically instead.
@@ -90,3 +100,22 @@ func (s Settings) explicit() bool {
 }
 
 func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
+
+// configuredClient is the client the settings give by hand (client_id,
+// with a secret or a private key), for flow requests at the token
+// endpoint.
+func (s Settings) configuredClient() (sdk.Client, error) {
+	c := sdk.Client{ClientID: s.ClientID, ClientSecret: s.ClientSecret, RedirectURI: s.RedirectURI, SigningAlg: s.SigningAlg}
+	key := s.PrivateKey
+	if s.PrivateKeyFile != "" {
+		data, err := os.ReadFile(s.PrivateKeyFile)
+		if err != nil {
+			return sdk.Client{}, fmt.Errorf("private_key_file: %w", err)
+		}
+		key = string(data)
+	}
+	if key != "" {
+		c.PrivateKey, c.AuthMethod = key, "private_key_jwt"
+	}
+	return c, nil
+}

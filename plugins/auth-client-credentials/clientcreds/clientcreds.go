@@ -1,6 +1,8 @@
 // Package clientcreds runs the OAuth 2.0 client credentials grant
 // (RFC 6749 §4.4) with golang.org/x/oauth2, sending the resource
-// indicator (RFC 8707) with every token request.
+// indicator (RFC 8707) with every token request. The client authenticates
+// with its secret, or with a JWT signed by its private key
+// (private_key_jwt, RFC 7523).
 package clientcreds
 
 import (
@@ -63,8 +65,8 @@ func (a *Auth) mint(ctx context.Context, g sdk.Grant) (sdk.Token, error) {
 	if _, err := oauthflow.Endpoint("token endpoint", g.Endpoints.TokenURL); err != nil {
 		return sdk.Token{}, err
 	}
-	if g.Client.ClientID == "" || g.Client.ClientSecret == "" {
-		return sdk.Token{}, errors.New("the client credentials flow needs client_id and client_secret in the server's oauth settings")
+	if g.Client.ClientID == "" || (g.Client.ClientSecret == "" && g.Client.AuthMethod != oauthflow.PrivateKeyJWT) {
+		return sdk.Token{}, errors.New("the client credentials flow needs client_id, and client_secret or a private key (private_key_jwt), in the server's oauth settings")
 	}
 	params := url.Values{}
 	for k, v := range g.ExtraTokenParams {
@@ -72,6 +74,9 @@ func (a *Auth) mint(ctx context.Context, g sdk.Grant) (sdk.Token, error) {
 	}
 	if g.Resource != "" {
 		params.Set("resource", g.Resource)
+	}
+	if err := oauthflow.ClientAssertion(params, g); err != nil {
+		return sdk.Token{}, err
 	}
 	cfg := clientcredentials.Config{
 		ClientID:       g.Client.ClientID,

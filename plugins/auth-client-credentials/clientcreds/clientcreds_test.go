@@ -2,12 +2,20 @@ package clientcreds_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/auth-client-credentials/clientcreds"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
@@ -96,5 +104,64 @@ func TestRefusals(t *testing.T) {
 		if _, err := client.Begin(ctx, grant(url)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("token URL %q: %v, want %q", url, err, want)
 		}
+	}
+}
+
+// private_key_jwt (RFC 7523): no secret is sent; the client signs an
+// assertion with its key, which the token endpoint verifies with the
+// client's public key: issued by and about the client, for the
+// authorization server, short-lived, with a jti. The key and algorithm
+// reach the plugin over the plugin protocol.
+func TestPrivateKeyJWT(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(key)
+	pemKey := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	var issuer string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		f := r.PostForm
+		w.Header().Set("Content-Type", "application/json")
+		fail := func(why string) {
+			w.WriteHeader(http.StatusUnauthorized)
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": "invalid_client", "error_description": why})
+		}
+		if _, _, basic := r.BasicAuth(); basic || f.Has("client_secret") {
+			fail("a secret was sent")
+			return
+		}
+		if f.Get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
+			fail("client_assertion_type " + f.Get("client_assertion_type"))
+			return
+		}
+		claims := jwt.RegisteredClaims{}
+		_, err := jwt.ParseWithClaims(f.Get("client_assertion"), &claims, func(*jwt.Token) (any, error) { return &key.PublicKey, nil },
+			jwt.WithValidMethods([]string{"ES256"}), jwt.WithAudience(issuer), jwt.WithIssuer("svc"), jwt.WithSubject("svc"), jwt.WithExpirationRequired())
+		if err != nil || claims.ID == "" || claims.ExpiresAt.Sub(time.Now()) > 10*time.Minute {
+			fail(fmt.Sprintf("assertion: %v (%+v)", err, claims))
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"access_token": "at-jwt", "token_type": "Bearer", "expires_in": 3600})
+	}))
+	t.Cleanup(srv.Close)
+	issuer = srv.URL
+	client, _ := sdktest.Auth(t, clientcreds.New("t"))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	g := sdk.Grant{Flow: clientcreds.Flow, Server: "svc", Endpoints: sdk.Endpoints{Issuer: issuer, TokenURL: srv.URL + "/token"},
+		Client: sdk.Client{ClientID: "svc", AuthMethod: "private_key_jwt", PrivateKey: pemKey}}
+	st, err := client.Begin(ctx, g)
+	if err != nil || st.Token == nil || st.Token.AccessToken != "at-jwt" {
+		t.Fatalf("begin: %+v %v", st, err)
+	}
+	g.Client.SigningAlg = "ES384" // not the key's: refused by the server
+	if _, err := client.Begin(ctx, g); err == nil {
+		t.Fatal("an assertion signed with the wrong algorithm was accepted")
+	}
+	g.Client.SigningAlg, g.Client.PrivateKey = "", "not a key"
+	if _, err := client.Begin(ctx, g); err == nil || !strings.Contains(err.Error(), "PEM") {
+		t.Fatalf("a broken key: %v", err)
 	}
 }

@@ -89,7 +89,7 @@ func Config(g sdk.Grant) *oauth2.Config {
 // form without one (a public client).
 func AuthStyle(c sdk.Client) oauth2.AuthStyle {
 	switch c.AuthMethod {
-	case "client_secret_post", "none":
+	case "client_secret_post", "none", PrivateKeyJWT:
 		return oauth2.AuthStyleInParams
 	case "client_secret_basic":
 		return oauth2.AuthStyleInHeader

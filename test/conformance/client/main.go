@@ -85,12 +85,18 @@ func run(bin, serverURL string) error {
 		ClientID     string `json:"client_id"`
 		ClientSecret string `json:"client_secret"`
 		Name         string `json:"name"`
+		// private_key_jwt (client-credentials-jwt)
+		PrivateKeyPEM    string `json:"private_key_pem"`
+		SigningAlgorithm string `json:"signing_algorithm"`
 	}
 	if c := os.Getenv("MCP_CONFORMANCE_CONTEXT"); c != "" {
 		_ = json.Unmarshal([]byte(c), &ctx)
 	}
 	if ctx.ClientID != "" {
 		oauth["client_id"], oauth["client_secret"] = ctx.ClientID, ctx.ClientSecret
+	}
+	if ctx.PrivateKeyPEM != "" {
+		oauth["private_key"], oauth["signing_alg"] = ctx.PrivateKeyPEM, ctx.SigningAlgorithm
 	}
 	if strings.Contains(os.Getenv("MCP_CONFORMANCE_SCENARIO"), "client-credentials") {
 		flow = "client_credentials"

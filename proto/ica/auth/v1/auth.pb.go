@@ -219,11 +219,15 @@ type Client struct {
 	// one.
 	RedirectUri string `protobuf:"bytes,3,opt,name=redirect_uri,json=redirectUri,proto3" json:"redirect_uri,omitempty"`
 	// How the client authenticates at the token endpoint (RFC 7591):
-	// client_secret_basic, client_secret_post or none; empty: basic with a
-	// secret, none without.
+	// client_secret_basic, client_secret_post, private_key_jwt or none;
+	// empty: basic with a secret, none without.
 	TokenEndpointAuthMethod string `protobuf:"bytes,4,opt,name=token_endpoint_auth_method,json=tokenEndpointAuthMethod,proto3" json:"token_endpoint_auth_method,omitempty"`
-	unknownFields           protoimpl.UnknownFields
-	sizeCache               protoimpl.SizeCache
+	// For private_key_jwt (RFC 7523): the client's private key, PEM, and
+	// the JWS algorithm to sign with (empty: the key's usual one).
+	PrivateKey    string `protobuf:"bytes,5,opt,name=private_key,json=privateKey,proto3" json:"private_key,omitempty"`
+	SigningAlg    string `protobuf:"bytes,6,opt,name=signing_alg,json=signingAlg,proto3" json:"signing_alg,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Client) Reset() {
@@ -280,6 +284,20 @@ func (x *Client) GetRedirectUri() string {
 func (x *Client) GetTokenEndpointAuthMethod() string {
 	if x != nil {
 		return x.TokenEndpointAuthMethod
+	}
+	return ""
+}
+
+func (x *Client) GetPrivateKey() string {
+	if x != nil {
+		return x.PrivateKey
+	}
+	return ""
+}
+
+func (x *Client) GetSigningAlg() string {
+	if x != nil {
+		return x.SigningAlg
 	}
 	return ""
 }
@@ -836,12 +854,16 @@ const file_ica_auth_v1_auth_proto_rawDesc = "" +
 	"\x11authorization_url\x18\x02 \x01(\tR\x10authorizationUrl\x12\x1b\n" +
 	"\ttoken_url\x18\x03 \x01(\tR\btokenUrl\x128\n" +
 	"\x18device_authorization_url\x18\x04 \x01(\tR\x16deviceAuthorizationUrl\x12%\n" +
-	"\x0erevocation_url\x18\x05 \x01(\tR\rrevocationUrl\"\xaa\x01\n" +
+	"\x0erevocation_url\x18\x05 \x01(\tR\rrevocationUrl\"\xec\x01\n" +
 	"\x06Client\x12\x1b\n" +
 	"\tclient_id\x18\x01 \x01(\tR\bclientId\x12#\n" +
 	"\rclient_secret\x18\x02 \x01(\tR\fclientSecret\x12!\n" +
 	"\fredirect_uri\x18\x03 \x01(\tR\vredirectUri\x12;\n" +
-	"\x1atoken_endpoint_auth_method\x18\x04 \x01(\tR\x17tokenEndpointAuthMethod\"\xc2\x04\n" +
+	"\x1atoken_endpoint_auth_method\x18\x04 \x01(\tR\x17tokenEndpointAuthMethod\x12\x1f\n" +
+	"\vprivate_key\x18\x05 \x01(\tR\n" +
+	"privateKey\x12\x1f\n" +
+	"\vsigning_alg\x18\x06 \x01(\tR\n" +
+	"signingAlg\"\xc2\x04\n" +
 	"\x05Grant\x12\x12\n" +
 	"\x04flow\x18\x01 \x01(\tR\x04flow\x12\x16\n" +
 	"\x06server\x18\x02 \x01(\tR\x06server\x124\n" +
