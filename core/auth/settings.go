@@ -90,6 +90,8 @@ func normalizeFlow(f string) string {
 		return "device_code"
 	case "client_credentials", "m2m", "machine":
 		return "client_credentials"
+	case "identity_assertion", "enterprise", "id_jag", "xaa":
+		return "identity_assertion"
 	}
 	return f
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/auth-client-credentials/clientcreds"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/auth-device/device"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/auth-enterprise/enterprise"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/auth-pkce/pkce"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/transport-http/streamable"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/transport-sse/legacy"
@@ -31,6 +32,7 @@ var plugins = map[string]func(version string){
 	"ica-plugin-auth-pkce":               func(v string) { sdk.ServeAuth(pkce.New(v)) },
 	"ica-plugin-auth-device":             func(v string) { sdk.ServeAuth(device.New(v)) },
 	"ica-plugin-auth-client-credentials": func(v string) { sdk.ServeAuth(clientcreds.New(v)) },
+	"ica-plugin-auth-enterprise":         func(v string) { sdk.ServeAuth(enterprise.New(v)) },
 }
 
 // Names lists the bundled plugins' file names, sorted.

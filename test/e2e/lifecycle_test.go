@@ -114,7 +114,7 @@ func TestPluginsListAndInstall(t *testing.T) {
 	}
 	// The bundled plugins, in file order, each started and asked its Info.
 	want := []struct{ kind, name string }{
-		{"auth", "client_credentials"}, {"auth", "device_code"}, {"auth", "pkce"},
+		{"auth", "client_credentials"}, {"auth", "device_code"}, {"auth", "identity_assertion"}, {"auth", "pkce"},
 		{"transport", "http"}, {"transport", "sse"}, {"transport", "stdio"},
 	}
 	if len(rep.Plugins) != len(want) {
@@ -230,7 +230,7 @@ func TestBundledPluginsInstallThemselves(t *testing.T) {
 		}
 		return stderr.String()
 	}
-	bundled := []string{"ica-plugin-auth-client-credentials", "ica-plugin-auth-device", "ica-plugin-auth-pkce",
+	bundled := []string{"ica-plugin-auth-client-credentials", "ica-plugin-auth-device", "ica-plugin-auth-enterprise", "ica-plugin-auth-pkce",
 		"ica-plugin-transport-http", "ica-plugin-transport-sse", "ica-plugin-transport-stdio"}
 	self, err := os.Stat(proxyBin())
 	if err != nil {

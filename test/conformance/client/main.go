@@ -88,6 +88,10 @@ func run(bin, serverURL string) error {
 		// private_key_jwt (client-credentials-jwt)
 		PrivateKeyPEM    string `json:"private_key_pem"`
 		SigningAlgorithm string `json:"signing_algorithm"`
+		// the identity assertion grant (enterprise-managed-authorization)
+		IdPClientID      string `json:"idp_client_id"`
+		IdPIDToken       string `json:"idp_id_token"`
+		IdPTokenEndpoint string `json:"idp_token_endpoint"`
 	}
 	if c := os.Getenv("MCP_CONFORMANCE_CONTEXT"); c != "" {
 		_ = json.Unmarshal([]byte(c), &ctx)
@@ -100,6 +104,12 @@ func run(bin, serverURL string) error {
 	}
 	if strings.Contains(os.Getenv("MCP_CONFORMANCE_SCENARIO"), "client-credentials") {
 		flow = "client_credentials"
+	}
+	if ctx.IdPIDToken != "" {
+		// The user's ID token from the company's identity provider, as
+		// an SSO tool would hand it over.
+		flow = "identity_assertion"
+		oauth["options"] = map[string]any{"idp_token_url": ctx.IdPTokenEndpoint, "idp_client_id": ctx.IdPClientID, "id_token": ctx.IdPIDToken}
 	}
 	cfg, _ := json.Marshal(map[string]any{"mcpServers": map[string]any{"conf": map[string]any{
 		"type": "http", "url": serverURL, "oauth": oauth,
