@@ -92,6 +92,8 @@ func normalizeFlow(f string) string {
 		return "client_credentials"
 	case "identity_assertion", "enterprise", "id_jag", "xaa":
 		return "identity_assertion"
+	case "workload_identity", "wif", "jwt_bearer":
+		return "workload_identity"
 	}
 	return f
 }

@@ -31,8 +31,13 @@ import (
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 )
 
-// Flow is the flow name this plugin provides.
+// Flow is the enterprise-managed login: a user's ID token, exchanged.
 const Flow = "identity_assertion"
+
+// WorkloadFlow is workload identity federation (SEP-1933): no user; the
+// workload's own JWT, issued by its platform (a Kubernetes service
+// account token, a cloud's identity token), is the grant itself.
+const WorkloadFlow = "workload_identity"
 
 // The grant and token types of the two requests.
 const (
@@ -57,6 +62,11 @@ type Options struct {
 	IDToken        string   `json:"id_token"`
 	IDTokenFile    string   `json:"id_token_file"`
 	IDTokenCommand []string `json:"id_token_command"`
+	// The workload's JWT (workload_identity), from the same kinds of
+	// place.
+	Assertion        string   `json:"assertion"`
+	AssertionFile    string   `json:"assertion_file"`
+	AssertionCommand []string `json:"assertion_command"`
 }
 
 // Auth mints tokens from the user's identity at the company's provider.
@@ -73,9 +83,9 @@ func New(version string) *Auth {
 // Info implements sdk.Auth.
 func (a *Auth) Info() sdk.Info {
 	return sdk.Info{
-		Names:       []string{Flow},
+		Names:       []string{Flow, WorkloadFlow},
 		Version:     a.version,
-		Description: "enterprise-managed login: the company's identity provider vouches for the user (ID token → ID-JAG → access token)",
+		Description: "logins by assertion: the company's identity provider vouches for the user (ID token → ID-JAG → access token), or the workload's platform for the workload (its JWT → access token)",
 	}
 }
 
@@ -124,6 +134,9 @@ func (a *Auth) mint(ctx context.Context, g sdk.Grant) (sdk.Token, error) {
 			return sdk.Token{}, fmt.Errorf("options: %w", err)
 		}
 	}
+	if g.Flow == WorkloadFlow {
+		return a.workload(ctx, g, o)
+	}
 	if _, err := oauthflow.Endpoint("idp_token_url", o.IdPTokenURL); err != nil {
 		return sdk.Token{}, fmt.Errorf(`the identity assertion flow needs "options": {"idp_token_url": ...}: %w`, err)
 	}
@@ -136,7 +149,7 @@ func (a *Auth) mint(ctx context.Context, g sdk.Grant) (sdk.Token, error) {
 	ctx, cancel := a.bound(ctx, g)
 	defer cancel()
 	ctx = oauthflow.Context(ctx, a.client)
-	idToken, err := o.idToken(ctx)
+	idToken, err := secretFrom(ctx, "the user's ID token", "id_token", o.IDToken, o.IDTokenFile, o.IDTokenCommand)
 	if err != nil {
 		return sdk.Token{}, err
 	}
@@ -164,7 +177,30 @@ func (a *Auth) mint(ctx context.Context, g sdk.Grant) (sdk.Token, error) {
 
 	// 2. At the MCP server's authorization server: the ID-JAG for an
 	// access token, with the MCP client's own credentials.
-	bearer := url.Values{"grant_type": {grantJWTBearer}, "assertion": {jag.AccessToken}}
+	return a.bearer(ctx, g, jag.AccessToken)
+}
+
+// workload is workload identity federation: the workload's JWT is the JWT
+// bearer grant, sent once; a refusal is reported, not retried with
+// another grant (SEP-1933).
+func (a *Auth) workload(ctx context.Context, g sdk.Grant, o Options) (sdk.Token, error) {
+	if _, err := oauthflow.Endpoint("token endpoint", g.Endpoints.TokenURL); err != nil {
+		return sdk.Token{}, err
+	}
+	ctx, cancel := a.bound(ctx, g)
+	defer cancel()
+	ctx = oauthflow.Context(ctx, a.client)
+	jwt, err := secretFrom(ctx, "the workload's JWT", "assertion", o.Assertion, o.AssertionFile, o.AssertionCommand)
+	if err != nil {
+		return sdk.Token{}, err
+	}
+	return a.bearer(ctx, g, jwt)
+}
+
+// bearer trades an assertion for an access token at the authorization
+// server (RFC 7523 §2.1), authenticating as g.Client.
+func (a *Auth) bearer(ctx context.Context, g sdk.Grant, assertion string) (sdk.Token, error) {
+	bearer := url.Values{"grant_type": {grantJWTBearer}, "assertion": {assertion}}
 	if g.Resource != "" {
 		bearer.Set("resource", g.Resource)
 	}
@@ -184,27 +220,29 @@ func (a *Auth) mint(ctx context.Context, g sdk.Grant) (sdk.Token, error) {
 	return oauthflow.FromOAuth2(t, g.Scopes), nil
 }
 
-// idToken is the user's ID token from wherever the options say.
-func (o Options) idToken(ctx context.Context) (string, error) {
+// secretFrom is a token given as it is, read from a file, or printed by
+// a command run without a shell (each time: a platform's tokens are
+// short-lived); key names the options, what says what the token is.
+func secretFrom(ctx context.Context, what, key, value, file string, command []string) (string, error) {
 	var tok string
 	switch {
-	case len(o.IDTokenCommand) > 0:
-		out, err := exec.CommandContext(ctx, o.IDTokenCommand[0], o.IDTokenCommand[1:]...).Output()
+	case len(command) > 0:
+		out, err := exec.CommandContext(ctx, command[0], command[1:]...).Output()
 		if err != nil {
-			return "", fmt.Errorf("id_token_command %s: %w", o.IDTokenCommand[0], err)
+			return "", fmt.Errorf("%s_command %s: %w", key, command[0], err)
 		}
 		tok = string(out)
-	case o.IDTokenFile != "":
-		data, err := os.ReadFile(o.IDTokenFile)
+	case file != "":
+		data, err := os.ReadFile(file)
 		if err != nil {
-			return "", fmt.Errorf("id_token_file: %w", err)
+			return "", fmt.Errorf("%s_file: %w", key, err)
 		}
 		tok = string(data)
 	default:
-		tok = o.IDToken
+		tok = value
 	}
 	if tok = strings.TrimSpace(tok); tok == "" {
-		return "", errors.New(`the identity assertion flow needs the user's ID token: "options": {"id_token": "${VAR}"}, {"id_token_file": ...} or {"id_token_command": [...]}`)
+		return "", fmt.Errorf(`the flow needs %s: "options": {%q: "${VAR}"}, {"%s_file": ...} or {"%s_command": [...]}`, what, key, key, key)
 	}
 	return tok, nil
 }

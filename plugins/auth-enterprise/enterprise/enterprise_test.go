@@ -109,3 +109,38 @@ func TestIdentityAssertionGrant(t *testing.T) {
 		}
 	}
 }
+
+// Workload identity: the workload's JWT is the grant, sent once with the
+// client's id; a refusal is reported as the server worded it.
+func TestWorkloadIdentity(t *testing.T) {
+	var grants []string
+	as := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		f := r.PostForm
+		grants = append(grants, f.Get("grant_type"))
+		w.Header().Set("Content-Type", "application/json")
+		if f.Get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer" || f.Get("client_id") != "workload" || f.Get("assertion") != "wl-jwt" {
+			w.WriteHeader(400)
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": "invalid_grant", "error_description": "assertion refused"})
+			return
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"access_token": "at-wl", "token_type": "Bearer"})
+	}))
+	t.Cleanup(as.Close)
+	client, _ := sdktest.Auth(t, enterprise.New("t"))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	g := sdk.Grant{Flow: enterprise.WorkloadFlow, Server: "svc", Endpoints: sdk.Endpoints{Issuer: as.URL, TokenURL: as.URL + "/token"},
+		Client: sdk.Client{ClientID: "workload"}, Options: json.RawMessage(`{"assertion": "wl-jwt"}`)}
+	if st, err := client.Begin(ctx, g); err != nil || st.Token == nil || st.Token.AccessToken != "at-wl" {
+		t.Fatalf("begin: %+v %v", st, err)
+	}
+	g.Options = json.RawMessage(`{"assertion": "expired"}`)
+	grants = nil
+	if _, err := client.Begin(ctx, g); err == nil || !strings.Contains(err.Error(), "assertion refused") {
+		t.Fatalf("a refused assertion: %v", err)
+	}
+	if len(grants) != 1 {
+		t.Fatalf("after a refusal the plugin sent %q, want the one JWT bearer request and no retry", grants)
+	}
+}

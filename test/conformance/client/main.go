@@ -92,6 +92,8 @@ func run(bin, serverURL string) error {
 		IdPClientID      string `json:"idp_client_id"`
 		IdPIDToken       string `json:"idp_id_token"`
 		IdPTokenEndpoint string `json:"idp_token_endpoint"`
+		// workload identity federation (wif-jwt-bearer)
+		ValidJWT string `json:"valid_jwt"`
 	}
 	if c := os.Getenv("MCP_CONFORMANCE_CONTEXT"); c != "" {
 		_ = json.Unmarshal([]byte(c), &ctx)
@@ -104,6 +106,11 @@ func run(bin, serverURL string) error {
 	}
 	if strings.Contains(os.Getenv("MCP_CONFORMANCE_SCENARIO"), "client-credentials") {
 		flow = "client_credentials"
+	}
+	if ctx.ValidJWT != "" {
+		// The workload's JWT, as its platform would hand it over.
+		flow = "workload_identity"
+		oauth["options"] = map[string]any{"assertion": ctx.ValidJWT}
 	}
 	if ctx.IdPIDToken != "" {
 		// The user's ID token from the company's identity provider, as
