@@ -56,6 +56,8 @@ type authServer struct {
 	noS256 bool
 	// cimd: the metadata says client ID metadata documents are accepted.
 	cimd bool
+	// webRedirectsOnly: registration refuses loopback redirects.
+	webRedirectsOnly bool
 	// movedTo, when set, is the authorization server the resource
 	// metadata names instead of this one.
 	movedTo string
@@ -122,6 +124,10 @@ func (a *authServer) serve(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewDecoder(r.Body).Decode(&req)
 		if req.ApplicationType != "native" || req.TokenEndpointAuthMethod != "none" {
 			a.json(w, 400, map[string]string{"error": "invalid_client_metadata"})
+			return
+		}
+		if a.webRedirectsOnly {
+			a.json(w, 400, map[string]string{"error": "invalid_redirect_uri", "error_description": "redirect URIs must use https"})
 			return
 		}
 		a.registrations++
@@ -410,6 +416,7 @@ func TestRegistrationOrder(t *testing.T) {
 		wantID    string
 		wantRegs  int
 		wantError string
+		webOnly   bool
 	}{
 		{name: "document by default", cimd: true, wantID: DefaultClientMetadataURL},
 		{name: "the entry's document", cimd: true, settings: Settings{ClientMetadataURL: "https://client.example/ica.json"}, wantID: "https://client.example/ica.json"},
@@ -418,10 +425,11 @@ func TestRegistrationOrder(t *testing.T) {
 		{name: "client_id first", cimd: true, settings: Settings{ClientID: "by-hand"}, wantID: "by-hand"},
 		{name: "a document must be https", cimd: true, settings: Settings{ClientMetadataURL: "http://client.example/ica.json"}, wantError: "must use https"},
 		{name: "a document needs a path", cimd: true, settings: Settings{ClientMetadataURL: "https://client.example"}, wantError: "with a path"},
+		{name: "registration refuses the loopback redirect", webOnly: true, wantError: "refused the redirect URI http://127.0.0.1/callback (invalid_redirect_uri: redirect URIs must use https): the server does not take the loopback redirect a native client uses"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := newAuthServer(t)
-			a.cimd = tc.cimd
+			a.cimd, a.webRedirectsOnly = tc.cimd, tc.webOnly
 			m := manager(t)
 			srv := Server{Name: "docs", URL: a.srv.URL + "/mcp", Settings: tc.settings}
 			_, err := m.Login(ctx(t), srv, "device_code", "")

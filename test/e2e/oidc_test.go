@@ -225,6 +225,46 @@ func browser(t *testing.T, start string, fill map[string]string) string {
 	return ""
 }
 
+// docsBehindOIDC runs an MCP server protected by oidc-provider (started
+// with env) and a proxy whose entry "docs" logs in to it with oauth (the
+// browser never opened: the test plays it).
+func docsBehindOIDC(t *testing.T, oauth map[string]any, env ...string) (*introspectedServer, *env, *rpc) {
+	t.Helper()
+	mcpSrv := newIntrospectedServer(t)
+	mcpSrv.issuer = startOIDC(t, mcpSrv.srv.URL+"/mcp", env...)
+	e := newEnv(t)
+	oauth["options"] = map[string]any{"open_browser": false}
+	e.writeProject(t, map[string]any{"docs": map[string]any{"url": mcpSrv.srv.URL + "/mcp", "oauth": oauth}})
+	c := startProxy(t, e)
+	c.toolNames()
+	return mcpSrv, e, c
+}
+
+// authStart starts a login to docs with flow from the agent and returns
+// its instructions.
+func authStart(t *testing.T, c *rpc, flow string) (authorizationURL, verificationURIComplete, userCode string) {
+	t.Helper()
+	r := decodeResult(t, c.callTool("proxy.auth_start", map[string]any{"server": "docs", "flow": flow}))
+	if r.IsError {
+		t.Fatalf("auth_start: %s", r.text())
+	}
+	var st struct {
+		AuthorizationURL        string `json:"authorization_url"`
+		VerificationURIComplete string `json:"verification_uri_complete"`
+		UserCode                string `json:"user_code"`
+	}
+	_ = json.Unmarshal(r.StructuredContent, &st)
+	return st.AuthorizationURL, st.VerificationURIComplete, st.UserCode
+}
+
+// approve plays the user who logs in and approves at the authorization URL.
+func approve(t *testing.T, authorizationURL string) {
+	t.Helper()
+	if page := browser(t, authorizationURL, map[string]string{"login": "ada", "password": "any"}); !strings.Contains(page, "Logged in") {
+		t.Fatalf("the browser ended on: %.500s", page)
+	}
+}
+
 // waitLogin polls proxy.auth_status until the server's login is ok.
 func waitLogin(t *testing.T, c *rpc, server string) {
 	t.Helper()
@@ -248,32 +288,15 @@ func waitLogin(t *testing.T, c *rpc, server string) {
 func TestUserFlowsWithOIDCProvider(t *testing.T) {
 	for _, flow := range []string{"pkce", "device_code"} {
 		t.Run(flow, func(t *testing.T) {
-			mcpSrv := newIntrospectedServer(t)
-			mcpSrv.issuer = startOIDC(t, mcpSrv.srv.URL+"/mcp")
-			e := newEnv(t)
-			e.writeProject(t, map[string]any{"docs": map[string]any{"url": mcpSrv.srv.URL + "/mcp",
-				"oauth": map[string]any{"options": map[string]any{"open_browser": false}}}})
-			c := startProxy(t, e)
-			c.toolNames()
-
-			r := decodeResult(t, c.callTool("proxy.auth_start", map[string]any{"server": "docs", "flow": flow}))
-			if r.IsError {
-				t.Fatalf("auth_start: %s", r.text())
-			}
-			var st struct {
-				AuthorizationURL        string `json:"authorization_url"`
-				VerificationURIComplete string `json:"verification_uri_complete"`
-				UserCode                string `json:"user_code"`
-			}
-			_ = json.Unmarshal(r.StructuredContent, &st)
-			start := st.AuthorizationURL
+			_, _, c := docsBehindOIDC(t, map[string]any{})
+			start, complete, code := authStart(t, c, flow)
 			if flow == "device_code" {
-				start = st.VerificationURIComplete
-				if st.UserCode == "" || start == "" {
-					t.Fatalf("device instructions: %s", r.StructuredContent)
+				if code == "" || complete == "" {
+					t.Fatalf("device instructions: %q %q", complete, code)
 				}
+				start = complete
 			}
-			page := browser(t, start, map[string]string{"login": "ada", "password": "any", "user_code": st.UserCode})
+			page := browser(t, start, map[string]string{"login": "ada", "password": "any", "user_code": code})
 			if flow == "pkce" && !strings.Contains(page, "Logged in") {
 				t.Fatalf("the browser ended on: %.500s", page)
 			}
@@ -328,28 +351,12 @@ func TestMetadataDocumentLoginWithOIDCProvider(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	mcpSrv := newIntrospectedServer(t)
-	mcpSrv.issuer = startOIDC(t, mcpSrv.srv.URL+"/mcp", "OIDC_CIMD=1", "NODE_EXTRA_CA_CERTS="+ca)
-	e := newEnv(t)
-	e.writeProject(t, map[string]any{"docs": map[string]any{"url": mcpSrv.srv.URL + "/mcp",
-		"oauth": map[string]any{"client_metadata_url": docURL, "options": map[string]any{"open_browser": false}}}})
-	c := startProxy(t, e)
-	c.toolNames()
-	r := decodeResult(t, c.callTool("proxy.auth_start", map[string]any{"server": "docs", "flow": "pkce"}))
-	if r.IsError {
-		t.Fatalf("auth_start: %s", r.text())
+	_, e, c := docsBehindOIDC(t, map[string]any{"client_metadata_url": docURL}, "OIDC_CIMD=1", "NODE_EXTRA_CA_CERTS="+ca)
+	start, _, _ := authStart(t, c, "pkce")
+	if au, err := url.Parse(start); err != nil || au.Query().Get("client_id") != docURL {
+		t.Fatalf("the login does not name the document as its client_id: %s", start)
 	}
-	var st struct {
-		AuthorizationURL string `json:"authorization_url"`
-	}
-	_ = json.Unmarshal(r.StructuredContent, &st)
-	au, err := url.Parse(st.AuthorizationURL)
-	if err != nil || au.Query().Get("client_id") != docURL {
-		t.Fatalf("the login does not name the document as its client_id: %s", st.AuthorizationURL)
-	}
-	if page := browser(t, st.AuthorizationURL, map[string]string{"login": "ada", "password": "any"}); !strings.Contains(page, "Logged in") {
-		t.Fatalf("the browser ended on: %.500s", page)
-	}
+	approve(t, start)
 	fetched.Wait()
 	waitLogin(t, c, "docs")
 	waitTool(t, c, "docs.whoami")
@@ -380,21 +387,9 @@ func TestMetadataDocumentLoginWithOIDCProvider(t *testing.T) {
 // with the URL to open; after the user grants it, the call goes through,
 // and the token asked for mcp and write.
 func TestStepUpWithOIDCProvider(t *testing.T) {
-	mcpSrv := newIntrospectedServer(t)
-	mcpSrv.issuer = startOIDC(t, mcpSrv.srv.URL+"/mcp")
-	e := newEnv(t)
-	e.writeProject(t, map[string]any{"docs": map[string]any{"url": mcpSrv.srv.URL + "/mcp",
-		"oauth": map[string]any{"options": map[string]any{"open_browser": false}}}})
-	c := startProxy(t, e)
-	c.toolNames()
-	r := decodeResult(t, c.callTool("proxy.auth_start", map[string]any{"server": "docs", "flow": "pkce"}))
-	var st struct {
-		AuthorizationURL string `json:"authorization_url"`
-	}
-	_ = json.Unmarshal(r.StructuredContent, &st)
-	if page := browser(t, st.AuthorizationURL, map[string]string{"login": "ada", "password": "any"}); !strings.Contains(page, "Logged in") {
-		t.Fatalf("the browser ended on: %.500s", page)
-	}
+	_, _, c := docsBehindOIDC(t, map[string]any{})
+	start, _, _ := authStart(t, c, "pkce")
+	approve(t, start)
 	waitLogin(t, c, "docs")
 	waitTool(t, c, "docs.publish")
 	if got := decodeResult(t, c.callTool("docs.whoami", map[string]any{})).text(); got != "a caller oidc-provider vouched for" {
@@ -414,9 +409,7 @@ func TestStepUpWithOIDCProvider(t *testing.T) {
 	if !strings.Contains(string(status.StructuredContent), "insufficient_scope") {
 		t.Fatalf("auth_status does not say why a login is wanted: %s", status.StructuredContent)
 	}
-	if page := browser(t, m[1], map[string]string{"login": "ada", "password": "any"}); !strings.Contains(page, "Logged in") {
-		t.Fatalf("the browser ended on: %.500s", page)
-	}
+	approve(t, m[1])
 	waitLogin(t, c, "docs")
 	var got string
 	for range 50 { // the session with the new token opens on the next call
