@@ -105,6 +105,10 @@ type Grant struct {
 	Options []byte
 	// Timeout bounds the whole flow; 0 for the plugin's default.
 	Timeout time.Duration
+	// DPoPKey, when set, asks for a sender-constrained token (DPoP, RFC
+	// 9449): every token request carries a proof signed with this key
+	// (PEM).
+	DPoPKey string
 }
 
 // Token is what a flow obtained.

@@ -103,6 +103,10 @@ type SessionSpec struct {
 	// Options holds transport settings the core does not interpret, as a
 	// JSON object, or nil.
 	Options []byte
+	// DPoPKey, when set, is the key (PEM) the Authorization header's token
+	// is bound to (DPoP, RFC 9449): each HTTP request carries a fresh
+	// proof signed with it.
+	DPoPKey string
 }
 
 // Event is a lifecycle event of a session: Ready, Exited, AuthRequired or

@@ -194,6 +194,7 @@ func grantToProto(g Grant) *authv1.Grant {
 		ExtraTokenParams: g.ExtraTokenParams,
 		OptionsJson:      g.Options,
 		TimeoutMs:        g.Timeout.Milliseconds(),
+		DpopKey:          g.DPoPKey,
 	}
 }
 
@@ -223,6 +224,7 @@ func grantFromProto(g *authv1.Grant) Grant {
 		ExtraTokenParams: g.GetExtraTokenParams(),
 		Options:          g.GetOptionsJson(),
 		Timeout:          time.Duration(g.GetTimeoutMs()) * time.Millisecond,
+		DPoPKey:          g.GetDpopKey(),
 	}
 }
 

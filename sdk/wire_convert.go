@@ -19,6 +19,7 @@ func specToProto(s SessionSpec) *transportv1.Open {
 		Headers:     s.Headers,
 		TimeoutMs:   s.TimeoutMillis,
 		OptionsJson: s.Options,
+		DpopKey:     s.DPoPKey,
 	}
 }
 
@@ -34,6 +35,7 @@ func specFromProto(o *transportv1.Open) SessionSpec {
 		Headers:       o.GetHeaders(),
 		TimeoutMillis: o.GetTimeoutMs(),
 		Options:       o.GetOptionsJson(),
+		DPoPKey:       o.GetDpopKey(),
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/oauthmeta"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/tokenstore"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/dpop"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 )
 
@@ -264,6 +266,7 @@ func (m *Manager) grant(ctx context.Context, srv Server, flow, challenge string,
 	}
 	var registrationURL string
 	metadataDocs := false // the authorization server accepts client ID metadata documents
+	dpopOffered := false  // and binds tokens to a key with ES256 proofs
 	switch {
 	case !needs.AuthorizationServer:
 	case s.explicit():
@@ -299,6 +302,7 @@ func (m *Manager) grant(ctx context.Context, srv Server, flow, challenge string,
 		}
 		registrationURL = as.RegistrationEndpoint
 		metadataDocs = as.ClientIDMetadataDocumentSupported
+		dpopOffered = slices.Contains(as.DPoPSigningAlgValuesSupported, dpop.Alg)
 		if flow == "pkce" && as.AuthorizationResponseIssParameter {
 			// The server promises iss on its callbacks (RFC 9207): one
 			// without it is refused, as a mix-up attack would look.
@@ -310,6 +314,13 @@ func (m *Manager) grant(ctx context.Context, srv Server, flow, challenge string,
 				g.Options = withIss
 			}
 		}
+	}
+	if dpopWanted(s, dpopOffered) {
+		key, err := dpop.NewKey()
+		if err != nil {
+			return sdk.Grant{}, meta{}, err
+		}
+		g.DPoPKey = key
 	}
 	if su := m.stepUpScopes(ctx, srv); su != nil {
 		// A step-up: the scopes asked for before and those the server
@@ -421,7 +432,7 @@ func (m *Manager) save(ctx context.Context, server string, g sdk.Grant, mt meta,
 			Issuer: mt.issuer, Resource: g.Resource, ClientID: g.Client.ClientID, Flow: g.Flow, Remint: mt.remint,
 			TokenURL: g.Endpoints.TokenURL, RevocationURL: mt.revocationURL,
 			AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, TokenType: t.TokenType, Expiry: t.Expiry, Scopes: t.Scopes,
-			Requested: g.Scopes,
+			Requested: g.Scopes, DPoPKey: g.DPoPKey,
 		}
 		if ok && cur.StepUp != nil && subset(cur.StepUp.Scopes, g.Scopes) {
 			// The step-up's login: kept, so a server that still refuses
@@ -524,7 +535,7 @@ func (m *Manager) refresh(ctx context.Context, srv Server, need func(tokenstore.
 			Flow: cur.Flow, Server: srv.Name,
 			Endpoints: sdk.Endpoints{Issuer: cur.Issuer, TokenURL: cur.TokenURL},
 			Client:    clientFor(clients, cur.ClientID),
-			Scopes:    cur.Scopes, Resource: cur.Resource,
+			Scopes:    cur.Scopes, Resource: cur.Resource, DPoPKey: cur.DPoPKey,
 			ExtraTokenParams: s.ExtraTokenParams, Options: s.Options, Timeout: seconds(s.TokenTimeout),
 		}
 		t, err := plugin.Refresh(ctx, g, cur.RefreshToken)
@@ -551,30 +562,43 @@ func clientFor(clients map[string]sdk.Client, id string) sdk.Client {
 	return sdk.Client{ClientID: id}
 }
 
+// Credentials are what a session with the server presents: the access
+// token and, when it is sender-constrained (DPoP), the key it is bound to.
+type Credentials struct {
+	Token   string
+	DPoPKey string
+}
+
 // AccessToken returns the server's access token, refreshed first when it
 // expires within a minute; "" without error when the server has no login.
 func (m *Manager) AccessToken(ctx context.Context, srv Server) (string, error) {
+	c, err := m.AccessCredentials(ctx, srv)
+	return c.Token, err
+}
+
+// AccessCredentials is AccessToken with the key of a DPoP-bound token.
+func (m *Manager) AccessCredentials(ctx context.Context, srv Server) (Credentials, error) {
 	t, ok, err := m.opts.Store.Get(ctx, srv.Name)
 	if err != nil || !ok {
-		return "", err
+		return Credentials{}, err
 	}
 	if t.Resource != "" && !oauthmeta.Covers(t.Resource, srv.URL) {
 		// Minted for another URL (the entry's url changed): never send it
 		// elsewhere; the server's 401 will ask for a new login.
 		m.log.Warn("the stored token is for another URL; not sending it", "server", srv.Name, "token_resource", t.Resource, "url", srv.URL)
-		return "", nil
+		return Credentials{}, nil
 	}
 	if !t.Expiry.IsZero() && time.Until(t.Expiry) < refreshAhead {
 		if err := m.refresh(ctx, srv, func(cur tokenstore.Token) bool {
 			return !cur.Expiry.IsZero() && time.Until(cur.Expiry) < refreshAhead
 		}); err != nil {
-			return "", err
+			return Credentials{}, err
 		}
 		if t, _, err = m.opts.Store.Get(ctx, srv.Name); err != nil {
-			return "", err
+			return Credentials{}, err
 		}
 	}
-	return t.AccessToken, nil
+	return Credentials{Token: t.AccessToken, DPoPKey: t.DPoPKey}, nil
 }
 
 // Logout deletes the server's token, revoking it first where the server
@@ -636,4 +660,14 @@ func (m *Manager) revoke(ctx context.Context, endpoint, clientID, secret, token,
 		return fmt.Errorf("revocation at %s: %s", endpoint, resp.Status)
 	}
 	return nil
+}
+
+// dpopWanted says whether a login asks for a sender-constrained token:
+// where the authorization server offers one, unless the settings turn it
+// off; where the endpoints are set by hand, when the settings ask.
+func dpopWanted(s Settings, offered bool) bool {
+	if s.DPoP != nil {
+		return *s.DPoP && (offered || s.explicit())
+	}
+	return offered
 }

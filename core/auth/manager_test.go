@@ -58,6 +58,10 @@ type authServer struct {
 	cimd bool
 	// webRedirectsOnly: registration refuses loopback redirects.
 	webRedirectsOnly bool
+	// dpop: the metadata offers DPoP; proofs counts the token requests
+	// that carried one.
+	dpop   bool
+	proofs int
 	// movedTo, when set, is the authorization server the resource
 	// metadata names instead of this one.
 	movedTo string
@@ -112,13 +116,18 @@ func (a *authServer) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		a.json(w, 200, map[string]any{"resource": base + "/mcp", "authorization_servers": []string{issuer}, "scopes_supported": []string{"mcp"}})
 	case "/.well-known/oauth-authorization-server":
+		var dpopAlgs []string
+		if a.dpop {
+			dpopAlgs = []string{"ES256"}
+		}
 		methods := []string{"S256"}
 		if a.noS256 {
 			methods = []string{"plain"}
 		}
 		a.json(w, 200, map[string]any{"issuer": base, "token_endpoint": base + "/token", "device_authorization_endpoint": base + "/device",
 			"authorization_endpoint": base + "/authorize", "registration_endpoint": base + "/register", "revocation_endpoint": base + "/revoke",
-			"code_challenge_methods_supported": methods, "client_id_metadata_document_supported": a.cimd})
+			"code_challenge_methods_supported": methods, "client_id_metadata_document_supported": a.cimd,
+			"dpop_signing_alg_values_supported": dpopAlgs})
 	case "/register":
 		var req registrationRequest
 		_ = json.NewDecoder(r.Body).Decode(&req)
@@ -144,6 +153,9 @@ func (a *authServer) serve(w http.ResponseWriter, r *http.Request) {
 		_ = r.ParseForm()
 		f := r.PostForm
 		a.clientIDs = append(a.clientIDs, f.Get("client_id"))
+		if r.Header.Get("DPoP") != "" {
+			a.proofs++
+		}
 		resource := base + "/mcp"
 		if a.resource != "" {
 			resource = a.resource
@@ -564,5 +576,41 @@ func TestStepUp(t *testing.T) {
 	}
 	if _, err := m.StepUp(ctx(t), Server{Name: "nobody", URL: g.srv.URL + "/mcp"}, `Bearer error="insufficient_scope"`, "x"); err == nil {
 		t.Fatal("a step-up without a login started one")
+	}
+}
+
+// DPoP where the authorization server offers it: the login makes a key,
+// every token request (the grant, each refresh) proves it, and the key is
+// kept with the token for the sessions to sign with; "dpop": false turns
+// it off.
+func TestDPoPKeyPerLogin(t *testing.T) {
+	for _, off := range []bool{false, true} {
+		a := newAuthServer(t)
+		a.dpop = true
+		m := manager(t)
+		srv := Server{Name: "docs", URL: a.srv.URL + "/mcp"}
+		if off {
+			srv.Settings.DPoP = new(bool)
+		}
+		if _, err := m.Login(ctx(t), srv, "device_code", ""); err != nil {
+			t.Fatal(err)
+		}
+		waitState(t, m, srv, StateOK)
+		if err := m.Refresh(ctx(t), srv); err != nil {
+			t.Fatal(err)
+		}
+		c, err := m.AccessCredentials(ctx(t), srv)
+		a.mu.Lock()
+		proofs := a.proofs
+		a.mu.Unlock()
+		if off {
+			if err != nil || c.DPoPKey != "" || proofs != 0 {
+				t.Fatalf("dpop off: key %t, %d proofs, %v", c.DPoPKey != "", proofs, err)
+			}
+			continue
+		}
+		if err != nil || !strings.Contains(c.DPoPKey, "PRIVATE KEY") || proofs < 2 {
+			t.Fatalf("dpop: key %t, %d token requests with a proof (want the grant and the refresh), %v", c.DPoPKey != "", proofs, err)
+		}
 	}
 }

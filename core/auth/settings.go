@@ -31,6 +31,11 @@ type Settings struct {
 	PrivateKey     string `json:"private_key"`
 	PrivateKeyFile string `json:"private_key_file"`
 	SigningAlg     string `json:"signing_alg"`
+	// DPoP: false turns sender-constrained tokens off for a server whose
+	// authorization server offers them (RFC 9449); true asks for them
+	// where the endpoints are configured by hand. Unset: used where
+	// offered.
+	DPoP *bool `json:"dpop"`
 	// ClientMetadataURL is the client ID metadata document to log in with
 	// where the authorization server accepts one; "" for the project's
 	// (DefaultClientMetadataURL), "none" to register dynamically instead.

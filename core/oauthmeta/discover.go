@@ -37,6 +37,9 @@ type AuthServer struct {
 	// ClientIDMetadataDocumentSupported: the server accepts an https URL
 	// as client_id and reads the client's metadata from it.
 	ClientIDMetadataDocumentSupported bool `json:"client_id_metadata_document_supported,omitempty"`
+	// DPoPSigningAlgValuesSupported: the server binds tokens to a key
+	// (RFC 9449) when the token request proves one, signed with these.
+	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported,omitempty"`
 }
 
 // SupportsS256 reports whether the server offers PKCE with S256, without

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/auth"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
 )
 
 // ErrNoAuth is returned by the auth operations when the proxy runs
@@ -34,25 +35,30 @@ func (p *Proxy) AuthServer(name string) (auth.Server, error) {
 
 // credentials is the upstreams' Credentials hook: the bearer token of the
 // server's login, refreshed first when asked or about to expire.
-func (p *Proxy) credentials(ctx context.Context, server string, refresh bool) (string, error) {
+func (p *Proxy) credentials(ctx context.Context, server string, refresh bool) (upstream.Credentials, error) {
 	m := p.opts.Auth
 	if m == nil {
-		return "", nil
+		return upstream.Credentials{}, nil
 	}
 	srv, err := p.AuthServer(server)
 	if err != nil {
-		return "", nil // not a remote server: nothing to send
+		return upstream.Credentials{}, nil // not a remote server: nothing to send
 	}
 	if refresh {
 		if err := m.Refresh(ctx, srv); err != nil {
-			return "", err
+			return upstream.Credentials{}, err
 		}
 	}
-	tok, err := m.AccessToken(ctx, srv)
-	if err != nil || tok == "" {
-		return "", err
+	c, err := m.AccessCredentials(ctx, srv)
+	if err != nil || c.Token == "" {
+		return upstream.Credentials{}, err
 	}
-	return "Bearer " + tok, nil
+	if c.DPoPKey != "" {
+		// A sender-constrained token: presented with the DPoP scheme,
+		// and proved on every request (RFC 9449 §7.1).
+		return upstream.Credentials{Authorization: "DPoP " + c.Token, DPoPKey: c.DPoPKey}, nil
+	}
+	return upstream.Credentials{Authorization: "Bearer " + c.Token}, nil
 }
 
 // onCredentialsChanged recycles the server's session so the next request

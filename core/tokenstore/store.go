@@ -46,6 +46,10 @@ type Token struct {
 	TokenType    string    `json:"token_type,omitempty"`
 	Expiry       time.Time `json:"expiry,omitzero"`
 	Scopes       []string  `json:"scopes,omitempty"`
+	// DPoPKey, for a sender-constrained token (RFC 9449), is the private
+	// key (PEM) it is bound to: every request that presents it, and every
+	// refresh, carries a proof signed with it.
+	DPoPKey string `json:"dpop_key,omitempty"`
 	// Requested are the scopes the login asked for (Scopes are those the
 	// server said it granted, when it said): a step-up asks for these and
 	// the new ones together.

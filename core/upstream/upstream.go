@@ -82,10 +82,19 @@ type Hooks struct {
 	// Connected is called each time a session opens, with what the
 	// upstream said at initialize.
 	Connected func(server string, init *mcp.InitializeResult)
-	// Credentials gives the Authorization header value for a new remote
-	// session ("" for none); refresh forces a new token first, after the
-	// server refused the last one.
-	Credentials func(ctx context.Context, server string, refresh bool) (string, error)
+	// Credentials gives what a new remote session presents: its
+	// Authorization header value ("" for none) and, for a DPoP-bound
+	// token, the key its proofs are signed with; refresh forces a new
+	// token first, after the server refused the last one.
+	Credentials func(ctx context.Context, server string, refresh bool) (Credentials, error)
+}
+
+// Credentials are what a remote session presents to its server.
+type Credentials struct {
+	Authorization string
+	// DPoPKey (PEM), when set, signs a proof for every HTTP request
+	// (RFC 9449): the token is bound to it.
+	DPoPKey string
 }
 
 // RequestFunc handles a request an upstream sent: id and params are raw
@@ -545,16 +554,18 @@ func (u *Upstream) authorize(ctx context.Context, spec *sdk.SessionSpec, refresh
 			return nil
 		}
 	}
-	value, err := u.hooks.Credentials(ctx, u.name, refresh)
+	cred, err := u.hooks.Credentials(ctx, u.name, refresh)
 	if err != nil {
 		return &AuthRequiredError{Server: u.name, Status: 401, Detail: err.Error()}
 	}
+	value := cred.Authorization
 	u.mu.Lock()
 	u.withToken = value != ""
 	u.mu.Unlock()
 	if value == "" {
 		return nil
 	}
+	spec.DPoPKey = cred.DPoPKey
 	headers := make(map[string]string, len(spec.Headers)+1)
 	for k, v := range spec.Headers {
 		headers[k] = v

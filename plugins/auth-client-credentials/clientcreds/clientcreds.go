@@ -93,7 +93,11 @@ func (a *Auth) mint(ctx context.Context, g sdk.Grant) (sdk.Token, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	t, err := cfg.Token(oauthflow.Context(ctx, a.client))
+	client, err := oauthflow.ForGrant(a.client, g)
+	if err != nil {
+		return sdk.Token{}, err
+	}
+	t, err := cfg.Token(oauthflow.Context(ctx, client))
 	if err != nil {
 		return sdk.Token{}, fmt.Errorf("client credentials at %s: %w", g.Endpoints.TokenURL, oauthflow.Describe(err))
 	}

@@ -38,6 +38,7 @@ type Auth struct {
 
 type flow struct {
 	cfg      *oauth2.Config
+	client   *http.Client // for the token endpoint (with DPoP proofs when asked)
 	da       *oauth2.DeviceAuthResponse
 	opts     []oauth2.AuthCodeOption
 	scopes   []string
@@ -70,6 +71,10 @@ func (a *Auth) Begin(ctx context.Context, g sdk.Grant) (sdk.Started, error) {
 	if g.Client.ClientID == "" {
 		return sdk.Started{}, errors.New("the device flow needs a client_id")
 	}
+	tokenClient, err := oauthflow.ForGrant(a.client, g)
+	if err != nil {
+		return sdk.Started{}, err
+	}
 	cfg := oauthflow.Config(g)
 	authOpts := oauthflow.Params(g.Resource, g.ExtraAuthParams)
 	da, err := cfg.DeviceAuth(oauthflow.Context(ctx, a.client), authOpts...)
@@ -97,7 +102,7 @@ func (a *Auth) Begin(ctx context.Context, g sdk.Grant) (sdk.Started, error) {
 	}
 	id := newID()
 	a.mu.Lock()
-	a.flows[id] = &flow{cfg: cfg, da: da, opts: oauthflow.Params(g.Resource, g.ExtraTokenParams), scopes: g.Scopes, deadline: deadline, tokenURL: g.Endpoints.TokenURL}
+	a.flows[id] = &flow{cfg: cfg, client: tokenClient, da: da, opts: oauthflow.Params(g.Resource, g.ExtraTokenParams), scopes: g.Scopes, deadline: deadline, tokenURL: g.Endpoints.TokenURL}
 	a.mu.Unlock()
 	// Forget a flow nobody awaits.
 	time.AfterFunc(time.Until(deadline)+time.Minute, func() { a.take(id) })
@@ -133,7 +138,7 @@ func (a *Auth) Await(ctx context.Context, flowID string) (sdk.Token, error) {
 	}
 	ctx, cancel := context.WithDeadline(ctx, f.deadline)
 	defer cancel()
-	t, err := f.cfg.DeviceAccessToken(oauthflow.Context(ctx, a.client), f.da, f.opts...)
+	t, err := f.cfg.DeviceAccessToken(oauthflow.Context(ctx, f.client), f.da, f.opts...)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			return sdk.Token{}, errors.New("the device code expired before the user approved it; start again")

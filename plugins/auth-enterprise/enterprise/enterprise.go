@@ -109,14 +109,7 @@ func (a *Auth) Refresh(ctx context.Context, g sdk.Grant, refreshToken string) (s
 	if refreshToken == "" {
 		return a.mint(ctx, g)
 	}
-	cfg := oauthflow.Config(g)
-	ctx, cancel := a.bound(ctx, g)
-	defer cancel()
-	t, err := cfg.TokenSource(oauthflow.Context(ctx, a.client), &oauth2.Token{RefreshToken: refreshToken}).Token()
-	if err != nil {
-		return sdk.Token{}, fmt.Errorf("refresh at %s: %w", g.Endpoints.TokenURL, oauthflow.Describe(err))
-	}
-	return oauthflow.FromOAuth2(t, g.Scopes), nil
+	return oauthflow.Refresh(ctx, a.client, g, refreshToken)
 }
 
 func (a *Auth) bound(ctx context.Context, g sdk.Grant) (context.Context, context.CancelFunc) {
@@ -210,6 +203,11 @@ func (a *Auth) bearer(ctx context.Context, g sdk.Grant, assertion string) (sdk.T
 	if err := oauthflow.ClientAssertion(bearer, g); err != nil {
 		return sdk.Token{}, err
 	}
+	client, err := oauthflow.ForGrant(a.client, g)
+	if err != nil {
+		return sdk.Token{}, err
+	}
+	ctx = oauthflow.Context(ctx, client)
 	t, err := (&clientcredentials.Config{
 		ClientID: g.Client.ClientID, ClientSecret: g.Client.ClientSecret, TokenURL: g.Endpoints.TokenURL,
 		Scopes: g.Scopes, EndpointParams: bearer, AuthStyle: oauthflow.AuthStyle(g.Client),

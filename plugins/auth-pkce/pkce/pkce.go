@@ -108,6 +108,10 @@ func (a *Auth) Begin(ctx context.Context, g sdk.Grant) (sdk.Started, error) {
 	if g.Client.ClientID == "" {
 		return sdk.Started{}, errors.New("the PKCE flow needs a client_id")
 	}
+	tokenClient, err := oauthflow.ForGrant(a.client, g)
+	if err != nil {
+		return sdk.Started{}, err
+	}
 	ln, redirect, err := listen(g.Client.RedirectURI)
 	if err != nil {
 		return sdk.Started{}, err
@@ -128,7 +132,7 @@ func (a *Auth) Begin(ctx context.Context, g sdk.Grant) (sdk.Started, error) {
 		xctx, cancel := context.WithTimeout(context.Background(), oauthflow.DefaultTimeout)
 		defer cancel()
 		opts := append(oauthflow.Params(g.Resource, g.ExtraTokenParams), oauth2.VerifierOption(verifier))
-		t, err := cfg.Exchange(oauthflow.Context(xctx, a.client), code, opts...)
+		t, err := cfg.Exchange(oauthflow.Context(xctx, tokenClient), code, opts...)
 		if err != nil {
 			f.finish(sdk.Token{}, fmt.Errorf("code exchange at %s: %w", g.Endpoints.TokenURL, oauthflow.Describe(err)))
 			return

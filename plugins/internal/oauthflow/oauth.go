@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/dpop"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 )
 
@@ -124,6 +125,10 @@ func Refresh(ctx context.Context, client *http.Client, g sdk.Grant, refreshToken
 	if _, err := Endpoint("token endpoint", g.Endpoints.TokenURL); err != nil {
 		return sdk.Token{}, err
 	}
+	client, err := ForGrant(client, g)
+	if err != nil {
+		return sdk.Token{}, err
+	}
 	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refreshToken}}
 	for k, v := range g.ExtraTokenParams {
 		form.Set(k, v)
@@ -190,4 +195,20 @@ func Refresh(ctx context.Context, client *http.Client, g sdk.Grant, refreshToken
 		t.Scopes = strings.Fields(tr.Scope)
 	}
 	return t, nil
+}
+
+// ForGrant is client, or for a grant that asks for a sender-constrained
+// token (Grant.DPoPKey) client with every request carrying a DPoP proof
+// (RFC 9449 §5) and following the server's nonce.
+func ForGrant(client *http.Client, g sdk.Grant) (*http.Client, error) {
+	if g.DPoPKey == "" {
+		return client, nil
+	}
+	signer, err := dpop.NewSigner(g.DPoPKey)
+	if err != nil {
+		return nil, err
+	}
+	c := *client
+	c.Transport = &dpop.Transport{Base: client.Transport, Signer: signer}
+	return &c, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/dpop"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 )
 
@@ -244,4 +245,20 @@ func Attribute(data []byte, msg Msg) []byte {
 		return data
 	}
 	return out
+}
+
+// ClientFor is client, or for a session whose token is DPoP-bound
+// (SessionSpec.DPoPKey) client with a fresh proof on every request, the
+// server's nonce followed (RFC 9449 §7, §9).
+func ClientFor(client *http.Client, spec sdk.SessionSpec) (*http.Client, error) {
+	if spec.DPoPKey == "" {
+		return client, nil
+	}
+	signer, err := dpop.NewSigner(spec.DPoPKey)
+	if err != nil {
+		return nil, err
+	}
+	c := *client
+	c.Transport = &dpop.Transport{Base: client.Transport, Signer: signer}
+	return &c, nil
 }

@@ -36,5 +36,9 @@ func (t *Transport) Open(_ context.Context, spec sdk.SessionSpec, peer sdk.Peer)
 	if err != nil {
 		return nil, err
 	}
-	return newSession(t.client, u, header, peer), nil
+	client, err := remote.ClientFor(t.client, spec)
+	if err != nil {
+		return nil, err
+	}
+	return newSession(client, u, header, peer), nil
 }

@@ -51,7 +51,12 @@ func (t *Transport) Open(ctx context.Context, spec sdk.SessionSpec, peer sdk.Pee
 	// The stream outlives ctx, which bounds only the opening.
 	sctx, cancel := context.WithCancel(context.Background())
 	stop := context.AfterFunc(ctx, cancel)
-	s, err := t.connect(sctx, u, header, peer)
+	client, err := remote.ClientFor(t.client, spec)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	s, err := t.connect(sctx, client, u, header, peer)
 	if !stop() || err != nil {
 		cancel()
 		if err == nil {
@@ -65,11 +70,11 @@ func (t *Transport) Open(ctx context.Context, spec sdk.SessionSpec, peer sdk.Pee
 	return s, nil
 }
 
-func (t *Transport) connect(ctx context.Context, u *url.URL, header http.Header, peer sdk.Peer) (*session, error) {
+func (t *Transport) connect(ctx context.Context, client *http.Client, u *url.URL, header http.Header, peer sdk.Peer) (*session, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	req.Header = header.Clone()
 	req.Header.Set("Accept", "text/event-stream")
-	resp, err := t.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", u.Redacted(), err)
 	}
@@ -117,7 +122,7 @@ func (t *Transport) connect(ctx context.Context, u *url.URL, header http.Header,
 			return nil, fmt.Errorf("the server's endpoint %s is not on its origin %s://%s; refused", ep.Redacted(), u.Scheme, u.Host)
 		}
 		return &session{
-			client: t.client, endpoint: ep, header: header, log: peer.Logger(),
+			client: client, endpoint: ep, header: header, log: peer.Logger(),
 			body: resp.Body, events: events,
 		}, nil
 	}

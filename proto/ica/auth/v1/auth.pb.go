@@ -320,7 +320,11 @@ type Grant struct {
 	OptionsJson []byte `protobuf:"bytes,9,opt,name=options_json,json=optionsJson,proto3" json:"options_json,omitempty"`
 	// How long the whole flow may take, in milliseconds; 0 for the plugin's
 	// default.
-	TimeoutMs     int64 `protobuf:"varint,10,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"`
+	TimeoutMs int64 `protobuf:"varint,10,opt,name=timeout_ms,json=timeoutMs,proto3" json:"timeout_ms,omitempty"`
+	// Set when the token is to be sender-constrained (DPoP, RFC 9449): the
+	// key (PEM) whose proofs the plugin sends on every token request, so
+	// that the token is bound to it.
+	DpopKey       string `protobuf:"bytes,11,opt,name=dpop_key,json=dpopKey,proto3" json:"dpop_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -423,6 +427,13 @@ func (x *Grant) GetTimeoutMs() int64 {
 		return x.TimeoutMs
 	}
 	return 0
+}
+
+func (x *Grant) GetDpopKey() string {
+	if x != nil {
+		return x.DpopKey
+	}
+	return ""
 }
 
 // Token is what a flow obtained.
@@ -863,7 +874,7 @@ const file_ica_auth_v1_auth_proto_rawDesc = "" +
 	"\vprivate_key\x18\x05 \x01(\tR\n" +
 	"privateKey\x12\x1f\n" +
 	"\vsigning_alg\x18\x06 \x01(\tR\n" +
-	"signingAlg\"\xc2\x04\n" +
+	"signingAlg\"\xdd\x04\n" +
 	"\x05Grant\x12\x12\n" +
 	"\x04flow\x18\x01 \x01(\tR\x04flow\x12\x16\n" +
 	"\x06server\x18\x02 \x01(\tR\x06server\x124\n" +
@@ -876,7 +887,8 @@ const file_ica_auth_v1_auth_proto_rawDesc = "" +
 	"\foptions_json\x18\t \x01(\fR\voptionsJson\x12\x1d\n" +
 	"\n" +
 	"timeout_ms\x18\n" +
-	" \x01(\x03R\ttimeoutMs\x1aB\n" +
+	" \x01(\x03R\ttimeoutMs\x12\x19\n" +
+	"\bdpop_key\x18\v \x01(\tR\adpopKey\x1aB\n" +
 	"\x14ExtraAuthParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1aC\n" +

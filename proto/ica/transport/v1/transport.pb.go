@@ -261,7 +261,10 @@ type Open struct {
 	// socket the host gave the plugin process, named by the environment
 	// variable ICA_PLUGIN_FD_CHANNEL), tagged with this token, and say which
 	// in Ready.data_path. Empty: messages travel on this stream.
-	DataToken     string `protobuf:"bytes,11,opt,name=data_token,json=dataToken,proto3" json:"data_token,omitempty"`
+	DataToken string `protobuf:"bytes,11,opt,name=data_token,json=dataToken,proto3" json:"data_token,omitempty"`
+	// Set when the Authorization header carries a DPoP-bound token (RFC
+	// 9449): the key (PEM) to sign a fresh proof with for every HTTP request.
+	DpopKey       string `protobuf:"bytes,12,opt,name=dpop_key,json=dpopKey,proto3" json:"dpop_key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -369,6 +372,13 @@ func (x *Open) GetOptionsJson() []byte {
 func (x *Open) GetDataToken() string {
 	if x != nil {
 		return x.DataToken
+	}
+	return ""
+}
+
+func (x *Open) GetDpopKey() string {
+	if x != nil {
+		return x.DpopKey
 	}
 	return ""
 }
@@ -936,7 +946,7 @@ const file_ica_transport_v1_transport_proto_rawDesc = "" +
 	"\x05close\x18\x03 \x01(\v2\x17.ica.transport.v1.CloseH\x00R\x05closeB\a\n" +
 	"\x05frame\"&\n" +
 	"\bMessages\x12\x1a\n" +
-	"\bmessages\x18\x01 \x03(\fR\bmessages\"\xd5\x03\n" +
+	"\bmessages\x18\x01 \x03(\fR\bmessages\"\xf0\x03\n" +
 	"\x04Open\x12\x16\n" +
 	"\x06server\x18\x01 \x01(\tR\x06server\x12\x1c\n" +
 	"\ttransport\x18\x02 \x01(\tR\ttransport\x12\x18\n" +
@@ -951,7 +961,8 @@ const file_ica_transport_v1_transport_proto_rawDesc = "" +
 	"\foptions_json\x18\n" +
 	" \x01(\fR\voptionsJson\x12\x1d\n" +
 	"\n" +
-	"data_token\x18\v \x01(\tR\tdataToken\x1a6\n" +
+	"data_token\x18\v \x01(\tR\tdataToken\x12\x19\n" +
+	"\bdpop_key\x18\f \x01(\tR\adpopKey\x1a6\n" +
 	"\bEnvEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a:\n" +
