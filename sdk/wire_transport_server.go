@@ -51,6 +51,7 @@ func (s *transportServer) Session(stream sessionStream) error {
 	sp := newStreamPeer(stream, s.logger.Named(spec.Server))
 	var p Peer = sp
 	fail := func(err error) error {
+		sp.release() // what the session reported while it opened goes first
 		var ee *EventError
 		if errors.As(err, &ee) && ee.Event != nil {
 			p.Event(ee.Event)
@@ -64,6 +65,7 @@ func (s *transportServer) Session(stream sessionStream) error {
 	abandon := func(sess Session) error {
 		go func() { _ = sess.Close(context.Background()) }()
 		<-sp.exited
+		sp.release()
 		sp.finish()
 		return nil
 	}
@@ -176,14 +178,40 @@ type streamPeer struct {
 	ready    chan struct{}
 	exited   chan struct{}
 	exitOnce sync.Once
+	// While Open runs, events wait in held (holding): an upstream that
+	// exits at once must not report Exited before Ready (the host would
+	// take the session for one that never opened). Ready, or the failure
+	// of Open, sends them.
+	holding bool
+	held    []Event
 }
 
 func newStreamPeer(stream sessionStream, logger hclog.Logger) *streamPeer {
 	return &streamPeer{
-		logger: logger,
-		stream: stream,
-		ready:  make(chan struct{}),
-		exited: make(chan struct{}),
+		logger:  logger,
+		stream:  stream,
+		ready:   make(chan struct{}),
+		exited:  make(chan struct{}),
+		holding: true,
+	}
+}
+
+// release sends the events held while Open ran, in order, and stops
+// holding; events that come meanwhile follow the held ones.
+func (p *streamPeer) release() {
+	for {
+		p.mu.Lock()
+		batch := p.held
+		p.held = nil
+		if len(batch) == 0 {
+			p.holding = false
+			p.mu.Unlock()
+			return
+		}
+		p.mu.Unlock()
+		for _, ev := range batch {
+			_ = p.send(&transportv1.SessionResponse{Frame: &transportv1.SessionResponse_Event{Event: eventToProto(ev)}})
+		}
 	}
 }
 
@@ -203,6 +231,7 @@ func (p *streamPeer) sendReady(r Ready) {
 		Event: eventToProto(r),
 	}})
 	close(p.ready)
+	p.release()
 }
 
 // Deliver waits for Ready to be sent, so a message the upstream writes while
@@ -225,6 +254,16 @@ func (p *streamPeer) Event(ev Event) error {
 	if _, ok := ev.(Ready); ok {
 		return errors.New("sdk: Ready is sent by the sdk when Open returns")
 	}
+	p.mu.Lock()
+	if p.holding {
+		p.held = append(p.held, ev)
+		p.mu.Unlock()
+		if _, ok := ev.(Exited); ok {
+			p.exitOnce.Do(func() { close(p.exited) })
+		}
+		return nil
+	}
+	p.mu.Unlock()
 	err := p.send(&transportv1.SessionResponse{Frame: &transportv1.SessionResponse_Event{Event: eventToProto(ev)}})
 	if _, ok := ev.(Exited); ok {
 		p.exitOnce.Do(func() { close(p.exited) })
