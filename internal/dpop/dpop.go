@@ -175,3 +175,18 @@ func htu(req *http.Request) string {
 	u.RawQuery, u.Fragment, u.RawFragment = "", "", ""
 	return u.String()
 }
+
+// Client is client, or, with a key (PEM), a copy of client whose requests
+// all go through a Transport signing with that key.
+func Client(client *http.Client, pemKey string) (*http.Client, error) {
+	if pemKey == "" {
+		return client, nil
+	}
+	signer, err := NewSigner(pemKey)
+	if err != nil {
+		return nil, err
+	}
+	c := *client
+	c.Transport = &Transport{Base: client.Transport, Signer: signer}
+	return &c, nil
+}

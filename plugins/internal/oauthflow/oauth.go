@@ -201,14 +201,5 @@ func Refresh(ctx context.Context, client *http.Client, g sdk.Grant, refreshToken
 // token (Grant.DPoPKey) client with every request carrying a DPoP proof
 // (RFC 9449 §5) and following the server's nonce.
 func ForGrant(client *http.Client, g sdk.Grant) (*http.Client, error) {
-	if g.DPoPKey == "" {
-		return client, nil
-	}
-	signer, err := dpop.NewSigner(g.DPoPKey)
-	if err != nil {
-		return nil, err
-	}
-	c := *client
-	c.Transport = &dpop.Transport{Base: client.Transport, Signer: signer}
-	return &c, nil
+	return dpop.Client(client, g.DPoPKey)
 }

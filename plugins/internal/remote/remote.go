@@ -251,14 +251,5 @@ func Attribute(data []byte, msg Msg) []byte {
 // (SessionSpec.DPoPKey) client with a fresh proof on every request, the
 // server's nonce followed (RFC 9449 §7, §9).
 func ClientFor(client *http.Client, spec sdk.SessionSpec) (*http.Client, error) {
-	if spec.DPoPKey == "" {
-		return client, nil
-	}
-	signer, err := dpop.NewSigner(spec.DPoPKey)
-	if err != nil {
-		return nil, err
-	}
-	c := *client
-	c.Transport = &dpop.Transport{Base: client.Transport, Signer: signer}
-	return &c, nil
+	return dpop.Client(client, spec.DPoPKey)
 }
