@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"html"
@@ -69,8 +71,17 @@ func newIntrospectedServer(t *testing.T) *introspectedServer {
 		_ = json.NewEncoder(w).Encode(map[string]any{"resource": is.srv.URL + "/mcp", "authorization_servers": []string{is.issuer}, "scopes_supported": []string{"mcp"}})
 	})
 	mux.HandleFunc("/mcp", func(w http.ResponseWriter, r *http.Request) {
-		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		active, scope := is.introspect(tok)
+		scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		active, scope, jkt := is.introspect(tok)
+		// A token bound to a key (DPoP, RFC 9449) is taken only with the
+		// DPoP scheme and a proof signed by that key; an unbound one only
+		// as Bearer.
+		switch {
+		case jkt == "" && !strings.EqualFold(scheme, "Bearer"):
+			active = false
+		case jkt != "" && (!strings.EqualFold(scheme, "DPoP") || proofThumbprint(r.Header.Get("DPoP")) != jkt):
+			active = false
+		}
 		if tok == "" || !active {
 			w.Header().Set("WWW-Authenticate", `Bearer resource_metadata="`+is.srv.URL+`/.well-known/oauth-protected-resource/mcp"`)
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
@@ -100,40 +111,62 @@ func newIntrospectedServer(t *testing.T) *introspectedServer {
 // active asks the authorization server whether tok is active and meant
 // for this server (RFC 7662).
 func (is *introspectedServer) active(tok string) bool {
-	ok, _ := is.introspect(tok)
+	ok, _, _ := is.introspect(tok)
 	return ok
+}
+
+// proofThumbprint is the RFC 7638 thumbprint of the EC key in a DPoP
+// proof's header, "" when there is none.
+func proofThumbprint(proof string) string {
+	head, _, _ := strings.Cut(proof, ".")
+	raw, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		return ""
+	}
+	var h struct {
+		JWK struct{ Crv, Kty, X, Y string } `json:"jwk"`
+	}
+	if json.Unmarshal(raw, &h) != nil || h.JWK.Kty != "EC" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(`{"crv":"` + h.JWK.Crv + `","kty":"EC","x":"` + h.JWK.X + `","y":"` + h.JWK.Y + `"}`))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // introspect asks the authorization server about tok (RFC 7662): whether
 // it is active and meant for this server, and its scope.
-func (is *introspectedServer) introspect(tok string) (bool, string) {
+func (is *introspectedServer) introspect(tok string) (active bool, scope, jkt string) {
 	req, _ := http.NewRequest(http.MethodPost, is.issuer+"/token/introspection", strings.NewReader(url.Values{"token": {tok}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth("mcp-server", "introspect")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return false, ""
+		return false, "", ""
 	}
 	defer resp.Body.Close()
 	var r struct {
 		Active bool   `json:"active"`
 		Aud    any    `json:"aud"`
 		Scope  string `json:"scope"`
+		Cnf    struct {
+			JKT string `json:"jkt"`
+		} `json:"cnf"`
 	}
 	if json.NewDecoder(resp.Body).Decode(&r) != nil {
-		return false, ""
+		return false, "", ""
 	}
 	aud, _ := json.Marshal(r.Aud)
 	is.mu.Lock()
 	is.seen = append(is.seen, string(aud))
 	is.mu.Unlock()
-	return r.Active && strings.Contains(string(aud), is.srv.URL+"/mcp"), r.Scope
+	return r.Active && strings.Contains(string(aud), is.srv.URL+"/mcp"), r.Scope, r.Cnf.JKT
 }
 
 // Against a real OAuth server: the proxy discovers oidc-provider from the
 // MCP server's metadata (RFC 9728, then OpenID discovery), gets a token for
-// exactly that resource (RFC 8707) with the client credentials grant, the
-// MCP server's introspection accepts it, and logout revokes it there.
+// exactly that resource (RFC 8707) with the client credentials grant,
+// bound to its key (DPoP, which oidc-provider offers), the MCP server's
+// introspection accepts it with the proof, and logout revokes it there.
 func TestClientCredentialsWithOIDCProvider(t *testing.T) {
 	mcpSrv := newIntrospectedServer(t)
 	mcpSrv.issuer = startOIDC(t, mcpSrv.srv.URL+"/mcp")
@@ -159,6 +192,7 @@ func TestClientCredentialsWithOIDCProvider(t *testing.T) {
 			AccessToken string `json:"access_token"`
 			Issuer      string `json:"issuer"`
 			Resource    string `json:"resource"`
+			DPoPKey     string `json:"dpop_key"`
 		} `json:"servers"`
 	}
 	data, _ := os.ReadFile(filepath.Join(e.home, "mcp-tokens.json"))
@@ -168,6 +202,11 @@ func TestClientCredentialsWithOIDCProvider(t *testing.T) {
 	tok := tokens.Servers["svc"]
 	if tok.Issuer != mcpSrv.issuer || tok.Resource != mcpSrv.srv.URL+"/mcp" {
 		t.Fatalf("stored token: issuer %q resource %q", tok.Issuer, tok.Resource)
+	}
+	// oidc-provider offers DPoP: the token is bound to a key of the
+	// proxy's, which the MCP server checked on every request (cnf.jkt).
+	if tok.DPoPKey == "" {
+		t.Fatal("the token is not DPoP-bound, though oidc-provider offers DPoP")
 	}
 	if out, err := e.command("auth", "logout", "svc").CombinedOutput(); err != nil {
 		t.Fatalf("auth logout: %v\n%s", err, out)
