@@ -322,23 +322,24 @@ func (m *Manager) grant(ctx context.Context, srv Server, flow, challenge string,
 		}
 		g.DPoPKey = key
 	}
-	if su := m.stepUpScopes(ctx, srv); su != nil {
+	// The server's last login, if any: what it asked for, and which
+	// issuer its client belongs to.
+	last, hadLogin, err := m.opts.Store.Get(ctx, srv.Name)
+	if err != nil {
+		return sdk.Grant{}, meta{}, err
+	}
+	switch {
+	case last.StepUp != nil:
 		// A step-up: the scopes asked for before and those the server
 		// demanded (StepUp).
-		g.Scopes = union(s.Scopes, su)
-	} else if strings.EqualFold(oauthmeta.ParseChallenge(challenge).Error, "insufficient_scope") {
+		g.Scopes = union(s.Scopes, last.StepUp.Scopes)
+	case hadLogin && strings.EqualFold(oauthmeta.ParseChallenge(challenge).Error, "insufficient_scope"):
 		// A login after a refusal for want of scope asks for the scopes
 		// asked for before too, not only those the refusal names.
-		if t, ok, err := m.opts.Store.Get(ctx, srv.Name); err == nil && ok {
-			prior := t.Requested
-			if len(prior) == 0 {
-				prior = t.Scopes
-			}
-			g.Scopes = union(prior, g.Scopes)
-		}
+		g.Scopes = union(priorScopes(last), g.Scopes)
 	}
 	if needs.Client {
-		client, err := m.client(ctx, srv, g.Endpoints.Issuer, registrationURL, metadataDocs, flow)
+		client, err := m.client(ctx, srv, last, g.Endpoints.Issuer, registrationURL, metadataDocs, flow)
 		if err != nil {
 			return sdk.Grant{}, meta{}, err
 		}
@@ -355,10 +356,10 @@ func (m *Manager) grant(ctx context.Context, srv Server, flow, challenge string,
 // bound to the issuer it belongs to: a registration is kept per issuer and
 // never offered to another, and a configured client_id last used with
 // another authorization server is not sent to the new one.
-func (m *Manager) client(ctx context.Context, srv Server, issuer, registrationURL string, metadataDocs bool, flow string) (sdk.Client, error) {
+func (m *Manager) client(ctx context.Context, srv Server, last tokenstore.Token, issuer, registrationURL string, metadataDocs bool, flow string) (sdk.Client, error) {
 	s := srv.Settings
 	if s.ClientID != "" {
-		if err := m.sameIssuer(ctx, srv, issuer); err != nil {
+		if err := sameIssuer(srv, last, issuer); err != nil {
 			return sdk.Client{}, err
 		}
 		return s.configuredClient()
@@ -402,19 +403,13 @@ func (m *Manager) client(ctx context.Context, srv Server, issuer, registrationUR
 
 // sameIssuer refuses to send the configured client to an authorization
 // server other than the one it was registered with: the settings' issuer
-// when given, else the issuer of the server's last login with that client.
-func (m *Manager) sameIssuer(ctx context.Context, srv Server, issuer string) error {
+// when given, else the issuer of the server's last login (last) with that
+// client.
+func sameIssuer(srv Server, last tokenstore.Token, issuer string) error {
 	s := srv.Settings
 	known := strings.TrimSuffix(s.Issuer, "/")
-	if known == "" {
-		t, ok, err := m.opts.Store.Get(ctx, srv.Name)
-		if err != nil {
-			return err
-		}
-		if !ok || t.ClientID != s.ClientID {
-			return nil
-		}
-		known = strings.TrimSuffix(t.Issuer, "/")
+	if known == "" && last.ClientID == s.ClientID {
+		known = strings.TrimSuffix(last.Issuer, "/")
 	}
 	if known == "" || issuer == "" || known == strings.TrimSuffix(issuer, "/") {
 		return nil

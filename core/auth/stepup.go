@@ -45,11 +45,7 @@ func (m *Manager) StepUp(ctx context.Context, srv Server, challenge, what string
 			return t, false, fmt.Errorf("server %q: not logged in", srv.Name)
 		}
 		flow, refused = t.Flow, ""
-		prior := t.Requested
-		if len(prior) == 0 {
-			prior = t.Scopes
-		}
-		want := union(prior, demanded)
+		want := union(priorScopes(t), demanded)
 		next := tokenstore.StepUp{Scopes: want, Logins: 1, At: time.Now().UTC().Truncate(time.Second)}
 		switch su := t.StepUp; {
 		case len(demanded) > 0 && len(t.Scopes) > 0 && subset(demanded, t.Scopes):
@@ -79,14 +75,13 @@ func (m *Manager) StepUp(ctx context.Context, srv Server, challenge, what string
 	return m.Login(ctx, srv, flow, challenge)
 }
 
-// stepUpScopes are what a login for srv asks for because of a step-up,
-// nil when none is wanted.
-func (m *Manager) stepUpScopes(ctx context.Context, srv Server) []string {
-	t, ok, err := m.opts.Store.Get(ctx, srv.Name)
-	if err != nil || !ok || t.StepUp == nil {
-		return nil
+// priorScopes are what the last login asked for (the scopes it was
+// granted, for a token stored before requests were kept).
+func priorScopes(t tokenstore.Token) []string {
+	if len(t.Requested) > 0 {
+		return t.Requested
 	}
-	return t.StepUp.Scopes
+	return t.Scopes
 }
 
 // union is a's scopes followed by those of b it lacks.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -250,8 +251,10 @@ func (u *Upstream) Request(ctx context.Context, method string, params json.RawMe
 // session was opened with (it expired or was revoked early): the request
 // was not carried out, and is worth one more try with a renewed token.
 func (u *Upstream) refusedToken(err error) bool {
-	_, refused := errors.AsType[*AuthRequiredError](err)
-	return refused && u.authorized()
+	// A 403 asks for more scope: a renewed token carries the same, so it
+	// is not tried (the caller's step-up answers it).
+	ar, refused := errors.AsType[*AuthRequiredError](err)
+	return refused && ar.Status != http.StatusForbidden && u.authorized()
 }
 
 // Start is the asynchronous Request, for the per-call path: with a live
@@ -417,7 +420,7 @@ func (u *Upstream) dialShared(ctx context.Context, call *dialCall) {
 // dial opens a new session and records the outcome in the state.
 func (u *Upstream) dial(ctx context.Context) (*Conn, error) {
 	conn, err := u.dialTransports(ctx, false)
-	if _, refused := errors.AsType[*AuthRequiredError](err); refused && u.authorized() {
+	if u.refusedToken(err) {
 		// A 401 with a token: refresh it once and try again.
 		conn, err = u.dialTransports(ctx, true)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/dpop"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/internal/oauthflow"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 )
@@ -93,7 +94,7 @@ func (a *Auth) mint(ctx context.Context, g sdk.Grant) (sdk.Token, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	client, err := oauthflow.ForGrant(a.client, g)
+	client, err := dpop.Client(a.client, g.DPoPKey)
 	if err != nil {
 		return sdk.Token{}, err
 	}

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/dpop"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/internal/oauthflow"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 )
@@ -71,7 +72,7 @@ func (a *Auth) Begin(ctx context.Context, g sdk.Grant) (sdk.Started, error) {
 	if g.Client.ClientID == "" {
 		return sdk.Started{}, errors.New("the device flow needs a client_id")
 	}
-	tokenClient, err := oauthflow.ForGrant(a.client, g)
+	tokenClient, err := dpop.Client(a.client, g.DPoPKey)
 	if err != nil {
 		return sdk.Started{}, err
 	}

@@ -27,6 +27,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/dpop"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/internal/oauthflow"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 )
@@ -182,7 +183,6 @@ func (a *Auth) workload(ctx context.Context, g sdk.Grant, o Options) (sdk.Token,
 	}
 	ctx, cancel := a.bound(ctx, g)
 	defer cancel()
-	ctx = oauthflow.Context(ctx, a.client)
 	jwt, err := secretFrom(ctx, "the workload's JWT", "assertion", o.Assertion, o.AssertionFile, o.AssertionCommand)
 	if err != nil {
 		return sdk.Token{}, err
@@ -203,7 +203,7 @@ func (a *Auth) bearer(ctx context.Context, g sdk.Grant, assertion string) (sdk.T
 	if err := oauthflow.ClientAssertion(bearer, g); err != nil {
 		return sdk.Token{}, err
 	}
-	client, err := oauthflow.ForGrant(a.client, g)
+	client, err := dpop.Client(a.client, g.DPoPKey)
 	if err != nil {
 		return sdk.Token{}, err
 	}

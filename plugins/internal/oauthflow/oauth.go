@@ -125,7 +125,7 @@ func Refresh(ctx context.Context, client *http.Client, g sdk.Grant, refreshToken
 	if _, err := Endpoint("token endpoint", g.Endpoints.TokenURL); err != nil {
 		return sdk.Token{}, err
 	}
-	client, err := ForGrant(client, g)
+	client, err := dpop.Client(client, g.DPoPKey)
 	if err != nil {
 		return sdk.Token{}, err
 	}
@@ -195,11 +195,4 @@ func Refresh(ctx context.Context, client *http.Client, g sdk.Grant, refreshToken
 		t.Scopes = strings.Fields(tr.Scope)
 	}
 	return t, nil
-}
-
-// ForGrant is client, or for a grant that asks for a sender-constrained
-// token (Grant.DPoPKey) client with every request carrying a DPoP proof
-// (RFC 9449 §5) and following the server's nonce.
-func ForGrant(client *http.Client, g sdk.Grant) (*http.Client, error) {
-	return dpop.Client(client, g.DPoPKey)
 }

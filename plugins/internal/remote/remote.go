@@ -19,7 +19,6 @@ import (
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 
-	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/dpop"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 )
 
@@ -245,11 +244,4 @@ func Attribute(data []byte, msg Msg) []byte {
 		return data
 	}
 	return out
-}
-
-// ClientFor is client, or for a session whose token is DPoP-bound
-// (SessionSpec.DPoPKey) client with a fresh proof on every request, the
-// server's nonce followed (RFC 9449 §7, §9).
-func ClientFor(client *http.Client, spec sdk.SessionSpec) (*http.Client, error) {
-	return dpop.Client(client, spec.DPoPKey)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/dpop"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/internal/remote"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 )
@@ -36,7 +37,7 @@ func (t *Transport) Open(_ context.Context, spec sdk.SessionSpec, peer sdk.Peer)
 	if err != nil {
 		return nil, err
 	}
-	client, err := remote.ClientFor(t.client, spec)
+	client, err := dpop.Client(t.client, spec.DPoPKey)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/dpop"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/internal/remote"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/internal/sse"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
@@ -51,7 +52,7 @@ func (t *Transport) Open(ctx context.Context, spec sdk.SessionSpec, peer sdk.Pee
 	// The stream outlives ctx, which bounds only the opening.
 	sctx, cancel := context.WithCancel(context.Background())
 	stop := context.AfterFunc(ctx, cancel)
-	client, err := remote.ClientFor(t.client, spec)
+	client, err := dpop.Client(t.client, spec.DPoPKey)
 	if err != nil {
 		cancel()
 		return nil, err
