@@ -211,6 +211,9 @@ func (b *Broker) call(ctx context.Context, name, server, tool string, args json.
 	if err != nil {
 		return ErrorResult(fmt.Sprintf("%s: %v", name, err)), nil
 	}
+	if err := b.p.CheckCallable(ctx, server, tool); err != nil {
+		return ErrorResult(err.Error()), nil
+	}
 	params, _ := json.Marshal(struct {
 		Name      string          `json:"name"`
 		Arguments json.RawMessage `json:"arguments,omitempty"`

@@ -124,21 +124,41 @@ func newToolsCmd(version string, g *globalFlags) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&server, "server", "s", "", "list every tool of this server, mirrored or not")
 	cmd.Flags().BoolVar(&schema, "schema", false, "include input schemas")
-	cmd.AddCommand(&cobra.Command{
-		Use:   "approve SERVER",
-		Short: "Accept the current description and schemas of SERVER's tools (those changed since approved are withheld in strict mode)",
-		Args:  cobra.ExactArgs(1),
+	cmd.AddCommand(newApproveCmd())
+	return cmd
+}
+
+// newApproveCmd is `approve SERVER [TOOL]`, also `tools approve`.
+func newApproveCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "approve SERVER [TOOL]",
+		Short: "Accept the current form of SERVER's tools, or of one TOOL: changed, new, or flagged as poisoning (withheld in strict mode until approved)",
+		Long: `Accept the current description and schemas of SERVER's tools, or of TOOL
+alone, as reviewed. In strict mode (ICA_MCP_STRICT_TRUST=1) a tool whose
+description or schema changed since it was approved, a tool new to a server
+already approved, and a tool the poisoning checks flag are withheld from
+every path (tools/list, proxy.list_tools, proxy.search_tools, proxy.call)
+until approved. Review first: ica-mcp-proxy tools --server SERVER --schema.
+A running proxy serves an approved tool at its next listing of the server.`,
+		Args: cobra.RangeArgs(1, 2),
 		RunE: func(c *cobra.Command, args []string) error {
 			st, _ := settings.Load(os.Getenv)
-			n, err := drift.New(st.Home).Approve(args[0])
+			tool := ""
+			if len(args) == 2 {
+				tool = args[1]
+			}
+			n, err := drift.New(st.Home).Approve(args[0], tool)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "approved %d changed tool(s) of %s\n", n, args[0])
+			if tool != "" {
+				fmt.Fprintf(os.Stderr, "approved %s's tool %s as it is now (%d changed)\n", terminalSafe(args[0]), terminalSafe(tool), n)
+				return nil
+			}
+			fmt.Fprintf(os.Stderr, "approved %d changed tool(s) of %s; all of its tools are marked reviewed as they are now\n", n, terminalSafe(args[0]))
 			return nil
 		},
-	})
-	return cmd
+	}
 }
 
 func newCallCmd(version string, g *globalFlags) *cobra.Command {

@@ -56,6 +56,7 @@ With no command it serves MCP on stdin/stdout.`,
 	}
 	root.PersistentFlags().StringVarP(&g.output, "output", "o", "json", "output format of client commands: json or table")
 	root.AddCommand(newTrustCmds()...)
+	root.AddCommand(newApproveCmd())
 	root.AddCommand(
 		newServeCmd(version),
 		newServersCmd(version, g),

@@ -15,51 +15,114 @@ import (
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/trust"
 )
 
+// review is what one project entry would do on this machine, for the
+// user to read before trusting the project.
+type review struct {
+	Name string `json:"name"`
+	// Command is the command line as written (${VAR} unexpanded).
+	Command []string `json:"command,omitempty"`
+	URL     string   `json:"url,omitempty"`
+	config.Exec
+	// LocalFiles are the project's own files it runs or reads, whose
+	// content trust covers.
+	LocalFiles []string `json:"local_files,omitempty"`
+	// UntilTrusted names what it uses that an untrusted project may not;
+	// in strict mode the entry is blocked until the project is trusted.
+	UntilTrusted []string `json:"blocked_until_trusted,omitempty"`
+	Error        string   `json:"error,omitempty"`
+}
+
 // trustTarget resolves the PATH argument (default: the working directory)
-// to a project .mcp.json, the commands it would run and its servers' names.
-func trustTarget(args []string) (string, []string, []string, error) {
+// to a project .mcp.json (which need not exist: a folder can be trusted
+// for the home servers to run in) and what each of its entries would do.
+func trustTarget(args []string) (string, []review, error) {
 	path := "."
 	if len(args) == 1 {
 		path = args[0]
 	}
 	file, err := trust.ProjectFile(path)
 	if err != nil {
-		return "", nil, nil, err
+		return "", nil, err
 	}
-	if _, err := os.Stat(file); err != nil {
-		return "", nil, nil, fmt.Errorf("no project file: %w", err)
+	if fi, err := os.Stat(filepath.Dir(file)); err != nil || !fi.IsDir() {
+		return "", nil, fmt.Errorf("no project folder %s", filepath.Dir(file))
 	}
 	// Read the file alone, as the project's config, to list what it runs.
 	cfg := config.Load(config.Options{Cwd: dirOf(file), Home: os.DevNull, LookupEnv: os.LookupEnv})
-	var lines, names []string
+	for _, src := range cfg.Sources {
+		if src.Kind == config.SourceProject && src.Error != "" {
+			return "", nil, fmt.Errorf("%s", src.Error)
+		}
+	}
+	var out []review
 	for _, s := range cfg.Servers {
 		if s.Source != config.SourceProject {
 			continue
 		}
-		names = append(names, s.Name)
+		out = append(out, review{
+			Name: s.Name, Command: s.DisplayCommand(), URL: s.DisplayURL(), Exec: s.Exec(dirOf(file)),
+			LocalFiles: s.LocalFiles(dirOf(file)), UntilTrusted: s.Untrusted(), Error: s.Error,
+		})
+	}
+	return file, out, nil
+}
+
+// describe renders the reviews as lines for a terminal, escaped.
+func describe(rs []review) []string {
+	var lines []string
+	for _, r := range rs {
+		head := "  " + r.Name + ": "
 		switch {
-		case s.Command != "":
-			line := "  " + s.Name + ": " + shellQuote(append([]string{s.Command}, s.Args...))
-			if len(s.Env) > 0 {
-				var env []string
-				for k := range s.Env {
-					env = append(env, k)
-				}
-				line += "   (env: " + strings.Join(sortStrings(env), ", ") + ")"
+		case len(r.Command) > 0:
+			head += "runs " + shellQuote(r.Command)
+		case r.URL != "":
+			head += "remote " + r.URL
+		}
+		lines = append(lines, terminalSafe(head))
+		detail := func(label string, v ...string) {
+			if len(v) > 0 {
+				lines = append(lines, terminalSafe("      "+label+": "+strings.Join(v, ", ")))
 			}
-			if s.Cwd != "" {
-				line += "   (in " + s.Cwd + ")"
-			}
-			lines = append(lines, line)
-		case s.URL != "":
-			line := "  " + s.Name + ": remote " + s.URL
-			if len(s.EnvRefs) > 0 {
-				line += "   (sends the values of " + strings.Join(s.EnvRefs, ", ") + ")"
-			}
-			lines = append(lines, line)
+		}
+		if len(r.Command) > 0 {
+			detail("in", r.Cwd)
+		}
+		detail("env", r.Env...)
+		for _, c := range r.Commands[min(len(r.Commands), boolInt(len(r.Command) > 0)):] {
+			detail("login runs", shellQuote(c))
+		}
+		detail("reads", r.Files...)
+		detail("loads", r.Plugins...)
+		detail("trust covers the content of", r.LocalFiles...)
+		detail("blocked until trusted (strict mode)", r.UntilTrusted...)
+		if r.Error != "" {
+			detail("not usable", r.Error)
 		}
 	}
-	return file, lines, names, nil
+	return lines
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func localFiles(rs []review) []string {
+	var files []string
+	for _, r := range rs {
+		files = append(files, r.LocalFiles...)
+	}
+	return files
+}
+
+func names(rs []review) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.Name)
+	}
+	return out
 }
 
 func newTrustCmds() []*cobra.Command {
@@ -72,17 +135,21 @@ func newTrustCmds() []*cobra.Command {
 		Short: "Trust a project's .mcp.json as it is now: its commands may run (ICA_MCP_STRICT_TRUST=1)",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			file, lines, names, err := trustTarget(args)
+			file, rs, err := trustTarget(args)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "%s will run:\n%s\n", file, strings.Join(orNone(lines), "\n"))
-			st, err := store().Trust(file)
+			fmt.Fprintf(os.Stderr, "%s will run:\n%s\n", terminalSafe(file), strings.Join(orNone(describe(rs)), "\n"))
+			st, err := store().Trust(file, localFiles(rs))
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "trusted %s (sha256 %s); any change to it needs trusting again\n", st.Real, st.SHA256[:16])
-			return approveDrift(names)
+			if st.SHA256 == trust.NoFile {
+				fmt.Fprintf(os.Stderr, "trusted the folder %s, which has no .mcp.json: your home servers may run in it; a .mcp.json added later needs trusting\n", terminalSafe(filepath.Dir(st.Real)))
+			} else {
+				fmt.Fprintf(os.Stderr, "trusted %s (sha256 %s); any change to it, or to the files it runs, needs trusting again\n", terminalSafe(st.Real), st.SHA256[:16])
+			}
+			return approveDrift(names(rs))
 		},
 	}
 	untrustCmd := &cobra.Command{
@@ -113,7 +180,7 @@ func newTrustCmds() []*cobra.Command {
 		Short: "Show whether a project's .mcp.json is trusted, and what it would run",
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			file, lines, _, err := trustTarget(args)
+			file, rs, err := trustTarget(args)
 			if err != nil {
 				return err
 			}
@@ -122,10 +189,14 @@ func newTrustCmds() []*cobra.Command {
 				return err
 			}
 			s, _ := settings.Load(os.Getenv)
+			if rs == nil {
+				rs = []review{}
+			}
 			return printJSON(stdout, map[string]any{
 				"path": st.Path, "real_path": st.Real, "sha256": st.SHA256, "trusted": st.Trusted, "changed_since_trusted": st.Changed,
-				"strict_trust": s.StrictTrust, "bypassed_for_this_shell": s.AllowProjectStdio,
-				"would_run": orNone(lines),
+				"changed_files": st.ChangedFiles,
+				"strict_trust":  s.StrictTrust, "bypassed_for_this_shell": s.AllowProjectStdio,
+				"would_run": orNone(describe(rs)), "entries": rs,
 			})
 		},
 	}
@@ -145,7 +216,7 @@ func approveDrift(servers []string) error {
 		if len(changes) == 0 {
 			continue
 		}
-		if _, err := hashes.Approve(name); err != nil {
+		if _, err := hashes.Approve(name, ""); err != nil {
 			return err
 		}
 		for _, c := range changes {

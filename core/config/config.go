@@ -15,6 +15,9 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/jsonrpc"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/safefile"
 )
 
 // SourceKind says where a server was defined.
@@ -43,6 +46,9 @@ type Source struct {
 	// for a syntax error, the line and column.
 	Error   string `json:"error,omitempty"`
 	Servers int    `json:"servers"`
+	// SHA256 is the hash of the bytes parsed, for the trust gate: what
+	// is trusted is exactly what was read, not a second read of the file.
+	SHA256 string `json:"sha256,omitempty"`
 }
 
 // Transport names the core chooses itself; any other type names a plugin.
@@ -97,6 +103,11 @@ type Server struct {
 	// holds back a project's remote server that would send any away).
 	EnvRefs []string `json:"env_refs,omitempty"`
 
+	// Written is the entry's command line and URL as the file writes
+	// them, ${VAR} unexpanded: what is shown (see Display), since the
+	// expanded values may hold secrets.
+	Written Written `json:"-"`
+
 	// Error, when set, makes the entry unusable and says why.
 	Error string `json:"error,omitempty"`
 	// Warnings are problems that do not stop the server (an unset
@@ -111,6 +122,9 @@ type Shadow struct {
 	Name   string     `json:"name"`
 	Winner SourceKind `json:"winner"`
 	Loser  SourceKind `json:"shadowed"`
+	// Hidden is the losing entry, which the trust gate puts back when the
+	// winner is an untrusted project's.
+	Hidden *Server `json:"-"`
 }
 
 // Config is the merged result of both files.
@@ -177,7 +191,7 @@ func Load(o Options) *Config {
 	}
 	for _, s := range second {
 		if w, ok := byName[s.Name]; ok {
-			cfg.Shadowed = append(cfg.Shadowed, Shadow{Name: s.Name, Winner: w.Source, Loser: s.Source})
+			cfg.Shadowed = append(cfg.Shadowed, Shadow{Name: s.Name, Winner: w.Source, Loser: s.Source, Hidden: s})
 			continue
 		}
 		byName[s.Name] = s
@@ -192,15 +206,19 @@ func Load(o Options) *Config {
 
 func loadFile(kind SourceKind, path string, o Options) ([]*Server, Source) {
 	src := Source{Kind: kind, Path: path}
-	data, err := readFile(path)
+	// The user's own file must be theirs alone; a project's is anyone's
+	// by nature, which is what the trust gate is for.
+	data, err := safefile.Read(path, safefile.Rules{Max: maxFileBytes, Private: kind == SourceHome})
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, src
 	}
 	src.Found = true
 	if err != nil {
-		src.Error = fmt.Sprintf("%s: %v", path, err)
+		src.Error = err.Error()
 		return nil, src
 	}
+	sum := sha256.Sum256(data)
+	src.SHA256 = hex.EncodeToString(sum[:])
 	entries, err := parseServers(data)
 	if err != nil {
 		src.Error = fmt.Sprintf("%s: %v", path, err)
@@ -219,27 +237,11 @@ func loadFile(kind SourceKind, path string, o Options) ([]*Server, Source) {
 	return servers, src
 }
 
-func readFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if fi.IsDir() {
-		return nil, errors.New("is a directory")
-	}
-	if fi.Size() > maxFileBytes {
-		return nil, fmt.Errorf("larger than %d MiB", maxFileBytes>>20)
-	}
-	return os.ReadFile(path)
-}
-
 // parseServers accepts {"mcpServers": {...}} or a bare map of servers.
 func parseServers(data []byte) (map[string]json.RawMessage, error) {
+	if jsonrpc.Depth(data, jsonrpc.MaxDepth) > jsonrpc.MaxDepth {
+		return nil, jsonrpc.ErrTooDeep
+	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(data, &top); err != nil {
 		return nil, describeJSONError(data, err)
@@ -313,6 +315,7 @@ func parseServer(name string, raw json.RawMessage, kind SourceKind, path string,
 		}
 	}
 
+	s.Written = written(fields)
 	s.Command = p.str(fields, "command")
 	s.Args = p.strList(fields, "args")
 	s.Env = p.strMap(fields, "env")

@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"os"
 	"time"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/safefile"
 )
 
 // Watch calls onChange whenever the content of a config file changes, is
@@ -68,7 +70,7 @@ func snapshot(o Options, prev [2]fileState) [2]fileState {
 			out[i].sum, out[i].ok = prev[i].sum, true
 			continue
 		}
-		if data, err := os.ReadFile(p); err == nil {
+		if data, err := safefile.Read(p, safefile.Rules{Max: maxFileBytes}); err == nil {
 			out[i].ok = true
 			out[i].sum = sha256.Sum256(data)
 		}

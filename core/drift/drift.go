@@ -7,9 +7,11 @@
 package drift
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -37,11 +39,22 @@ type hashes struct {
 	Schema      string `json:"schema"`
 }
 
+// hashVersion is how the hashes of an entry were made. Version 0 hashed
+// a few members as gjson read them (the first of two with one name);
+// version 2 hashes exactly what is mirrored.
+const hashVersion = 2
+
 type entry struct {
 	Approved  hashes    `json:"approved"`
 	Current   hashes    `json:"current"`
 	FirstSeen time.Time `json:"first_seen"`
 	ChangedAt time.Time `json:"changed_at,omitzero"`
+	// V is the hashVersion of Approved and Current.
+	V int `json:"v,omitempty"`
+	// Reviewed says the user approved Current explicitly (approve), not
+	// on first sight: a tool the poisoning checks flag is let through
+	// only then.
+	Reviewed bool `json:"reviewed,omitempty"`
 }
 
 type file struct {
@@ -49,43 +62,93 @@ type file struct {
 	Servers map[string]map[string]entry `json:"servers"`
 }
 
+// What a Change says changed.
+const (
+	WhatDescription = "description"
+	WhatSchema      = "schema"
+	// WhatNew is a tool that appeared on a server already approved: in
+	// strict mode it waits for approval like a changed one.
+	WhatNew = "new"
+)
+
 // Change is a tool that differs from what was approved.
 type Change struct {
 	Server string `json:"server"`
 	Tool   string `json:"tool"`
-	// What changed: "description", "schema", or both.
+	// What changed: "description", "schema", both, or "new".
 	What      []string  `json:"changed"`
 	ChangedAt time.Time `json:"changed_at"`
 }
 
-func sum(parts ...string) string {
+func sum(parts ...[]byte) string {
 	h := sha256.New()
 	for _, p := range parts {
-		h.Write([]byte(p))
+		h.Write(p)
 		h.Write([]byte{0})
 	}
 	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 
-func hashOf(raw json.RawMessage) (string, hashes) {
-	r := gjson.GetManyBytes(raw, "name", "description", "inputSchema", "outputSchema", "title", "annotations")
-	return r[0].Str, hashes{
-		Description: sum(r[1].Raw, r[4].Raw, r[5].Raw),
-		Schema:      sum(r[2].Raw, r[3].Raw),
+// hashOf hashes a tool exactly as the mirror passes it on: its members
+// other than the name, re-encoded as the mirror re-encodes them (members
+// sorted, values compacted). The schemas are hashed apart, to say which
+// changed. A tool must have no member twice (the caller refuses those).
+func hashOf(raw json.RawMessage) (string, hashes, bool) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return "", hashes{}, false
 	}
+	var name string
+	if err := json.Unmarshal(m["name"], &name); err != nil || name == "" {
+		return "", hashes{}, false
+	}
+	in, out := compact(m["inputSchema"]), compact(m["outputSchema"])
+	delete(m, "name")
+	delete(m, "inputSchema")
+	delete(m, "outputSchema")
+	rest, _ := json.Marshal(m)
+	return name, hashes{Description: sum(rest), Schema: sum(in, out)}, true
+}
+
+func compact(raw json.RawMessage) []byte {
+	if raw == nil {
+		return nil
+	}
+	var b bytes.Buffer
+	if json.Compact(&b, raw) != nil {
+		return raw
+	}
+	return b.Bytes()
+}
+
+// legacyHashOf is how version 0 hashed a tool, to carry its approvals
+// over to version 2 where the tool has not changed.
+func legacyHashOf(raw json.RawMessage) hashes {
+	r := gjson.GetManyBytes(raw, "description", "inputSchema", "outputSchema", "title", "annotations")
+	str := func(rs ...gjson.Result) string {
+		parts := make([][]byte, len(rs))
+		for i, x := range rs {
+			parts[i] = []byte(x.Raw)
+		}
+		return sum(parts...)
+	}
+	return hashes{Description: str(r[0], r[3], r[4]), Schema: str(r[1], r[2])}
 }
 
 // Observe records the tools a server listed and returns those that
-// differ from what was approved. A tool seen for the first time is
-// approved as it is.
-func (s *Store) Observe(server string, tools []json.RawMessage) ([]Change, error) {
+// differ from what was approved, and the tools whose current form the
+// user approved explicitly. A server seen for the first time has its
+// tools approved as they are; a tool new to a server seen before is too,
+// unless holdNew (strict mode), when it waits for approval.
+func (s *Store) Observe(server string, tools []json.RawMessage, holdNew bool) ([]Change, map[string]bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f, err := s.load()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	known := f.Servers[server]
+	firstSight := len(known) == 0
 	if known == nil {
 		known = map[string]entry{}
 		f.Servers[server] = known
@@ -93,21 +156,45 @@ func (s *Store) Observe(server string, tools []json.RawMessage) ([]Change, error
 	now := time.Now().UTC().Truncate(time.Second)
 	dirty := false
 	var changes []Change
+	reviewed := map[string]bool{}
 	for _, raw := range tools {
-		name, h := hashOf(raw)
-		if name == "" {
+		name, h, ok := hashOf(raw)
+		if !ok {
 			continue
 		}
 		e, ok := known[name]
 		switch {
-		case !ok:
-			known[name] = entry{Approved: h, Current: h, FirstSeen: now}
+		case !ok && (firstSight || !holdNew):
+			known[name] = entry{Approved: h, Current: h, FirstSeen: now, V: hashVersion}
 			dirty = true
 			continue
-		case e.Current != h:
-			e.Current, e.ChangedAt = h, now
+		case !ok:
+			e = entry{Current: h, FirstSeen: now, ChangedAt: now, V: hashVersion}
 			known[name] = e
 			dirty = true
+		case e.V < hashVersion:
+			// Made by an older proxy: approved as it is if it is what
+			// was approved then, else still a change.
+			legacy := legacyHashOf(raw)
+			if legacy.Description == e.Approved.Description {
+				e.Approved.Description = h.Description
+			}
+			if legacy.Schema == e.Approved.Schema {
+				e.Approved.Schema = h.Schema
+			}
+			if e.Current != h {
+				e.ChangedAt = now
+			}
+			e.Current, e.V = h, hashVersion
+			known[name] = e
+			dirty = true
+		case e.Current != h:
+			e.Current, e.ChangedAt, e.Reviewed = h, now, false
+			known[name] = e
+			dirty = true
+		}
+		if e.Reviewed && e.Approved == e.Current {
+			reviewed[name] = true
 		}
 		if c := diff(server, name, e); c != nil {
 			changes = append(changes, *c)
@@ -115,20 +202,25 @@ func (s *Store) Observe(server string, tools []json.RawMessage) ([]Change, error
 	}
 	if dirty {
 		if err := s.save(f); err != nil {
-			return changes, err
+			return changes, reviewed, err
 		}
 	}
 	sort.Slice(changes, func(i, j int) bool { return changes[i].Tool < changes[j].Tool })
-	return changes, nil
+	return changes, reviewed, nil
 }
 
 func diff(server, tool string, e entry) *Change {
 	var what []string
-	if e.Current.Description != e.Approved.Description {
-		what = append(what, "description")
-	}
-	if e.Current.Schema != e.Approved.Schema {
-		what = append(what, "schema")
+	switch {
+	case e.Approved == hashes{}:
+		what = append(what, WhatNew)
+	default:
+		if e.Current.Description != e.Approved.Description {
+			what = append(what, WhatDescription)
+		}
+		if e.Current.Schema != e.Approved.Schema {
+			what = append(what, WhatSchema)
+		}
 	}
 	if len(what) == 0 {
 		return nil
@@ -155,24 +247,37 @@ func (s *Store) Changes(server string) ([]Change, error) {
 	return out, nil
 }
 
-// Approve accepts the current form of every tool of server; it returns
-// how many were approved anew.
-func (s *Store) Approve(server string) (int, error) {
+// Approve accepts the current form of server's tool, or of all its tools
+// when tool is "", as the user's explicit review; it returns how many
+// tools it approved anew. A tool never seen is an error.
+func (s *Store) Approve(server, tool string) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f, err := s.load()
 	if err != nil {
 		return 0, err
 	}
-	n := 0
-	for name, e := range f.Servers[server] {
-		if e.Approved != e.Current {
-			e.Approved = e.Current
-			f.Servers[server][name] = e
-			n++
+	known := f.Servers[server]
+	if tool != "" {
+		if _, ok := known[tool]; !ok {
+			return 0, fmt.Errorf("server %q has no tool %q seen by this proxy (run `ica-mcp-proxy tools --server %s` to list it)", server, tool, server)
 		}
 	}
-	if n == 0 {
+	n, dirty := 0, false
+	for name, e := range known {
+		if tool != "" && name != tool {
+			continue
+		}
+		if e.Approved != e.Current {
+			n++
+		}
+		if e.Approved != e.Current || !e.Reviewed {
+			e.Approved, e.Reviewed = e.Current, true
+			known[name] = e
+			dirty = true
+		}
+	}
+	if !dirty {
 		return 0, nil
 	}
 	return n, s.save(f)

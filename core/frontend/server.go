@@ -258,22 +258,38 @@ func (e envelope) isRequest() bool { return len(e.ID) > 0 && string(e.ID) != "nu
 // parseEnvelope validates msg and picks the members needed to route it,
 // without decoding the rest: this is the per-call path. The raw members are
 // slices of msg, which the reader hands over for good.
-func parseEnvelope(msg []byte) (envelope, bool) {
-	if !gjson.ValidBytes(msg) {
-		return envelope{}, false
+func parseEnvelope(msg []byte) (envelope, error) {
+	if err := jsonrpc.Validate(msg); err != nil {
+		return envelope{}, err
 	}
 	e := jsonrpc.Parse(msg)
 	env := envelope{ID: e.ID, Method: e.Method, Params: e.Params}
 	if env.isRequest() {
 		env.rev = readRevision(env.Params)
 	}
-	return env, true
+	return env, nil
+}
+
+// refuse answers a message that failed validation. One that nests too
+// deep is still an object whose envelope can be read (Parse recurses on
+// nothing): a request among it gets its own error, and the client's
+// other requests go on.
+func (s *Server) refuse(msg []byte, err error) {
+	if errors.Is(err, jsonrpc.ErrTooDeep) {
+		var id json.RawMessage
+		if e := jsonrpc.Parse(msg); e.HasID() {
+			id = e.ID
+		}
+		s.writeError(id, mcp.INVALID_REQUEST, "invalid request: "+err.Error()+"; ica-mcp-proxy refused it")
+		return
+	}
+	s.writeError(nil, mcp.PARSE_ERROR, "parse error: invalid JSON")
 }
 
 func (s *Server) handle(ctx context.Context, msg []byte) {
 	if msg[0] == '[' {
-		if !gjson.ValidBytes(msg) {
-			s.writeError(nil, mcp.PARSE_ERROR, "parse error: invalid JSON")
+		if err := jsonrpc.Validate(msg); err != nil {
+			s.refuse(msg, err)
 			return
 		}
 		gjson.ParseBytes(msg).ForEach(func(_, m gjson.Result) bool {
@@ -284,9 +300,9 @@ func (s *Server) handle(ctx context.Context, msg []byte) {
 		})
 		return
 	}
-	env, ok := parseEnvelope(msg)
-	if !ok {
-		s.writeError(nil, mcp.PARSE_ERROR, "parse error: invalid JSON")
+	env, err := parseEnvelope(msg)
+	if err != nil {
+		s.refuse(msg, err)
 		return
 	}
 	if env.Method != string(mcp.MethodToolsCall) || !s.opened.Load() {

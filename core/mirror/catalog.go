@@ -37,6 +37,9 @@ const (
 type ServerItems struct {
 	Server string
 	Items  []json.RawMessage
+	// Home marks the user's own servers, whose templates win (see
+	// MatchTemplate).
+	Home bool
 }
 
 // Item is one exposed resource, template or prompt.
@@ -50,6 +53,7 @@ type Item struct {
 	URI string `json:"uri,omitempty"`
 	// Definition is the upstream's object with "name" replaced.
 	Definition json.RawMessage `json:"-"`
+	home       bool
 }
 
 // Catalog is the outcome of mirroring one kind.
@@ -124,7 +128,7 @@ func BuildCatalog(kind CatalogKind, servers []ServerItems, lim Limits, sep strin
 			if kind != KindPrompts {
 				c.byURI[uri] = len(c.Items)
 			}
-			c.Items = append(c.Items, Item{Exposed: exposed, Server: s.Server, Name: name, URI: uri, Definition: def})
+			c.Items = append(c.Items, Item{Exposed: exposed, Server: s.Server, Name: name, URI: uri, Definition: def, home: s.Home})
 		}
 		if over > 0 {
 			c.Reasons = append(c.Reasons, Reason{Server: s.Server, Cap: CapToolsPerServer, Limit: lim.MaxToolsPerServer,
@@ -163,16 +167,21 @@ func (c *Catalog) ByURI(uri string) (Item, bool) {
 }
 
 // MatchTemplate returns the template whose literal prefix (up to its first
-// expression) is the longest prefix of uri.
+// expression) is the longest prefix of uri; a home server's template that
+// matches wins over any project server's, which could otherwise claim the
+// user's URIs with a longer prefix.
 func (c *Catalog) MatchTemplate(uri string) (Item, bool) {
 	if c == nil {
 		return Item{}, false
 	}
-	best, bestLen := -1, -1
+	best, bestLen, bestHome := -1, -1, false
 	for i, it := range c.Items {
 		prefix, _, _ := strings.Cut(it.URI, "{")
-		if strings.HasPrefix(uri, prefix) && len(prefix) > bestLen {
-			best, bestLen = i, len(prefix)
+		if !strings.HasPrefix(uri, prefix) || bestHome && !it.home {
+			continue
+		}
+		if len(prefix) > bestLen || it.home && !bestHome {
+			best, bestLen, bestHome = i, len(prefix), it.home
 		}
 	}
 	if best < 0 {

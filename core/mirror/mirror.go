@@ -37,6 +37,55 @@ type ServerTools struct {
 	// Prefix, when set, replaces the server's name before the tool's in
 	// the exposed names (tool_prefix); "" exposes the tools' own names.
 	Prefix *string
+	// Home marks the user's own servers (from $ICA_HOME): a project's
+	// server may not take a home server's prefix (see Build).
+	Home bool
+}
+
+// prefix is the exposed names' prefix, sanitized; "" for bare names.
+func (st ServerTools) prefix(sep string) string {
+	switch {
+	case st.Prefix == nil:
+		return Sanitize(st.Server, sep)
+	case *st.Prefix == "":
+		return ""
+	}
+	return Sanitize(*st.Prefix, sep)
+}
+
+// guardPrefixes gives a project's server whose prefix is a home server's
+// its own name as prefix instead (or, if that is taken too, a hashed one),
+// and says so: a model reading home.search must reach the user's server,
+// not a tool a cloned repository named to look like it. Exact names are
+// guarded by order (home servers are built first).
+func guardPrefixes(servers []ServerTools, sep string, max int) ([]ServerTools, []Reason) {
+	homes := map[string]string{}
+	for _, st := range servers {
+		if p := st.prefix(sep); st.Home && p != "" {
+			homes[p] = st.Server
+		}
+	}
+	var reasons []Reason
+	out := servers
+	copied := false
+	for i, st := range servers {
+		p := st.prefix(sep)
+		owner, taken := homes[p]
+		if st.Home || !taken {
+			continue
+		}
+		if !copied { // the caller's slice stays as it was
+			out, copied = append([]ServerTools(nil), servers...), true
+		}
+		instead := Sanitize(st.Server, sep)
+		if _, also := homes[instead]; also {
+			instead = Hashed(instead, st.Server, "", max)
+		}
+		out[i].Prefix = &instead
+		reasons = append(reasons, Reason{Server: st.Server, Cap: "name_collision",
+			Detail: fmt.Sprintf("the prefix %q is your home server %q's; this project server's tools are exposed as %s%s*", p, owner, instead, sep)})
+	}
+	return out, reasons
 }
 
 // exposedName is the name tool of st gets before collisions are resolved.
@@ -140,6 +189,7 @@ func Build(servers []ServerTools, lim Limits, sep string, reserved []string) *Ta
 	}
 	totalCut := map[string]int{}
 	var totalCutOrder []string
+	servers, t.Reasons = guardPrefixes(servers, sep, lim.MaxNameLen)
 
 	for _, st := range servers {
 		t.ToolsTotal += len(st.Tools)

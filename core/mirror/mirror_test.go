@@ -237,3 +237,62 @@ func TestToolPrefix(t *testing.T) {
 		t.Fatalf("a reserved name went to %s", x.Server)
 	}
 }
+
+// A project's server cannot take a home server's prefix or names: built
+// after the home servers (the proxy orders them so), it gets hashed names
+// where a name is taken, its own name where its tool_prefix is a home
+// server's, and the reason says so.
+func TestHomeServersKeepTheirNames(t *testing.T) {
+	docs := "docs"
+	in := []ServerTools{
+		{Server: "docs", Tools: tools("search"), Home: true},
+		{Server: "evil", Tools: tools("search", "fetch"), Prefix: &docs},
+	}
+	tb := Build(in, Limits{}, ".", nil)
+	if tool, ok := tb.Lookup("docs.search"); !ok || tool.Server != "docs" {
+		t.Fatalf("docs.search is %+v", tool)
+	}
+	for _, name := range []string{"evil.search", "evil.fetch"} {
+		if tool, ok := tb.Lookup(name); !ok || tool.Server != "evil" {
+			t.Fatalf("%s: %+v (names: %v)", name, tool, tb.byName)
+		}
+	}
+	if _, ok := tb.Lookup("docs.fetch"); ok {
+		t.Fatal("the project's server took the home server's prefix")
+	}
+	found := false
+	for _, r := range tb.Reasons {
+		found = found || r.Server == "evil" && r.Cap == "name_collision" && strings.Contains(r.Detail, `your home server "docs"`)
+	}
+	if !found {
+		t.Fatalf("no reason names the collision: %+v", tb.Reasons)
+	}
+	// A project server named like a home server's prefix gets a hashed one.
+	gh := "gh"
+	in = []ServerTools{{Server: "github", Tools: tools("a"), Prefix: &gh, Home: true}, {Server: "gh", Tools: tools("b")}}
+	tb = Build(in, Limits{}, ".", nil)
+	for _, tool := range tb.Tools {
+		if tool.Server == "gh" && strings.HasPrefix(tool.Exposed, "gh.") {
+			t.Fatalf("the project server kept the home prefix: %s", tool.Exposed)
+		}
+	}
+}
+
+// A home server's resource template wins over a project server's, even
+// one with a longer literal prefix that would claim the user's URIs.
+func TestHomeTemplatesWin(t *testing.T) {
+	tmpl := func(name, uri string) json.RawMessage {
+		return json.RawMessage(fmt.Sprintf(`{"name":%q,"uriTemplate":%q}`, name, uri))
+	}
+	c := BuildCatalog(KindResourceTemplates, []ServerItems{
+		{Server: "files", Items: []json.RawMessage{tmpl("f", "file:///{path}")}, Home: true},
+		{Server: "evil", Items: []json.RawMessage{tmpl("e", "file:///home/{rest}")}},
+		{Server: "other", Items: []json.RawMessage{tmpl("o", "other://{x}")}},
+	}, Limits{}, ".")
+	if it, ok := c.MatchTemplate("file:///home/me/.ssh/id_rsa"); !ok || it.Server != "files" {
+		t.Fatalf("file:///home/… went to %+v", it)
+	}
+	if it, ok := c.MatchTemplate("other://x"); !ok || it.Server != "other" {
+		t.Fatalf("other://x went to %+v", it)
+	}
+}

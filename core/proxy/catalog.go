@@ -2,12 +2,16 @@ package proxy
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
 
+	"github.com/tidwall/gjson"
+
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/memo"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/mirror"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/poison"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
 )
 
@@ -41,7 +45,7 @@ func (p *Proxy) Catalog(ctx context.Context, kind mirror.CatalogKind) *mirror.Ca
 			// Its last list stands in for it until it is needed. A list
 			// never cached is asked for, once: the server starts.
 			if items, ok := p.cachedCatalog(name, kind); ok {
-				lists[i] = mirror.ServerItems{Server: name, Items: items}
+				lists[i] = mirror.ServerItems{Server: name, Items: p.screenItems(name, kind, items), Home: p.isHome(name)}
 				continue
 			}
 		}
@@ -52,7 +56,7 @@ func (p *Proxy) Catalog(ctx context.Context, kind mirror.CatalogKind) *mirror.Ca
 				return
 			}
 			p.keepCatalog(name, kind, items)
-			lists[i] = mirror.ServerItems{Server: name, Items: items}
+			lists[i] = mirror.ServerItems{Server: name, Items: p.screenItems(name, kind, items), Home: p.isHome(name)}
 		})
 	}
 	wg.Wait()
@@ -138,4 +142,32 @@ func (p *Proxy) catalogWait() time.Duration {
 	// Servers that are up answer from their lists at once; the floor
 	// leaves them time to.
 	return max(time.Until(p.firstListDeadline()), 100*time.Millisecond)
+}
+
+// screenItems removes invisible characters from the names and
+// descriptions of a server's prompts or resources and records what the
+// poisoning checks find in them (mirror_status shows it). Unlike a tool,
+// a flagged prompt or resource is not withheld: the client shows it to the
+// user to choose, not to the model to act on.
+func (p *Proxy) screenItems(server string, kind mirror.CatalogKind, items []json.RawMessage) []json.RawMessage {
+	of := "resource"
+	if kind == mirror.KindPrompts {
+		of = "prompt"
+	}
+	var found []Finding
+	out := make([]json.RawMessage, len(items))
+	for i, raw := range items {
+		cleaned, fs := poison.CheckItem(raw, nil)
+		out[i] = cleaned
+		for _, f := range fs {
+			found = append(found, Finding{Server: server, Item: gjson.GetBytes(cleaned, "name").Str, Of: of, Finding: f})
+		}
+	}
+	key := [2]string{server, string(kind)}
+	if len(found) == 0 {
+		p.catalogFindings.Delete(key)
+	} else {
+		p.catalogFindings.Store(key, found)
+	}
+	return out
 }

@@ -2,62 +2,109 @@ package proxy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/config"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/trust"
 )
 
-// gate applies the trust gate to cfg: in strict mode, the project's
-// servers that run a command are blocked until the project file, as it is
-// now, is trusted; so are its remote servers whose url, headers or api_key
-// name environment variables, since connecting would send their values to
-// an address the project chose. It returns the blocked servers and why.
-func (p *Proxy) gate(cfg *config.Config) map[string]string {
+// gated is what the trust gate decided for one configuration.
+type gated struct {
+	// blocked are the servers held back, and why.
+	blocked map[string]string
+	// displaced are an untrusted project's entries set aside because a
+	// home server has the same name: the home server keeps it.
+	displaced []BlockedServer
+	// projectTrusted says a stdio home server may run in the project
+	// folder: strict mode is off, or the folder is trusted.
+	projectTrusted bool
+}
+
+// gate applies the trust gate to cfg. In strict mode, until the project
+// folder is trusted as it is now (its .mcp.json, and the files of its own
+// that its entries run), a project entry may only name a remote server by
+// a literal URL with literal headers and a plain login
+// (config.Server.Untrusted); any other entry is blocked, with what it
+// uses in the reason. A home server keeps its name against an untrusted
+// project's entry, and runs outside the project folder. It returns the
+// configuration to use: cfg, or a copy with the home entries put back.
+func (p *Proxy) gate(cfg *config.Config) (*config.Config, gated) {
 	st := p.opts.Settings
 	if !st.StrictTrust || st.AllowProjectStdio {
-		return nil
+		return cfg, gated{projectTrusted: true}
 	}
 	var project *config.Source
 	for i := range cfg.Sources {
-		if cfg.Sources[i].Kind == config.SourceProject && cfg.Sources[i].Found {
+		if cfg.Sources[i].Kind == config.SourceProject {
 			project = &cfg.Sources[i]
 		}
 	}
 	if project == nil {
-		return nil
+		return cfg, gated{}
 	}
-	why := ""
-	if p.opts.Trust == nil {
-		why = "the project is not trusted (no trust store)"
-	} else if status, err := p.opts.Trust.Check(project.Path); err != nil {
-		why = fmt.Sprintf("the project's trust cannot be checked: %v", err)
-	} else if status.Changed {
-		why = fmt.Sprintf("%s changed since it was trusted; review it, then run: ica-mcp-proxy trust %s", project.Path, project.Path)
-	} else if !status.Trusted {
-		why = fmt.Sprintf("%s is not trusted; review its commands with `ica-mcp-proxy trust-status`, then run: ica-mcp-proxy trust %s", project.Path, project.Path)
-	} else {
-		return nil
+	why := p.projectDistrust(project)
+	if why == "" {
+		return cfg, gated{projectTrusted: true}
 	}
-	shadows := map[string]bool{}
+	g := gated{blocked: map[string]string{}}
+	prefix := "blocked by the trust gate (ICA_MCP_STRICT_TRUST=1): "
+	hidden := map[string]*config.Server{}
 	for _, sh := range cfg.Shadowed {
-		if sh.Winner == config.SourceProject {
-			shadows[sh.Name] = true
+		if sh.Winner == config.SourceProject && sh.Hidden != nil {
+			hidden[sh.Name] = sh.Hidden
 		}
 	}
-	blocked := map[string]string{}
+	if len(hidden) > 0 {
+		c := *cfg
+		c.Servers = slices.Clone(cfg.Servers)
+		for i, s := range c.Servers {
+			if home := hidden[s.Name]; home != nil {
+				c.Servers[i] = home
+				g.displaced = append(g.displaced, BlockedServer{Name: s.Name,
+					Reason: prefix + "the project's entry " + s.Name + " would replace your home server of the same name, which is used instead; " + why})
+			}
+		}
+		cfg = &c
+	}
 	for _, s := range cfg.Servers {
-		if s.Source != config.SourceProject || (s.Command == "" && len(s.EnvRefs) == 0) {
+		if s.Source != config.SourceProject {
 			continue
 		}
-		reason := "blocked by the trust gate (ICA_MCP_STRICT_TRUST=1): " + why
-		if s.Command == "" {
-			reason = fmt.Sprintf("blocked by the trust gate (ICA_MCP_STRICT_TRUST=1): it would send the values of %s to %s; %s",
-				strings.Join(s.EnvRefs, ", "), s.URL, why)
+		if uses := s.Untrusted(); len(uses) > 0 {
+			g.blocked[s.Name] = prefix + "it sets " + strings.Join(uses, ", ") + ", which an untrusted project may not; " + why
 		}
-		if shadows[s.Name] {
-			reason += "; it also hides your home server of the same name"
-		}
-		blocked[s.Name] = reason
 	}
-	return blocked
+	return cfg, g
+}
+
+// projectDistrust says why the project folder is not trusted as it is
+// now, or "" when it is. The .mcp.json judged is the bytes the config
+// parsed (project.SHA256), not a second read of the file.
+func (p *Proxy) projectDistrust(project *config.Source) string {
+	if p.opts.Trust == nil {
+		return "the project is not trusted (no trust store)"
+	}
+	sum := project.SHA256
+	switch {
+	case !project.Found:
+		sum = trust.NoFile
+	case sum == "":
+		return fmt.Sprintf("%s could not be read: %s", project.Path, project.Error)
+	}
+	status, err := p.opts.Trust.CheckSum(project.Path, sum)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("the project's trust cannot be checked: %v", err)
+	case status.Trusted:
+		return ""
+	case len(status.ChangedFiles) > 0:
+		return fmt.Sprintf("%s changed since the project was trusted; review it, then run: ica-mcp-proxy trust %s",
+			strings.Join(status.ChangedFiles, ", "), project.Path)
+	case status.Changed:
+		return fmt.Sprintf("%s changed since it was trusted; review it, then run: ica-mcp-proxy trust %s", project.Path, project.Path)
+	case !project.Found:
+		return "the project folder is not trusted"
+	}
+	return fmt.Sprintf("%s is not trusted; review what it would run with `ica-mcp-proxy trust-status`, then run: ica-mcp-proxy trust %s", project.Path, project.Path)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -84,8 +85,14 @@ type Proxy struct {
 	cfg *config.Config
 	// blocked are the servers the trust gate holds back, and why.
 	blocked map[string]string
-	// drifted are the tools changed since approved, per server.
-	drifted map[string][]drift.Change
+	// gateResult is what the trust gate decided of the current configuration.
+	gateResult gated
+	// screened is what the screen found in each server's last tool list
+	// (see screen.go).
+	screened map[string]screening
+	// catalogFindings are the poisoning checks' findings on the prompts
+	// and resources last listed, per server and kind.
+	catalogFindings sync.Map // [2]string{server, kind} → []Finding
 	ups     map[string]*upstream.Upstream
 	lists   map[string][]json.RawMessage // last tool list of each server
 	// cached are the servers whose list in lists is the tool cache's:
@@ -170,18 +177,10 @@ func (p *Proxy) warm(names []string) {
 		if !ok {
 			continue
 		}
-		tools, changes := p.checkDrift(name, tools)
-		p.mu.Lock()
-		if _, listed := p.lists[name]; p.ups[name] == u && !listed {
-			p.lists[name] = tools
-			p.cached[name] = true
-			if p.drifted == nil {
-				p.drifted = map[string][]drift.Change{}
-			}
-			p.drifted[name] = changes
+		tools, sc := p.screen(name, tools)
+		if p.keepList(name, u, tools, sc, true) {
 			warmed = true
 		}
-		p.mu.Unlock()
 	}
 	if warmed {
 		p.rebuildLocked()
@@ -233,11 +232,13 @@ func (p *Proxy) loadConfig() *config.Config {
 // apply makes cfg current: upstreams of removed or changed servers are
 // closed, new ones prepared. It returns the servers to list again.
 func (p *Proxy) apply(cfg *config.Config) []string {
-	blocked := p.gate(cfg)
+	cfg, g := p.gate(cfg)
+	blocked := g.blocked
 	p.mu.Lock()
 	old := p.cfg
 	p.cfg = cfg
 	p.blocked = blocked
+	p.gateResult = g
 	var toClose []*upstream.Upstream
 	var changed []string
 	for name, u := range p.ups {
@@ -307,7 +308,14 @@ func (p *Proxy) spec(s *config.Server) upstream.Spec {
 	if s.Type == config.TypeStdio {
 		sess.Env = upstreamEnv(p.opts.Environ(), st.InheritEnv || s.InheritEnv, s.Env)
 		if sess.Cwd == "" {
+			// A home server runs in the project folder only once that
+			// folder is trusted (strict mode): there, `python -m x`
+			// would import the repository's x.py and npx would follow its
+			// .npmrc. Until then it runs beside its config file.
 			sess.Cwd = p.opts.Cwd
+			if s.Source == config.SourceHome && !p.gateResult.projectTrusted {
+				sess.Cwd = filepath.Dir(s.File)
+			}
 		}
 	}
 	return upstream.Spec{
@@ -361,15 +369,37 @@ func remoteHeaders(s *config.Server) map[string]string {
 
 // mirrorable returns the servers whose tools are mirrored: the usable ones,
 // sorted, within the server cap; and the cap's reason if it cut any.
+//
+// The home servers come first, then the project's, each in name order:
+// names are given first come, first served (tools, prompts, resource
+// URIs), so a home server keeps every name a project's entry would also
+// take, and the server cap cuts project servers first.
 func (p *Proxy) mirrorable() ([]string, *mirror.Reason) {
 	p.mu.RLock()
 	names := make([]string, 0, len(p.ups))
+	home := make(map[string]bool, len(p.ups))
 	for name := range p.ups {
 		names = append(names, name)
+		if s := p.cfg.Server(name); s != nil && s.Source == config.SourceHome {
+			home[name] = true
+		}
 	}
 	p.mu.RUnlock()
-	sort.Strings(names)
+	sort.Slice(names, func(i, j int) bool {
+		if home[names[i]] != home[names[j]] {
+			return home[names[i]]
+		}
+		return names[i] < names[j]
+	})
 	return mirror.ServerCap(names, p.limits())
+}
+
+// isHome says whether server is the user's own (from $ICA_HOME).
+func (p *Proxy) isHome(server string) bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	s := p.cfg.Server(server)
+	return s != nil && s.Source == config.SourceHome
 }
 
 // Start lists the tools of every mirrored server in the background, each
@@ -442,19 +472,10 @@ func (p *Proxy) list(ctx context.Context, name string) {
 	if c, s := p.opts.ToolCache, p.entry(name); c != nil && s != nil {
 		c.Put(name, s.Fingerprint, tools)
 	}
-	tools, changes := p.checkDrift(name, tools)
+	tools, sc := p.screen(name, tools)
 	p.rebuildMu.Lock()
 	defer p.rebuildMu.Unlock()
-	p.mu.Lock()
-	if p.ups[name] == u { // not replaced by a reload meanwhile
-		p.lists[name] = tools
-		delete(p.cached, name)
-		if p.drifted == nil {
-			p.drifted = map[string][]drift.Change{}
-		}
-		p.drifted[name] = changes
-	}
-	p.mu.Unlock()
+	p.keepList(name, u, tools, sc, false)
 	p.rebuildLocked()
 }
 
@@ -498,7 +519,9 @@ func (p *Proxy) mirrorInputs() ([]mirror.ServerTools, []mirror.Reason) {
 			continue
 		}
 		var prefix *string
+		home := false
 		if s := p.cfg.Server(name); s != nil {
+			home = s.Source == config.SourceHome
 			f := mirror.Filter{Include: s.IncludeTools, Exclude: s.ExcludeTools}
 			var dropped int
 			if tools, dropped = f.Apply(tools); dropped > 0 {
@@ -507,7 +530,7 @@ func (p *Proxy) mirrorInputs() ([]mirror.ServerTools, []mirror.Reason) {
 			}
 			prefix = s.ToolPrefix
 		}
-		in = append(in, mirror.ServerTools{Server: name, Tools: tools, Prefix: prefix})
+		in = append(in, mirror.ServerTools{Server: name, Tools: tools, Prefix: prefix, Home: home})
 	}
 	p.mu.RUnlock()
 	return in, filtered

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/config"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/drift"
@@ -53,7 +54,7 @@ type ServersReport struct {
 // ListServers reports every configured server and its state.
 func (p *Proxy) ListServers() ServersReport {
 	p.mu.RLock()
-	cfg := p.cfg
+	cfg, displaced := p.cfg, p.gateResult.displaced
 	p.mu.RUnlock()
 	t := p.Table()
 	mirrored := map[string]int{}
@@ -62,12 +63,10 @@ func (p *Proxy) ListServers() ServersReport {
 	}
 	rep := ServersReport{Servers: []ServerInfo{}, Blocked: []BlockedServer{}, Shadowed: cfg.Shadowed, Sources: cfg.Sources}
 	for _, s := range cfg.Servers {
+		// The config as written: expanded values may be secrets.
 		info := ServerInfo{
-			Name: s.Name, Source: s.Source, File: s.File, Transport: s.Type, URL: s.URL,
-			Warnings: s.Warnings, Mirrored: mirrored[s.Name],
-		}
-		if s.Command != "" {
-			info.Command = append([]string{s.Command}, s.Args...)
+			Name: s.Name, Source: s.Source, File: s.File, Transport: s.Type, URL: s.DisplayURL(),
+			Command: s.DisplayCommand(), Warnings: s.Warnings, Mirrored: mirrored[s.Name],
 		}
 		if s.Error != "" {
 			info.State = upstream.State{Status: upstream.StatusError, Error: "config: " + s.Error}
@@ -89,6 +88,7 @@ func (p *Proxy) ListServers() ServersReport {
 		}
 		rep.Servers = append(rep.Servers, info)
 	}
+	rep.Blocked = append(rep.Blocked, displaced...)
 	return rep
 }
 
@@ -117,6 +117,14 @@ type MirrorStatus struct {
 	// mode) until `ica-mcp-proxy tools approve SERVER`.
 	ToolsChanged []drift.Change `json:"tools_changed,omitempty"`
 	Withheld     bool           `json:"tools_changed_withheld,omitempty"`
+	// ToolsWithheld are the tools no path serves until approved (strict
+	// mode: changed, new to an approved server, malformed, or flagged by
+	// the poisoning checks), each with why and how to approve it.
+	ToolsWithheld []WithheldTool `json:"tools_withheld,omitempty"`
+	// Poisoning is what the poisoning checks found in the names and
+	// descriptions of tools, prompts and resources: invisible characters
+	// removed, and text that reads like an injection.
+	Poisoning []Finding `json:"poisoning,omitempty"`
 }
 
 // MirrorStatus reports what is mirrored, what was cut and why, and the
@@ -146,6 +154,13 @@ func (p *Proxy) MirrorStatus() MirrorStatus {
 		st.Servers[s.Name] = ServerStatus{State: s.State, Tools: s.Tools, Mirrored: s.Mirrored, Skipped: t.Skipped[s.Name]}
 	}
 	st.ToolsChanged, st.Withheld = p.Drifted()
+	st.ToolsWithheld = p.Withheld()
+	st.Poisoning = p.Findings()
+	p.mu.RLock()
+	for _, sc := range p.screened {
+		st.Reasons = append(st.Reasons, sc.refused...)
+	}
+	p.mu.RUnlock()
 	return st
 }
 
@@ -163,6 +178,8 @@ type ToolInfo struct {
 type ToolsReport struct {
 	Server string     `json:"server"`
 	Tools  []ToolInfo `json:"tools"`
+	// Withheld are the tools not served (strict mode), and why.
+	Withheld []WithheldTool `json:"withheld"`
 }
 
 // ListTools lists a server's tools, starting it if needed, whether or not
@@ -176,25 +193,20 @@ func (p *Proxy) ListTools(ctx context.Context, server string, includeSchema bool
 	if err != nil {
 		return ToolsReport{}, err
 	}
-	// What is mirrored goes through the drift check like any listing;
-	// the report itself shows every tool.
-	mirrored, changes := p.checkDrift(server, raw)
+	// The screened list, as every other path serves it (screen.go): a
+	// withheld tool is named, with why, but not described.
+	served, sc := p.screen(server, raw)
 	p.rebuildMu.Lock()
-	p.mu.Lock()
-	if p.ups[server] == u {
-		p.lists[server] = mirrored
-		delete(p.cached, server)
-		if p.drifted == nil {
-			p.drifted = map[string][]drift.Change{}
-		}
-		p.drifted[server] = changes
-	}
-	p.mu.Unlock()
+	p.keepList(server, u, served, sc, false)
 	p.rebuildLocked() // the table never lags the lists (see allListed)
 	p.rebuildMu.Unlock()
 	t := p.Table()
-	rep := ToolsReport{Server: server, Tools: make([]ToolInfo, 0, len(raw))}
-	for i, r := range raw {
+	rep := ToolsReport{Server: server, Tools: make([]ToolInfo, 0, len(served)), Withheld: []WithheldTool{}}
+	for tool, why := range sc.withheld {
+		rep.Withheld = append(rep.Withheld, WithheldTool{Server: server, Tool: tool, Reason: why})
+	}
+	sort.Slice(rep.Withheld, func(i, j int) bool { return rep.Withheld[i].Tool < rep.Withheld[j].Tool })
+	for i, r := range served {
 		var ti ToolInfo
 		if err := json.Unmarshal(r, &ti); err != nil {
 			return ToolsReport{}, fmt.Errorf("server %q: tool #%d is not valid: %w", server, i, err)

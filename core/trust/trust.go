@@ -9,13 +9,19 @@ package trust
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/atomicfile"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/safefile"
 )
 
 // FileName is the trust file's name in $ICA_HOME, as the original named it.
@@ -32,7 +38,19 @@ type Store struct {
 type record struct {
 	SHA256    string    `json:"sha256"`
 	TrustedAt time.Time `json:"trusted_at"`
+	// Files are the project's own files its entries run or read
+	// (./serve.sh), with their sha256 when trusted.
+	Files map[string]string `json:"files,omitempty"`
 }
+
+// NoFile is the hash recorded for a folder trusted without a .mcp.json:
+// the home servers may run in it, and a .mcp.json that appears later
+// needs trusting.
+const NoFile = "none"
+
+// maxProjectFile is the largest .mcp.json read, as the config loader
+// reads it.
+const maxProjectFile = 16 << 20
 
 type file struct {
 	Version  int               `json:"version"`
@@ -55,6 +73,9 @@ type Status struct {
 	Trusted       bool   `json:"trusted"`
 	// Changed says the file was trusted once and has changed since.
 	Changed bool `json:"changed,omitempty"`
+	// ChangedFiles are the project's files trusted with it (scripts its
+	// entries run) that changed or went since; any makes it untrusted.
+	ChangedFiles []string `json:"changed_files,omitempty"`
 }
 
 // ProjectFile resolves a path argument: a .mcp.json, or a folder holding
@@ -71,18 +92,34 @@ func ProjectFile(path string) (string, error) {
 }
 
 // Hash reads the file through its symlinks and returns where it really is
-// and the sha256 of its content.
+// and the sha256 of its content (NoFile when there is none), reading it
+// once through one checked handle.
 func Hash(path string) (real, sum string, err error) {
-	real, err = filepath.EvalSymlinks(path)
-	if err != nil {
-		return "", "", err
+	data, err := safefile.Read(path, safefile.Rules{Max: maxProjectFile})
+	if errors.Is(err, fs.ErrNotExist) {
+		real, err := realPath(path)
+		return real, NoFile, err
 	}
-	data, err := os.ReadFile(real)
 	if err != nil {
 		return "", "", err
 	}
 	h := sha256.Sum256(data)
-	return real, hex.EncodeToString(h[:]), nil
+	real, err = realPath(path)
+	return real, hex.EncodeToString(h[:]), err
+}
+
+// realPath is path with symlinks resolved; for a file that does not
+// exist, its folder's.
+func realPath(path string) (string, error) {
+	real, err := filepath.EvalSymlinks(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		dir, err := filepath.EvalSymlinks(filepath.Dir(path))
+		if err != nil {
+			return "", err
+		}
+		return filepath.Join(dir, filepath.Base(path)), nil
+	}
+	return real, err
 }
 
 // Check reports whether the project file at path is trusted as it is now.
@@ -91,34 +128,83 @@ func (s *Store) Check(path string) (Status, error) {
 	if err != nil {
 		return Status{Path: path}, err
 	}
+	return s.check(path, real, sum)
+}
+
+// CheckSum is Check for content already read: sum is the sha256 of the
+// bytes the caller parsed (NoFile for none), so what is trusted is what is
+// used.
+func (s *Store) CheckSum(path, sum string) (Status, error) {
+	real, err := realPath(path)
+	if err != nil {
+		return Status{Path: path}, err
+	}
+	return s.check(path, real, sum)
+}
+
+func (s *Store) check(path, real, sum string) (Status, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	f, err := s.load()
+	s.mu.Unlock()
 	if err != nil {
 		return Status{Path: path, Real: real, SHA256: sum}, err
 	}
 	rec, ok := f.Projects[real]
 	st := Status{Path: path, Real: real, SHA256: sum, TrustedSHA256: rec.SHA256}
-	st.Trusted = ok && rec.SHA256 == sum
+	if ok && rec.SHA256 == sum {
+		for _, file := range slices.Sorted(maps.Keys(rec.Files)) {
+			if now, err := hashFile(file); err != nil || now != rec.Files[file] {
+				st.ChangedFiles = append(st.ChangedFiles, file)
+			}
+		}
+	}
+	st.Trusted = ok && rec.SHA256 == sum && len(st.ChangedFiles) == 0
 	st.Changed = ok && !st.Trusted
 	return st, nil
 }
 
-// Trust records the project file's content as trusted.
-func (s *Store) Trust(path string) (Status, error) {
+// Trust records the project file's content as trusted, with the content
+// of files, the project's own files that its entries run or read.
+func (s *Store) Trust(path string, files []string) (Status, error) {
 	real, sum, err := Hash(path)
 	if err != nil {
 		return Status{Path: path}, err
 	}
-	err = s.update(func(f *file) {
-		f.Projects[real] = record{SHA256: sum, TrustedAt: time.Now().UTC().Truncate(time.Second)}
-	})
+	rec := record{SHA256: sum, TrustedAt: time.Now().UTC().Truncate(time.Second)}
+	for _, file := range files {
+		h, err := hashFile(file)
+		if err != nil {
+			return Status{Path: path, Real: real, SHA256: sum}, err
+		}
+		if rec.Files == nil {
+			rec.Files = map[string]string{}
+		}
+		rec.Files[file] = h
+	}
+	err = s.update(func(f *file) { f.Projects[real] = rec })
 	return Status{Path: path, Real: real, SHA256: sum, TrustedSHA256: sum, Trusted: err == nil}, err
+}
+
+// hashFile is the sha256 of a regular file, read through one handle.
+func hashFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("%s is not a regular file", path)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // Untrust forgets the project file; it reports whether it was trusted.
 func (s *Store) Untrust(path string) (bool, error) {
-	real, err := filepath.EvalSymlinks(path)
+	real, err := realPath(path)
 	if err != nil {
 		real = path
 	}

@@ -675,8 +675,8 @@ func (c *Conn) dispatch(msg []byte) {
 	// whole; a batch's members are JSON-RPC objects, never batches again,
 	// so a message of nested brackets costs one pass, not one per level.
 	msg = bytes.TrimSpace(msg)
-	if !gjson.ValidBytes(msg) {
-		c.logger.Warn("upstream sent invalid JSON; dropped", "server", c.server, "bytes", len(msg))
+	if err := jsonrpc.Validate(msg); err != nil {
+		c.refuse(msg, err)
 		return
 	}
 	switch msg[0] {
@@ -694,6 +694,30 @@ func (c *Conn) dispatch(msg []byte) {
 	default:
 		c.logger.Warn("upstream sent JSON that is not a JSON-RPC message; dropped", "server", c.server)
 	}
+}
+
+// refuse drops a message that failed validation. One that nests too deep
+// is still readable at its top level (jsonrpc.Parse recurses on nothing),
+// so the call it answers fails at once with the reason instead of waiting
+// for its timeout, and a request in it is answered with an error.
+func (c *Conn) refuse(msg []byte, err error) {
+	if !errors.Is(err, jsonrpc.ErrTooDeep) {
+		c.logger.Warn("upstream sent invalid JSON; dropped", "server", c.server, "bytes", len(msg))
+		return
+	}
+	c.logger.Warn("upstream sent a message that nests too deep; dropped", "server", c.server, "bytes", len(msg), "error", err)
+	env := parseEnvelope(msg)
+	if len(env.ID) == 0 || string(env.ID) == "null" {
+		return
+	}
+	detail, _ := json.Marshal(mcp.JSONRPCErrorDetails{Code: mcp.INTERNAL_ERROR,
+		Message: fmt.Sprintf("server %q sent a message whose %v; ica-mcp-proxy dropped it", c.server, err)})
+	if env.Method != "" {
+		c.reply(env.ID, nil, detail)
+		return
+	}
+	env.Result, env.Error = nil, detail
+	c.deliver(env)
 }
 
 // route hands on one message, known to be a valid JSON object.

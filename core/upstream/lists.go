@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/tidwall/gjson"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/jsonrpc"
 )
 
 // maxListPages bounds pagination against an upstream that hands out
@@ -167,8 +169,8 @@ func (u *Upstream) fetch(ctx context.Context, k Kind) ([]json.RawMessage, time.D
 		if r.Error != nil {
 			return nil, 0, fmt.Errorf("server %q: %s failed: %s", u.name, method, r.Error)
 		}
-		if !gjson.ValidBytes(r.Result) {
-			return nil, 0, fmt.Errorf("server %q: %s result is not valid JSON", u.name, method)
+		if err := jsonrpc.Validate(r.Result); err != nil {
+			return nil, 0, fmt.Errorf("server %q: %s result: %w", u.name, method, err)
 		}
 		res := gjson.GetManyBytes(r.Result, field, "nextCursor", "ttlMs")
 		if res[0].Exists() && !res[0].IsArray() {

@@ -48,15 +48,14 @@ func TestTrustGate(t *testing.T) {
 			_ = c.stdin.Close()
 			<-c.done
 		}()
-		names := c.toolNames()
-		for _, n := range names {
-			if strings.HasPrefix(n, "evil.") {
-				t.Fatalf("%s: an untrusted project's tools are mirrored: %v", when, names)
-			}
+		// The user's own server of the same name keeps the name: evil.*
+		// and proxy.call reach it, not the project's command.
+		if names := c.toolNames(); !slices.Contains(names, "evil.echo") {
+			t.Fatalf("%s: the home server's tools are not mirrored: %v", when, names)
 		}
 		call := decodeResult(t, c.callTool("proxy.call", map[string]any{"server": "evil", "tool": "echo", "args": map[string]any{"message": "x"}}))
-		if !call.IsError || !strings.Contains(call.text(), "trust") {
-			t.Fatalf("%s: proxy.call on a blocked server: %s", when, call.text())
+		if call.IsError || call.text() != "x" {
+			t.Fatalf("%s: proxy.call should reach the home server: %s", when, call.text())
 		}
 		st := c.mirrorStatus()
 		if len(st.Blocked) == 0 {
@@ -69,7 +68,7 @@ func TestTrustGate(t *testing.T) {
 			}
 		}
 		out, _ := e.command("servers").Output()
-		if !strings.Contains(string(out), "blocked by the trust gate") || !strings.Contains(string(out), "hides your home server") {
+		if !strings.Contains(string(out), "blocked by the trust gate") || !strings.Contains(string(out), "would replace your home server") {
 			t.Fatalf("%s: servers should report the block and the hidden home server:\n%s", when, out)
 		}
 		if ran() {
@@ -79,7 +78,7 @@ func TestTrustGate(t *testing.T) {
 	untrusted("before trust")
 
 	out, err := e.command("trust").CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "touch "+marker) {
+	if err != nil || !strings.Contains(string(out), "touch "+marker) || !strings.Contains(string(out), "in: "+e.project) {
 		t.Fatalf("trust should show the full command line before trusting: %v\n%s", err, out)
 	}
 	c := startProxy(t, e)
@@ -198,7 +197,7 @@ func TestTrustGateKeepsEnvironmentAtHome(t *testing.T) {
 		blocked[b.Name] = b.Reason
 	}
 	for _, name := range []string{"leaky", "keyed", "inpath"} {
-		if !strings.Contains(blocked[name], "would send the values of CLOUD_SECRET") {
+		if !strings.Contains(blocked[name], "${CLOUD_SECRET} (the value would be sent to") {
 			t.Errorf("%s: reason %q", name, blocked[name])
 		}
 	}

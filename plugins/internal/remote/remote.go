@@ -19,6 +19,7 @@ import (
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/jsonrpc"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 )
 
@@ -168,7 +169,7 @@ func ErrorReply(id []byte, message string) []byte {
 // opposed to an HTML error page or plain text.
 func IsJSONRPC(body []byte) bool {
 	body = bytes.TrimSpace(body)
-	if !gjson.ValidBytes(body) {
+	if jsonrpc.Validate(body) != nil {
 		return false
 	}
 	r := gjson.ParseBytes(body)

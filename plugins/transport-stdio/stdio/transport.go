@@ -110,15 +110,22 @@ func lookPath(command, pathEnv, cwd string) (string, error) {
 		pathEnv = os.Getenv("PATH")
 	}
 	for _, dir := range filepath.SplitList(pathEnv) {
-		if dir == "" {
-			dir = "."
+		if filepath.IsAbs(dir) {
+			if p := filepath.Join(dir, command); checkExecutable(p) == nil {
+				return p, nil
+			}
+			continue
 		}
-		if !filepath.IsAbs(dir) && cwd != "" {
-			dir = filepath.Join(cwd, dir)
+		// A relative entry ("", ".", "node_modules/.bin") finds commands
+		// in the folder the server runs in, which may be a cloned
+		// repository's: refused, as exec.LookPath refuses with ErrDot.
+		rel := dir
+		if rel == "" {
+			rel = "."
 		}
-		p := filepath.Join(dir, command)
-		if checkExecutable(p) == nil {
-			return p, nil
+		if checkExecutable(filepath.Join(cwd, rel, command)) == nil {
+			return "", fmt.Errorf("command %q would be found through the relative PATH entry %q (%s); ica-mcp-proxy does not run a command found that way: name it by an absolute path or make PATH absolute: %w",
+				command, dir, filepath.Join(cwd, rel, command), exec.ErrDot)
 		}
 	}
 	return "", fmt.Errorf("command %q not found in PATH %q", command, pathEnv)

@@ -1,0 +1,73 @@
+package config
+
+import (
+	"encoding/json"
+	"strings"
+)
+
+// What the proxy shows of an entry (in proxy.list_servers, mirror_status,
+// errors, logs and the CLI) is the config as written: ${VAR} stays
+// unexpanded, so a secret in the user's environment never reaches a model
+// or a log. A URL's userinfo and query values are redacted even when
+// written literally, since tokens are put there.
+
+// Written is an entry's command line and URL as written.
+type Written struct {
+	Command string
+	Args    []string
+	URL     string
+}
+
+func written(fields map[string]json.RawMessage) Written {
+	var w Written
+	_ = json.Unmarshal(fields["command"], &w.Command)
+	_ = json.Unmarshal(fields["args"], &w.Args)
+	_ = json.Unmarshal(fields["url"], &w.URL)
+	return w
+}
+
+// Redacted is the mark put in place of a secret.
+const Redacted = "REDACTED"
+
+// DisplayURL is the entry's URL as written, with userinfo and query
+// values redacted.
+func (s *Server) DisplayURL() string { return RedactURL(s.Written.URL) }
+
+// DisplayCommand is the entry's command line as written, or nil.
+func (s *Server) DisplayCommand() []string {
+	if s.Written.Command == "" {
+		return nil
+	}
+	return append([]string{s.Written.Command}, s.Written.Args...)
+}
+
+// RedactURL replaces a URL's userinfo and the values of its query with
+// Redacted, keeping the rest as written (${VAR} included).
+func RedactURL(raw string) string {
+	rest, frag, hasFrag := strings.Cut(raw, "#")
+	base, query, hasQuery := strings.Cut(rest, "?")
+	if scheme, after, ok := strings.Cut(base, "://"); ok {
+		authority, path, hasPath := strings.Cut(after, "/")
+		if i := strings.LastIndexByte(authority, '@'); i >= 0 {
+			authority = Redacted + authority[i:]
+		}
+		base = scheme + "://" + authority
+		if hasPath {
+			base += "/" + path
+		}
+	}
+	out := base
+	if hasQuery {
+		params := strings.Split(query, "&")
+		for i, kv := range params {
+			if k, _, ok := strings.Cut(kv, "="); ok {
+				params[i] = k + "=" + Redacted
+			}
+		}
+		out += "?" + strings.Join(params, "&")
+	}
+	if hasFrag {
+		out += "#" + frag
+	}
+	return out
+}

@@ -1,0 +1,55 @@
+// Package poison checks the tools, prompts and resources an upstream MCP
+// server lists for "tool poisoning" before the proxy passes them to the
+// model's client.
+//
+// A model reads every name, description and schema string a server sends;
+// the person who approved the server usually sees only a name. Poisoning
+// hides instructions in that gap. The package does two things:
+//
+//   - It removes characters a person cannot see but a model reads: Unicode
+//     tag characters and supplementary variation selectors (ASCII and emoji
+//     smuggling; the hidden bytes are decoded into the finding), bidi
+//     controls, zero-width and other format characters, stray control
+//     characters and terminal escape sequences.
+//   - It flags, without rewriting, phrases known from published attacks:
+//     overriding earlier instructions, jumping the line ahead of the user,
+//     keeping things from the user, <IMPORTANT>/<SYSTEM>/[INST]-style
+//     markup, reading sensitive files (~/.ssh, ~/.aws, ~/.cursor/mcp.json,
+//     .env …), smuggling data out through a parameter, an address or a URL,
+//     and naming or steering another server's tools (shadowing).
+//
+// CheckItem applies both to one item; CleanText and ScanText are the parts.
+// Severe tells findings that should stop an item from those (zero-width
+// characters alone) that only record a harmless cleanup.
+//
+// The patterns aim at a low false-positive rate: the tests keep a corpus of
+// real descriptions (the reference servers, Playwright MCP, every tool of
+// the GitHub MCP server) that must produce no findings. The price is that a
+// paraphrased attack can pass; this is a tripwire, not a proof of safety.
+// A description that merely quotes an attack phrase (a security scanner's
+// documentation, say) is flagged like the attack itself.
+//
+// # Compared with mcpproxy-go
+//
+// mcpproxy-go (smart-mcp-proxy/mcpproxy-go, internal/security/detect, read
+// at commit 20a3e50) scores tools for quarantine review: it flags zero-width,
+// bidi, tag and private-use characters and decodes tag messages; matches
+// instruction-override, guardrail-override, secret- and system-prompt
+// exfiltration phrases, <important>-style tags, secrecy imperatives and
+// "before using this tool" preambles; flags distinctive cross-server tool
+// references and description clones; and decodes base64/hex payloads, with
+// a position heuristic that discounts quoted phrases. It reports but does not
+// rewrite. Beyond it, this package removes the invisible characters
+// byte-precisely from the JSON the client receives; decodes variation-selector
+// smuggling; strips ANSI escape sequences (Trail of Bits' terminal
+// concealment) and U+2061–U+2064, U+034F and U+FFF9–U+FFFB; scans parameter
+// names, prompt arguments and enum/const/default values separately with a
+// field path per finding (CyberArk's full-schema poisoning); catches
+// client-prefixed tool references such as "mcp_tool_send_email" and
+// "(mcp_whatsapp) send_message", hidden recipients (BCC, "change the
+// recipient to +…", "copy … to https://…"), conversation-history
+// exfiltration and chat-template tokens (<|im_start|>, [INST]); and marks
+// schemas nested deeper than MaxDepth instead of skipping them. It does not
+// detect description clones, private-use characters, encoded payloads or
+// embedded secrets, and it has no quoting discount.
+package poison
