@@ -93,8 +93,8 @@ type Proxy struct {
 	// catalogFindings are the poisoning checks' findings on the prompts
 	// and resources last listed, per server and kind.
 	catalogFindings sync.Map // [2]string{server, kind} → []Finding
-	ups     map[string]*upstream.Upstream
-	lists   map[string][]json.RawMessage // last tool list of each server
+	ups             map[string]*upstream.Upstream
+	lists           map[string][]json.RawMessage // last tool list of each server
 	// cached are the servers whose list in lists is the tool cache's:
 	// they have not been listed in this run.
 	cached map[string]bool

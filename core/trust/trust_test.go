@@ -97,4 +97,3 @@ func TestTrustFolderWithoutProjectFile(t *testing.T) {
 		t.Fatalf("a new .mcp.json: %+v", st)
 	}
 }
-
