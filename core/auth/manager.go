@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/tidwall/sjson"
 
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/config"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/oauthmeta"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/tokenstore"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/dpop"
@@ -577,10 +578,18 @@ func (m *Manager) AccessCredentials(ctx context.Context, srv Server) (Credential
 	if err != nil || !ok {
 		return Credentials{}, err
 	}
-	if t.Resource != "" && !oauthmeta.Covers(t.Resource, srv.URL) {
+	if t.Resource == "" {
+		// A token that does not say what it was minted for (written by
+		// hand, or by an older proxy) could be anyone's: a server that
+		// took the entry's name must not get it. Its 401 asks for a
+		// new login, which records the resource.
+		m.log.Warn("the stored token names no resource; not sending it (log in again)", "server", srv.Name)
+		return Credentials{}, nil
+	}
+	if !oauthmeta.Covers(t.Resource, srv.URL) {
 		// Minted for another URL (the entry's url changed): never send it
 		// elsewhere; the server's 401 will ask for a new login.
-		m.log.Warn("the stored token is for another URL; not sending it", "server", srv.Name, "token_resource", t.Resource, "url", srv.URL)
+		m.log.Warn("the stored token is for another URL; not sending it", "server", srv.Name, "token_resource", config.RedactURL(t.Resource), "url", config.RedactURL(srv.URL))
 		return Credentials{}, nil
 	}
 	if !t.Expiry.IsZero() && time.Until(t.Expiry) < refreshAhead {

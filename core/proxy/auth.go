@@ -17,11 +17,16 @@ var ErrNoAuth = errors.New("logins are not available in this proxy")
 // AuthServer describes a configured remote server to the auth manager.
 func (p *Proxy) AuthServer(name string) (auth.Server, error) {
 	p.mu.RLock()
-	cfg := p.cfg
+	cfg, blocked := p.cfg, p.blocked[name]
 	p.mu.RUnlock()
 	s := cfg.Server(name)
 	if s == nil {
 		return auth.Server{}, fmt.Errorf("%w: %q", ErrUnknownServer, name)
+	}
+	if blocked != "" {
+		// A blocked entry's login options are the project's: a login
+		// would run its commands and read its files.
+		return auth.Server{}, fmt.Errorf("server %q is %s", name, blocked)
 	}
 	if s.URL == "" {
 		return auth.Server{}, fmt.Errorf("server %q is not a remote server: it has no url to log in to", name)
@@ -110,7 +115,7 @@ func (p *Proxy) AuthStatus(ctx context.Context, server string) ([]auth.Status, e
 		names = nil
 		p.mu.RLock()
 		for _, s := range p.cfg.Servers {
-			if s.URL != "" && s.Error == "" {
+			if s.URL != "" && s.Error == "" && p.blocked[s.Name] == "" {
 				names = append(names, s.Name)
 			}
 		}
