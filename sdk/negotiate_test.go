@@ -89,3 +89,19 @@ func TestNegotiationOverTheWire(t *testing.T) {
 		t.Fatalf("old host: %v %v", resp, err)
 	}
 }
+
+// A server's name from a hostile config never reaches the terminal raw as
+// a logger's name.
+func TestLogNameEscapes(t *testing.T) {
+	for in, want := range map[string]string{
+		"github":                      "github",
+		"docs-ü":                      "docs-ü",
+		"evil\x1b]0;owned\x07":        `evil\x1b]0;owned\a`,
+		"rtl\u202egnp":                `rtl\u202egnp`,
+		"tag" + string(rune(0xe0041)): `tag\U000e0041`,
+	} {
+		if got := logName(in); got != want {
+			t.Errorf("logName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -167,7 +167,7 @@ func (c *transportClient) direct(ctx context.Context, s *clientSession, token st
 	if err != nil {
 		return fail(err)
 	}
-	logger := c.logger.Named(server)
+	logger := c.logger.Named(logName(server))
 	logger.Debug("the session's messages travel off the gRPC stream", "data_path", path)
 	if n == 2 {
 		return newDirectSession(s, path, files[0], files[1], logger), nil

@@ -48,7 +48,7 @@ func (s *transportServer) Session(stream sessionStream) error {
 		return status.Error(codes.InvalidArgument, "the first frame of a session must be open")
 	}
 	spec := specFromProto(open)
-	sp := newStreamPeer(stream, s.logger.Named(spec.Server))
+	sp := newStreamPeer(stream, s.logger.Named(logName(spec.Server)))
 	var p Peer = sp
 	fail := func(err error) error {
 		sp.release() // what the session reported while it opened goes first

@@ -614,3 +614,31 @@ func TestDPoPKeyPerLogin(t *testing.T) {
 		}
 	}
 }
+
+// A stored token that names no resource (written by hand, or by an older
+// proxy) is never sent: it could be anyone's, and a server that took the
+// entry's name must not get it. One for another URL is not sent either.
+func TestTokenWithoutResourceIsNotSent(t *testing.T) {
+	a := newAuthServer(t)
+	m := manager(t)
+	srv := Server{Name: "svc", URL: a.srv.URL + "/mcp", Settings: Settings{
+		Flow: "client_credentials", TokenURL: a.srv.URL + "/token", ClientID: "svc", ClientSecret: "x",
+	}}
+	if st, err := m.Login(ctx(t), srv, "", ""); err != nil || !st.Done {
+		t.Fatalf("login %+v %v", st, err)
+	}
+	if tok, _ := m.AccessToken(ctx(t), srv); tok == "" {
+		t.Fatal("no token after the login")
+	}
+	for name, resource := range map[string]string{"empty": "", "another URL": "https://elsewhere.example/mcp"} {
+		if err := m.opts.Store.Update(ctx(t), "svc", func(cur tokenstore.Token, _ bool) (tokenstore.Token, bool, error) {
+			cur.Resource = resource
+			return cur, true, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if tok, err := m.AccessToken(ctx(t), srv); tok != "" || err != nil {
+			t.Fatalf("%s resource: the token was sent (%q, %v)", name, tok, err)
+		}
+	}
+}

@@ -107,6 +107,9 @@ type Server struct {
 	// them, ${VAR} unexpanded: what is shown (see Display), since the
 	// expanded values may hold secrets.
 	Written Written `json:"-"`
+	// expanded are the values the entry's ${VAR}s expanded to, which
+	// Redact takes out of messages.
+	expanded map[string]string
 
 	// Error, when set, makes the entry unusable and says why.
 	Error string `json:"error,omitempty"`

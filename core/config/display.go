@@ -2,6 +2,8 @@ package config
 
 import (
 	"encoding/json"
+	"net/url"
+	"sort"
 	"strings"
 )
 
@@ -68,6 +70,56 @@ func RedactURL(raw string) string {
 	}
 	if hasFrag {
 		out += "#" + frag
+	}
+	return out
+}
+
+// Redact takes the entry's secrets out of msg (an error from its
+// transport, say): each value a ${VAR} of the entry expanded to becomes
+// ${VAR} again, and the userinfo and query values of its URL, written
+// literally or not, become Redacted.
+func (s *Server) Redact(msg string) string {
+	names := make([]string, 0, len(s.expanded))
+	for name := range s.expanded {
+		names = append(names, name)
+	}
+	// Longest values first, so that one value inside another is not cut
+	// in two.
+	sort.Slice(names, func(i, j int) bool { return len(s.expanded[names[i]]) > len(s.expanded[names[j]]) })
+	for _, name := range names {
+		if v := s.expanded[name]; len(v) >= minSecret {
+			msg = strings.ReplaceAll(msg, v, "${"+name+"}")
+		}
+	}
+	for _, v := range urlSecrets(s.URL) {
+		if len(v) >= minSecret {
+			msg = strings.ReplaceAll(msg, v, Redacted)
+		}
+	}
+	return msg
+}
+
+// minSecret is the shortest value Redact replaces: a shorter one ("1",
+// "on") would turn up everywhere and is no secret.
+const minSecret = 4
+
+// urlSecrets are the password and the query values of a URL, raw and
+// escaped (net/http writes the URL escaped).
+func urlSecrets(raw string) []string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	if u.User != nil {
+		if pw, ok := u.User.Password(); ok {
+			out = append(out, pw, url.QueryEscape(pw))
+		}
+	}
+	for _, vs := range u.Query() {
+		for _, v := range vs {
+			out = append(out, v, url.QueryEscape(v))
+		}
 	}
 	return out
 }

@@ -30,7 +30,14 @@ func (p *entryParser) expand(key, v string) string {
 		if !slices.Contains(p.s.EnvRefs, name) {
 			p.s.EnvRefs = append(p.s.EnvRefs, name)
 		}
-		return p.lookup(name)
+		val, ok := p.lookup(name)
+		if ok && val != "" {
+			if p.s.expanded == nil {
+				p.s.expanded = map[string]string{}
+			}
+			p.s.expanded[name] = val
+		}
+		return val, ok
 	})
 	for _, m := range missing {
 		p.s.Warnings = append(p.s.Warnings, fmt.Sprintf("%s: ${%s} is not set; using \"\"", key, m))

@@ -330,6 +330,7 @@ func (p *Proxy) spec(s *config.Server) upstream.Spec {
 		Memo:           p.transportMemo(),
 		Revisions:      p.revisionMemo(),
 		RevisionKey:    s.Name + "@" + s.Fingerprint,
+		Redact:         s.Redact,
 	}
 }
 

@@ -49,6 +49,9 @@ type Spec struct {
 	// probes.
 	Revisions   RevisionMemo
 	RevisionKey string
+	// Redact removes the entry's secrets from a failure's message before
+	// it is kept (State.Error) or logged; nil keeps it as it is.
+	Redact func(string) string
 }
 
 // RevisionMemo remembers whether a server speaks the stateless revision
@@ -434,7 +437,7 @@ func (u *Upstream) dial(ctx context.Context) (*Conn, error) {
 		// server's own: nothing to pause for.
 		if ownFailure(err) {
 			u.mu.Lock()
-			u.restarts.failed(err.Error(), time.Now())
+			u.restarts.failed(u.redact(err.Error()), time.Now())
 			// While a pause follows, the state says so (and why).
 			if paused := u.restarts.paused(u.name, time.Now()); paused != nil {
 				state = paused
@@ -442,7 +445,7 @@ func (u *Upstream) dial(ctx context.Context) (*Conn, error) {
 			u.mu.Unlock()
 		}
 		u.setError(state)
-		return nil, err
+		return nil, u.redacted(err)
 	}
 	u.mu.Lock()
 	u.state.Status, u.state.Error, u.state.Since = StatusOK, "", time.Now()
@@ -613,11 +616,37 @@ func (u *Upstream) setError(err error) {
 			u.mu.Unlock()
 		}
 	}
+	msg := u.redact(err.Error())
 	u.mu.Lock()
-	u.state.Status, u.state.Error, u.state.Since = status, err.Error(), time.Now()
+	u.state.Status, u.state.Error, u.state.Since = status, msg, time.Now()
 	u.mu.Unlock()
-	u.logger.Warn("upstream failed", "server", u.name, "error", err)
+	u.logger.Warn("upstream failed", "server", u.name, "error", msg)
 }
+
+// redact takes the entry's secrets out of msg (Spec.Redact).
+func (u *Upstream) redact(msg string) string {
+	if u.spec.Redact == nil {
+		return msg
+	}
+	return u.spec.Redact(msg)
+}
+
+// redacted is err with the entry's secrets taken out of its message; its
+// chain stays for errors.Is and errors.As.
+func (u *Upstream) redacted(err error) error {
+	if msg := u.redact(err.Error()); msg != err.Error() {
+		return &redactedError{msg: msg, err: err}
+	}
+	return err
+}
+
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
 
 // mayStart refuses a start while a failing server's pause lasts, after
 // waiting for the pause when ctx leaves the time.
@@ -668,7 +697,7 @@ func (u *Upstream) watch(conn *Conn, started time.Time) {
 	}
 	state := err
 	if err != nil && !errors.Is(err, ErrClosed) && ownFailure(err) {
-		u.restarts.ended(started, err.Error(), time.Now())
+		u.restarts.ended(started, u.redact(err.Error()), time.Now())
 		if paused := u.restarts.paused(u.name, time.Now()); paused != nil {
 			state = paused
 		}

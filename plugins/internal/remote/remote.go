@@ -165,6 +165,39 @@ func ErrorReply(id []byte, message string) []byte {
 	return b
 }
 
+// Do sends req with c, and keeps secrets out of the error: net/http's
+// error names the whole URL, and a server's URL may carry a token in its
+// query or userinfo (an api key written into the url), which would
+// otherwise reach the proxy's log, mirror_status and the model.
+func Do(c *http.Client, req *http.Request) (*http.Response, error) {
+	resp, err := c.Do(req)
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		redacted := *ue
+		redacted.URL = RedactURL(ue.URL)
+		return resp, &redacted
+	}
+	return resp, err
+}
+
+// RedactURL hides a URL's userinfo and the values of its query.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(a URL that does not parse)"
+	}
+	if u.User != nil {
+		u.User = url.User("REDACTED")
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k := range q {
+			q[k] = []string{"REDACTED"}
+		}
+		u.RawQuery = q.Encode()
+	}
+	return u.String()
+}
+
 // IsJSONRPC reports whether body holds a JSON-RPC message or batch, as
 // opposed to an HTML error page or plain text.
 func IsJSONRPC(body []byte) bool {

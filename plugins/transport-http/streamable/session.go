@@ -138,7 +138,7 @@ func (s *session) post(ctx context.Context, cancel context.CancelFunc, msg remot
 		}
 	}
 	req, sentSession := s.newRequest(ctx, http.MethodPost, body, msg)
-	resp, err := s.client.Do(req)
+	resp, err := remote.Do(s.client, req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return // the session ended or the core cancelled the request
@@ -409,7 +409,7 @@ func finish(body io.ReadCloser) {
 func (s *session) resume(ctx context.Context, lastID string) io.ReadCloser {
 	req, _ := s.newRequest(ctx, http.MethodGet, nil, remote.Msg{})
 	req.Header.Set(headerLastEventID, lastID)
-	resp, err := s.client.Do(req)
+	resp, err := remote.Do(s.client, req)
 	if err != nil {
 		s.log.Debug("resuming the event stream failed", "error", err)
 		return nil
@@ -481,7 +481,7 @@ func (s *session) listen(up chan struct{}) {
 		// The first answer should come at once; a server that holds it
 		// back must not hold up every message.
 		t := time.AfterFunc(listenOpenTimeout, opened)
-		resp, err := s.client.Do(req)
+		resp, err := remote.Do(s.client, req)
 		t.Stop()
 		opened()
 		switch {
@@ -570,7 +570,7 @@ func (s *session) Close(ctx context.Context) error {
 	s.mu.Unlock()
 	if !s.life.Ended() && sid != "" {
 		req, _ := s.newRequest(ctx, http.MethodDelete, nil, remote.Msg{})
-		if resp, err := s.client.Do(req); err != nil {
+		if resp, err := remote.Do(s.client, req); err != nil {
 			s.log.Debug("DELETE of the session failed", "error", err)
 		} else {
 			// 405 means the server does not let clients end sessions.

@@ -75,7 +75,7 @@ func (t *Transport) connect(ctx context.Context, client *http.Client, u *url.URL
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	req.Header = header.Clone()
 	req.Header.Set("Accept", "text/event-stream")
-	resp, err := client.Do(req)
+	resp, err := remote.Do(client, req)
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", u.Redacted(), err)
 	}
@@ -184,7 +184,7 @@ func (s *session) post(body []byte) {
 	req, _ := http.NewRequestWithContext(s.life.Ctx, http.MethodPost, s.endpoint.String(), bytes.NewReader(body))
 	req.Header = s.header.Clone()
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := s.client.Do(req)
+	resp, err := remote.Do(s.client, req)
 	if err != nil {
 		if s.life.Ctx.Err() == nil {
 			s.life.Fail(msg, "POST "+s.ReadyDetail()+": "+err.Error())

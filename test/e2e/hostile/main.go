@@ -1,7 +1,8 @@
 // Command hostile is an MCP upstream for the reliability tests that
 // misbehaves on purpose: it prints a banner, NUL bytes and invalid JSON on
 // stdout, answers ids nobody asked, uses wrong-case keys, sends a 16 MiB
-// line that is not JSON, and can answer with a result of any size. Between
+// line that is not JSON, and can answer with a result of any size or
+// nesting ("deep": 12 MB of "["). Between
 // all that it answers correctly, so that the tests can check the proxy
 // kept serving. Its "delayed" tool answers out of order.
 package main
@@ -68,6 +69,7 @@ func handle(line []byte, write func(string)) {
 		answer(`{"tools":[` +
 			`{"name":"garbage","description":"answers after a burst of garbage","inputSchema":{"type":"object"}},` +
 			`{"name":"big","description":"answers with mib MiB of text","inputSchema":{"type":"object","properties":{"mib":{"type":"number"}}}},` +
+			`{"name":"deep","description":"answers with 12 MB of [, which overflowed the stack of a recursive JSON check","inputSchema":{"type":"object"}},` +
 			`{"name":"delayed","description":"answers tag after ms, while answering other calls","inputSchema":{"type":"object"}},` +
 			`{"name":"choose","description":"echoes its arguments; takes an id or a url","inputSchema":{"$defs":{"Id":{"type":"string","pattern":"^[a-z]+$"}},"oneOf":[{"type":"object","properties":{"id":{"$ref":"#/$defs/Id"}},"required":["id"],"additionalProperties":false},{"type":"object","properties":{"url":{"type":"string"}},"required":["url"],"additionalProperties":false}]}}]}`)
 	case "tools/call":
@@ -95,6 +97,8 @@ func handle(line []byte, write func(string)) {
 			args, _ := json.Marshal(req.Params.Arguments)
 			text, _ := json.Marshal(string(args))
 			answer(`{"content":[{"type":"text","text":` + string(text) + `}]}`)
+		case "deep":
+			answer(strings.Repeat("[", 12<<20))
 		case "big":
 			mib, _ := req.Params.Arguments["mib"].(float64)
 			text := strings.Repeat("x", int(mib*(1<<20)))
