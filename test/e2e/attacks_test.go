@@ -458,7 +458,7 @@ func TestDeepNestingFailsOneRequest(t *testing.T) {
 func TestNoSecretIsShown(t *testing.T) {
 	e := newEnv(t)
 	const secret = "s3cr3t-t0ken-value"
-	e.set("CLOUD_SECRET=" + secret, "ICA_LOG_LEVEL=debug")
+	e.set("CLOUD_SECRET="+secret, "ICA_LOG_LEVEL=debug")
 	e.writeHome(t, map[string]any{
 		"api": map[string]any{"url": "http://bob:hunter2@127.0.0.1:9/mcp?key=${CLOUD_SECRET}&plain=literal-key", "headers": map[string]any{"X-Key": "${CLOUD_SECRET}"}},
 		"cmd": map[string]any{"command": "sh", "args": []string{"-c", "exec " + demoBin(), "${CLOUD_SECRET}"}},
