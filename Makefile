@@ -75,7 +75,7 @@ test-unit: ## Run the tests that need no binaries or npm peers
 # duration, because Go 1.26's fuzzer can fail a duration-bounded run with a
 # spurious "context deadline exceeded" (golang/go#75804). FUZZTIME=30s
 # overrides them all.
-FUZZ_TARGETS := core/frontend:FuzzRequestState:50000x core/upstream:FuzzDispatch:20000x core/config:FuzzLoad:12000x core/config:FuzzExpand:1000000x internal/lines:FuzzReadLines:200000x sdk:FuzzReadFrames:30000x internal/jsonrpc:FuzzParse:300000x internal/jsonrpc:FuzzAppendString:300000x
+FUZZ_TARGETS := core/frontend:FuzzRequestState:50000x core/upstream:FuzzDispatch:20000x core/config:FuzzLoad:12000x core/config:FuzzExpand:1000000x internal/lines:FuzzReadLines:200000x sdk:FuzzReadFrames:30000x internal/jsonrpc:FuzzParse:300000x internal/jsonrpc:FuzzAppendString:300000x internal/jsonrpc:FuzzDepth:300000x core/poison:FuzzCheckItem:20000x
 FUZZTIME ?=
 
 fuzz: ## Run each fuzz target for a bounded number of inputs on top of its committed corpus (testdata/fuzz)
