@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -16,7 +17,10 @@ type pattern struct {
 	// one before the expression is tried. Case-insensitive RE2 over long
 	// text is slow; a substring test is not, and most text has none.
 	any []string
-	re  *regexp.Regexp
+	// re compiles the expression on first use: most are never needed in
+	// a run (their literals never turn up), and compiling all of them
+	// would cost every process of the multi-call binary some 14 ms.
+	re func() *regexp.Regexp
 }
 
 // The phrase windows below ("[^.!?]{0,60}?") stop at sentence ends so that a
@@ -53,7 +57,7 @@ var patterns = []pattern{
 	// Pseudo-markup that imitates a system or chat-template boundary.
 	{KindMarkup, "instruction markup", []string{"<"}, re(`<\s*/?\s*(?:important|system|system[_ -]?prompt|sys|instructions?|hidden|secret|critical|admin|developer|assistant|override|directive)(?:\s[^<>]{0,40})?\s*/?>`)},
 	{KindMarkup, "chat-template token", []string{"<|", "[inst]", "[/inst]", "<<"}, re(`<\|\s*(?:im_start|im_end|im_sep|system|user|assistant|endoftext|eot_id|start_header_id|end_header_id|begin_of_text)\s*\|>|\[/?INST\]|<<\s*/?SYS\s*>>`)},
-	{KindMarkup, "instruction markup", []string{"["}, regexp.MustCompile(`\[(?:IMPORTANT|SYSTEM|INSTRUCTIONS?|ADMIN|OVERRIDE)\s*[:\]]`)},
+	{KindMarkup, "instruction markup", []string{"["}, reCase(`\[(?:IMPORTANT|SYSTEM|INSTRUCTIONS?|ADMIN|OVERRIDE)\s*[:\]]`)},
 	{KindMarkup, "hidden comment", []string{"<!--"}, re(`<!--`)},
 
 	// Sensitive files. Strong paths count on their own; weak ones (a .env
@@ -79,7 +83,15 @@ var patterns = []pattern{
 	{KindShadowing, "cross-tool instruction", []string{"when "}, re(`\bwhen (?:the )?(?:\(\s*[\w.-]+\s*\) ?)?[a-z0-9]+(?:_[a-z0-9]+)+ (?:tool )?is (?:invoked|called|used)\b[^.!?]{0,80}?\b(?:change|replace|redirect|always|must|instead|also)\b`)},
 }
 
-func re(expr string) *regexp.Regexp { return regexp.MustCompile(`(?i)` + expr) }
+// re is a case-insensitive expression compiled on first use.
+func re(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)` + expr) })
+}
+
+// reCase is an expression that keeps case, compiled on first use.
+func reCase(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
 
 // snippetRunes bounds the quoted text in a Detail so one finding stays one
 // readable line.
@@ -170,7 +182,7 @@ func matchPatterns(field, text string) []Finding {
 		if seen[p.kind] || !containsAny(lower, p.any) {
 			continue
 		}
-		loc := p.re.FindStringSubmatchIndex(text)
+		loc := p.re().FindStringSubmatchIndex(text)
 		if loc == nil {
 			continue
 		}

@@ -585,7 +585,7 @@ func TestPrefilter(t *testing.T) {
 		text := normalize(s)
 		lower := strings.ToLower(text)
 		for _, p := range patterns {
-			if p.re.MatchString(text) {
+			if p.re().MatchString(text) {
 				hits++
 				if !containsAny(lower, p.any) {
 					t.Errorf("prefilter %q hides %s match in %q", p.any, p.label, text)
