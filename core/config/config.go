@@ -359,7 +359,7 @@ func parseServer(name string, raw json.RawMessage, kind SourceKind, path string,
 	if p.err == "" {
 		s.Type, p.err = resolveType(typ, s)
 	}
-	s.Error = p.err
+	s.Error = s.Redact(p.err) // an expanded url may be quoted in it
 	s.Fingerprint = fingerprint(s)
 	return s
 }

@@ -153,6 +153,13 @@ func (p *Proxy) MirrorStatus() MirrorStatus {
 		}
 		st.Servers[s.Name] = ServerStatus{State: s.State, Tools: s.Tools, Mirrored: s.Mirrored, Skipped: t.Skipped[s.Name]}
 	}
+	// What the last lists of prompts, resources and templates cut or
+	// renamed (a project server's duplicate of a home server's URI, say).
+	for _, kind := range []mirror.CatalogKind{mirror.KindPrompts, mirror.KindResources, mirror.KindResourceTemplates} {
+		if c, ok := p.catalogs.Load(kind); ok {
+			st.Reasons = append(st.Reasons, c.(*mirror.Catalog).Reasons...)
+		}
+	}
 	st.ToolsChanged, st.Withheld = p.Drifted()
 	st.ToolsWithheld = p.Withheld()
 	st.Poisoning = p.Findings()
