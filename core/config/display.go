@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/redact"
 )
 
 // What the proxy shows of an entry (in proxy.list_servers, mirror_status,
@@ -29,7 +31,7 @@ func written(fields map[string]json.RawMessage) Written {
 }
 
 // Redacted is the mark put in place of a secret.
-const Redacted = "REDACTED"
+const Redacted = redact.Mark
 
 // DisplayURL is the entry's URL as written, with userinfo and query
 // values redacted.
@@ -45,34 +47,7 @@ func (s *Server) DisplayCommand() []string {
 
 // RedactURL replaces a URL's userinfo and the values of its query with
 // Redacted, keeping the rest as written (${VAR} included).
-func RedactURL(raw string) string {
-	rest, frag, hasFrag := strings.Cut(raw, "#")
-	base, query, hasQuery := strings.Cut(rest, "?")
-	if scheme, after, ok := strings.Cut(base, "://"); ok {
-		authority, path, hasPath := strings.Cut(after, "/")
-		if i := strings.LastIndexByte(authority, '@'); i >= 0 {
-			authority = Redacted + authority[i:]
-		}
-		base = scheme + "://" + authority
-		if hasPath {
-			base += "/" + path
-		}
-	}
-	out := base
-	if hasQuery {
-		params := strings.Split(query, "&")
-		for i, kv := range params {
-			if k, _, ok := strings.Cut(kv, "="); ok {
-				params[i] = k + "=" + Redacted
-			}
-		}
-		out += "?" + strings.Join(params, "&")
-	}
-	if hasFrag {
-		out += "#" + frag
-	}
-	return out
-}
+func RedactURL(raw string) string { return redact.URL(raw) }
 
 // Redact takes the entry's secrets out of msg (an error from its
 // transport, say): each value a ${VAR} of the entry expanded to becomes

@@ -20,6 +20,7 @@ import (
 	"github.com/tidwall/sjson"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/jsonrpc"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/redact"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 )
 
@@ -173,29 +174,10 @@ func Do(c *http.Client, req *http.Request) (*http.Response, error) {
 	resp, err := c.Do(req)
 	if ue, ok := errors.AsType[*url.Error](err); ok {
 		redacted := *ue
-		redacted.URL = RedactURL(ue.URL)
+		redacted.URL = redact.URL(ue.URL)
 		return resp, &redacted
 	}
 	return resp, err
-}
-
-// RedactURL hides a URL's userinfo and the values of its query.
-func RedactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(a URL that does not parse)"
-	}
-	if u.User != nil {
-		u.User = url.User("REDACTED")
-	}
-	if u.RawQuery != "" {
-		q := u.Query()
-		for k := range q {
-			q[k] = []string{"REDACTED"}
-		}
-		u.RawQuery = q.Encode()
-	}
-	return u.String()
 }
 
 // IsJSONRPC reports whether body holds a JSON-RPC message or batch, as

@@ -1,8 +1,8 @@
-package config
+package redact
 
 import "testing"
 
-func TestRedactURL(t *testing.T) {
+func TestURL(t *testing.T) {
 	for in, want := range map[string]string{
 		"":                                  "",
 		"https://api.example/mcp":           "https://api.example/mcp",
@@ -13,8 +13,8 @@ func TestRedactURL(t *testing.T) {
 		"https://a@b@host/p?q=1#frag":       "https://REDACTED@host/p?q=REDACTED#frag",
 		"not a url?token=1":                 "not a url?token=REDACTED",
 	} {
-		if got := RedactURL(in); got != want {
-			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		if got := URL(in); got != want {
+			t.Errorf("URL(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
