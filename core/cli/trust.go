@@ -204,23 +204,18 @@ func newTrustCmds() []*cobra.Command {
 }
 
 // approveDrift accepts, for a project just trusted, the tools of its
-// servers that changed since they were approved, naming each.
+// servers that changed since they were approved, naming each. It does not
+// mark them reviewed: a tool flagged as poisoning waits for `approve`.
 func approveDrift(servers []string) error {
 	s, _ := settings.Load(os.Getenv)
 	hashes := drift.New(s.Home)
 	for _, name := range servers {
-		changes, err := hashes.Changes(name)
+		changes, err := hashes.AcceptChanges(name)
 		if err != nil {
 			return err
 		}
-		if len(changes) == 0 {
-			continue
-		}
-		if _, err := hashes.Approve(name, ""); err != nil {
-			return err
-		}
 		for _, c := range changes {
-			fmt.Fprintf(os.Stderr, "accepted the changed %s of %s's tool %s\n", strings.Join(c.What, " and "), name, c.Tool)
+			fmt.Fprintf(os.Stderr, "accepted the changed %s of %s's tool %s\n", strings.Join(c.What, " and "), terminalSafe(name), terminalSafe(c.Tool))
 		}
 	}
 	return nil

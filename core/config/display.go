@@ -93,7 +93,13 @@ func urlSecrets(raw string) []string {
 	}
 	for _, vs := range u.Query() {
 		for _, v := range vs {
-			out = append(out, v, url.QueryEscape(v))
+			out = append(out, v, url.QueryEscape(v), url.PathEscape(v))
+		}
+	}
+	// And as written, however it was escaped.
+	for _, kv := range strings.Split(u.RawQuery, "&") {
+		if _, v, ok := strings.Cut(kv, "="); ok {
+			out = append(out, v)
 		}
 	}
 	return out

@@ -2,7 +2,11 @@ package config
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -27,6 +31,12 @@ var plainFlows = map[string]bool{
 	"device": true, "device_code": true, "device_authorization": true,
 }
 
+// PlainFlow says whether flow names a login that starts nothing on this
+// machine but the browser the proxy opens (pkce, or the device flow).
+func PlainFlow(flow string) bool {
+	return plainFlows[strings.ToLower(strings.ReplaceAll(flow, "-", "_"))]
+}
+
 // Untrusted lists what the entry uses that a project may not use before
 // it is trusted, each named as the config writes it; empty when the entry
 // may run untrusted.
@@ -46,7 +56,7 @@ func (s *Server) Untrusted() []string {
 		add("inherit_env")
 	}
 	if s.Type != "" && s.Type != TypeStdio && s.Type != TypeHTTP && s.Type != TypeSSE {
-		add("type %q (a transport plugin)", s.Type)
+		add("type %q (a transport plugin)", s.Redact(s.Type))
 	}
 	if len(s.Options) > 0 {
 		add("options")
@@ -56,6 +66,12 @@ func (s *Server) Untrusted() []string {
 	}
 	if s.AllowHTTP {
 		add("allow_http")
+	}
+	if host := urlHost(s.URL); host != "" && isLocalHost(host) {
+		// Services on this machine or its network trust their callers
+		// more than the internet: a repository must not aim requests at
+		// them (with its own path, query and headers) before trust.
+		add("a url on this machine or a private network (%s)", host)
 	}
 	if len(s.EnvRefs) > 0 {
 		add("${%s} (the value would be sent to %s)", strings.Join(s.EnvRefs, "}, ${"), s.DisplayURL())
@@ -106,9 +122,30 @@ type Exec struct {
 	Plugins []string `json:"plugins,omitempty"`
 }
 
-// Exec says what the entry would run and read; projectDir is where a
-// stdio server without "cwd" runs.
+// Exec says what the entry would run and read, for a person to review;
+// projectDir is where a stdio server without "cwd" runs. The values of the
+// user's variables are shown as ${VAR}.
 func (s *Server) Exec(projectDir string) Exec {
+	x := s.exec(projectDir)
+	// What is shown must not carry the values of the user's variables
+	// (the reviewer may be a model reading trust-status).
+	for _, argv := range x.Commands {
+		for i := range argv {
+			argv[i] = s.Redact(argv[i])
+		}
+	}
+	for i := range x.Files {
+		x.Files[i] = s.Redact(x.Files[i])
+	}
+	for i := range x.Plugins {
+		x.Plugins[i] = s.Redact(x.Plugins[i])
+	}
+	x.Cwd = s.Redact(x.Cwd)
+	return x
+}
+
+// exec is Exec with the values as they would be used.
+func (s *Server) exec(projectDir string) Exec {
 	var x Exec
 	if s.Command != "" {
 		x.Commands = append(x.Commands, append([]string{s.Command}, s.Args...))
@@ -190,53 +227,86 @@ func walkOptions(raw json.RawMessage, depth int, fn func(key string, v any)) {
 
 // LocalFiles are the files inside projectDir that the entry would run or
 // read: its command and arguments that name a file there (./serve.sh,
-// node ./server.js) and login files. Trust covers their content as it
-// covers .mcp.json's, so that editing serve.sh after trusting the project
-// blocks it again.
+// node ./server.js, bash serve) and login files. Trust covers their
+// content as it covers .mcp.json's, so that editing serve.sh after
+// trusting the project blocks it again. Each is given as the path the
+// entry names, not resolved: a symlink pointed elsewhere after trust is a
+// change of content. A relative path that names nothing yet is included
+// too (it hashes as absent), so a script added after trust is a change.
+// Folders (node src, python -m pkg) are not covered.
 func (s *Server) LocalFiles(projectDir string) []string {
-	root, err := filepath.EvalSymlinks(projectDir)
-	if err != nil {
-		return nil
-	}
-	x := s.Exec(projectDir)
+	x := s.exec(projectDir)
 	base := x.Cwd
 	if base == "" {
 		base = projectDir
 	}
-	var cands []string
-	for _, argv := range x.Commands {
-		cands = append(cands, argv...)
+	type cand struct {
+		arg     string
+		command bool // found on PATH when a bare word, not in base
 	}
-	cands = append(cands, x.Files...)
+	var cands []cand
+	for _, argv := range x.Commands {
+		for i, a := range argv {
+			cands = append(cands, cand{a, i == 0})
+		}
+	}
+	for _, f := range x.Files {
+		cands = append(cands, cand{f, false})
+	}
 	seen := map[string]bool{}
 	var out []string
 	for _, c := range cands {
-		if c == "" || strings.HasPrefix(c, "-") && !strings.Contains(c, "=") {
+		arg := c.arg
+		if strings.HasPrefix(arg, "-") {
+			_, v, ok := strings.Cut(arg, "=") // --config=./x.json
+			if !ok {
+				continue
+			}
+			arg = v
+		}
+		pathLike := strings.ContainsAny(arg, `/\`) || strings.HasPrefix(arg, ".")
+		if arg == "" || c.command && !pathLike {
 			continue
 		}
-		if _, v, ok := strings.Cut(c, "="); ok && strings.HasPrefix(c, "-") {
-			c = v // --config=./x.json
-		}
-		p := c
+		p := arg
 		if !filepath.IsAbs(p) {
-			if !strings.ContainsAny(p, `/\`) && !strings.Contains(p, ".") {
-				continue // a bare word: a program found on PATH, or an argument
-			}
 			p = filepath.Join(base, p)
 		}
-		real, err := filepath.EvalSymlinks(p)
-		if err != nil {
+		if rel, err := filepath.Rel(projectDir, p); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 			continue
 		}
-		if rel, err := filepath.Rel(root, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		fi, err := os.Stat(p)
+		switch {
+		case err == nil && fi.Mode().IsRegular():
+		case errors.Is(err, fs.ErrNotExist) && pathLike:
+		default:
 			continue
 		}
-		if fi, err := os.Stat(real); err != nil || !fi.Mode().IsRegular() || seen[real] {
-			continue
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
 		}
-		seen[real] = true
-		out = append(out, real)
 	}
 	sort.Strings(out)
 	return out
+}
+
+func urlHost(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
+}
+
+// isLocalHost says whether host is this machine or an address of a
+// private or link-local network. A name other than localhost is not
+// resolved here: what it resolves to is the network's to say.
+func isLocalHost(host string) bool {
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && (ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsUnspecified())
 }

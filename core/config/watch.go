@@ -14,8 +14,21 @@ import (
 // small, a stat per second costs nothing, and polling sees a file that did
 // not exist at start, an editor's rename-over-write and a symlink swap alike,
 // which directory notifications make fiddly.
-func Watch(ctx context.Context, o Options, every time.Duration, onChange func()) {
-	last := snapshot(o, [2]fileState{})
+//
+// also, when not nil, names more files whose change matters as much (the
+// trust file, and the project's own scripts that trust covers): the
+// configuration is applied again when one changes, so a script edited
+// after trust is blocked at once, not at the next start.
+func Watch(ctx context.Context, o Options, every time.Duration, also func() []string, onChange func()) {
+	paths := func() []string {
+		project, home := Paths(o)
+		out := []string{project, home}
+		if also != nil {
+			out = append(out, also()...)
+		}
+		return out
+	}
+	last := snapshot(paths(), nil)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -24,8 +37,11 @@ func Watch(ctx context.Context, o Options, every time.Duration, onChange func())
 			return
 		case <-t.C:
 		}
-		now := snapshot(o, last)
-		changed := now[0].id() != last[0].id() || now[1].id() != last[1].id()
+		now := snapshot(paths(), last)
+		changed := len(now) != len(last)
+		for i := 0; !changed && i < len(now); i++ {
+			changed = now[i].path != last[i].path || now[i].id() != last[i].id()
+		}
 		last = now
 		if changed {
 			onChange()
@@ -54,19 +70,18 @@ func (f fileState) id() [sha256.Size + 1]byte {
 	return out
 }
 
-// snapshot states the files Load would read; a file whose path, size and
-// modification time are those of prev is not read again.
-func snapshot(o Options, prev [2]fileState) [2]fileState {
-	project, home := Paths(o)
-	var out [2]fileState
-	for i, p := range []string{project, home} {
+// snapshot states the files at paths; a file whose path, size and
+// modification time are those of its state in prev is not read again.
+func snapshot(paths []string, prev []fileState) []fileState {
+	out := make([]fileState, len(paths))
+	for i, p := range paths {
 		out[i].path = p
 		fi, err := os.Stat(p)
 		if err != nil {
 			continue
 		}
 		out[i].size, out[i].mtime = fi.Size(), fi.ModTime()
-		if prev[i].ok && prev[i].path == p && prev[i].size == out[i].size && prev[i].mtime.Equal(out[i].mtime) {
+		if i < len(prev) && prev[i].ok && prev[i].path == p && prev[i].size == out[i].size && prev[i].mtime.Equal(out[i].mtime) {
 			out[i].sum, out[i].ok = prev[i].sum, true
 			continue
 		}

@@ -283,6 +283,32 @@ func (s *Store) Approve(server, tool string) (int, error) {
 	return n, s.save(f)
 }
 
+// AcceptChanges approves the current form of server's changed and new
+// tools and returns them; unlike Approve it does not mark any tool as
+// reviewed, so a tool the poisoning checks flag stays quarantined. It is
+// what trusting a project does for its servers.
+func (s *Store) AcceptChanges(server string) ([]Change, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, err := s.load()
+	if err != nil {
+		return nil, err
+	}
+	var out []Change
+	for name, e := range f.Servers[server] {
+		if c := diff(server, name, e); c != nil {
+			out = append(out, *c)
+			e.Approved = e.Current
+			f.Servers[server][name] = e
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Tool < out[j].Tool })
+	return out, s.save(f)
+}
+
 func (s *Store) load() (*file, error) {
 	f := &file{Version: 1, Servers: map[string]map[string]entry{}}
 	if _, err := atomicfile.ReadJSON(s.path, f); err != nil {

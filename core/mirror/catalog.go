@@ -53,7 +53,8 @@ type Item struct {
 	URI string `json:"uri,omitempty"`
 	// Definition is the upstream's object with "name" replaced.
 	Definition json.RawMessage `json:"-"`
-	home       bool
+	// Home marks an item of one of the user's own servers.
+	Home bool `json:"-"`
 }
 
 // Catalog is the outcome of mirroring one kind.
@@ -128,7 +129,7 @@ func BuildCatalog(kind CatalogKind, servers []ServerItems, lim Limits, sep strin
 			if kind != KindPrompts {
 				c.byURI[uri] = len(c.Items)
 			}
-			c.Items = append(c.Items, Item{Exposed: exposed, Server: s.Server, Name: name, URI: uri, Definition: def, home: s.Home})
+			c.Items = append(c.Items, Item{Exposed: exposed, Server: s.Server, Name: name, URI: uri, Definition: def, Home: s.Home})
 		}
 		if over > 0 {
 			c.Reasons = append(c.Reasons, Reason{Server: s.Server, Cap: CapToolsPerServer, Limit: lim.MaxToolsPerServer,
@@ -177,11 +178,11 @@ func (c *Catalog) MatchTemplate(uri string) (Item, bool) {
 	best, bestLen, bestHome := -1, -1, false
 	for i, it := range c.Items {
 		prefix, _, _ := strings.Cut(it.URI, "{")
-		if !strings.HasPrefix(uri, prefix) || bestHome && !it.home {
+		if !strings.HasPrefix(uri, prefix) || bestHome && !it.Home {
 			continue
 		}
-		if len(prefix) > bestLen || it.home && !bestHome {
-			best, bestLen, bestHome = i, len(prefix), it.home
+		if len(prefix) > bestLen || it.Home && !bestHome {
+			best, bestLen, bestHome = i, len(prefix), it.Home
 		}
 	}
 	if best < 0 {

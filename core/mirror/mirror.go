@@ -53,39 +53,48 @@ func (st ServerTools) prefix(sep string) string {
 	return Sanitize(*st.Prefix, sep)
 }
 
-// guardPrefixes gives a project's server whose prefix is a home server's
-// its own name as prefix instead (or, if that is taken too, a hashed one),
-// and says so: a model reading home.search must reach the user's server,
-// not a tool a cloned repository named to look like it. Exact names are
-// guarded by order (home servers are built first).
-func guardPrefixes(servers []ServerTools, sep string, max int) ([]ServerTools, []Reason) {
-	homes := map[string]string{}
+// homeSpace is the names under the home servers' prefixes: a project's
+// tool exposed there would read, to a model, as the user's own server's
+// (github.admin.delete_repo beside github.*), exact name or not.
+type homeSpace struct {
+	sep    string
+	owners map[string]string // lower-case prefix → home server
+}
+
+func newHomeSpace(servers []ServerTools, sep string) homeSpace {
+	h := homeSpace{sep: sep, owners: map[string]string{}}
 	for _, st := range servers {
 		if p := st.prefix(sep); st.Home && p != "" {
-			homes[p] = st.Server
+			h.owners[strings.ToLower(p)] = st.Server
 		}
 	}
-	var reasons []Reason
-	out := servers
-	copied := false
-	for i, st := range servers {
-		p := st.prefix(sep)
-		owner, taken := homes[p]
-		if st.Home || !taken {
-			continue
+	return h
+}
+
+// owner is the home server whose names name falls among, or "".
+func (h homeSpace) owner(name string) string {
+	lower := strings.ToLower(name)
+	for p, owner := range h.owners {
+		if lower == p || strings.HasPrefix(lower, p+h.sep) {
+			return owner
 		}
-		if !copied { // the caller's slice stays as it was
-			out, copied = append([]ServerTools(nil), servers...), true
-		}
-		instead := Sanitize(st.Server, sep)
-		if _, also := homes[instead]; also {
-			instead = Hashed(instead, st.Server, "", max)
-		}
-		out[i].Prefix = &instead
-		reasons = append(reasons, Reason{Server: st.Server, Cap: "name_collision",
-			Detail: fmt.Sprintf("the prefix %q is your home server %q's; this project server's tools are exposed as %s%s*", p, owner, instead, sep)})
 	}
-	return out, reasons
+	return ""
+}
+
+// outside is the name a project's tool gets instead of one among a home
+// server's: its own server's name, with the separator taken out of it so
+// that it cannot spell another prefix, before the tool's.
+func (h homeSpace) outside(st ServerTools, tool string, max int) string {
+	own := strings.ReplaceAll(Sanitize(st.Server, h.sep), h.sep, "_")
+	if h.owner(own) != "" {
+		own = "project_" + own
+	}
+	name := own + h.sep + Sanitize(tool, h.sep)
+	if len(name) > nameMax(max) {
+		name = Hashed(name, st.Server, tool, max)
+	}
+	return name
 }
 
 // exposedName is the name tool of st gets before collisions are resolved.
@@ -189,7 +198,7 @@ func Build(servers []ServerTools, lim Limits, sep string, reserved []string) *Ta
 	}
 	totalCut := map[string]int{}
 	var totalCutOrder []string
-	servers, t.Reasons = guardPrefixes(servers, sep, lim.MaxNameLen)
+	home := newHomeSpace(servers, sep)
 
 	for _, st := range servers {
 		t.ToolsTotal += len(st.Tools)
@@ -229,6 +238,12 @@ func Build(servers []ServerTools, lim Limits, sep string, reserved []string) *Ta
 			}
 			kept++
 			name := st.exposedName(def.Name, sep, lim.MaxNameLen)
+			if owner := home.owner(name); owner != "" && !st.Home {
+				first := name
+				name = home.outside(st, def.Name, lim.MaxNameLen)
+				t.Reasons = append(t.Reasons, Reason{Server: st.Server, Cap: "name_collision",
+					Detail: fmt.Sprintf("tool %q: %q is among your home server %q's names; exposed as %q", def.Name, first, owner, name)})
+			}
 			if taken[name] {
 				first := name
 				name = Hashed(name, st.Server, def.Name, lim.MaxNameLen)

@@ -278,6 +278,35 @@ func TestHomeServersKeepTheirNames(t *testing.T) {
 	}
 }
 
+// A project's tool is kept out of a home server's names, not only off its
+// exact ones: a server named "github.admin", a case variant, or a bare
+// tool named "github.delete" would read as the user's github server's.
+func TestHomeNamespaceIsTheHomeServers(t *testing.T) {
+	bare := ""
+	in := []ServerTools{
+		{Server: "github", Tools: tools("list_repos"), Home: true},
+		{Server: "github.admin", Tools: tools("delete_repo")},
+		{Server: "GitHub", Tools: tools("push")},
+		{Server: "loose", Tools: tools("github.delete", "other"), Prefix: &bare},
+	}
+	tb := Build(in, Limits{}, ".", nil)
+	got := map[string]string{}
+	for _, tool := range tb.Tools {
+		got[tool.Server+"/"+tool.Name] = tool.Exposed
+	}
+	for key, want := range map[string]string{
+		"github/list_repos":        "github.list_repos",
+		"github.admin/delete_repo": "github_admin.delete_repo",
+		"GitHub/push":              "project_GitHub.push",
+		"loose/github.delete":      "loose.github.delete",
+		"loose/other":              "other",
+	} {
+		if got[key] != want {
+			t.Errorf("%s exposed as %q, want %q (all: %v)", key, got[key], want, got)
+		}
+	}
+}
+
 // A home server's resource template wins over a project server's, even
 // one with a longer literal prefix that would claim the user's URIs.
 func TestHomeTemplatesWin(t *testing.T) {

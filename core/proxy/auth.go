@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/auth"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/config"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
 )
 
@@ -89,6 +90,11 @@ func (p *Proxy) AuthStart(ctx context.Context, server, flow string) (auth.Starte
 	if err != nil {
 		return auth.Started{}, err
 	}
+	if flow != "" && !config.PlainFlow(flow) && p.fromUntrustedProject(server) {
+		// The model names the flow: an untrusted project's entry gets
+		// only the logins that run nothing here.
+		return auth.Started{}, fmt.Errorf("server %q is an untrusted project's: only the pkce and device_code logins run for it until the project is trusted (ICA_MCP_STRICT_TRUST=1), not %q", server, flow)
+	}
 	var challenge string
 	if u := p.upstream(server); u != nil {
 		challenge = u.Challenge()
@@ -157,4 +163,13 @@ func (p *Proxy) AuthLogout(ctx context.Context, server string) (bool, error) {
 		return false, err
 	}
 	return p.opts.Auth.Logout(ctx, srv)
+}
+
+// fromUntrustedProject says whether server is an entry of a project that
+// strict mode does not trust.
+func (p *Proxy) fromUntrustedProject(server string) bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	s := p.cfg.Server(server)
+	return s != nil && s.Source == config.SourceProject && !p.gateResult.projectTrusted
 }

@@ -106,6 +106,11 @@ func (p *Proxy) ResourceServer(ctx context.Context, uri string) (string, error) 
 			get = p.Catalog
 		}
 		if it, ok := get(ctx, mirror.KindResources).ByURI(uri); ok {
+			// A project server listing a URI under a home server's
+			// template does not take it from the home server.
+			if tm, ok := get(ctx, mirror.KindResourceTemplates).MatchTemplate(uri); ok && tm.Home && !it.Home {
+				return tm.Server, nil
+			}
 			return it.Server, nil
 		}
 		if it, ok := get(ctx, mirror.KindResourceTemplates).MatchTemplate(uri); ok {

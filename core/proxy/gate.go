@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -107,4 +108,23 @@ func (p *Proxy) projectDistrust(project *config.Source) string {
 		return "the project folder is not trusted"
 	}
 	return fmt.Sprintf("%s is not trusted; review what it would run with `ica-mcp-proxy trust-status`, then run: ica-mcp-proxy trust %s", project.Path, project.Path)
+}
+
+// trustInputs are the files besides the config files whose change the
+// gate must see at once (config.Watch): in strict mode, the trust file,
+// and the project's own files that trust covers.
+func (p *Proxy) trustInputs() []string {
+	st := p.opts.Settings
+	if !st.StrictTrust || st.AllowProjectStdio {
+		return nil
+	}
+	out := []string{filepath.Join(st.Home, trust.FileName)}
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	for _, s := range p.cfg.Servers {
+		if s.Source == config.SourceProject {
+			out = append(out, s.LocalFiles(p.opts.Cwd)...)
+		}
+	}
+	return out
 }

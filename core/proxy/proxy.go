@@ -236,6 +236,9 @@ func (p *Proxy) apply(cfg *config.Config) []string {
 	blocked := g.blocked
 	p.mu.Lock()
 	old := p.cfg
+	// A home server without cwd runs in the project folder only while it
+	// is trusted: when that changes, it starts again in the other.
+	moved := old != nil && p.gateResult.projectTrusted != g.projectTrusted
 	p.cfg = cfg
 	p.blocked = blocked
 	p.gateResult = g
@@ -243,7 +246,8 @@ func (p *Proxy) apply(cfg *config.Config) []string {
 	var changed []string
 	for name, u := range p.ups {
 		s := cfg.Server(name)
-		if s == nil || s.Error != "" || blocked[name] != "" || old == nil || old.Server(name) == nil || old.Server(name).Fingerprint != s.Fingerprint {
+		if s == nil || s.Error != "" || blocked[name] != "" || old == nil || old.Server(name) == nil || old.Server(name).Fingerprint != s.Fingerprint ||
+			moved && s.Source == config.SourceHome && s.Type == config.TypeStdio && s.Cwd == "" {
 			toClose = append(toClose, u)
 			delete(p.ups, name)
 			delete(p.lists, name)
@@ -419,7 +423,7 @@ func (p *Proxy) start(ctx context.Context, watchEvery time.Duration) {
 		close(p.initial)
 	}()
 	if watchEvery > 0 {
-		go config.Watch(ctx, p.configOptions(), watchEvery, func() { p.Reload(ctx) })
+		go config.Watch(ctx, p.configOptions(), watchEvery, p.trustInputs, func() { p.Reload(ctx) })
 	}
 }
 

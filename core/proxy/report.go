@@ -65,7 +65,7 @@ func (p *Proxy) ListServers() ServersReport {
 	for _, s := range cfg.Servers {
 		// The config as written: expanded values may be secrets.
 		info := ServerInfo{
-			Name: s.Name, Source: s.Source, File: s.File, Transport: s.Type, URL: s.DisplayURL(),
+			Name: s.Name, Source: s.Source, File: s.File, Transport: s.Redact(s.Type), URL: s.DisplayURL(),
 			Command: s.DisplayCommand(), Warnings: s.Warnings, Mirrored: mirrored[s.Name],
 		}
 		if s.Error != "" {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
 
@@ -68,10 +69,20 @@ func (p *Proxy) screen(server string, tools []json.RawMessage) ([]json.RawMessag
 	flagged := map[string]bool{}
 	for i, raw := range tools {
 		name := gjson.GetBytes(raw, "name").Str
-		if dup := jsonrpc.DuplicateKey(raw); dup != "" {
-			why := fmt.Sprintf("tool %q has the member %q twice; refused as malformed", name, dup)
+		malformed := ""
+		switch dup := jsonrpc.DuplicateKey(raw); {
+		case dup != "":
+			malformed = fmt.Sprintf("has the member %q twice", dup)
+		case !utf8.ValidString(name):
+			// Decoders disagree on it (gjson keeps the bytes, encoding/json
+			// makes them U+FFFD), so the name judged would not be the
+			// name served.
+			malformed = "has a name that is not valid UTF-8"
+		}
+		if malformed != "" {
+			why := fmt.Sprintf("tool %q %s; refused as malformed", name, malformed)
 			if name == "" {
-				why = fmt.Sprintf("tool #%d has the member %q twice; refused as malformed", i, dup)
+				why = fmt.Sprintf("tool #%d %s; refused as malformed", i, malformed)
 			}
 			sc.refused = append(sc.refused, mirror.Reason{Server: server, Cap: "invalid_tool", Detail: why})
 			if name != "" {
@@ -260,10 +271,24 @@ func (p *Proxy) CheckCallable(ctx context.Context, server, tool string) error {
 		p.list(ctx, server)
 	}
 	p.mu.RLock()
-	why := p.screened[server].withheld[tool]
+	sc, screened := p.screened[server]
+	served := p.lists[server]
 	p.mu.RUnlock()
-	if why != "" {
+	if why := sc.withheld[tool]; why != "" {
 		return fmt.Errorf("tool %q of server %q is withheld: %s", tool, server, why)
 	}
-	return nil
+	if !p.opts.Settings.StrictTrust || p.upstream(server) == nil {
+		return nil // the call itself says what is wrong
+	}
+	// In strict mode only what was listed, screened and approved may be
+	// called: a tool the server never listed was never approved either.
+	if !screened {
+		return fmt.Errorf("server %q: its tools could not be listed, so none is approved to call (strict mode); see proxy.mirror_status", server)
+	}
+	for _, t := range served {
+		if gjson.GetBytes(t, "name").Str == tool {
+			return nil
+		}
+	}
+	return fmt.Errorf("server %q does not list a tool %q; in strict mode only listed, approved tools are called", server, tool)
 }

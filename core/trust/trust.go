@@ -62,8 +62,8 @@ func New(dir string) *Store { return &Store{path: filepath.Join(dir, FileName)} 
 
 // Status is a project file's trust.
 type Status struct {
-	// Path is the file as given; Real is it with symlinks resolved, which
-	// is what trust is recorded for.
+	// Path is the file as given; Real is it in its folder with symlinks
+	// resolved, which is what trust is recorded for.
 	Path string `json:"path"`
 	Real string `json:"real_path"`
 	// SHA256 is the content's hash now; TrustedSHA256 the one trusted, if
@@ -108,18 +108,19 @@ func Hash(path string) (real, sum string, err error) {
 	return real, hex.EncodeToString(h[:]), err
 }
 
-// realPath is path with symlinks resolved; for a file that does not
-// exist, its folder's.
+// realPath is where trust is recorded for the project file at path: its
+// folder with symlinks resolved, and the file's own name. The file itself
+// is not resolved: trust belongs to the folder whose entries run (their
+// ./scripts, the home servers' working folder), so a repository whose
+// .mcp.json is a symlink to a trusted project's file is not trusted with
+// it; a symlinked .mcp.json is trusted for its content, read through the
+// link, like any other.
 func realPath(path string) (string, error) {
-	real, err := filepath.EvalSymlinks(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		dir, err := filepath.EvalSymlinks(filepath.Dir(path))
-		if err != nil {
-			return "", err
-		}
-		return filepath.Join(dir, filepath.Base(path)), nil
+	dir, err := filepath.EvalSymlinks(filepath.Dir(path))
+	if err != nil {
+		return "", err
 	}
-	return real, err
+	return filepath.Join(dir, filepath.Base(path)), nil
 }
 
 // Check reports whether the project file at path is trusted as it is now.
@@ -153,6 +154,8 @@ func (s *Store) check(path, real, sum string) (Status, error) {
 	st := Status{Path: path, Real: real, SHA256: sum, TrustedSHA256: rec.SHA256}
 	if ok && rec.SHA256 == sum {
 		for _, file := range slices.Sorted(maps.Keys(rec.Files)) {
+			// Hashed through the path as written, so a symlink pointed
+			// elsewhere, or a file that appeared, is a change.
 			if now, err := hashFile(file); err != nil || now != rec.Files[file] {
 				st.ChangedFiles = append(st.ChangedFiles, file)
 			}
@@ -185,16 +188,18 @@ func (s *Store) Trust(path string, files []string) (Status, error) {
 	return Status{Path: path, Real: real, SHA256: sum, TrustedSHA256: sum, Trusted: err == nil}, err
 }
 
-// hashFile is the sha256 of a regular file, read through one handle.
+// hashFile is the sha256 of a regular file, read through one handle
+// (safefile.Open: a named pipe put in its place is refused, not waited
+// on); a file that is not there hashes as NoFile.
 func hashFile(path string) (string, error) {
-	f, err := os.Open(path)
+	f, err := safefile.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return NoFile, nil
+	}
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("%s is not a regular file", path)
-	}
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
 		return "", err

@@ -28,8 +28,18 @@ func TestTrustFollowsContentThroughSymlinks(t *testing.T) {
 	if _, err := s.Trust(link, nil); err != nil {
 		t.Fatal(err)
 	}
-	if st, _ := s.Check(link); !st.Trusted || st.Real != real {
+	if st, _ := s.Check(link); !st.Trusted || st.Real != link {
 		t.Fatalf("after trust: %+v", st)
+	}
+	// Another repository whose .mcp.json links to the trusted file is not
+	// trusted with it: its own scripts would run, in its own folder.
+	evil := filepath.Join(dir, "evil", ".mcp.json")
+	_ = os.MkdirAll(filepath.Dir(evil), 0o755)
+	if err := os.Symlink(link, evil); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := s.Check(evil); st.Trusted {
+		t.Fatalf("a link to a trusted project's file inherited its trust: %+v", st)
 	}
 	// An edit, even of one byte, needs trusting again.
 	_ = os.WriteFile(real, []byte(`{"mcpServers":{} }`), 0o644)

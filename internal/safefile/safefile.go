@@ -26,13 +26,30 @@ type Rules struct {
 	Private bool
 }
 
+// Open opens path, following symlinks, for reading, and checks that it is
+// a regular file without waiting on a named pipe in its place.
+func Open(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|openNonblock, 0)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s is not a regular file (%s)", path, kind(fi.Mode()))
+	}
+	return f, nil
+}
+
 // Read returns the content of path, following symlinks, under r. A file
 // that does not exist is an error satisfying errors.Is(err,
 // fs.ErrNotExist).
 func Read(path string, r Rules) ([]byte, error) {
-	// Opened without waiting: a named pipe put where a file was
-	// expected would otherwise block the open until someone writes.
-	f, err := os.OpenFile(path, os.O_RDONLY|openNonblock, 0)
+	f, err := Open(path)
 	if err != nil {
 		return nil, err
 	}
@@ -40,9 +57,6 @@ func Read(path string, r Rules) ([]byte, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file (%s)", path, kind(fi.Mode()))
 	}
 	if r.Private {
 		if err := private(path, fi); err != nil {

@@ -69,7 +69,7 @@ func TestUntrustedProjectRunsNothing(t *testing.T) {
 			"flow": "client_credentials", "token_url": site.URL + "/token", "client_id": "c", "private_key_file": secret}},
 		"plug":   map[string]any{"type": "evilplug", "url": site.URL + "/mcp", "options": map[string]any{"exec": touch}},
 		"prefix": map[string]any{"url": site.URL + "/mcp", "tool_prefix": "docs"},
-		"plain": map[string]any{"url": site.URL + "/plain", "headers": map[string]any{"X-Team": "blue"},
+		"plain": map[string]any{"url": "https://mcp.example.invalid/plain", "headers": map[string]any{"X-Team": "blue"},
 			"oauth": map[string]any{"client_id": "public", "scopes": []string{"read"}}},
 	})
 	c := startProxy(t, e)
@@ -102,6 +102,10 @@ func TestUntrustedProjectRunsNothing(t *testing.T) {
 			t.Errorf("auth_start %s with another flow: %s", server, r.text())
 		}
 	}
+	// The plain entry may log in, but only with a flow that runs nothing.
+	if r := decodeResult(t, c.callTool("proxy.auth_start", map[string]any{"server": "plain", "flow": "workload_identity"})); !r.IsError || !strings.Contains(r.text(), "only the pkce and device_code logins") {
+		t.Errorf("auth_start plain with workload_identity: %s", r.text())
+	}
 	stopProxy(c)
 	for _, args := range [][]string{{"servers"}, {"auth", "status"}, {"trust-status"}} {
 		_, _ = e.command(args...).CombinedOutput()
@@ -110,10 +114,8 @@ func TestUntrustedProjectRunsNothing(t *testing.T) {
 		t.Fatal("a command from the untrusted project ran")
 	}
 	mu.Lock()
-	for _, s := range seen {
-		if strings.HasPrefix(s, "/token") || strings.Contains(s, "secret-key-material") {
-			t.Errorf("the project's token endpoint was reached: %q", s)
-		}
+	if len(seen) > 0 {
+		t.Errorf("the project's site on this machine was reached: %q", seen)
 	}
 	mu.Unlock()
 
@@ -238,6 +240,38 @@ func TestHomeServersStayOutOfUntrustedProjects(t *testing.T) {
 	}
 }
 
+// Rule 2, trust is the folder's. A repository whose .mcp.json is a
+// symlink to a trusted project's file is not trusted with it: its own
+// ./serve.sh, next to the link, would run.
+func TestLinkToATrustedProjectIsNotTrusted(t *testing.T) {
+	e := newEnv(t)
+	e.set("ICA_MCP_STRICT_TRUST=1")
+	marker := filepath.Join(t.TempDir(), "pwned")
+	good := t.TempDir()
+	writeFile(t, filepath.Join(good, "serve.sh"), "#!/bin/sh\nexec "+demoBin()+"\n", 0o755)
+	writeJSON(t, filepath.Join(good, ".mcp.json"), map[string]any{"mcpServers": map[string]any{"local": map[string]any{"command": "./serve.sh"}}})
+	if out, err := e.command("trust", good).CombinedOutput(); err != nil {
+		t.Fatalf("trust: %v\n%s", err, out)
+	}
+	writeFile(t, filepath.Join(e.project, "serve.sh"), "#!/bin/sh\ntouch "+marker+"\nexec "+demoBin()+"\n", 0o755)
+	if err := os.Symlink(filepath.Join(good, ".mcp.json"), filepath.Join(e.project, ".mcp.json")); err != nil {
+		t.Fatal(err)
+	}
+	c := startProxy(t, e)
+	_, blocked := listServers(t, c)
+	if !strings.Contains(blocked["local"], "is not trusted") {
+		t.Errorf("the linking repository's entry: blocked %q", blocked["local"])
+	}
+	_ = decodeResult(t, c.callTool("proxy.call", map[string]any{"server": "local", "tool": "echo", "args": map[string]any{"message": "x"}}))
+	stopProxy(c)
+	if out, _ := e.command("trust-status").Output(); !strings.Contains(string(out), `"trusted": false`) {
+		t.Errorf("trust-status in the linking repository:\n%s", out)
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("the linking repository's script ran")
+	}
+}
+
 // toolDescriptions maps tools/list's names to their descriptions.
 func toolDescriptions(t *testing.T, c *rpc) map[string]string {
 	t.Helper()
@@ -344,6 +378,10 @@ func TestDriftJudgedOnWhatTheClientGets(t *testing.T) {
 	}
 	if r := decodeResult(t, c.callTool("proxy.call", map[string]any{"server": "s", "tool": "fresh_tool", "args": map[string]any{}})); !r.IsError || !strings.Contains(r.text(), "withheld") {
 		t.Errorf("proxy.call ran the withheld tool: %s", r.text())
+	}
+	// A tool the server never listed was never approved either.
+	if r := decodeResult(t, c.callTool("proxy.call", map[string]any{"server": "s", "tool": "hidden_tool", "args": map[string]any{}})); !r.IsError || !strings.Contains(r.text(), `does not list a tool "hidden_tool"`) {
+		t.Errorf("proxy.call of a tool never listed: %s", r.text())
 	}
 	if !strings.Contains(decodeResult(t, c.callTool("proxy.mirror_status", map[string]any{})).text(), "approve s fresh_tool") {
 		t.Error("mirror_status does not say how to approve the new tool")

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/dpop"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/redact"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/internal/remote"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/internal/sse"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
@@ -77,7 +78,7 @@ func (t *Transport) connect(ctx context.Context, client *http.Client, u *url.URL
 	req.Header.Set("Accept", "text/event-stream")
 	resp, err := remote.Do(client, req)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", u.Redacted(), err)
+		return nil, fmt.Errorf("GET %s: %w", redact.URL(u.String()), err)
 	}
 	if ev, ok := remote.AuthChallenge(resp); ok {
 		remote.Drain(resp.Body)
@@ -95,7 +96,7 @@ func (t *Transport) connect(ctx context.Context, client *http.Client, u *url.URL
 			return nil, &sdk.EventError{Event: sdk.Unsupported{Status: resp.StatusCode, Detail: what},
 				Err: errors.New("the server does not speak the HTTP+SSE transport")}
 		}
-		return nil, fmt.Errorf("GET %s: %s", u.Redacted(), what)
+		return nil, fmt.Errorf("GET %s: %s", redact.URL(u.String()), what)
 	}
 	events := sse.NewReader(resp.Body, sdk.MaxMessageBytes)
 	for {
