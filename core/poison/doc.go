@@ -19,6 +19,20 @@
 //     and naming or steering another server's tools (shadowing).
 //
 // CheckItem applies both to one item; CleanText and ScanText are the parts.
+// The proxy forwards the whole item, so CheckItem checks every string value
+// and every object key in it, at any depth up to MaxDepth, whatever the
+// member is called: top-level "_meta", "annotations", "icons" and "x-…"
+// members, "$comment", "pattern", "examples" and every other schema
+// keyword, every array element. String values are cleaned; the values a
+// call depends on (enum, const, default, examples, required, pattern and
+// $ref-style references in a schema, a prompt argument's name, a
+// resource's uri) and all keys are scanned and reported but left in place,
+// since rewriting them would break calls. Checks for other servers' tool
+// names apply to prose only: descriptions, titles and values holding
+// whitespace. The one part not scanned for phrases is the base64 payload of
+// a data URI (an icon's src), which holds nothing readable; its invisible
+// characters are still removed.
+//
 // Severe tells findings that should stop an item from those (zero-width
 // characters alone) that only record a harmless cleanup.
 //
@@ -42,9 +56,9 @@
 // rewrite. Beyond it, this package removes the invisible characters
 // byte-precisely from the JSON the client receives; decodes variation-selector
 // smuggling; strips ANSI escape sequences (Trail of Bits' terminal
-// concealment) and U+2061–U+2064, U+034F and U+FFF9–U+FFFB; scans parameter
-// names, prompt arguments and enum/const/default values separately with a
-// field path per finding (CyberArk's full-schema poisoning); catches
+// concealment) and U+2061–U+2064, U+034F and U+FFF9–U+FFFB; scans every
+// string value and key of the item, not only descriptions, with a field
+// path per finding (CyberArk's full-schema poisoning); catches
 // client-prefixed tool references such as "mcp_tool_send_email" and
 // "(mcp_whatsapp) send_message", hidden recipients (BCC, "change the
 // recipient to +…", "copy … to https://…"), conversation-history

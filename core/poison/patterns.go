@@ -2,6 +2,7 @@ package poison
 
 import (
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -118,6 +119,9 @@ func quote(s string) string {
 // typographic quotes are folded, and whitespace collapses to single spaces
 // so a phrase broken across docstring lines still matches.
 func normalize(s string) string {
+	if plain(s) {
+		return s
+	}
 	s, _ = clean(s)
 	var b strings.Builder
 	b.Grow(len(s))
@@ -150,6 +154,18 @@ func normalize(s string) string {
 	return b.String()
 }
 
+// plain reports whether normalize would return s unchanged: printable
+// ASCII with no two spaces in a row. Most schema strings are.
+func plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c >= 0x7f || c == ' ' && i > 0 && s[i-1] == ' ' {
+			return false
+		}
+	}
+	return true
+}
+
 // splitWords turns an identifier into words ("content_from_readingSshKey"
 // becomes "content from reading Ssh Key") so that phrase patterns apply to
 // parameter and tool names, where CyberArk showed instructions can hide.
@@ -176,10 +192,10 @@ func splitWords(s string) string {
 // that kind that matches. One line per kind is what a person can act on.
 func matchPatterns(field, text string) []Finding {
 	var fs []Finding
-	seen := map[string]bool{}
+	var seen []string // kinds found; nil and unallocated for most text
 	lower := strings.ToLower(text)
 	for _, p := range patterns {
-		if seen[p.kind] || !containsAny(lower, p.any) {
+		if slices.Contains(seen, p.kind) || !containsAny(lower, p.any) {
 			continue
 		}
 		loc := p.re().FindStringSubmatchIndex(text)
@@ -191,7 +207,7 @@ func matchPatterns(field, text string) []Finding {
 		if len(loc) >= 4 && loc[2] >= 0 {
 			loc = loc[2:4]
 		}
-		seen[p.kind] = true
+		seen = append(seen, p.kind)
 		fs = append(fs, Finding{Kind: p.kind, Field: field, Detail: p.label + ": " + quote(strings.TrimSpace(text[loc[0]:loc[1]]))})
 	}
 	return fs

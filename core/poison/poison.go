@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/tidwall/gjson"
@@ -368,12 +369,30 @@ func codePoints(rs []rune) string {
 }
 
 // CheckItem checks one tool, prompt or resource object as the server sent
-// it. It cleans and scans the top-level "name", "title", "description" and
-// "annotations.title", and every "description"/"title" string nested in
-// "inputSchema", "outputSchema" and a prompt's "arguments". Parameter names,
-// prompt argument names and enum/const/default/examples strings are scanned
-// too but never rewritten: they are the call contract, and renaming a
-// parameter would break the calls the model makes.
+// it. The proxy forwards the whole object, so CheckItem walks all of it, to
+// MaxDepth: every string value, whatever its member's name (top-level
+// "_meta", "annotations", "icons", "x-…" or "$comment" members, every schema
+// keyword, every array element), and every object key.
+//
+//   - A string value loses its invisible characters and is scanned for the
+//     phrase patterns.
+//   - Values that are part of the call contract are scanned and their
+//     invisible characters reported, but they are never rewritten: inside
+//     "inputSchema" and "outputSchema", the enum, const, default, examples
+//     and dependentRequired values (to any depth), "required" entries,
+//     "pattern" and the $ref, $dynamicRef, $id, $anchor and $dynamicAnchor
+//     references; a prompt argument's "name"; a resource's "uri" or
+//     "uriTemplate". Changing them would change what the model sends, what
+//     a validator accepts or what the client asks the server for.
+//   - Object keys are scanned as words ("readSshKey" reads "read Ssh Key")
+//     and reported likewise, never rewritten: renaming a parameter would
+//     break the calls the model makes.
+//   - The top-level "name" is cleaned and scanned as words.
+//   - Prose is also checked for other servers' tool names (shadowing): a
+//     "description" or "title", and any other value holding whitespace.
+//     Names, keys and one-token values (an identifier, an enum member, a
+//     MIME type, a URL) are not: a token equal to another server's tool
+//     name is a collision, not an instruction.
 //
 // The result is raw itself when nothing was removed; otherwise only the
 // changed string values differ. Input that is not a valid JSON object is
@@ -394,7 +413,7 @@ func CheckItem(raw []byte, others []string) ([]byte, []Finding) {
 		return raw, nil
 	}
 	w := &walker{src: raw, others: othersExcept(others, root.Get("name").String())}
-	w.item(root)
+	w.walk(root)
 	return w.apply(), w.fs
 }
 
@@ -423,12 +442,72 @@ type walker struct {
 	deep   bool // a too_deep finding was already made
 }
 
-// node is a container waiting to be walked.
+// role says how the walk treats a value: what its keys are, whether its
+// strings may be rewritten.
+type role uint8
+
+const (
+	roleMembers  role = iota // an object of members or keywords, or a plain array
+	roleNames                // a schema's map from names to schemas ("properties", "$defs" …)
+	roleContract             // (inside) a value of the call contract: reported, never rewritten
+	roleArgs                 // a prompt's "arguments" array
+	roleArg                  // one prompt argument
+)
+
+// node is a value the walk has reached.
 type node struct {
-	path  string
-	v     gjson.Result
-	depth int
-	args  bool // elements are prompt arguments
+	path   string
+	v      gjson.Result
+	depth  int // the item object is 0
+	role   role
+	schema bool   // inside "inputSchema" or "outputSchema"
+	what   string // roleNames: what the keys are; roleContract: what the strings are
+	words  bool   // roleContract: an identifier, scanned as words
+}
+
+// contractKeywords are the schema keywords whose values are part of the
+// call contract (see CheckItem).
+var contractKeywords = map[string]bool{
+	"enum": true, "const": true, "default": true, "examples": true,
+	"required": true, "dependentRequired": true, "pattern": true,
+	"$ref": true, "$dynamicRef": true, "$id": true, "$anchor": true, "$dynamicAnchor": true,
+}
+
+// nameMaps are the schema keywords whose object maps names to schemas, and
+// what to call those names in a finding.
+var nameMaps = map[string]string{
+	"properties":        "parameter name",
+	"patternProperties": "property pattern",
+	"$defs":             "definition name",
+	"definitions":       "definition name",
+	"dependentSchemas":  "parameter name",
+}
+
+// quiet lists the JSON Schema keywords, MCP member names and schema type
+// names that make up most keys and many values of every item. Each is
+// printable ASCII, matches no pattern and cannot be a distinctive tool name
+// (TestQuiet), so the walk skips them as keys and as one-token values.
+var quiet = set(`
+	type description title properties required items enum const default
+	examples format pattern minimum maximum exclusiveMinimum exclusiveMaximum
+	multipleOf minLength maxLength minItems maxItems uniqueItems
+	minProperties maxProperties additionalProperties patternProperties
+	propertyNames additionalItems prefixItems contains minContains
+	maxContains unevaluatedProperties unevaluatedItems dependentRequired
+	dependentSchemas allOf anyOf oneOf not if then else $schema $id $ref
+	$defs definitions $anchor $comment readOnly writeOnly deprecated
+	contentEncoding contentMediaType nullable
+	name inputSchema outputSchema annotations readOnlyHint destructiveHint
+	idempotentHint openWorldHint icons src mimeType sizes theme _meta
+	arguments uri uriTemplate size audience priority lastModified
+	string object integer number boolean array null`)
+
+func set(words string) map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(words) {
+		m[w] = true
+	}
+	return m
 }
 
 // join appends key to a gjson-style path. A key holding control or other
@@ -455,35 +534,10 @@ func printable(s string) bool {
 	return true
 }
 
-func (w *walker) item(root gjson.Result) {
-	var stack []node
-	root.ForEach(func(k, v gjson.Result) bool {
-		key := k.String()
-		p := join("", key)
-		switch key {
-		case "name":
-			w.text(p, v, true)
-		case "title", "description":
-			w.text(p, v, false)
-		case "annotations":
-			if v.IsObject() {
-				v.ForEach(func(ak, av gjson.Result) bool {
-					if ak.String() == "title" {
-						w.text(join(p, "title"), av, false)
-					}
-					return true
-				})
-			}
-		case "inputSchema", "outputSchema":
-			stack = append(stack, node{path: p, v: v, depth: 1})
-		case "arguments":
-			stack = append(stack, node{path: p, v: v, depth: 1, args: true})
-		}
-		return true
-	})
-	// A stack pops last-in first; reversing each batch keeps findings in
-	// document order.
-	slices.Reverse(stack)
+// walk visits the item depth-first without recursion. A stack pops
+// last-in first; reversing each batch keeps findings in document order.
+func (w *walker) walk(root gjson.Result) {
+	stack := []node{{v: root}}
 	for len(stack) > 0 {
 		n := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -493,11 +547,9 @@ func (w *walker) item(root gjson.Result) {
 	}
 }
 
-// visit handles one container and returns its child containers.
+// visit checks the keys and string values of one object or array and
+// returns its child objects and arrays.
 func (w *walker) visit(n node) []node {
-	if !n.v.IsObject() && !n.v.IsArray() {
-		return nil
-	}
 	if n.depth > MaxDepth {
 		if !w.deep {
 			w.deep = true
@@ -507,96 +559,84 @@ func (w *walker) visit(n node) []node {
 		return nil
 	}
 	var kids []node
-	push := func(p string, v gjson.Result, args bool) {
-		if v.IsObject() || v.IsArray() {
-			kids = append(kids, node{path: p, v: v, depth: n.depth + 1, args: args})
-		}
-	}
 	if n.v.IsArray() {
 		i := 0
 		n.v.ForEach(func(_, v gjson.Result) bool {
-			p := join(n.path, strconv.Itoa(i))
+			c := node{path: join(n.path, strconv.Itoa(i)), v: v, depth: n.depth + 1, schema: n.schema}
 			i++
-			if n.args && v.IsObject() {
-				w.argument(p, v, n.depth+1, &kids)
-				return true
+			switch {
+			case n.role == roleContract:
+				c.role, c.what, c.words = roleContract, n.what, n.words
+			case n.role == roleArgs && v.IsObject():
+				c.role = roleArg
 			}
-			push(p, v, false)
+			w.member(c, "", &kids)
 			return true
 		})
 		return kids
 	}
+	keys := "key"
+	if n.role == roleNames {
+		keys = n.what
+	}
 	n.v.ForEach(func(k, v gjson.Result) bool {
 		key := k.String()
-		p := join(n.path, key)
+		c := node{path: join(n.path, key), v: v, depth: n.depth + 1, schema: n.schema}
+		w.key(c.path, key, keys)
 		switch {
-		case (key == "description" || key == "title") && v.Type == gjson.String:
-			w.text(p, v, false)
-		case key == "properties" && v.IsObject():
-			if n.depth+1 > MaxDepth {
-				push(p, v, false) // reported as too deep when popped
-				return true
-			}
-			v.ForEach(func(pk, pv gjson.Result) bool {
-				pp := join(p, pk.String())
-				w.contract(pp, pk.String(), "parameter name", true)
-				if pv.IsObject() || pv.IsArray() {
-					kids = append(kids, node{path: pp, v: pv, depth: n.depth + 2})
-				}
-				return true
-			})
-		case key == "enum" || key == "examples":
-			if v.Type == gjson.String {
-				w.contract(p, v.String(), key+" value", false)
-				return true
-			}
-			if v.IsArray() {
-				i := 0
-				v.ForEach(func(_, e gjson.Result) bool {
-					if e.Type == gjson.String {
-						w.contract(join(p, strconv.Itoa(i)), e.String(), key+" value", false)
-					}
-					i++
-					return true
-				})
-			}
-		case key == "const" || key == "default":
-			if v.Type == gjson.String {
-				w.contract(p, v.String(), key+" value", false)
-			}
-		default:
-			push(p, v, false)
+		case n.role == roleContract:
+			c.role, c.what, c.words = roleContract, n.what, n.words
+		case n.depth == 0 && (key == "inputSchema" || key == "outputSchema"):
+			c.schema = true
+		case n.depth == 0 && key == "arguments" && v.IsArray():
+			c.role = roleArgs
+		case n.depth == 0 && (key == "uri" || key == "uriTemplate"):
+			c.role, c.what = roleContract, key+" value"
+		case n.role == roleArg && key == "name":
+			c.role, c.what, c.words = roleContract, "argument name", true
+		case n.schema && n.role == roleMembers && contractKeywords[key]:
+			c.role, c.what = roleContract, key+" value"
+		case n.schema && n.role == roleMembers && v.IsObject() && nameMaps[key] != "":
+			c.role, c.what = roleNames, nameMaps[key]
 		}
+		w.member(c, key, &kids)
 		return true
 	})
 	return kids
 }
 
-// argument handles one element of a prompt's "arguments" array.
-func (w *walker) argument(path string, v gjson.Result, depth int, kids *[]node) {
-	v.ForEach(func(k, m gjson.Result) bool {
-		key := k.String()
-		p := join(path, key)
-		switch {
-		case key == "name" && m.Type == gjson.String:
-			w.contract(p, m.String(), "argument name", true)
-		case (key == "description" || key == "title") && m.Type == gjson.String:
-			w.text(p, m, false)
-		case m.IsObject() || m.IsArray():
-			*kids = append(*kids, node{path: p, v: m, depth: depth + 1})
+// member checks the string value c, or queues the container c.
+func (w *walker) member(c node, key string, kids *[]node) {
+	switch {
+	case c.v.Type == gjson.String:
+		if c.role == roleContract {
+			w.contract(c.path, c.v.String(), c.what, c.words)
+			return
 		}
-		return true
-	})
+		w.text(c.path, c.v, c.depth == 1 && key == "name", key == "description" || key == "title")
+	case c.v.IsObject() || c.v.IsArray():
+		*kids = append(*kids, c)
+	}
+}
+
+// key scans one object key, which is never rewritten.
+func (w *walker) key(path, key, what string) {
+	if quiet[key] {
+		return
+	}
+	w.contract(path, key, what, true)
 }
 
 // text cleans and scans one string value that CheckItem may rewrite. Names
 // are scanned as words and not for shadowing: a name equal to another
-// server's tool is a collision, not an instruction.
-func (w *walker) text(path string, v gjson.Result, isName bool) {
-	if v.Type != gjson.String {
+// server's tool is a collision, not an instruction. So is any other
+// one-token value; prose (a description, a title, or any value holding
+// whitespace) is checked for other servers' tool names.
+func (w *walker) text(path string, v gjson.Result, isName, prose bool) {
+	s := v.String()
+	if quiet[s] {
 		return
 	}
-	s := v.String()
 	cleaned, fs := CleanText(path, s)
 	w.fs = append(w.fs, fs...)
 	if cleaned != s {
@@ -606,19 +646,54 @@ func (w *walker) text(path string, v gjson.Result, isName bool) {
 		w.fs = append(w.fs, ScanText(path, splitWords(cleaned), nil)...)
 		return
 	}
-	w.fs = append(w.fs, ScanText(path, cleaned, w.others)...)
+	var others []string
+	if prose || hasSpace(cleaned) {
+		others = w.others
+	}
+	w.fs = append(w.fs, ScanText(path, dataHeader(cleaned), others)...)
 }
 
-// contract scans a string that is part of the call contract; it is reported
-// but left as it is.
+// hasSpace tells prose from a one-token value.
+func hasSpace(s string) bool { return strings.IndexFunc(s, unicode.IsSpace) >= 0 }
+
+// dataHeader cuts the payload off a base64 data URI ("data:image/png;
+// base64,iVBOR…"), such as an icon's src, leaving what a person or a model
+// can read. Only a payload of nothing but base64 characters goes: it holds
+// no spaces or punctuation for a phrase to match, costs the most to scan of
+// any value in a tool list and is encoded, which the package does not
+// decode. Anything else in it keeps the whole value scanned.
+func dataHeader(s string) string {
+	if len(s) < 64 || !strings.HasPrefix(s, "data:") {
+		return s
+	}
+	i := strings.IndexByte(s, ',')
+	if i < 0 || !strings.HasSuffix(s[:i], ";base64") {
+		return s
+	}
+	for j := i + 1; j < len(s); j++ {
+		c := s[j]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=') {
+			return s
+		}
+	}
+	return s[:i+1]
+}
+
+// contract scans a string that is part of the call contract, or a key; it
+// is reported but left as it is. Names (keys, argument names) are scanned
+// as words; a value that reads as prose is also checked for other servers'
+// tool names.
 func (w *walker) contract(path, s, what string, isName bool) {
 	cleaned, st := clean(s)
 	w.fs = append(w.fs, st.findings(path, what)...)
 	scan := cleaned
+	var others []string
 	if isName {
 		scan = splitWords(cleaned)
+	} else if hasSpace(cleaned) {
+		others = w.others
 	}
-	for _, f := range ScanText(path, scan, nil) {
+	for _, f := range ScanText(path, scan, others) {
 		f.Detail = what + ": " + f.Detail
 		w.fs = append(w.fs, f)
 	}

@@ -149,8 +149,8 @@ func (p *Proxy) catalogWait() time.Duration {
 	return max(time.Until(p.firstListDeadline()), 100*time.Millisecond)
 }
 
-// screenItems removes invisible characters from the names and
-// descriptions of a server's prompts or resources and records what the
+// screenItems removes invisible characters from the strings of a
+// server's prompts or resources and records what the
 // poisoning checks find in them (mirror_status shows it). Unlike a tool,
 // a flagged prompt or resource is not withheld: the client shows it to the
 // user to choose, not to the model to act on.

@@ -23,8 +23,8 @@ import (
 // tool withheld. The screen, in order:
 //   - refuses a tool with a member twice as malformed: readers disagree on
 //     which of the two counts;
-//   - removes invisible characters from names and descriptions, and flags
-//     descriptions that read like tool poisoning (core/poison);
+//   - removes invisible characters from every string of a tool, and flags
+//     text that reads like tool poisoning (core/poison);
 //   - notices drift (core/drift), hashing exactly the bytes mirrored;
 //   - in strict mode withholds the tools changed since approved, new to a
 //     server already approved, or flagged and not yet reviewed, until
@@ -260,14 +260,18 @@ func (p *Proxy) Findings() []Finding {
 }
 
 // CheckCallable says why server's tool may not be called through
-// proxy.call, or nil: a withheld tool is withheld there too. A server not
-// listed in this run is listed first, so its tools are judged before one
-// is called.
+// proxy.call, or nil: a withheld tool is withheld there too. In strict
+// mode a server not listed in this run is listed first, so its tools are
+// judged before one is called, and only a tool it listed is called; a
+// server that cannot list has none approved. (Outside strict mode the
+// call is not held up by a listing: a failing server would be started
+// twice per call.)
 func (p *Proxy) CheckCallable(ctx context.Context, server, tool string) error {
+	strict := p.opts.Settings.StrictTrust
 	p.mu.RLock()
 	_, screened := p.screened[server]
 	p.mu.RUnlock()
-	if !screened {
+	if strict && !screened {
 		p.list(ctx, server)
 	}
 	p.mu.RLock()
@@ -277,7 +281,7 @@ func (p *Proxy) CheckCallable(ctx context.Context, server, tool string) error {
 	if why := sc.withheld[tool]; why != "" {
 		return fmt.Errorf("tool %q of server %q is withheld: %s", tool, server, why)
 	}
-	if !p.opts.Settings.StrictTrust || p.upstream(server) == nil {
+	if !strict || p.upstream(server) == nil {
 		return nil // the call itself says what is wrong
 	}
 	// In strict mode only what was listed, screened and approved may be
