@@ -77,7 +77,8 @@ func newToolsCmd(version string, g *globalFlags) *cobra.Command {
 			}
 			return withApp(cmd.Context(), version, true, func(a *app) error {
 				if server != "" {
-					rep, err := a.proxy.ListTools(cmd.Context(), server, schema)
+					// The user reviews here what is withheld from the model.
+					rep, err := a.proxy.ReviewTools(cmd.Context(), server, schema)
 					if err != nil {
 						return err
 					}
@@ -86,7 +87,11 @@ func newToolsCmd(version string, g *globalFlags) *cobra.Command {
 					}
 					var rows [][]string
 					for _, t := range rep.Tools {
-						rows = append(rows, []string{t.Name, t.MirroredAs, clip(t.Description, 80)})
+						as := t.MirroredAs
+						if t.Withheld != "" {
+							as = "(withheld)"
+						}
+						rows = append(rows, []string{t.Name, as, clip(t.Description, 80)})
 					}
 					return table(stdout, []string{"TOOL", "MIRRORED AS", "DESCRIPTION"}, rows)
 				}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/config"
@@ -179,6 +180,8 @@ type ToolInfo struct {
 	Description  string          `json:"description,omitempty"`
 	InputSchema  json.RawMessage `json:"inputSchema,omitempty"`
 	OutputSchema json.RawMessage `json:"outputSchema,omitempty"`
+	// Withheld says why the tool is withheld (ReviewTools only).
+	Withheld string `json:"withheld,omitempty"`
 }
 
 // ToolsReport is the answer of proxy.list_tools.
@@ -192,6 +195,18 @@ type ToolsReport struct {
 // ListTools lists a server's tools, starting it if needed, whether or not
 // they are mirrored.
 func (p *Proxy) ListTools(ctx context.Context, server string, includeSchema bool) (ToolsReport, error) {
+	return p.listTools(ctx, server, includeSchema, false)
+}
+
+// ReviewTools is ListTools for the user at the CLI, who must read a
+// withheld tool before approving it: the withheld tools are listed among
+// the others, described, each with why it is withheld (ToolInfo.Withheld).
+// Never for the model: that is what withholding keeps from it.
+func (p *Proxy) ReviewTools(ctx context.Context, server string, includeSchema bool) (ToolsReport, error) {
+	return p.listTools(ctx, server, includeSchema, true)
+}
+
+func (p *Proxy) listTools(ctx context.Context, server string, includeSchema, review bool) (ToolsReport, error) {
 	u, err := p.Upstream(server)
 	if err != nil {
 		return ToolsReport{}, err
@@ -213,7 +228,11 @@ func (p *Proxy) ListTools(ctx context.Context, server string, includeSchema bool
 		rep.Withheld = append(rep.Withheld, WithheldTool{Server: server, Tool: tool, Reason: why})
 	}
 	sort.Slice(rep.Withheld, func(i, j int) bool { return rep.Withheld[i].Tool < rep.Withheld[j].Tool })
-	for i, r := range served {
+	shown := served
+	if review {
+		shown = append(slices.Clone(served), sc.held...)
+	}
+	for i, r := range shown {
 		var ti ToolInfo
 		if err := json.Unmarshal(r, &ti); err != nil {
 			return ToolsReport{}, fmt.Errorf("server %q: tool #%d is not valid: %w", server, i, err)
@@ -222,6 +241,7 @@ func (p *Proxy) ListTools(ctx context.Context, server string, includeSchema bool
 			ti.InputSchema, ti.OutputSchema = nil, nil
 		}
 		ti.MirroredAs = t.ExposedName(server, ti.Name)
+		ti.Withheld = sc.withheld[ti.Name]
 		rep.Tools = append(rep.Tools, ti)
 	}
 	return rep, nil

@@ -35,6 +35,9 @@ type screening struct {
 	changes []drift.Change
 	// withheld are the tools not served, and why.
 	withheld map[string]string
+	// held are the withheld tools' definitions (cleaned), for the user
+	// to review from the CLI (ReviewTools); no path to the model has them.
+	held []json.RawMessage
 	// refused are the malformed tools, as mirror reasons.
 	refused  []mirror.Reason
 	findings []Finding
@@ -144,6 +147,8 @@ func (p *Proxy) screen(server string, tools []json.RawMessage) ([]json.RawMessag
 	for _, t := range kept {
 		if sc.withheld[gjson.GetBytes(t, "name").Str] == "" {
 			served = append(served, t)
+		} else {
+			sc.held = append(sc.held, t)
 		}
 	}
 	return served, sc

@@ -387,6 +387,10 @@ func TestDriftJudgedOnWhatTheClientGets(t *testing.T) {
 		t.Error("mirror_status does not say how to approve the new tool")
 	}
 	stopProxy(c)
+	// The user, not the model, reads the withheld tool before approving.
+	if out, err := e.command("tools", "--server", "s").Output(); err != nil || !strings.Contains(string(out), "Answers fresh.") || !strings.Contains(string(out), `"withheld": "new since`) {
+		t.Errorf("tools --server s should show the withheld tool for review: %v\n%s", err, out)
+	}
 	if out, err := e.command("approve", "s", "fresh_tool").CombinedOutput(); err != nil {
 		t.Fatalf("approve: %v\n%s", err, out)
 	}
