@@ -17,6 +17,14 @@
 //     markup, reading sensitive files (~/.ssh, ~/.aws, ~/.cursor/mcp.json,
 //     .env …), smuggling data out through a parameter, an address or a URL,
 //     and naming or steering another server's tools (shadowing).
+//   - It reports, without rewriting, private-use characters (icon fonts use
+//     them; eight or more in one string are severe, since that is how they
+//     carry a message), and base64 (either alphabet) or hex runs whose
+//     decoded text, when it is mostly printable UTF-8, matches the phrase
+//     patterns or reads as a shell command (curl … | sh, reverse shells,
+//     rm -rf, chmod +x). Decoding is bounded: 8 KB per run, 8 text runs per
+//     string, 32 per item, one level of nesting; past a run limit a severe
+//     finding says what went unread.
 //
 // CheckItem applies both to one item; CleanText and ScanText are the parts.
 // The proxy forwards the whole item, so CheckItem checks every string value
@@ -40,8 +48,14 @@
 // real descriptions (the reference servers, Playwright MCP, every tool of
 // the GitHub MCP server) that must produce no findings. The price is that a
 // paraphrased attack can pass; this is a tripwire, not a proof of safety.
-// A description that merely quotes an attack phrase (a security scanner's
-// documentation, say) is flagged like the attack itself.
+// A description that quotes an instruction-override or concealment phrase
+// as an example ('detects phrases such as "ignore previous instructions"':
+// the phrase inside quotes, a cue such as "such as", "e.g.", "phrase" or
+// "detect" earlier in the sentence) gets a quoted_phrase finding, which is
+// not severe; every other framing (labels such as "Expected output:",
+// relative clauses such as "prompts that ignore …") is flagged like the
+// attack itself, and quoting never discounts files, exfiltration, markup
+// or tool names.
 //
 // # Compared with mcpproxy-go
 //
@@ -63,7 +77,21 @@
 // "(mcp_whatsapp) send_message", hidden recipients (BCC, "change the
 // recipient to +…", "copy … to https://…"), conversation-history
 // exfiltration and chat-template tokens (<|im_start|>, [INST]); and marks
-// schemas nested deeper than MaxDepth instead of skipping them. It does not
-// detect description clones, private-use characters, encoded payloads or
-// embedded secrets, and it has no quoting discount.
+// schemas nested deeper than MaxDepth instead of skipping them. Its payload
+// decoding also takes the URL-safe alphabet, hex with "0x", runs glued to a
+// URL path and base64 inside base64, and runs the phrase patterns on the
+// decoded text, not only shell patterns; it also decodes printable data:
+// URI payloads. Its quoting discount is narrower than mcpproxy-go's: only
+// quotes with a cue, not labels or descriptive clauses. On mcpproxy-go's
+// labelled set (specs/065-evaluation-foundation/datasets/
+// detect_corpus_v1.json, with other servers' tool names as others; severe
+// counts as caught) it catches 26 of 31 malicious items and is severe on 7
+// of 26 benign ones (before these additions: 20 of 31, 9 of 26). It misses
+// description clones of another server's tool (CheckItem is given names,
+// not descriptions), a lone private-use character (below the threshold,
+// reported but not severe), a lone zero-width joiner and "POSTs the result
+// to an external analytics endpoint"; the benign items it still flags
+// state an attack phrase unquoted after a label or in a descriptive
+// clause, or name ~/.aws/credentials. It does not detect embedded secrets
+// (API keys in descriptions).
 package poison

@@ -192,7 +192,9 @@ func splitWords(s string) string {
 // that kind that matches. One line per kind is what a person can act on.
 func matchPatterns(field, text string) []Finding {
 	var fs []Finding
-	var seen []string // kinds found; nil and unallocated for most text
+	var seen []string    // kinds found; nil and unallocated for most text
+	var quoted []Finding // quoted examples of discounted kinds (KindQuoted)
+	var quotedKinds []string
 	lower := strings.ToLower(text)
 	for _, p := range patterns {
 		if slices.Contains(seen, p.kind) || !containsAny(lower, p.any) {
@@ -202,6 +204,24 @@ func matchPatterns(field, text string) []Finding {
 		if loc == nil {
 			continue
 		}
+		if discounted[p.kind] && quotedMention(text, loc[0], loc[1]) {
+			first := loc
+			loc = nil
+			for _, l := range p.re().FindAllStringSubmatchIndex(text, -1)[1:] {
+				if !quotedMention(text, l[0], l[1]) {
+					loc = l
+					break
+				}
+			}
+			if loc == nil {
+				if !slices.Contains(quotedKinds, p.kind) {
+					quotedKinds = append(quotedKinds, p.kind)
+					quoted = append(quoted, Finding{Kind: KindQuoted, Field: field,
+						Detail: p.label + ", quoted as an example: " + quote(strings.TrimSpace(text[first[0]:first[1]]))})
+				}
+				continue
+			}
+		}
 		// A pattern with a group names the part worth showing (the path,
 		// not the boundary before it).
 		if len(loc) >= 4 && loc[2] >= 0 {
@@ -209,6 +229,11 @@ func matchPatterns(field, text string) []Finding {
 		}
 		seen = append(seen, p.kind)
 		fs = append(fs, Finding{Kind: p.kind, Field: field, Detail: p.label + ": " + quote(strings.TrimSpace(text[loc[0]:loc[1]]))})
+	}
+	for i, q := range quoted {
+		if !slices.Contains(seen, quotedKinds[i]) {
+			fs = append(fs, q)
+		}
 	}
 	return fs
 }

@@ -70,13 +70,25 @@ func Removed(kind string) bool {
 
 // Severe reports whether findings hold anything beyond removed zero-width
 // or stray control characters: any phrase finding, smuggled text, bidi
-// controls, ANSI escapes, or an uninspected part. Unknown kinds count as
+// controls, ANSI escapes, an encoded payload, many private-use characters,
+// or an uninspected part. Unknown kinds count as
 // severe so that a kind added later fails closed.
+//
+// Two kinds are not severe either: a quoted example of a phrase
+// (KindQuoted), and private-use characters fewer than privateUseSevere in
+// one string, which is how icon fonts use them (the count is read from the
+// Detail; one that cannot be read counts as severe).
 func Severe(fs []Finding) bool {
 	for _, f := range fs {
-		if f.Kind != KindInvisible {
-			return true
+		switch f.Kind {
+		case KindInvisible, KindQuoted:
+			continue
+		case KindPrivateUse:
+			if n, ok := privateUseCount(f.Detail); ok && n < privateUseSevere {
+				continue
+			}
 		}
+		return true
 	}
 	return false
 }
@@ -96,10 +108,28 @@ func CleanText(field, s string) (string, []Finding) {
 // as the tail of a prefixed one ("mcp_tool_send_email"), case-insensitively.
 // Callers should leave out names the item's own server exposes: a server
 // documenting its own tools is not shadowing.
+//
+// ScanText also reports private-use characters (KindPrivateUse) and base64
+// or hex runs whose decoded text matches a phrase pattern or a shell
+// command (KindEncoded); quoted examples of a phrase come back as
+// KindQuoted.
 func ScanText(field, s string, others []string) []Finding {
+	fs := scanPhrases(field, s, others)
+	return append(fs, scanChars(field, s, &budget{})...)
+}
+
+// scanPhrases is the phrase and shadowing part of ScanText.
+func scanPhrases(field, s string, others []string) []Finding {
 	text := normalize(s)
 	fs := matchPatterns(field, text)
 	return append(fs, shadowing(field, text, others)...)
+}
+
+// scanChars is the part of ScanText that reads s as it is, not as words:
+// private-use characters and encoded payloads.
+func scanChars(field, s string, b *budget) []Finding {
+	fs := privateUse(field, s)
+	return append(fs, encoded(field, s, b)...)
 }
 
 // char classes for clean. The order is the order findings are reported in.
@@ -439,7 +469,8 @@ type walker struct {
 	others []string
 	edits  []edit
 	fs     []Finding
-	deep   bool // a too_deep finding was already made
+	deep   bool   // a too_deep finding was already made
+	budget budget // decoding done so far (see encoded)
 }
 
 // role says how the walk treats a value: what its keys are, whether its
@@ -643,14 +674,15 @@ func (w *walker) text(path string, v gjson.Result, isName, prose bool) {
 		w.replace(v, cleaned)
 	}
 	if isName {
-		w.fs = append(w.fs, ScanText(path, splitWords(cleaned), nil)...)
-		return
+		w.fs = append(w.fs, scanPhrases(path, splitWords(cleaned), nil)...)
+	} else {
+		var others []string
+		if prose || hasSpace(cleaned) {
+			others = w.others
+		}
+		w.fs = append(w.fs, scanPhrases(path, dataHeader(cleaned), others)...)
 	}
-	var others []string
-	if prose || hasSpace(cleaned) {
-		others = w.others
-	}
-	w.fs = append(w.fs, ScanText(path, dataHeader(cleaned), others)...)
+	w.fs = append(w.fs, scanChars(path, cleaned, &w.budget)...)
 }
 
 // hasSpace tells prose from a one-token value.
@@ -693,7 +725,8 @@ func (w *walker) contract(path, s, what string, isName bool) {
 	} else if hasSpace(cleaned) {
 		others = w.others
 	}
-	for _, f := range ScanText(path, scan, others) {
+	fs := scanPhrases(path, scan, others)
+	for _, f := range append(fs, scanChars(path, cleaned, &w.budget)...) {
 		f.Detail = what + ": " + f.Detail
 		w.fs = append(w.fs, f)
 	}
