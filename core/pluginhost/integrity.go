@@ -1,11 +1,9 @@
 package pluginhost
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/atomicfile"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/safefile"
 )
 
 // LockFileName is the file, in $ICA_HOME beside the plugins folder, that
@@ -130,19 +129,9 @@ func (v *Integrity) load() (*lockFile, error) {
 	return l, nil
 }
 
-// FileSHA256 is the hex sha256 of a file's content.
-func FileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
+// FileSHA256 is the hex sha256 of a file's content (a regular file: a
+// named pipe in a plugin's place is refused, not waited on).
+func FileSHA256(path string) (string, error) { return safefile.SHA256(path) }
 
 // checksumOf is the recorded sum as bytes, for go-plugin's SecureConfig.
 func checksumOf(sum string) []byte {
