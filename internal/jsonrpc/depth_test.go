@@ -116,3 +116,21 @@ func TestDuplicateKey(t *testing.T) {
 		}
 	}
 }
+
+// The depth pass runs on every message, in both directions, before
+// gjson's validation: it must cost a fraction of it.
+func BenchmarkValidate(b *testing.B) {
+	msg := []byte(`{"jsonrpc":"2.0","id":42,"result":{"content":[{"type":"text","text":"Echo: hello from the benchmark, with a few words of text"}],"structuredContent":{"echo":"hello","n":[1,2,3],"nested":{"a":{"b":"c"}}},"isError":false}}`)
+	b.Run("depth", func(b *testing.B) {
+		b.SetBytes(int64(len(msg)))
+		for b.Loop() {
+			Depth(msg, MaxDepth)
+		}
+	})
+	b.Run("gjson.Valid", func(b *testing.B) {
+		b.SetBytes(int64(len(msg)))
+		for b.Loop() {
+			gjson.ValidBytes(msg)
+		}
+	})
+}
