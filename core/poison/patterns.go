@@ -264,23 +264,36 @@ func isTokenByte(c byte) bool {
 
 func isSep(c byte) bool { return c == '_' || c == '.' || c == '-' || c == ':' || c == '/' }
 
-// shadowing flags other servers' distinctive tool names mentioned in text,
-// either as a whole token or as the tail of a client-prefixed token such as
-// "mcp_tool_send_email" (the form in Invariant Labs' shadowing example).
-func shadowing(field, text string, others []string) []Finding {
-	want := map[string]string{}
-	longest := 0
+// Names are other servers' names, as a description must not name them
+// (shadowing): the distinctive ones, lower-cased, built once for all the
+// strings of a listing rather than for each.
+type Names struct {
+	want    map[string]string // lower-case name → as given
+	longest int
+}
+
+// NewNames indexes others (see ScanText for which names count).
+func NewNames(others []string) *Names {
+	n := &Names{want: map[string]string{}}
 	for _, o := range others {
 		o = strings.TrimSpace(o)
 		if distinctive(o) {
 			l := strings.ToLower(o)
-			want[l] = o
-			longest = max(longest, len(l))
+			n.want[l] = o
+			n.longest = max(n.longest, len(l))
 		}
 	}
-	if len(want) == 0 {
+	return n
+}
+
+// shadowing flags other servers' distinctive tool names mentioned in text,
+// either as a whole token or as the tail of a client-prefixed token such as
+// "mcp_tool_send_email" (the form in Invariant Labs' shadowing example).
+func shadowing(field, text string, others *Names, self string) []Finding {
+	if others == nil || len(others.want) == 0 {
 		return nil
 	}
+	want, longest := others.want, others.longest
 	var fs []Finding
 	reported := map[string]bool{}
 	for i := 0; i < len(text); {
@@ -301,8 +314,8 @@ func shadowing(field, text string, others []string) []Finding {
 				continue
 			}
 			name, ok := want[tok[k:]]
-			if !ok || reported[name] {
-				continue
+			if !ok || reported[name] || strings.EqualFold(name, self) {
+				continue // a tool may name itself
 			}
 			reported[name] = true
 			fs = append(fs, Finding{Kind: KindShadowing, Field: field, Detail: "names another server's tool " + quote(name)})

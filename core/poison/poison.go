@@ -114,15 +114,16 @@ func CleanText(field, s string) (string, []Finding) {
 // command (KindEncoded); quoted examples of a phrase come back as
 // KindQuoted.
 func ScanText(field, s string, others []string) []Finding {
-	fs := scanPhrases(field, s, others)
+	fs := scanPhrases(field, s, NewNames(others), "")
 	return append(fs, scanChars(field, s, &budget{})...)
 }
 
-// scanPhrases is the phrase and shadowing part of ScanText.
-func scanPhrases(field, s string, others []string) []Finding {
+// scanPhrases is the phrase and shadowing part of ScanText; self is the
+// item's own name, which it may name.
+func scanPhrases(field, s string, others *Names, self string) []Finding {
 	text := normalize(s)
 	fs := matchPatterns(field, text)
-	return append(fs, shadowing(field, text, others)...)
+	return append(fs, shadowing(field, text, others, self)...)
 }
 
 // scanChars is the part of ScanText that reads s as it is, not as words:
@@ -435,6 +436,12 @@ func codePoints(rs []rune) string {
 // path-based rewrite. Splicing rewrites every occurrence and needs no path
 // escaping; Field paths are still escaped with gjson.Escape for people.
 func CheckItem(raw []byte, others []string) ([]byte, []Finding) {
+	return CheckItemNames(raw, NewNames(others))
+}
+
+// CheckItemNames is CheckItem with others indexed once (NewNames), for
+// checking the many items of a listing against the same names.
+func CheckItemNames(raw []byte, others *Names) ([]byte, []Finding) {
 	if !gjson.ValidBytes(raw) {
 		return raw, nil
 	}
@@ -442,21 +449,10 @@ func CheckItem(raw []byte, others []string) ([]byte, []Finding) {
 	if !root.IsObject() {
 		return raw, nil
 	}
-	w := &walker{src: raw, others: othersExcept(others, root.Get("name").String())}
+	self, _ := clean(root.Get("name").String())
+	w := &walker{src: raw, others: others, self: strings.TrimSpace(self)}
 	w.walk(root)
 	return w.apply(), w.fs
-}
-
-// othersExcept drops the item's own name: a tool may mention itself.
-func othersExcept(others []string, self string) []string {
-	self, _ = clean(self)
-	out := make([]string, 0, len(others))
-	for _, o := range others {
-		if !strings.EqualFold(strings.TrimSpace(o), self) {
-			out = append(out, o)
-		}
-	}
-	return out
 }
 
 type edit struct {
@@ -466,7 +462,8 @@ type edit struct {
 
 type walker struct {
 	src    []byte
-	others []string
+	others *Names
+	self   string // the item's name, which it may name
 	edits  []edit
 	fs     []Finding
 	deep   bool   // a too_deep finding was already made
@@ -674,13 +671,13 @@ func (w *walker) text(path string, v gjson.Result, isName, prose bool) {
 		w.replace(v, cleaned)
 	}
 	if isName {
-		w.fs = append(w.fs, scanPhrases(path, splitWords(cleaned), nil)...)
+		w.fs = append(w.fs, scanPhrases(path, splitWords(cleaned), nil, w.self)...)
 	} else {
-		var others []string
+		var others *Names
 		if prose || hasSpace(cleaned) {
 			others = w.others
 		}
-		w.fs = append(w.fs, scanPhrases(path, dataHeader(cleaned), others)...)
+		w.fs = append(w.fs, scanPhrases(path, dataHeader(cleaned), others, w.self)...)
 	}
 	w.fs = append(w.fs, scanChars(path, cleaned, &w.budget)...)
 }
@@ -719,13 +716,13 @@ func (w *walker) contract(path, s, what string, isName bool) {
 	cleaned, st := clean(s)
 	w.fs = append(w.fs, st.findings(path, what)...)
 	scan := cleaned
-	var others []string
+	var others *Names
 	if isName {
 		scan = splitWords(cleaned)
 	} else if hasSpace(cleaned) {
 		others = w.others
 	}
-	fs := scanPhrases(path, scan, others)
+	fs := scanPhrases(path, scan, others, w.self)
 	for _, f := range append(fs, scanChars(path, cleaned, &w.budget)...) {
 		f.Detail = what + ": " + f.Detail
 		w.fs = append(w.fs, f)

@@ -162,7 +162,7 @@ func (p *Proxy) screenItems(server string, kind mirror.CatalogKind, items []json
 	var found []Finding
 	out := make([]json.RawMessage, len(items))
 	for i, raw := range items {
-		cleaned, fs := poison.CheckItem(raw, nil)
+		cleaned, fs := poison.CheckItemNames(raw, nil)
 		out[i] = cleaned
 		for _, f := range fs {
 			found = append(found, Finding{Server: server, Item: gjson.GetBytes(cleaned, "name").Str, Of: of, Finding: f})

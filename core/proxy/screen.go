@@ -67,7 +67,7 @@ type WithheldTool struct {
 // serve, cleaned.
 func (p *Proxy) screen(server string, tools []json.RawMessage) ([]json.RawMessage, screening) {
 	sc := screening{withheld: map[string]string{}}
-	others := p.otherNames(server)
+	others := poison.NewNames(p.otherNames(server))
 	kept := make([]json.RawMessage, 0, len(tools))
 	flagged := map[string]bool{}
 	for i, raw := range tools {
@@ -93,7 +93,7 @@ func (p *Proxy) screen(server string, tools []json.RawMessage) ([]json.RawMessag
 			}
 			continue
 		}
-		cleaned, fs := poison.CheckItem(raw, others)
+		cleaned, fs := poison.CheckItemNames(raw, others)
 		if len(fs) > 0 {
 			name = gjson.GetBytes(cleaned, "name").Str
 			flagged[name] = poison.Severe(fs)
