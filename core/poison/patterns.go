@@ -3,11 +3,9 @@ package poison
 import (
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"unicode"
-	"unicode/utf8"
 )
 
 // pattern is one phrase family. label names it in a Finding's Detail.
@@ -100,19 +98,7 @@ const snippetRunes = 80
 
 // quote renders s for a person: truncated, in double quotes, with control
 // and invisible characters escaped so the Detail cannot itself smuggle text.
-func quote(s string) string {
-	if utf8.RuneCountInString(s) <= snippetRunes {
-		return strconv.Quote(s)
-	}
-	n := 0
-	for i := range s {
-		if n == snippetRunes {
-			return strconv.Quote(s[:i]) + "…"
-		}
-		n++
-	}
-	return strconv.Quote(s)
-}
+func quote(s string) string { return quoteShort(s, snippetRunes) }
 
 // normalize prepares text for phrase matching: invisible characters are
 // dropped (so "ig\u200bnore" still reads "ignore"), fullwidth ASCII and
