@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -44,6 +43,9 @@ type Options struct {
 	Logger  hclog.Logger
 	// Discoverer finds authorization servers; the zero value works.
 	Discoverer oauthmeta.Discoverer
+	// Kinds remembers the kind of token each server takes (nil: nothing
+	// is remembered between starts).
+	Kinds Kinds
 }
 
 // Server is what the manager needs to know of a configured server.
@@ -51,6 +53,9 @@ type Server struct {
 	Name     string
 	URL      string
 	Settings Settings
+	// Key names the entry in Kinds: its name and the fingerprint of its
+	// settings, so an edited entry is decided afresh.
+	Key string
 }
 
 // Login states, as auth_status reports them.
@@ -72,8 +77,13 @@ type Status struct {
 	Scopes    []string   `json:"scopes,omitempty"`
 	// Refreshable says a refresh token (or the client's credentials) can
 	// renew the token without the user.
-	Refreshable bool   `json:"refreshable,omitempty"`
-	Error       string `json:"error,omitempty"`
+	Refreshable bool `json:"refreshable,omitempty"`
+	// TokenType is the kind of token held, Bearer or DPoP (bound to a
+	// key of the proxy's), and TokenTypeReason why the login asked for
+	// it.
+	TokenType       string `json:"token_type,omitempty"`
+	TokenTypeReason string `json:"token_type_reason,omitempty"`
+	Error           string `json:"error,omitempty"`
 	// A pending login's instructions.
 	AuthorizationURL string `json:"authorization_url,omitempty"`
 	VerificationURI  string `json:"verification_uri,omitempty"`
@@ -244,6 +254,8 @@ type meta struct {
 	issuer, revocationURL string
 	// remint: the flow needed no user, so it can run again to renew.
 	remint bool
+	// kindReason says why the login asked for the kind of token it did.
+	kindReason string
 }
 
 // grant gathers everything flow needs for srv: endpoints (settings, else
@@ -267,7 +279,10 @@ func (m *Manager) grant(ctx context.Context, srv Server, flow, challenge string,
 	}
 	var registrationURL string
 	metadataDocs := false // the authorization server accepts client ID metadata documents
-	dpopOffered := false  // and binds tokens to a key with ES256 proofs
+	kin := kindInputs{setting: s.DPoP, challenge: oauthmeta.ParseChallenge(challenge)}
+	if m.opts.Kinds != nil && srv.Key != "" {
+		kin.remembered, kin.rememberedWhy = m.opts.Kinds.TokenKind(srv.Key)
+	}
 	switch {
 	case !needs.AuthorizationServer:
 	case s.explicit():
@@ -303,7 +318,7 @@ func (m *Manager) grant(ctx context.Context, srv Server, flow, challenge string,
 		}
 		registrationURL = as.RegistrationEndpoint
 		metadataDocs = as.ClientIDMetadataDocumentSupported
-		dpopOffered = slices.Contains(as.DPoPSigningAlgValuesSupported, dpop.Alg)
+		kin.resource, kin.asAlgs, kin.asKnown = found.Metadata, as.DPoPSigningAlgValuesSupported, true
 		if flow == "pkce" && as.AuthorizationResponseIssParameter {
 			// The server promises iss on its callbacks (RFC 9207): one
 			// without it is refused, as a mix-up attack would look.
@@ -316,7 +331,11 @@ func (m *Manager) grant(ctx context.Context, srv Server, flow, challenge string,
 			}
 		}
 	}
-	if dpopWanted(s, dpopOffered) {
+	kind, kindReason, err := decideKind(kin)
+	if err != nil {
+		return sdk.Grant{}, meta{}, err
+	}
+	if kind == KindDPoP {
 		key, err := dpop.NewKey()
 		if err != nil {
 			return sdk.Grant{}, meta{}, err
@@ -346,7 +365,7 @@ func (m *Manager) grant(ctx context.Context, srv Server, flow, challenge string,
 		}
 		g.Client = client
 	}
-	return g, meta{issuer: g.Endpoints.Issuer, revocationURL: g.Endpoints.RevocationURL}, nil
+	return g, meta{issuer: g.Endpoints.Issuer, revocationURL: g.Endpoints.RevocationURL, kindReason: kindReason}, nil
 }
 
 // client picks the OAuth client, in the order the MCP specification
@@ -423,12 +442,18 @@ func (m *Manager) save(ctx context.Context, server string, g sdk.Grant, mt meta,
 	if t.AccessToken == "" {
 		return errors.New("the flow returned no access token")
 	}
+	if g.DPoPKey != "" && heldKind(g.DPoPKey, t.TokenType) == KindBearer {
+		// The authorization server did not bind it (RFC 9449 §5): it is
+		// presented as what it is.
+		g.DPoPKey = ""
+		mt.kindReason = "a DPoP-bound token was asked for (" + mt.kindReason + "), but the authorization server issued a Bearer token"
+	}
 	return m.opts.Store.Update(ctx, server, func(cur tokenstore.Token, ok bool) (tokenstore.Token, bool, error) {
 		next := tokenstore.Token{
 			Issuer: mt.issuer, Resource: g.Resource, ClientID: g.Client.ClientID, Flow: g.Flow, Remint: mt.remint,
 			TokenURL: g.Endpoints.TokenURL, RevocationURL: mt.revocationURL,
 			AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, TokenType: t.TokenType, Expiry: t.Expiry, Scopes: t.Scopes,
-			Requested: g.Scopes, DPoPKey: g.DPoPKey,
+			Requested: g.Scopes, DPoPKey: g.DPoPKey, KindReason: mt.kindReason,
 		}
 		if ok && cur.StepUp != nil && subset(cur.StepUp.Scopes, g.Scopes) {
 			// The step-up's login: kept, so a server that still refuses
@@ -459,6 +484,10 @@ func (m *Manager) Status(ctx context.Context, srv Server) Status {
 	case ok:
 		st.State, st.Flow, st.Issuer, st.Scopes = StateOK, t.Flow, t.Issuer, t.Scopes
 		st.Refreshable = t.RefreshToken != "" || t.Remint || t.Flow == "client_credentials"
+		st.TokenType, st.TokenTypeReason = heldKind(t.DPoPKey, t.TokenType), t.KindReason
+		if t.Refused != "" {
+			st.State, st.Reason = StateRefused, t.Refused
+		}
 		if su := t.StepUp; su != nil && (!su.Done || su.Refused != "") {
 			st.State, st.Reason, st.NeedsScopes = StateInsufficientScope, su.Reason, su.Scopes
 			if su.Refused != "" {
@@ -468,7 +497,7 @@ func (m *Manager) Status(ctx context.Context, srv Server) Status {
 		if !t.Expiry.IsZero() {
 			exp := t.Expiry
 			st.ExpiresAt = &exp
-			if time.Now().After(exp) {
+			if time.Now().After(exp) && st.State != StateRefused {
 				st.State = StateExpired
 			}
 		}
@@ -484,16 +513,21 @@ func (m *Manager) Status(ctx context.Context, srv Server) Status {
 
 // Refresh renews the server's token now, whatever its expiry.
 func (m *Manager) Refresh(ctx context.Context, srv Server) error {
-	if err := m.refresh(ctx, srv, func(tokenstore.Token) bool { return true }); err != nil {
+	if err := m.refresh(ctx, srv, func(tokenstore.Token) bool { return true }, nil); err != nil {
 		return err
 	}
 	m.notify(srv.Name)
 	return nil
 }
 
+// rekey asks a refresh for another kind of token than the one held: bound
+// to key, or a Bearer token when key is "", for reason.
+type rekey struct{ key, reason string }
+
 // refresh renews the token under the store's lock when need says so,
 // reading it again first: another process may have renewed it already.
-func (m *Manager) refresh(ctx context.Context, srv Server, need func(tokenstore.Token) bool) error {
+// With rk, the new token is of the kind rk asks for.
+func (m *Manager) refresh(ctx context.Context, srv Server, need func(tokenstore.Token) bool, rk *rekey) error {
 	// The client's secret, read before the token's lock is taken: the
 	// store's lock is not reentrant.
 	clients := map[string]sdk.Client{}
@@ -527,11 +561,15 @@ func (m *Manager) refresh(ctx context.Context, srv Server, need func(tokenstore.
 			return cur, false, err
 		}
 		s := srv.Settings
+		key := cur.DPoPKey
+		if rk != nil {
+			key = rk.key
+		}
 		g := sdk.Grant{
 			Flow: cur.Flow, Server: srv.Name,
 			Endpoints: sdk.Endpoints{Issuer: cur.Issuer, TokenURL: cur.TokenURL},
 			Client:    clientFor(clients, cur.ClientID),
-			Scopes:    cur.Scopes, Resource: cur.Resource, DPoPKey: cur.DPoPKey,
+			Scopes:    cur.Scopes, Resource: cur.Resource, DPoPKey: key,
 			ExtraTokenParams: s.ExtraTokenParams, Options: s.Options, Timeout: seconds(s.TokenTimeout),
 		}
 		t, err := plugin.Refresh(ctx, g, cur.RefreshToken)
@@ -545,6 +583,9 @@ func (m *Manager) refresh(ctx context.Context, srv Server, need func(tokenstore.
 		}
 		if len(t.Scopes) > 0 {
 			next.Scopes = t.Scopes
+		}
+		if rk != nil {
+			next.DPoPKey, next.KindReason, next.Refused = rk.key, rk.reason, ""
 		}
 		return next, true, nil
 	})
@@ -592,15 +633,23 @@ func (m *Manager) AccessCredentials(ctx context.Context, srv Server) (Credential
 		m.log.Warn("the stored token is for another URL; not sending it", "server", srv.Name, "token_resource", config.RedactURL(t.Resource), "url", config.RedactURL(srv.URL))
 		return Credentials{}, nil
 	}
+	if t.Refused != "" {
+		// The server refused it for its kind: not sent again. Its 401
+		// names where a new login goes.
+		return Credentials{}, nil
+	}
 	if !t.Expiry.IsZero() && time.Until(t.Expiry) < refreshAhead {
 		if err := m.refresh(ctx, srv, func(cur tokenstore.Token) bool {
 			return !cur.Expiry.IsZero() && time.Until(cur.Expiry) < refreshAhead
-		}); err != nil {
+		}, nil); err != nil {
 			return Credentials{}, err
 		}
 		if t, _, err = m.opts.Store.Get(ctx, srv.Name); err != nil {
 			return Credentials{}, err
 		}
+	}
+	if heldKind(t.DPoPKey, t.TokenType) == KindBearer {
+		return Credentials{Token: t.AccessToken}, nil
 	}
 	return Credentials{Token: t.AccessToken, DPoPKey: t.DPoPKey}, nil
 }
@@ -664,14 +713,4 @@ func (m *Manager) revoke(ctx context.Context, endpoint, clientID, secret, token,
 		return fmt.Errorf("revocation at %s: %s", endpoint, resp.Status)
 	}
 	return nil
-}
-
-// dpopWanted says whether a login asks for a sender-constrained token:
-// where the authorization server offers one, unless the settings turn it
-// off; where the endpoints are set by hand, when the settings ask.
-func dpopWanted(s Settings, offered bool) bool {
-	if s.DPoP != nil {
-		return *s.DPoP && (offered || s.explicit())
-	}
-	return offered
 }

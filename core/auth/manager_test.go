@@ -58,10 +58,13 @@ type authServer struct {
 	cimd bool
 	// webRedirectsOnly: registration refuses loopback redirects.
 	webRedirectsOnly bool
-	// dpop: the metadata offers DPoP; proofs counts the token requests
-	// that carried one.
-	dpop   bool
-	proofs int
+	// dpop: the metadata offers DPoP; resourceDPoP: the resource
+	// metadata lists it too; proofs counts the token requests that
+	// carried one (their tokens are bound: token_type DPoP); failRefresh
+	// refuses every refresh.
+	dpop, resourceDPoP bool
+	proofs             int
+	failRefresh        bool
 	// movedTo, when set, is the authorization server the resource
 	// metadata names instead of this one.
 	movedTo string
@@ -93,9 +96,13 @@ func (a *authServer) json(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func (a *authServer) token(w http.ResponseWriter) {
+func (a *authServer) token(w http.ResponseWriter, bound bool) {
 	a.n++
-	t := map[string]any{"access_token": "at-" + itoa(a.n), "refresh_token": "rt-" + itoa(a.n), "token_type": "Bearer", "expires_in": 3600}
+	kind := "Bearer"
+	if bound {
+		kind = "DPoP"
+	}
+	t := map[string]any{"access_token": "at-" + itoa(a.n), "refresh_token": "rt-" + itoa(a.n), "token_type": kind, "expires_in": 3600}
 	if a.granted != "" {
 		t["scope"] = a.granted
 	}
@@ -114,7 +121,11 @@ func (a *authServer) serve(w http.ResponseWriter, r *http.Request) {
 		if a.movedTo != "" {
 			issuer = a.movedTo
 		}
-		a.json(w, 200, map[string]any{"resource": base + "/mcp", "authorization_servers": []string{issuer}, "scopes_supported": []string{"mcp"}})
+		prm := map[string]any{"resource": base + "/mcp", "authorization_servers": []string{issuer}, "scopes_supported": []string{"mcp"}}
+		if a.resourceDPoP {
+			prm["dpop_signing_alg_values_supported"] = []string{"ES256"}
+		}
+		a.json(w, 200, prm)
 	case "/.well-known/oauth-authorization-server":
 		var dpopAlgs []string
 		if a.dpop {
@@ -153,7 +164,8 @@ func (a *authServer) serve(w http.ResponseWriter, r *http.Request) {
 		_ = r.ParseForm()
 		f := r.PostForm
 		a.clientIDs = append(a.clientIDs, f.Get("client_id"))
-		if r.Header.Get("DPoP") != "" {
+		bound := r.Header.Get("DPoP") != ""
+		if bound {
 			a.proofs++
 		}
 		resource := base + "/mcp"
@@ -166,15 +178,19 @@ func (a *authServer) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		switch f.Get("grant_type") {
 		case "urn:ietf:params:oauth:grant-type:device_code", "client_credentials":
-			a.token(w)
+			a.token(w, bound)
 		case "refresh_token":
 			rt := f.Get("refresh_token")
 			if a.spent[rt] {
 				a.json(w, 400, map[string]string{"error": "invalid_grant", "error_description": "refresh token reused"})
 				return
 			}
+			if a.failRefresh {
+				a.json(w, 400, map[string]string{"error": "invalid_grant", "error_description": "failed jkt verification"})
+				return
+			}
 			a.spent[rt] = true
-			a.token(w)
+			a.token(w, bound)
 		default:
 			a.json(w, 400, map[string]string{"error": "unsupported_grant_type"})
 		}
@@ -579,14 +595,13 @@ func TestStepUp(t *testing.T) {
 	}
 }
 
-// DPoP where the authorization server offers it: the login makes a key,
-// every token request (the grant, each refresh) proves it, and the key is
-// kept with the token for the sessions to sign with; "dpop": false turns
-// it off.
+// DPoP where the server takes it: the login makes a key, every token
+// request (the grant, each refresh) proves it, and the key is kept with
+// the token for the sessions to sign with; "dpop": false turns it off.
 func TestDPoPKeyPerLogin(t *testing.T) {
 	for _, off := range []bool{false, true} {
 		a := newAuthServer(t)
-		a.dpop = true
+		a.dpop, a.resourceDPoP = true, true
 		m := manager(t)
 		srv := Server{Name: "docs", URL: a.srv.URL + "/mcp"}
 		if off {

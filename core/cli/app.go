@@ -73,14 +73,15 @@ func newApp(version, defaultLevel string, serving bool) (*app, error) {
 		return nil, fmt.Errorf("working directory: %w", err)
 	}
 	upstream.ClientInfo.Version = version
-	logins := auth.New(auth.Options{Store: tokenstore.New(s.Home), Plugins: host, Logger: log.Named("auth")})
+	memory := memo.New(s.Home)
+	logins := auth.New(auth.Options{Store: tokenstore.New(s.Home), Plugins: host, Logger: log.Named("auth"), Kinds: memory})
 	p := proxy.New(proxy.Options{
 		Settings:  s,
 		Cwd:       cwd,
 		Logger:    log.Named("proxy"),
 		Opener:    host,
 		Reserved:  broker.Names(s.Separator),
-		Memo:      memo.New(s.Home),
+		Memo:      memory,
 		Auth:      logins,
 		Trust:     trust.New(s.Home),
 		Drift:     drift.New(s.Home),

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -58,9 +59,13 @@ func newAuthCmd(version string, g *globalFlags) *cobra.Command {
 					if s.ExpiresAt != nil {
 						exp = s.ExpiresAt.Local().Format(time.DateTime)
 					}
-					rows = append(rows, []string{s.Server, s.State, s.Flow, exp, strings.Join(s.Scopes, " "), clip(s.Error, 60)})
+					note := s.Error
+					if note == "" {
+						note = s.Reason
+					}
+					rows = append(rows, []string{s.Server, s.State, s.Flow, cmp.Or(s.TokenType, "-"), exp, strings.Join(s.Scopes, " "), clip(note, 60)})
 				}
-				return table(stdout, []string{"SERVER", "STATE", "FLOW", "EXPIRES", "SCOPES", "ERROR"}, rows)
+				return table(stdout, []string{"SERVER", "STATE", "FLOW", "TOKEN", "EXPIRES", "SCOPES", "DETAIL"}, rows)
 			})
 		},
 	}
@@ -107,7 +112,11 @@ func loginAndWait(ctx context.Context, a *app, server, flow string) error {
 		return err
 	}
 	if st.Done {
-		fmt.Fprintf(os.Stderr, "logged in to %s (%s)\n", server, st.Flow)
+		kind := ""
+		if sts, err := a.proxy.AuthStatus(ctx, server); err == nil && len(sts) == 1 && sts[0].TokenType != "" {
+			kind = ", " + sts[0].TokenType + " token"
+		}
+		fmt.Fprintf(os.Stderr, "logged in to %s (%s%s)\n", server, st.Flow, kind)
 		return nil
 	}
 	fmt.Fprintln(os.Stderr, st.Message)
@@ -133,7 +142,7 @@ func loginAndWait(ctx context.Context, a *app, server, flow string) error {
 		case auth.StatePending:
 			fmt.Fprintf(os.Stderr, "\rwaiting for the login to %s … %s ", server, time.Since(start).Round(time.Second))
 		case auth.StateOK:
-			fmt.Fprintf(os.Stderr, "\rlogged in to %s (%s)%s\n", server, s.Flow, strings.Repeat(" ", 20))
+			fmt.Fprintf(os.Stderr, "\rlogged in to %s (%s, %s token)%s\n", server, s.Flow, s.TokenType, strings.Repeat(" ", 20))
 			return nil
 		default:
 			fmt.Fprintln(os.Stderr)

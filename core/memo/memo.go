@@ -1,7 +1,9 @@
 // Package memo remembers facts about upstream servers between runs, in
 // $ICA_HOME/mcp-upstreams.json: which transport a url-only server speaks,
 // so it is probed once rather than at every start, and what each server
-// offers, so the proxy can answer its client's initialize at once.
+// offers, so the proxy can answer its client's initialize at once; and
+// which kind of token a server takes when it refused the other kind, so
+// the next login asks for the right one.
 //
 // It is a cache. Losing it costs one probe or one short wait; a stale
 // entry corrects itself, because the proxy falls back when a remembered
@@ -48,6 +50,15 @@ type file struct {
 	// Revisions maps a server key to how it speaks: "stateless"
 	// (2026-07-28 and later) or "initialize".
 	Revisions map[string]revisionRecord `json:"revisions,omitempty"`
+	// TokenKinds maps a server key to the kind of token ("Bearer" or
+	// "DPoP") the server takes, learned when it refused the other kind.
+	TokenKinds map[string]tokenKindRecord `json:"token_kinds,omitempty"`
+}
+
+type tokenKindRecord struct {
+	Kind    string    `json:"kind"`
+	Reason  string    `json:"reason,omitempty"`
+	Checked time.Time `json:"checked"`
 }
 
 type revisionRecord struct {
@@ -135,6 +146,31 @@ func (m *Memo) SetRevision(key, revision string) error {
 			f.Revisions = map[string]revisionRecord{}
 		}
 		f.Revisions[key] = revisionRecord{Revision: revision, Checked: now()}
+		return true
+	})
+}
+
+// TokenKind returns the kind of token the server with key takes, and
+// why, as learned from a refusal; "" when none was.
+func (m *Memo) TokenKind(key string) (kind, reason string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f, _ := m.load()
+	r := f.TokenKinds[key]
+	return r.Kind, r.Reason
+}
+
+// SetTokenKind remembers that the server with key takes kind of token,
+// and why.
+func (m *Memo) SetTokenKind(key, kind, reason string) error {
+	return m.update(func(f *file) bool {
+		if r := f.TokenKinds[key]; r.Kind == kind && r.Reason == reason {
+			return false
+		}
+		if f.TokenKinds == nil {
+			f.TokenKinds = map[string]tokenKindRecord{}
+		}
+		f.TokenKinds[key] = tokenKindRecord{Kind: kind, Reason: reason, Checked: now()}
 		return true
 	})
 }

@@ -49,3 +49,29 @@ func TestMemo(t *testing.T) {
 		t.Fatalf("offers overwrote transports: %q", got)
 	}
 }
+
+// The kind of token a server takes is kept per server key, beside the
+// other facts, and read back by another Memo on the same file.
+func TestTokenKind(t *testing.T) {
+	dir := t.TempDir()
+	m := New(dir)
+	if err := m.Set("http://127.0.0.1:1/mcp", "sse"); err != nil {
+		t.Fatal(err)
+	}
+	if kind, _ := m.TokenKind("docs@f1"); kind != "" {
+		t.Fatalf("empty memo gave %q", kind)
+	}
+	if err := m.SetTokenKind("docs@f1", "Bearer", "refused a DPoP token"); err != nil {
+		t.Fatal(err)
+	}
+	other := New(dir)
+	if kind, why := other.TokenKind("docs@f1"); kind != "Bearer" || why != "refused a DPoP token" {
+		t.Fatalf("got %q (%q)", kind, why)
+	}
+	if kind, _ := other.TokenKind("docs@f2"); kind != "" {
+		t.Fatalf("an edited entry (another fingerprint) gave %q", kind)
+	}
+	if got := other.Get("http://127.0.0.1:1/mcp"); got != "sse" {
+		t.Fatalf("the transport was lost: %q", got)
+	}
+}

@@ -4,7 +4,8 @@ import (
 	"strings"
 )
 
-// Challenge is a parsed WWW-Authenticate Bearer challenge.
+// Challenge is a parsed WWW-Authenticate value: the schemes it offers,
+// and the parameters of its Bearer challenge (else of its DPoP one).
 type Challenge struct {
 	// ResourceMetadata is the RFC 9728 resource_metadata URL, if given.
 	ResourceMetadata string
@@ -12,28 +13,48 @@ type Challenge struct {
 	Scope string
 	// Error is the RFC 6750 error code (invalid_token, insufficient_scope).
 	Error string
+	// Bearer and DPoP say which token kinds the server offers: a
+	// challenge of that scheme is present (RFC 6750, RFC 9449 §7.1).
+	Bearer, DPoP bool
+	// DPoPAlgs is the DPoP challenge's algs parameter: the proof
+	// algorithms the server accepts, space-separated ("" when not given).
+	DPoPAlgs string
 }
 
-// ParseChallenge reads the Bearer challenge of a WWW-Authenticate value.
-// Other schemes and unknown parameters are ignored.
+// ParseChallenge reads a WWW-Authenticate value. The parameters come from
+// the Bearer challenge, else from the DPoP one: a server that takes only
+// DPoP-bound tokens names its metadata there. Other schemes and unknown
+// parameters are ignored.
 func ParseChallenge(header string) Challenge {
 	var c Challenge
+	var bearer, dpop map[string]string
 	for _, ch := range splitChallenges(header) {
 		scheme, params, _ := strings.Cut(strings.TrimSpace(ch), " ")
-		if !strings.EqualFold(scheme, "Bearer") {
-			continue
+		switch {
+		case strings.EqualFold(scheme, "Bearer") && !c.Bearer:
+			c.Bearer, bearer = true, parseParams(params)
+		case strings.EqualFold(scheme, "DPoP") && !c.DPoP:
+			c.DPoP, dpop = true, parseParams(params)
 		}
-		for k, v := range parseParams(params) {
-			switch strings.ToLower(k) {
-			case "resource_metadata":
-				c.ResourceMetadata = v
-			case "scope":
-				c.Scope = v
-			case "error":
-				c.Error = v
-			}
+	}
+	for k, v := range dpop {
+		if strings.EqualFold(k, "algs") {
+			c.DPoPAlgs = v
 		}
-		return c
+	}
+	params := bearer
+	if !c.Bearer {
+		params = dpop
+	}
+	for k, v := range params {
+		switch strings.ToLower(k) {
+		case "resource_metadata":
+			c.ResourceMetadata = v
+		case "scope":
+			c.Scope = v
+		case "error":
+			c.Error = v
+		}
 	}
 	return c
 }

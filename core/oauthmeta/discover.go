@@ -19,6 +19,11 @@ type ProtectedResource struct {
 	Resource             string   `json:"resource"`
 	AuthorizationServers []string `json:"authorization_servers"`
 	ScopesSupported      []string `json:"scopes_supported,omitempty"`
+	// DPoPSigningAlgValuesSupported: the resource takes DPoP-bound
+	// tokens, with proofs signed with these (RFC 9728 §2).
+	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported,omitempty"`
+	// DPoPBoundAccessTokensRequired: the resource takes no other kind.
+	DPoPBoundAccessTokensRequired bool `json:"dpop_bound_access_tokens_required,omitempty"`
 }
 
 // AuthServer is RFC 8414 authorization server metadata (the members the
@@ -58,6 +63,9 @@ type Found struct {
 	// Scopes are those the challenge asked for, else those the resource
 	// metadata lists.
 	Scopes []string
+	// Metadata is the server's protected resource metadata; nil when it
+	// publishes none.
+	Metadata *ProtectedResource
 }
 
 // maxMetadataBytes bounds a metadata document.
@@ -94,6 +102,7 @@ func (d Discoverer) Discover(ctx context.Context, serverURL, wwwAuthenticate str
 			return Found{}, errors.New("the server's protected resource metadata lists no authorization server")
 		}
 		issuer = prm.AuthorizationServers[0]
+		found.Metadata = prm
 		found.Scopes = prm.ScopesSupported
 		if prm.Resource != "" {
 			// The resource indicator is the identifier the metadata

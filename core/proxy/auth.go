@@ -36,12 +36,14 @@ func (p *Proxy) AuthServer(name string) (auth.Server, error) {
 	if err != nil {
 		return auth.Server{}, fmt.Errorf("server %q: %w", name, err)
 	}
-	return auth.Server{Name: name, URL: s.URL, Settings: settings}, nil
+	return auth.Server{Name: name, URL: s.URL, Settings: settings, Key: name + "@" + s.Fingerprint}, nil
 }
 
-// credentials is the upstreams' Credentials hook: the bearer token of the
-// server's login, refreshed first when asked or about to expire.
-func (p *Proxy) credentials(ctx context.Context, server string, refresh bool) (upstream.Credentials, error) {
+// credentials is the upstreams' Credentials hook: the token of the
+// server's login, renewed first when the server refused the last one
+// (refused): as the other kind of token when the refusal asks for that
+// kind (auth.Manager.Refused), else as it was.
+func (p *Proxy) credentials(ctx context.Context, server string, refused *upstream.Refusal) (upstream.Credentials, error) {
 	m := p.opts.Auth
 	if m == nil {
 		return upstream.Credentials{}, nil
@@ -50,9 +52,15 @@ func (p *Proxy) credentials(ctx context.Context, server string, refresh bool) (u
 	if err != nil {
 		return upstream.Credentials{}, nil // not a remote server: nothing to send
 	}
-	if refresh {
-		if err := m.Refresh(ctx, srv); err != nil {
+	if refused != nil {
+		kind, err := m.Refused(ctx, srv, refused.Challenge, refused.Sent.DPoPKey != "")
+		if err != nil {
 			return upstream.Credentials{}, err
+		}
+		if !kind {
+			if err := m.Refresh(ctx, srv); err != nil {
+				return upstream.Credentials{}, err
+			}
 		}
 	}
 	c, err := m.AccessCredentials(ctx, srv)

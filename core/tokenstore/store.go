@@ -50,6 +50,13 @@ type Token struct {
 	// key (PEM) it is bound to: every request that presents it, and every
 	// refresh, carries a proof signed with it.
 	DPoPKey string `json:"dpop_key,omitempty"`
+	// KindReason says why the login asked for the kind of token it did
+	// (Bearer or DPoP-bound), for auth_status.
+	KindReason string `json:"kind_reason,omitempty"`
+	// Refused, when set, says the server refused this token for its kind
+	// and no renewal without the user could get the other kind: a new
+	// login is wanted.
+	Refused string `json:"refused,omitempty"`
 	// Requested are the scopes the login asked for (Scopes are those the
 	// server said it granted, when it said): a step-up asks for these and
 	// the new ones together.

@@ -88,9 +88,17 @@ type Hooks struct {
 	Connected func(server string, init *mcp.InitializeResult)
 	// Credentials gives what a new remote session presents: its
 	// Authorization header value ("" for none) and, for a DPoP-bound
-	// token, the key its proofs are signed with; refresh forces a new
-	// token first, after the server refused the last one.
-	Credentials func(ctx context.Context, server string, refresh bool) (Credentials, error)
+	// token, the key its proofs are signed with. refused, when set, is
+	// the server refusing what was presented last: a new token is wanted.
+	Credentials func(ctx context.Context, server string, refused *Refusal) (Credentials, error)
+}
+
+// Refusal is a server refusing the credentials a session presented.
+type Refusal struct {
+	// Challenge is the WWW-Authenticate value of its 401.
+	Challenge string
+	// Sent is what was presented.
+	Sent Credentials
 }
 
 // Credentials are what a remote session presents to its server.
@@ -154,7 +162,8 @@ type Upstream struct {
 	closed   bool
 	// withToken says the last session was opened with a login's token.
 	withToken bool
-	challenge string // the last 401's WWW-Authenticate
+	challenge string      // the last 401's WWW-Authenticate
+	sent      Credentials // what the last session presented
 
 	lists [numKinds]listCache
 
@@ -422,10 +431,14 @@ func (u *Upstream) dialShared(ctx context.Context, call *dialCall) {
 
 // dial opens a new session and records the outcome in the state.
 func (u *Upstream) dial(ctx context.Context) (*Conn, error) {
-	conn, err := u.dialTransports(ctx, false)
+	conn, err := u.dialTransports(ctx, nil)
 	if u.refusedToken(err) {
-		// A 401 with a token: refresh it once and try again.
-		conn, err = u.dialTransports(ctx, true)
+		// A 401 with a token: renew it once and try again.
+		ar, _ := errors.AsType[*AuthRequiredError](err)
+		u.mu.Lock()
+		refusal := &Refusal{Challenge: ar.WWWAuthenticate, Sent: u.sent}
+		u.mu.Unlock()
+		conn, err = u.dialTransports(ctx, refusal)
 	}
 	defer u.triedOnce.Do(func() { close(u.tried) })
 	if err != nil {
@@ -466,7 +479,7 @@ func (u *Upstream) dial(ctx context.Context) (*Conn, error) {
 
 // dialTransports tries the configured transport and, if the server says
 // it does not speak it, the fallback; the remembered one goes first.
-func (u *Upstream) dialTransports(ctx context.Context, refresh bool) (*Conn, error) {
+func (u *Upstream) dialTransports(ctx context.Context, refused *Refusal) (*Conn, error) {
 	order := []string{u.spec.Transport}
 	if fb := u.spec.Fallback; fb != "" {
 		order = append(order, fb)
@@ -476,7 +489,7 @@ func (u *Upstream) dialTransports(ctx context.Context, refresh bool) (*Conn, err
 	}
 	var errs []error
 	for _, t := range order {
-		conn, err := u.dialWith(ctx, t, refresh)
+		conn, err := u.dialWith(ctx, t, refused)
 		if err == nil {
 			if u.spec.Fallback != "" && u.spec.Memo != nil {
 				if err := u.spec.Memo.Set(u.spec.Session.URL, t); err != nil {
@@ -513,7 +526,7 @@ func (u *Upstream) authorized() bool {
 	return u.withToken
 }
 
-func (u *Upstream) dialWith(ctx context.Context, transport string, refresh bool) (*Conn, error) {
+func (u *Upstream) dialWith(ctx context.Context, transport string, refused *Refusal) (*Conn, error) {
 	tc, pluginName, err := u.opener.Transport(ctx, transport)
 	if err != nil {
 		return nil, &PluginError{Server: u.name, Plugin: transport, Err: err, Broke: true}
@@ -539,7 +552,7 @@ func (u *Upstream) dialWith(ctx context.Context, transport string, refresh bool)
 	}
 	spec := u.spec.Session
 	spec.Transport = transport
-	if err := u.authorize(ctx, &spec, refresh); err != nil {
+	if err := u.authorize(ctx, &spec, refused); err != nil {
 		return nil, err
 	}
 	conn, err := Dial(ctx, tc, pluginName, spec, u.logger, h)
@@ -551,7 +564,7 @@ func (u *Upstream) dialWith(ctx context.Context, transport string, refresh bool)
 
 // authorize adds the login's bearer token to a remote session's headers,
 // unless the configuration sets Authorization itself.
-func (u *Upstream) authorize(ctx context.Context, spec *sdk.SessionSpec, refresh bool) error {
+func (u *Upstream) authorize(ctx context.Context, spec *sdk.SessionSpec, refused *Refusal) error {
 	if u.hooks.Credentials == nil || spec.URL == "" {
 		return nil
 	}
@@ -560,13 +573,18 @@ func (u *Upstream) authorize(ctx context.Context, spec *sdk.SessionSpec, refresh
 			return nil
 		}
 	}
-	cred, err := u.hooks.Credentials(ctx, u.name, refresh)
+	cred, err := u.hooks.Credentials(ctx, u.name, refused)
 	if err != nil {
-		return &AuthRequiredError{Server: u.name, Status: 401, Detail: err.Error()}
+		ar := &AuthRequiredError{Server: u.name, Status: 401, Detail: err.Error()}
+		if refused != nil {
+			ar.WWWAuthenticate = refused.Challenge // for the login's discovery
+		}
+		return ar
 	}
 	value := cred.Authorization
 	u.mu.Lock()
 	u.withToken = value != ""
+	u.sent = cred
 	u.mu.Unlock()
 	if value == "" {
 		return nil
