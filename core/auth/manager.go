@@ -604,6 +604,9 @@ func clientFor(clients map[string]sdk.Client, id string) sdk.Client {
 type Credentials struct {
 	Token   string
 	DPoPKey string
+	// Withheld, when there is no Token, says why a login's token is not
+	// sent (the server refused it for its kind).
+	Withheld string
 }
 
 // AccessToken returns the server's access token, refreshed first when it
@@ -636,7 +639,7 @@ func (m *Manager) AccessCredentials(ctx context.Context, srv Server) (Credential
 	if t.Refused != "" {
 		// The server refused it for its kind: not sent again. Its 401
 		// names where a new login goes.
-		return Credentials{}, nil
+		return Credentials{Withheld: t.Refused}, nil
 	}
 	if !t.Expiry.IsZero() && time.Until(t.Expiry) < refreshAhead {
 		if err := m.refresh(ctx, srv, func(cur tokenstore.Token) bool {

@@ -65,7 +65,7 @@ func (p *Proxy) credentials(ctx context.Context, server string, refused *upstrea
 	}
 	c, err := m.AccessCredentials(ctx, srv)
 	if err != nil || c.Token == "" {
-		return upstream.Credentials{}, err
+		return upstream.Credentials{Withheld: c.Withheld}, err
 	}
 	if c.DPoPKey != "" {
 		// A sender-constrained token: presented with the DPoP scheme,

@@ -107,6 +107,9 @@ type Credentials struct {
 	// DPoPKey (PEM), when set, signs a proof for every HTTP request
 	// (RFC 9449): the token is bound to it.
 	DPoPKey string
+	// Withheld, with no Authorization, says why the login's token is not
+	// presented: the server's 401 then says so.
+	Withheld string
 }
 
 // RequestFunc handles a request an upstream sent: id and params are raw
@@ -444,6 +447,11 @@ func (u *Upstream) dial(ctx context.Context) (*Conn, error) {
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			err = &TimeoutError{Server: u.name, Method: "initialize", After: u.spec.RequestTimeout}
+		}
+		if ar, ok := errors.AsType[*AuthRequiredError](err); ok && ar.Detail == "" {
+			u.mu.Lock()
+			ar.Detail = u.sent.Withheld
+			u.mu.Unlock()
 		}
 		state := err
 		// A login wanted, or a plugin that broke, is no failure of the

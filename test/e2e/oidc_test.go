@@ -43,17 +43,43 @@ func startOIDC(t *testing.T, resource string, env ...string) string {
 	return startListener(t, "oidc-provider", cmd)
 }
 
-// introspectedServer is an MCP server (mcp-go's) that accepts a bearer
-// token only when the authorization server's introspection says it is
-// active and meant for this server.
+// introspectedServer is an MCP server (mcp-go's) that accepts a token
+// only when the authorization server's introspection says it is active
+// and meant for this server, and of a kind it takes.
 type introspectedServer struct {
 	srv    *httptest.Server
 	issuer string
+	takes  takes
 	mu     sync.Mutex
 	seen   []string // introspection answers
+	// schemes are the Authorization schemes of the requests that carried
+	// a token, in order.
+	schemes []string
 }
 
+// takes is the kind of token an introspected server takes, and what its
+// metadata and challenge say of it.
+type takes int
+
+const (
+	// takesEither: a Bearer token, or a DPoP-bound one with a proof by its
+	// key; the resource metadata lists ES256 proofs.
+	takesEither takes = iota
+	// takesBearer: Bearer tokens only; nothing says anything of DPoP.
+	takesBearer
+	// takesDPoP: DPoP-bound tokens only; the resource metadata requires
+	// them, and the challenge offers only the DPoP scheme.
+	takesDPoP
+	// takesBearerClaimingDPoP: Bearer tokens only, though the resource
+	// metadata lists DPoP proofs (a server set up wrong).
+	takesBearerClaimingDPoP
+)
+
 func newIntrospectedServer(t *testing.T) *introspectedServer {
+	return newIntrospectedServerTaking(t, takesEither)
+}
+
+func newIntrospectedServerTaking(t *testing.T, kind takes) *introspectedServer {
 	s := server.NewMCPServer("introspected", "1", server.WithToolCapabilities(true))
 	s.AddTool(mcp.NewTool("whoami"), func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		return mcp.NewToolResultText("a caller oidc-provider vouched for"), nil
@@ -64,14 +90,27 @@ func newIntrospectedServer(t *testing.T) *introspectedServer {
 		return mcp.NewToolResultText("published"), nil
 	})
 	h := server.NewStreamableHTTPServer(s)
-	is := &introspectedServer{}
+	is := &introspectedServer{takes: kind}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/.well-known/oauth-protected-resource/mcp", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"resource": is.srv.URL + "/mcp", "authorization_servers": []string{is.issuer}, "scopes_supported": []string{"mcp"}})
+		prm := map[string]any{"resource": is.srv.URL + "/mcp", "authorization_servers": []string{is.issuer}, "scopes_supported": []string{"mcp"}}
+		switch kind {
+		case takesEither, takesBearerClaimingDPoP:
+			prm["dpop_signing_alg_values_supported"] = []string{"ES256"}
+		case takesDPoP:
+			prm["dpop_signing_alg_values_supported"] = []string{"ES256"}
+			prm["dpop_bound_access_tokens_required"] = true
+		}
+		_ = json.NewEncoder(w).Encode(prm)
 	})
 	mux.HandleFunc("/mcp", func(w http.ResponseWriter, r *http.Request) {
 		scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		if tok != "" {
+			is.mu.Lock()
+			is.schemes = append(is.schemes, scheme)
+			is.mu.Unlock()
+		}
 		active, scope, jkt := is.introspect(tok)
 		// A token bound to a key (DPoP, RFC 9449) is taken only with the
 		// DPoP scheme and a proof signed by that key; an unbound one only
@@ -81,9 +120,20 @@ func newIntrospectedServer(t *testing.T) *introspectedServer {
 			active = false
 		case jkt != "" && (!strings.EqualFold(scheme, "DPoP") || proofThumbprint(r.Header.Get("DPoP")) != jkt):
 			active = false
+		case kind == takesBearer || kind == takesBearerClaimingDPoP:
+			active = active && strings.EqualFold(scheme, "Bearer")
+		case kind == takesDPoP:
+			active = active && jkt != ""
 		}
 		if tok == "" || !active {
-			w.Header().Set("WWW-Authenticate", `Bearer resource_metadata="`+is.srv.URL+`/.well-known/oauth-protected-resource/mcp"`)
+			challenge := `Bearer resource_metadata="` + is.srv.URL + `/.well-known/oauth-protected-resource/mcp"`
+			if kind == takesDPoP {
+				challenge = `DPoP algs="ES256", resource_metadata="` + is.srv.URL + `/.well-known/oauth-protected-resource/mcp"`
+			}
+			if tok != "" {
+				challenge += `, error="invalid_token"`
+			}
+			w.Header().Set("WWW-Authenticate", challenge)
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
 			return
 		}
@@ -131,6 +181,14 @@ func proofThumbprint(proof string) string {
 	}
 	sum := sha256.Sum256([]byte(`{"crv":"` + h.JWK.Crv + `","kty":"EC","x":"` + h.JWK.X + `","y":"` + h.JWK.Y + `"}`))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// schemesSeen are the Authorization schemes of the requests so far that
+// carried a token.
+func (is *introspectedServer) schemesSeen() []string {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	return slices.Clone(is.schemes)
 }
 
 // introspect asks the authorization server about tok (RFC 7662): whether
@@ -283,7 +341,13 @@ func docsBehindOIDC(t *testing.T, oauth map[string]any, env ...string) (*introsp
 // its instructions.
 func authStart(t *testing.T, c *rpc, flow string) (authorizationURL, verificationURIComplete, userCode string) {
 	t.Helper()
-	r := decodeResult(t, c.callTool("proxy.auth_start", map[string]any{"server": "docs", "flow": flow}))
+	return authStartOf(t, c, "docs", flow)
+}
+
+// authStartOf is authStart for another server.
+func authStartOf(t *testing.T, c *rpc, server, flow string) (authorizationURL, verificationURIComplete, userCode string) {
+	t.Helper()
+	r := decodeResult(t, c.callTool("proxy.auth_start", map[string]any{"server": server, "flow": flow}))
 	if r.IsError {
 		t.Fatalf("auth_start: %s", r.text())
 	}

@@ -1,7 +1,9 @@
 // A real OAuth server for the end-to-end tests: oidc-provider on loopback,
 // with a client for the client credentials grant, resource indicators
 // (RFC 8707), introspection for the protected MCP server, and revocation.
-//   PORT=... node oidc-server.mjs
+//   PORT=... MCP_RESOURCE="url [url...]" node oidc-server.mjs
+// MCP_RESOURCE names the protected MCP servers, space-separated: tokens
+// are minted for any of them (the first by default).
 // With OIDC_CIMD=1 it also accepts client ID metadata documents, fetched
 // from wherever the client_id URL points: loopback too (the tests serve
 // the document there over https, trusted through NODE_EXTRA_CA_CERTS).
@@ -9,7 +11,7 @@ import Provider from 'oidc-provider';
 
 const port = process.env.PORT;
 const issuer = `http://127.0.0.1:${port}`;
-const resource = process.env.MCP_RESOURCE; // the protected MCP server's URL
+const resources = (process.env.MCP_RESOURCE || '').split(' ').filter(Boolean); // the protected MCP servers' URLs
 
 const provider = new Provider(issuer, {
   clients: [
@@ -23,9 +25,9 @@ const provider = new Provider(issuer, {
     revocation: { enabled: true },
     resourceIndicators: {
       enabled: true,
-      defaultResource: () => resource,
+      defaultResource: () => resources[0],
       getResourceServerInfo: (ctx, indicator) => {
-        if (indicator !== resource) throw new Error(`unknown resource ${indicator}`);
+        if (!resources.includes(indicator)) throw new Error(`unknown resource ${indicator}`);
         return { scope: 'mcp write', accessTokenFormat: 'opaque', accessTokenTTL: 3600 };
       },
     },
@@ -54,7 +56,9 @@ const provider = new Provider(issuer, {
       || new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session.accountId });
     grant.addOIDCScope('openid offline_access');
     const asked = String(ctx.oidc.params?.scope || '').split(' ').filter((s) => ['mcp', 'write', 'offline_access'].includes(s));
-    grant.addResourceScope(resource, ['mcp', 'offline_access', ...asked].join(' '));
+    for (const resource of resources) {
+      grant.addResourceScope(resource, ['mcp', 'offline_access', ...asked].join(' '));
+    }
     await grant.save();
     return grant;
   },
