@@ -31,10 +31,9 @@ type Settings struct {
 	PrivateKey     string `json:"private_key"`
 	PrivateKeyFile string `json:"private_key_file"`
 	SigningAlg     string `json:"signing_alg"`
-	// DPoP: false turns sender-constrained tokens off for a server whose
-	// authorization server offers them (RFC 9449); true asks for them
-	// where the endpoints are configured by hand. Unset: used where
-	// offered.
+	// DPoP: false asks for Bearer tokens only; true always asks for
+	// sender-constrained ones (RFC 9449). Unset: the server decides, by
+	// its resource metadata or its challenge (decideKind).
 	DPoP *bool `json:"dpop"`
 	// ClientMetadataURL is the client ID metadata document to log in with
 	// where the authorization server accepts one; "" for the project's

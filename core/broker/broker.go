@@ -126,7 +126,7 @@ func definitions() []mcp.Tool {
 			mcp.WithString("server", mcp.Required(), mcp.Description("The server's name, as in proxy.list_servers.")),
 			mcp.WithString("flow", mcp.Description("pkce (a browser on this machine), device_code (a code to enter on any device) or client_credentials; default: the server's setting, else pkce."))),
 		mcp.NewTool(AuthStatus,
-			mcp.WithDescription("Show the login of one remote server, or of all: pending (with what the user must do), ok, expired or error, the expiry and scopes. Never shows a token."),
+			mcp.WithDescription("Show the login of one remote server, or of all: pending (with what the user must do), ok, expired, insufficient_scope, refused (log in again, with the reason) or error; the kind of token (Bearer or DPoP) and why; the expiry and scopes. Never shows a token."),
 			mcp.WithString("server", mcp.Description("The server's name; all remote servers when omitted.")),
 			readOnly),
 		mcp.NewTool(AuthRefresh,
