@@ -232,14 +232,20 @@ func TestStatelessListChanges(t *testing.T) {
 	}
 }
 
-// readRevisions returns what the memo remembers of how each server speaks.
-func readRevisions(t *testing.T, e *env) map[string]string {
+// memoFile is what the tests read of mcp-upstreams.json, by server key.
+type memoFile struct {
+	Revisions map[string]struct {
+		Revision string `json:"revision"`
+	} `json:"revisions"`
+	TokenKinds map[string]struct {
+		Kind string `json:"kind"`
+	} `json:"token_kinds"`
+}
+
+// readMemo reads the memo of e's home.
+func readMemo(t *testing.T, e *env) memoFile {
 	t.Helper()
-	var f struct {
-		Revisions map[string]struct {
-			Revision string `json:"revision"`
-		} `json:"revisions"`
-	}
+	var f memoFile
 	data, err := os.ReadFile(filepath.Join(e.home, "mcp-upstreams.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -247,6 +253,13 @@ func readRevisions(t *testing.T, e *env) map[string]string {
 	if err := json.Unmarshal(data, &f); err != nil {
 		t.Fatal(err)
 	}
+	return f
+}
+
+// readRevisions returns what the memo remembers of how each server speaks.
+func readRevisions(t *testing.T, e *env) map[string]string {
+	t.Helper()
+	f := readMemo(t, e)
 	out := map[string]string{}
 	for key, r := range f.Revisions {
 		out[strings.SplitN(key, "@", 2)[0]] = r.Revision

@@ -187,19 +187,11 @@ func TestDPoPRefusedFallsBackToBearerWithOIDCProvider(t *testing.T) {
 // assertRemembered checks mcp-upstreams.json keeps kind for server's entry.
 func assertRemembered(t *testing.T, e *env, server, kind string) {
 	t.Helper()
-	var memo struct {
-		TokenKinds map[string]struct {
-			Kind string `json:"kind"`
-		} `json:"token_kinds"`
-	}
-	data, _ := os.ReadFile(filepath.Join(e.home, "mcp-upstreams.json"))
-	if err := json.Unmarshal(data, &memo); err != nil {
-		t.Fatal(err)
-	}
+	memo := readMemo(t, e)
 	for key, r := range memo.TokenKinds {
 		if strings.HasPrefix(key, server+"@") && r.Kind == kind {
 			return
 		}
 	}
-	t.Fatalf("mcp-upstreams.json does not remember %s for %s: %s", kind, server, data)
+	t.Fatalf("mcp-upstreams.json does not remember %s for %s: %+v", kind, server, memo.TokenKinds)
 }
