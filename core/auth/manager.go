@@ -444,8 +444,8 @@ func (m *Manager) save(ctx context.Context, server string, g sdk.Grant, mt meta,
 	}
 	if g.DPoPKey != "" && heldKind(g.DPoPKey, t.TokenType) == KindBearer {
 		// The authorization server did not bind it (RFC 9449 §5): it is
-		// presented as what it is.
-		g.DPoPKey = ""
+		// presented as what it is (heldKind). The key stays: a public
+		// client's refresh token may be bound to it all the same.
 		mt.kindReason = "a DPoP-bound token was asked for (" + mt.kindReason + "), but the authorization server issued a Bearer token"
 	}
 	return m.opts.Store.Update(ctx, server, func(cur tokenstore.Token, ok bool) (tokenstore.Token, bool, error) {
@@ -486,7 +486,7 @@ func (m *Manager) Status(ctx context.Context, srv Server) Status {
 		st.Refreshable = t.RefreshToken != "" || t.Remint || t.Flow == "client_credentials"
 		st.TokenType, st.TokenTypeReason = heldKind(t.DPoPKey, t.TokenType), t.KindReason
 		if t.Refused != "" {
-			st.State, st.Reason = StateRefused, t.Refused
+			st.State, st.Reason, st.Refreshable = StateRefused, t.Refused, false
 		}
 		if su := t.StepUp; su != nil && (!su.Done || su.Refused != "") {
 			st.State, st.Reason, st.NeedsScopes = StateInsufficientScope, su.Reason, su.Scopes
@@ -511,18 +511,40 @@ func (m *Manager) Status(ctx context.Context, srv Server) Status {
 	return st
 }
 
-// Refresh renews the server's token now, whatever its expiry.
+// Refresh renews the server's token now, whatever its expiry: as the kind
+// the server was found to take, where that is not the kind held.
 func (m *Manager) Refresh(ctx context.Context, srv Server) error {
-	if err := m.refresh(ctx, srv, func(tokenstore.Token) bool { return true }, nil); err != nil {
+	var rk *rekey
+	if t, ok, err := m.opts.Store.Get(ctx, srv.Name); err == nil && ok && m.opts.Kinds != nil && srv.Key != "" && srv.Settings.DPoP == nil {
+		if kind, why := m.opts.Kinds.TokenKind(srv.Key); kind != "" && (kind != heldKind(t.DPoPKey, t.TokenType) || t.Refused != "") {
+			if rk, err = newRekey(kind, why); err != nil {
+				return err
+			}
+		}
+	}
+	if err := m.refresh(ctx, srv, func(tokenstore.Token) bool { return true }, rk); err != nil {
 		return err
 	}
 	m.notify(srv.Name)
 	return nil
 }
 
-// rekey asks a refresh for another kind of token than the one held: bound
-// to key, or a Bearer token when key is "", for reason.
-type rekey struct{ key, reason string }
+// rekey asks a refresh for another kind of token than the one held, for
+// reason: a DPoP-bound one (bound to the key held, else to key), or a
+// Bearer one.
+type rekey struct{ kind, key, reason string }
+
+func newRekey(kind, reason string) (*rekey, error) {
+	rk := &rekey{kind: kind, reason: reason}
+	if kind == KindDPoP {
+		key, err := dpop.NewKey()
+		if err != nil {
+			return nil, err
+		}
+		rk.key = key
+	}
+	return rk, nil
+}
 
 // refresh renews the token under the store's lock when need says so,
 // reading it again first: another process may have renewed it already.
@@ -546,7 +568,8 @@ func (m *Manager) refresh(ctx context.Context, srv Server, need func(tokenstore.
 			}
 		}
 	}
-	return m.opts.Store.Update(ctx, srv.Name, func(cur tokenstore.Token, ok bool) (tokenstore.Token, bool, error) {
+	var issued string // with rk: the kind issued, when not the kind asked for
+	err := m.opts.Store.Update(ctx, srv.Name, func(cur tokenstore.Token, ok bool) (tokenstore.Token, bool, error) {
 		if !ok {
 			return cur, false, fmt.Errorf("server %q: not logged in", srv.Name)
 		}
@@ -562,7 +585,11 @@ func (m *Manager) refresh(ctx context.Context, srv Server, need func(tokenstore.
 		}
 		s := srv.Settings
 		key := cur.DPoPKey
-		if rk != nil {
+		switch {
+		case rk == nil:
+		case rk.kind == KindBearer:
+			key = ""
+		case key == "":
 			key = rk.key
 		}
 		g := sdk.Grant{
@@ -585,10 +612,22 @@ func (m *Manager) refresh(ctx context.Context, srv Server, need func(tokenstore.
 			next.Scopes = t.Scopes
 		}
 		if rk != nil {
-			next.DPoPKey, next.KindReason, next.Refused = rk.key, rk.reason, ""
+			next.Taken = false
+			next.DPoPKey, next.KindReason, next.Refused = key, rk.reason, ""
+			if got := heldKind(key, t.TokenType); got != rk.kind {
+				// Kept all the same: the refresh token may have been
+				// rotated. The server will not take it.
+				issued = got
+				next.KindReason = fmt.Sprintf("a %s token was asked for (%s), but the authorization server issued a %s token", rk.kind, rk.reason, got)
+				next.Refused = fmt.Sprintf("the server takes only %s tokens, and the authorization server issued a %s token when asked for one", rk.kind, got)
+			}
 		}
 		return next, true, nil
 	})
+	if err == nil && issued != "" {
+		return fmt.Errorf("%w: server %q: asked for a %s token, the authorization server issued a %s one", errNoOtherKind, srv.Name, rk.kind, issued)
+	}
+	return err
 }
 
 // clientFor is the known client with id, or a public client of that id.

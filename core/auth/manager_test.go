@@ -65,6 +65,8 @@ type authServer struct {
 	dpop, resourceDPoP bool
 	proofs             int
 	failRefresh        bool
+	// bearerOnly: tokens are Bearer even when the request proved a key.
+	bearerOnly bool
 	// movedTo, when set, is the authorization server the resource
 	// metadata names instead of this one.
 	movedTo string
@@ -168,6 +170,7 @@ func (a *authServer) serve(w http.ResponseWriter, r *http.Request) {
 		if bound {
 			a.proofs++
 		}
+		bound = bound && !a.bearerOnly
 		resource := base + "/mcp"
 		if a.resource != "" {
 			resource = a.resource

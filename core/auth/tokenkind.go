@@ -71,31 +71,52 @@ func decideKind(in kindInputs) (kind, reason string, err error) {
 		kind, reason, required = in.remembered, in.rememberedWhy, in.remembered == KindDPoP
 	case prm != nil && prm.DPoPBoundAccessTokensRequired:
 		if len(prm.DPoPSigningAlgValuesSupported) > 0 && !slices.Contains(prm.DPoPSigningAlgValuesSupported, dpop.Alg) {
-			return "", "", fmt.Errorf("the server requires DPoP-bound tokens with proofs signed with %s (its resource metadata), and the proxy signs with %s only", strings.Join(prm.DPoPSigningAlgValuesSupported, ", "), dpop.Alg)
+			return "", "", fmt.Errorf("the server requires DPoP-bound tokens with proofs signed with %s (its resource metadata), and the proxy signs with %s only", algList(prm.DPoPSigningAlgValuesSupported), dpop.Alg)
 		}
 		kind, reason, required = KindDPoP, "the server's resource metadata requires DPoP-bound tokens (dpop_bound_access_tokens_required)", true
 	case prm != nil && slices.Contains(prm.DPoPSigningAlgValuesSupported, dpop.Alg):
 		kind, reason = KindDPoP, "the server's resource metadata lists DPoP proof algorithms (dpop_signing_alg_values_supported)"
 	case prm != nil && len(prm.DPoPSigningAlgValuesSupported) > 0:
-		return KindBearer, fmt.Sprintf("the server's resource metadata lists DPoP proofs signed with %s only, and the proxy signs with %s", strings.Join(prm.DPoPSigningAlgValuesSupported, ", "), dpop.Alg), nil
+		return KindBearer, fmt.Sprintf("the server's resource metadata lists DPoP proofs signed with %s only, and the proxy signs with %s", algList(prm.DPoPSigningAlgValuesSupported), dpop.Alg), nil
 	case ch.DPoP && ch.DPoPAlgs != "" && !slices.Contains(strings.Fields(ch.DPoPAlgs), dpop.Alg):
 		if !ch.Bearer {
-			return "", "", fmt.Errorf("the server takes only DPoP-bound tokens with proofs signed with %s (its challenge), and the proxy signs with %s only", ch.DPoPAlgs, dpop.Alg)
+			return "", "", fmt.Errorf("the server takes only DPoP-bound tokens with proofs signed with %s (its challenge), and the proxy signs with %s only", algList(strings.Fields(ch.DPoPAlgs)), dpop.Alg)
 		}
-		return KindBearer, fmt.Sprintf("the server's challenge offers DPoP proofs signed with %s only, and the proxy signs with %s", ch.DPoPAlgs, dpop.Alg), nil
+		return KindBearer, fmt.Sprintf("the server's challenge offers DPoP proofs signed with %s only, and the proxy signs with %s", algList(strings.Fields(ch.DPoPAlgs)), dpop.Alg), nil
 	case ch.DPoP:
 		kind, reason, required = KindDPoP, "the server's WWW-Authenticate challenge offers the DPoP scheme", !ch.Bearer
 	default:
 		return KindBearer, "the server does not ask for DPoP: neither its resource metadata nor its challenge mentions it", nil
 	}
 	if in.asKnown && len(in.asAlgs) > 0 && !slices.Contains(in.asAlgs, dpop.Alg) {
-		why := fmt.Sprintf("the authorization server takes DPoP proofs signed with %s, and the proxy signs with %s only", strings.Join(in.asAlgs, ", "), dpop.Alg)
+		why := fmt.Sprintf("the authorization server takes DPoP proofs signed with %s, and the proxy signs with %s only", algList(in.asAlgs), dpop.Alg)
 		if required {
 			return "", "", fmt.Errorf("a DPoP-bound token is needed (%s), but %s", reason, why)
 		}
 		return KindBearer, reason + ", but " + why, nil
 	}
 	return kind, reason, nil
+}
+
+// algList names the algorithms a server listed, for a message: each
+// quoted (they are the server's text), at most a few.
+func algList(algs []string) string {
+	const most = 4
+	var b strings.Builder
+	for i, a := range algs {
+		if i == most {
+			fmt.Fprintf(&b, " and %d more", len(algs)-most)
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if len(a) > 32 {
+			a = a[:32] + "…"
+		}
+		fmt.Fprintf(&b, "%q", a)
+	}
+	return b.String()
 }
 
 // heldKind is the kind of a stored token: DPoP when it is bound to a key,

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -27,7 +28,13 @@ func Main(version string, args []string, bundled []string) int {
 		if errors.As(err, &ee) {
 			return ee.code
 		}
-		fmt.Fprintln(os.Stderr, "ica-mcp-proxy:", err)
+		// Errors may carry a server's text (metadata, challenges): no
+		// terminal escapes reach the user's terminal.
+		lines := strings.Split(err.Error(), "\n")
+		for i, l := range lines {
+			lines[i] = terminalSafe(l)
+		}
+		fmt.Fprintln(os.Stderr, "ica-mcp-proxy:", strings.Join(lines, "\n"))
 		return 1
 	}
 	return 0

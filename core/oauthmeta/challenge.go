@@ -59,34 +59,40 @@ func ParseChallenge(header string) Challenge {
 	return c
 }
 
-// splitChallenges splits a header holding several challenges at the
-// commas that start a new scheme, not those between parameters.
+// splitChallenges splits a header holding several challenges (RFC 9110
+// §11.6.1) at the commas that start a new scheme: those followed by a
+// token that no "=" follows (a parameter's name is followed by one). A
+// comma inside a quoted string, where a backslash escapes the next
+// character, splits nothing.
 func splitChallenges(h string) []string {
 	var out []string
-	var cur strings.Builder
-	inQuote := false
+	start, inQuote := 0, false
 	for i := 0; i < len(h); i++ {
-		c := h[i]
-		switch {
-		case c == '"' && (i == 0 || h[i-1] != '\\'):
+		switch c := h[i]; {
+		case inQuote && c == '\\':
+			i++ // the escaped character, whatever it is
+		case c == '"':
 			inQuote = !inQuote
-		case c == ',' && !inQuote:
-			// A new challenge starts when the next token is followed by a
-			// space rather than '='.
-			rest := strings.TrimLeft(h[i+1:], " ")
-			tok := rest
-			if j := strings.IndexAny(rest, " =,"); j >= 0 {
-				tok = rest[:j]
-			}
-			if tok != "" && len(rest) > len(tok) && rest[len(tok)] == ' ' {
-				out = append(out, cur.String())
-				cur.Reset()
-				continue
-			}
+		case c == ',' && !inQuote && startsChallenge(h[i+1:]):
+			out = append(out, h[start:i])
+			start = i + 1
 		}
-		cur.WriteByte(c)
 	}
-	return append(out, cur.String())
+	return append(out, h[start:])
+}
+
+// startsChallenge reports whether rest, what follows a comma, starts a new
+// challenge: a token, then the end, a space, or a comma, not "=".
+func startsChallenge(rest string) bool {
+	rest = strings.TrimLeft(rest, " \t")
+	n := strings.IndexAny(rest, " \t=,")
+	if n == 0 {
+		return false // another comma (an empty list element), or "="
+	}
+	if n < 0 {
+		return rest != ""
+	}
+	return strings.TrimLeft(rest[n:], " \t")[0] != '='
 }
 
 // parseParams reads auth-params: name=token or name="quoted string".

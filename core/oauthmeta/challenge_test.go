@@ -14,8 +14,17 @@ func TestParseChallenge(t *testing.T) {
 		// Both offered: the Bearer challenge's parameters count.
 		`DPoP algs="ES256", error="invalid_token", Bearer scope="a"`: {DPoP: true, DPoPAlgs: "ES256", Bearer: true, Scope: "a"},
 		`dpop error="use_dpop_nonce"`:                                {DPoP: true, Error: "use_dpop_nonce"},
-		`Basic realm="x"`:                                            {},
-		``:                                                           {},
+		// A scheme with no parameters, last or between others.
+		`Bearer error="invalid_token", DPoP`:       {Bearer: true, DPoP: true, Error: "invalid_token"},
+		`DPoP algs="ES256", Bearer`:                {Bearer: true, DPoP: true, DPoPAlgs: "ES256"},
+		`Bearer, DPoP`:                             {Bearer: true, DPoP: true},
+		`Basic, Bearer scope="s"`:                  {Bearer: true, Scope: "s"},
+		`Bearer realm="a\\", DPoP algs="ES256"`:    {Bearer: true, DPoP: true, DPoPAlgs: "ES256"},
+		`Bearer realm="a, DPoP b", scope = "x, y"`: {Bearer: true, Scope: "x, y"},
+		`Negotiate YII==, Bearer scope="s"`:        {Bearer: true, Scope: "s"},
+		`Bearer scope="s",, DPoP`:                  {Bearer: true, DPoP: true, Scope: "s"},
+		`Basic realm="x"`:                          {},
+		``:                                         {},
 	}
 	for in, want := range cases {
 		if got := ParseChallenge(in); got != want {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/auth"
@@ -53,11 +54,12 @@ func (p *Proxy) credentials(ctx context.Context, server string, refused *upstrea
 		return upstream.Credentials{}, nil // not a remote server: nothing to send
 	}
 	if refused != nil {
-		kind, err := m.Refused(ctx, srv, refused.Challenge, refused.Sent.DPoPKey != "")
+		_, token, _ := strings.Cut(refused.Sent.Authorization, " ")
+		renewed, err := m.Refused(ctx, srv, refused.Challenge, token, refused.Sent.DPoPKey != "")
 		if err != nil {
 			return upstream.Credentials{}, err
 		}
-		if !kind {
+		if !renewed {
 			if err := m.Refresh(ctx, srv); err != nil {
 				return upstream.Credentials{}, err
 			}
@@ -73,6 +75,23 @@ func (p *Proxy) credentials(ctx context.Context, server string, refused *upstrea
 		return upstream.Credentials{Authorization: "DPoP " + c.Token, DPoPKey: c.DPoPKey}, nil
 	}
 	return upstream.Credentials{Authorization: "Bearer " + c.Token}, nil
+}
+
+// took is the upstreams' Took hook: the server opened a session with the
+// login's token, so a later refusal of it is not about its kind.
+func (p *Proxy) took(ctx context.Context, server string, sent upstream.Credentials) {
+	m := p.opts.Auth
+	if m == nil {
+		return
+	}
+	srv, err := p.AuthServer(server)
+	if err != nil {
+		return
+	}
+	_, token, _ := strings.Cut(sent.Authorization, " ")
+	if err := m.Took(ctx, srv, token); err != nil {
+		p.log.Debug("could not record that the server took its token", "server", server, "error", err)
+	}
 }
 
 // onCredentialsChanged recycles the server's session so the next request

@@ -271,6 +271,7 @@ func (p *Proxy) apply(cfg *config.Config) []string {
 			LogLevel:     p.logLevel,
 			Connected:    p.onConnected,
 			Credentials:  p.credentials,
+			Took:         p.took,
 		})
 		changed = append(changed, s.Name)
 	}

@@ -57,6 +57,10 @@ type Token struct {
 	// and no renewal without the user could get the other kind: a new
 	// login is wanted.
 	Refused string `json:"refused,omitempty"`
+	// Taken says the server opened a session with a token of this login
+	// (refreshes keep the kind): a later refusal is of an expired or
+	// revoked token, not of its kind.
+	Taken bool `json:"taken,omitempty"`
 	// Requested are the scopes the login asked for (Scopes are those the
 	// server said it granted, when it said): a step-up asks for these and
 	// the new ones together.

@@ -91,6 +91,9 @@ type Hooks struct {
 	// token, the key its proofs are signed with. refused, when set, is
 	// the server refusing what was presented last: a new token is wanted.
 	Credentials func(ctx context.Context, server string, refused *Refusal) (Credentials, error)
+	// Took is called when a session opened with the credentials given
+	// (an Authorization header): the server took them.
+	Took func(ctx context.Context, server string, sent Credentials)
 }
 
 // Refusal is a server refusing the credentials a session presented.
@@ -165,8 +168,7 @@ type Upstream struct {
 	closed   bool
 	// withToken says the last session was opened with a login's token.
 	withToken bool
-	challenge string      // the last 401's WWW-Authenticate
-	sent      Credentials // what the last session presented
+	challenge string // the last 401's WWW-Authenticate
 
 	lists [numKinds]listCache
 
@@ -434,14 +436,11 @@ func (u *Upstream) dialShared(ctx context.Context, call *dialCall) {
 
 // dial opens a new session and records the outcome in the state.
 func (u *Upstream) dial(ctx context.Context) (*Conn, error) {
-	conn, err := u.dialTransports(ctx, nil)
+	conn, sent, err := u.dialTransports(ctx, nil)
 	if u.refusedToken(err) {
 		// A 401 with a token: renew it once and try again.
 		ar, _ := errors.AsType[*AuthRequiredError](err)
-		u.mu.Lock()
-		refusal := &Refusal{Challenge: ar.WWWAuthenticate, Sent: u.sent}
-		u.mu.Unlock()
-		conn, err = u.dialTransports(ctx, refusal)
+		conn, sent, err = u.dialTransports(ctx, &Refusal{Challenge: ar.WWWAuthenticate, Sent: sent})
 	}
 	defer u.triedOnce.Do(func() { close(u.tried) })
 	if err != nil {
@@ -449,9 +448,7 @@ func (u *Upstream) dial(ctx context.Context) (*Conn, error) {
 			err = &TimeoutError{Server: u.name, Method: "initialize", After: u.spec.RequestTimeout}
 		}
 		if ar, ok := errors.AsType[*AuthRequiredError](err); ok && ar.Detail == "" {
-			u.mu.Lock()
-			ar.Detail = u.sent.Withheld
-			u.mu.Unlock()
+			ar.Detail = sent.Withheld
 		}
 		state := err
 		// A login wanted, or a plugin that broke, is no failure of the
@@ -481,13 +478,17 @@ func (u *Upstream) dial(ctx context.Context) (*Conn, error) {
 	if init != nil && u.hooks.Connected != nil {
 		u.hooks.Connected(u.name, init)
 	}
+	if sent.Authorization != "" && u.hooks.Took != nil {
+		u.hooks.Took(ctx, u.name, sent)
+	}
 	u.logger.Debug("upstream session ready", "server", u.name, "transport", conn.transport, "detail", conn.Detail())
 	return conn, nil
 }
 
 // dialTransports tries the configured transport and, if the server says
 // it does not speak it, the fallback; the remembered one goes first.
-func (u *Upstream) dialTransports(ctx context.Context, refused *Refusal) (*Conn, error) {
+// sent is what the last session tried presented.
+func (u *Upstream) dialTransports(ctx context.Context, refused *Refusal) (_ *Conn, sent Credentials, _ error) {
 	order := []string{u.spec.Transport}
 	if fb := u.spec.Fallback; fb != "" {
 		order = append(order, fb)
@@ -497,26 +498,27 @@ func (u *Upstream) dialTransports(ctx context.Context, refused *Refusal) (*Conn,
 	}
 	var errs []error
 	for _, t := range order {
-		conn, err := u.dialWith(ctx, t, refused)
+		conn, cred, err := u.dialWith(ctx, t, refused)
+		sent = cred
 		if err == nil {
 			if u.spec.Fallback != "" && u.spec.Memo != nil {
 				if err := u.spec.Memo.Set(u.spec.Session.URL, t); err != nil {
 					u.logger.Debug("could not remember the transport", "server", u.name, "error", err)
 				}
 			}
-			return conn, nil
+			return conn, sent, nil
 		}
 		var unsupported *UnsupportedError
 		if !errors.As(err, &unsupported) {
-			return nil, err
+			return nil, sent, err
 		}
 		errs = append(errs, err)
 		u.logger.Debug("server refused a transport", "server", u.name, "transport", t, "error", err)
 	}
 	if len(errs) == 1 {
-		return nil, errs[0]
+		return nil, sent, errs[0]
 	}
-	return nil, fmt.Errorf("%w; and %w", errs[0], errs[1])
+	return nil, sent, fmt.Errorf("%w; and %w", errs[0], errs[1])
 }
 
 // forgetEnded drops a pooled session that has ended but that watch has
@@ -534,10 +536,10 @@ func (u *Upstream) authorized() bool {
 	return u.withToken
 }
 
-func (u *Upstream) dialWith(ctx context.Context, transport string, refused *Refusal) (*Conn, error) {
+func (u *Upstream) dialWith(ctx context.Context, transport string, refused *Refusal) (*Conn, Credentials, error) {
 	tc, pluginName, err := u.opener.Transport(ctx, transport)
 	if err != nil {
-		return nil, &PluginError{Server: u.name, Plugin: transport, Err: err, Broke: true}
+		return nil, Credentials{}, &PluginError{Server: u.name, Plugin: transport, Err: err, Broke: true}
 	}
 	h := handlers{notify: u.onNotification}
 	if u.hooks.Request != nil {
@@ -560,25 +562,26 @@ func (u *Upstream) dialWith(ctx context.Context, transport string, refused *Refu
 	}
 	spec := u.spec.Session
 	spec.Transport = transport
-	if err := u.authorize(ctx, &spec, refused); err != nil {
-		return nil, err
+	sent, err := u.authorize(ctx, &spec, refused)
+	if err != nil {
+		return nil, sent, err
 	}
 	conn, err := Dial(ctx, tc, pluginName, spec, u.logger, h)
 	u.mu.Lock()
 	u.state.Starts++
 	u.mu.Unlock()
-	return conn, err
+	return conn, sent, err
 }
 
-// authorize adds the login's bearer token to a remote session's headers,
-// unless the configuration sets Authorization itself.
-func (u *Upstream) authorize(ctx context.Context, spec *sdk.SessionSpec, refused *Refusal) error {
+// authorize adds the login's token to a remote session's headers, unless
+// the configuration sets Authorization itself, and returns what it added.
+func (u *Upstream) authorize(ctx context.Context, spec *sdk.SessionSpec, refused *Refusal) (Credentials, error) {
 	if u.hooks.Credentials == nil || spec.URL == "" {
-		return nil
+		return Credentials{}, nil
 	}
 	for k := range spec.Headers {
 		if strings.EqualFold(k, "Authorization") {
-			return nil
+			return Credentials{}, nil
 		}
 	}
 	cred, err := u.hooks.Credentials(ctx, u.name, refused)
@@ -587,15 +590,14 @@ func (u *Upstream) authorize(ctx context.Context, spec *sdk.SessionSpec, refused
 		if refused != nil {
 			ar.WWWAuthenticate = refused.Challenge // for the login's discovery
 		}
-		return ar
+		return Credentials{}, ar
 	}
 	value := cred.Authorization
 	u.mu.Lock()
 	u.withToken = value != ""
-	u.sent = cred
 	u.mu.Unlock()
 	if value == "" {
-		return nil
+		return cred, nil
 	}
 	spec.DPoPKey = cred.DPoPKey
 	headers := make(map[string]string, len(spec.Headers)+1)
@@ -604,7 +606,7 @@ func (u *Upstream) authorize(ctx context.Context, spec *sdk.SessionSpec, refused
 	}
 	headers["Authorization"] = value
 	spec.Headers = headers
-	return nil
+	return cred, nil
 }
 
 // Recycle closes the live session, so the next request opens one with the
