@@ -254,8 +254,10 @@ type meta struct {
 	issuer, revocationURL string
 	// remint: the flow needed no user, so it can run again to renew.
 	remint bool
-	// kindReason says why the login asked for the kind of token it did.
+	// kindReason says why the login asked for the kind of token it did;
+	// boundOnly that a Bearer token is of no use.
 	kindReason string
+	boundOnly  bool
 }
 
 // grant gathers everything flow needs for srv: endpoints (settings, else
@@ -331,7 +333,7 @@ func (m *Manager) grant(ctx context.Context, srv Server, flow, challenge string,
 			}
 		}
 	}
-	kind, kindReason, err := decideKind(kin)
+	kind, kindReason, required, err := decideKind(kin)
 	if err != nil {
 		return sdk.Grant{}, meta{}, err
 	}
@@ -365,7 +367,7 @@ func (m *Manager) grant(ctx context.Context, srv Server, flow, challenge string,
 		}
 		g.Client = client
 	}
-	return g, meta{issuer: g.Endpoints.Issuer, revocationURL: g.Endpoints.RevocationURL, kindReason: kindReason}, nil
+	return g, meta{issuer: g.Endpoints.Issuer, revocationURL: g.Endpoints.RevocationURL, kindReason: kindReason, boundOnly: required}, nil
 }
 
 // client picks the OAuth client, in the order the MCP specification
@@ -441,6 +443,9 @@ func sameIssuer(srv Server, last tokenstore.Token, issuer string) error {
 func (m *Manager) save(ctx context.Context, server string, g sdk.Grant, mt meta, t sdk.Token) error {
 	if t.AccessToken == "" {
 		return errors.New("the flow returned no access token")
+	}
+	if g.DPoPKey != "" && heldKind(g.DPoPKey, t.TokenType) == KindBearer && mt.boundOnly {
+		return fmt.Errorf("a DPoP-bound token is needed (%s), but the authorization server %s issued a Bearer token; it may not support DPoP", mt.kindReason, mt.issuer)
 	}
 	if g.DPoPKey != "" && heldKind(g.DPoPKey, t.TokenType) == KindBearer {
 		// The authorization server did not bind it (RFC 9449 §5): it is

@@ -59,43 +59,43 @@ type kindInputs struct {
 // DPoP also needs an authorization server that takes ES256 proofs where
 // its metadata lists proof algorithms; one that lists none is asked
 // anyway, and a Bearer token it issues is kept as one (save). An error
-// says DPoP is required but cannot be had.
-func decideKind(in kindInputs) (kind, reason string, err error) {
-	required := false
+// says DPoP is required but cannot be had; required says the server (or
+// the entry) takes nothing else, so a Bearer token is of no use.
+func decideKind(in kindInputs) (kind, reason string, required bool, err error) {
 	switch prm, ch := in.resource, in.challenge; {
 	case in.setting != nil && !*in.setting:
-		return KindBearer, `the entry sets "dpop": false`, nil
+		return KindBearer, `the entry sets "dpop": false`, false, nil
 	case in.setting != nil:
 		kind, reason, required = KindDPoP, `the entry sets "dpop": true`, true
 	case in.remembered == KindBearer || in.remembered == KindDPoP:
 		kind, reason, required = in.remembered, in.rememberedWhy, in.remembered == KindDPoP
 	case prm != nil && prm.DPoPBoundAccessTokensRequired:
 		if len(prm.DPoPSigningAlgValuesSupported) > 0 && !slices.Contains(prm.DPoPSigningAlgValuesSupported, dpop.Alg) {
-			return "", "", fmt.Errorf("the server requires DPoP-bound tokens with proofs signed with %s (its resource metadata), and the proxy signs with %s only", algList(prm.DPoPSigningAlgValuesSupported), dpop.Alg)
+			return "", "", true, fmt.Errorf("the server requires DPoP-bound tokens with proofs signed with %s (its resource metadata), and the proxy signs with %s only", algList(prm.DPoPSigningAlgValuesSupported), dpop.Alg)
 		}
 		kind, reason, required = KindDPoP, "the server's resource metadata requires DPoP-bound tokens (dpop_bound_access_tokens_required)", true
 	case prm != nil && slices.Contains(prm.DPoPSigningAlgValuesSupported, dpop.Alg):
 		kind, reason = KindDPoP, "the server's resource metadata lists DPoP proof algorithms (dpop_signing_alg_values_supported)"
 	case prm != nil && len(prm.DPoPSigningAlgValuesSupported) > 0:
-		return KindBearer, fmt.Sprintf("the server's resource metadata lists DPoP proofs signed with %s only, and the proxy signs with %s", algList(prm.DPoPSigningAlgValuesSupported), dpop.Alg), nil
+		return KindBearer, fmt.Sprintf("the server's resource metadata lists DPoP proofs signed with %s only, and the proxy signs with %s", algList(prm.DPoPSigningAlgValuesSupported), dpop.Alg), false, nil
 	case ch.DPoP && ch.DPoPAlgs != "" && !slices.Contains(strings.Fields(ch.DPoPAlgs), dpop.Alg):
 		if !ch.Bearer {
-			return "", "", fmt.Errorf("the server takes only DPoP-bound tokens with proofs signed with %s (its challenge), and the proxy signs with %s only", algList(strings.Fields(ch.DPoPAlgs)), dpop.Alg)
+			return "", "", true, fmt.Errorf("the server takes only DPoP-bound tokens with proofs signed with %s (its challenge), and the proxy signs with %s only", algList(strings.Fields(ch.DPoPAlgs)), dpop.Alg)
 		}
-		return KindBearer, fmt.Sprintf("the server's challenge offers DPoP proofs signed with %s only, and the proxy signs with %s", algList(strings.Fields(ch.DPoPAlgs)), dpop.Alg), nil
+		return KindBearer, fmt.Sprintf("the server's challenge offers DPoP proofs signed with %s only, and the proxy signs with %s", algList(strings.Fields(ch.DPoPAlgs)), dpop.Alg), false, nil
 	case ch.DPoP:
 		kind, reason, required = KindDPoP, "the server's WWW-Authenticate challenge offers the DPoP scheme", !ch.Bearer
 	default:
-		return KindBearer, "the server does not ask for DPoP: neither its resource metadata nor its challenge mentions it", nil
+		return KindBearer, "the server does not ask for DPoP: neither its resource metadata nor its challenge mentions it", false, nil
 	}
 	if in.asKnown && len(in.asAlgs) > 0 && !slices.Contains(in.asAlgs, dpop.Alg) {
 		why := fmt.Sprintf("the authorization server takes DPoP proofs signed with %s, and the proxy signs with %s only", algList(in.asAlgs), dpop.Alg)
 		if required {
-			return "", "", fmt.Errorf("a DPoP-bound token is needed (%s), but %s", reason, why)
+			return "", "", true, fmt.Errorf("a DPoP-bound token is needed (%s), but %s", reason, why)
 		}
-		return KindBearer, reason + ", but " + why, nil
+		return KindBearer, reason + ", but " + why, false, nil
 	}
-	return kind, reason, nil
+	return kind, reason, required, nil
 }
 
 // algList names the algorithms a server listed, for a message: each

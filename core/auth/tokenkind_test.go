@@ -52,7 +52,7 @@ func TestDecideKind(t *testing.T) {
 		{"AS without ES256, challenge offers only DPoP", kindInputs{challenge: dpopCh, asAlgs: []string{"EdDSA"}, asKnown: true}, "error", "EdDSA"},
 	}
 	for _, c := range cases {
-		kind, reason, err := decideKind(c.in)
+		kind, reason, _, err := decideKind(c.in)
 		got := kind
 		if err != nil {
 			got, reason = "error", err.Error()
@@ -337,5 +337,26 @@ func TestRefusedKindAgainstTheEntry(t *testing.T) {
 	}
 	if got, _ := mem.TokenKind("docs@f1"); got != "" {
 		t.Fatalf("remembered %q against the entry's setting", got)
+	}
+}
+
+// Where the server takes nothing but bound tokens (here: the entry says
+// so), a Bearer token from the authorization server fails the login with
+// the reason, rather than being kept for a server that will refuse it.
+func TestBearerIssuedWhereOnlyBoundWillDo(t *testing.T) {
+	a := newAuthServer(t)
+	a.dpop, a.bearerOnly = true, true
+	m := manager(t)
+	on := true
+	srv := Server{Name: "docs", URL: a.srv.URL + "/mcp", Settings: Settings{DPoP: &on}}
+	if _, err := m.Login(ctx(t), srv, "device_code", ""); err != nil {
+		t.Fatal(err)
+	}
+	st := waitState(t, m, srv, StateError)
+	if !strings.Contains(st.Error, "issued a Bearer token") || !strings.Contains(st.Error, `"dpop": true`) {
+		t.Fatalf("status error: %q", st.Error)
+	}
+	if _, ok, _ := m.opts.Store.Get(ctx(t), "docs"); ok {
+		t.Fatal("the Bearer token was stored")
 	}
 }
