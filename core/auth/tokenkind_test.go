@@ -203,19 +203,30 @@ func TestRefusedForItsKind(t *testing.T) {
 	}
 }
 
+// loggedIn runs a device code login to srv with a manager that remembers
+// kinds in mem, and returns the manager and the credentials it presents.
+func loggedIn(t *testing.T, srv Server, mem Kinds) (*Manager, Credentials) {
+	t.Helper()
+	m := New(Options{Store: manager(t).opts.Store, Plugins: plugins(t), Kinds: mem})
+	if _, err := m.Login(ctx(t), srv, "device_code", ""); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, m, srv, StateOK)
+	c, err := m.AccessCredentials(ctx(t), srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, c
+}
+
 // A refusal of a token whose kind the server took before is of an expired
 // or revoked token: not about the kind, whatever the challenge offers.
 func TestRefusedAfterTheServerTookTheKind(t *testing.T) {
 	a := newAuthServer(t)
 	a.dpop, a.resourceDPoP = true, true
 	mem := &kinds{}
-	m := New(Options{Store: manager(t).opts.Store, Plugins: plugins(t), Kinds: mem})
 	srv := Server{Name: "docs", URL: a.srv.URL + "/mcp", Key: "docs@f1"}
-	if _, err := m.Login(ctx(t), srv, "device_code", ""); err != nil {
-		t.Fatal(err)
-	}
-	waitState(t, m, srv, StateOK)
-	c, _ := m.AccessCredentials(ctx(t), srv)
+	m, c := loggedIn(t, srv, mem)
 	if err := m.Took(ctx(t), srv, "another token"); err != nil || stored(t, m, "docs").Taken {
 		t.Fatalf("another token taken marks this one: %v", err)
 	}
@@ -241,13 +252,8 @@ func TestRefusedAfterTheServerTookTheKind(t *testing.T) {
 func TestRefusedRenewalFailures(t *testing.T) {
 	a := newAuthServer(t)
 	a.dpop, a.resourceDPoP = true, true
-	m := New(Options{Store: manager(t).opts.Store, Plugins: plugins(t), Kinds: &kinds{}})
 	srv := Server{Name: "docs", URL: a.srv.URL + "/mcp", Key: "docs@f1"}
-	if _, err := m.Login(ctx(t), srv, "device_code", ""); err != nil {
-		t.Fatal(err)
-	}
-	waitState(t, m, srv, StateOK)
-	c, _ := m.AccessCredentials(ctx(t), srv)
+	m, c := loggedIn(t, srv, &kinds{})
 	tokenURL := stored(t, m, "docs").TokenURL
 	if err := m.opts.Store.Update(ctx(t), "docs", func(cur tokenstore.Token, _ bool) (tokenstore.Token, bool, error) {
 		cur.TokenURL = "http://127.0.0.1:1/token" // nothing listens there
@@ -323,14 +329,9 @@ func TestRefusedKindAgainstTheEntry(t *testing.T) {
 	a := newAuthServer(t)
 	a.dpop = true
 	mem := &kinds{}
-	m := New(Options{Store: manager(t).opts.Store, Plugins: plugins(t), Kinds: mem})
 	on := true
 	srv := Server{Name: "docs", URL: a.srv.URL + "/mcp", Key: "docs@f1", Settings: Settings{DPoP: &on}}
-	if _, err := m.Login(ctx(t), srv, "device_code", ""); err != nil {
-		t.Fatal(err)
-	}
-	waitState(t, m, srv, StateOK)
-	c, _ := m.AccessCredentials(ctx(t), srv)
+	m, c := loggedIn(t, srv, mem)
 	renewed, err := m.Refused(ctx(t), srv, `Bearer error="invalid_token"`, c.Token, true)
 	if renewed || !errors.Is(err, ErrWrongKind) || !strings.Contains(err.Error(), `its entry sets "dpop": true`) {
 		t.Fatalf("%t %v", renewed, err)
