@@ -12,13 +12,18 @@
 package memo
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/atomicfile"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/filelock"
 )
+
+// lockWait bounds the wait for another process's write.
+const lockWait = 5 * time.Second
 
 // FileName is the memo's file in $ICA_HOME.
 const FileName = "mcp-upstreams.json"
@@ -183,6 +188,15 @@ func now() time.Time { return time.Now().UTC().Truncate(time.Second) }
 func (m *Memo) update(change func(*file) bool) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	// Other processes share the file: the lock keeps their changes from
+	// overwriting each other (a kind of token learned is no mere cache).
+	ctx, cancel := context.WithTimeout(context.Background(), lockWait)
+	defer cancel()
+	release, err := filelock.Acquire(ctx, m.path+".lock", 5*time.Millisecond)
+	if err != nil {
+		return fmt.Errorf("memo: %w", err)
+	}
+	defer release()
 	f, err := m.load()
 	if err != nil {
 		f = file{} // unreadable: start over

@@ -3,6 +3,7 @@ package memo
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -73,5 +74,34 @@ func TestTokenKind(t *testing.T) {
 	}
 	if got := other.Get("http://127.0.0.1:1/mcp"); got != "sse" {
 		t.Fatalf("the transport was lost: %q", got)
+	}
+}
+
+// Two Memos on one file (two processes) lose none of each other's writes.
+func TestConcurrentWritersLoseNothing(t *testing.T) {
+	dir := t.TempDir()
+	a, b := New(dir), New(dir)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 50 {
+			if err := a.SetTokenKind("a"+strconv.Itoa(i), "Bearer", "x"); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	for i := range 50 {
+		if err := b.SetTokenKind("b"+strconv.Itoa(i), "DPoP", "y"); err != nil {
+			t.Error(err)
+		}
+	}
+	<-done
+	for i := range 50 {
+		if k, _ := a.TokenKind("a" + strconv.Itoa(i)); k != "Bearer" {
+			t.Fatalf("a%d lost", i)
+		}
+		if k, _ := a.TokenKind("b" + strconv.Itoa(i)); k != "DPoP" {
+			t.Fatalf("b%d lost", i)
+		}
 	}
 }

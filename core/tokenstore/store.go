@@ -9,10 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"syscall"
 	"time"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/atomicfile"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/filelock"
 )
 
 // FileName is the token file's name in $ICA_HOME, as the original tool
@@ -278,29 +278,11 @@ func (s *Store) acquire(ctx context.Context) (func(), error) {
 	if err := s.ensureDir(); err != nil {
 		return nil, err
 	}
-	lf, err := os.OpenFile(s.lock, os.O_RDWR|os.O_CREATE, 0o600)
+	release, err := filelock.Acquire(ctx, s.lock, s.lockPoll)
 	if err != nil {
-		return nil, fmt.Errorf("token store lock: %w", err)
+		return nil, fmt.Errorf("token store: %w", err)
 	}
-	for {
-		err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() {
-				_ = syscall.Flock(int(lf.Fd()), syscall.LOCK_UN)
-				lf.Close()
-			}, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			lf.Close()
-			return nil, fmt.Errorf("token store lock: %w", err)
-		}
-		select {
-		case <-ctx.Done():
-			lf.Close()
-			return nil, fmt.Errorf("token store lock %s: %w", s.lock, ctx.Err())
-		case <-time.After(s.lockPoll):
-		}
-	}
+	return release, nil
 }
 
 // read loads the file; a missing file is an empty store.
