@@ -19,7 +19,7 @@ PEERS        := test/peers
 EXAMPLE_PLUGIN := examples/auth-exec
 TEST_TIMEOUT ?= 20m
 
-.PHONY: help build build-race demo install test test-unit test-e2e peers bench conformance proto proto-check proto-release fuzz lint vet clean tools
+.PHONY: help build build-race demo install test test-unit test-e2e peers bench conformance proto proto-check proto-release fuzz lint vet cross clean tools
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -126,6 +126,17 @@ vet: ## go vet and gofmt (the proxy's module and the out-of-tree example's)
 	$(GO) vet ./...
 	cd $(EXAMPLE_PLUGIN) && $(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed" >&2; exit 1)
+
+# The systems and architectures the proxy ships for.
+TARGETS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+
+cross: ## Build and go vet (test files included) for every shipped system: linux, darwin, windows on amd64 and arm64
+	@for t in $(TARGETS); do \
+		echo "GOOS=$${t%/*} GOARCH=$${t#*/} go build ./... && go vet ./..."; \
+		GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) build ./... || exit 1; \
+		GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) vet ./... || exit 1; \
+		(cd $(EXAMPLE_PLUGIN) && GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) vet ./...) || exit 1; \
+	done
 
 clean: ## Remove build outputs
 	rm -rf $(BIN)

@@ -34,7 +34,13 @@ type FDChannel struct {
 // plugin's end as a file to hand to the plugin process (then close it
 // here), or to TransportPluginsOver in the same process.
 func NewFDChannel() (*FDChannel, *os.File, error) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_SEQPACKET|syscall.SOCK_CLOEXEC, 0)
+	return newFDChannel(messageSocket)
+}
+
+// newFDChannel is NewFDChannel on a socket pair of type typ (a test runs
+// the datagram pair macOS uses here too).
+func newFDChannel(typ int) (*FDChannel, *os.File, error) {
+	fds, err := socketpair(typ)
 	if err != nil {
 		return nil, nil, fmt.Errorf("descriptor channel: %w", err)
 	}
@@ -199,7 +205,7 @@ func closeFiles(files []*os.File) {
 // newFramesPair is a stream socket pair for DATA_PATH_FRAMES: the plugin's
 // end as a connection, and the host's end as a file to send.
 func newFramesPair() (net.Conn, *os.File, error) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	fds, err := socketpair(syscall.SOCK_STREAM)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -2,10 +2,8 @@ package sdk
 
 import (
 	"context"
-	"io"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -160,19 +158,7 @@ func defaultPluginLogger() hclog.Logger {
 // parent pipe reaches end of file (the host died, even by SIGKILL), or on
 // SIGTERM. Without it, upstream processes would outlive a killed host.
 func watchHost(logger hclog.Logger, shutdown func(why string)) {
-	if v := os.Getenv(EnvParentFD); v != "" {
-		fd, err := strconv.Atoi(v)
-		if err != nil || fd < 3 {
-			logger.Warn("ignoring invalid parent fd", "value", v)
-		} else if f := os.NewFile(uintptr(fd), "host-pipe"); f != nil {
-			// Children of the plugin (upstream servers) must not inherit it.
-			syscall.CloseOnExec(fd)
-			go func() {
-				_, _ = io.Copy(io.Discard, f)
-				shutdown("host is gone")
-			}()
-		}
-	}
+	watchParentPipe(logger, shutdown)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM)
 	go func() {

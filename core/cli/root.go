@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/proctree"
 )
 
 // exitError carries an exit code without printing anything more.
@@ -20,6 +22,10 @@ func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 // their names (see plugins/bundled); `plugins install` links them into
 // $ICA_HOME/plugins.
 func Main(version string, args []string, bundled []string) int {
+	if err := proctree.ContainChildren(); err != nil {
+		// Not fatal: the children still end on an orderly shutdown.
+		fmt.Fprintln(os.Stderr, "ica-mcp-proxy: warning: children may outlive a killed proxy:", err)
+	}
 	ensureBundled(bundled)
 	root := newRoot(version, bundled)
 	root.SetArgs(args)

@@ -91,15 +91,3 @@ func runServe(ctx context.Context, version string) error {
 	return nil
 }
 
-// claimStdout returns a file for the real stdout and points fd 1 at stderr.
-func claimStdout() (*os.File, error) {
-	fd, err := syscall.Dup(1)
-	if err != nil {
-		return nil, fmt.Errorf("dup stdout: %w", err)
-	}
-	syscall.CloseOnExec(fd)
-	if err := dup2(2, 1); err != nil {
-		return nil, fmt.Errorf("redirect stdout: %w", err)
-	}
-	return os.NewFile(uintptr(fd), "stdout"), nil
-}

@@ -6,7 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/safefile"
 )
 
 // Home checks $ICA_HOME and the state files in it: the user's own, not
@@ -45,8 +46,8 @@ func Home(r *Report, home string, files []string) {
 // openness says what is wrong when path is another user's or has any of
 // the mode bits in bad.
 func openness(path string, fi fs.FileInfo, bad fs.FileMode) (string, string) {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
-		return fmt.Sprintf("belongs to another user (uid %d)", st.Uid), "it must be yours: chown it, or use another ICA_HOME"
+	if owner, foreign := safefile.ForeignOwner(fi); foreign {
+		return fmt.Sprintf("belongs to another user (%s)", owner), "it must be yours: chown it, or use another ICA_HOME"
 	}
 	if fi.Mode().Perm()&bad != 0 {
 		want := fi.Mode().Perm() &^ bad

@@ -282,10 +282,9 @@ func (h *Host) start(ctx context.Context, c Candidate) (*plugin.Client, sdk.Info
 	logger := h.opts.Logger.Named(c.File)
 	cmd := exec.Command(c.Path)
 	cmd.Env = append(slices.Clone(h.opts.Env),
-		sdk.EnvParentFD+"=3",
 		sdk.EnvLogLevel+"="+h.opts.Logger.GetLevel().String(),
 	)
-	cmd.ExtraFiles = []*os.File{h.parentR}
+	passParent(cmd, h.parentR)
 	// A transport plugin gets a descriptor channel on fd 4, to hand over
 	// the descriptors its sessions' messages travel on (the data plane;
 	// see sdk/direct.go). Where none can be made, messages stay on gRPC.

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/atomicfile"
@@ -86,8 +85,8 @@ func private(path, what string) error {
 	if err != nil {
 		return err
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
-		return fmt.Errorf("%s %s belongs to another user (uid %d)", what, path, st.Uid)
+	if owner, foreign := safefile.ForeignOwner(fi); foreign {
+		return fmt.Errorf("%s %s belongs to another user (%s)", what, path, owner)
 	}
 	if fi.Mode().Perm()&0o022 != 0 {
 		return fmt.Errorf("%s %s is writable by group or others (mode %04o); run: chmod go-w %s", what, path, fi.Mode().Perm(), path)

@@ -10,3 +10,7 @@ func private(string, os.FileInfo) error { return nil }
 
 // openNonblock: Windows has no named pipes in the file namespace.
 const openNonblock = 0
+
+// ForeignOwner says whether fi belongs to another user. Windows keeps
+// ownership in security descriptors, not in the FileInfo: not read here.
+func ForeignOwner(os.FileInfo) (owner string, foreign bool) { return "", false }

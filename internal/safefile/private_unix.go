@@ -23,3 +23,12 @@ func private(path string, fi os.FileInfo) error {
 // openNonblock keeps open(2) from waiting on a named pipe; on a regular
 // file it changes nothing.
 const openNonblock = syscall.O_NONBLOCK
+
+// ForeignOwner says whether fi belongs to a user other than this
+// process's, and names that owner ("uid 1001").
+func ForeignOwner(fi os.FileInfo) (owner string, foreign bool) {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
+		return fmt.Sprintf("uid %d", st.Uid), true
+	}
+	return "", false
+}

@@ -16,8 +16,9 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/proctree"
 )
 
 // The remote section: the same streamable HTTP server called directly by a
@@ -43,13 +44,14 @@ func startRemote(label string, port string, path string, command ...string) (*re
 	cmd := exec.Command(command[0], command[1:]...)
 	cmd.Env = append(os.Environ(), "PORT="+port)
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	tree, err := proctree.Start(cmd)
+	if err != nil {
 		return nil, err
 	}
 	stop := func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = tree.Kill()
 		_ = cmd.Wait()
+		tree.Release()
 	}
 	addr := "127.0.0.1:" + port
 	for range 300 {

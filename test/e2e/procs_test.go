@@ -1,3 +1,5 @@
+//go:build linux
+
 package e2e
 
 import (
@@ -9,13 +11,6 @@ import (
 	"testing"
 	"time"
 )
-
-// proc is one process seen in /proc.
-type proc struct {
-	pid, ppid int
-	comm      string
-	state     byte
-}
 
 func readProcs() map[int]proc {
 	out := map[int]proc{}

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -36,13 +35,7 @@ func startListener(t *testing.T, label string, cmd *exec.Cmd) string {
 	cmd.Env = append(cmd.Env, "PORT="+port)
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
+	startTree(t, cmd, func() {
 		if t.Failed() {
 			t.Logf("%s output:\n%s", label, out.String())
 		}

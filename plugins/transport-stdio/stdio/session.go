@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/lines"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/proctree"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 )
 
@@ -28,8 +29,11 @@ const (
 
 // session is one running child.
 type session struct {
-	cmd    *exec.Cmd
-	pid    int
+	cmd *exec.Cmd
+	pid int
+	// tree is the child's process tree (its group, or its job): ended
+	// whole, so no grandchild outlives the session.
+	tree   *proctree.Tree
 	peer   sdk.Peer
 	logger hclog.Logger
 
@@ -69,7 +73,8 @@ func start(cmd *exec.Cmd, server string, peer sdk.Peer, piped bool) (*session, e
 		return nil, err
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
-	if err := cmd.Start(); err != nil {
+	tree, err := proctree.Start(cmd)
+	if err != nil {
 		closeAll(inR, inW, outR, outW, errR, errW)
 		return nil, fmt.Errorf("start %s: %w", cmd.Args[0], err)
 	}
@@ -78,6 +83,7 @@ func start(cmd *exec.Cmd, server string, peer sdk.Peer, piped bool) (*session, e
 	s := &session{
 		cmd:     cmd,
 		pid:     cmd.Process.Pid,
+		tree:    tree,
 		peer:    peer,
 		logger:  peer.Logger(),
 		stdin:   inW,
@@ -138,7 +144,8 @@ func (s *session) wait(outR, errR *os.File, stdoutDone, stderrDone chan struct{}
 	close(s.exited)
 
 	// Whatever the leader left running in its group goes too.
-	killGroup(s.pid, groupTermWait)
+	s.tree.Stop(groupTermWait)
+	s.tree.Release()
 
 	// Every message written before the exit must be delivered before
 	// Exited; but a descendant that escaped the group could hold the
@@ -218,11 +225,11 @@ func (s *session) Close(ctx context.Context) error {
 	s.writeMu.Unlock()
 
 	if !s.waitExit(grace / 2) {
-		s.logger.Debug("upstream still running after stdin closed; sending SIGTERM", "pid", s.pid)
-		_ = syscall.Kill(-s.pid, syscall.SIGTERM)
+		s.logger.Debug("upstream still running after stdin closed; terminating its process tree", "pid", s.pid)
+		_ = s.tree.Terminate()
 		if !s.waitExit(grace / 2) {
-			s.logger.Warn("upstream ignored SIGTERM; sending SIGKILL", "pid", s.pid)
-			_ = syscall.Kill(-s.pid, syscall.SIGKILL)
+			s.logger.Warn("upstream ignored the request to terminate; killing its process tree", "pid", s.pid)
+			_ = s.tree.Kill()
 		}
 	}
 	select {
@@ -244,20 +251,4 @@ func (s *session) waitExit(d time.Duration) bool {
 	case <-t.C:
 		return false
 	}
-}
-
-// killGroup ends the process group pgid: SIGTERM, then SIGKILL to whatever
-// is still there after wait.
-func killGroup(pgid int, wait time.Duration) {
-	if syscall.Kill(-pgid, syscall.SIGTERM) != nil {
-		return // the group is empty
-	}
-	deadline := time.Now().Add(wait)
-	for time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-		if syscall.Kill(-pgid, 0) != nil {
-			return
-		}
-	}
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
 }

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 )
@@ -71,13 +70,6 @@ func (t *Transport) open(spec sdk.SessionSpec, peer sdk.Peer, piped bool) (*sess
 		Args: append([]string{spec.Command}, spec.Args...),
 		Env:  envList(spec.Env),
 		Dir:  spec.Cwd,
-		SysProcAttr: &syscall.SysProcAttr{
-			// Its own group, so signals reach every descendant.
-			Setpgid: true,
-			// A safety net for when this plugin dies without shutting
-			// its sessions down: the child is told at once.
-			Pdeathsig: syscall.SIGTERM,
-		},
 	}
 	return start(cmd, spec.Server, peer, piped)
 }

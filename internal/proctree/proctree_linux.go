@@ -1,0 +1,7 @@
+package proctree
+
+import "syscall"
+
+// prepareOS asks Linux to send the child SIGTERM when this process dies,
+// however it dies: a safety net under the orderly shutdown.
+func prepareOS(a *syscall.SysProcAttr) { a.Pdeathsig = syscall.SIGTERM }
