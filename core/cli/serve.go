@@ -90,4 +90,3 @@ func runServe(ctx context.Context, version string) error {
 	}
 	return nil
 }
-
