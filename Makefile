@@ -19,7 +19,7 @@ PEERS        := test/peers
 EXAMPLE_PLUGIN := examples/auth-exec
 TEST_TIMEOUT ?= 20m
 
-.PHONY: help build build-race demo install test test-unit test-e2e peers bench conformance proto proto-check proto-release fuzz lint vet cross clean tools
+.PHONY: help build build-race demo install test test-unit test-e2e peers bench conformance proto proto-check proto-release fuzz lint vet cross release clean tools
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -130,6 +130,16 @@ vet: ## go vet and gofmt (the proxy's module and the out-of-tree example's)
 # The systems and architectures the proxy ships for.
 TARGETS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 
+release: ## Build the proxy for every shipped system and pack dist/ica-mcp-proxy_<version>_<os>_<arch>.{tar.gz,zip} with SHA256SUMS (VERSION=v1.2.3 to stamp one)
+	@rm -rf dist && mkdir -p dist/bin
+	@for t in $(TARGETS); do \
+		os=$${t%/*}; arch=$${t#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+		echo "GOOS=$$os GOARCH=$$arch go build -o dist/bin/ica-mcp-proxy_$${os}_$${arch}$$ext ./cmd/ica-mcp-proxy"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o dist/bin/ica-mcp-proxy_$${os}_$${arch}$$ext ./cmd/ica-mcp-proxy || exit 1; \
+	done
+	$(GO) run ./scripts/release -version $(VERSION) -out dist -bin dist/bin
+	cd dist && sha256sum -c SHA256SUMS
+
 cross: ## Build and go vet (test files included) for every shipped system: linux, darwin, windows on amd64 and arm64
 	@for t in $(TARGETS); do \
 		echo "GOOS=$${t%/*} GOARCH=$${t#*/} go build ./... && go vet ./..."; \
@@ -139,4 +149,4 @@ cross: ## Build and go vet (test files included) for every shipped system: linux
 	done
 
 clean: ## Remove build outputs
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist

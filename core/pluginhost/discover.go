@@ -60,9 +60,10 @@ func Discover(dir string, v Verifier) ([]Candidate, error) {
 	return out, nil
 }
 
-// parseFileName splits ica-plugin-<kind>-<name>.
+// parseFileName splits ica-plugin-<kind>-<name>, with or without the
+// ".exe" of a Windows executable.
 func parseFileName(file string) (sdk.Kind, string, string) {
-	rest := strings.TrimPrefix(file, FilePrefix)
+	rest := strings.TrimPrefix(sdk.TrimExe(file), FilePrefix)
 	kind, name, ok := strings.Cut(rest, "-")
 	if !ok || kind == "" || name == "" {
 		return "", "", "file name is not ica-plugin-<kind>-<name>"

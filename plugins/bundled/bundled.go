@@ -35,14 +35,21 @@ var plugins = map[string]func(version string){
 	"ica-plugin-auth-enterprise":         func(v string) { sdk.ServeAuth(enterprise.New(v)) },
 }
 
-// Names lists the bundled plugins' file names, sorted.
-func Names() []string { return slices.Sorted(maps.Keys(plugins)) }
+// Names lists the bundled plugins' file names on this system (with
+// sdk.ExeSuffix), sorted.
+func Names() []string {
+	names := slices.Sorted(maps.Keys(plugins))
+	for i := range names {
+		names[i] += sdk.ExeSuffix
+	}
+	return names
+}
 
-// Serve serves the bundled plugin named name (the executable's base name)
-// and reports true once it has ended; it reports false at once when name
-// is not a bundled plugin.
+// Serve serves the bundled plugin named name (the executable's base name,
+// with or without ".exe") and reports true once it has ended; it reports
+// false at once when name is not a bundled plugin.
 func Serve(name, version string) bool {
-	serve, ok := plugins[name]
+	serve, ok := plugins[sdk.TrimExe(name)]
 	if !ok {
 		return false
 	}
