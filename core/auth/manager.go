@@ -355,7 +355,7 @@ func (m *Manager) grant(ctx context.Context, srv Server, flow, challenge string,
 		// A step-up: the scopes asked for before and those the server
 		// demanded (StepUp).
 		g.Scopes = union(s.Scopes, last.StepUp.Scopes)
-	case hadLogin && strings.EqualFold(oauthmeta.ParseChallenge(challenge).Error, "insufficient_scope"):
+	case hadLogin && strings.EqualFold(kin.challenge.Error, "insufficient_scope"):
 		// A login after a refusal for want of scope asks for the scopes
 		// asked for before too, not only those the refusal names.
 		g.Scopes = union(priorScopes(last), g.Scopes)
@@ -444,13 +444,13 @@ func (m *Manager) save(ctx context.Context, server string, g sdk.Grant, mt meta,
 	if t.AccessToken == "" {
 		return errors.New("the flow returned no access token")
 	}
-	if g.DPoPKey != "" && heldKind(g.DPoPKey, t.TokenType) == KindBearer && mt.boundOnly {
-		return fmt.Errorf("a DPoP-bound token is needed (%s), but the authorization server %s issued a Bearer token; it may not support DPoP", mt.kindReason, mt.issuer)
-	}
 	if g.DPoPKey != "" && heldKind(g.DPoPKey, t.TokenType) == KindBearer {
 		// The authorization server did not bind it (RFC 9449 §5): it is
 		// presented as what it is (heldKind). The key stays: a public
 		// client's refresh token may be bound to it all the same.
+		if mt.boundOnly {
+			return fmt.Errorf("a DPoP-bound token is needed (%s), but the authorization server %s issued a Bearer token; it may not support DPoP", mt.kindReason, mt.issuer)
+		}
 		mt.kindReason = "a DPoP-bound token was asked for (" + mt.kindReason + "), but the authorization server issued a Bearer token"
 	}
 	return m.opts.Store.Update(ctx, server, func(cur tokenstore.Token, ok bool) (tokenstore.Token, bool, error) {

@@ -37,7 +37,7 @@ func (p *Proxy) AuthServer(name string) (auth.Server, error) {
 	if err != nil {
 		return auth.Server{}, fmt.Errorf("server %q: %w", name, err)
 	}
-	return auth.Server{Name: name, URL: s.URL, Settings: settings, Key: name + "@" + s.Fingerprint}, nil
+	return auth.Server{Name: name, URL: s.URL, Settings: settings, Key: entryKey(s)}, nil
 }
 
 // credentials is the upstreams' Credentials hook: the token of the

@@ -7,6 +7,7 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/config"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/memo"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
 )
@@ -44,10 +45,13 @@ func (p *Proxy) clientCapabilities() mcp.ClientCapabilities {
 // entry, so an edited entry is not judged by what the old one offered.
 func (p *Proxy) memoKey(server string) string {
 	if s := p.entry(server); s != nil {
-		return server + "@" + s.Fingerprint
+		return entryKey(s)
 	}
 	return server
 }
+
+// entryKey names an entry in the memo: its name and fingerprint.
+func entryKey(s *config.Server) string { return s.Name + "@" + s.Fingerprint }
 
 func offersOf(caps *mcp.ServerCapabilities) memo.Offers {
 	tasks := caps.Tasks != nil && caps.Tasks.Requests != nil && caps.Tasks.Requests.Tools != nil && caps.Tasks.Requests.Tools.Call != nil

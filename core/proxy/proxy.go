@@ -334,7 +334,7 @@ func (p *Proxy) spec(s *config.Server) upstream.Spec {
 		Fallback:       fallback,
 		Memo:           p.transportMemo(),
 		Revisions:      p.revisionMemo(),
-		RevisionKey:    s.Name + "@" + s.Fingerprint,
+		RevisionKey:    entryKey(s),
 		Redact:         s.Redact,
 	}
 }
