@@ -26,7 +26,7 @@ func Home(r *Report, home string, files []string) {
 		r.add("home", home, Fail, "is not a folder", "point ICA_HOME at a folder")
 		return
 	}
-	if detail, fix := openness(home, fi, 0o022); detail != "" {
+	if detail, fix := safefile.Exposure(home, fi, false); detail != "" {
 		r.add("home", home, Fail, detail, fix)
 	} else {
 		r.add("home", home, OK, fmt.Sprintf("folder, mode %04o", fi.Mode().Perm()), "")
@@ -37,21 +37,8 @@ func Home(r *Report, home string, files []string) {
 		if err != nil {
 			continue // not created yet: nothing to check
 		}
-		if detail, fix := openness(path, fi, 0o077); detail != "" {
+		if detail, fix := safefile.Exposure(path, fi, true); detail != "" {
 			r.add("home", path, Fail, detail, fix)
 		}
 	}
-}
-
-// openness says what is wrong when path is another user's or has any of
-// the mode bits in bad.
-func openness(path string, fi fs.FileInfo, bad fs.FileMode) (string, string) {
-	if owner, foreign := safefile.ForeignOwner(fi); foreign {
-		return fmt.Sprintf("belongs to another user (%s)", owner), "it must be yours: chown it, or use another ICA_HOME"
-	}
-	if fi.Mode().Perm()&bad != 0 {
-		want := fi.Mode().Perm() &^ bad
-		return fmt.Sprintf("mode %04o lets other users in", fi.Mode().Perm()), fmt.Sprintf("chmod %04o %s", want, path)
-	}
-	return "", ""
 }

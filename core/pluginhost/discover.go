@@ -84,10 +84,8 @@ func checkFile(path string) string {
 		return "is a directory"
 	case !fi.Mode().IsRegular():
 		return "is not a regular file"
-	case fi.Mode().Perm()&0o100 == 0:
-		return "is not executable"
 	}
-	return ""
+	return notRunnable(fi)
 }
 
 // Verifier decides whether a plugin file may be started. It is the seam for

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/safefile"
 )
 
 // Bundled lists the plugin executables shipped beside the proxy binary in
@@ -30,7 +32,7 @@ func Bundled(dir string) ([]string, error) {
 // The copy is written to a temporary file and renamed into place, so a
 // running proxy never starts a half-written plugin.
 func Install(src, dir string) (string, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := safefile.MkdirPrivate(dir); err != nil {
 		return "", fmt.Errorf("create plugins folder: %w", err)
 	}
 	dst := filepath.Join(dir, filepath.Base(src))
@@ -83,7 +85,7 @@ func copyInto(src, dir, dst string) error {
 // half-written plugin, and a plugin still running from the old file keeps
 // it.
 func InstallAs(src, dir, name string) (dst string, linked bool, err error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := safefile.MkdirPrivate(dir); err != nil {
 		return "", false, fmt.Errorf("create plugins folder: %w", err)
 	}
 	dst = filepath.Join(dir, name)

@@ -85,11 +85,8 @@ func private(path, what string) error {
 	if err != nil {
 		return err
 	}
-	if owner, foreign := safefile.ForeignOwner(fi); foreign {
-		return fmt.Errorf("%s %s belongs to another user (%s)", what, path, owner)
-	}
-	if fi.Mode().Perm()&0o022 != 0 {
-		return fmt.Errorf("%s %s is writable by group or others (mode %04o); run: chmod go-w %s", what, path, fi.Mode().Perm(), path)
+	if problem, fix := safefile.Exposure(path, fi, false); problem != "" {
+		return fmt.Errorf("%s %s %s; run: %s", what, path, problem, fix)
 	}
 	return nil
 }

@@ -6,10 +6,6 @@ import (
 	"strings"
 )
 
-// baseEnvKeys is the small environment the MCP SDKs pass to stdio servers
-// by default; anything else must be in the server's "env".
-var baseEnvKeys = []string{"HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER", "TMPDIR", "LANG", "LANGUAGE", "TZ"}
-
 // upstreamEnv is the whole environment of a stdio upstream: the base keys
 // (or everything, when inheriting) from environ, with the config's env on
 // top.
@@ -25,17 +21,26 @@ func upstreamEnv(environ []string, inherit bool, configured map[string]string) m
 		}
 	}
 	for k, v := range configured {
+		// On Windows "Path" from the environment and "PATH" from the
+		// config are one variable: the config's wins, once.
+		for have := range env {
+			if have != k && sameEnvKey(have, k) {
+				delete(env, have)
+			}
+		}
 		env[k] = v
 	}
 	return env
 }
 
+// isBaseKey says whether k is one of the system's baseEnvKeys (env_*.go),
+// compared as the system compares names.
 func isBaseKey(k string) bool {
 	if strings.HasPrefix(k, "LC_") {
 		return true
 	}
 	for _, b := range baseEnvKeys {
-		if k == b {
+		if sameEnvKey(k, b) {
 			return true
 		}
 	}
@@ -57,7 +62,7 @@ func PluginEnv() []string {
 	var out []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if isBaseKey(k) || slices.Contains(networkEnvKeys, k) {
+		if isBaseKey(k) || slices.ContainsFunc(networkEnvKeys, func(n string) bool { return sameEnvKey(k, n) }) {
 			out = append(out, kv)
 		}
 	}

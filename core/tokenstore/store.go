@@ -13,6 +13,7 @@ import (
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/atomicfile"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/filelock"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/safefile"
 )
 
 // FileName is the token file's name in $ICA_HOME, as the original tool
@@ -139,7 +140,7 @@ type Store struct {
 
 // ErrInsecure is returned when the token file or its folder is open to
 // other users.
-var ErrInsecure = errors.New("token file is not private")
+var ErrInsecure = safefile.ErrInsecure
 
 // New returns the store kept in dir ($ICA_HOME). Nothing is read or
 // created until it is used.
@@ -259,15 +260,15 @@ func (s *Store) change(ctx context.Context, fn func(*file) (bool, error)) error 
 // can write to.
 func (s *Store) ensureDir() error {
 	dir := filepath.Dir(s.path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := safefile.MkdirPrivate(dir); err != nil {
 		return fmt.Errorf("token store: %w", err)
 	}
 	fi, err := os.Stat(dir)
 	if err != nil {
 		return fmt.Errorf("token store: %w", err)
 	}
-	if fi.Mode().Perm()&0o022 != 0 {
-		return fmt.Errorf("%w: %s is writable by other users (mode %04o); run: chmod go-w %s", ErrInsecure, dir, fi.Mode().Perm(), dir)
+	if err := safefile.Check(dir, fi, false); err != nil {
+		return fmt.Errorf("token store: %w", err)
 	}
 	return nil
 }
@@ -300,8 +301,8 @@ func (s *Store) read() (*file, error) {
 	if err != nil {
 		return nil, fmt.Errorf("token store: %w", err)
 	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%w: %s can be read or written by other users (mode %04o); run: chmod 600 %s", ErrInsecure, s.path, fi.Mode().Perm(), s.path)
+	if err := safefile.Check(s.path, fi, true); err != nil {
+		return nil, fmt.Errorf("token store: %w", err)
 	}
 	if err := json.NewDecoder(fh).Decode(f); err != nil {
 		// Never overwrite a file that cannot be read: it may hold tokens.

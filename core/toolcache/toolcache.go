@@ -15,12 +15,12 @@ package toolcache
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/atomicfile"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/safefile"
 )
 
 // FileName is the cache's file in $ICA_HOME.
@@ -206,7 +206,7 @@ func (c *Cache) Flush() error {
 	if err := enc.Encode(f); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(c.path), 0o700); err != nil {
+	if err := safefile.MkdirPrivate(filepath.Dir(c.path)); err != nil {
 		return err
 	}
 	return atomicfile.Write(c.path, b.Bytes(), 0o600)

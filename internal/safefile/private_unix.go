@@ -10,25 +10,31 @@ import (
 
 // private checks that fi, the file at path, belongs to this process's user
 // and that neither its group nor others may write it.
-func private(path string, fi os.FileInfo) error {
+func private(path string, fi os.FileInfo) error { return Check(path, fi, false) }
+
+func exposure(path string, fi os.FileInfo, secret bool) (problem, fix string) {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
-		return fmt.Errorf("%w: %s belongs to uid %d, not to you (uid %d); ica-mcp-proxy reads only your own files there", ErrInsecure, path, st.Uid, os.Geteuid())
+		return fmt.Sprintf("belongs to uid %d, not to you (uid %d)", st.Uid, os.Geteuid()),
+			"chown it to yourself, or use another ICA_HOME"
 	}
-	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
-		return fmt.Errorf("%w: %s is writable by other users (mode %04o); run: chmod go-w %s", ErrInsecure, path, perm, path)
+	perm := fi.Mode().Perm()
+	if secret && perm&0o077 != 0 {
+		want := "600"
+		if fi.IsDir() {
+			want = "700"
+		}
+		return fmt.Sprintf("can be read or written by other users (mode %04o)", perm), "chmod " + want + " " + path
 	}
-	return nil
+	if perm&0o022 != 0 {
+		return fmt.Sprintf("is writable by other users (mode %04o)", perm), "chmod go-w " + path
+	}
+	return "", ""
 }
+
+// MakePrivate has nothing to do on unix: the proxy creates its files and
+// folders with modes 0600 and 0700.
+func MakePrivate(string) error { return nil }
 
 // openNonblock keeps open(2) from waiting on a named pipe; on a regular
 // file it changes nothing.
 const openNonblock = syscall.O_NONBLOCK
-
-// ForeignOwner says whether fi belongs to a user other than this
-// process's, and names that owner ("uid 1001").
-func ForeignOwner(fi os.FileInfo) (owner string, foreign bool) {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
-		return fmt.Sprintf("uid %d", st.Uid), true
-	}
-	return "", false
-}

@@ -93,7 +93,7 @@ func TestDoctorFindsProblems(t *testing.T) {
 	}
 	for _, want := range []string{
 		// home
-		"mcp-tokens.json: mode 0644 lets other users in", "chmod 0600",
+		"mcp-tokens.json: can be read or written by other users (mode 0644)", "chmod 600",
 		// plugins
 		"ica-plugin-auth-device: refused: changed since it was installed",
 		// servers

@@ -200,7 +200,7 @@ func TestPluginIntegrity(t *testing.T) {
 	}
 	out2, ok := verify()
 	_ = os.Chmod(dir, 0o700)
-	if ok || !strings.Contains(out2, "writable by group or others") {
+	if ok || !strings.Contains(out2, "writable by other users") {
 		t.Fatalf("a world-writable plugins folder passed:\n%s", out2)
 	}
 }

@@ -23,15 +23,15 @@ func TestLookPathRefusesRelativeEntries(t *testing.T) {
 		}
 	}
 	for _, path := range []string{".", ":" + bin, "node_modules/.bin:" + bin, "." + string(filepath.ListSeparator) + bin} {
-		_, err := lookPath("tool", path, project)
+		_, err := unixLookup().find("tool", path, project)
 		if !errors.Is(err, exec.ErrDot) {
 			t.Errorf("PATH %q: %v, want ErrDot", path, err)
 		}
 	}
-	if got, err := lookPath("tool", bin+":.", project); err != nil || got != filepath.Join(bin, "tool") {
+	if got, err := unixLookup().find("tool", bin+":.", project); err != nil || got != filepath.Join(bin, "tool") {
 		t.Errorf("an absolute entry first: %q, %v", got, err)
 	}
-	if got, err := lookPath("./tool", bin, project); err != nil || got != filepath.Join(project, "tool") {
+	if got, err := unixLookup().find("./tool", bin, project); err != nil || got != filepath.Join(project, "tool") {
 		t.Errorf("a command named by its path: %q, %v", got, err)
 	}
 }

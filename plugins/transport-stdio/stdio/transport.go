@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
-	"strings"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 )
@@ -55,7 +53,12 @@ func (t *Transport) open(spec sdk.SessionSpec, peer sdk.Peer, piped bool) (*sess
 	if spec.Command == "" {
 		return nil, fmt.Errorf("server %q has no command", spec.Server)
 	}
-	path, err := lookPath(spec.Command, spec.Env["PATH"], spec.Cwd)
+	look := hostLookup(spec.Env)
+	pathEnv, _ := look.envValue(spec.Env, "PATH")
+	if pathEnv == "" {
+		pathEnv = os.Getenv("PATH")
+	}
+	path, err := look.find(spec.Command, pathEnv, spec.Cwd)
 	if err != nil {
 		return nil, err
 	}
@@ -71,6 +74,9 @@ func (t *Transport) open(spec sdk.SessionSpec, peer sdk.Peer, piped bool) (*sess
 		Env:  envList(spec.Env),
 		Dir:  spec.Cwd,
 	}
+	if err := prepareCommand(cmd); err != nil {
+		return nil, fmt.Errorf("server %q: %w", spec.Server, err)
+	}
 	return start(cmd, spec.Server, peer, piped)
 }
 
@@ -83,56 +89,4 @@ func envList(env map[string]string) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// lookPath finds command the way a shell would, but in the PATH the child
-// is given rather than this plugin's own.
-func lookPath(command, pathEnv, cwd string) (string, error) {
-	if strings.ContainsRune(command, '/') {
-		p := command
-		if !filepath.IsAbs(p) && cwd != "" {
-			p = filepath.Join(cwd, p)
-		}
-		if err := checkExecutable(p); err != nil {
-			return "", fmt.Errorf("command %q: %w", command, err)
-		}
-		return p, nil
-	}
-	if pathEnv == "" {
-		pathEnv = os.Getenv("PATH")
-	}
-	for _, dir := range filepath.SplitList(pathEnv) {
-		if filepath.IsAbs(dir) {
-			if p := filepath.Join(dir, command); checkExecutable(p) == nil {
-				return p, nil
-			}
-			continue
-		}
-		// A relative entry ("", ".", "node_modules/.bin") finds commands
-		// in the folder the server runs in, which may be a cloned
-		// repository's: refused, as exec.LookPath refuses with ErrDot.
-		rel := dir
-		if rel == "" {
-			rel = "."
-		}
-		if checkExecutable(filepath.Join(cwd, rel, command)) == nil {
-			return "", fmt.Errorf("command %q would be found through the relative PATH entry %q (%s); ica-mcp-proxy does not run a command found that way: name it by an absolute path or make PATH absolute: %w",
-				command, dir, filepath.Join(cwd, rel, command), exec.ErrDot)
-		}
-	}
-	return "", fmt.Errorf("command %q not found in PATH %q", command, pathEnv)
-}
-
-func checkExecutable(p string) error {
-	fi, err := os.Stat(p)
-	if err != nil {
-		return err
-	}
-	if fi.IsDir() {
-		return fmt.Errorf("%s is a directory", p)
-	}
-	if fi.Mode().Perm()&0o111 == 0 {
-		return fmt.Errorf("%s is not executable", p)
-	}
-	return nil
 }
