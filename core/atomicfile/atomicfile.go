@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/safefile"
 )
 
 // Write replaces path with data. The file gets mode perm (os.CreateTemp
@@ -26,6 +28,14 @@ func Write(path string, data []byte, perm os.FileMode) error {
 	if err := tmp.Chmod(perm); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if perm&0o077 == 0 {
+		// Windows ignores the mode: the file gets an access list for
+		// the user alone instead (a no-op on unix).
+		if err := safefile.MakePrivate(tmp.Name()); err != nil {
+			tmp.Close()
+			return fmt.Errorf("write %s: %w", path, err)
+		}
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()

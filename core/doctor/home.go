@@ -2,7 +2,6 @@ package doctor
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -29,7 +28,7 @@ func Home(r *Report, home string, files []string) {
 	if detail, fix := safefile.Exposure(home, fi, false); detail != "" {
 		r.add("home", home, Fail, detail, fix)
 	} else {
-		r.add("home", home, OK, fmt.Sprintf("folder, mode %04o", fi.Mode().Perm()), "")
+		r.add("home", home, OK, "folder, "+safefile.AccessSummary(fi), "")
 	}
 	for _, name := range files {
 		path := filepath.Join(home, name)

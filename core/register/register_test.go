@@ -320,6 +320,20 @@ func TestConfigPaths(t *testing.T) {
 	if got := client(t, "claude-desktop").ConfigPath(env); got != "/h/Library/Application Support/Claude/claude_desktop_config.json" {
 		t.Errorf("darwin: %s", got)
 	}
+	env.GOOS = "windows"
+	if got := client(t, "claude-desktop").ConfigPath(env); got != "/h/AppData/Roaming/Claude/claude_desktop_config.json" {
+		t.Errorf("windows without APPDATA: %s", got)
+	}
+	env.Getenv = func(k string) string { return map[string]string{"APPDATA": "/roaming"}[k] }
+	if got := client(t, "claude-desktop").ConfigPath(env); got != "/roaming/Claude/claude_desktop_config.json" {
+		t.Errorf("windows: %s", got)
+	}
+	// The others keep their folders under the home folder everywhere.
+	for name, want := range map[string]string{"claude-code": "/h/.claude.json", "codex": "/h/.codex/config.toml", "cursor": "/h/.cursor/mcp.json", "opencode": "/h/.config/opencode/opencode.json"} {
+		if got := client(t, name).ConfigPath(env); got != want {
+			t.Errorf("windows %s: %s, want %s", name, got, want)
+		}
+	}
 }
 
 func TestBudget(t *testing.T) {

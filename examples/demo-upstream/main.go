@@ -1,5 +1,6 @@
 // Command ica-demo-upstream is a small MCP server used by the README demo
-// and the benchmarks: it needs no Node. Its tools: echo, add and sleep;
+// and the benchmarks: it needs no Node. Its tools: echo, add and sleep
+// (and argv, given arguments after its flags);
 // with ICA_DEMO_FEATURES=1 also what the revision tests need (features.go).
 // It speaks stdio, or streamable HTTP at /mcp with -http ADDR, in every
 // revision mcp-go does (2024-11-05 to 2026-07-28).
@@ -13,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -70,6 +72,14 @@ func main() {
 			return nil, ctx.Err()
 		}
 	})
+	if args := flag.Args(); len(args) > 0 {
+		// Tests see what arrived of the arguments they configured (a
+		// batch file in between, on Windows, must not change them).
+		s.AddTool(mcp.NewTool("argv"+suffix, mcp.WithDescription("Return the arguments this server was started with, as JSON.")),
+			func(context.Context, mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+				return mcp.NewToolResultStructured(map[string][]string{"args": args}, strings.Join(args, "\n")), nil
+			})
+	}
 	addSyntheticTools(s, os.Getenv("ICA_DEMO_EXTRA_TOOLS"))
 	if os.Getenv("ICA_DEMO_FEATURES") != "" {
 		addFeatures(s)

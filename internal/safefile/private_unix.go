@@ -38,3 +38,6 @@ func MakePrivate(string) error { return nil }
 // openNonblock keeps open(2) from waiting on a named pipe; on a regular
 // file it changes nothing.
 const openNonblock = syscall.O_NONBLOCK
+
+// AccessSummary says in a few words who may use a private file or folder.
+func AccessSummary(fi os.FileInfo) string { return fmt.Sprintf("mode %04o", fi.Mode().Perm()) }

@@ -3,6 +3,7 @@ package safefile
 import (
 	"fmt"
 	"os"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/windows"
@@ -34,8 +35,12 @@ func trusted(sid, user *windows.SID) bool {
 		sid.IsWellKnown(windows.WinBuiltinAdministratorsSid)
 }
 
-func exposure(path string, _ os.FileInfo, secret bool) (problem, fix string) {
-	fix = fmt.Sprintf(`icacls "%s" /inheritance:r /grant:r "%%USERNAME%%:(OI)(CI)F" "SYSTEM:(OI)(CI)F" "Administrators:(OI)(CI)F"`, path)
+func exposure(path string, fi os.FileInfo, secret bool) (problem, fix string) {
+	inherit := "(OI)(CI)" // a folder's entries pass on to what it holds
+	if fi != nil && !fi.IsDir() {
+		inherit = ""
+	}
+	fix = fmt.Sprintf(`icacls "%s" /inheritance:r /grant:r "%%USERNAME%%:%sF" "SYSTEM:%sF" "Administrators:%sF"`, path, inherit, inherit, inherit)
 	user, err := currentUser()
 	if err != nil {
 		return "cannot be checked: " + err.Error(), "check who runs the proxy"
@@ -73,7 +78,7 @@ func exposure(path string, _ os.FileInfo, secret bool) (problem, fix string) {
 		if ace.Mask&writeRights != 0 {
 			return fmt.Sprintf("is writable by %s (access list)", account(sid)), fix
 		}
-		if secret && ace.Mask&readRights != 0 {
+		if secret && ace.Mask&readRights != 0 && !underWine() {
 			return fmt.Sprintf("can be read by %s (access list)", account(sid)), fix
 		}
 	}
@@ -85,6 +90,12 @@ func exposure(path string, _ os.FileInfo, secret bool) (problem, fix string) {
 // on to what is created in it. It is how $ICA_HOME and the token store are
 // made private on Windows, where a file's mode bits mean nothing.
 func MakePrivate(path string) error {
+	if problem, _ := exposure(path, nil, true); problem == "" {
+		// Already the user's alone (inherited from a private profile
+		// folder, say): left as it is. Wine also maps an access list
+		// it is given onto unix modes loosely, wider than it was.
+		return nil
+	}
 	user, err := currentUser()
 	if err != nil {
 		return err
@@ -120,6 +131,16 @@ func MakePrivate(path string) error {
 	return nil
 }
 
+// underWine says whether this runs under Wine, which makes each file's
+// access list from its unix mode and back, loosely: a private list given
+// to a file becomes mode 0775, read back as "Everyone may read". Under
+// Wine reading is therefore not checked (writing still is); the host's
+// modes are what protect the files there.
+var underWine = sync.OnceValue(func() bool {
+	ntdll := windows.NewLazySystemDLL("ntdll.dll")
+	return ntdll.NewProc("wine_get_version").Find() == nil
+})
+
 func currentUser() (*windows.SID, error) {
 	tu, err := windows.GetCurrentProcessToken().GetTokenUser()
 	if err != nil {
@@ -137,4 +158,10 @@ func account(sid *windows.SID) string {
 		return name
 	}
 	return sid.String()
+}
+
+// AccessSummary says in a few words who may use a private file or folder:
+// the mode Go reports on Windows means nothing.
+func AccessSummary(os.FileInfo) string {
+	return "access list: you, SYSTEM and Administrators only"
 }

@@ -70,6 +70,10 @@ run)
 	need_root
 	setup
 	mounts
+	# Wine makes each file's access list from its unix mode: with the
+	# usual umask 022 every file would be readable by Everyone, and the
+	# proxy would rightly refuse its token store.
+	umask 077
 	exec chroot "$ROOT" /usr/bin/env -i -C "${WINE_CWD:-/}" PATH=/usr/local/bin:/usr/bin:/bin HOME=/root WINEDEBUG=-all WINEPREFIX=/root/.wine "$@"
 	;;
 *)
