@@ -1,7 +1,7 @@
 package stdio
 
 import (
-		"fmt"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,7 +67,6 @@ func (l lookup) isPath(command string) bool {
 	}
 	return strings.ContainsRune(command, '/')
 }
-
 
 // find returns the path of command for a child with PATH pathEnv that runs
 // in cwd.
