@@ -19,7 +19,7 @@ PEERS        := test/peers
 EXAMPLE_PLUGIN := examples/auth-exec
 TEST_TIMEOUT ?= 20m
 
-.PHONY: help build build-race demo install test test-unit test-e2e peers bench conformance proto proto-check proto-release fuzz lint vet cross release clean tools
+.PHONY: help build build-race demo install test test-windows test-unit test-e2e peers bench conformance proto proto-check proto-release fuzz lint vet cross release clean tools
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -67,6 +67,15 @@ test: build build-race peers ## Run every test, race detector on, against the re
 	ICA_TEST_BIN=$(BIN)/race ICA_TEST_PLAIN_BIN=$(BIN) ICA_TEST_PEERS=$(CURDIR)/$(PEERS) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 	ICA_TEST_DATA_PATH=stream ICA_TEST_BIN=$(BIN)/race ICA_TEST_PLAIN_BIN=$(BIN) ICA_TEST_PEERS=$(CURDIR)/$(PEERS) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -run '$(DATA_PLANE_TESTS)' ./test/e2e
 	cd $(EXAMPLE_PLUGIN) && $(GO) test -race -count=1 ./...
+
+WINE_BIN := $(BIN)/windows
+
+test-windows: build peers ## Run the Windows build under Wine 10 (in a Debian trixie chroot, made once by scripts/wine/chroot.sh; needs root)
+	./scripts/wine/chroot.sh setup
+	@mkdir -p $(WINE_BIN)
+	GOOS=windows GOARCH=amd64 $(GO) build -trimpath -o $(WINE_BIN)/ica-mcp-proxy.exe ./cmd/ica-mcp-proxy
+	GOOS=windows GOARCH=amd64 $(GO) build -trimpath -o $(WINE_BIN)/ica-demo-upstream.exe ./examples/demo-upstream
+	ICA_TEST_WINE_BIN=$(WINE_BIN) ICA_TEST_BIN=$(BIN) ICA_TEST_PEERS=$(CURDIR)/$(PEERS) $(GO) test -count=1 -v -timeout 15m -run '^TestWine' ./test/e2e
 
 test-unit: ## Run the tests that need no binaries or npm peers
 	$(GO) test -race -count=1 -short ./...

@@ -17,6 +17,9 @@ type env struct {
 	// bin is the proxy's executable when not the one under test's (see
 	// TestGoInstall).
 	bin string
+	// wine, when set, is the folder under /tmp of a Windows env: bin is
+	// the Windows build, run under Wine (wine_test.go).
+	wine string
 }
 
 func newEnv(t *testing.T) *env {
@@ -29,6 +32,13 @@ func newEnv(t *testing.T) *env {
 	if v := os.Getenv("ICA_TEST_DATA_PATH"); v != "" {
 		e.set("ICA_MCP_PROXY_DATA_PATH=" + v)
 	}
+	e.install(t)
+	return e
+}
+
+// install makes the project folder and installs the bundled plugins.
+func (e *env) install(t *testing.T) {
+	t.Helper()
 	if err := os.MkdirAll(e.project, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +46,6 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatalf("plugins install: %v\n%s", err, out)
 	}
-	return e
 }
 
 // environ is the proxy's environment: the test's, minus ICA_ settings,
@@ -60,6 +69,9 @@ func (e *env) command(args ...string) *exec.Cmd {
 	bin := e.bin
 	if bin == "" {
 		bin = proxyBin()
+	}
+	if e.wine != "" {
+		return wineCommand(e.project, append([]string{"ICA_HOME=" + winPath(e.home)}, e.vars...), bin, args...)
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = e.project
