@@ -63,9 +63,15 @@ $(PEERS)/node_modules/.installed: $(PEERS)/package.json $(PEERS)/package-lock.js
 # plugins' gRPC streams: both data paths stay tested.
 DATA_PLANE_TESTS := ^(TestFailingUpstreamsBesideAWorkingOne|TestRequestTimeoutCancelsUpstream|TestClientCancellationReachesUpstream|TestHostileUpstreamOutput|TestOversizedResults|TestThousandConcurrentCalls|TestResultsAreIdenticalToDirect|TestProgressPassesThrough|TestUpstreamKilledMidCall|TestNoSurvivors|TestTransportPluginKilledMidCall|TestRestartsAfterKills|TestPluginCrashIsRestartedOnNextUse|TestRemoteServerEverything|TestRemoteSessionExpiry|TestRemoteLoginRequired|TestRemoteServerRequestsAndCancellation|TestWireGoldens|TestUpstreamHandshake|TestDataPaths)$$
 
-test: build build-race peers ## Run every test, race detector on, against the real binaries (built with -race) and peers; the data-plane tests again on the gRPC path
+# The tests of an upstream's life and death, run a third time with each
+# stdio upstream under the guard macOS uses in place of Pdeathsig
+# (internal/proctree.StartWatched).
+PARENT_WATCH_TESTS := ^(TestFailingUpstreamsBesideAWorkingOne|TestRequestTimeoutCancelsUpstream|TestClientCancellationReachesUpstream|TestUpstreamKilledMidCall|TestNoSurvivors|TestTransportPluginKilledMidCall|TestRestartsAfterKills|TestPluginCrashIsRestartedOnNextUse|TestUpstreamHandshake|TestWireGoldens|TestUpstreamTreesDieWithTheirPlugin)$$
+
+test: build build-race peers ## Run every test, race detector on, against the real binaries (built with -race) and peers; the data-plane tests again on the gRPC path, the upstream-life tests again under macOS's parent watch
 	ICA_TEST_BIN=$(BIN)/race ICA_TEST_PLAIN_BIN=$(BIN) ICA_TEST_PEERS=$(CURDIR)/$(PEERS) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 	ICA_TEST_DATA_PATH=stream ICA_TEST_BIN=$(BIN)/race ICA_TEST_PLAIN_BIN=$(BIN) ICA_TEST_PEERS=$(CURDIR)/$(PEERS) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -run '$(DATA_PLANE_TESTS)' ./test/e2e
+	ICA_TEST_PARENT_WATCH=poll ICA_TEST_BIN=$(BIN)/race ICA_TEST_PLAIN_BIN=$(BIN) ICA_TEST_PEERS=$(CURDIR)/$(PEERS) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) -run '$(PARENT_WATCH_TESTS)' ./test/e2e
 	cd $(EXAMPLE_PLUGIN) && $(GO) test -race -count=1 ./...
 
 WINE_BIN := $(BIN)/windows

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/cli"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/proctree"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/bundled"
 )
 
@@ -16,6 +17,11 @@ import (
 var version = "dev"
 
 func main() {
+	if proctree.IsGuard(os.Args) {
+		// The guard of a stdio upstream, started by the stdio plugin
+		// where the system cannot tell a child its parent died (macOS).
+		os.Exit(proctree.RunGuard(os.Args))
+	}
 	if bundled.Serve(filepath.Base(os.Args[0]), version) {
 		return
 	}

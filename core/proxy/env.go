@@ -4,6 +4,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/proctree"
 )
 
 // upstreamEnv is the whole environment of a stdio upstream: the base keys
@@ -62,7 +64,9 @@ func PluginEnv() []string {
 	var out []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if isBaseKey(k) || slices.ContainsFunc(networkEnvKeys, func(n string) bool { return sameEnvKey(k, n) }) {
+		// proctree.EnvParentWatch: how the stdio plugin guards its
+		// upstreams against its own death (the tests' switch).
+		if isBaseKey(k) || k == proctree.EnvParentWatch || slices.ContainsFunc(networkEnvKeys, func(n string) bool { return sameEnvKey(k, n) }) {
 			out = append(out, kv)
 		}
 	}

@@ -4,6 +4,11 @@ package proctree
 
 import "syscall"
 
-// prepareOS has no Pdeathsig to set outside Linux: the plugin's own
-// watch on its host (sdk's parent pipe) ends its trees when the host dies.
+// prepareOS has no Pdeathsig to set outside Linux: StartWatched's guard
+// watches the parent instead.
 func prepareOS(*syscall.SysProcAttr) {}
+
+// hasPdeathsig: only Linux has it.
+const hasPdeathsig = false
+
+func noParentSignal(*syscall.SysProcAttr) {}

@@ -4,6 +4,9 @@
 package main
 
 import (
+	"os"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/proctree"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/transport-stdio/stdio"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 )
@@ -12,5 +15,8 @@ import (
 var version = "dev"
 
 func main() {
+	if proctree.IsGuard(os.Args) {
+		os.Exit(proctree.RunGuard(os.Args)) // an upstream's guard (macOS)
+	}
 	sdk.ServeTransport(stdio.New(version))
 }

@@ -32,6 +32,11 @@ func newEnv(t *testing.T) *env {
 	if v := os.Getenv("ICA_TEST_DATA_PATH"); v != "" {
 		e.set("ICA_MCP_PROXY_DATA_PATH=" + v)
 	}
+	// ICA_TEST_PARENT_WATCH=poll runs every stdio upstream under the
+	// guard macOS uses (proctree.StartWatched).
+	if v := os.Getenv("ICA_TEST_PARENT_WATCH"); v != "" {
+		e.set("ICA_MCP_PROXY_PARENT_WATCH=" + v)
+	}
 	e.install(t)
 	return e
 }

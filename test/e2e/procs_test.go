@@ -126,3 +126,41 @@ func waitDescendants(t *testing.T, pid int, names ...string) []proc {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// The stdio plugin killed outright: its upstreams end with it. By default
+// Linux's Pdeathsig ends each upstream's leader. With
+// ICA_MCP_PROXY_PARENT_WATCH=poll each upstream runs under a guard that
+// watches its parent, as on macOS, which has no Pdeathsig; the guard ends
+// the whole tree, a grandchild that ignores stdin's end included.
+func TestUpstreamTreesDieWithTheirPlugin(t *testing.T) {
+	for _, mode := range []string{"default", "poll"} {
+		t.Run(mode, func(t *testing.T) {
+			e := newEnv(t)
+			server := map[string]any{"command": demoBin()}
+			want := []string{"ica-demo-upstre"}
+			e.set("ICA_MCP_PROXY_PARENT_WATCH=") // whatever the run's setting
+			if mode == "poll" {
+				e.set("ICA_MCP_PROXY_PARENT_WATCH=poll")
+				// sleep stands for a server's helper that never reads stdin.
+				server = map[string]any{"command": "/bin/sh", "args": []string{"-c", "sleep 300 & exec " + demoBin()}}
+				want = append(want, "sleep")
+			}
+			e.writeProject(t, map[string]any{"demo": server})
+			c := startProxy(t, e)
+			c.toolNames()
+			plugin := pluginPID(t, c.cmd.Process.Pid, "ica-plugin-tran")
+			tree := waitDescendants(t, plugin, want...)
+			guarded := false
+			for _, p := range tree {
+				if p.comm == "ica-plugin-tran" {
+					guarded = true
+				}
+			}
+			if guarded != (mode == "poll") {
+				t.Fatalf("a guard process under the plugin: %v, in mode %s: %+v", guarded, mode, tree)
+			}
+			killProcess(t, plugin)
+			waitGone(t, tree, 5*time.Second)
+		})
+	}
+}

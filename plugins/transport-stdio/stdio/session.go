@@ -73,7 +73,7 @@ func start(cmd *exec.Cmd, server string, peer sdk.Peer, piped bool) (*session, e
 		return nil, err
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
-	tree, err := proctree.Start(cmd)
+	tree, err := proctree.StartWatched(cmd)
 	if err != nil {
 		closeAll(inR, inW, outR, outW, errR, errW)
 		return nil, fmt.Errorf("start %s: %w", cmd.Args[0], err)

@@ -1,0 +1,108 @@
+//go:build unix
+
+package proctree
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+// guardPoll is how often a guard looks whether its parent is still there.
+const guardPoll = 100 * time.Millisecond
+
+// StartWatched starts cmd as Start does, in a tree that also ends when
+// this process dies, however it dies. Linux has the kernel tell the child
+// (Pdeathsig). Elsewhere, or with EnvParentWatch=poll, cmd runs under a
+// guard: this executable again (GuardArg), leading the process group,
+// with cmd as its child in the group; the guard watches its parent and
+// ends the group when the parent is gone. The tree, its signals and the
+// child's stdio are the same either way; Wait reports the child's exit.
+func StartWatched(cmd *exec.Cmd) (*Tree, error) {
+	if !needGuard() {
+		return Start(cmd)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find this program to guard %s: %w", cmd.Path, err)
+	}
+	cmd.Args = append([]string{self, GuardArg, cmd.Path}, cmd.Args...)
+	cmd.Path = self
+	Prepare(cmd)
+	noParentSignal(cmd.SysProcAttr) // the guard's watch does this job
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return Adopt(cmd)
+}
+
+// endGroup ends the guard's process group once the guard's parent is gone
+// (this process was handed to init or launchd): SIGTERM, then, if the
+// child has not exited within the grace period (or has already, and
+// only what it started may be left), SIGKILL, the guard included.
+func endGroup(exited <-chan struct{}) {
+	_ = syscall.Kill(0, syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(2 * time.Second):
+	}
+	time.Sleep(200 * time.Millisecond) // helpers that exit on SIGTERM
+	_ = syscall.Kill(0, syscall.SIGKILL)
+}
+
+func needGuard() bool { return !hasPdeathsig || os.Getenv(EnvParentWatch) == "poll" }
+
+// RunGuard is the guard's whole life, given os.Args: it starts the
+// command, stays in its process group, and returns the command's exit
+// code once it ends; if the guard's parent dies first, it sends the group
+// SIGTERM, then SIGKILL after a grace period.
+func RunGuard(args []string) int {
+	parent := os.Getppid()
+	// args: self, GuardArg, path, argv0, argv1...
+	child := &exec.Cmd{Path: args[2], Args: args[3:], Env: os.Environ(), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	// The group's signals reach the child directly; the guard outlives
+	// them to report how the child ended.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	if err := child.Start(); err != nil {
+		fmt.Fprintf(os.Stderr, "start %s: %v\n", args[2], err)
+		return 127
+	}
+	exited := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-exited:
+				return
+			case <-sigs:
+			case <-time.After(guardPoll):
+				if os.Getppid() != parent {
+					endGroup(exited)
+					return
+				}
+			}
+		}
+	}()
+	err := child.Wait()
+	close(exited)
+	if os.Getppid() != parent {
+		// The child ended because its parent did (its stdin closed with
+		// it, say); what it started may not have.
+		endGroup(exited)
+	}
+	if err == nil {
+		return 0
+	}
+	if st, ok := child.ProcessState.Sys().(syscall.WaitStatus); ok && st.Signaled() {
+		// Dies of the same signal, so its parent sees what the child's
+		// would have ("killed", not exit code 137).
+		signal.Reset()
+		_ = syscall.Kill(os.Getpid(), st.Signal())
+		time.Sleep(time.Second)
+		return 128 + int(st.Signal())
+	}
+	return child.ProcessState.ExitCode()
+}
