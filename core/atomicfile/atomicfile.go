@@ -5,7 +5,11 @@
 package atomicfile
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -16,7 +20,7 @@ import (
 // makes it 0600 first, so it is never more open than asked).
 func Write(path string, data []byte, perm os.FileMode) error {
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".*.tmp")
+	tmp, err := createTemp(dir, filepath.Base(path), perm&0o077 == 0)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
@@ -28,14 +32,6 @@ func Write(path string, data []byte, perm os.FileMode) error {
 	if err := tmp.Chmod(perm); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if perm&0o077 == 0 {
-		// Windows ignores the mode: the file gets an access list for
-		// the user alone instead (a no-op on unix).
-		if err := safefile.MakePrivate(tmp.Name()); err != nil {
-			tmp.Close()
-			return fmt.Errorf("write %s: %w", path, err)
-		}
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
@@ -52,4 +48,25 @@ func Write(path string, data []byte, perm os.FileMode) error {
 		d.Close()
 	}
 	return nil
+}
+
+// createTemp makes a new file beside the target. A private one (the
+// target's mode lets no one else in) is private from the moment it exists:
+// mode 0600, or on Windows, where the mode means nothing, an access list
+// for the user alone, given at creation (safefile.CreatePrivate).
+func createTemp(dir, base string, private bool) (*os.File, error) {
+	if !private {
+		return os.CreateTemp(dir, base+".*.tmp")
+	}
+	for range 100 {
+		var b [6]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return nil, err
+		}
+		f, err := safefile.CreatePrivate(filepath.Join(dir, base+"."+hex.EncodeToString(b[:])+".tmp"))
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, fmt.Errorf("no free temporary name for %s in %s", base, dir)
 }

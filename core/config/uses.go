@@ -275,16 +275,24 @@ func (s *Server) LocalFiles(projectDir string) []string {
 		if rel, err := filepath.Rel(projectDir, p); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 			continue
 		}
-		fi, err := os.Stat(p)
-		switch {
-		case err == nil && fi.Mode().IsRegular():
-		case errors.Is(err, fs.ErrNotExist) && pathLike:
-		default:
-			continue
+		variants := []string{p}
+		if c.command {
+			// On Windows "./serve" runs serve.exe or serve.cmd: each
+			// is recorded, present or not, so one added is a change.
+			variants = commandFiles(p)
 		}
-		if !seen[p] {
-			seen[p] = true
-			out = append(out, p)
+		for _, p := range variants {
+			fi, err := os.Stat(p)
+			switch {
+			case err == nil && fi.Mode().IsRegular():
+			case errors.Is(err, fs.ErrNotExist) && pathLike:
+			default:
+				continue
+			}
+			if !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
 		}
 	}
 	sort.Strings(out)

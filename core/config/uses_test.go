@@ -39,3 +39,17 @@ func TestLocalFiles(t *testing.T) {
 		t.Fatalf("a command found on PATH is no project file: %v", got)
 	}
 }
+
+// On Windows "./serve" may run serve.com, serve.exe, serve.bat or
+// serve.cmd: trust records each (present or absent), so one added or
+// changed after trust is a change.
+func TestWithPathext(t *testing.T) {
+	got := withPathext(`C:\p\serve`, ".EXE;cmd;;")
+	want := []string{`C:\p\serve`, `C:\p\serve.exe`, `C:\p\serve.cmd`}
+	if !slices.Equal(got, want) {
+		t.Errorf("%q, want %q", got, want)
+	}
+	if got := withPathext("x", ""); len(got) != 5 || got[4] != "x.cmd" {
+		t.Errorf("Windows' default PATHEXT: %q", got)
+	}
+}

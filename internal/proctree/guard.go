@@ -9,4 +9,4 @@ const GuardArg = "__ica-proctree-guard"
 const EnvParentWatch = "ICA_MCP_PROXY_PARENT_WATCH"
 
 // IsGuard says whether args (os.Args) ask for the guard.
-func IsGuard(args []string) bool { return len(args) > 2 && args[1] == GuardArg }
+func IsGuard(args []string) bool { return len(args) > 1 && args[1] == GuardArg }

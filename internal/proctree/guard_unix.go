@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -29,7 +30,7 @@ func StartWatched(cmd *exec.Cmd) (*Tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("find this program to guard %s: %w", cmd.Path, err)
 	}
-	cmd.Args = append([]string{self, GuardArg, cmd.Path}, cmd.Args...)
+	cmd.Args = append([]string{self, GuardArg, strconv.Itoa(os.Getpid()), cmd.Path}, cmd.Args...)
 	cmd.Path = self
 	Prepare(cmd)
 	noParentSignal(cmd.SysProcAttr) // the guard's watch does this job
@@ -60,15 +61,21 @@ func needGuard() bool { return !hasPdeathsig || os.Getenv(EnvParentWatch) == "po
 // code once it ends; if the guard's parent dies first, it sends the group
 // SIGTERM, then SIGKILL after a grace period.
 func RunGuard(args []string) int {
+	// args: self, GuardArg, parent pid, path, argv0, argv1...
 	parent := os.Getppid()
-	// args: self, GuardArg, path, argv0, argv1...
-	child := &exec.Cmd{Path: args[2], Args: args[3:], Env: os.Environ(), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	if len(args) < 5 || args[2] != strconv.Itoa(parent) {
+		// Not started by StartWatched, or its parent is already gone:
+		// this is no general launcher, and it starts nothing unguarded.
+		fmt.Fprintln(os.Stderr, "proctree guard: not started by the process it guards for")
+		return 2
+	}
+	child := &exec.Cmd{Path: args[3], Args: args[4:], Env: os.Environ(), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 	// The group's signals reach the child directly; the guard outlives
 	// them to report how the child ended.
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	if err := child.Start(); err != nil {
-		fmt.Fprintf(os.Stderr, "start %s: %v\n", args[2], err)
+		fmt.Fprintf(os.Stderr, "start %s: %v\n", args[3], err)
 		return 127
 	}
 	exited := make(chan struct{})

@@ -31,3 +31,17 @@ func TestStopEndsTheWholeTree(t *testing.T) {
 	}
 	tree.Release()
 }
+
+// The guard runs only for the process that started it: not as a general
+// launcher, nor once its parent is gone.
+func TestGuardRefusesOtherParents(t *testing.T) {
+	for _, args := range [][]string{
+		{"self", GuardArg},
+		{"self", GuardArg, "/bin/true", "true"},
+		{"self", GuardArg, "1", "/bin/true", "true"},
+	} {
+		if code := RunGuard(args); code != 2 {
+			t.Errorf("%q: exit %d, want 2", args, code)
+		}
+	}
+}

@@ -31,6 +31,12 @@ func exposure(path string, fi os.FileInfo, secret bool) (problem, fix string) {
 	return "", ""
 }
 
+// CreatePrivate creates the new file path for reading and writing, mode
+// 0600.
+func CreatePrivate(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+}
+
 // MakePrivate has nothing to do on unix: the proxy creates its files and
 // folders with modes 0600 and 0700.
 func MakePrivate(string) error { return nil }

@@ -36,8 +36,12 @@ func trusted(sid, user *windows.SID) bool {
 }
 
 func exposure(path string, fi os.FileInfo, secret bool) (problem, fix string) {
+	if fi == nil {
+		fi, _ = os.Stat(path)
+	}
+	isDir := fi == nil || fi.IsDir()
 	inherit := "(OI)(CI)" // a folder's entries pass on to what it holds
-	if fi != nil && !fi.IsDir() {
+	if !isDir {
 		inherit = ""
 	}
 	fix = fmt.Sprintf(`icacls "%s" /inheritance:r /grant:r "%%USERNAME%%:%sF" "SYSTEM:%sF" "Administrators:%sF"`, path, inherit, inherit, inherit)
@@ -68,10 +72,24 @@ func exposure(path string, fi os.FileInfo, secret bool) (problem, fix string) {
 		if err := windows.GetAce(dacl, i, &ace); err != nil {
 			return "has an access list that cannot be read: " + err.Error(), fix
 		}
-		if ace.Header.AceType != windows.ACCESS_ALLOWED_ACE_TYPE || ace.Header.AceFlags&windows.INHERIT_ONLY_ACE != 0 {
-			continue // denials and entries for children only open nothing here
+		switch ace.Header.AceType {
+		case windows.ACCESS_DENIED_ACE_TYPE:
+			continue // a denial opens nothing
+		case windows.ACCESS_ALLOWED_ACE_TYPE:
+		default:
+			// Conditional (callback) and object entries grant too, under
+			// terms not judged here: refused rather than guessed at.
+			return fmt.Sprintf("has an access list entry of a kind not checked here (type %d); only plain allow and deny entries are", ace.Header.AceType), fix
 		}
 		sid := (*windows.SID)(unsafe.Pointer(&ace.SidStart))
+		if ace.Header.AceFlags&windows.INHERIT_ONLY_ACE != 0 {
+			// An entry for what a folder will hold: it matters for a
+			// folder (the files the proxy makes there), not for a file.
+			// CREATOR OWNER there is whoever makes the file: the user.
+			if !isDir || sid.IsWellKnown(windows.WinCreatorOwnerSid) {
+				continue
+			}
+		}
 		if trusted(sid, user) {
 			continue
 		}
@@ -96,9 +114,55 @@ func MakePrivate(path string) error {
 		// it is given onto unix modes loosely, wider than it was.
 		return nil
 	}
+	acl, err := privateACL()
+	if err != nil {
+		return fmt.Errorf("make %s private: %w", path, err)
+	}
+	if err := windows.SetNamedSecurityInfo(path, windows.SE_FILE_OBJECT,
+		windows.DACL_SECURITY_INFORMATION|windows.PROTECTED_DACL_SECURITY_INFORMATION, nil, nil, acl, nil); err != nil {
+		return fmt.Errorf("make %s private: %w", path, err)
+	}
+	return nil
+}
+
+// CreatePrivate creates the new file path for reading and writing, with
+// the private access list from the start (no moment when the folder's
+// inherited list applies) and shared with no other handle while open.
+func CreatePrivate(path string) (*os.File, error) {
+	acl, err := privateACL()
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	sd, err := windows.NewSecurityDescriptor()
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	if err := sd.SetDACL(acl, true, false); err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	if err := sd.SetControl(windows.SE_DACL_PROTECTED, windows.SE_DACL_PROTECTED); err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	name, err := windows.UTF16PtrFromString(path)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	sa := &windows.SecurityAttributes{SecurityDescriptor: sd}
+	sa.Length = uint32(unsafe.Sizeof(*sa))
+	h, err := windows.CreateFile(name, windows.GENERIC_READ|windows.GENERIC_WRITE, 0, sa,
+		windows.CREATE_NEW, windows.FILE_ATTRIBUTE_NORMAL, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "create", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(h), path), nil
+}
+
+// privateACL lets in the user, the system and administrators, and passes
+// itself on to what a folder holds.
+func privateACL() (*windows.ACL, error) {
 	user, err := currentUser()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	entry := func(t windows.TRUSTEE_TYPE, v windows.TrusteeValue) windows.EXPLICIT_ACCESS {
 		return windows.EXPLICIT_ACCESS{
@@ -110,25 +174,17 @@ func MakePrivate(path string) error {
 	}
 	system, err := windows.CreateWellKnownSid(windows.WinLocalSystemSid)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	admins, err := windows.CreateWellKnownSid(windows.WinBuiltinAdministratorsSid)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	acl, err := windows.ACLFromEntries([]windows.EXPLICIT_ACCESS{
+	return windows.ACLFromEntries([]windows.EXPLICIT_ACCESS{
 		entry(windows.TRUSTEE_IS_USER, windows.TrusteeValueFromSID(user)),
 		entry(windows.TRUSTEE_IS_WELL_KNOWN_GROUP, windows.TrusteeValueFromSID(system)),
 		entry(windows.TRUSTEE_IS_WELL_KNOWN_GROUP, windows.TrusteeValueFromSID(admins)),
 	}, nil)
-	if err != nil {
-		return fmt.Errorf("make %s private: %w", path, err)
-	}
-	if err := windows.SetNamedSecurityInfo(path, windows.SE_FILE_OBJECT,
-		windows.DACL_SECURITY_INFORMATION|windows.PROTECTED_DACL_SECURITY_INFORMATION, nil, nil, acl, nil); err != nil {
-		return fmt.Errorf("make %s private: %w", path, err)
-	}
-	return nil
 }
 
 // underWine says whether this runs under Wine, which makes each file's

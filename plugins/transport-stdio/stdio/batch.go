@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 )
 
 // How a file found on Windows is started. CreateProcess runs .exe and .com
@@ -31,6 +32,15 @@ func runnerFor(path string) (windowsRunner, error) {
 	default:
 		return 0, fmt.Errorf("%s: Windows cannot start a %q file itself; name the program that runs it as the command (node, python, powershell...) and the file as its argument", path, ext)
 	}
+}
+
+// bestFit are characters that Windows' "best fit" conversion to an ANSI
+// code page turns into ones batchCommandLine refuses or quotes with: a
+// program the batch file starts that reads its command line that way would
+// see the quoting end where cmd.exe saw none (the "WorstFit" class).
+var bestFit = map[rune]byte{
+	'\uff02': '"', '\u02ba': '"', '\u02dd': '"', '\u02ee': '"', '\u2033': '"', '\u201c': '"', '\u201d': '"', '\u201e': '"',
+	'\uff05': '%', '\uff01': '!', '\uff3c': '\\', '\u00a5': '\\', '\u20a9': '\\',
 }
 
 // errBatchArgument marks what batchCommandLine refuses.
@@ -63,6 +73,11 @@ func batchCommandLine(cmdExe, script string, args []string) (string, error) {
 			return "", fmt.Errorf("argument %d (%q) to %s: the character %q %w; run the program the batch file starts (node, python...) directly with its arguments instead",
 				i+1, a, filepath.Base(script), a[bad], errBatchArgument)
 		}
+		if bad := strings.IndexFunc(a, func(r rune) bool { return bestFit[r] != 0 }); bad >= 0 {
+			r, _ := utf8.DecodeRuneInString(a[bad:])
+			return "", fmt.Errorf("argument %d (%q) to %s: %q, which a program reading its command line in an ANSI code page may take for %q, %w",
+				i+1, a, filepath.Base(script), r, bestFit[r], errBatchArgument)
+		}
 		b.WriteString(` "`)
 		b.WriteString(a)
 		// Backslashes before the closing quote: doubled, so the quote
@@ -78,4 +93,18 @@ func batchCommandLine(cmdExe, script string, args []string) (string, error) {
 		return "", fmt.Errorf("the command line for %s is %d characters long; cmd.exe takes at most 8191", filepath.Base(script), b.Len())
 	}
 	return b.String(), nil
+}
+
+// noCurrentDirSearch is env with NoDefaultCurrentDirectoryInExePath set:
+// cmd.exe (running a batch file) and CreateProcess (a program starting a
+// bare "node") then skip the folder the server runs in, a cloned
+// repository's, which Windows would otherwise search before PATH.
+func noCurrentDirSearch(env []string) []string {
+	const key = "NoDefaultCurrentDirectoryInExePath"
+	for _, kv := range env {
+		if k, _, _ := strings.Cut(kv, "="); strings.EqualFold(k, key) {
+			return env
+		}
+	}
+	return append(env, key+"=1")
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -139,7 +140,8 @@ func TestBatchCommandLine(t *testing.T) {
 			t.Errorf("%q:\n got %s (%v)\nwant %s", c.args, got, err, c.want)
 		}
 	}
-	for _, arg := range []string{`"&calc.exe`, `a" & calc & "`, "%PATH%", "100%", "!x!", "a\nb", "a\rb", "a\x00b"} {
+	for _, arg := range []string{`"&calc.exe`, `a" & calc & "`, "%PATH%", "100%", "!x!", "a\nb", "a\rb", "a\x00b",
+		"x\uff02 --evil \uff02", "\uff05PATH\uff05", "C:\\dir\u00a5"} {
 		_, err := batchCommandLine(cmdExe, script, []string{"ok", arg})
 		if !errors.Is(err, errBatchArgument) || !strings.Contains(err.Error(), "argument 2") {
 			t.Errorf("%q: %v, want a refusal naming argument 2", arg, err)
@@ -150,5 +152,20 @@ func TestBatchCommandLine(t *testing.T) {
 	}
 	if _, err := batchCommandLine(cmdExe, script, []string{strings.Repeat("a", 8200)}); err == nil || !strings.Contains(err.Error(), "8191") {
 		t.Errorf("an over-long line: %v", err)
+	}
+}
+
+// A Windows upstream, and a batch file's cmd.exe, never search the folder
+// they run in for a bare "node": the variable that says so is set, once.
+func TestNoCurrentDirSearch(t *testing.T) {
+	env := noCurrentDirSearch([]string{"PATH=C:\\bin"})
+	if !slices.Contains(env, "NoDefaultCurrentDirectoryInExePath=1") {
+		t.Fatalf("not set: %q", env)
+	}
+	if again := noCurrentDirSearch(env); len(again) != len(env) {
+		t.Fatalf("set twice: %q", again)
+	}
+	if kept := noCurrentDirSearch([]string{"nodefaultcurrentdirectoryinexepath=yes"}); len(kept) != 1 {
+		t.Fatalf("a value given by the config was changed: %q", kept)
 	}
 }

@@ -23,8 +23,10 @@ func hostLookup(env map[string]string) lookup {
 
 // prepareCommand makes cmd start the file at cmd.Path as Windows would:
 // directly, or a batch file through cmd.exe with a command line built by
-// batchCommandLine (see batch.go).
+// batchCommandLine (see batch.go); neither it nor what it starts looks
+// for programs in the current folder (noCurrentDirSearch).
 func prepareCommand(cmd *exec.Cmd) error {
+	cmd.Env = noCurrentDirSearch(cmd.Env)
 	runner, err := runnerFor(cmd.Path)
 	if err != nil || runner == runDirect {
 		return err
