@@ -53,12 +53,18 @@ setup() {
 
 # mounts binds what Wine and the tests need; each only once.
 mounts() {
-	mkdir -p "$ROOT/proc" "$ROOT/dev" "$ROOT/sys" "$ROOT/tmp" "$ROOT$WORK"
+	mkdir -p "$ROOT/proc" "$ROOT/dev" "$ROOT/sys" "$ROOT/tmp"
 	mountpoint -q "$ROOT/proc" || mount -t proc proc "$ROOT/proc"
 	mountpoint -q "$ROOT/dev" || mount --rbind /dev "$ROOT/dev"
 	mountpoint -q "$ROOT/sys" || mount --rbind /sys "$ROOT/sys"
 	mountpoint -q "$ROOT/tmp" || mount --bind /tmp "$ROOT/tmp"
-	mountpoint -q "$ROOT$WORK" || mount --bind "$WORK" "$ROOT$WORK"
+	mkdir -p "$ROOT$WORK"
+	# A checkout under /tmp is seen through /tmp's mount already; another
+	# mount on it would keep its folder busy (not removable) on the host.
+	case "$WORK/" in
+	/tmp/*) ;;
+	*) mountpoint -q "$ROOT$WORK" || mount --bind "$WORK" "$ROOT$WORK" ;;
+	esac
 }
 
 case "${1:-}" in
