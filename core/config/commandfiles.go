@@ -1,22 +1,13 @@
 package config
 
-import "strings"
+import "github.com/ica-mcp-proxy/ica-mcp-proxy/internal/pathext"
 
 // withPathext is what Windows may run for the command path p: p itself,
-// then p with each extension of pathext (";"-separated, as PATHEXT), in
-// that order (plugins/transport-stdio's lookup does the same).
-func withPathext(p, pathext string) []string {
-	if pathext == "" {
-		pathext = ".COM;.EXE;.BAT;.CMD"
-	}
+// then p with each extension of pathext, in that order (as the stdio
+// transport's lookup tries them).
+func withPathext(p, exts string) []string {
 	out := []string{p}
-	for _, ext := range strings.Split(strings.ToLower(pathext), ";") {
-		if ext == "" {
-			continue
-		}
-		if ext[0] != '.' {
-			ext = "." + ext
-		}
+	for _, ext := range pathext.Split(exts) {
 		out = append(out, p+ext)
 	}
 	return out

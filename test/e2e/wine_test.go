@@ -202,7 +202,7 @@ func TestWineSession(t *testing.T) {
 	// The plugins: each starts and answers (doctor starts them all).
 	out, _ := e.command("doctor").CombinedOutput()
 	for _, name := range []string{"auth-client-credentials", "auth-device", "auth-enterprise", "auth-pkce", "transport-http", "transport-sse", "transport-stdio"} {
-		if !regexpLine(string(out), "ok", "ica-plugin-"+name+".exe") {
+		if !lineHasInOrder(string(out), "ok", "ica-plugin-"+name+".exe") {
 			t.Errorf("doctor does not show ica-plugin-%s.exe ok:\n%s", name, out)
 		}
 	}
@@ -296,8 +296,9 @@ func TestWineSession(t *testing.T) {
 	}
 }
 
-// regexpLine says whether a line of out has every one of words, in order.
-func regexpLine(out string, words ...string) bool {
+// lineHasInOrder says whether a line of out has every one of words, in
+// order.
+func lineHasInOrder(out string, words ...string) bool {
 	for _, line := range strings.Split(out, "\n") {
 		rest, ok := line, true
 		for _, w := range words {

@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/pathext"
 )
 
 // lookup finds a server's command in the PATH the child is given, the way
@@ -21,31 +23,14 @@ type lookup struct {
 	// pathext is PATHEXT split and lower-cased (".com", ".exe", ...);
 	// used only with windows.
 	pathext []string
-	// listSep separates PATH entries: ';' on Windows, ':' elsewhere.
-	listSep byte
 }
 
-// defaultPATHEXT is what Windows itself uses when PATHEXT is unset.
-const defaultPATHEXT = ".COM;.EXE;.BAT;.CMD"
-
-func windowsLookup(pathext string) lookup {
-	if pathext == "" {
-		pathext = defaultPATHEXT
-	}
-	var exts []string
-	for _, e := range strings.Split(strings.ToLower(pathext), ";") {
-		if e == "" {
-			continue
-		}
-		if e[0] != '.' {
-			e = "." + e
-		}
-		exts = append(exts, e)
-	}
-	return lookup{windows: true, pathext: exts, listSep: ';'}
+// windowsLookup has Windows' rules with PATHEXT's value exts.
+func windowsLookup(exts string) lookup {
+	return lookup{windows: true, pathext: pathext.Split(exts)}
 }
 
-func unixLookup() lookup { return lookup{listSep: ':'} }
+func unixLookup() lookup { return lookup{} }
 
 // envValue reads a variable from the child's environment: by exact name
 // on unix, any case on Windows (where Path and PATH are one variable).
@@ -82,7 +67,11 @@ func (l lookup) find(command, pathEnv, cwd string) (string, error) {
 		}
 		return f, nil
 	}
-	for _, dir := range strings.Split(pathEnv, string(l.listSep)) {
+	sep := ":"
+	if l.windows {
+		sep = ";"
+	}
+	for _, dir := range strings.Split(pathEnv, sep) {
 		if l.windows {
 			dir = strings.Trim(dir, `"`) // Windows allows quoted entries
 		}
