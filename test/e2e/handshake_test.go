@@ -11,6 +11,8 @@ import (
 
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/coretest"
 )
 
 // TestUpstreamHandshake pins the frames that open a session with a
@@ -104,7 +106,7 @@ func handshakeFrames(t *testing.T, record string) string {
 			sorted, _ := json.Marshal(v) // map keys marshal sorted
 			line, _ = sjson.SetRaw(line, "params._meta", string(sorted))
 		}
-		out = append(out, proxyVersion.ReplaceAllString(line, `${1}<version>"`))
+		out = append(out, coretest.MaskVersion(line))
 	}
 	return strings.Join(out, "\n")
 }

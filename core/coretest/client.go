@@ -1,0 +1,166 @@
+package coretest
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/frontend"
+)
+
+// waitLimit bounds every wait of a Client: a test that goes wrong fails
+// instead of hanging (in a synctest bubble the bubble's clock runs it out).
+const waitLimit = 20 * time.Second
+
+// Client is an MCP client of the core's frontend, over a pair of pipes:
+// what it sends is the frontend's stdin, and every line the frontend
+// writes is kept, in order.
+type Client struct {
+	t      testing.TB
+	in     *io.PipeWriter
+	served chan error
+
+	mu      sync.Mutex
+	all     []json.RawMessage
+	changed chan struct{} // closed and replaced when a message arrives
+	answers map[string]func(params json.RawMessage) string
+}
+
+// Serve runs a frontend for the core and returns its client. The frontend
+// starts the upstreams on the first request, as the proxy's serve does.
+func (c *Core) Serve(t testing.TB) *Client {
+	t.Helper()
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	fe := frontend.New(c.Proxy, c.Broker, "test", c.log.Named("frontend"))
+	fe.OnStart = func() { c.Proxy.Start(ctx, 0) }
+	cl := &Client{t: t, in: inW, served: make(chan error, 1), changed: make(chan struct{}), answers: map[string]func(json.RawMessage) string{}}
+	go func() {
+		err := fe.Serve(ctx, inR, outW)
+		_ = outW.Close()
+		cl.served <- err
+	}()
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		cl.read(outR)
+	}()
+	t.Cleanup(func() {
+		cl.Close()
+		cancel()
+		<-read
+	})
+	return cl
+}
+
+func (cl *Client) read(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 256<<20)
+	for sc.Scan() {
+		msg := json.RawMessage(append([]byte(nil), sc.Bytes()...))
+		r := gjson.GetManyBytes(msg, "id", "method", "params")
+		cl.mu.Lock()
+		cl.all = append(cl.all, msg)
+		close(cl.changed)
+		cl.changed = make(chan struct{})
+		answer := cl.answers[r[1].Str]
+		cl.mu.Unlock()
+		if answer != nil && r[0].Exists() {
+			cl.Send(`{"jsonrpc":"2.0","id":` + r[0].Raw + `,"result":` + answer(json.RawMessage(r[2].Raw)) + `}`)
+		}
+	}
+}
+
+// Send writes one message (a line) to the frontend.
+func (cl *Client) Send(msg string) {
+	if _, err := io.WriteString(cl.in, strings.TrimSpace(msg)+"\n"); err != nil {
+		cl.t.Errorf("send: %v", err)
+	}
+}
+
+// OnRequest answers the frontend's requests of method with the result
+// answer gives (raw JSON), from now on.
+func (cl *Client) OnRequest(method string, answer func(params json.RawMessage) string) {
+	cl.mu.Lock()
+	cl.answers[method] = answer
+	cl.mu.Unlock()
+}
+
+// Messages is everything the client received so far.
+func (cl *Client) Messages() []json.RawMessage {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	return append([]json.RawMessage(nil), cl.all...)
+}
+
+// Next waits for the first message from index from on that match
+// accepts, and returns it with its index.
+func (cl *Client) Next(from int, match func(json.RawMessage) bool) (json.RawMessage, int) {
+	cl.t.Helper()
+	timeout := time.NewTimer(waitLimit)
+	defer timeout.Stop()
+	for {
+		cl.mu.Lock()
+		all, changed := cl.all, cl.changed
+		cl.mu.Unlock()
+		for i := from; i < len(all); i++ {
+			if match(all[i]) {
+				return all[i], i
+			}
+		}
+		from = max(from, len(all))
+		select {
+		case <-changed:
+		case <-timeout.C:
+			cl.t.Fatalf("nothing matching came in %v; got %d messages:\n%s", waitLimit, len(all), joinLines(all))
+			return nil, -1
+		}
+	}
+}
+
+// Wait returns the answer to the request with the raw id (`1`, `"a"`).
+func (cl *Client) Wait(id string) json.RawMessage {
+	cl.t.Helper()
+	m, _ := cl.Next(0, func(m json.RawMessage) bool {
+		r := gjson.GetManyBytes(m, "id", "method")
+		return r[0].Raw == id && !r[1].Exists()
+	})
+	return m
+}
+
+// Call sends a request and returns its answer.
+func (cl *Client) Call(id, method, params string) json.RawMessage {
+	cl.t.Helper()
+	cl.Send(`{"jsonrpc":"2.0","id":` + id + `,"method":"` + method + `","params":` + params + `}`)
+	return cl.Wait(id)
+}
+
+// Close ends the client's input and waits for the frontend to finish.
+func (cl *Client) Close() error {
+	_ = cl.in.Close()
+	select {
+	case err := <-cl.served:
+		cl.served <- err
+		return err
+	case <-time.After(waitLimit):
+		cl.t.Errorf("the frontend did not stop within %v", waitLimit)
+		return nil
+	}
+}
+
+func joinLines(all []json.RawMessage) string {
+	var b strings.Builder
+	for _, m := range all {
+		b.Write(m)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
