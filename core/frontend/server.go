@@ -1,7 +1,6 @@
 package frontend
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -23,6 +22,7 @@ import (
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/proxy"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/jsonrpc"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/lines"
 )
 
 // maxLineBytes bounds one message from the client.
@@ -181,12 +181,18 @@ func (s *Server) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	err := readMessages(ctx, in, maxLineBytes, func(msg []byte, more bool) {
-		s.handle(ctx, msg)
-		if !more {
-			s.batch.Flush()
+	// Messages read together are routed together, then flushed, so each
+	// upstream gets them in one write. A message over the bound is
+	// dropped whole (tooLong): no part of it is ever passed on.
+	err := lines.Read(in, maxLineBytes, func(batch [][]byte) {
+		for _, msg := range batch {
+			if ctx.Err() != nil {
+				return
+			}
+			s.handle(ctx, msg)
 		}
-	})
+		s.batch.Flush()
+	}, s.tooLong, s.log)
 	s.batch.Flush()
 	s.failAsks()
 	s.subs.endAll()
@@ -205,42 +211,31 @@ func (s *Server) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 		s.cancelAll()
 		<-done
 	}
-	if errors.Is(err, io.EOF) {
-		return nil
+	if err == nil {
+		err = ctx.Err()
 	}
 	return err
 }
 
-// readMessages calls fn for each non-empty line of in.
-func readMessages(ctx context.Context, in io.Reader, max int, fn func(msg []byte, more bool)) error {
-	br := bufio.NewReaderSize(in, 64<<10)
-	var long []byte
-	for ctx.Err() == nil {
-		chunk, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			if len(long)+len(chunk) <= max {
-				long = append(long, chunk...)
-			}
-			continue
+// tooLong answers for a client message over the bound, which was
+// dropped: a request is refused under its own id, and an answer to an
+// upstream's request fails that request, so nobody waits for a message
+// that will not come. A message whose id cannot be told gets the refusal
+// under a null id, as JSON-RPC answers an invalid request.
+func (s *Server) tooLong(o lines.Overlong) {
+	why := fmt.Sprintf("the message is %.1f MiB, over the %d MiB a message may be; ica-mcp-proxy dropped it", float64(o.Size)/(1<<20), maxLineBytes>>20)
+	if id, ok := o.ID(); ok {
+		if a := s.take(id); a != nil {
+			e, _ := json.Marshal(mcp.JSONRPCErrorDetails{Code: mcp.INTERNAL_ERROR, Message: "the client's answer: " + why})
+			a.reply(nil, e)
 		}
-		line := chunk
-		if long != nil {
-			line = append(long, chunk...)
-			long = nil
-		}
-		if line = bytes.TrimSpace(line); len(line) > 0 {
-			// more: another whole line is already read, so the next
-			// message follows without waiting.
-			rest, _ := br.Peek(br.Buffered())
-			more := err == nil && bytes.IndexByte(rest, '\n') >= 0
-			// The reader's buffer is reused: hand over a copy.
-			fn(append([]byte(nil), line...), more)
-		}
-		if err != nil {
-			return err
-		}
+		return
 	}
-	return ctx.Err()
+	var raw json.RawMessage // null
+	if id, ok := o.RequestID(); ok {
+		raw = json.RawMessage(id)
+	}
+	s.writeError(raw, mcp.INVALID_REQUEST, "invalid request: "+why)
 }
 
 // envelope is the part of a client message needed to route it; the raw

@@ -46,8 +46,9 @@ func (o *Overlong) add(chunk []byte) {
 // nil) gets its head, tail and size. fn may keep the slices: each batch is
 // a fresh copy, and a line longer than the read buffer (64 KiB) is handed
 // over alone, in the buffer it was gathered in, never copied again (a
-// 50 MiB answer is not held twice).
-func Read(r io.Reader, max int, fn func([][]byte), tooLong func(Overlong), logger hclog.Logger) {
+// 50 MiB answer is not held twice). No part of an overlong line reaches
+// fn. The error is r's, nil when r ended (io.EOF).
+func Read(r io.Reader, max int, fn func([][]byte), tooLong func(Overlong), logger hclog.Logger) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	var (
 		// A line longer than the buffer, so far: its chunks, joined once
@@ -125,7 +126,10 @@ func Read(r io.Reader, max int, fn func([][]byte), tooLong func(Overlong), logge
 		parts, partsSize, over = nil, 0, nil
 		if err != nil {
 			flush()
-			return
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
 		}
 		if rest, _ := br.Peek(br.Buffered()); bytes.IndexByte(rest, '\n') < 0 {
 			// The next line is not all here, so reading it may wait:
@@ -143,7 +147,7 @@ func Read(r io.Reader, max int, fn func([][]byte), tooLong func(Overlong), logge
 // stdio plugin and the host (on the direct data path) read the same way
 // through it. deliver may keep the slices.
 func Messages(r io.Reader, max int, deliver func([][]byte), logger hclog.Logger) {
-	Read(r, max, func(batch [][]byte) {
+	_ = Read(r, max, func(batch [][]byte) {
 		msgs := batch[:0] // the batch is ours to keep and to filter in place
 		for _, l := range batch {
 			if !jsonish(l) {
@@ -188,19 +192,32 @@ var trailingID = regexp.MustCompile(`"id"\s*:\s*(-?[0-9]+|"(?:[^"\\]|\\.)*")\s*\
 // ID finds the id of an answer that was too long; ok is false for a
 // request or notification, or when the id cannot be told.
 func (o Overlong) ID() (string, bool) {
+	id, request := o.find()
+	return id, id != "" && !request
+}
+
+// RequestID finds the id of a request that was too long (one whose method
+// is in its first few KiB); ok is false for an answer or a notification,
+// or when the id cannot be told.
+func (o Overlong) RequestID() (string, bool) {
+	id, request := o.find()
+	return id, id != "" && request
+}
+
+// find is the line's id ("" when it cannot be told), and whether the line
+// is a request.
+func (o Overlong) find() (id string, request bool) {
 	if len(o.head) == 0 || o.head[0] != '{' {
 		return "", false
 	}
-	if gjson.GetBytes(o.head, "method").Exists() {
-		return "", false
-	}
+	request = gjson.GetBytes(o.head, "method").Exists()
 	if id := gjson.GetBytes(o.head, "id"); id.Exists() && (id.Type == gjson.Number || id.Type == gjson.String) {
-		return id.Raw, true
+		return id.Raw, request
 	}
 	if m := trailingID.FindSubmatch(o.tail); m != nil {
-		return string(m[1]), true
+		return string(m[1]), request
 	}
-	return "", false
+	return "", request
 }
 
 // Answer is the error the caller of an answer too long to pass on gets in
