@@ -68,14 +68,18 @@ func (cl *Client) read(r io.Reader) {
 		msg := json.RawMessage(append([]byte(nil), sc.Bytes()...))
 		r := gjson.GetManyBytes(msg, "id", "method", "params")
 		cl.mu.Lock()
-		cl.all = append(cl.all, msg)
-		close(cl.changed)
-		cl.changed = make(chan struct{})
 		answer := cl.answers[r[1].Str]
 		cl.mu.Unlock()
+		// The answer goes first: once a request is seen, its answer is
+		// on its way.
 		if answer != nil && r[0].Exists() {
 			cl.Send(`{"jsonrpc":"2.0","id":` + r[0].Raw + `,"result":` + answer(json.RawMessage(r[2].Raw)) + `}`)
 		}
+		cl.mu.Lock()
+		cl.all = append(cl.all, msg)
+		close(cl.changed)
+		cl.changed = make(chan struct{})
+		cl.mu.Unlock()
 	}
 }
 

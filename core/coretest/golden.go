@@ -31,7 +31,8 @@ type Peer interface {
 
 // PlayClient runs a golden's client script: a JSON line is sent
 // ({{requestState}} becoming the last requestState the client was given);
-// "wait ID" waits for the answer to ID; "answer METHOD RESULT" answers the
+// "wait ID" waits for the answer to ID; "await METHOD" waits for a
+// notification or request of METHOD; "answer METHOD RESULT" answers the
 // proxy's requests METHOD with RESULT, and waits for one.
 func PlayClient(t testing.TB, c Peer, script string) {
 	t.Helper()
@@ -58,6 +59,9 @@ func PlayClient(t testing.TB, c Peer, script string) {
 			if st := gjson.GetBytes(msg, "result.requestState"); st.Exists() {
 				state = st.Str
 			}
+		case strings.HasPrefix(line, "await "):
+			method := strings.TrimSpace(strings.TrimPrefix(line, "await "))
+			c.Next(0, func(m json.RawMessage) bool { return gjson.GetBytes(m, "method").Str == method })
 		case strings.HasPrefix(line, "answer "):
 			method, _, _ := strings.Cut(strings.TrimPrefix(line, "answer "), " ")
 			c.Next(0, func(m json.RawMessage) bool {

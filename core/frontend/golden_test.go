@@ -40,6 +40,9 @@ func TestWireGoldens(t *testing.T) {
 				up = append(up, string(m))
 			}
 			ar.Check(t, f, *update, coretest.NormalizeClient(cl.Messages()), coretest.NormalizeUpstream(up))
+			if t.Failed() {
+				t.Logf("the upstream received, whole:\n%s", strings.Join(up, "\n"))
+			}
 		})
 	}
 }

@@ -49,6 +49,9 @@ type Script struct {
 	Methods map[string]json.RawMessage `json:"methods,omitempty"`
 	Tools   []json.RawMessage          `json:"tools"`
 	Calls   map[string]Call            `json:"calls,omitempty"`
+	// On are steps played when a notification of a method arrives (a
+	// request of the server's own outside any call, say).
+	On map[string][]Step `json:"on,omitempty"`
 }
 
 // Parse reads a script.
@@ -131,7 +134,10 @@ func (p *Player) Handle(line []byte) {
 		return
 	}
 	if m.ID == nil {
-		return // notifications are recorded, nothing more
+		if steps := p.sc.On[m.Method]; steps != nil {
+			go p.play(nil, steps)
+		}
+		return
 	}
 	stateless := p.sc.Revision == Stateless
 	caps := `{"tools":{}}`
@@ -189,18 +195,24 @@ func (p *Player) call(m message) {
 	if params.InputResponses != nil {
 		steps = c.Retry
 	}
+	p.play(m.ID, steps)
+}
+
+// play runs steps; id is the call's, whose answer a result or error step
+// gives.
+func (p *Player) play(id json.RawMessage, steps []Step) {
 	for _, s := range steps {
 		switch {
 		case s.Request != nil:
 			p.mu.Lock()
 			p.next++
-			id := fmt.Sprintf(`"s%d"`, p.next)
+			ask := fmt.Sprintf(`"s%d"`, p.next)
 			ch := make(chan message, 1)
-			p.waiting[id] = ch
+			p.waiting[ask] = ch
 			p.mu.Unlock()
 			var req map[string]any
 			_ = json.Unmarshal(s.Request, &req)
-			req["jsonrpc"], req["id"] = "2.0", json.RawMessage(id)
+			req["jsonrpc"], req["id"] = "2.0", json.RawMessage(ask)
 			p.send(req)
 			select {
 			case <-ch:
@@ -213,9 +225,9 @@ func (p *Player) call(m message) {
 			n["jsonrpc"] = "2.0"
 			p.send(n)
 		case s.Result != nil:
-			p.answer(m.ID, strings.TrimSpace(string(s.Result)))
+			p.answer(id, strings.TrimSpace(string(s.Result)))
 		case s.Error != nil:
-			p.send(map[string]any{"jsonrpc": "2.0", "id": m.ID, "error": s.Error})
+			p.send(map[string]any{"jsonrpc": "2.0", "id": id, "error": s.Error})
 		case s.Exit != nil:
 			if p.exit != nil {
 				p.exit(*s.Exit)
