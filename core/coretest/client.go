@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -31,6 +32,7 @@ type Client struct {
 	all     []json.RawMessage
 	changed chan struct{} // closed and replaced when a message arrives
 	answers map[string]func(params json.RawMessage) string
+	ids     int
 }
 
 // Serve runs a frontend for the core and returns its client. The frontend
@@ -167,4 +169,67 @@ func joinLines(all []json.RawMessage) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// ToolResult is a tools/call result as a test reads it.
+type ToolResult struct {
+	Content []struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	} `json:"content"`
+	StructuredContent json.RawMessage `json:"structuredContent"`
+	IsError           bool            `json:"isError"`
+}
+
+// Text is the result's first text.
+func (r ToolResult) Text() string {
+	for _, c := range r.Content {
+		if c.Type == "text" {
+			return c.Text
+		}
+	}
+	return ""
+}
+
+// Initialize opens a session (2025-11-25) declaring caps (raw JSON).
+func (cl *Client) Initialize(caps string) json.RawMessage {
+	cl.t.Helper()
+	res := cl.Call(`"init"`, "initialize", `{"protocolVersion":"2025-11-25","capabilities":`+caps+`,"clientInfo":{"name":"coretest","version":"1"}}`)
+	cl.Send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	return res
+}
+
+// ToolNames lists the tools (in a session's revision), in the order given.
+func (cl *Client) ToolNames() []string {
+	cl.t.Helper()
+	res := cl.Call(cl.nextID(), "tools/list", `{}`)
+	var names []string
+	for _, n := range gjson.GetBytes(res, "result.tools.#.name").Array() {
+		names = append(names, n.Str)
+	}
+	return names
+}
+
+// CallTool calls a tool and returns its result; a JSON-RPC error fails
+// the test.
+func (cl *Client) CallTool(name string, args any) ToolResult {
+	cl.t.Helper()
+	params, _ := json.Marshal(map[string]any{"name": name, "arguments": args})
+	res := cl.Call(cl.nextID(), "tools/call", string(params))
+	if e := gjson.GetBytes(res, "error"); e.Exists() {
+		cl.t.Fatalf("tools/call %s: %s", name, e.Raw)
+	}
+	var r ToolResult
+	if err := json.Unmarshal([]byte(gjson.GetBytes(res, "result").Raw), &r); err != nil {
+		cl.t.Fatalf("tools/call %s: %v: %s", name, err, res)
+	}
+	return r
+}
+
+// nextID is a fresh request id.
+func (cl *Client) nextID() string {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	cl.ids++
+	return `"c` + strconv.Itoa(cl.ids) + `"`
 }

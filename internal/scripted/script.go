@@ -27,6 +27,9 @@ type Step struct {
 	Notify  json.RawMessage `json:"notify,omitempty"`
 	Result  json.RawMessage `json:"result,omitempty"`
 	Error   json.RawMessage `json:"error,omitempty"`
+	// Echo answers the call with its "message" argument as text (or the
+	// arguments as JSON when there is none).
+	Echo bool `json:"echo,omitempty"`
 	// Exit ends the session with this exit code (in-process only: the
 	// process form exits).
 	Exit *int `json:"exit,omitempty"`
@@ -135,7 +138,7 @@ func (p *Player) Handle(line []byte) {
 	}
 	if m.ID == nil {
 		if steps := p.sc.On[m.Method]; steps != nil {
-			go p.play(nil, steps)
+			go p.play(nil, nil, steps)
 		}
 		return
 	}
@@ -183,6 +186,7 @@ func (p *Player) Handle(line []byte) {
 func (p *Player) call(m message) {
 	var params struct {
 		Name           string          `json:"name"`
+		Arguments      json.RawMessage `json:"arguments"`
 		InputResponses json.RawMessage `json:"inputResponses"`
 	}
 	_ = json.Unmarshal(m.Params, &params)
@@ -195,12 +199,12 @@ func (p *Player) call(m message) {
 	if params.InputResponses != nil {
 		steps = c.Retry
 	}
-	p.play(m.ID, steps)
+	p.play(m.ID, params.Arguments, steps)
 }
 
-// play runs steps; id is the call's, whose answer a result or error step
-// gives.
-func (p *Player) play(id json.RawMessage, steps []Step) {
+// play runs steps; id and args are the call's, whose answer a result, echo
+// or error step gives.
+func (p *Player) play(id, args json.RawMessage, steps []Step) {
 	for _, s := range steps {
 		switch {
 		case s.Request != nil:
@@ -228,6 +232,16 @@ func (p *Player) play(id json.RawMessage, steps []Step) {
 			p.answer(id, strings.TrimSpace(string(s.Result)))
 		case s.Error != nil:
 			p.send(map[string]any{"jsonrpc": "2.0", "id": id, "error": s.Error})
+		case s.Echo:
+			var a struct {
+				Message *string `json:"message"`
+			}
+			text := string(args)
+			if json.Unmarshal(args, &a) == nil && a.Message != nil {
+				text = *a.Message
+			}
+			content, _ := json.Marshal([]map[string]string{{"type": "text", "text": text}})
+			p.answer(id, `{"content":`+string(content)+`}`)
 		case s.Exit != nil:
 			if p.exit != nil {
 				p.exit(*s.Exit)
