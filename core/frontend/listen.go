@@ -53,9 +53,14 @@ type subscriptions struct {
 	all map[*subscription]bool
 }
 
-func (l *subscriptions) add(sub *subscription) {
+// add opens sub once ack (which writes the acknowledgement) returns, both
+// under the lock notify lists under: a change the client's acknowledged
+// subscription asked for is never missed, and none comes before the
+// acknowledgement.
+func (l *subscriptions) add(sub *subscription, ack func()) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	ack()
 	if l.all == nil {
 		l.all = map[*subscription]bool{}
 	}
@@ -170,10 +175,12 @@ func (s *Server) listen(ctx context.Context, env envelope, c *call) {
 	sub.end = cancel
 	c.setCancel(func(error) { cancel() })
 
-	ack, _ := json.Marshal(map[string]any{"notifications": granted})
-	s.write(tagged(mcp.MethodNotificationSubscriptionsAcknowledged, ack, env.ID))
-	if !granted.IsEmpty() {
-		s.subs.add(sub)
+	body, _ := json.Marshal(map[string]any{"notifications": granted})
+	ack := func() { s.write(tagged(mcp.MethodNotificationSubscriptionsAcknowledged, body, env.ID)) }
+	if granted.IsEmpty() {
+		ack()
+	} else {
+		s.subs.add(sub, ack)
 		<-ctx.Done()
 		s.subs.remove(sub)
 		if c.cancelled.Load() {
