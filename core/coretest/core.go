@@ -38,10 +38,11 @@ import (
 type Options struct {
 	// Scripts are the upstream servers, by name: each gets an entry
 	// {"command": "scripted"} in $ICA_HOME/mcp-servers.json unless
-	// Servers names it.
+	// Servers or Project names it.
 	Scripts map[string]scripted.Script
 	// Servers are entries of mcp-servers.json written as given (for
-	// fields such as "timeout" or "start").
+	// fields such as "timeout" or "start"); a nil entry leaves a script's
+	// server out (to be added later).
 	Servers map[string]any
 	// Env holds ICA_ settings; ICA_HOME is the test's own folder.
 	Env map[string]string
@@ -53,6 +54,10 @@ type Options struct {
 	Memo bool
 	// ToolCache keeps the tool cache as the proxy does.
 	ToolCache bool
+	// Root is the folder holding home and project; a fresh one by
+	// default. A second Core with the same Root finds what the first
+	// left (trust records, the tool cache, the memo).
+	Root string
 }
 
 // Core is a proxy over scripted upstreams.
@@ -70,7 +75,10 @@ type Core struct {
 // Proxy.Start).
 func New(t testing.TB, o Options) *Core {
 	t.Helper()
-	root := t.TempDir()
+	root := o.Root
+	if root == "" {
+		root = t.TempDir()
+	}
 	c := &Core{Home: filepath.Join(root, "home"), Project: filepath.Join(root, "project")}
 	for _, d := range []string{c.Home, c.Project} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
@@ -79,9 +87,12 @@ func New(t testing.TB, o Options) *Core {
 	}
 	servers := map[string]any{}
 	for name := range o.Scripts {
-		servers[name] = map[string]any{"command": "scripted"}
+		if _, inProject := o.Project[name]; !inProject {
+			servers[name] = map[string]any{"command": "scripted"}
+		}
 	}
 	maps.Copy(servers, o.Servers)
+	maps.DeleteFunc(servers, func(_ string, v any) bool { return v == nil })
 	if len(servers) > 0 {
 		writeJSON(t, filepath.Join(c.Home, "mcp-servers.json"), map[string]any{"mcpServers": servers})
 	}
