@@ -20,7 +20,6 @@ import (
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/tokenstore"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/toolcache"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/trust"
-	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
 )
 
 // app is one instance of the core.
@@ -72,11 +71,11 @@ func newApp(version, defaultLevel string, serving bool) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("working directory: %w", err)
 	}
-	upstream.ClientInfo.Version = version
 	memory := memo.New(s.Home)
 	logins := auth.New(auth.Options{Store: tokenstore.New(s.Home), Plugins: host, Logger: log.Named("auth"), Kinds: memory})
 	p := proxy.New(proxy.Options{
 		Settings:  s,
+		Version:   version,
 		Cwd:       cwd,
 		Logger:    log.Named("proxy"),
 		Opener:    host,

@@ -112,6 +112,7 @@ func New(t testing.TB, o Options) *Core {
 		Settings:  s,
 		Cwd:       c.Project,
 		Logger:    c.log.Named("proxy"),
+		Version:   "test",
 		Opener:    opener{sdktest.Local(c.Transport)},
 		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 		Environ:   func() []string { return nil },

@@ -12,6 +12,7 @@ import (
 	"github.com/tidwall/sjson"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/jsonrpc"
 )
 
 // From 2026-07-28 a client gets no notification it did not ask for: it
@@ -110,17 +111,7 @@ func tagged(method string, params, id json.RawMessage) []byte {
 	if err != nil {
 		p = []byte(`{"_meta":{"io.modelcontextprotocol/subscriptionId":` + string(id) + `}}`)
 	}
-	return encodeNotification(method, p)
-}
-
-func encodeNotification(method string, params json.RawMessage) []byte {
-	m, _ := json.Marshal(method)
-	out := make([]byte, 0, 48+len(m)+len(params))
-	out = append(out, `{"jsonrpc":"2.0","method":`...)
-	out = append(out, m...)
-	out = append(out, `,"params":`...)
-	out = append(out, params...)
-	return append(out, '}')
+	return jsonrpc.AppendNotification(nil, method, p)
 }
 
 // listen serves subscriptions/listen: it grants what the proxy can

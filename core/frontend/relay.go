@@ -8,6 +8,9 @@ import (
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/tidwall/gjson"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/jsonrpc"
 )
 
 // The upstreams' own requests (sampling, elicitation, roots/list) are
@@ -69,13 +72,7 @@ func (s *Server) relay(server, method string, id, params json.RawMessage, reply 
 	s.asks.byUpstream[upstreamKey(server, a.upstreamID)] = ourID
 	s.asks.mu.Unlock()
 
-	m, _ := json.Marshal(method)
-	parts := [][]byte{[]byte(`{"jsonrpc":"2.0","id":`), []byte(ourID), []byte(`,"method":`), m}
-	if len(params) > 0 {
-		parts = append(parts, []byte(`,"params":`), params)
-	}
-	parts = append(parts, tail)
-	s.write(parts...)
+	s.write(jsonrpc.AppendRequest(make([]byte, 0, 64+len(method)+len(params)), []byte(ourID), method, params))
 }
 
 // take removes a relayed request by the id the client saw.
@@ -121,12 +118,12 @@ func (s *Server) upstreamCancelled(server string, params json.RawMessage) {
 	}
 	s.take(ourID)
 	reason := gjson.GetBytes(params, "reason")
-	out := []byte(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":` + ourID)
+	p := []byte(`{"requestId":` + ourID)
 	if reason.Type == gjson.String {
-		out = append(out, `,"reason":`...)
-		out = append(out, reason.Raw...)
+		p = append(p, `,"reason":`...)
+		p = append(p, reason.Raw...)
 	}
-	s.write(append(out, "}}"...))
+	s.write(jsonrpc.AppendNotification(nil, string(mcp.MethodNotificationCancelled), append(p, '}')))
 }
 
 // failAsks answers every relayed request with an error: the client is
@@ -136,7 +133,7 @@ func (s *Server) failAsks() {
 	all := s.asks.byID
 	s.asks.byID, s.asks.byUpstream = map[string]*asked{}, map[string]string{}
 	s.asks.mu.Unlock()
-	e, _ := json.Marshal(mcp.JSONRPCErrorDetails{Code: mcp.INTERNAL_ERROR, Message: "the client disconnected"})
+	e := rpcError(mcp.INTERNAL_ERROR, "the client disconnected")
 	for _, a := range all {
 		a.reply(nil, e)
 	}
@@ -156,8 +153,9 @@ func (s *Server) announceStart(server string, params json.RawMessage) {
 		return
 	}
 	msg, _ := json.Marshal(fmt.Sprintf("starting server %q", server))
-	s.write([]byte(`{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":`), []byte(tok.Raw),
-		[]byte(`,"progress":0,"message":`), msg, []byte(`}}`))
+	p := append(append([]byte(`{"progressToken":`), tok.Raw...), `,"progress":0,"message":`...)
+	p = append(append(p, msg...), '}')
+	s.write(jsonrpc.AppendNotification(nil, string(mcp.MethodNotificationProgress), p))
 }
 
 // upstreamNotification passes on what the client can use: progress of its
@@ -176,18 +174,25 @@ func (s *Server) upstreamNotification(server, method string, params, msg json.Ra
 		if s.handshaken.Load() || s.logs.wanted(server, gjson.GetBytes(params, "level").Str) {
 			s.write(withLogger(msg, params, server))
 		}
-	case string(mcp.MethodNotificationResourceUpdated), string(mcp.MethodNotificationResourcesListChanged):
+	case string(mcp.MethodNotificationResourceUpdated):
 		if s.offered().Resources {
-			s.changed(method, params, msg)
-		}
-	case string(mcp.MethodNotificationPromptsListChanged):
-		if s.offered().Prompts {
 			s.changed(method, params, msg)
 		}
 	case string(mcp.MethodNotificationTasksStatus):
 		if s.handshaken.Load() && s.tasks.owner(gjson.GetBytes(params, "taskId").Str) == server {
 			s.write(msg)
 		}
+	}
+}
+
+// listChanged passes on that a server's resources or prompts changed,
+// when the proxy declared them (list changes of tools are the proxy's
+// own: see toolsChanged).
+func (s *Server) listChanged(_ string, kind upstream.Kind) {
+	o := s.offered()
+	if kind == upstream.KindPrompts && o.Prompts || kind == upstream.KindResources && o.Resources {
+		method := kind.ChangedMethod()
+		s.changed(method, nil, jsonrpc.AppendNotification(nil, method, nil))
 	}
 }
 

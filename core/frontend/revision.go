@@ -8,6 +8,8 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/jsonrpc"
 )
 
 // The client chooses its protocol revision request by request. The
@@ -90,10 +92,7 @@ var removedMethods = map[string]bool{
 	string(mcp.MethodResourcesUnsubscribe): true,
 }
 
-func rpcError(code int, msg string) json.RawMessage {
-	e, _ := json.Marshal(mcp.JSONRPCErrorDetails{Code: code, Message: msg})
-	return e
-}
+func rpcError(code int, msg string) json.RawMessage { return jsonrpc.ErrorObject(code, msg) }
 
 // cacheable are the methods whose 2026-07-28 results carry ttlMs and
 // cacheScope.

@@ -175,6 +175,7 @@ func (s *Server) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 	s.out = newLineWriter(out)
 	s.p.SetHooks(proxy.Hooks{
 		ToolsChanged: s.toolsChanged,
+		ListChanged:  s.listChanged,
 		Notification: s.upstreamNotification,
 		Request:      s.relayRequest,
 	})
@@ -226,8 +227,7 @@ func (s *Server) tooLong(o lines.Overlong) {
 	why := fmt.Sprintf("the message is %.1f MiB, over the %d MiB a message may be; ica-mcp-proxy dropped it", float64(o.Size)/(1<<20), maxLineBytes>>20)
 	if id, ok := o.ID(); ok {
 		if a := s.take(id); a != nil {
-			e, _ := json.Marshal(mcp.JSONRPCErrorDetails{Code: mcp.INTERNAL_ERROR, Message: "the client's answer: " + why})
-			a.reply(nil, e)
+			a.reply(nil, rpcError(mcp.INTERNAL_ERROR, "the client's answer: "+why))
 		}
 		return
 	}
@@ -238,17 +238,15 @@ func (s *Server) tooLong(o lines.Overlong) {
 	s.writeError(raw, mcp.INVALID_REQUEST, "invalid request: "+why)
 }
 
-// envelope is the part of a client message needed to route it; the raw
-// fields point into the message.
+// envelope is the part of a client message needed to route it (the raw
+// fields point into the message), and what a request says of its
+// protocol revision.
 type envelope struct {
-	ID     json.RawMessage
-	Method string
-	Params json.RawMessage
-	// rev is what a request says of its protocol revision.
+	jsonrpc.Envelope
 	rev revision
 }
 
-func (e envelope) isRequest() bool { return len(e.ID) > 0 && string(e.ID) != "null" }
+func (e envelope) isRequest() bool { return e.HasID() }
 
 // parseEnvelope validates msg and picks the members needed to route it,
 // without decoding the rest: this is the per-call path. The raw members are
@@ -258,7 +256,7 @@ func parseEnvelope(msg []byte) (envelope, error) {
 		return envelope{}, err
 	}
 	e := jsonrpc.Parse(msg)
-	env := envelope{ID: e.ID, Method: e.Method, Params: e.Params}
+	env := envelope{Envelope: e}
 	if env.isRequest() {
 		env.rev = readRevision(env.Params)
 	}
@@ -522,14 +520,7 @@ func (s *Server) writeRawError(id, rpcErr json.RawMessage) {
 }
 
 func (s *Server) writeError(id json.RawMessage, code int, msg string) {
-	if id == nil {
-		id = json.RawMessage("null")
-	}
-	e, _ := json.Marshal(struct {
-		Code    int    `json:"code"`
-		Message string `json:"message"`
-	}{code, msg})
-	s.writeRawError(id, e)
+	s.write(jsonrpc.AppendError(nil, id, jsonrpc.ErrorObject(code, msg)))
 }
 
 // toolsChanged tells the client to list tools again, if what it was last
@@ -541,7 +532,7 @@ func (s *Server) toolsChanged() {
 		return
 	}
 	if s.initialized.Load() {
-		s.write([]byte(`{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}`))
+		s.write(jsonrpc.AppendNotification(nil, string(mcp.MethodNotificationToolsListChanged), nil))
 	}
 	s.subs.notify(s, string(mcp.MethodNotificationToolsListChanged), nil)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/config"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/memo"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/jsonrpc"
 )
 
 // This file is the proxy's side of the conversation between its client
@@ -135,9 +136,7 @@ func (p *Proxy) onUpstreamRequest(server, method string, id, params json.RawMess
 		h(server, method, id, params, reply)
 		return
 	}
-	e, _ := json.Marshal(mcp.JSONRPCErrorDetails{Code: mcp.METHOD_NOT_FOUND,
-		Message: "ica-mcp-proxy has no client to relay " + method + " to"})
-	reply(nil, e)
+	reply(nil, jsonrpc.ErrorObject(mcp.METHOD_NOT_FOUND, "ica-mcp-proxy has no client to relay "+method+" to"))
 }
 
 // logLevel is the level the client set, for the upstreams that take it

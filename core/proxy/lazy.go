@@ -135,8 +135,7 @@ func (p *Proxy) woke(server string) {
 			}
 			if p.keepCatalog(server, kind, items) {
 				p.catalogs.Delete(kind)
-				method := k.ChangedMethod()
-				p.onNotification(server, method, nil, json.RawMessage(`{"jsonrpc":"2.0","method":"`+method+`"}`))
+				p.listChanged(server, k)
 			}
 		}
 	}()

@@ -39,6 +39,8 @@ const retryFailedAfter = 30 * time.Second
 // Options configure a Proxy.
 type Options struct {
 	Settings settings.Settings
+	// Version is the proxy's, told to upstreams with its name.
+	Version string
 	// Cwd is the project directory (where .mcp.json is read).
 	Cwd    string
 	Logger hclog.Logger
@@ -68,6 +70,9 @@ type Options struct {
 type Hooks struct {
 	// ToolsChanged is called when the exposed tool list changed.
 	ToolsChanged func()
+	// ListChanged is called when a server's resources
+	// (upstream.KindResources) or prompts (upstream.KindPrompts) changed.
+	ListChanged func(server string, kind upstream.Kind)
 	// Notification receives every notification an upstream sends.
 	Notification func(server, method string, params, msg json.RawMessage)
 	// Request receives the upstreams' own requests, to relay to the
@@ -265,7 +270,7 @@ func (p *Proxy) apply(cfg *config.Config) []string {
 		}
 		p.ups[s.Name] = upstream.New(s.Name, p.spec(s), p.opts.Opener, p.log, upstream.Hooks{
 			Notification: p.onNotification,
-			ToolsChanged: p.onUpstreamToolsChanged,
+			ListChanged:  p.onUpstreamListChanged,
 			Request:      p.onUpstreamRequest,
 			Capabilities: p.clientCapabilities,
 			LogLevel:     p.logLevel,
@@ -336,7 +341,17 @@ func (p *Proxy) spec(s *config.Server) upstream.Spec {
 		Revisions:      p.revisionMemo(),
 		RevisionKey:    entryKey(s),
 		Redact:         s.Redact,
+		ClientInfo:     p.clientInfo(),
 	}
+}
+
+// clientInfo is what the upstreams are told of the proxy.
+func (p *Proxy) clientInfo() mcp.Implementation {
+	info := upstream.DefaultClientInfo
+	if p.opts.Version != "" {
+		info.Version = p.opts.Version
+	}
+	return info
 }
 
 // revisionMemo is transportMemo for what each server speaks.
@@ -684,8 +699,23 @@ func (p *Proxy) refreshStale(ctx context.Context) {
 	}
 }
 
-func (p *Proxy) onUpstreamToolsChanged(server string) {
-	go p.list(context.Background(), server)
+func (p *Proxy) onUpstreamListChanged(server string, kind upstream.Kind) {
+	if kind == upstream.KindTools {
+		go p.list(context.Background(), server)
+		return
+	}
+	p.listChanged(server, kind)
+}
+
+// listChanged tells the frontend that a server's resources or prompts
+// changed; templates change with resources, under one notification.
+func (p *Proxy) listChanged(server string, kind upstream.Kind) {
+	if kind == upstream.KindResourceTemplates {
+		return
+	}
+	if h := p.hooks.Load().ListChanged; h != nil {
+		h(server, kind)
+	}
 }
 
 func (p *Proxy) onNotification(server, method string, params, msg json.RawMessage) {
@@ -768,12 +798,6 @@ func (p *Proxy) Request(ctx context.Context, server, method string, params json.
 		return p.stepUp(server, method, params, ar)
 	}
 	return r, err
-}
-
-// StartCallTool is the asynchronous CallTool: done is called exactly once;
-// cancel abandons the call with err.
-func (p *Proxy) StartCallTool(server string, params json.RawMessage, done func(upstream.Reply, error)) (cancel func(error)) {
-	return p.StartRequest(server, "tools/call", params, done)
 }
 
 // StartRequest sends any request to a server, asynchronously: done is

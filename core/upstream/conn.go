@@ -44,6 +44,9 @@ type handlers struct {
 	request func(method string, id, params json.RawMessage, reply func(result, rpcErr json.RawMessage))
 	// capabilities are declared at initialize.
 	capabilities mcp.ClientCapabilities
+	// clientInfo is the proxy's identity, told at initialize and in a
+	// stateless request's _meta.
+	clientInfo mcp.Implementation
 	// revision is what the last session with this server spoke, if
 	// known: RevisionStateless or RevisionInitialize; learned is told
 	// what this one speaks. A server remembered as speaking initialize
@@ -63,8 +66,9 @@ const (
 	RevisionInitialize = "initialize"
 )
 
-// ClientInfo is what the proxy tells upstreams about itself.
-var ClientInfo = mcp.Implementation{Name: "ica-mcp-proxy", Version: "dev"}
+// DefaultClientInfo is what the proxy tells upstreams about itself when
+// the Spec does not say (Spec.ClientInfo).
+var DefaultClientInfo = mcp.Implementation{Name: "ica-mcp-proxy", Version: "dev"}
 
 // Conn is one live MCP session with an upstream.
 type Conn struct {
@@ -175,7 +179,7 @@ func Dial(ctx context.Context, tc sdk.TransportClient, pluginName string, spec s
 	}
 	learned := RevisionInitialize
 	if mcp.IsModernProtocol(version) {
-		c.meta = requestMeta(version, h.capabilities)
+		c.meta = requestMeta(version, h.capabilities, h.clientInfo)
 		c.metaRaw = metaHead(c.meta)
 		c.stateless.Store(true)
 		learned = RevisionStateless
@@ -302,7 +306,7 @@ func (c *Conn) initialize(ctx context.Context) (*mcp.InitializeResult, error) {
 		ProtocolVersion string                 `json:"protocolVersion"`
 		ClientInfo      mcp.Implementation     `json:"clientInfo"`
 		Capabilities    mcp.ClientCapabilities `json:"capabilities"`
-	}{mcp.LATEST_LEGACY_PROTOCOL_VERSION, ClientInfo, c.h.capabilities})
+	}{mcp.LATEST_LEGACY_PROTOCOL_VERSION, c.h.clientInfo, c.h.capabilities})
 	if err != nil {
 		return nil, err
 	}
@@ -348,7 +352,7 @@ func (c *Conn) probeOnce(ctx context.Context, version string, ping bool) (*Reply
 	params, _ := json.Marshal(map[string]any{"_meta": map[string]any{
 		mcp.MetaKeyProtocolVersion:    version,
 		mcp.MetaKeyClientCapabilities: c.h.capabilities,
-		mcp.MetaKeyClientInfo:         ClientInfo,
+		mcp.MetaKeyClientInfo:         c.h.clientInfo,
 	}})
 	discoverID := c.start(string(mcp.MethodServerDiscover), params, false, 0, nil, func(r Reply, err error) { discovered <- answer{r, err} })
 	defer c.finish(discoverID, Reply{}, errProbeEnded)
@@ -550,7 +554,7 @@ func (c *Conn) abandon(id int64, err error) {
 
 // Notify sends a notification to the upstream.
 func (c *Conn) Notify(method string, params json.RawMessage) error {
-	return c.cs.Send(encodeNotification(method, params))
+	return c.cs.Send(jsonrpc.AppendNotification(nil, method, params))
 }
 
 func (c *Conn) cancelUpstream(id int64, why error) {
@@ -650,25 +654,6 @@ func (c *Conn) readLoop() {
 	}
 }
 
-// envelope is the part of a JSON-RPC message needed to route it; the raw
-// fields point into the message.
-type envelope struct {
-	ID     json.RawMessage
-	Method string
-	Params json.RawMessage
-	Result json.RawMessage
-	Error  json.RawMessage
-}
-
-// parseEnvelope picks the members needed to route a message that is known
-// to be valid JSON, without decoding the rest: this is the per-call path.
-// The raw members are slices of msg, not copies (a 50 MiB result is not
-// copied on its way through).
-func parseEnvelope(msg []byte) envelope {
-	e := jsonrpc.Parse(msg)
-	return envelope{ID: e.ID, Method: e.Method, Params: e.Params, Result: e.Result, Error: e.Error}
-}
-
 func (c *Conn) dispatch(msg []byte) {
 	// The upstream is not trusted to write valid JSON, and what it sends
 	// may be copied verbatim to the client. The message is validated once,
@@ -706,12 +691,11 @@ func (c *Conn) refuse(msg []byte, err error) {
 		return
 	}
 	c.logger.Warn("upstream sent a message that nests too deep; dropped", "server", c.server, "bytes", len(msg), "error", err)
-	env := parseEnvelope(msg)
+	env := jsonrpc.Parse(msg)
 	if len(env.ID) == 0 || string(env.ID) == "null" {
 		return
 	}
-	detail, _ := json.Marshal(mcp.JSONRPCErrorDetails{Code: mcp.INTERNAL_ERROR,
-		Message: fmt.Sprintf("server %q sent a message whose %v; ica-mcp-proxy dropped it", c.server, err)})
+	detail := jsonrpc.ErrorObject(mcp.INTERNAL_ERROR, fmt.Sprintf("server %q sent a message whose %v; ica-mcp-proxy dropped it", c.server, err))
 	if env.Method != "" {
 		c.reply(env.ID, nil, detail)
 		return
@@ -722,7 +706,7 @@ func (c *Conn) refuse(msg []byte, err error) {
 
 // route hands on one message, known to be a valid JSON object.
 func (c *Conn) route(msg []byte) {
-	env := parseEnvelope(msg)
+	env := jsonrpc.Parse(msg)
 	hasID := len(env.ID) > 0 && string(env.ID) != "null"
 	switch {
 	case env.Method != "" && hasID && env.Method != string(mcp.MethodPing) && c.h.request != nil:
@@ -742,7 +726,7 @@ func (c *Conn) route(msg []byte) {
 	}
 }
 
-func (c *Conn) deliver(env envelope) {
+func (c *Conn) deliver(env jsonrpc.Envelope) {
 	id, err := strconv.ParseInt(string(env.ID), 10, 64)
 	if err != nil {
 		c.logger.Warn("upstream answered an id the proxy never sent", "server", c.server, "id", string(env.ID))
@@ -761,58 +745,33 @@ func (c *Conn) deliver(env envelope) {
 // answer handles a request from the upstream that no one else takes: ping
 // is answered; anything else, when the proxy relays no requests (the
 // CLI's sessions), is refused.
-func (c *Conn) answer(env envelope) {
+func (c *Conn) answer(env jsonrpc.Envelope) {
 	if env.Method == string(mcp.MethodPing) {
 		c.reply(env.ID, json.RawMessage("{}"), nil)
 		return
 	}
-	e, _ := json.Marshal(mcp.JSONRPCErrorDetails{Code: mcp.METHOD_NOT_FOUND, Message: "unsupported request method: " + env.Method})
-	c.reply(env.ID, nil, e)
+	c.reply(env.ID, nil, jsonrpc.ErrorObject(mcp.METHOD_NOT_FOUND, "unsupported request method: "+env.Method))
 }
 
 // reply answers the upstream's request id with a raw result or error.
 func (c *Conn) reply(id, result, rpcErr json.RawMessage) {
-	var b bytes.Buffer
-	b.WriteString(`{"jsonrpc":"2.0","id":`)
-	b.Write(id)
+	var msg []byte
 	if rpcErr != nil {
-		b.WriteString(`,"error":`)
-		b.Write(rpcErr)
+		msg = jsonrpc.AppendError(nil, id, rpcErr)
 	} else {
 		if result == nil {
 			result = json.RawMessage("{}")
 		}
-		b.WriteString(`,"result":`)
-		b.Write(result)
+		msg = jsonrpc.AppendResult(nil, id, result)
 	}
-	b.WriteByte('}')
-	if err := c.cs.Send(b.Bytes()); err != nil {
+	if err := c.cs.Send(msg); err != nil {
 		c.logger.Debug("could not answer upstream request", "server", c.server, "error", err)
 	}
 }
 
 func encodeRequest(id int64, method string, params json.RawMessage) []byte {
-	b := make([]byte, 0, 64+len(method)+len(params))
-	b = append(b, `{"jsonrpc":"2.0","id":`...)
-	b = strconv.AppendInt(b, id, 10)
-	b = append(b, `,"method":`...)
-	b = jsonrpc.AppendString(b, method)
-	if len(params) > 0 {
-		b = append(b, `,"params":`...)
-		b = append(b, params...)
-	}
-	return append(b, '}')
-}
-
-func encodeNotification(method string, params json.RawMessage) []byte {
-	b := make([]byte, 0, 48+len(method)+len(params))
-	b = append(b, `{"jsonrpc":"2.0","method":`...)
-	b = jsonrpc.AppendString(b, method)
-	if len(params) > 0 {
-		b = append(b, `,"params":`...)
-		b = append(b, params...)
-	}
-	return append(b, '}')
+	var num [20]byte
+	return jsonrpc.AppendRequest(make([]byte, 0, 64+len(method)+len(params)), strconv.AppendInt(num[:0], id, 10), method, params)
 }
 
 // truncate shortens a message for a log line.

@@ -27,7 +27,7 @@ type metaMember struct {
 	keep bool
 }
 
-func requestMeta(version string, caps mcp.ClientCapabilities) []metaMember {
+func requestMeta(version string, caps mcp.ClientCapabilities, info mcp.Implementation) []metaMember {
 	member := func(key string, v any) metaMember {
 		raw, _ := json.Marshal(v)
 		return metaMember{path: "_meta." + escapeKey(key), value: raw}
@@ -37,7 +37,7 @@ func requestMeta(version string, caps mcp.ClientCapabilities) []metaMember {
 	return []metaMember{
 		member(mcp.MetaKeyProtocolVersion, version),
 		c,
-		member(mcp.MetaKeyClientInfo, ClientInfo),
+		member(mcp.MetaKeyClientInfo, info),
 	}
 }
 

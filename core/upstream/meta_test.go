@@ -11,7 +11,7 @@ import (
 )
 
 func TestWithMeta(t *testing.T) {
-	members := requestMeta("2026-07-28", mcp.ClientCapabilities{Sampling: &mcp.SamplingCapability{}})
+	members := requestMeta("2026-07-28", mcp.ClientCapabilities{Sampling: &mcp.SamplingCapability{}}, DefaultClientInfo)
 	for _, in := range []string{``, `{}`, `{"name":"x","_meta":{"progressToken":7}}`} {
 		out := withMeta(json.RawMessage(in), members)
 		var got struct {
@@ -42,7 +42,7 @@ func TestMetaForEachRevision(t *testing.T) {
 	}
 	// A modern one gets its own revision and the proxy's identity, but
 	// the client's own capabilities and log level for this request.
-	out := withMeta(in, requestMeta("2026-07-28", mcp.ClientCapabilities{Sampling: &mcp.SamplingCapability{}}))
+	out := withMeta(in, requestMeta("2026-07-28", mcp.ClientCapabilities{Sampling: &mcp.SamplingCapability{}}, DefaultClientInfo))
 	var got struct {
 		Meta map[string]json.RawMessage `json:"_meta"`
 	}
@@ -58,7 +58,7 @@ func TestMetaForEachRevision(t *testing.T) {
 // The per-call path splices the members in; the result is what setting
 // them one by one gives.
 func TestSpliceMetaAgreesWithWithMeta(t *testing.T) {
-	members := requestMeta("2026-07-28", mcp.ClientCapabilities{Sampling: &mcp.SamplingCapability{}})
+	members := requestMeta("2026-07-28", mcp.ClientCapabilities{Sampling: &mcp.SamplingCapability{}}, DefaultClientInfo)
 	head := metaHead(members)
 	extra := append(append(jsonrpc.AppendString(nil, mcp.MetaKeyLogLevel), ':'), jsonrpc.AppendString(nil, "info")...)
 	for _, in := range []string{``, `{}`, `{ }`, `{"name":"x"}`, `{"name":"x","_meta":{"progressToken":7}}`, `{"_meta":{}}`, `{"_meta":{ },"a":[1]}`} {

@@ -274,7 +274,7 @@ func TestToolListCache(t *testing.T) {
 			{Result: json.RawMessage(`{"content":[]}`)},
 		}}
 		changed := make(chan string, 4)
-		u, tr := start(t, sc, spec(), upstream.Hooks{ToolsChanged: func(s string) { changed <- s }})
+		u, tr := start(t, sc, spec(), upstream.Hooks{ListChanged: func(s string, k upstream.Kind) { changed <- s + " " + k.Field() }})
 		lists := func() int {
 			n := 0
 			for _, m := range methods(tr.Received("up")) {
@@ -302,8 +302,8 @@ func TestToolListCache(t *testing.T) {
 			t.Fatal(err)
 		}
 		synctest.Wait()
-		if len(changed) != 1 || <-changed != "up" {
-			t.Fatal("ToolsChanged was not called")
+		if len(changed) != 1 || <-changed != "up tools" {
+			t.Fatal("ListChanged was not called")
 		}
 		_, _ = u.Tools(ctx)
 		if n := lists(); n != 3 {

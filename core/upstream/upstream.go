@@ -52,6 +52,9 @@ type Spec struct {
 	// Redact removes the entry's secrets from a failure's message before
 	// it is kept (State.Error) or logged; nil keeps it as it is.
 	Redact func(string) string
+	// ClientInfo is what the proxy tells the server about itself;
+	// DefaultClientInfo when its name is empty.
+	ClientInfo mcp.Implementation
 }
 
 // RevisionMemo remembers whether a server speaks the stateless revision
@@ -71,8 +74,10 @@ type TransportMemo interface {
 type Hooks struct {
 	// Notification receives every notification the upstream sends.
 	Notification func(server, method string, params, msg json.RawMessage)
-	// ToolsChanged is called when the upstream's tool list changed.
-	ToolsChanged func(server string)
+	// ListChanged is called when the upstream says one of its lists
+	// changed (its cached copy is dropped first). A resources change
+	// names both KindResources and KindResourceTemplates.
+	ListChanged func(server string, kind Kind)
 	// Request receives the upstream's own requests (sampling, elicitation,
 	// roots/list); see RequestFunc. Without it they are refused.
 	Request RequestFunc
@@ -541,7 +546,10 @@ func (u *Upstream) dialWith(ctx context.Context, transport string, refused *Refu
 	if err != nil {
 		return nil, Credentials{}, &PluginError{Server: u.name, Plugin: transport, Err: err, Broke: true}
 	}
-	h := handlers{notify: u.onNotification}
+	h := handlers{notify: u.onNotification, clientInfo: u.spec.ClientInfo}
+	if h.clientInfo.Name == "" {
+		h.clientInfo = DefaultClientInfo
+	}
 	if u.hooks.Request != nil {
 		h.request = func(method string, id, params json.RawMessage, reply func(result, rpcErr json.RawMessage)) {
 			u.hooks.Request(u.name, method, id, params, reply)
@@ -771,9 +779,9 @@ func (u *Upstream) closeIdle() {
 func (u *Upstream) onNotification(method string, params, msg json.RawMessage) {
 	for _, k := range kindsChangedBy(method) {
 		u.invalidate(k)
-	}
-	if method == "notifications/tools/list_changed" && u.hooks.ToolsChanged != nil {
-		u.hooks.ToolsChanged(u.name)
+		if u.hooks.ListChanged != nil {
+			u.hooks.ListChanged(u.name, k)
+		}
 	}
 	if u.hooks.Notification != nil {
 		u.hooks.Notification(u.name, method, params, msg)

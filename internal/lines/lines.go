@@ -16,6 +16,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/tidwall/gjson"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/jsonrpc"
 )
 
 // Overlong is what is kept of a line longer than the limit: its first and
@@ -193,7 +195,10 @@ var trailingID = regexp.MustCompile(`"id"\s*:\s*(-?[0-9]+|"(?:[^"\\]|\\.)*")\s*\
 // request or notification, or when the id cannot be told.
 func (o Overlong) ID() (string, bool) {
 	id, request := o.find()
-	return id, id != "" && !request
+	if request {
+		return "", false
+	}
+	return id, id != ""
 }
 
 // RequestID finds the id of a request that was too long (one whose method
@@ -201,7 +206,10 @@ func (o Overlong) ID() (string, bool) {
 // or when the id cannot be told.
 func (o Overlong) RequestID() (string, bool) {
 	id, request := o.find()
-	return id, id != "" && request
+	if !request {
+		return "", false
+	}
+	return id, id != ""
 }
 
 // find is the line's id ("" when it cannot be told), and whether the line
@@ -227,6 +235,6 @@ func (o Overlong) Answer(max int) ([]byte, bool) {
 	if !ok {
 		return nil, false
 	}
-	return fmt.Appendf(nil, `{"jsonrpc":"2.0","id":%s,"error":{"code":-32603,"message":"the upstream's answer is %.1f MiB, over the %d MiB a message may be; ica-mcp-proxy dropped it"}}`,
-		id, float64(o.Size)/(1<<20), max>>20), true
+	why := fmt.Sprintf("the upstream's answer is %.1f MiB, over the %d MiB a message may be; ica-mcp-proxy dropped it", float64(o.Size)/(1<<20), max>>20)
+	return jsonrpc.AppendError(nil, []byte(id), jsonrpc.ErrorObject(-32603, why)), true
 }
