@@ -13,7 +13,7 @@ import (
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/auth"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/broker"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/drift"
-	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/memo"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstreamfacts"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/pluginhost"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/proxy"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/settings"
@@ -71,7 +71,7 @@ func newApp(version, defaultLevel string, serving bool) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("working directory: %w", err)
 	}
-	memory := memo.New(s.Home)
+	memory := upstreamfacts.New(s.Home)
 	logins := auth.New(auth.Options{Store: tokenstore.New(s.Home), Plugins: host, Logger: log.Named("auth"), Kinds: memory})
 	p := proxy.New(proxy.Options{
 		Settings:  s,

@@ -24,7 +24,7 @@ import (
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/broker"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/drift"
-	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/memo"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstreamfacts"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/proxy"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/settings"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/toolcache"
@@ -121,7 +121,7 @@ func New(t testing.TB, o Options) *Core {
 		Drift:     drift.New(s.Home),
 	}
 	if o.Memo {
-		opts.Memo = memo.New(s.Home)
+		opts.Memo = upstreamfacts.New(s.Home)
 	}
 	if o.ToolCache {
 		opts.ToolCache = toolcache.New(s.Home)

@@ -48,7 +48,7 @@ func (s *Server) routed(ctx context.Context, env envelope, c *call) {
 	done := make(chan struct{})
 	release := s.logs.want(env, server)
 	t := target{env: env, c: c, ended: func() { release(); close(done) }}
-	if mrtrMethods[env.Method] {
+	if multiRoundMethods[env.Method] {
 		c.setCancel(s.exchange(t, server, env.Method, params, s.writeRouted))
 	} else {
 		c.setCancel(s.p.StartRequest(server, env.Method, params, func(r upstream.Reply, err error) { s.writeRouted(t, r, err) }))

@@ -7,7 +7,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/tidwall/gjson"
 
-	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/memo"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstreamfacts"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/proxy"
 )
 
@@ -28,7 +28,7 @@ func (s *Server) implementation() mcp.Implementation {
 
 // capabilities is what the proxy declares: tools and logging always;
 // resources, prompts, completions and tasks when some upstream offers them.
-func capabilities(o memo.Offers) mcp.ServerCapabilities {
+func capabilities(o upstreamfacts.Offers) mcp.ServerCapabilities {
 	c := mcp.ServerCapabilities{
 		Tools: &struct {
 			ListChanged bool `json:"listChanged,omitempty"`

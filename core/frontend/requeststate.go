@@ -64,8 +64,8 @@ var (
 	errStateExpired = errors.New("requestState expired: the request it continues has ended; send it again without inputResponses")
 )
 
-// open verifies a requestState and returns what it says.
-func (s stateSigner) open(token string, now time.Time) (heldState, error) {
+// verify checks a requestState and returns what it says.
+func (s stateSigner) verify(token string, now time.Time) (heldState, error) {
 	rest, ok := strings.CutPrefix(token, statePrefix)
 	payloadB64, macB64, ok2 := strings.Cut(rest, ".")
 	if !ok || !ok2 {

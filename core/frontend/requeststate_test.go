@@ -11,7 +11,7 @@ func TestRequestStateRoundTrip(t *testing.T) {
 	now := time.Now()
 	st := heldState{Exchange: 7, Round: 2, Binding: binding("tools/call", []byte(`{"name":"a.b","arguments":{"x": 1}}`)), Expires: now.Add(time.Minute).UnixMilli()}
 	token := s.seal(st)
-	got, err := s.open(token, now)
+	got, err := s.verify(token, now)
 	if err != nil || got != st {
 		t.Fatalf("open(seal) = %+v, %v", got, err)
 	}
@@ -21,14 +21,14 @@ func TestRequestStateRoundTrip(t *testing.T) {
 		binding("prompts/get", []byte(`{"name":"a.b","arguments":{"x":1}}`)) == st.Binding {
 		t.Fatal("binding does not tell requests apart as it should")
 	}
-	if _, err := s.open(token, now.Add(2*time.Minute)); err != errStateExpired {
+	if _, err := s.verify(token, now.Add(2*time.Minute)); err != errStateExpired {
 		t.Fatalf("an expired state: %v", err)
 	}
-	if _, err := newStateSigner().open(token, now); err != errStateForged {
+	if _, err := newStateSigner().verify(token, now); err != errStateForged {
 		t.Fatalf("another process's state: %v", err)
 	}
 	for _, bad := range []string{"", "ica1.", "ica1.x.y", token + "x", strings.Replace(token, ".", "", 1), "opaque"} {
-		if _, err := s.open(bad, now); err != errStateForged {
+		if _, err := s.verify(bad, now); err != errStateForged {
 			t.Errorf("open(%q): %v", bad, err)
 		}
 	}
@@ -44,7 +44,7 @@ func FuzzRequestState(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, token string) {
-		st, err := s.open(token, now)
+		st, err := s.verify(token, now)
 		if err == nil && s.seal(st) != token {
 			t.Fatalf("%q verified but is not what the signer seals for %+v", token, st)
 		}

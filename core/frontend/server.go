@@ -17,7 +17,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/broker"
-	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/memo"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstreamfacts"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/mirror"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/proxy"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
@@ -53,21 +53,26 @@ type Server struct {
 	mu       sync.Mutex
 	inflight map[string]*call // by the client's raw request id
 
-	initialized atomic.Bool
-	// handshaken is set once the client sent initialize: the revisions
-	// with a session get the notifications that are not opt-in.
+	// handshaken is set once the client sent initialize: a client with a
+	// session gets the notifications that are not opt-in (log messages,
+	// resource and task changes), and requests of its upstreams.
 	handshaken atomic.Bool
-	// opened is set once the upstreams were started (openMu serialises
-	// the first requests).
-	opened atomic.Bool
-	openMu sync.Mutex
+	// initialized is set once the session's client said it is ready
+	// (notifications/initialized): only then is it told, unasked, that
+	// the tool list changed. A client that skips initialize entirely
+	// sets handshaken through that notification too.
+	initialized atomic.Bool
+	// started is set once the upstreams were started (startMu
+	// serialises the first requests).
+	started atomic.Bool
+	startMu sync.Mutex
 	// served is the table last sent in answer to tools/list: the client
 	// is told of changes relative to what it has seen.
 	served atomic.Pointer[mirror.Table]
 	wg     sync.WaitGroup
 
 	// offers is what the proxy declared beyond tools at initialize.
-	offers atomic.Pointer[memo.Offers]
+	offers atomic.Pointer[upstreamfacts.Offers]
 	asks   askTable
 	subs   subscriptions
 	// watches are the resource subscriptions of a session's client.
@@ -87,11 +92,11 @@ type Server struct {
 // memo answers for the others at once.
 const offersWait = time.Second
 
-func (s *Server) offered() memo.Offers {
+func (s *Server) offered() upstreamfacts.Offers {
 	if o := s.offers.Load(); o != nil {
 		return *o
 	}
-	return memo.Offers{}
+	return upstreamfacts.Offers{}
 }
 
 // call is one request in flight, cancellable by the client.
@@ -298,7 +303,7 @@ func (s *Server) handle(ctx context.Context, msg []byte) {
 		s.refuse(msg, err)
 		return
 	}
-	if env.Method != string(mcp.MethodToolsCall) || !s.opened.Load() {
+	if env.Method != string(mcp.MethodToolsCall) || !s.started.Load() {
 		// Only a tools/call is held (Server.batch); anything else may
 		// wait on the way (initialize starts the upstreams), and what is
 		// held must not wait with it.
@@ -334,10 +339,10 @@ func (s *Server) handle(ctx context.Context, msg []byte) {
 			s.writeError(env.ID, mcp.METHOD_NOT_FOUND, fmt.Sprintf("%q was removed in protocol version 2026-07-28", env.Method))
 			return
 		}
-		if !s.opened.Load() {
+		if !s.started.Load() {
 			// In order too: a stateless client's first request starts the
 			// upstreams as initialize does.
-			s.open(ctx, env.rev.capabilities(), false)
+			s.startUpstreams(ctx, env.rev.capabilities(), false)
 		}
 		s.spawn(ctx, env, msg)
 	}
@@ -367,7 +372,7 @@ func (s *Server) initialize(ctx context.Context, env envelope, msg []byte) {
 	}
 	s.clientCaps.Store(&p.Capabilities)
 	s.handshaken.Store(true)
-	s.open(ctx, &p.Capabilities, true)
+	s.startUpstreams(ctx, &p.Capabilities, true)
 	s.answerInitialize(env, p.ProtocolVersion)
 }
 
@@ -375,10 +380,10 @@ func (s *Server) initialize(ctx context.Context, env envelope, msg []byte) {
 // and learns what they offer, which the proxy then declares. It runs on
 // the client's first request; again, on every initialize, which re-reads
 // what the upstreams offer.
-func (s *Server) open(ctx context.Context, caps *mcp.ClientCapabilities, again bool) {
-	s.openMu.Lock()
-	defer s.openMu.Unlock()
-	if s.opened.Load() && !again {
+func (s *Server) startUpstreams(ctx context.Context, caps *mcp.ClientCapabilities, again bool) {
+	s.startMu.Lock()
+	defer s.startMu.Unlock()
+	if s.started.Load() && !again {
 		return
 	}
 	if caps != nil {
@@ -391,12 +396,12 @@ func (s *Server) open(ctx context.Context, caps *mcp.ClientCapabilities, again b
 	// wait; the capabilities must not take longer.
 	o := s.p.Offers(ctx, min(offersWait, s.p.ListWait()))
 	s.offers.Store(&o)
-	s.opened.Store(true)
+	s.started.Store(true)
 }
 
 // spawn runs one request in its own goroutine, cancellable by the client.
 func (s *Server) spawn(ctx context.Context, env envelope, msg []byte) {
-	if env.rev.modern && mrtrMethods[env.Method] {
+	if env.rev.modern && multiRoundMethods[env.Method] {
 		// A retry that continues a request the proxy holds.
 		if st := gjson.GetBytes(env.Params, "requestState"); st.Type == gjson.String && strings.HasPrefix(st.Str, statePrefix) {
 			s.batch.Flush()

@@ -9,7 +9,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
-	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/memo"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstreamfacts"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/mirror"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/poison"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
@@ -73,7 +73,7 @@ func (p *Proxy) Catalog(ctx context.Context, kind mirror.CatalogKind) *mirror.Ca
 
 // offersKind says whether o includes kind: prompts, or resources and
 // their templates.
-func offersKind(o memo.Offers, kind mirror.CatalogKind) bool {
+func offersKind(o upstreamfacts.Offers, kind mirror.CatalogKind) bool {
 	if kind == mirror.KindPrompts {
 		return o.Prompts
 	}

@@ -8,7 +8,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/config"
-	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/memo"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstreamfacts"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/jsonrpc"
 )
@@ -18,12 +18,12 @@ import (
 // what the upstreams offer, declared to the client; and the upstreams'
 // own requests, relayed to the client.
 
-// Memo keeps facts about upstreams between runs; memo.Memo implements it.
+// Memo keeps facts about upstreams between runs; upstreamfacts.Memo implements it.
 type Memo interface {
 	upstream.TransportMemo
 	upstream.RevisionMemo
-	Offers(key string) (memo.Offers, bool)
-	SetOffers(key string, o memo.Offers) error
+	Offers(key string) (upstreamfacts.Offers, bool)
+	SetOffers(key string, o upstreamfacts.Offers) error
 }
 
 // SetClientCapabilities records what the proxy's client declared at
@@ -54,9 +54,9 @@ func (p *Proxy) memoKey(server string) string {
 // entryKey names an entry in the memo: its name and fingerprint.
 func entryKey(s *config.Server) string { return s.Name + "@" + s.Fingerprint }
 
-func offersOf(caps *mcp.ServerCapabilities) memo.Offers {
+func offersOf(caps *mcp.ServerCapabilities) upstreamfacts.Offers {
 	tasks := caps.Tasks != nil && caps.Tasks.Requests != nil && caps.Tasks.Requests.Tools != nil && caps.Tasks.Requests.Tools.Call != nil
-	return memo.Offers{Resources: caps.Resources != nil, Prompts: caps.Prompts != nil, Completions: caps.Completions != nil, Tasks: tasks,
+	return upstreamfacts.Offers{Resources: caps.Resources != nil, Prompts: caps.Prompts != nil, Completions: caps.Completions != nil, Tasks: tasks,
 		TasksExtension: caps.Extensions[TasksExtension] != nil}
 }
 
@@ -72,10 +72,10 @@ func (p *Proxy) onConnected(server string, init *mcp.InitializeResult) {
 
 // offers says what one server offers: from its live session, else from
 // the memo; known is false for a server never seen.
-func (p *Proxy) offers(name string) (o memo.Offers, known bool) {
+func (p *Proxy) offers(name string) (o upstreamfacts.Offers, known bool) {
 	u := p.upstream(name)
 	if u == nil {
-		return memo.Offers{}, true
+		return upstreamfacts.Offers{}, true
 	}
 	if caps := u.ServerCapabilities(); caps != nil {
 		return offersOf(caps), true
@@ -83,7 +83,7 @@ func (p *Proxy) offers(name string) (o memo.Offers, known bool) {
 	if p.opts.Memo != nil {
 		return p.opts.Memo.Offers(p.memoKey(name))
 	}
-	return memo.Offers{}, false
+	return upstreamfacts.Offers{}, false
 }
 
 // Offers says whether any mirrored server offers resources, prompts or
@@ -91,9 +91,9 @@ func (p *Proxy) offers(name string) (o memo.Offers, known bool) {
 // for the capabilities the proxy declares at initialize. Servers never
 // seen before are waited for, at most wait; one that has not answered by
 // then counts as offering nothing until the client connects again.
-func (p *Proxy) Offers(ctx context.Context, wait time.Duration) memo.Offers {
+func (p *Proxy) Offers(ctx context.Context, wait time.Duration) upstreamfacts.Offers {
 	names, _ := p.mirrorable()
-	var all memo.Offers
+	var all upstreamfacts.Offers
 	var unknown []string
 	for _, name := range names {
 		o, known := p.offers(name)
@@ -125,8 +125,8 @@ func (p *Proxy) Offers(ctx context.Context, wait time.Duration) memo.Offers {
 	return all
 }
 
-func union(a, b memo.Offers) memo.Offers {
-	return memo.Offers{Resources: a.Resources || b.Resources, Prompts: a.Prompts || b.Prompts, Completions: a.Completions || b.Completions,
+func union(a, b upstreamfacts.Offers) upstreamfacts.Offers {
+	return upstreamfacts.Offers{Resources: a.Resources || b.Resources, Prompts: a.Prompts || b.Prompts, Completions: a.Completions || b.Completions,
 		Tasks: a.Tasks || b.Tasks, TasksExtension: a.TasksExtension || b.TasksExtension}
 }
 

@@ -18,8 +18,8 @@ import (
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/auth-device/device"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/auth-enterprise/enterprise"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/auth-pkce/pkce"
-	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/transport-http/streamable"
-	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/transport-sse/legacy"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/transport-http/streamablehttp"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/transport-sse/sse"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/transport-stdio/stdio"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 )
@@ -27,8 +27,8 @@ import (
 // plugins maps each bundled plugin's file name to its serve function.
 var plugins = map[string]func(version string){
 	"ica-plugin-transport-stdio":         func(v string) { sdk.ServeTransport(stdio.New(v)) },
-	"ica-plugin-transport-http":          func(v string) { sdk.ServeTransport(streamable.New(v)) },
-	"ica-plugin-transport-sse":           func(v string) { sdk.ServeTransport(legacy.New(v)) },
+	"ica-plugin-transport-http":          func(v string) { sdk.ServeTransport(streamablehttp.New(v)) },
+	"ica-plugin-transport-sse":           func(v string) { sdk.ServeTransport(sse.New(v)) },
 	"ica-plugin-auth-pkce":               func(v string) { sdk.ServeAuth(pkce.New(v)) },
 	"ica-plugin-auth-device":             func(v string) { sdk.ServeAuth(device.New(v)) },
 	"ica-plugin-auth-client-credentials": func(v string) { sdk.ServeAuth(clientcreds.New(v)) },

@@ -3,7 +3,7 @@
 package main
 
 import (
-	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/transport-http/streamable"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/transport-http/streamablehttp"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 )
 
@@ -11,5 +11,5 @@ import (
 var version = "dev"
 
 func main() {
-	sdk.ServeTransport(streamable.New(version))
+	sdk.ServeTransport(streamablehttp.New(version))
 }

@@ -4,7 +4,7 @@
 package main
 
 import (
-	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/transport-sse/legacy"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/transport-sse/sse"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 )
 
@@ -12,5 +12,5 @@ import (
 var version = "dev"
 
 func main() {
-	sdk.ServeTransport(legacy.New(version))
+	sdk.ServeTransport(sse.New(version))
 }

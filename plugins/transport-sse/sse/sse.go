@@ -1,8 +1,8 @@
-// Package legacy is MCP's HTTP+SSE transport of protocol 2024-11-05: the
+// Package sse is MCP's HTTP+SSE transport of protocol 2024-11-05: the
 // client holds a GET event stream open, the server names in its first
 // "endpoint" event where to POST, and every answer comes on the stream.
 // Servers that predate streamable HTTP still speak only this.
-package legacy
+package sse
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-// Package memo remembers facts about upstream servers between runs, in
+// Package upstreamfacts remembers facts about upstream servers between runs, in
 // $ICA_HOME/mcp-upstreams.json: which transport a url-only server speaks,
 // so it is probed once rather than at every start, and what each server
 // offers, so the proxy can answer its client's initialize at once; and
@@ -9,7 +9,7 @@
 // entry corrects itself, because the proxy falls back when a remembered
 // transport is refused and records what a server offers each time it
 // connects.
-package memo
+package upstreamfacts
 
 import (
 	"context"

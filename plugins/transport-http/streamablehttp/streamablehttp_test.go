@@ -1,4 +1,4 @@
-package streamable_test
+package streamablehttp_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/transport-http/streamable"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/transport-http/streamablehttp"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk/sdktest"
 )
@@ -45,9 +45,9 @@ func open(t *testing.T, url string) sdk.ClientSession {
 
 func tryOpen(t *testing.T, url string, options []byte) (sdk.ClientSession, error) {
 	t.Helper()
-	client := sdktest.Transport(t, streamable.New("test"))
+	client := sdktest.Transport(t, streamablehttp.New("test"))
 	if direct {
-		client = sdktest.TransportDirect(t, streamable.New("test"))
+		client = sdktest.TransportDirect(t, streamablehttp.New("test"))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -31,10 +31,12 @@ import (
 //     input request as an ordinary request, and retries the server with
 //     the answers and the requestState, byte for byte.
 //
+// Both are multi-round-trip requests (MRTR, the 2026-07-28 revision's
+// name): one client request that takes several rounds with the server.
 // An exchange is one client request to an upstream, across its rounds.
 
-// mrtrMethods are the requests that may need input on the way.
-var mrtrMethods = map[string]bool{
+// multiRoundMethods are the requests that may need input on the way.
+var multiRoundMethods = map[string]bool{
 	string(mcp.MethodToolsCall):     true,
 	string(mcp.MethodResourcesRead): true,
 	string(mcp.MethodPromptsGet):    true,
@@ -80,22 +82,27 @@ type exchange struct {
 	bind   string          // what a requestState must be bound to
 	write  func(t target, r upstream.Reply, err error)
 
-	mu        sync.Mutex
-	t         *target // who gets the answer; nil while a retry is awaited
-	first     target  // the first request's (one allocation with the exchange); never written again
-	caps      json.RawMessage
-	asks      []*pendingAsk
-	keys      int
-	round     int
-	final     *outcome    // came while a retry was awaited
-	timer     *time.Timer // ends the exchange when no retry comes
-	cancelUp  func(error)
-	cancelErr error
-	ctx       context.Context // for the client requests of fulfil
-	stop      context.CancelFunc
-	rounds    int
-	expired   bool
-	done      bool
+	mu    sync.Mutex
+	t     *target // who gets the answer; nil while a retry is awaited
+	first target  // the first request's (one allocation with the exchange); never written again
+	caps  json.RawMessage
+	asks  []*pendingAsk
+	keys  int
+	// clientRound counts the requestStates issued to a 2026-07-28
+	// client (each input_required it was answered); a retry must carry
+	// the latest.
+	clientRound int
+	final       *outcome    // came while a retry was awaited
+	timer       *time.Timer // ends the exchange when no retry comes
+	cancelUp    func(error)
+	cancelErr   error
+	ctx         context.Context // for the client requests of fulfil
+	stop        context.CancelFunc
+	// serverRounds counts the input_required answers of a 2026-07-28
+	// server fulfilled for a client of an initialize revision.
+	serverRounds int
+	expired      bool
+	done         bool
 }
 
 // exchanges are the 2026-07-28 clients' requests in flight that an
@@ -304,9 +311,9 @@ func (x *exchange) ask(method string, params json.RawMessage, reply func(result,
 // not answered yet, with a fresh requestState; the exchange then awaits
 // the retry, at most the request timeout. x.mu held.
 func (x *exchange) inputRequiredLocked() json.RawMessage {
-	x.round++
+	x.clientRound++
 	timeout := x.s.holdTimeout()
-	state := x.s.signer.seal(heldState{Exchange: x.id, Round: x.round, Binding: x.bind, Expires: time.Now().Add(timeout).UnixMilli()})
+	state := x.s.signer.seal(heldState{Exchange: x.id, Round: x.clientRound, Binding: x.bind, Expires: time.Now().Add(timeout).UnixMilli()})
 	out := []byte(`{"resultType":"input_required","inputRequests":{`)
 	for i, a := range x.asks {
 		a.sent = true
@@ -366,7 +373,7 @@ func (s *Server) resume(env envelope, c *call, ended func(), state string) {
 		s.writeError(env.ID, mcp.INVALID_PARAMS, msg)
 		ended()
 	}
-	st, err := s.signer.open(state, time.Now())
+	st, err := s.signer.verify(state, time.Now())
 	if err != nil {
 		fail(err.Error())
 		return
@@ -382,7 +389,7 @@ func (s *Server) resume(env envelope, c *call, ended func(), state string) {
 	}
 	responses := gjson.GetBytes(env.Params, "inputResponses")
 	x.mu.Lock()
-	if x.done || x.t != nil || st.Round != x.round {
+	if x.done || x.t != nil || st.Round != x.clientRound {
 		x.mu.Unlock()
 		fail("requestState was used already: each input_required is answered by one retry")
 		return
@@ -433,11 +440,11 @@ func (s *Server) resume(env envelope, c *call, ended func(), state string) {
 // with the answers.
 func (x *exchange) fulfil(result json.RawMessage) {
 	x.mu.Lock()
-	x.rounds++
+	x.serverRounds++
 	if x.ctx == nil {
 		x.ctx, x.stop = context.WithCancel(context.Background())
 	}
-	ctx, rounds, cerr := x.ctx, x.rounds, x.cancelErr
+	ctx, rounds, cerr := x.ctx, x.serverRounds, x.cancelErr
 	x.mu.Unlock()
 	if cerr == nil {
 		cerr = ctx.Err()

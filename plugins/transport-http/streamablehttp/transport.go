@@ -1,4 +1,4 @@
-package streamable
+package streamablehttp
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package legacy_test
+package sse_test
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/transport-sse/legacy"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/plugins/transport-sse/sse"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk/sdktest"
 )
@@ -28,9 +28,9 @@ func TestMain(m *testing.M) { os.Exit(sdktest.BothDataPaths(m, &direct)) }
 
 func tryOpen(t *testing.T, url string) (sdk.ClientSession, error) {
 	t.Helper()
-	client := sdktest.Transport(t, legacy.New("test"))
+	client := sdktest.Transport(t, sse.New("test"))
 	if direct {
-		client = sdktest.TransportDirect(t, legacy.New("test"))
+		client = sdktest.TransportDirect(t, sse.New("test"))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -1,4 +1,4 @@
-// Package streamable is the streamable HTTP transport of MCP
+// Package streamablehttp is the streamable HTTP transport of MCP
 // (specification 2025-03-26 to 2025-11-25, and the stateless 2026-07-28
 // revision): every message the core sends is one POST, answered with JSON
 // or with an event stream; the server's own messages come on a GET stream
@@ -14,4 +14,4 @@
 // which decodes messages into typed structs and hides the HTTP statuses
 // the core must hear about (401 with its challenge, 404 on an expired
 // session, 405 when the server speaks only the older SSE transport).
-package streamable
+package streamablehttp
