@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -142,252 +141,11 @@ func Dial(ctx context.Context, tc sdk.TransportClient, pluginName string, spec s
 		})
 	}
 	go c.readLoop()
-
-	// The stateless 2026-07-28 revision is tried first (server/discover),
-	// falling back to the initialize handshake; the outcome is remembered
-	// per server, so later sessions skip the probe.
-	var init *mcp.InitializeResult
-	version := ""
-	if h.revision != RevisionInitialize {
-		// A server known to be stateless is asked without the ping: it
-		// answers server/discover.
-		d, err := c.probe(ctx, h.revision == "" && spec.Transport != "http")
-		if err != nil {
-			go c.Close(0)
-			if cerr := c.Err(); cerr != nil {
-				return nil, cerr
-			}
-			return nil, fmt.Errorf("server %q: server/discover: %w", spec.Server, err)
-		}
-		if d != nil {
-			init, version = d.result, d.version
-		}
-	}
-	if init == nil {
-		var err error
-		if init, err = c.initialize(ctx); err != nil {
-			cerr := c.Err()
-			// The caller should not wait for the upstream to go; the plugin
-			// makes sure it does.
-			go c.Close(0)
-			if cerr != nil {
-				return nil, cerr // the upstream died during the handshake
-			}
-			return nil, fmt.Errorf("server %q: initialize: %w", spec.Server, err)
-		}
-		version = init.ProtocolVersion
-	}
-	learned := RevisionInitialize
-	if mcp.IsModernProtocol(version) {
-		c.meta = requestMeta(version, h.capabilities, h.clientInfo)
-		c.metaRaw = metaHead(c.meta)
-		c.stateless.Store(true)
-		learned = RevisionStateless
-	}
-	if h.learned != nil && learned != h.revision {
-		h.learned(learned)
-	}
-	c.init = init
-	if c.meta != nil {
-		c.listen(&init.Capabilities)
+	if err := c.handshake(ctx, spec); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
-
-// listen opens the stream on which a stateless server reports changes to
-// its lists (2026-07-28 sends none unasked): the session's notify hook
-// gets them like any server's notifications. It stays open as long as
-// the session.
-func (c *Conn) listen(caps *mcp.ServerCapabilities) {
-	want := mcp.SubscriptionFilter{
-		ToolsListChanged:     caps.Tools != nil && caps.Tools.ListChanged,
-		PromptsListChanged:   caps.Prompts != nil && caps.Prompts.ListChanged,
-		ResourcesListChanged: caps.Resources != nil && caps.Resources.ListChanged,
-	}
-	if want.IsEmpty() {
-		return
-	}
-	params, _ := json.Marshal(map[string]any{"notifications": want})
-	c.Start(string(mcp.MethodSubscriptionsListen), params, 0, nil, func(r Reply, err error) {
-		code := gjson.GetBytes(r.Error, "code").Int()
-		switch {
-		case err != nil: // the session ended
-		case code == mcp.METHOD_NOT_FOUND || code == mcp.INVALID_PARAMS:
-			c.logger.Debug("the server refused subscriptions/listen; its list changes will not be heard", "server", c.server, "error", string(r.Error))
-		default:
-			// The server, or a broken stream, ended it: listen again,
-			// after a moment, for as long as the session lives.
-			time.AfterFunc(relistenAfter, func() {
-				if c.Err() == nil {
-					c.listen(caps)
-				}
-			})
-		}
-	})
-}
-
-// relistenAfter is the pause before a stateless server's listen stream,
-// ended by the server, is opened again.
-const relistenAfter = time.Second
-
-// probeGrace is how long the probe waits for server/discover's answer
-// once the ping sent after it is answered: a server that handles
-// requests in order has ignored the probe by then.
-const probeGrace = 5 * time.Millisecond
-
-// probeLimit bounds a probe that nothing answers; the handshake follows,
-// with its own bounds.
-const probeLimit = 10 * time.Second
-
-// discovered is what server/discover told: the revision it was asked in,
-// and the answer in the shape of initialize's.
-type discovered struct {
-	version string
-	result  *mcp.InitializeResult
-}
-
-// probe asks a server whether it speaks the stateless revision, as the
-// 2026-07-28 rules say: server/discover first; its result means yes, and
-// so does a modern error (an unsupported version: the probe is asked
-// again, once, in the newest modern version the server names); any other
-// error, or a result that is not a discover result, means no (nil). Over
-// a stream (ping true) a legacy server may ignore the unknown request
-// instead of answering it, so a ping follows it at once: when the ping is
-// answered and the probe is not, shortly after, the server ignored it.
-func (c *Conn) probe(ctx context.Context, ping bool) (*discovered, error) {
-	version := mcp.LATEST_PROTOCOL_VERSION
-	for attempt := 0; ; attempt++ {
-		a, err := c.probeOnce(ctx, version, ping)
-		if err != nil || a == nil {
-			return nil, err
-		}
-		if a.Error == nil {
-			var d mcp.DiscoverResult
-			if err := json.Unmarshal(a.Result, &d); err != nil {
-				c.logger.Debug("server/discover's result does not read; trying initialize", "server", c.server, "error", err)
-				return nil, nil
-			}
-			return &discovered{version: version, result: fromDiscover(version, &d)}, nil
-		}
-		var e struct {
-			Code int `json:"code"`
-			Data struct {
-				Supported []string `json:"supported"`
-			} `json:"data"`
-		}
-		if json.Unmarshal(a.Error, &e) != nil || e.Code != mcp.UNSUPPORTED_PROTOCOL_VERSION {
-			return nil, nil
-		}
-		next := mcp.NegotiateMutuallySupportedVersion(e.Data.Supported)
-		if attempt > 0 || !mcp.IsModernProtocol(next) {
-			// A modern server after all, that speaks no modern version
-			// the proxy does: the handshake may still work.
-			return nil, nil
-		}
-		version = next
-	}
-}
-
-// fromDiscover is a discover result in the shape of initialize's, which
-// the rest of the proxy reads either way.
-func fromDiscover(version string, d *mcp.DiscoverResult) *mcp.InitializeResult {
-	r := &mcp.InitializeResult{ProtocolVersion: version, Capabilities: d.Capabilities, Instructions: d.Instructions}
-	if info := d.GetResultMeta().ServerInfo(); info != nil {
-		r.ServerInfo = *info
-	}
-	return r
-}
-
-// initialize performs the handshake of the revisions before 2026-07-28:
-// initialize in the newest of them, a check that the server answered with
-// a revision the proxy speaks, then notifications/initialized.
-func (c *Conn) initialize(ctx context.Context) (*mcp.InitializeResult, error) {
-	params, err := json.Marshal(struct {
-		ProtocolVersion string                 `json:"protocolVersion"`
-		ClientInfo      mcp.Implementation     `json:"clientInfo"`
-		Capabilities    mcp.ClientCapabilities `json:"capabilities"`
-	}{mcp.LATEST_LEGACY_PROTOCOL_VERSION, c.h.clientInfo, c.h.capabilities})
-	if err != nil {
-		return nil, err
-	}
-	r, err := c.request(ctx, string(mcp.MethodInitialize), params, false)
-	if err != nil {
-		return nil, err
-	}
-	if r.Error != nil {
-		return nil, rpcFailure(r.Error)
-	}
-	var res mcp.InitializeResult
-	if err := json.Unmarshal(r.Result, &res); err != nil {
-		return nil, fmt.Errorf("the answer does not read: %w", err)
-	}
-	if !mcp.IsValidProtocolVersion(res.ProtocolVersion) {
-		return nil, fmt.Errorf("the server answered in protocol version %q; the proxy speaks %s",
-			res.ProtocolVersion, strings.Join(mcp.ValidProtocolVersions, ", "))
-	}
-	if err := c.Notify(string(mcp.MethodNotificationInitialized), nil); err != nil {
-		return nil, fmt.Errorf("notifications/initialized: %w", err)
-	}
-	return &res, nil
-}
-
-// rpcFailure is a JSON-RPC error object as a Go error: its message and
-// code.
-func rpcFailure(raw json.RawMessage) error {
-	var e mcp.JSONRPCErrorDetails
-	if json.Unmarshal(raw, &e) != nil || e.Message == "" {
-		return fmt.Errorf("error %s", raw)
-	}
-	return fmt.Errorf("%s (code %d)", e.Message, e.Code)
-}
-
-// probeOnce sends server/discover in version and returns its answer, or
-// nil when the server ignored it.
-func (c *Conn) probeOnce(ctx context.Context, version string, ping bool) (*Reply, error) {
-	type answer struct {
-		r   Reply
-		err error
-	}
-	discovered, pong := make(chan answer, 1), make(chan answer, 1)
-	params, _ := json.Marshal(map[string]any{"_meta": map[string]any{
-		mcp.MetaKeyProtocolVersion:    version,
-		mcp.MetaKeyClientCapabilities: c.h.capabilities,
-		mcp.MetaKeyClientInfo:         c.h.clientInfo,
-	}})
-	discoverID := c.start(string(mcp.MethodServerDiscover), params, false, 0, nil, func(r Reply, err error) { discovered <- answer{r, err} })
-	defer c.finish(discoverID, Reply{}, errProbeEnded)
-	if ping {
-		pingID := c.start(string(mcp.MethodPing), nil, false, 0, nil, func(r Reply, err error) { pong <- answer{r, err} })
-		// Whatever was not answered is forgotten, without telling a
-		// server that may not take notifications yet.
-		defer c.finish(pingID, Reply{}, errProbeEnded)
-	}
-	limit := time.NewTimer(probeLimit)
-	defer limit.Stop()
-	select {
-	case a := <-discovered:
-		return &a.r, a.err
-	case a := <-pong:
-		if a.err != nil {
-			return nil, a.err
-		}
-		select {
-		case a := <-discovered:
-			return &a.r, a.err
-		case <-time.After(probeGrace):
-			c.logger.Debug("the server ignored server/discover: it speaks an initialize revision", "server", c.server)
-			return nil, nil
-		}
-	case <-limit.C:
-		c.logger.Debug("server/discover went unanswered; trying initialize", "server", c.server)
-		return nil, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// errProbeEnded ends the probe's requests that were not answered.
-var errProbeEnded = errors.New("the probe ended")
 
 // Initialize returns the upstream's answer to initialize.
 func (c *Conn) Initialize() *mcp.InitializeResult { return c.init }
@@ -509,8 +267,8 @@ func (c *Conn) Request(ctx context.Context, method string, params json.RawMessag
 	return c.request(ctx, method, params, true)
 }
 
-// request is Request; revise as for start (mcp-go's own requests carry
-// the _meta of the revision it speaks).
+// request is Request; revise as for start (the handshake's own requests
+// carry the _meta of the revision they probe).
 func (c *Conn) request(ctx context.Context, method string, params json.RawMessage, revise bool) (Reply, error) {
 	type result struct {
 		r   Reply
