@@ -13,13 +13,13 @@ import (
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/auth"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/broker"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/drift"
-	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstreamfacts"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/pluginhost"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/proxy"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/settings"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/tokenstore"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/toolcache"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/trust"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstreamfacts"
 )
 
 // app is one instance of the core.

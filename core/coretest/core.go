@@ -24,11 +24,11 @@ import (
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/broker"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/drift"
-	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstreamfacts"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/proxy"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/settings"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/toolcache"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/trust"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstreamfacts"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/scripted"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/sdk/sdktest"

@@ -7,8 +7,8 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/tidwall/gjson"
 
-	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstreamfacts"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/proxy"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstreamfacts"
 )
 
 // The requests the proxy answers about itself: initialize and ping (the
