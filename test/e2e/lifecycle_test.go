@@ -1,13 +1,14 @@
 package e2e
 
 import (
-	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/pluginhost"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/pluginhost"
 )
 
 // survivorsEnv configures a real npx upstream (npx starts node as a
