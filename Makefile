@@ -13,6 +13,7 @@ PREFIX       ?= $(HOME)/.local
 BUF_VERSION                := v1.73.0
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
+GOLANGCI_LINT_VERSION      := v2.15.0
 
 PEERS        := test/peers
 # The out-of-tree plugin example: a module of its own, importing only sdk.
@@ -136,6 +137,13 @@ proto-check: proto ## Fail if the generated code or docs differ from a fresh gen
 
 proto-release: tools ## Record the protocol as released: the baseline buf breaking checks against (run at a release)
 	$(TOOLS)/buf build --exclude-source-info -o $(RELEASED_PROTO)
+
+lint: $(TOOLS)/golangci-lint ## golangci-lint v2 (.golangci.yml: staticcheck, errcheck, unused and the usual set) on the proxy's module and the out-of-tree example's
+	$(TOOLS)/golangci-lint run ./...
+	cd $(EXAMPLE_PLUGIN) && $(TOOLS)/golangci-lint run --config $(CURDIR)/.golangci.yml ./...
+
+$(TOOLS)/golangci-lint:
+	GOBIN=$(TOOLS) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 
 vet: ## go vet and gofmt (the proxy's module and the out-of-tree example's)
 	$(GO) vet ./...

@@ -88,7 +88,10 @@ func TestAuthOverTheWire(t *testing.T) {
 		t.Fatalf("await after cancel: %v", err)
 	}
 	select {
-	case <-impl.abandoned:
+	case err := <-impl.abandoned:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("the plugin saw the flow end with %v, want context.Canceled", err)
+		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the plugin never saw the flow abandoned")
 	}

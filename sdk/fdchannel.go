@@ -55,7 +55,7 @@ func newFDChannel(typ int) (*FDChannel, *os.File, error) {
 // FDChannelFromFile wraps one end of a descriptor channel. f is closed:
 // the channel holds its own descriptor.
 func FDChannelFromFile(f *os.File) (*FDChannel, error) {
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	c, err := net.FileConn(f)
 	if err != nil {
 		return nil, fmt.Errorf("descriptor channel: %w", err)
@@ -74,7 +74,7 @@ func fdChannelFromEnv() *FDChannel {
 	if v == "" {
 		return nil
 	}
-	os.Unsetenv(EnvFDChannel) // not for the plugin's children
+	_ = os.Unsetenv(EnvFDChannel) // not for the plugin's children
 	var fd int
 	if _, err := fmt.Sscan(v, &fd); err != nil || fd < 3 {
 		return nil
@@ -210,7 +210,7 @@ func newFramesPair() (net.Conn, *os.File, error) {
 		return nil, nil, err
 	}
 	mine := os.NewFile(uintptr(fds[0]), "frames")
-	defer mine.Close()
+	defer func() { _ = mine.Close() }()
 	c, err := net.FileConn(mine)
 	if err != nil {
 		_ = syscall.Close(fds[1])

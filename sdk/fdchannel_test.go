@@ -19,22 +19,22 @@ func TestFDChannelPassesDescriptors(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer host.Close()
+			defer func() { _ = host.Close() }()
 			plugin, err := FDChannelFromFile(pluginEnd)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer plugin.Close()
+			defer func() { _ = plugin.Close() }()
 			send := func(token, text string) {
 				r, w, err := os.Pipe()
 				if err != nil {
 					t.Fatal(err)
 				}
-				defer r.Close()
+				defer func() { _ = r.Close() }()
 				if _, err := w.WriteString(text); err != nil {
 					t.Fatal(err)
 				}
-				w.Close()
+				_ = w.Close()
 				if err := plugin.send(token, r); err != nil {
 					t.Fatal(err)
 				}
@@ -50,7 +50,7 @@ func TestFDChannelPassesDescriptors(t *testing.T) {
 				}
 				buf := make([]byte, 8)
 				n, _ := files[0].Read(buf)
-				files[0].Close()
+				_ = files[0].Close()
 				if string(buf[:n]) != want.text {
 					t.Fatalf("%s: read %q, want %q", want.token, buf[:n], want.text)
 				}

@@ -56,7 +56,7 @@ func connectInfo(t *testing.T, versions []int) (*infoClient, pluginv1.PluginServ
 	t.Helper()
 	info := Info{Kind: KindAuth, Names: []string{"x"}, APIVersions: versions}
 	client, _ := plugin.TestPluginGRPCConn(t, false, plugin.PluginSet{pluginNameInfo: &infoPlugin{info: info}})
-	t.Cleanup(func() { client.Close() })
+	t.Cleanup(func() { _ = client.Close() })
 	raw, err := client.Dispense(pluginNameInfo)
 	if err != nil {
 		t.Fatal(err)

@@ -54,9 +54,9 @@ func (s *transportServer) Session(stream sessionStream) error {
 		sp.release() // what the session reported while it opened goes first
 		var ee *EventError
 		if errors.As(err, &ee) && ee.Event != nil {
-			p.Event(ee.Event)
+			_ = p.Event(ee.Event)
 		}
-		p.Event(Exited{ExitCode: -1, Reason: "could not start: " + err.Error()})
+		_ = p.Event(Exited{ExitCode: -1, Reason: "could not start: " + err.Error()})
 		sp.finish()
 		return nil
 	}

@@ -67,7 +67,7 @@ func (m *Manager) revoke(ctx context.Context, endpoint, clientID, secret, token,
 	if err != nil {
 		return err
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("revocation at %s: %s", endpoint, resp.Status)
 	}

@@ -51,7 +51,7 @@ func register(ctx context.Context, client *http.Client, endpoint, redirectURI st
 	if err != nil {
 		return tokenstore.Registration{}, fmt.Errorf("client registration at %s: %w", endpoint, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		return tokenstore.Registration{}, fmt.Errorf("client registration at %s: %w", endpoint, err)

@@ -214,9 +214,9 @@ object; "-" reads it from stdin. The exit code is 1 when the result is an error.
 				} else {
 					for _, c := range r.Content {
 						if c.Type == "text" {
-							fmt.Fprintln(stdout, c.Text)
+							_, _ = fmt.Fprintln(stdout, c.Text)
 						} else {
-							fmt.Fprintf(stdout, "[%s content]\n", c.Type)
+							_, _ = fmt.Fprintf(stdout, "[%s content]\n", c.Type)
 						}
 					}
 				}
@@ -243,7 +243,7 @@ func newMirrorStatusCmd(version string, g *globalFlags) *cobra.Command {
 				if g.output == "json" {
 					return printJSON(stdout, st)
 				}
-				fmt.Fprintf(stdout, "servers: %d mirrored of %d\ntools:   %d mirrored of %d\ntruncated: %v\n\n",
+				_, _ = fmt.Fprintf(stdout, "servers: %d mirrored of %d\ntools:   %d mirrored of %d\ntruncated: %v\n\n",
 					st.ServersMirrored, st.ServersTotal, st.ToolsMirrored, st.ToolsTotal, st.Truncated)
 				var rows [][]string
 				for _, r := range st.Reasons {
@@ -253,7 +253,7 @@ func newMirrorStatusCmd(version string, g *globalFlags) *cobra.Command {
 					if err := table(stdout, []string{"SERVER", "CAP", "DETAIL"}, rows); err != nil {
 						return err
 					}
-					fmt.Fprintln(stdout)
+					_, _ = fmt.Fprintln(stdout)
 				}
 				rows = nil
 				for _, src := range st.Sources {

@@ -65,7 +65,7 @@ It prints text unless --output json is given.`,
 					return err
 				}
 			} else {
-				fmt.Fprintf(stdout, "ica-mcp-proxy doctor (ICA_HOME=%s)\n", s.Home)
+				_, _ = fmt.Fprintf(stdout, "ica-mcp-proxy doctor (ICA_HOME=%s)\n", s.Home)
 				rep.Print(stdout)
 			}
 			if rep.Count(doctor.Fail) > 0 {

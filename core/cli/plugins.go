@@ -58,10 +58,10 @@ func newPluginsCmd(version string, bundled []string, g *globalFlags) *cobra.Comm
 			for _, cand := range cands {
 				if cand.Refused != "" {
 					bad++
-					fmt.Fprintf(stdout, "REFUSED  %s: %s\n", cand.File, cand.Refused)
+					_, _ = fmt.Fprintf(stdout, "REFUSED  %s: %s\n", cand.File, cand.Refused)
 					continue
 				}
-				fmt.Fprintf(stdout, "ok       %s\n", cand.File)
+				_, _ = fmt.Fprintf(stdout, "ok       %s\n", cand.File)
 			}
 			if bad > 0 {
 				return exitError{code: 1}
@@ -121,7 +121,7 @@ func installFiles(ctx context.Context, version string, paths []string) error {
 				_ = os.Remove(dst)
 				return fmt.Errorf("%s is not a usable plugin (%v); removed", filepath.Base(dst), err)
 			}
-			fmt.Fprintf(stdout, "installed %s\n  kind: %s\n  provides: %s\n  version: %s\n  description: %s\n  sha256: %s\n",
+			_, _ = fmt.Fprintf(stdout, "installed %s\n  kind: %s\n  provides: %s\n  version: %s\n  description: %s\n  sha256: %s\n",
 				dst, info.Kind, strings.Join(info.Names, ", "), info.Version, info.Description, sum)
 		}
 	}
@@ -168,7 +168,7 @@ func listPlugins(ctx context.Context, version string, g *globalFlags) error {
 	if g.output == "json" {
 		return printJSON(stdout, map[string]any{"dir": PluginsDir(a.settings), "plugins": rows})
 	}
-	fmt.Fprintf(stdout, "plugins in %s\n\n", PluginsDir(a.settings))
+	_, _ = fmt.Fprintf(stdout, "plugins in %s\n\n", PluginsDir(a.settings))
 	var out [][]string
 	for _, r := range rows {
 		status := "ok"
@@ -211,7 +211,7 @@ func installBundled(version string, bundled []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "installed %s (sha256 %s…)\n", dst, sum[:12])
+		_, _ = fmt.Fprintf(stdout, "installed %s (sha256 %s…)\n", dst, sum[:12])
 	}
 	return nil
 }
@@ -234,7 +234,7 @@ func installSelf(a *app, exe string, names []string) error {
 		if linked {
 			how = "hard link to"
 		}
-		fmt.Fprintf(stdout, "installed %s (%s %s, sha256 %s…)\n", filepath.Join(dir, name), how, exe, sum[:12])
+		_, _ = fmt.Fprintf(stdout, "installed %s (%s %s, sha256 %s…)\n", filepath.Join(dir, name), how, exe, sum[:12])
 	}
 	return nil
 }
@@ -258,7 +258,7 @@ func newVersionCmd(version string) *cobra.Command {
 		Short: "Print the version",
 		Args:  cobra.NoArgs,
 		Run: func(*cobra.Command, []string) {
-			fmt.Fprintf(stdout, "ica-mcp-proxy %s (plugin API %d)\n", version, sdk.APIVersion)
+			_, _ = fmt.Fprintf(stdout, "ica-mcp-proxy %s (plugin API %d)\n", version, sdk.APIVersion)
 		},
 	}
 }

@@ -85,7 +85,7 @@ Clients: ` + strings.Join(register.Names(), ", "),
 					c.Title, c.ExposedName(name, ""), c.Naming.Limit, name, settings.MinToolNameMax)
 			}
 			if !write {
-				fmt.Fprint(stdout, p.Client.Snippet(p.Entry))
+				_, _ = fmt.Fprint(stdout, p.Client.Snippet(p.Entry))
 				switch p.State {
 				case register.Current:
 					fmt.Fprintf(os.Stderr, "%s already holds this entry.\n", p.Path)

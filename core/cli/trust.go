@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -229,11 +228,6 @@ func orNone(lines []string) []string {
 }
 
 func dirOf(file string) string { return filepath.Dir(file) }
-
-func sortStrings(s []string) []string {
-	sort.Strings(s)
-	return s
-}
 
 // shellQuote renders a command line the way a shell would need it, so the
 // user sees exactly what will run.

@@ -154,7 +154,7 @@ func TestWatchSeesCreateChangeRemove(t *testing.T) {
 	waitFor(1)
 	write(t, path, `{"mcpServers":{}}`)
 	waitFor(2)
-	os.Remove(path)
+	_ = os.Remove(path)
 	waitFor(3)
 	// A file trust covers counts like a config file.
 	write(t, script, "#!/bin/sh\n")

@@ -56,7 +56,7 @@ func (c *Core) Serve(t testing.TB) *Client {
 		cl.read(outR)
 	}()
 	t.Cleanup(func() {
-		cl.Close()
+		_ = cl.Close()
 		cancel()
 		<-read
 	})

@@ -64,21 +64,21 @@ func (r *Report) Print(w io.Writer) {
 	for _, f := range r.Findings {
 		if f.Area != area {
 			area = f.Area
-			fmt.Fprintf(w, "\n%s\n", strings.ToUpper(area))
+			_, _ = fmt.Fprintf(w, "\n%s\n", strings.ToUpper(area))
 		}
 		mark := map[Level]string{OK: "  ok  ", Warn: " warn ", Fail: " FAIL "}[f.Level]
-		fmt.Fprintf(w, "%s %s: %s\n", mark, f.Subject, f.Detail)
+		_, _ = fmt.Fprintf(w, "%s %s: %s\n", mark, f.Subject, f.Detail)
 		if f.Fix != "" && f.Level != OK {
-			fmt.Fprintf(w, "       → %s\n", f.Fix)
+			_, _ = fmt.Fprintf(w, "       → %s\n", f.Fix)
 		}
 	}
 	fails, warns := r.Count(Fail), r.Count(Warn)
 	switch {
 	case fails > 0:
-		fmt.Fprintf(w, "\n%d problem(s) to fix, %d warning(s).\n", fails, warns)
+		_, _ = fmt.Fprintf(w, "\n%d problem(s) to fix, %d warning(s).\n", fails, warns)
 	case warns > 0:
-		fmt.Fprintf(w, "\nNo problems; %d warning(s).\n", warns)
+		_, _ = fmt.Fprintf(w, "\nNo problems; %d warning(s).\n", warns)
 	default:
-		fmt.Fprintln(w, "\nEverything checked is fine.")
+		_, _ = fmt.Fprintln(w, "\nEverything checked is fine.")
 	}
 }

@@ -98,7 +98,7 @@ func (s stateSigner) verify(token string, now time.Time) (heldState, error) {
 func binding(method string, params json.RawMessage) string {
 	r := gjson.GetManyBytes(params, "name", "uri", "arguments")
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\x00%s\x00%s\x00", method, r[0].Str, r[1].Str)
+	_, _ = fmt.Fprintf(h, "%s\x00%s\x00%s\x00", method, r[0].Str, r[1].Str)
 	if r[2].Exists() {
 		var compact bytes.Buffer
 		if json.Compact(&compact, []byte(r[2].Raw)) == nil {

@@ -23,8 +23,6 @@ const (
 	metaVersion  = `io\.modelcontextprotocol/protocolVersion`
 	metaCaps     = `io\.modelcontextprotocol/clientCapabilities`
 	metaLogLevel = `io\.modelcontextprotocol/logLevel`
-	// metaSubscription tags what a subscriptions/listen stream delivers.
-	metaSubscriptionKey = "io.modelcontextprotocol/subscriptionId"
 )
 
 // revision is what one request says about its protocol revision.

@@ -214,7 +214,7 @@ func fetchJSON(ctx context.Context, client *http.Client, u string, v any) (bool,
 	if err != nil {
 		return false, fmt.Errorf("metadata %s: %w", u, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode == http.StatusNotFound {
 		return false, nil
 	}

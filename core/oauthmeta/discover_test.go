@@ -146,8 +146,15 @@ func TestNoS256(t *testing.T) {
 
 func TestGuardSeesTheRealAddress(t *testing.T) {
 	c := guardedClient(public, 5*time.Second)
+	get := func(u string) error {
+		resp, err := c.Get(u)
+		if err == nil {
+			_ = resp.Body.Close()
+		}
+		return err
+	}
 	for _, u := range []string{"https://127.0.0.1:1/", "https://[::1]:1/", "https://169.254.169.254/", "https://[::ffff:169.254.169.254]/"} {
-		_, err := c.Get(u)
+		err := get(u)
 		if !errors.Is(err, ErrRefusedAddress) {
 			t.Errorf("%s: %v, want a refusal", u, err)
 		}
@@ -155,7 +162,7 @@ func TestGuardSeesTheRealAddress(t *testing.T) {
 	// The decimal form of 127.0.0.1 is not an address to Go's resolver:
 	// it fails as a name, and nothing is dialled.
 	var dnsErr *net.DNSError
-	if _, err := c.Get("https://2130706433:1/"); !errors.Is(err, ErrRefusedAddress) && !errors.As(err, &dnsErr) {
+	if err := get("https://2130706433:1/"); !errors.Is(err, ErrRefusedAddress) && !errors.As(err, &dnsErr) {
 		t.Errorf("decimal address: %v", err)
 	}
 }

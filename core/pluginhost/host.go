@@ -294,7 +294,7 @@ func (h *Host) start(ctx context.Context, c Candidate) (*plugin.Client, sdk.Info
 		if err != nil {
 			logger.Debug("no descriptor channel; messages travel on gRPC", "error", err)
 		} else {
-			defer pluginEnd.Close() // the plugin's copy is all it needs
+			defer func() { _ = pluginEnd.Close() }() // the plugin's copy is all it needs
 			d.ch = ch
 			cmd.ExtraFiles = append(cmd.ExtraFiles, pluginEnd)
 			cmd.Env = append(cmd.Env, sdk.EnvFDChannel+"=4")

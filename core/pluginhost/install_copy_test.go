@@ -23,7 +23,7 @@ func TestInstallAsCopiesAcrossFilesystems(t *testing.T) {
 	if err != nil {
 		t.Skip("no /dev/shm here:", err)
 	}
-	t.Cleanup(func() { os.RemoveAll(other) })
+	t.Cleanup(func() { _ = os.RemoveAll(other) })
 	var a, b syscall.Stat_t
 	if syscall.Stat(src, &a) != nil || syscall.Stat(other, &b) != nil || a.Dev == b.Dev {
 		t.Skip("/dev/shm is on the same filesystem as the temporary folder")

@@ -51,7 +51,7 @@ func (p *Proxy) credentials(ctx context.Context, server string, refused *upstrea
 	}
 	srv, err := p.AuthServer(server)
 	if err != nil {
-		return upstream.Credentials{}, nil // not a remote server: nothing to send
+		return upstream.Credentials{}, nil //nolint:nilerr // not a remote server: nothing to send
 	}
 	if refused != nil {
 		_, token, _ := strings.Cut(refused.Sent.Authorization, " ")

@@ -296,7 +296,7 @@ func (s *Store) read() (*file, error) {
 	if err != nil {
 		return nil, fmt.Errorf("token store: %w", err)
 	}
-	defer fh.Close()
+	defer func() { _ = fh.Close() }()
 	fi, err := fh.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("token store: %w", err)

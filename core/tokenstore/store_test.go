@@ -202,7 +202,7 @@ func TestHelperRefresher(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer log.Close()
+	defer func() { _ = log.Close() }()
 	for range n {
 		err := s.Update(ctx(t), "srv", func(cur Token, ok bool) (Token, bool, error) {
 			// Spend the refresh token, as an authorization server with
@@ -254,7 +254,7 @@ func TestKilledWhileWriting(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		w.Close()
+		_ = w.Close()
 		waitReady(t, ready, round)
 		time.Sleep(time.Duration(1+round%37) * time.Millisecond)
 		_ = cmd.Process.Kill()
@@ -297,7 +297,7 @@ func TestKilledWhileWriting(t *testing.T) {
 // waitReady waits, at most 30 s, for the writer to say it is about to write.
 func waitReady(t *testing.T, ready *os.File, round int) {
 	t.Helper()
-	defer ready.Close()
+	defer func() { _ = ready.Close() }()
 	_ = ready.SetReadDeadline(time.Now().Add(30 * time.Second))
 	buf := make([]byte, 1)
 	if _, err := ready.Read(buf); err != nil {
@@ -334,7 +334,7 @@ func TestHelperWriter(t *testing.T) {
 	if _, err := ready.Write([]byte{1}); err != nil {
 		t.Fatal(err)
 	}
-	ready.Close()
+	_ = ready.Close()
 	for {
 		var next int
 		err := s.Update(context.Background(), "srv", func(cur Token, ok bool) (Token, bool, error) {

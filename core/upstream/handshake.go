@@ -101,7 +101,7 @@ func (c *Conn) probe(ctx context.Context, ping bool) (*discovered, error) {
 			} `json:"data"`
 		}
 		if json.Unmarshal(a.Error, &e) != nil || e.Code != mcp.UNSUPPORTED_PROTOCOL_VERSION {
-			return nil, nil
+			return nil, nil //nolint:nilerr // another refusal: a legacy server, to be asked initialize
 		}
 		next := mcp.NegotiateMutuallySupportedVersion(e.Data.Supported)
 		if attempt > 0 || !mcp.IsModernProtocol(next) {

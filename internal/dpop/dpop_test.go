@@ -5,7 +5,6 @@ import (
 	"crypto/elliptic"
 	"crypto/sha256"
 	"encoding/base64"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -26,7 +25,9 @@ func verify(t *testing.T, proof string) jwt.MapClaims {
 		}
 		x, _ := base64.RawURLEncoding.DecodeString(jwk["x"].(string))
 		y, _ := base64.RawURLEncoding.DecodeString(jwk["y"].(string))
-		return &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}, nil
+		point := append(append([]byte{4}, make([]byte, 32-len(x))...), x...)
+		point = append(append(point, make([]byte, 32-len(y))...), y...)
+		return ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point)
 	}, jwt.WithValidMethods([]string{"ES256"}), jwt.WithIssuedAt())
 	if err != nil || !tok.Valid {
 		t.Fatalf("proof does not verify: %v", err)
@@ -84,7 +85,7 @@ func TestTransport(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("token request: %v %v", resp, err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if len(jtis) != 2 || bodies[1] != "grant_type=authorization_code" {
 		t.Fatalf("the nonce retry: %d requests, bodies %q", len(jtis), bodies)
 	}
@@ -94,7 +95,7 @@ func TestTransport(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("MCP request: %v %v", resp, err)
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	if len(jtis) != 3 {
 		t.Fatalf("%d requests: the kept nonce should have made a retry needless", len(jtis))
 	}

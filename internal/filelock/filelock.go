@@ -23,7 +23,7 @@ func Acquire(ctx context.Context, path string, poll time.Duration) (release func
 		// Made before it is locked, and private where modes mean
 		// nothing (Windows), like the state it guards.
 		if f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600); err == nil {
-			f.Close()
+			_ = f.Close()
 			if err := safefile.MakePrivate(path); err != nil {
 				return nil, fmt.Errorf("lock %s: %w", path, err)
 			}

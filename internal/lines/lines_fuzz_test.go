@@ -25,7 +25,7 @@ func FuzzReadLines(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var got [][]byte
 		// Kept as handed over, not cloned: Read must not reuse them.
-		Read(bytes.NewReader(in), 64<<20, func(lines [][]byte) {
+		_ = Read(bytes.NewReader(in), 64<<20, func(lines [][]byte) {
 			got = append(got, lines...)
 		}, nil, hclog.NewNullLogger())
 		var want [][]byte
@@ -52,7 +52,7 @@ func TestReadLinesDropsOverlongLines(t *testing.T) {
 	in := "before\n" + big + "\r\nafter\n"
 	var got []string
 	var dropped []Overlong
-	Read(bytes.NewReader([]byte(in)), 100<<10, func(lines [][]byte) {
+	_ = Read(bytes.NewReader([]byte(in)), 100<<10, func(lines [][]byte) {
 		for _, l := range lines {
 			got = append(got, string(l))
 		}
@@ -95,11 +95,11 @@ func TestOverlongID(t *testing.T) {
 func TestReadDoesNotHoldALineBehindAPartialOne(t *testing.T) {
 	r, w := io.Pipe()
 	got := make(chan string, 4)
-	go Read(r, 64<<20, func(lines [][]byte) {
+	go func() { _ = Read(r, 64<<20, func(lines [][]byte) {
 		for _, l := range lines {
 			got <- string(l)
 		}
-	}, nil, hclog.NewNullLogger())
+	}, nil, hclog.NewNullLogger()) }()
 	go func() { _, _ = w.Write([]byte("{\"id\":1}\n{\"id\":2,\"result\":\"the start of a long")) }()
 	select {
 	case l := <-got:

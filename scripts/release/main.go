@@ -104,7 +104,7 @@ func writeArchive(path string, files []member, pack func(io.Writer, []member) er
 		return err
 	}
 	if err := pack(f, files); err != nil {
-		f.Close()
+		_ = f.Close()
 		return err
 	}
 	return f.Close()
@@ -161,7 +161,7 @@ func fileSHA256(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
 		return "", err

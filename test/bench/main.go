@@ -45,7 +45,7 @@ func main() {
 		peersAbs, _ := filepath.Abs(*peers)
 		home, err := os.MkdirTemp("", "ica-bench-")
 		if err == nil {
-			defer os.RemoveAll(home)
+			defer func() { _ = os.RemoveAll(home) }()
 			var res []remoteResult
 			env := append(os.Environ(), "ICA_HOME="+filepath.Join(home, "ica"), "ICA_LOG_LEVEL=warn")
 			if res, err = runRemote(abs, peersAbs, home, env, *calls); err == nil {
@@ -123,7 +123,7 @@ func run(bin, peers string, calls, starts int, stdioOnly bool) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(home)
+	defer func() { _ = os.RemoveAll(home) }()
 	project := filepath.Join(home, "project")
 	if err := os.MkdirAll(project, 0o755); err != nil {
 		return err
@@ -306,7 +306,7 @@ func runFootprintOnly(bin, peers string, starts int) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(home)
+	defer func() { _ = os.RemoveAll(home) }()
 	f, err := runFootprint(bin, peers, home, starts)
 	if err != nil {
 		return err
@@ -410,7 +410,7 @@ func runLargeOnly(bin, peers string, starts int) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(home)
+	defer func() { _ = os.RemoveAll(home) }()
 	if err := runElicitation(bin, home, peers, 200); err != nil {
 		return fmt.Errorf("elicitation: %w", err)
 	}

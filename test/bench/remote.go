@@ -56,7 +56,7 @@ func startRemote(label string, port string, path string, command ...string) (*re
 	addr := "127.0.0.1:" + port
 	for range 300 {
 		if c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond); err == nil {
-			c.Close()
+			_ = c.Close()
 			return &remoteServer{label: label, url: "http://" + addr + path, pid: cmd.Process.Pid, stop: stop}, nil
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -70,7 +70,7 @@ func freePort() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port), nil
 }
 
@@ -125,7 +125,7 @@ func (c *httpClient) post(msg, id string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if s := resp.Header.Get("Mcp-Session-Id"); s != "" && c.session == "" {
 		c.session = s
 	}

@@ -148,7 +148,7 @@ func TestClientCancellationReachesUpstream(t *testing.T) {
 	answered := make(chan struct{})
 	go func() {
 		defer close(answered)
-		p.request(ctx, "tools/call", map[string]any{"name": "demo.sleep", "arguments": map[string]any{"ms": 30000}})
+		_, _, _ = p.request(ctx, "tools/call", map[string]any{"name": "demo.sleep", "arguments": map[string]any{"ms": 30000}})
 	}()
 	// The only request waiting for an answer is the call.
 	var id string

@@ -90,7 +90,7 @@ func goroutines(t *testing.T, addr string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	head, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
 	// Read to the end, so the connection is kept for the next count: one
 	// open at every count, rather than one closing or not, at random,

@@ -36,7 +36,7 @@ func run(m *testing.M) int {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}
-		defer os.RemoveAll(dir)
+		defer func() { _ = os.RemoveAll(dir) }()
 		for out, pkg := range map[string]string{
 			"ica-mcp-proxy":     "../../cmd/ica-mcp-proxy",
 			"ica-demo-upstream": "../../examples/demo-upstream",

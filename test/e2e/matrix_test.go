@@ -202,7 +202,7 @@ func TestRevisionMatrix(t *testing.T) {
 			// proxy's either way, and its update reaches the client (tagged
 			// with the subscription for a 2026-07-28 one).
 			if c.modern() {
-				go c.rpc.modern("subscriptions/listen", map[string]any{"notifications": map[string]any{"resourceSubscriptions": []string{"demo://greeting"}}}, c.caps)
+				c.modernHeld("subscriptions/listen", map[string]any{"notifications": map[string]any{"resourceSubscriptions": []string{"demo://greeting"}}}, c.caps)
 				waitNote(t, c.rpc, "notifications/subscriptions/acknowledged", "demo://greeting")
 			} else {
 				c.result("resources/subscribe", map[string]any{"uri": "demo://greeting"})
@@ -226,7 +226,7 @@ func TestRevisionMatrix(t *testing.T) {
 			// A list change, told on the client's channel.
 			listenTag := ""
 			if c.modern() {
-				go c.rpc.modern("subscriptions/listen", map[string]any{"notifications": map[string]any{"toolsListChanged": true}}, c.caps)
+				c.modernHeld("subscriptions/listen", map[string]any{"notifications": map[string]any{"toolsListChanged": true}}, c.caps)
 				if !c.waitNotification("notifications/subscriptions/acknowledged", 10*time.Second) {
 					t.Fatal("no acknowledgement of subscriptions/listen")
 				}

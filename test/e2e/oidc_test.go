@@ -201,7 +201,7 @@ func (is *introspectedServer) introspect(tok string) (active bool, scope, jkt st
 	if err != nil {
 		return false, "", ""
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	var r struct {
 		Active bool   `json:"active"`
 		Aud    any    `json:"aud"`
@@ -297,7 +297,7 @@ func browser(t *testing.T, start string, fill map[string]string) string {
 			t.Fatalf("browser: %v", err)
 		}
 		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		page := string(body)
 		m := formRe.FindStringSubmatch(page)
 		if m == nil || !strings.EqualFold(attr(m[1], "method"), "post") {

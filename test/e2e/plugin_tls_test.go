@@ -69,7 +69,7 @@ func TestPluginConnectionIsMutualTLS(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		defer conn.Close()
+		defer func() { _ = conn.Close() }()
 		peer := conn.ConnectionState().PeerCertificates[0]
 		// In TLS 1.3 the server judges the client's certificate after the
 		// client's handshake is done: its verdict comes with the first read.

@@ -87,7 +87,7 @@ func (f *faultServer) serve(w http.ResponseWriter, r *http.Request) {
 			for {
 				select {
 				case m := <-f.push:
-					fmt.Fprintf(w, "data: %s\n\n", m)
+					_, _ = fmt.Fprintf(w, "data: %s\n\n", m)
 					w.(http.Flusher).Flush()
 				case <-r.Context().Done():
 					return
@@ -99,7 +99,7 @@ func (f *faultServer) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		w.Header().Set("Content-Type", "text/event-stream")
-		fmt.Fprintf(w, "id: %s-2\ndata: %s\n\n", id, data)
+		_, _ = fmt.Fprintf(w, "id: %s-2\ndata: %s\n\n", id, data)
 		return
 	case http.MethodDelete:
 		f.mu.Lock()
@@ -127,7 +127,7 @@ func (f *faultServer) serve(w http.ResponseWriter, r *http.Request) {
 		f.mu.Unlock()
 		w.Header().Set("Mcp-Session-Id", sid)
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"result":{"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"faults","version":"1"}}}`, msg.ID)
+		_, _ = fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"result":{"protocolVersion":"2025-06-18","capabilities":{"tools":{}},"serverInfo":{"name":"faults","version":"1"}}}`, msg.ID)
 		return
 	}
 	known := f.sessions[r.Header.Get("Mcp-Session-Id")]
@@ -147,13 +147,13 @@ func (f *faultServer) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case msg.Method == "tools/list":
 		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, answer(`{"tools":[`+
+		_, _ = io.WriteString(w, answer(`{"tools":[`+
 			`{"name":"echo","inputSchema":{"type":"object"}},`+
 			`{"name":"slow","inputSchema":{"type":"object"}},`+
 			`{"name":"drop","inputSchema":{"type":"object"}}]}`))
 	case msg.Method == "tools/call" && msg.Params.Name == "echo":
 		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, text("echoed"))
+		_, _ = io.WriteString(w, text("echoed"))
 	case msg.Method == "tools/call" && msg.Params.Name == "slow":
 		w.Header().Set("Content-Type", "text/event-stream")
 		w.WriteHeader(http.StatusOK)
@@ -171,15 +171,15 @@ func (f *faultServer) serve(w http.ResponseWriter, r *http.Request) {
 		f.resume[evID] = text("resumed after the drop")
 		f.mu.Unlock()
 		w.Header().Set("Content-Type", "text/event-stream")
-		fmt.Fprintf(w, "retry: 20\nid: %s\ndata:\n\n", evID)
+		_, _ = fmt.Fprintf(w, "retry: 20\nid: %s\ndata:\n\n", evID)
 		w.(http.Flusher).Flush()
 		conn, _, err := w.(http.Hijacker).Hijack()
 		if err == nil {
-			conn.Close()
+			_ = conn.Close()
 		}
 	default:
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"error":{"code":-32601,"message":"no"}}`, msg.ID)
+		_, _ = fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"error":{"code":-32601,"message":"no"}}`, msg.ID)
 	}
 }
 

@@ -43,7 +43,7 @@ func startListener(t *testing.T, label string, cmd *exec.Cmd) string {
 	addr := "127.0.0.1:" + port
 	for range 300 {
 		if c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond); err == nil {
-			c.Close()
+			_ = c.Close()
 			return "http://" + addr
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -58,7 +58,7 @@ func freePort(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }
 

@@ -38,6 +38,14 @@ func (c *rpc) modern(method string, params map[string]any, caps map[string]any) 
 	return msg
 }
 
+// modernHeld sends a 2026-07-28 request that stays open (such as
+// subscriptions/listen) from a goroutine of its own; nothing waits for its
+// end, and its failure is not the test's (it ends with the proxy).
+func (c *rpc) modernHeld(method string, params map[string]any, caps map[string]any) {
+	params["_meta"] = modernMeta(caps)
+	go func() { _, _, _ = c.request(context.Background(), method, params) }()
+}
+
 // modernResult is modern for a request that must succeed: its result.
 func (c *rpc) modernResult(method string, params map[string]any, caps map[string]any) json.RawMessage {
 	c.t.Helper()

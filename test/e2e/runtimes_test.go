@@ -533,7 +533,7 @@ func startOutboundTrap(t *testing.T) *outboundTrap {
 }
 
 func (o *outboundTrap) refuse(c net.Conn) {
-	defer c.Close()
+	defer func() { _ = c.Close() }()
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 	req, err := http.ReadRequest(bufio.NewReader(c))
 	if err != nil {

@@ -65,7 +65,7 @@ func newWineEnv(t *testing.T) *env {
 			t.Errorf("processes left behind after the test:\n%s", strings.Join(left, "\n"))
 			killWineProcs(root)
 		}
-		os.RemoveAll(root)
+		_ = os.RemoveAll(root)
 	})
 	e := &env{home: filepath.Join(root, "home"), project: filepath.Join(root, "project"), wine: root}
 	for _, name := range []string{"ica-mcp-proxy.exe", "ica-demo-upstream.exe"} {
@@ -164,7 +164,7 @@ func startWineListener(t *testing.T, e *env, exe string, args func(port string) 
 	addr := "127.0.0.1:" + port
 	for range 300 {
 		if c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond); err == nil {
-			c.Close()
+			_ = c.Close()
 			return addr
 		}
 		time.Sleep(100 * time.Millisecond)
@@ -362,8 +362,8 @@ func TestWineHomeAndRegister(t *testing.T) {
 	// Without ICA_HOME: %USERPROFILE%\.ica, which Wine keeps in its
 	// prefix inside the chroot (drive C:), another disk than /tmp: copies.
 	defaultHome := filepath.Join(wineProfile(), ".ica")
-	os.RemoveAll(defaultHome)
-	t.Cleanup(func() { os.RemoveAll(defaultHome) })
+	_ = os.RemoveAll(defaultHome)
+	t.Cleanup(func() { _ = os.RemoveAll(defaultHome) })
 	out, err := wineCommand(e.project, nil, e.bin, "plugins", "install").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), `C:\users\root\.ica\plugins (copies of`) {
 		t.Fatalf("plugins install without ICA_HOME: %v\n%s", err, out)
@@ -375,8 +375,8 @@ func TestWineHomeAndRegister(t *testing.T) {
 	// Register: Claude Desktop's config under %APPDATA% (Wine sets it to
 	// the profile's AppData\Roaming, whatever the environment says).
 	appdata := filepath.Join(wineProfile(), "AppData", "Roaming")
-	os.RemoveAll(filepath.Join(appdata, "Claude"))
-	t.Cleanup(func() { os.RemoveAll(filepath.Join(appdata, "Claude")) })
+	_ = os.RemoveAll(filepath.Join(appdata, "Claude"))
+	t.Cleanup(func() { _ = os.RemoveAll(filepath.Join(appdata, "Claude")) })
 	if err := os.MkdirAll(filepath.Join(appdata, "Claude"), 0o700); err != nil {
 		t.Fatal(err)
 	}

@@ -258,9 +258,9 @@ func (e sse) event(name string, data any) {
 		b, _ = json.Marshal(data)
 	}
 	if name != "" {
-		fmt.Fprintf(e.w, "event: %s\n", name)
+		_, _ = fmt.Fprintf(e.w, "event: %s\n", name)
 	}
-	fmt.Fprintf(e.w, "data: %s\n\n", b)
+	_, _ = fmt.Fprintf(e.w, "data: %s\n\n", b)
 	if f, ok := e.w.(http.Flusher); ok {
 		f.Flush()
 	}

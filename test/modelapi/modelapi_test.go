@@ -46,13 +46,13 @@ func TestAnthropicTurn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	post := func(body string) (int, map[string]any) {
 		res, err := http.Post(s.URL+"/v1/messages", "application/json", bytes.NewBufferString(body))
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer res.Body.Close()
+		defer func() { _ = res.Body.Close() }()
 		var v map[string]any
 		_ = json.NewDecoder(res.Body).Decode(&v)
 		return res.StatusCode, v

@@ -139,7 +139,7 @@ func TestPrivateKeyJWT(t *testing.T) {
 		claims := jwt.RegisteredClaims{}
 		_, err := jwt.ParseWithClaims(f.Get("client_assertion"), &claims, func(*jwt.Token) (any, error) { return &key.PublicKey, nil },
 			jwt.WithValidMethods([]string{"ES256"}), jwt.WithAudience(issuer), jwt.WithIssuer("svc"), jwt.WithSubject("svc"), jwt.WithExpirationRequired())
-		if err != nil || claims.ID == "" || claims.ExpiresAt.Sub(time.Now()) > 10*time.Minute {
+		if err != nil || claims.ID == "" || time.Until(claims.ExpiresAt.Time) > 10*time.Minute {
 			fail(fmt.Sprintf("assertion: %v (%+v)", err, claims))
 			return
 		}

@@ -274,7 +274,7 @@ func callback(path, state, issuer string, requireIss bool, f *flow, exchange fun
 func page(w http.ResponseWriter, status int, text string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	fmt.Fprintf(w, "<!doctype html><title>ica-mcp-proxy</title><p>%s</p>\n", html.EscapeString(text))
+	_, _ = fmt.Fprintf(w, "<!doctype html><title>ica-mcp-proxy</title><p>%s</p>\n", html.EscapeString(text))
 }
 
 func randomString() string {

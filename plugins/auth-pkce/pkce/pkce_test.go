@@ -119,7 +119,7 @@ func browse(t *testing.T, authURL string) (int, string) {
 	if err != nil {
 		t.Fatalf("browser: %v", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body)
 }
@@ -166,7 +166,7 @@ func TestConfiguredRedirectURI(t *testing.T) {
 		t.Fatal(err)
 	}
 	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	_ = l.Close()
 	g := a.grant()
 	g.Client.RedirectURI = "http://127.0.0.1:" + strconv.Itoa(port) + "/oauth/cb"
 	st, err := client.Begin(ctx(t), g)
@@ -191,7 +191,7 @@ func waitClosed(t *testing.T, hostport string) {
 		if err != nil {
 			return
 		}
-		c.Close()
+		_ = c.Close()
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("the callback listener on %s is still open", hostport)

@@ -156,7 +156,7 @@ func Refresh(ctx context.Context, client *http.Client, g sdk.Grant, refreshToken
 	if err != nil {
 		return sdk.Token{}, fmt.Errorf("refresh at %s: %w", g.Endpoints.TokenURL, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		return sdk.Token{}, fmt.Errorf("refresh at %s: %w", g.Endpoints.TokenURL, err)

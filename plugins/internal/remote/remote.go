@@ -214,7 +214,7 @@ const maxErrorBody = 64 << 10
 // ReadErrorBody reads the start of a body that will only be shown in an
 // error or checked for a JSON-RPC error, and closes it.
 func ReadErrorBody(body io.ReadCloser) []byte {
-	defer body.Close()
+	defer func() { _ = body.Close() }()
 	b, _ := io.ReadAll(io.LimitReader(body, maxErrorBody))
 	return b
 }
@@ -239,7 +239,7 @@ func Describe(status int, body []byte) string {
 // to a bound, and closes it.
 func Drain(body io.ReadCloser) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(body, maxErrorBody))
-	body.Close()
+	_ = body.Close()
 }
 
 // Attribute gives an error answer whose id is null the id of the request

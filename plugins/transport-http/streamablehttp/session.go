@@ -172,7 +172,7 @@ func (s *session) post(ctx context.Context, cancel context.CancelFunc, msg remot
 			return
 		}
 		data, err := io.ReadAll(io.LimitReader(resp.Body, sdk.MaxMessageBytes+1))
-		resp.Body.Close()
+		_ = resp.Body.Close()
 		switch {
 		case err != nil && ctx.Err() != nil:
 		case err != nil:
@@ -366,7 +366,7 @@ func (s *session) readPostStream(ctx context.Context, body io.ReadCloser, msg re
 				go finish(body)
 				return
 			}
-			body.Close()
+			_ = body.Close()
 			if id != "" {
 				lastID = id
 			}
@@ -399,10 +399,10 @@ const finishWait = time.Second
 
 // finish reads what is left of a body, briefly, and closes it.
 func finish(body io.ReadCloser) {
-	t := time.AfterFunc(finishWait, func() { body.Close() })
+	t := time.AfterFunc(finishWait, func() { _ = body.Close() })
 	defer t.Stop()
 	_, _ = io.Copy(io.Discard, io.LimitReader(body, 1<<20))
-	body.Close()
+	_ = body.Close()
 }
 
 // resume asks for the events after lastID; nil if the server would not.
@@ -504,7 +504,7 @@ func (s *session) listen(up chan struct{}) {
 					s.deliver(remote.Msg{}, ev.Data)
 				}
 			}
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if id := r.LastID(); id != "" {
 				lastID = id
 			}
@@ -570,7 +570,7 @@ func (s *session) Close(ctx context.Context) error {
 	s.mu.Unlock()
 	if !s.life.Ended() && sid != "" {
 		req, _ := s.newRequest(ctx, http.MethodDelete, nil, remote.Msg{})
-		if resp, err := remote.Do(s.client, req); err != nil {
+		if resp, err := remote.Do(s.client, req); err != nil { //nolint:bodyclose // drained and closed below (remote.Drain)
 			s.log.Debug("DELETE of the session failed", "error", err)
 		} else {
 			// 405 means the server does not let clients end sessions.

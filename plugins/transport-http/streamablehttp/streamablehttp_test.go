@@ -157,10 +157,10 @@ func TestJSONAnswersSessionAndClose(t *testing.T) {
 		case strings.Contains(body, `"initialize"`):
 			w.Header().Set("Mcp-Session-Id", "sess-1")
 			w.Header().Set("Content-Type", "application/json")
-			io.WriteString(w, initResult("2025-06-18"))
+			_, _ = io.WriteString(w, initResult("2025-06-18"))
 		case strings.Contains(body, `"tools/list"`):
 			w.Header().Set("Content-Type", "application/json; charset=utf-8")
-			io.WriteString(w, `{"jsonrpc":"2.0","id":2,"result":{"tools":[],"$extra":1}}`)
+			_, _ = io.WriteString(w, `{"jsonrpc":"2.0","id":2,"result":{"tools":[],"$extra":1}}`)
 		default:
 			w.WriteHeader(http.StatusAccepted)
 		}
@@ -217,21 +217,21 @@ func TestEventStreamResumedAfterDrop(t *testing.T) {
 		switch {
 		case r.Method == http.MethodGet && r.Header.Get("Last-Event-ID") == "ev-1":
 			w.Header().Set("Content-Type", "text/event-stream")
-			fmt.Fprint(w, "id: ev-2\ndata: {\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"done\"}]}}\n\n")
+			_, _ = fmt.Fprint(w, "id: ev-2\ndata: {\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{\"content\":[{\"type\":\"text\",\"text\":\"done\"}]}}\n\n")
 		case r.Method == http.MethodGet:
 			w.WriteHeader(http.StatusMethodNotAllowed)
 		case strings.Contains(body, `"initialize"`):
 			w.Header().Set("Mcp-Session-Id", "s")
 			w.Header().Set("Content-Type", "application/json")
-			io.WriteString(w, initResult("2025-11-25"))
+			_, _ = io.WriteString(w, initResult("2025-11-25"))
 		case strings.Contains(body, `"tools/call"`):
 			w.Header().Set("Content-Type", "text/event-stream")
-			fmt.Fprint(w, "id: ev-0\ndata:\n\n") // a priming event
-			fmt.Fprint(w, "retry: 10\nid: ev-1\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progressToken\":1,\"progress\":1}}\n\n")
+			_, _ = fmt.Fprint(w, "id: ev-0\ndata:\n\n") // a priming event
+			_, _ = fmt.Fprint(w, "retry: 10\nid: ev-1\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progressToken\":1,\"progress\":1}}\n\n")
 			w.(http.Flusher).Flush()
 			// Break the connection instead of ending the stream.
 			conn, _, _ := w.(http.Hijacker).Hijack()
-			conn.Close()
+			_ = conn.Close()
 		default:
 			w.WriteHeader(http.StatusAccepted)
 		}
@@ -266,7 +266,7 @@ func TestStreamThatCannotResumeFailsTheRequest(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/event-stream")
 		// No event id: nothing to resume from.
-		fmt.Fprint(w, "data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{}}\n\n")
+		_, _ = fmt.Fprint(w, "data: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{}}\n\n")
 	}))
 	defer srv.Close()
 	sess := open(t, srv.URL)
@@ -287,7 +287,7 @@ func TestExpiredSessionIsReported(t *testing.T) {
 		case strings.Contains(string(body), `"initialize"`):
 			w.Header().Set("Mcp-Session-Id", "old")
 			w.Header().Set("Content-Type", "application/json")
-			io.WriteString(w, initResult("2025-06-18"))
+			_, _ = io.WriteString(w, initResult("2025-06-18"))
 		default:
 			http.NotFound(w, r)
 		}
@@ -342,7 +342,7 @@ func TestNotStreamableHTTP(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.WriteHeader(c.status)
-				io.WriteString(w, c.body)
+				_, _ = io.WriteString(w, c.body)
 			}))
 			defer srv.Close()
 			sess := open(t, srv.URL)
@@ -371,16 +371,16 @@ func TestListenStream(t *testing.T) {
 		switch {
 		case r.Method == http.MethodGet && r.Header.Get("Last-Event-ID") == "":
 			w.Header().Set("Content-Type", "text/event-stream")
-			fmt.Fprint(w, "retry: 10\nid: g1\ndata: {\"jsonrpc\":\"2.0\",\"id\":\"srv-1\",\"method\":\"roots/list\"}\n\n")
+			_, _ = fmt.Fprint(w, "retry: 10\nid: g1\ndata: {\"jsonrpc\":\"2.0\",\"id\":\"srv-1\",\"method\":\"roots/list\"}\n\n")
 		case r.Method == http.MethodGet:
 			w.Header().Set("Content-Type", "text/event-stream")
-			fmt.Fprint(w, "id: g2\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}\n\n")
+			_, _ = fmt.Fprint(w, "id: g2\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/tools/list_changed\"}\n\n")
 			w.(http.Flusher).Flush()
 			<-r.Context().Done()
 		case strings.Contains(body, `"initialize"`):
 			w.Header().Set("Mcp-Session-Id", "s")
 			w.Header().Set("Content-Type", "application/json")
-			io.WriteString(w, initResult("2025-06-18"))
+			_, _ = io.WriteString(w, initResult("2025-06-18"))
 		default:
 			w.WriteHeader(http.StatusAccepted)
 		}
@@ -468,7 +468,7 @@ func TestStatelessRevisionHeaders(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec.add(r)
 		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"jsonrpc":"2.0","id":3,"result":{"content":[]}}`)
+		_, _ = io.WriteString(w, `{"jsonrpc":"2.0","id":3,"result":{"content":[]}}`)
 	}))
 	defer srv.Close()
 	sess := open(t, srv.URL)
@@ -495,7 +495,7 @@ func TestURLPolicy(t *testing.T) {
 	// Certificates are verified: a self-signed server is refused.
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, initResult("2025-06-18"))
+		_, _ = io.WriteString(w, initResult("2025-06-18"))
 	}))
 	defer srv.Close()
 	sess := open(t, srv.URL)

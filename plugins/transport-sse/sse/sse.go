@@ -62,7 +62,7 @@ func (t *Transport) Open(ctx context.Context, spec sdk.SessionSpec, peer sdk.Pee
 	if !stop() || err != nil {
 		cancel()
 		if err == nil {
-			s.body.Close()
+			_ = s.body.Close()
 			err = ctx.Err()
 		}
 		return nil, err
@@ -102,7 +102,7 @@ func (t *Transport) connect(ctx context.Context, client *http.Client, u *url.URL
 	for {
 		ev, err := events.Next()
 		if err != nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			if errors.Is(err, io.EOF) {
 				err = errors.New("the stream ended")
 			}
@@ -114,13 +114,13 @@ func (t *Transport) connect(ctx context.Context, client *http.Client, u *url.URL
 		}
 		ep, err := u.Parse(string(bytes.TrimSpace(ev.Data)))
 		if err != nil {
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			return nil, fmt.Errorf("the server's endpoint %q: %w", ev.Data, err)
 		}
 		if !remote.SameOrigin(ep, u) {
 			// Otherwise a server could make the proxy send the user's
 			// messages and headers to a third party.
-			resp.Body.Close()
+			_ = resp.Body.Close()
 			return nil, fmt.Errorf("the server's endpoint %s is not on its origin %s://%s; refused", ep.Redacted(), u.Scheme, u.Host)
 		}
 		return &session{
@@ -149,7 +149,7 @@ func (s *session) ReadyDetail() string {
 // read delivers the stream's messages until it ends, which ends the
 // session: this transport cannot resume.
 func (s *session) read() {
-	defer s.body.Close()
+	defer func() { _ = s.body.Close() }()
 	for {
 		ev, err := s.events.Next()
 		if err != nil {
@@ -185,7 +185,7 @@ func (s *session) post(body []byte) {
 	req, _ := http.NewRequestWithContext(s.life.Ctx, http.MethodPost, s.endpoint.String(), bytes.NewReader(body))
 	req.Header = s.header.Clone()
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := remote.Do(s.client, req)
+	resp, err := remote.Do(s.client, req) //nolint:bodyclose // every branch below drains and closes it (remote.Drain)
 	if err != nil {
 		if s.life.Ctx.Err() == nil {
 			s.life.Fail(msg, "POST "+s.ReadyDetail()+": "+err.Error())

@@ -56,12 +56,12 @@ func echoServer(t *testing.T, endpoint string) *httptest.Server {
 			return
 		}
 		w.Header().Set("Content-Type", "text/event-stream")
-		fmt.Fprintf(w, "event: endpoint\ndata: %s\n\n", endpoint)
+		_, _ = fmt.Fprintf(w, "event: endpoint\ndata: %s\n\n", endpoint)
 		w.(http.Flusher).Flush()
 		for {
 			select {
 			case m := <-msgs:
-				fmt.Fprintf(w, "event: message\ndata: %s\n\n", m)
+				_, _ = fmt.Fprintf(w, "event: message\ndata: %s\n\n", m)
 				w.(http.Flusher).Flush()
 			case <-r.Context().Done():
 				return
@@ -144,7 +144,7 @@ func TestRefusals(t *testing.T) {
 		}},
 		{"JSON instead of a stream is unsupported", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
-			io.WriteString(w, `{}`)
+			_, _ = io.WriteString(w, `{}`)
 		}, func(err error) bool {
 			var ee *sdk.EventError
 			_, ok := eventOf(err, &ee).(sdk.Unsupported)
@@ -159,14 +159,14 @@ func TestRefusals(t *testing.T) {
 		}},
 		{"500 is an error", func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusInternalServerError)
-			io.WriteString(w, "boom")
+			_, _ = io.WriteString(w, "boom")
 		}, func(err error) bool {
 			var ee *sdk.EventError
 			return !errors.As(err, &ee) && strings.Contains(err.Error(), "boom")
 		}},
 		{"a stream that ends before the endpoint", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/event-stream")
-			io.WriteString(w, "event: message\ndata: {}\n\n")
+			_, _ = io.WriteString(w, "event: message\ndata: {}\n\n")
 		}, func(err error) bool { return strings.Contains(err.Error(), "endpoint event") }},
 	}
 	for _, c := range cases {

@@ -107,7 +107,7 @@ func start(cmd *exec.Cmd, server string, peer sdk.Peer, piped bool) (*session, e
 	}
 	go func() {
 		defer close(stderrDone)
-		lines.Read(errR, 64<<10, s.onStderr, nil, s.logger)
+		_ = lines.Read(errR, 64<<10, s.onStderr, nil, s.logger)
 	}()
 	go s.wait(outR, errR, stdoutDone, stderrDone)
 	return s, nil

@@ -46,7 +46,7 @@ func run(bin, serverURL string) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(home)
+	defer func() { _ = os.RemoveAll(home) }()
 	project := filepath.Join(home, "project")
 	if err := os.MkdirAll(project, 0o700); err != nil {
 		return err
@@ -164,7 +164,7 @@ func browse(u string) {
 		fmt.Fprintln(os.Stderr, "browser:", err)
 		return
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	_, _ = io.Copy(io.Discard, resp.Body)
 	if resp.StatusCode/100 != 2 {
 		fmt.Fprintln(os.Stderr, "browser:", errors.New(resp.Status))

@@ -24,9 +24,9 @@ func main() {
 	write := func(s string) {
 		mu.Lock()
 		defer mu.Unlock()
-		out.WriteString(s)
-		out.WriteByte('\n')
-		out.Flush()
+		_, _ = out.WriteString(s)
+		_ = out.WriteByte('\n')
+		_ = out.Flush()
 	}
 	write("hostile upstream v1 starting (this banner is not JSON-RPC)")
 	write("\x00\x00\x00")

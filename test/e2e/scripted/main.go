@@ -35,7 +35,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	p := scripted.NewPlayer(sc, func(msg []byte) { os.Stdout.Write(append(msg, '\n')) }, os.Exit)
+	p := scripted.NewPlayer(sc, func(msg []byte) { _, _ = os.Stdout.Write(append(msg, '\n')) }, os.Exit)
 	var stdin io.Reader = os.Stdin
 	if path := os.Getenv("RECORD_READS"); path != "" {
 		f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
@@ -48,7 +48,7 @@ func run() error {
 	in.Buffer(make([]byte, 1<<20), 16<<20)
 	for in.Scan() {
 		line := in.Bytes()
-		record.Write(append(append([]byte(nil), line...), '\n'))
+		_, _ = record.Write(append(append([]byte(nil), line...), '\n'))
 		p.Handle(line)
 	}
 	return nil
@@ -64,7 +64,7 @@ type readCounter struct {
 func (c *readCounter) Read(b []byte) (int, error) {
 	n, err := c.r.Read(b)
 	if n > 0 {
-		fmt.Fprintln(c.log, bytes.Count(b[:n], []byte{'\n'}))
+		_, _ = fmt.Fprintln(c.log, bytes.Count(b[:n], []byte{'\n'}))
 	}
 	return n, err
 }
