@@ -95,11 +95,13 @@ func TestOverlongID(t *testing.T) {
 func TestReadDoesNotHoldALineBehindAPartialOne(t *testing.T) {
 	r, w := io.Pipe()
 	got := make(chan string, 4)
-	go func() { _ = Read(r, 64<<20, func(lines [][]byte) {
-		for _, l := range lines {
-			got <- string(l)
-		}
-	}, nil, hclog.NewNullLogger()) }()
+	go func() {
+		_ = Read(r, 64<<20, func(lines [][]byte) {
+			for _, l := range lines {
+				got <- string(l)
+			}
+		}, nil, hclog.NewNullLogger())
+	}()
 	go func() { _, _ = w.Write([]byte("{\"id\":1}\n{\"id\":2,\"result\":\"the start of a long")) }()
 	select {
 	case l := <-got:
