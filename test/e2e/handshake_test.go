@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -67,16 +66,6 @@ func TestUpstreamHandshake(t *testing.T) {
 			}
 		})
 	}
-}
-
-// buildScripted builds the scripted upstream (./scripted).
-func buildScripted(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "scripted")
-	if out, err := exec.Command("go", "build", "-o", bin, "./scripted").CombinedOutput(); err != nil {
-		t.Fatalf("build scripted: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // handshakeFrames is what the upstream received before its first

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -61,17 +62,49 @@ func run(m *testing.M) int {
 	if _, err := os.Stat(filepath.Join(peersDir, "node_modules", "@modelcontextprotocol", "server-everything")); err != nil {
 		peersDir = ""
 	}
+	scratch, err := os.MkdirTemp("", "ica-e2e-scripted-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = os.RemoveAll(scratch) }()
+	scriptedDir = scratch
 	return m.Run()
+}
+
+var (
+	scriptedDir  string
+	scriptedOnce sync.Once
+	scriptedErr  error
+)
+
+// buildScripted builds the scripted upstream (./scripted) once per run.
+func buildScripted(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(scriptedDir, "scripted")
+	scriptedOnce.Do(func() {
+		if out, err := exec.Command("go", "build", "-o", bin, "./scripted").CombinedOutput(); err != nil {
+			scriptedErr = fmt.Errorf("build scripted: %v\n%s", err, out)
+		}
+	})
+	if scriptedErr != nil {
+		t.Fatal(scriptedErr)
+	}
+	return bin
 }
 
 func proxyBin() string { return filepath.Join(binDir, "ica-mcp-proxy") }
 func demoBin() string  { return filepath.Join(binDir, "ica-demo-upstream") }
 
 // needPeers skips a test that needs the npm peers when they are absent;
-// `make test` always installs them.
+// `make test` always installs them. Under CI (CI=true, as .ci/run sets)
+// their absence fails the test: a skip there would pass untested.
 func needPeers(t *testing.T) {
 	t.Helper()
 	if peersDir == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("npm peers not installed, and CI=true: run `make peers` (make test does)")
+		}
 		t.Skip("npm peers not installed: run `make peers` (make test does)")
 	}
 }
