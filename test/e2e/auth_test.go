@@ -121,6 +121,7 @@ func newProtectedSite(t *testing.T) *protectedSite {
 // with the token; the token never shows in a result, the file is private,
 // and logout revokes it.
 func TestLoginFromTheAgent(t *testing.T) {
+	t.Parallel()
 	site := newProtectedSite(t)
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{
@@ -207,6 +208,7 @@ func TestLoginFromTheAgent(t *testing.T) {
 // The CLI logs in with the client credentials grant from the server's
 // oauth settings, and shows it.
 func TestLoginFromTheCLI(t *testing.T) {
+	t.Parallel()
 	site := newProtectedSite(t)
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{
@@ -229,6 +231,7 @@ func TestLoginFromTheCLI(t *testing.T) {
 // refreshes, the other reads its result; no refresh token is presented
 // twice, and the file stays whole.
 func TestTwoProxiesRefreshOnce(t *testing.T) {
+	t.Parallel()
 	site := newProtectedSite(t)
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"locked": map[string]any{"url": site.srv.URL + "/mcp", "oauth": map[string]any{"flow": "device_code"}}})

@@ -16,6 +16,11 @@ import (
 // ICA_MCP_PROXY_DATA_PATH=stream both stay on the stream (the plugin holds
 // the pipe; the core does not). The calls answer the same either way.
 func TestDataPaths(t *testing.T) {
+	t.Parallel()
+	repeated(t, testDataPaths, onStreams)
+}
+
+func testDataPaths(t *testing.T) {
 	needPeers(t)
 	web := everythingRemote(t, "streamableHttp")
 	for _, tc := range []struct {
@@ -106,7 +111,8 @@ func holdsAny(pid int, target string) bool {
 // path, as a byte relay would pass them on, not one write each; and every
 // call is answered.
 func TestRequestsWrittenTogether(t *testing.T) {
-	if os.Getenv("ICA_TEST_DATA_PATH") == "stream" {
+	t.Parallel()
+	if onStreamPath(t) {
 		t.Skip("requests are held and written together on the direct data path only")
 	}
 	bin := buildScripted(t)

@@ -24,6 +24,7 @@ func doctor(t *testing.T, e *env) (string, int) {
 
 // A working setup passes.
 func TestDoctorHealthy(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	home := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(home, ".cursor"), 0o755); err != nil {
@@ -43,6 +44,7 @@ func TestDoctorHealthy(t *testing.T) {
 
 // Doctor finds each kind of problem, says what to do, and exits 1.
 func TestDoctorFindsProblems(t *testing.T) {
+	t.Parallel()
 	locked := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("WWW-Authenticate", `Bearer resource_metadata="http://127.0.0.1/.well-known/oauth-protected-resource"`)
 		w.WriteHeader(http.StatusUnauthorized)
@@ -128,6 +130,7 @@ func TestDoctorFindsProblems(t *testing.T) {
 // (an entry from before name budgets, a long server name), and is content
 // once register has set the runtime's budget.
 func TestDoctorNameBudget(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	home := t.TempDir()
 	e.set("HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"), "CODEX_HOME=")

@@ -9,6 +9,7 @@ import (
 // A tool whose description changes between two runs is reported in
 // mirror_status; in strict mode it is withheld until approved.
 func TestToolDrift(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	server := func(desc string) map[string]any {
 		d := demoServer()
@@ -58,6 +59,7 @@ func mirroredNames(t *testing.T, e *env) []string {
 // Trusting a project also accepts its servers' changed tools, after naming
 // them.
 func TestTrustAcceptsChangedTools(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.set("ICA_MCP_STRICT_TRUST=1")
 	server := func(desc string) map[string]any {

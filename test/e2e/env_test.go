@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -37,8 +38,67 @@ func newEnv(t *testing.T) *env {
 	if v := os.Getenv("ICA_TEST_PARENT_WATCH"); v != "" {
 		e.set("ICA_MCP_PROXY_PARENT_WATCH=" + v)
 	}
+	for _, v := range variantsOf(t) {
+		e.set(v.env...)
+	}
 	e.install(t)
 	return e
+}
+
+// A variant is a way of running the proxy that some tests are repeated
+// under (repeated): the tests of what crosses the data plane again with
+// every session's messages on the plugins' gRPC streams, and the tests of
+// an upstream's life again under the guard macOS uses in place of
+// Linux's Pdeathsig (internal/proctree.StartWatched).
+type variant struct {
+	name string
+	env  []string
+}
+
+var (
+	onStreams   = variant{"on-streams", []string{"ICA_MCP_PROXY_DATA_PATH=stream"}}
+	parentWatch = variant{"parent-watch", []string{"ICA_MCP_PROXY_PARENT_WATCH=poll"}}
+	variants    = []variant{onStreams, parentWatch}
+)
+
+// repeated runs f as the subtest "default", then once more under each
+// variant, as a subtest named after it. A renamed test keeps its
+// variants: they are said here, not in a list of names elsewhere.
+func repeated(t *testing.T, f func(t *testing.T), vs ...variant) {
+	parallel := func(t *testing.T) {
+		t.Parallel()
+		f(t)
+	}
+	t.Run("default", parallel)
+	for _, v := range vs {
+		t.Run(v.name, parallel)
+	}
+}
+
+// variantsOf are the variants t runs under, read from its name.
+func variantsOf(t *testing.T) []variant {
+	var out []variant
+	path := "/" + t.Name() + "/"
+	for _, v := range variants {
+		if strings.Contains(path, "/"+v.name+"/") {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// onStreamPath says whether t's sessions carry their messages on the
+// plugins' gRPC streams.
+func onStreamPath(t *testing.T) bool {
+	if os.Getenv("ICA_TEST_DATA_PATH") == "stream" {
+		return true
+	}
+	for _, v := range variantsOf(t) {
+		if v.name == onStreams.name {
+			return true
+		}
+	}
+	return false
 }
 
 // install makes the project folder and installs the bundled plugins.

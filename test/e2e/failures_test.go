@@ -12,6 +12,11 @@ import (
 )
 
 func TestFailingUpstreamsBesideAWorkingOne(t *testing.T) {
+	t.Parallel()
+	repeated(t, testFailingUpstreamsBesideAWorkingOne, onStreams, parentWatch)
+}
+
+func testFailingUpstreamsBesideAWorkingOne(t *testing.T) {
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{
 		"demo":    demoServer(),
@@ -58,6 +63,7 @@ func TestFailingUpstreamsBesideAWorkingOne(t *testing.T) {
 }
 
 func TestBrokenConfigFileNamesLine(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	if err := os.WriteFile(filepath.Join(e.project, ".mcp.json"), []byte("{\n  \"mcpServers\": {\n    \"x\": {\"command\": \"y\",}\n  }\n}\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -74,6 +80,7 @@ func TestBrokenConfigFileNamesLine(t *testing.T) {
 }
 
 func TestConfigReloadSendsListChanged(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"demo": demoServer()})
 	p := startProxy(t, e)
@@ -96,6 +103,11 @@ func TestConfigReloadSendsListChanged(t *testing.T) {
 // timeout, the upstream gets notifications/cancelled, and another upstream
 // answers at once meanwhile and afterwards.
 func TestRequestTimeoutCancelsUpstream(t *testing.T) {
+	t.Parallel()
+	repeated(t, testRequestTimeoutCancelsUpstream, onStreams, parentWatch)
+}
+
+func testRequestTimeoutCancelsUpstream(t *testing.T) {
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"demo": demoServer(), "other": demoServer()})
 	e.set("ICA_MCP_PROXY_UPSTREAM_REQUEST_TIMEOUT_S=3")
@@ -139,6 +151,11 @@ func TestRequestTimeoutCancelsUpstream(t *testing.T) {
 }
 
 func TestClientCancellationReachesUpstream(t *testing.T) {
+	t.Parallel()
+	repeated(t, testClientCancellationReachesUpstream, onStreams, parentWatch)
+}
+
+func testClientCancellationReachesUpstream(t *testing.T) {
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"demo": demoServer()})
 	p := startProxy(t, e)
@@ -186,6 +203,7 @@ func waitStderr(t *testing.T, p *rpc, substr string, d time.Duration) {
 // past the budget of starts, a call fails at once saying why, and
 // mirror_status shows it. The other servers keep working throughout.
 func TestCrashLoopBacksOff(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	starts := filepath.Join(t.TempDir(), "starts")
 	e.writeProject(t, map[string]any{

@@ -23,6 +23,11 @@ const goldens = "../../core/frontend/testdata/golden"
 // a process. Run with -update to rewrite the .want sections, and read the
 // diff.
 func TestWireGoldens(t *testing.T) {
+	t.Parallel()
+	repeated(t, testWireGoldens, onStreams, parentWatch)
+}
+
+func testWireGoldens(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join(goldens, "*.txtar"))
 	if len(files) == 0 {
 		t.Fatal("no goldens in " + goldens)

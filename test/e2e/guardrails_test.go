@@ -71,6 +71,7 @@ func itoa(n int) string {
 // A bad include_tools pattern is named by the CLI's servers report. (The
 // guardrails themselves are tested in-process, in core/proxy.)
 func TestBadToolPattern(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	bad := demoServer()
 	bad["include_tools"] = []string{"[unclosed"}

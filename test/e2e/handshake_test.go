@@ -23,6 +23,11 @@ import (
 // revision that has it, the client's capabilities, then
 // notifications/initialized.
 func TestUpstreamHandshake(t *testing.T) {
+	t.Parallel()
+	repeated(t, testUpstreamHandshake, onStreams, parentWatch)
+}
+
+func testUpstreamHandshake(t *testing.T) {
 	bin := buildScripted(t)
 	const discover = `{"jsonrpc":"2.0","id":"<u1>","method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/clientCapabilities":{"roots":{"listChanged":true}},"io.modelcontextprotocol/clientInfo":{"name":"ica-mcp-proxy","version":"<version>"},"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}`
 	const initialize = `{"jsonrpc":"2.0","id":"<uN>","method":"initialize","params":{"protocolVersion":"2025-11-25","clientInfo":{"name":"ica-mcp-proxy","version":"<version>"},"capabilities":{"roots":{"listChanged":true}}}}` + "\n" +

@@ -29,6 +29,11 @@ func buildHostile(t *testing.T) string {
 // serving the other server, stays up, and its own stdout carries nothing
 // but JSON-RPC. The dropped output is reported in the log.
 func TestHostileUpstreamOutput(t *testing.T) {
+	t.Parallel()
+	repeated(t, testHostileUpstreamOutput, onStreams)
+}
+
+func testHostileUpstreamOutput(t *testing.T) {
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"hostile": map[string]any{"command": buildHostile(t)}, "demo": demoServer()})
 	c := startProxy(t, e)
@@ -63,6 +68,11 @@ func TestHostileUpstreamOutput(t *testing.T) {
 // a message may be) is refused at once with an error saying so, and the
 // server keeps working.
 func TestOversizedResults(t *testing.T) {
+	t.Parallel()
+	repeated(t, testOversizedResults, onStreams)
+}
+
+func testOversizedResults(t *testing.T) {
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"hostile": map[string]any{"command": buildHostile(t)}})
 	// Memory is measured on a core built without the race detector, whose
@@ -139,6 +149,7 @@ func peakRSS(t *testing.T, pid int) int {
 // arguments fit the original reach the upstream, others are refused by the
 // proxy with the reason.
 func TestSchemaCompat(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.set("ICA_MCP_PROXY_SCHEMA_COMPAT=1")
 	e.writeProject(t, map[string]any{"hostile": map[string]any{"command": buildHostile(t)}})

@@ -35,6 +35,7 @@ func inspector(t *testing.T, e *env, args ...string) []byte {
 }
 
 func TestInspectorCLIThroughProxy(t *testing.T) {
+	t.Parallel()
 	needPeers(t)
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"everything": everythingServer(), "demo": demoServer()})

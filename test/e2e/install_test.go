@@ -15,6 +15,7 @@ import (
 // with no other step. Its first start puts the bundled plugins in place
 // (one line on stderr); later starts find them.
 func TestGoInstall(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("builds the proxy")
 	}

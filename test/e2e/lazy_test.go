@@ -76,6 +76,7 @@ func stopProxy(c *rpc) {
 // as progress, which server is starting; and the server's real list then
 // replaces the cached one.
 func TestLazyStart(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	starts := lazyServers(t, e, []string{"a", "b", "c"}, nil)
 
@@ -170,6 +171,7 @@ func TestLazyStart(t *testing.T) {
 // ICA_MCP_PROXY_START=eager starts every server with the proxy, as does
 // "start": "eager" in one server's entry.
 func TestEagerStart(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	starts := lazyServers(t, e, []string{"a", "b"}, map[string]map[string]any{"b": {"start": "eager"}})
 	c := startProxy(t, e)

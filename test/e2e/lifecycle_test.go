@@ -42,6 +42,11 @@ func survivorsEnv(t *testing.T) *env {
 }
 
 func TestNoSurvivors(t *testing.T) {
+	t.Parallel()
+	repeated(t, testNoSurvivors, onStreams, parentWatch)
+}
+
+func testNoSurvivors(t *testing.T) {
 	sigint := func(p *rpc) { _ = p.cmd.Process.Signal(syscall.SIGINT) }
 	for _, tc := range []struct {
 		name string
@@ -97,6 +102,7 @@ func TestNoSurvivors(t *testing.T) {
 }
 
 func TestPluginsListAndInstall(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	out, err := e.command("plugins", "list").Output()
 	if err != nil {
@@ -151,6 +157,7 @@ func TestPluginsListAndInstall(t *testing.T) {
 // a plugins folder others can write to, and a symlink leading out of the
 // folder are each refused with the reason, and never started.
 func TestPluginIntegrity(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"demo": demoServer()})
 	dir := filepath.Join(e.home, "plugins")
@@ -211,6 +218,7 @@ func TestPluginIntegrity(t *testing.T) {
 // and uses them; a plugin of another version (as an upgrade of the proxy
 // leaves behind) is replaced on the next start.
 func TestBundledPluginsInstallThemselves(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	e := &env{home: filepath.Join(root, "home"), project: filepath.Join(root, "project")}
 	if err := os.MkdirAll(e.project, 0o755); err != nil {

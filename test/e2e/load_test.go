@@ -19,6 +19,11 @@ import (
 // to what they were before the load. (make test runs this against
 // binaries built with the race detector.)
 func TestThousandConcurrentCalls(t *testing.T) {
+	t.Parallel()
+	repeated(t, testThousandConcurrentCalls, onStreams)
+}
+
+func testThousandConcurrentCalls(t *testing.T) {
 	e := newEnv(t)
 	hostile := buildHostile(t)
 	debug := "127.0.0.1:" + freePort(t)

@@ -125,6 +125,7 @@ func (c *revClient) tool(name string, args map[string]any) string {
 // input_required the other), progress, logging, list changes, resources
 // and prompts, and cancellation.
 func TestRevisionMatrix(t *testing.T) {
+	t.Parallel()
 	needPeers(t)
 	e := newEnv(t)
 	demo := demoServer()

@@ -226,6 +226,7 @@ func (is *introspectedServer) introspect(tok string) (active bool, scope, jkt st
 // bound to its key (DPoP, which oidc-provider offers), the MCP server's
 // introspection accepts it with the proof, and logout revokes it there.
 func TestClientCredentialsWithOIDCProvider(t *testing.T) {
+	t.Parallel()
 	mcpSrv := newIntrospectedServer(t)
 	mcpSrv.issuer = startOIDC(t, mcpSrv.srv.URL+"/mcp")
 	e := newEnv(t)
@@ -389,6 +390,7 @@ func waitLogin(t *testing.T, c *rpc, server string) {
 // and the test plays the user in a browser. Then the token works, and
 // refresh rotates it.
 func TestUserFlowsWithOIDCProvider(t *testing.T) {
+	t.Parallel()
 	for _, flow := range []string{"pkce", "device_code"} {
 		t.Run(flow, func(t *testing.T) {
 			_, _, c := docsBehindOIDC(t, map[string]any{})
@@ -426,6 +428,7 @@ func TestUserFlowsWithOIDCProvider(t *testing.T) {
 // over https on loopback: the project's shipped document, at this URL),
 // and the login, the call and a refresh work with that client.
 func TestMetadataDocumentLoginWithOIDCProvider(t *testing.T) {
+	t.Parallel()
 	shipped, err := os.ReadFile(filepath.Join("..", "..", "docs", "client-metadata.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -490,6 +493,7 @@ func TestMetadataDocumentLoginWithOIDCProvider(t *testing.T) {
 // with the URL to open; after the user grants it, the call goes through,
 // and the token asked for mcp and write.
 func TestStepUpWithOIDCProvider(t *testing.T) {
+	t.Parallel()
 	_, _, c := docsBehindOIDC(t, map[string]any{})
 	start, _, _ := authStart(t, c, "pkce")
 	approve(t, start)

@@ -21,6 +21,7 @@ func directEverything(t *testing.T) *rpc {
 }
 
 func TestMirrorsServerEverythingFaithfully(t *testing.T) {
+	t.Parallel()
 	needPeers(t)
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"everything": everythingServer()})
@@ -77,6 +78,11 @@ func TestMirrorsServerEverythingFaithfully(t *testing.T) {
 }
 
 func TestResultsAreIdenticalToDirect(t *testing.T) {
+	t.Parallel()
+	repeated(t, testResultsAreIdenticalToDirect, onStreams)
+}
+
+func testResultsAreIdenticalToDirect(t *testing.T) {
 	needPeers(t)
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"everything": everythingServer()})
@@ -111,6 +117,11 @@ func TestResultsAreIdenticalToDirect(t *testing.T) {
 }
 
 func TestProgressPassesThrough(t *testing.T) {
+	t.Parallel()
+	repeated(t, testProgressPassesThrough, onStreams)
+}
+
+func testProgressPassesThrough(t *testing.T) {
 	needPeers(t)
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"everything": everythingServer()})
@@ -135,6 +146,7 @@ func TestProgressPassesThrough(t *testing.T) {
 }
 
 func TestConcurrentCallsShareOneUpstream(t *testing.T) {
+	t.Parallel()
 	needPeers(t)
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"everything": everythingServer()})
@@ -179,6 +191,11 @@ func TestConcurrentCallsShareOneUpstream(t *testing.T) {
 }
 
 func TestUpstreamKilledMidCall(t *testing.T) {
+	t.Parallel()
+	repeated(t, testUpstreamKilledMidCall, onStreams, parentWatch)
+}
+
+func testUpstreamKilledMidCall(t *testing.T) {
 	needPeers(t)
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"everything": everythingServer()})

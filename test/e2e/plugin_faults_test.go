@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -78,6 +77,11 @@ func (c *rpc) callFails(name string, args any) string {
 // the core reads the upstream's output directly, and passes that answer
 // on as a relay would.
 func TestTransportPluginKilledMidCall(t *testing.T) {
+	t.Parallel()
+	repeated(t, testTransportPluginKilledMidCall, onStreams, parentWatch)
+}
+
+func testTransportPluginKilledMidCall(t *testing.T) {
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"demo": demoServer()})
 	c := startProxy(t, e)
@@ -101,7 +105,7 @@ func TestTransportPluginKilledMidCall(t *testing.T) {
 		if took := a.at.Sub(killed); took > 2*time.Second {
 			t.Fatalf("the call failed %s after the plugin was killed", took)
 		}
-		stream := os.Getenv("ICA_TEST_DATA_PATH") == "stream"
+		stream := onStreamPath(t)
 		if a.failure == "" || (stream && !strings.Contains(a.failure, "ica-plugin-transport-stdio")) {
 			t.Fatalf("the call in flight: %q", a.failure)
 		}
@@ -118,6 +122,11 @@ func TestTransportPluginKilledMidCall(t *testing.T) {
 // (it is started again at once), and the plugin's crashes are the plugin
 // host's to pause for, which a call waits out.
 func TestRestartsAfterKills(t *testing.T) {
+	t.Parallel()
+	repeated(t, testRestartsAfterKills, onStreams, parentWatch)
+}
+
+func testRestartsAfterKills(t *testing.T) {
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"demo": demoServer()})
 	c := startProxy(t, e)
@@ -154,6 +163,7 @@ func TestRestartsAfterKills(t *testing.T) {
 // A plugin that hangs at start is given up after the start timeout and
 // killed; the call fails naming it, and the other servers work.
 func TestPluginHangingAtStart(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	hang := filepath.Join(e.home, "plugins", "ica-plugin-transport-hang")
 	writeFile(t, hang, "#!/bin/sh\nexec sleep 60\n", 0o700)
@@ -201,6 +211,7 @@ func TestPluginHangingAtStart(t *testing.T) {
 // in an error naming the plugin within 2 s, and a new login starts a fresh
 // plugin.
 func TestAuthPluginKilledMidLogin(t *testing.T) {
+	t.Parallel()
 	site := newProtectedSite(t)
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"locked": map[string]any{"url": site.srv.URL + "/mcp",

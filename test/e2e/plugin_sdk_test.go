@@ -14,6 +14,7 @@ import (
 // prints, the proxy discovers and registers nothing, and when the server
 // refuses the token the proxy runs the command again.
 func TestOutOfTreeAuthPlugin(t *testing.T) {
+	t.Parallel()
 	bin := filepath.Join(t.TempDir(), "ica-plugin-auth-exec")
 	build := exec.Command("go", "build", "-o", bin, ".")
 	build.Dir = "../../examples/auth-exec"

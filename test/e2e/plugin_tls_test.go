@@ -47,6 +47,7 @@ func listeningSocket(t *testing.T, pid int) string {
 // certificates: the plugin presents the certificate the host made for it,
 // and refuses a client without the host's certificate, or with another.
 func TestPluginConnectionIsMutualTLS(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"demo": demoServer()})
 	c := startProxy(t, e)

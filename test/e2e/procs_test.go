@@ -133,6 +133,7 @@ func waitDescendants(t *testing.T, pid int, names ...string) []proc {
 // watches its parent, as on macOS, which has no Pdeathsig; the guard ends
 // the whole tree, a grandchild that ignores stdin's end included.
 func TestUpstreamTreesDieWithTheirPlugin(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []string{"default", "poll"} {
 		t.Run(mode, func(t *testing.T) {
 			e := newEnv(t)

@@ -123,6 +123,7 @@ func parseConfig(t *testing.T, client, path string) map[string]any {
 // format, keeps the other entries, backs the file up, and changes nothing
 // the second time.
 func TestRegisterWriteEveryClient(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	h := newClientHome(t)
 	h.in(e)
@@ -252,6 +253,7 @@ func TestRegisterWriteEveryClient(t *testing.T) {
 // A config file register cannot edit safely is left alone, with the
 // reason.
 func TestRegisterRefusesWhatItCannotMerge(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	h := newClientHome(t)
 	h.in(e)

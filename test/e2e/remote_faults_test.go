@@ -195,6 +195,11 @@ func toolError(t *testing.T, raw json.RawMessage) string {
 // A 404 on a live session: the call that met it fails (it is not
 // replayed), and the next call starts a new session.
 func TestRemoteSessionExpiry(t *testing.T) {
+	t.Parallel()
+	repeated(t, testRemoteSessionExpiry, onStreams)
+}
+
+func testRemoteSessionExpiry(t *testing.T) {
 	f := newFaultServer(t)
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"faults": map[string]any{"type": "http", "url": f.url()}})
@@ -220,6 +225,7 @@ func TestRemoteSessionExpiry(t *testing.T) {
 // An answer's event stream breaks mid-way; the plugin resumes it with
 // Last-Event-ID and the call gets its answer.
 func TestRemoteStreamResumed(t *testing.T) {
+	t.Parallel()
 	f := newFaultServer(t)
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"faults": map[string]any{"type": "http", "url": f.url()}})
@@ -243,6 +249,7 @@ func TestRemoteStreamResumed(t *testing.T) {
 // A slow answer meets the server's timeout: the caller gets an error in
 // time, the server is told, and the POST is abandoned.
 func TestRemoteTimeout(t *testing.T) {
+	t.Parallel()
 	f := newFaultServer(t)
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"faults": map[string]any{"type": "http", "url": f.url(), "timeout": 1}})
@@ -271,6 +278,7 @@ func TestRemoteTimeout(t *testing.T) {
 // found by falling back from streamable HTTP; the next start remembers it
 // and does not probe again.
 func TestRemoteSSEOnlyFoundByFallback(t *testing.T) {
+	t.Parallel()
 	s := server.NewMCPServer("sse-only", "1")
 	s.AddTool(mcp.NewTool("hello", mcp.WithDescription("says hello")), func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		return mcp.NewToolResultText("hello over sse"), nil
@@ -314,6 +322,11 @@ func TestRemoteSSEOnlyFoundByFallback(t *testing.T) {
 // A server answering 401 is marked "login required" with its challenge;
 // every other server keeps working.
 func TestRemoteLoginRequired(t *testing.T) {
+	t.Parallel()
+	repeated(t, testRemoteLoginRequired, onStreams)
+}
+
+func testRemoteLoginRequired(t *testing.T) {
 	const challenge = `Bearer resource_metadata="http://127.0.0.1/.well-known/oauth-protected-resource"`
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("WWW-Authenticate", challenge)
@@ -365,6 +378,11 @@ func TestRemoteLoginRequired(t *testing.T) {
 // a request the server gives up is cancelled at the client under the id
 // the client saw, and a late answer to it goes nowhere.
 func TestRemoteServerRequestsAndCancellation(t *testing.T) {
+	t.Parallel()
+	repeated(t, testRemoteServerRequestsAndCancellation, onStreams)
+}
+
+func testRemoteServerRequestsAndCancellation(t *testing.T) {
 	f := newFaultServer(t)
 	f.push = make(chan string, 4)
 	e := newEnv(t)
@@ -427,6 +445,7 @@ func TestRemoteServerRequestsAndCancellation(t *testing.T) {
 // and key on each request), is ended with DELETE when idle, and a later call
 // opens a new one.
 func TestRemoteSessionPooledWithHeaders(t *testing.T) {
+	t.Parallel()
 	f := newFaultServer(t)
 	e := newEnv(t)
 	e.set("ICA_MCP_PROXY_UPSTREAM_IDLE_TTL_S=1", "E2E_TEAM=blue", "E2E_KEY=k-123")

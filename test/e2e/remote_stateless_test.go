@@ -16,6 +16,7 @@ import (
 // restricted to it): no session, the version in every request's _meta and
 // header, and the Mcp-Method and Mcp-Name headers it requires.
 func TestRemoteStatelessServer(t *testing.T) {
+	t.Parallel()
 	s := server.NewMCPServer("stateless", "1", server.WithToolCapabilities(true))
 	s.AddTool(mcp.NewTool("hello", mcp.WithDescription("says hello")), func(ctx context.Context, req mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		return mcp.NewToolResultText("hello, stateless"), nil
@@ -62,6 +63,7 @@ func TestRemoteStatelessServer(t *testing.T) {
 // at most once a second (in the background: the client is answered at
 // once).
 func TestUpstreamTTLBoundsToolCache(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		ttlMs int64
 		again bool

@@ -78,6 +78,11 @@ func waitTool(t *testing.T, c *rpc, name string) {
 // Both remote transports against the reference server: streamable HTTP
 // named by type, and an SSE server found by falling back from a bare url.
 func TestRemoteServerEverything(t *testing.T) {
+	t.Parallel()
+	repeated(t, testRemoteServerEverything, onStreams)
+}
+
+func testRemoteServerEverything(t *testing.T) {
 	web := everythingRemote(t, "streamableHttp")
 	old := everythingRemote(t, "sse")
 	e := newEnv(t)
@@ -270,6 +275,7 @@ func TestRemoteServerEverything(t *testing.T) {
 // The Inspector CLI, a real client, lists and calls a remote upstream's
 // tools through the proxy.
 func TestInspectorCLIRemoteUpstream(t *testing.T) {
+	t.Parallel()
 	web := everythingRemote(t, "streamableHttp")
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"web": map[string]any{"url": web + "/mcp"}})
@@ -300,6 +306,7 @@ func waitNote(t *testing.T, c *rpc, method, substr string) {
 // The proxy declares resources and prompts only when an upstream offers
 // them.
 func TestCapabilitiesFollowUpstreams(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"demo": demoServer()})
 	c := startRPC(t, e.command())
@@ -317,6 +324,7 @@ func TestCapabilitiesFollowUpstreams(t *testing.T) {
 // The upstream's own requests are relayed over stdio too: server-everything
 // as a child process asks the client to sample.
 func TestSamplingRelayedOverStdio(t *testing.T) {
+	t.Parallel()
 	needPeers(t)
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"everything": everythingServer()})

@@ -76,6 +76,7 @@ func errorCode(t *testing.T, msg json.RawMessage) int {
 // TestStatelessClient drives the proxy as a 2026-07-28 client does (Claude
 // Code): no initialize; every request names its revision and capabilities.
 func TestStatelessClient(t *testing.T) {
+	t.Parallel()
 	needPeers(t)
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"demo": demoServer(), "everything": everythingServer()})
@@ -179,6 +180,7 @@ func TestStatelessClient(t *testing.T) {
 // its subscriptions/listen stream, tagged with the subscription's id, and
 // nowhere else; the stream ends, unanswered, when it cancels it.
 func TestStatelessListChanges(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"demo": demoServer()})
 	c := startRPC(t, e.command())
@@ -281,6 +283,7 @@ func readRevisions(t *testing.T, e *env) map[string]string {
 // server that ignores unknown requests with initialize. The outcome is
 // remembered, so the next start does not probe.
 func TestUpstreamRevisions(t *testing.T) {
+	t.Parallel()
 	needPeers(t)
 	e := newEnv(t)
 	e.set("ICA_LOG_LEVEL=debug")
@@ -334,6 +337,7 @@ type inputRequired struct {
 // carry the answers back, until the call's own result. A forged, reused
 // or misapplied requestState is refused, and the other calls go on.
 func TestBridgedRequestsForStatelessClient(t *testing.T) {
+	t.Parallel()
 	needPeers(t)
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"everything": everythingServer()})
@@ -418,6 +422,7 @@ func TestBridgedRequestsForStatelessClient(t *testing.T) {
 // then sends stateless requests is served as each request says, and a
 // request the revision refuses disturbs none of the others.
 func TestMixedRevisions(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"demo": demoServer()})
 	c := startProxy(t, e)
@@ -449,6 +454,7 @@ func TestMixedRevisions(t *testing.T) {
 // timeout; the call is then cancelled, and a late retry is told the
 // request ended.
 func TestHeldCallExpires(t *testing.T) {
+	t.Parallel()
 	needPeers(t)
 	e := newEnv(t)
 	e.set("ICA_MCP_PROXY_UPSTREAM_REQUEST_TIMEOUT_S=2")

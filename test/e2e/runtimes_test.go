@@ -236,6 +236,7 @@ func runtimeBin(t *testing.T, name string) string {
 // TestRuntimes runs each runtime twice on one ICA_HOME: with a cold tool
 // cache, then a warm one.
 func TestRuntimes(t *testing.T) {
+	t.Parallel()
 	needPeers(t)
 	for _, rc := range runtimeCases {
 		t.Run(rc.client, func(t *testing.T) {

@@ -32,6 +32,11 @@ func (c *rpc) server(name string) (state string, running bool, starts int) {
 }
 
 func TestPluginCrashIsRestartedOnNextUse(t *testing.T) {
+	t.Parallel()
+	repeated(t, testPluginCrashIsRestartedOnNextUse, onStreams, parentWatch)
+}
+
+func testPluginCrashIsRestartedOnNextUse(t *testing.T) {
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"demo": demoServer()})
 	p := startProxy(t, e)
@@ -48,6 +53,7 @@ func TestPluginCrashIsRestartedOnNextUse(t *testing.T) {
 }
 
 func TestPoolingDisabledOpensASessionPerCall(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"demo": demoServer()})
 	e.set("ICA_MCP_PROXY_DISABLE_POOLING=1")
@@ -66,6 +72,7 @@ func TestPoolingDisabledOpensASessionPerCall(t *testing.T) {
 }
 
 func TestIdleSessionIsClosedAndReopened(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"demo": demoServer()})
 	e.set("ICA_MCP_PROXY_UPSTREAM_IDLE_TTL_S=0.5")
@@ -88,6 +95,7 @@ func TestIdleSessionIsClosedAndReopened(t *testing.T) {
 }
 
 func TestSlowUpstreamDoesNotHoldTheList(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{
 		"demo": demoServer(),

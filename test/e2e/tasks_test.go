@@ -16,6 +16,7 @@ import (
 // routes the task's requests (get, result, list) to the server that runs
 // it; a task the proxy never saw is refused.
 func TestTasksPassThrough(t *testing.T) {
+	t.Parallel()
 	needPeers(t)
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"everything": everythingServer()})

@@ -54,6 +54,7 @@ func authStatusOf(t *testing.T, c *rpc, server string) (state, tokenType, reason
 // token, the second with a bound one from the start, never tried with a
 // Bearer token.
 func TestTokenKindPerServerWithOIDCProvider(t *testing.T) {
+	t.Parallel()
 	plain := newIntrospectedServerTaking(t, takesBearer)
 	bound := newIntrospectedServerTaking(t, takesDPoP)
 	issuer := startOIDC(t, plain.srv.URL+"/mcp "+bound.srv.URL+"/mcp")
@@ -109,6 +110,7 @@ func TestTokenKindPerServerWithOIDCProvider(t *testing.T) {
 // Either way the kind is remembered in mcp-upstreams.json: the next
 // process, and the next login, go to Bearer at once.
 func TestDPoPRefusedFallsBackToBearerWithOIDCProvider(t *testing.T) {
+	t.Parallel()
 	t.Run("client_credentials", func(t *testing.T) {
 		mcpSrv := newIntrospectedServerTaking(t, takesBearerClaimingDPoP)
 		mcpSrv.issuer = startOIDC(t, mcpSrv.srv.URL+"/mcp")

@@ -15,6 +15,7 @@ import (
 // list differs from the cached one is followed by tools/list_changed; and
 // an edited entry does not use the cached list.
 func TestWarmToolCache(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	slow := func(delay string) map[string]any {
 		return map[string]any{"command": "sh", "args": []string{"-c", "sleep " + delay + "; exec " + demoBin()}}

@@ -18,6 +18,7 @@ import (
 // any CLI command; it runs once trusted; any edit, or a symlinked file
 // pointed elsewhere, blocks it again.
 func TestTrustGate(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.set("ICA_MCP_STRICT_TRUST=1")
 	marker := filepath.Join(t.TempDir(), "pwned")
@@ -143,6 +144,7 @@ func TestTrustGate(t *testing.T) {
 // A project cannot change the proxy's own settings: ICA_* keys in its
 // .mcp.json are a server's environment, nothing more.
 func TestProjectCannotChangeSettings(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.set("ICA_MCP_STRICT_TRUST=1")
 	marker := filepath.Join(t.TempDir(), "pwned")
@@ -167,6 +169,7 @@ func TestProjectCannotChangeSettings(t *testing.T) {
 // connecting would send their values to an address the project chose. A
 // remote server that names none connects as before.
 func TestTrustGateKeepsEnvironmentAtHome(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var seen []string
 	catcher := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
