@@ -51,7 +51,7 @@ func (s *Server) routed(ctx context.Context, env envelope, c *call) {
 	if multiRoundMethods[env.Method] {
 		c.setCancel(s.exchange(t, server, env.Method, params, s.writeRouted))
 	} else {
-		c.setCancel(s.p.StartRequest(server, env.Method, params, func(r upstream.Reply, err error) { s.writeRouted(t, r, err) }))
+		c.setCancel(s.p.StartRequest(server, upstream.Call{Method: env.Method, Params: params, Done: func(r upstream.Reply, err error) { s.writeRouted(t, r, err) }}))
 	}
 	<-done
 }

@@ -193,19 +193,19 @@ func (s *Server) watchResource(ctx context.Context, server, uri string) (stop fu
 		return nil, err
 	case r.Error == nil:
 		return func() {
-			s.p.StartRequest(server, string(mcp.MethodResourcesUnsubscribe), params, func(upstream.Reply, error) {})
+			s.p.StartRequest(server, upstream.Call{Method: string(mcp.MethodResourcesUnsubscribe), Params: params, Done: func(upstream.Reply, error) {}})
 		}, nil
 	case !r.Stateless:
 		return nil, fmt.Errorf("server %q refused: %s", server, gjson.GetBytes(r.Error, "message").Str)
 	}
 	listen, _ := json.Marshal(map[string]any{"notifications": map[string]any{"resourceSubscriptions": []string{uri}}})
 	ended := make(chan error, 1)
-	cancel := s.p.StartRequest(server, string(mcp.MethodSubscriptionsListen), listen, func(r upstream.Reply, err error) {
+	cancel := s.p.StartRequest(server, upstream.Call{Method: string(mcp.MethodSubscriptionsListen), Params: listen, Done: func(r upstream.Reply, err error) {
 		if err == nil && r.Error != nil {
 			err = fmt.Errorf("server %q refused: %s", server, gjson.GetBytes(r.Error, "message").Str)
 		}
 		ended <- err
-	})
+	}})
 	select {
 	case err := <-ended: // a refusal comes at once
 		if err == nil {

@@ -190,7 +190,7 @@ func (x *exchange) sendIn(batch *upstream.Batch, params json.RawMessage) {
 		x.complete(outcome{err: err})
 		return
 	}
-	cancel := x.s.p.StartRequestIn(batch, x.server, x.method, params, x.answered)
+	cancel := x.s.p.StartRequest(x.server, upstream.Call{Method: x.method, Params: params, Batch: batch, Done: x.answered})
 	x.mu.Lock()
 	x.cancelUp, err = cancel, x.cancelErr
 	x.mu.Unlock()

@@ -75,7 +75,7 @@ func (s *Server) taskRequest(ctx context.Context, env envelope, c *call) {
 	}
 	done := make(chan struct{})
 	t := target{env: env, c: c, server: server, ended: func() { close(done) }}
-	c.setCancel(s.p.StartRequest(server, env.Method, env.Params, func(r upstream.Reply, err error) { s.writeRouted(t, r, err) }))
+	c.setCancel(s.p.StartRequest(server, upstream.Call{Method: env.Method, Params: env.Params, Done: func(r upstream.Reply, err error) { s.writeRouted(t, r, err) }}))
 	<-done
 }
 

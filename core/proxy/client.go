@@ -185,10 +185,10 @@ func (p *Proxy) SetLogLevel(params json.RawMessage) {
 		if caps := u.ServerCapabilities(); caps == nil || caps.Logging == nil || !u.State().Running {
 			continue
 		}
-		u.Start("logging/setLevel", params, func(r upstream.Reply, err error) {
+		u.Start(upstream.Call{Method: "logging/setLevel", Params: params, Done: func(r upstream.Reply, err error) {
 			if err != nil || r.Error != nil {
 				p.log.Debug("upstream refused logging/setLevel", "error", err, "answer", string(r.Error))
 			}
-		})
+		}})
 	}
 }

@@ -71,24 +71,20 @@ func (p *Proxy) Request(ctx context.Context, server, method string, params json.
 	return r, err
 }
 
-// StartRequest sends any request to a server, asynchronously: done is
-// called exactly once; cancel abandons it with err.
-func (p *Proxy) StartRequest(server, method string, params json.RawMessage, done func(upstream.Reply, error)) (cancel func(error)) {
-	return p.StartRequestIn(nil, server, method, params, done)
-}
-
-// StartRequestIn is StartRequest with the request held in batch (if not
-// nil) until the batch is flushed (upstream.Batch).
-func (p *Proxy) StartRequestIn(batch *upstream.Batch, server, method string, params json.RawMessage, done func(upstream.Reply, error)) (cancel func(error)) {
+// StartRequest sends any request to a server, asynchronously (see
+// upstream.Upstream.Start): call.Done is called exactly once; cancel
+// abandons it with err.
+func (p *Proxy) StartRequest(server string, call upstream.Call) (cancel func(error)) {
+	method, params, done := call.Method, call.Params, call.Done
 	u, err := p.Upstream(server)
 	if err != nil {
 		done(upstream.Reply{}, err)
 		return func(error) {}
 	}
 	if p.opts.Auth == nil || !u.Remote() {
-		return u.StartIn(batch, method, params, done)
+		return u.Start(call)
 	}
-	return u.StartIn(batch, method, params, func(r upstream.Reply, err error) {
+	call.Done = func(r upstream.Reply, err error) {
 		if ar, ok := insufficientScope(err); ok {
 			// Off the session's read loop: starting a login fetches
 			// metadata.
@@ -96,5 +92,6 @@ func (p *Proxy) StartRequestIn(batch *upstream.Batch, server, method string, par
 			return
 		}
 		done(r, err)
-	})
+	}
+	return u.Start(call)
 }

@@ -171,32 +171,37 @@ type pendingCall struct {
 	timer *time.Timer
 }
 
-// Start sends one request with params (raw JSON, or nil) and returns at
-// once. done is called exactly once, with the answer or the reason there is
-// none, from the session's read loop (or from the caller's goroutine when
-// the request cannot be sent). After timeout (if > 0), done gets timeoutErr
-// and the upstream notifications/cancelled. cancel ends the request the
-// same way with err; it is a no-op once done was called.
-//
-// This is the per-call path: no goroutine waits for the answer.
-func (c *Conn) Start(method string, params json.RawMessage, timeout time.Duration, timeoutErr error, done func(Reply, error)) (cancel func(error)) {
-	return c.StartIn(nil, method, params, timeout, timeoutErr, done)
+// Call is one request to send upstream.
+type Call struct {
+	Method string
+	Params json.RawMessage // raw JSON, or nil
+	// Timeout (if > 0) ends the request with TimeoutErr, and the
+	// upstream is sent notifications/cancelled.
+	Timeout    time.Duration
+	TimeoutErr error
+	// Batch, when set, holds the request until the batch is flushed.
+	Batch *Batch
+	// Done is called exactly once, with the answer or the reason there
+	// is none, from the session's read loop (or from the caller's
+	// goroutine when the request cannot be sent).
+	Done func(Reply, error)
+	// asIs sends Params without the session's revision _meta: the
+	// handshake's own requests carry that of the revision they probe.
+	asIs bool
 }
 
-// StartIn is Start with the request held in batch (if not nil) until the
-// batch is flushed.
-func (c *Conn) StartIn(batch *Batch, method string, params json.RawMessage, timeout time.Duration, timeoutErr error, done func(Reply, error)) (cancel func(error)) {
-	id := c.startIn(batch, method, params, true, timeout, timeoutErr, done)
+// Start sends call and returns at once. cancel ends the request as its
+// timeout would, with err; it is a no-op once Done was called.
+//
+// This is the per-call path: no goroutine waits for the answer.
+func (c *Conn) Start(call Call) (cancel func(error)) {
+	id := c.start(call)
 	return func(err error) { c.abandon(id, err) }
 }
 
-// start is Start returning the request's id; revise adapts the params'
-// _meta to the session's revision (the probe sends its own).
-func (c *Conn) start(method string, params json.RawMessage, revise bool, timeout time.Duration, timeoutErr error, done func(Reply, error)) int64 {
-	return c.startIn(nil, method, params, revise, timeout, timeoutErr, done)
-}
-
-func (c *Conn) startIn(batch *Batch, method string, params json.RawMessage, revise bool, timeout time.Duration, timeoutErr error, done func(Reply, error)) int64 {
+// start is Start returning the request's id.
+func (c *Conn) start(call Call) int64 {
+	method, params, batch, done := call.Method, call.Params, call.Batch, call.Done
 	id := c.nextID.Add(1)
 	pc := &pendingCall{done: done}
 	c.mu.Lock()
@@ -207,13 +212,13 @@ func (c *Conn) startIn(batch *Batch, method string, params json.RawMessage, revi
 		return id
 	}
 	c.pending[id] = pc
-	if timeout > 0 {
-		pc.timer = time.AfterFunc(timeout, func() { c.abandon(id, timeoutErr) })
+	if call.Timeout > 0 {
+		pc.timer = time.AfterFunc(call.Timeout, func() { c.abandon(id, call.TimeoutErr) })
 	}
 	c.mu.Unlock()
 
 	switch {
-	case !revise:
+	case call.asIs:
 	case c.meta != nil:
 		level := ""
 		if c.h.logLevel != nil {
@@ -264,18 +269,18 @@ func (c *Conn) startIn(batch *Batch, method string, params json.RawMessage, revi
 // Request sends one request and waits for the answer. If ctx ends first,
 // the upstream is sent notifications/cancelled and ctx's error is returned.
 func (c *Conn) Request(ctx context.Context, method string, params json.RawMessage) (Reply, error) {
-	return c.request(ctx, method, params, true)
+	return c.request(ctx, Call{Method: method, Params: params})
 }
 
-// request is Request; revise as for start (the handshake's own requests
-// carry the _meta of the revision they probe).
-func (c *Conn) request(ctx context.Context, method string, params json.RawMessage, revise bool) (Reply, error) {
+// request is Request for a Call (whose Done it sets).
+func (c *Conn) request(ctx context.Context, call Call) (Reply, error) {
 	type result struct {
 		r   Reply
 		err error
 	}
 	ch := make(chan result, 1)
-	id := c.start(method, params, revise, 0, nil, func(r Reply, err error) { ch <- result{r, err} })
+	call.Done = func(r Reply, err error) { ch <- result{r, err} }
+	id := c.start(call)
 	select {
 	case res := <-ch:
 		return res.r, res.err

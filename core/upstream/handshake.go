@@ -33,7 +33,7 @@ func (c *Conn) listen(caps *mcp.ServerCapabilities) {
 		return
 	}
 	params, _ := json.Marshal(map[string]any{"notifications": want})
-	c.Start(string(mcp.MethodSubscriptionsListen), params, 0, nil, func(r Reply, err error) {
+	c.Start(Call{Method: string(mcp.MethodSubscriptionsListen), Params: params, Done: func(r Reply, err error) {
 		code := gjson.GetBytes(r.Error, "code").Int()
 		switch {
 		case err != nil: // the session ended
@@ -48,7 +48,7 @@ func (c *Conn) listen(caps *mcp.ServerCapabilities) {
 				}
 			})
 		}
-	})
+	}})
 }
 
 // relistenAfter is the pause before a stateless server's listen stream,
@@ -135,7 +135,7 @@ func (c *Conn) initialize(ctx context.Context) (*mcp.InitializeResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := c.request(ctx, string(mcp.MethodInitialize), params, false)
+	r, err := c.request(ctx, Call{Method: string(mcp.MethodInitialize), Params: params, asIs: true})
 	if err != nil {
 		return nil, err
 	}
@@ -179,10 +179,10 @@ func (c *Conn) probeOnce(ctx context.Context, version string, ping bool) (*Reply
 		mcp.MetaKeyClientCapabilities: c.h.capabilities,
 		mcp.MetaKeyClientInfo:         c.h.clientInfo,
 	}})
-	discoverID := c.start(string(mcp.MethodServerDiscover), params, false, 0, nil, func(r Reply, err error) { discovered <- answer{r, err} })
+	discoverID := c.start(Call{Method: string(mcp.MethodServerDiscover), Params: params, asIs: true, Done: func(r Reply, err error) { discovered <- answer{r, err} }})
 	defer c.finish(discoverID, Reply{}, errProbeEnded)
 	if ping {
-		pingID := c.start(string(mcp.MethodPing), nil, false, 0, nil, func(r Reply, err error) { pong <- answer{r, err} })
+		pingID := c.start(Call{Method: string(mcp.MethodPing), asIs: true, Done: func(r Reply, err error) { pong <- answer{r, err} }})
 		// Whatever was not answered is forgotten, without telling a
 		// server that may not take notifications yet.
 		defer c.finish(pingID, Reply{}, errProbeEnded)

@@ -188,7 +188,7 @@ func TestCancel(t *testing.T) {
 		}
 		why := errors.New("the client cancelled")
 		got := make(chan error, 1)
-		cancel := u.Start("tools/call", call("sleep"), func(_ upstream.Reply, err error) { got <- err })
+		cancel := u.Start(upstream.Call{Method: "tools/call", Params: call("sleep"), Done: func(_ upstream.Reply, err error) { got <- err }})
 		synctest.Wait()
 		cancel(why)
 		if err := <-got; !errors.Is(err, why) {

@@ -162,16 +162,13 @@ func (u *Upstream) refusedToken(err error) bool {
 }
 
 // Start is the asynchronous Request, for the per-call path: with a live
-// pooled session it sends at once and done is called from the session's
-// read loop; otherwise a goroutine opens the session first. done is called
-// exactly once. cancel abandons the request (the upstream is told) with err.
-func (u *Upstream) Start(method string, params json.RawMessage, done func(Reply, error)) (cancel func(error)) {
-	return u.StartIn(nil, method, params, done)
-}
-
-// StartIn is Start with the request held in batch (if not nil) until the
-// batch is flushed, when it goes to a live session.
-func (u *Upstream) StartIn(batch *Batch, method string, params json.RawMessage, done func(Reply, error)) (cancel func(error)) {
+// pooled session it sends at once (or when call.Batch is flushed) and
+// call.Done is called from the session's read loop; otherwise a goroutine
+// opens the session first. Done is called exactly once. The timeout is
+// the server's (Spec.RequestTimeout). cancel abandons the request (the
+// upstream is told) with err.
+func (u *Upstream) Start(call Call) (cancel func(error)) {
+	method, params, done := call.Method, call.Params, call.Done
 	u.mu.Lock()
 	u.forgetEnded()
 	conn := u.conn
@@ -192,8 +189,9 @@ func (u *Upstream) StartIn(batch *Batch, method string, params json.RawMessage, 
 		u.idle.Stop()
 	}
 	u.mu.Unlock()
-	timeoutErr := &TimeoutError{Server: u.name, Method: method, After: u.spec.RequestTimeout}
-	return conn.StartIn(batch, method, params, u.spec.RequestTimeout, timeoutErr, func(r Reply, err error) {
+	call.Timeout = u.spec.RequestTimeout
+	call.TimeoutErr = &TimeoutError{Server: u.name, Method: method, After: u.spec.RequestTimeout}
+	call.Done = func(r Reply, err error) {
 		u.release()
 		if u.refusedToken(err) {
 			// The token was refused mid-session: one more try, on a new
@@ -205,7 +203,8 @@ func (u *Upstream) StartIn(batch *Batch, method string, params json.RawMessage, 
 			return
 		}
 		done(r, err)
-	})
+	}
+	return conn.Start(call)
 }
 
 // explain turns a context error into a TimeoutError when the request
