@@ -96,7 +96,10 @@ func testNoSurvivors(t *testing.T) {
 			}
 			t.Logf("%d processes below the proxy (%d node, %d sleep)", len(ps), nodes, sleeps)
 			tc.end(p)
-			waitGone(t, append(ps, proc{pid: pid, comm: "ica-mcp-proxy"}), 5*time.Second)
+			// What is asserted is that every one goes; the bound leaves
+			// room for a machine busy with the other tests running in
+			// parallel (each process ends within a second alone).
+			waitGone(t, append(ps, proc{pid: pid, comm: "ica-mcp-proxy"}), 15*time.Second)
 		})
 	}
 }

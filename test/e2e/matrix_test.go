@@ -135,6 +135,14 @@ func TestRevisionMatrix(t *testing.T) {
 		"demo":       demo,
 		"web":        map[string]any{"type": "http", "url": startDemoHTTP(t) + ""},
 	})
+	// What each server offers is learned once, as a user's first run
+	// does (mcp-upstreams.json): each client's initialize then declares
+	// resources and prompts at once, however long node takes to start on
+	// a busy machine (the answer waits at most a second for servers it
+	// does not know).
+	if out, err := e.command("servers").CombinedOutput(); err != nil {
+		t.Fatalf("servers: %v\n%s", err, out)
+	}
 	for _, version := range []string{"2025-06-18", "2025-11-25", "2026-07-28"} {
 		t.Run(version, func(t *testing.T) {
 			// Each client meets the servers as they start: no tool cache
