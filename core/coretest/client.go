@@ -37,11 +37,14 @@ type Client struct {
 
 // Serve runs a frontend for the core and returns its client. The frontend
 // starts the upstreams on the first request, as the proxy's serve does.
-func (c *Core) Serve(t testing.TB) *Client {
+func (c *Core) Serve(t testing.TB) *Client { return c.ServeContext(t, context.Background()) }
+
+// ServeContext is Serve until ctx ends.
+func (c *Core) ServeContext(t testing.TB, ctx context.Context) *Client {
 	t.Helper()
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(ctx)
 	fe := frontend.New(c.Proxy, c.Broker, "test", c.log.Named("frontend"))
 	fe.OnStart = func() { c.Proxy.Start(ctx, 0) }
 	cl := &Client{t: t, in: inW, served: make(chan error, 1), changed: make(chan struct{}), answers: map[string]func(json.RawMessage) string{}}
@@ -147,6 +150,18 @@ func (cl *Client) Call(id, method, params string) json.RawMessage {
 	cl.t.Helper()
 	cl.Send(`{"jsonrpc":"2.0","id":` + id + `,"method":"` + method + `","params":` + params + `}`)
 	return cl.Wait(id)
+}
+
+// Ended waits up to d for the frontend to finish on its own, and says
+// whether it did and with what.
+func (cl *Client) Ended(d time.Duration) (ended bool, err error) {
+	select {
+	case err := <-cl.served:
+		cl.served <- err
+		return true, err
+	case <-time.After(d):
+		return false, nil
+	}
 }
 
 // Close ends the client's input and waits for the frontend to finish.

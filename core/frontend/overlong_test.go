@@ -68,3 +68,27 @@ func TestOverlongRequests(t *testing.T) {
 		t.Errorf("the long argument arrived with %d bytes, want %d", len(got), len(long))
 	}
 }
+
+// TestOverlongShapes: an overlong request whose method lies past the kept
+// head is still refused under its id; an overlong notification gets no
+// answer (JSON-RPC answers none), and the session goes on.
+func TestOverlongShapes(t *testing.T) {
+	c := coretest.New(t, coretest.Options{Scripts: map[string]scripted.Script{"up": echoScript()}})
+	cl := c.Serve(t)
+	cl.Initialize(`{}`)
+	over := strings.Repeat("a", 65<<20)
+	cl.Send(`{"jsonrpc":"2.0","params":{"name":"up.echo","arguments":{"x":"` + over + `"}},"method":"tools/call","id":"late"}`)
+	if got := cl.Wait(`"late"`); gjson.GetBytes(got, "error.code").Int() != -32600 {
+		t.Fatalf("method past the head: %s", got)
+	}
+	n := len(cl.Messages())
+	cl.Send(`{"jsonrpc":"2.0","method":"notifications/message","params":{"data":"` + over + `"}}`)
+	if r := cl.CallTool("up.echo", map[string]any{}); r.Text() != "ok" {
+		t.Fatalf("the call after: %+v", r)
+	}
+	for _, m := range cl.Messages()[n:] {
+		if gjson.GetBytes(m, "error").Exists() {
+			t.Errorf("an overlong notification was answered: %s", m)
+		}
+	}
+}

@@ -184,22 +184,48 @@ func (s *Server) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 		Notification: s.upstreamNotification,
 		Request:      s.relayRequest,
 	})
+	outer := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
 	// Messages read together are routed together, then flushed, so each
 	// upstream gets them in one write. A message over the bound is
-	// dropped whole (tooLong): no part of it is ever passed on.
-	err := lines.Read(in, maxLineBytes, func(batch [][]byte) {
-		for _, msg := range batch {
-			if ctx.Err() != nil {
-				return
+	// dropped whole (tooLong): no part of it is ever passed on. The reader
+	// runs on its own goroutine so that Serve returns when ctx ends, with
+	// in still open; routing holds off Serve's end while a batch is
+	// routed, and nothing read after it is handled.
+	var (
+		routing sync.Mutex
+		stopped bool
+	)
+	read := make(chan error, 1)
+	go func() {
+		read <- lines.Read(in, maxLineBytes, func(batch [][]byte) {
+			routing.Lock()
+			defer routing.Unlock()
+			for _, msg := range batch {
+				if stopped {
+					return
+				}
+				s.handle(ctx, msg)
 			}
-			s.handle(ctx, msg)
-		}
-		s.batch.Flush()
-	}, s.tooLong, s.log)
-	s.batch.Flush()
+			s.batch.Flush()
+		}, func(o lines.Overlong) {
+			routing.Lock()
+			defer routing.Unlock()
+			if !stopped {
+				s.tooLong(o)
+			}
+		}, s.log)
+	}()
+	var err error
+	select {
+	case err = <-read:
+	case <-ctx.Done():
+	}
+	routing.Lock()
+	stopped = true
+	routing.Unlock()
 	s.failAsks()
 	s.subs.endAll()
 
@@ -218,7 +244,9 @@ func (s *Server) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 		<-done
 	}
 	if err == nil {
-		err = ctx.Err()
+		// The client's input ended, or the caller cancelled (not the
+		// drain above, which ends only what was still running).
+		err = outer.Err()
 	}
 	return err
 }
@@ -226,21 +254,29 @@ func (s *Server) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 // tooLong answers for a client message over the bound, which was
 // dropped: a request is refused under its own id, and an answer to an
 // upstream's request fails that request, so nobody waits for a message
-// that will not come. A message whose id cannot be told gets the refusal
-// under a null id, as JSON-RPC answers an invalid request.
+// that will not come. A message with an id that answers nothing the proxy
+// asked is refused as a request (its method may lie past the head that is
+// kept). A notification (a method, no id) gets no answer, as JSON-RPC
+// says; a message with neither is refused under a null id.
 func (s *Server) tooLong(o lines.Overlong) {
 	why := fmt.Sprintf("the message is %.1f MiB, over the %d MiB a message may be; ica-mcp-proxy dropped it", float64(o.Size)/(1<<20), maxLineBytes>>20)
 	if id, ok := o.ID(); ok {
 		if a := s.take(id); a != nil {
 			a.reply(nil, rpcError(mcp.INTERNAL_ERROR, "the client's answer: "+why))
+			return
 		}
+		s.writeError(json.RawMessage(id), mcp.INVALID_REQUEST, "invalid request: "+why)
 		return
 	}
-	var raw json.RawMessage // null
 	if id, ok := o.RequestID(); ok {
-		raw = json.RawMessage(id)
+		s.writeError(json.RawMessage(id), mcp.INVALID_REQUEST, "invalid request: "+why)
+		return
 	}
-	s.writeError(raw, mcp.INVALID_REQUEST, "invalid request: "+why)
+	if o.Notification() {
+		s.log.Warn("dropped a notification from the client over the message bound", "bytes", o.Size)
+		return
+	}
+	s.writeError(nil, mcp.INVALID_REQUEST, "invalid request: "+why)
 }
 
 // envelope is the part of a client message needed to route it (the raw

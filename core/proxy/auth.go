@@ -104,7 +104,7 @@ func (p *Proxy) onCredentialsChanged(server string) {
 	}
 	u.Recycle()
 	u.InvalidateTools()
-	go p.list(context.Background(), server)
+	p.inBackground(func(ctx context.Context) { p.list(ctx, server) })
 }
 
 // AuthStart starts a login; see auth.Manager.Login. The challenge of the

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"encoding/json"
+	"slices"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/config"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/mirror"
@@ -114,14 +115,16 @@ func (p *Proxy) woke(server string) {
 	if !fromCache {
 		return
 	}
-	ctx := context.Background()
-	go p.list(ctx, server)
+	p.inBackground(func(ctx context.Context) { p.list(ctx, server) })
 	u := p.upstream(server)
 	o, _ := p.offers(server)
 	if u == nil {
 		return
 	}
-	go func() {
+	p.inBackground(func(ctx context.Context) {
+		// One announcement per notification: templates change under
+		// resources' (and are announced when only they changed).
+		var announce []upstream.Kind
 		for kind, k := range catalogLists {
 			if !offersKind(o, kind) {
 				continue
@@ -135,8 +138,16 @@ func (p *Proxy) woke(server string) {
 			}
 			if p.keepCatalog(server, kind, items) {
 				p.catalogs.Delete(kind)
-				p.listChanged(server, k)
+				if k == upstream.KindResourceTemplates {
+					k = upstream.KindResources
+				}
+				if !slices.Contains(announce, k) {
+					announce = append(announce, k)
+				}
 			}
 		}
-	}()
+		for _, k := range announce {
+			p.listChanged(server, k)
+		}
+	})
 }

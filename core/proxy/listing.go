@@ -196,8 +196,8 @@ func (p *Proxy) allListed() bool {
 }
 
 // refreshStale re-lists servers whose cached list expired or was
-// invalidated, without waiting.
-func (p *Proxy) refreshStale(ctx context.Context) {
+// invalidated, in the background (inBackground).
+func (p *Proxy) refreshStale() {
 	names, _ := p.mirrorable()
 	for _, name := range names {
 		u := p.upstream(name)
@@ -211,13 +211,13 @@ func (p *Proxy) refreshStale(ctx context.Context) {
 		if st := u.State(); (st.Status == upstream.StatusError || st.Status == upstream.StatusLoginRequired) && time.Since(st.Since) < retryFailedAfter {
 			continue
 		}
-		go p.list(ctx, name)
+		p.inBackground(func(ctx context.Context) { p.list(ctx, name) })
 	}
 }
 
 func (p *Proxy) onUpstreamListChanged(server string, kind upstream.Kind) {
 	if kind == upstream.KindTools {
-		go p.list(context.Background(), server)
+		p.inBackground(func(ctx context.Context) { p.list(ctx, server) })
 		return
 	}
 	p.listChanged(server, kind)

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"sort"
@@ -115,6 +116,16 @@ type Proxy struct {
 	level atomic.Pointer[string]
 	// catalogs holds the last catalog built of each kind, for routing.
 	catalogs sync.Map // mirror.CatalogKind → *mirror.Catalog
+
+	// background counts the listings started on their own goroutines
+	// (a list change, a wake, a stale cache), which Close ends and waits
+	// for: none writes the tool cache or the drift record after Close.
+	// life is their context, cancelled by Close.
+	background sync.WaitGroup
+	bgMu       sync.Mutex
+	closed     bool
+	life       context.Context
+	stop       context.CancelFunc
 }
 
 // New loads the configuration and prepares the upstreams; it starts
@@ -138,6 +149,7 @@ func New(opts Options) *Proxy {
 		listing: make(map[string]chan struct{}),
 		initial: make(chan struct{}),
 	}
+	p.life, p.stop = context.WithCancel(context.Background())
 	p.hooks.Store(&Hooks{})
 	if opts.Auth != nil {
 		opts.Auth.OnChange(p.onCredentialsChanged)
@@ -187,14 +199,31 @@ func (p *Proxy) isHome(server string) bool {
 
 // Close shuts every upstream down, concurrently.
 func (p *Proxy) Close() {
+	p.bgMu.Lock()
+	p.closed = true
+	p.bgMu.Unlock()
+	p.stop()
 	var wg sync.WaitGroup
 	for _, u := range p.allUpstreams() {
 		wg.Go(u.Close)
 	}
 	wg.Wait()
+	p.background.Wait()
 	if c := p.opts.ToolCache; c != nil {
 		if err := c.Flush(); err != nil {
 			p.log.Debug("could not write the tool cache", "error", err)
 		}
 	}
+}
+
+// inBackground runs f on a goroutine of its own, with a context that
+// Close cancels before it waits for f; once Close has begun, f does not
+// run.
+func (p *Proxy) inBackground(f func(ctx context.Context)) {
+	p.bgMu.Lock()
+	defer p.bgMu.Unlock()
+	if p.closed {
+		return
+	}
+	p.background.Go(func() { f(p.life) })
 }

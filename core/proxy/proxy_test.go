@@ -233,3 +233,57 @@ func TestListToolsReport(t *testing.T) {
 		t.Errorf("list_tools of an unknown server: %+v", r)
 	}
 }
+
+// TestLazyWakeAnnouncesCatalogChanges: a server started lazily, whose
+// cached resource templates changed since the last run, announces
+// resources/list_changed once when it wakes, though only its templates
+// changed.
+func TestLazyWakeAnnouncesCatalogChanges(t *testing.T) {
+	root := t.TempDir()
+	script := func(template string) scripted.Script {
+		sc := coretest.Demo()
+		sc.Capabilities = json.RawMessage(`{"tools":{},"resources":{"listChanged":true}}`)
+		sc.Methods = map[string]json.RawMessage{
+			"resources/list":           json.RawMessage(`{"resources":[{"uri":"demo://a","name":"a"}]}`),
+			"resources/templates/list": json.RawMessage(`{"resourceTemplates":[{"uriTemplate":"demo://` + template + `/{x}","name":"` + template + `"}]}`),
+		}
+		return sc
+	}
+	o := coretest.Options{Root: root, Scripts: map[string]scripted.Script{"demo": script("one")}, ToolCache: true, Memo: true}
+	c := coretest.New(t, o)
+	cl := c.Serve(t)
+	cl.Initialize(`{}`)
+	cl.ToolNames()
+	cl.Call(`"r"`, "resources/list", `{}`)
+	cl.Call(`"t"`, "resources/templates/list", `{}`)
+	_ = cl.Close()
+	c.Proxy.Close()
+
+	o.Scripts = map[string]scripted.Script{"demo": script("two")}
+	c = coretest.New(t, o)
+	cl = c.Serve(t)
+	cl.Initialize(`{}`)
+	cl.ToolNames()
+	if got := cl.Call(`"t"`, "resources/templates/list", `{}`); !strings.Contains(string(got), "demo://one/") {
+		t.Fatalf("templates before the wake, from the cache: %s", got)
+	}
+	if n := c.Transport.Opens("demo"); n != 0 {
+		t.Fatalf("started %d times before a call", n)
+	}
+	cl.CallTool("demo.add", map[string]any{"a": 1, "b": 2})
+	cl.Next(0, func(m json.RawMessage) bool {
+		return gjson.GetBytes(m, "method").Str == "notifications/resources/list_changed"
+	})
+	if got := cl.Call(`"t2"`, "resources/templates/list", `{}`); !strings.Contains(string(got), "demo://two/") {
+		t.Fatalf("templates after the wake: %s", got)
+	}
+	changes := 0
+	for _, m := range cl.Messages() {
+		if gjson.GetBytes(m, "method").Str == "notifications/resources/list_changed" {
+			changes++
+		}
+	}
+	if changes != 1 {
+		t.Errorf("resources/list_changed sent %d times, want once", changes)
+	}
+}

@@ -127,7 +127,7 @@ func (p *Proxy) ToolsForList(ctx context.Context) *mirror.Table {
 	p.WaitListed(ctx)
 	select {
 	case <-p.initial:
-		p.refreshStale(context.WithoutCancel(ctx))
+		p.refreshStale()
 	default:
 		p.log.Debug("tools/list answered before the first listing ended", "context", ctx.Err())
 	}

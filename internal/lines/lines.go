@@ -9,6 +9,7 @@ package lines
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -212,17 +213,26 @@ func (o Overlong) RequestID() (string, bool) {
 	return id, id != ""
 }
 
+// Notification reports whether the line was a notification: a method in
+// its head, and no id at its head or tail.
+func (o Overlong) Notification() bool {
+	id, request := o.find()
+	return request && id == ""
+}
+
 // find is the line's id ("" when it cannot be told), and whether the line
-// is a request.
+// is a request. The head is cut short, so what gjson or the tail's pattern
+// takes for the id is used only when it is a JSON number or string by
+// itself: it is written back into an answer.
 func (o Overlong) find() (id string, request bool) {
 	if len(o.head) == 0 || o.head[0] != '{' {
 		return "", false
 	}
 	request = gjson.GetBytes(o.head, "method").Exists()
-	if id := gjson.GetBytes(o.head, "id"); id.Exists() && (id.Type == gjson.Number || id.Type == gjson.String) {
+	if id := gjson.GetBytes(o.head, "id"); id.Exists() && (id.Type == gjson.Number || id.Type == gjson.String) && json.Valid([]byte(id.Raw)) {
 		return id.Raw, request
 	}
-	if m := trailingID.FindSubmatch(o.tail); m != nil {
+	if m := trailingID.FindSubmatch(o.tail); m != nil && json.Valid(m[1]) {
 		return string(m[1]), request
 	}
 	return "", request

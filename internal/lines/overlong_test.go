@@ -24,6 +24,10 @@ func TestOverlongIDs(t *testing.T) {
 		{`{"jsonrpc":"2.0","method":"notifications/x","params":{"t":"` + big + `"}}`, "", ""},
 		// An id nested in the result is not the message's.
 		{`{"jsonrpc":"2.0","result":{"t":"` + big + `","id":9}}`, "", ""},
+		// What is not JSON by itself is not written back as an id.
+		{`{"jsonrpc":"2.0","id":1"x,"method":"m","params":{"t":"` + big + `"}}`, "", ""},
+		{`{"jsonrpc":"2.0","method":"m","params":{"t":"` + big + `"},"id":-007}`, "", ""},
+		{`{"jsonrpc":"2.0","id":"a\qb","result":{"t":"` + big + `"}}`, "", ""},
 	} {
 		var got []Overlong
 		err := Read(bytes.NewReader([]byte(tc.line+"\n")), 100<<10, func([][]byte) { t.Error("part of an overlong line was handed over") },
@@ -34,6 +38,10 @@ func TestOverlongIDs(t *testing.T) {
 		id, ok := got[0].ID()
 		if (tc.answer != "") != ok || id != tc.answer && ok {
 			t.Errorf("%.60s…: ID() = %q %v, want %q", tc.line, id, ok, tc.answer)
+		}
+		// A method and no id to answer under: treated as a notification.
+		if want := strings.Contains(tc.line, `"method"`) && tc.reqID == ""; want != got[0].Notification() {
+			t.Errorf("%.60s…: Notification() = %v", tc.line, got[0].Notification())
 		}
 		rid, ok := got[0].RequestID()
 		if (tc.reqID != "") != ok || rid != tc.reqID && ok {
