@@ -6,3 +6,7 @@ import "github.com/hashicorp/go-hclog"
 // standard three is inherited: the host's Job Object ends the plugin with
 // the host (internal/proctree.ContainChildren).
 func watchParentPipe(hclog.Logger, func(why string)) {}
+
+// ignoreBrokenPipes: Windows has no SIGPIPE; a write to a broken pipe
+// fails.
+func ignoreBrokenPipes() {}

@@ -158,6 +158,7 @@ func defaultPluginLogger() hclog.Logger {
 // parent pipe reaches end of file (the host died, even by SIGKILL), or on
 // SIGTERM. Without it, upstream processes would outlive a killed host.
 func watchHost(logger hclog.Logger, shutdown func(why string)) {
+	ignoreBrokenPipes()
 	watchParentPipe(logger, shutdown)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM)

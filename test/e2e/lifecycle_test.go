@@ -25,12 +25,15 @@ func survivorsEnv(t *testing.T) *env {
 			"cwd":     peersDir,
 		},
 		// Not an MCP server: it never answers, and its grandchild ignores
-		// stdin closing. Only signals to the process group end it. Its
+		// stdin closing. Only signals to the process group end it. It
+		// writes to stderr all along, which its plugin logs to the proxy's
+		// stderr: once the proxy is gone, that pipe is broken (a plugin
+		// that died of SIGPIPE there left the grandchild running). Its
 		// timeout outlasts the test, so that the proxy does not give up on
 		// it (and end it) before the processes are counted on a slow machine.
 		"forker": map[string]any{
 			"command": "sh",
-			"args":    []string{"-c", "sleep 300 & sleep 300; wait"},
+			"args":    []string{"-c", "sleep 300 & while :; do echo tick >&2; sleep 0.1; done"},
 			"timeout": 300,
 		},
 		"demo": demoServer(),
