@@ -138,6 +138,9 @@ func TestUpdateErrorChangesNothing(t *testing.T) {
 // Processes refreshing at once each spend a single-use refresh token only
 // once: the lock is held from the read to the write.
 func TestRefreshAcrossProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes: not in -short mode")
+	}
 	if os.Getenv("TOKENSTORE_HELPER") != "" {
 		return
 	}
@@ -226,6 +229,9 @@ func TestHelperRefresher(t *testing.T) {
 // the file always parses and holds the last token written or the one being
 // written; its mode stays 0600; no temporary file is left for long.
 func TestKilledWhileWriting(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes: not in -short mode")
+	}
 	home := t.TempDir()
 	progress := filepath.Join(t.TempDir(), "progress")
 	s := New(home)

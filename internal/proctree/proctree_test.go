@@ -11,6 +11,9 @@ import (
 // Stop ends the child and what it started, even a grandchild that
 // ignores SIGTERM.
 func TestStopEndsTheWholeTree(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes: not in -short mode")
+	}
 	cmd := exec.Command("sh", "-c", `sh -c 'trap "" TERM; sleep 60' & sleep 60`)
 	tree, err := Start(cmd)
 	if err != nil {
