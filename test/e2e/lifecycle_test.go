@@ -33,7 +33,7 @@ func survivorsEnv(t *testing.T) *env {
 		// it (and end it) before the processes are counted on a slow machine.
 		"forker": map[string]any{
 			"command": "sh",
-			"args":    []string{"-c", "sleep 300 & while :; do echo tick >&2; sleep 0.1; done"},
+			"args":    []string{"-c", "sleep 300 & sleep 300 & while :; do echo tick >&2; sleep 0.1; done"},
 			"timeout": 300,
 		},
 		"demo": demoServer(),
