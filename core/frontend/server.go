@@ -205,11 +205,11 @@ func (s *Server) Serve(ctx context.Context, in io.Reader, out io.Writer) error {
 			defer routing.Unlock()
 			for _, msg := range batch {
 				if stopped {
-					return
+					break
 				}
 				s.handle(ctx, msg)
 			}
-			s.batch.Flush()
+			s.batch.Flush() // nothing routed stays held
 		}, func(o lines.Overlong) {
 			routing.Lock()
 			defer routing.Unlock()
