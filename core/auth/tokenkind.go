@@ -18,7 +18,7 @@ const (
 
 // Kinds remembers, per server entry (Server.Key), the kind of token a
 // server turned out to take when it refused the other kind, and why;
-// memo.Memo keeps it in mcp-upstreams.json. Without it, each start learns
+// upstreamfacts.Memo keeps it in mcp-upstreams.json. Without it, each start learns
 // it again from one refusal.
 type Kinds interface {
 	TokenKind(key string) (kind, reason string)
