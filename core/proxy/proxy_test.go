@@ -96,6 +96,9 @@ func TestPoisonedToolIsCaught(t *testing.T) {
 	for _, f := range st.Poisoning {
 		if f.Server == "demo" && f.Item == "echo" {
 			kinds[f.Kind] = true
+			if f.Kind == "smuggled_text" && !strings.Contains(f.Detail, "ignore all previous instructions") {
+				t.Errorf("the hidden message is not shown decoded: %q", f.Detail)
+			}
 		}
 	}
 	for _, k := range []string{"smuggled_text", "markup", "sensitive_file", "hidden_from_user"} {

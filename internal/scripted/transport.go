@@ -17,11 +17,24 @@ type Transport struct {
 	scripts  map[string]Script
 	received map[string][][]byte
 	opens    map[string]int
+	gates    map[string]chan struct{}
 }
 
 // NewTransport serves the scripts, by server name.
 func NewTransport(scripts map[string]Script) *Transport {
-	return &Transport{scripts: scripts, received: map[string][][]byte{}, opens: map[string]int{}}
+	return &Transport{scripts: scripts, received: map[string][][]byte{}, opens: map[string]int{}, gates: map[string]chan struct{}{}}
+}
+
+// Gate makes the server's sessions slow to start: Open waits until open
+// is called (or its context ends), as a server busy installing itself
+// would keep its first answer back. Call it before the proxy starts.
+func (t *Transport) Gate(server string) (open func()) {
+	ch := make(chan struct{})
+	t.mu.Lock()
+	t.gates[server] = ch
+	t.mu.Unlock()
+	var once sync.Once
+	return func() { once.Do(func() { close(ch) }) }
 }
 
 // Info implements sdk.Transport.
@@ -44,15 +57,23 @@ func (t *Transport) Opens(server string) int {
 }
 
 // Open implements sdk.Transport.
-func (t *Transport) Open(_ context.Context, spec sdk.SessionSpec, peer sdk.Peer) (sdk.Session, error) {
+func (t *Transport) Open(ctx context.Context, spec sdk.SessionSpec, peer sdk.Peer) (sdk.Session, error) {
 	t.mu.Lock()
 	sc, ok := t.scripts[spec.Server]
 	if ok {
 		t.opens[spec.Server]++
 	}
+	gate := t.gates[spec.Server]
 	t.mu.Unlock()
 	if !ok {
 		return nil, fmt.Errorf("no script for server %q", spec.Server)
+	}
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	s := &session{t: t, server: spec.Server, peer: peer}
 	s.player = NewPlayer(sc, s.deliver, func(code int) { s.end(sdk.Exited{ExitCode: code, Reason: "the script exited"}) })

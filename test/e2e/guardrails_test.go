@@ -44,15 +44,6 @@ func (c *rpc) mirrorStatus() mirrorStatus {
 	return st
 }
 
-func (st mirrorStatus) hasReason(server, cap string) bool {
-	for _, r := range st.Reasons {
-		if r.Server == server && r.Cap == cap {
-			return true
-		}
-	}
-	return false
-}
-
 func mirrored(names []string) []string {
 	var out []string
 	for _, n := range names {

@@ -303,24 +303,6 @@ func waitNote(t *testing.T, c *rpc, method, substr string) {
 	t.Fatalf("no %s with %s within 15s; got %q", method, substr, c.notifications(method))
 }
 
-// The proxy declares resources and prompts only when an upstream offers
-// them.
-func TestCapabilitiesFollowUpstreams(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	e.writeProject(t, map[string]any{"demo": demoServer()})
-	c := startRPC(t, e.command())
-	var ir struct {
-		Capabilities map[string]json.RawMessage `json:"capabilities"`
-	}
-	if err := json.Unmarshal(c.initialize(), &ir); err != nil {
-		t.Fatal(err)
-	}
-	if ir.Capabilities["tools"] == nil || ir.Capabilities["resources"] != nil || ir.Capabilities["prompts"] != nil || ir.Capabilities["completions"] != nil {
-		t.Fatalf("a tools-only upstream: capabilities %v", ir.Capabilities)
-	}
-}
-
 // The upstream's own requests are relayed over stdio too: server-everything
 // as a child process asks the client to sample.
 func TestSamplingRelayedOverStdio(t *testing.T) {
