@@ -132,6 +132,15 @@ func New(t testing.TB, o Options) *Core {
 	return c
 }
 
+// SetServers rewrites $ICA_HOME/mcp-servers.json with servers (a server
+// must have a script from New) and reloads the configuration, as the
+// proxy does when it sees the file change.
+func (c *Core) SetServers(t testing.TB, servers map[string]any) {
+	t.Helper()
+	writeJSON(t, filepath.Join(c.Home, "mcp-servers.json"), map[string]any{"mcpServers": servers})
+	c.Proxy.Reload(context.Background())
+}
+
 // opener opens every transport name the scripts provide through one local
 // client.
 type opener struct{ tc sdk.TransportClient }

@@ -1,9 +1,7 @@
 package proxy_test
 
 import (
-	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -156,11 +154,7 @@ func TestReload(t *testing.T) {
 	if names := cl.ToolNames(); slices.Contains(names, "two.echo") || !slices.Contains(names, "one.echo") {
 		t.Fatalf("before: %v", names)
 	}
-	data, _ := json.Marshal(map[string]any{"mcpServers": map[string]any{"one": map[string]any{"command": "scripted"}, "two": map[string]any{"command": "scripted"}}})
-	if err := os.WriteFile(filepath.Join(c.Home, "mcp-servers.json"), data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c.Proxy.Reload(context.Background())
+	c.SetServers(t, map[string]any{"one": map[string]any{"command": "scripted"}, "two": map[string]any{"command": "scripted"}})
 	cl.Next(0, func(m json.RawMessage) bool {
 		return gjson.GetBytes(m, "method").Str == "notifications/tools/list_changed"
 	})

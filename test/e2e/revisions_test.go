@@ -176,72 +176,6 @@ func TestStatelessClient(t *testing.T) {
 	}
 }
 
-// TestStatelessListChanges: a 2026-07-28 client hears of list changes on
-// its subscriptions/listen stream, tagged with the subscription's id, and
-// nowhere else; the stream ends, unanswered, when it cancels it.
-func TestStatelessListChanges(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	e.writeProject(t, map[string]any{"demo": demoServer()})
-	c := startRPC(t, e.command())
-	caps := map[string]any{}
-	c.modernResult("tools/list", nil, caps)
-
-	listen := make(chan json.RawMessage, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		msg, _, _ := c.request(ctx, "subscriptions/listen", map[string]any{
-			"notifications": map[string]any{"toolsListChanged": true, "promptsListChanged": true},
-			"_meta":         modernMeta(caps),
-		})
-		listen <- msg
-	}()
-	if !c.waitNotification("notifications/subscriptions/acknowledged", 10*time.Second) {
-		t.Fatal("no acknowledgement of subscriptions/listen")
-	}
-	ack := c.notifications("notifications/subscriptions/acknowledged")[0]
-	// Only what the proxy can deliver is granted: no upstream offers
-	// prompts.
-	if !strings.Contains(string(ack), `"notifications":{"toolsListChanged":true}`) || !strings.Contains(string(ack), `"io.modelcontextprotocol/subscriptionId":`) {
-		t.Fatalf("acknowledgement: %s", ack)
-	}
-
-	e.writeProject(t, map[string]any{"demo": demoServer(), "second": demoServer()})
-	if !c.waitNotification("notifications/tools/list_changed", 15*time.Second) {
-		t.Fatal("no tools/list_changed on the subscription after a config change")
-	}
-	changed := c.notifications("notifications/tools/list_changed")
-	var tag struct {
-		Params struct {
-			Meta map[string]json.RawMessage `json:"_meta"`
-		} `json:"params"`
-	}
-	if err := json.Unmarshal(changed[0], &tag); err != nil {
-		t.Fatal(err)
-	}
-	var ackTag struct {
-		Params struct {
-			Meta map[string]json.RawMessage `json:"_meta"`
-		} `json:"params"`
-	}
-	_ = json.Unmarshal(ack, &ackTag)
-	id := string(tag.Params.Meta["io.modelcontextprotocol/subscriptionId"])
-	if id == "" || id != string(ackTag.Params.Meta["io.modelcontextprotocol/subscriptionId"]) {
-		t.Fatalf("list_changed not tagged with the subscription: %s (ack %s)", changed[0], ack)
-	}
-	if names := c.modernResult("tools/list", nil, caps); !strings.Contains(string(names), "second.echo") {
-		t.Fatalf("the changed list lacks the new server: %s", names)
-	}
-
-	c.send(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":` + id + `}}`)
-	select {
-	case msg := <-listen:
-		t.Fatalf("a cancelled subscription was answered: %s", msg)
-	case <-time.After(500 * time.Millisecond):
-	}
-}
-
 // memoFile is what the tests read of mcp-upstreams.json, by server key.
 type memoFile struct {
 	Revisions map[string]struct {
@@ -415,37 +349,6 @@ func TestBridgedRequestsForStatelessClient(t *testing.T) {
 	c.mu.Unlock()
 	if requests > 0 {
 		t.Fatalf("a 2026-07-28 client was sent %d requests", requests)
-	}
-}
-
-// TestMixedRevisions: a client that opened a session with initialize and
-// then sends stateless requests is served as each request says, and a
-// request the revision refuses disturbs none of the others.
-func TestMixedRevisions(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	e.writeProject(t, map[string]any{"demo": demoServer()})
-	c := startProxy(t, e)
-	legacy := c.result("tools/list", map[string]any{})
-	modern := c.modernResult("tools/list", nil, map[string]any{})
-	if strings.Contains(string(legacy), `"resultType"`) || !strings.HasPrefix(string(modern), `{"resultType":"complete","ttlMs":`) {
-		t.Fatalf("legacy list %.80s…, stateless list %.80s…", legacy, modern)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	bad, _, err := c.request(ctx, "tools/call", map[string]any{"name": "demo.echo", "arguments": map[string]any{"message": "x"},
-		"_meta": map[string]any{"io.modelcontextprotocol/protocolVersion": "2026-07-28"}})
-	if err != nil || errorCode(t, bad) != -32602 {
-		t.Fatalf("a stateless call without capabilities: %s %v", bad, err)
-	}
-	if got := decodeResult(t, c.callTool("demo.echo", map[string]any{"message": "still"})).text(); got != "still" {
-		t.Fatalf("a session call after it: %q", got)
-	}
-	// The session's notifications still come (a stateless request does
-	// not end the session).
-	e.writeProject(t, map[string]any{"demo": demoServer(), "two": demoServer()})
-	if !c.waitNotification("notifications/tools/list_changed", 15*time.Second) {
-		t.Fatal("the session lost its tools/list_changed")
 	}
 }
 
