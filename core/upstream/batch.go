@@ -12,6 +12,14 @@ import (
 // written them on in one write, not one each. Only sessions that can hold
 // (sdk.Holder: the direct data path) do; the rest send at once. A Batch
 // belongs to one goroutine, which must Flush before it waits for anything.
+//
+// Why a hold and not a writer goroutine draining the session's queue: the
+// routing goroutine starts its calls one after another, and a drain that
+// writes as soon as it wakes catches the first call alone. Measured
+// (2026-12-04, 2 cores): eight calls of one read reached the upstream in
+// two or three writes in 2–3 runs of 30, and the extra hand-off cost
+// +27 µs p50 per call and a tenth of the throughput at concurrency 8. The
+// session's own queue (sdk's sendQueue) still merges concurrent senders.
 type Batch struct {
 	held []*Conn
 }
