@@ -90,9 +90,10 @@ type Server struct {
 	// guardrails.
 	IncludeTools []string `json:"include_tools,omitempty"`
 	ExcludeTools []string `json:"exclude_tools,omitempty"`
-	// ToolPrefix, when set, goes before the tools' names in place of the
-	// server's name (tool_prefix); "" leaves the tools' own names.
-	ToolPrefix *string `json:"tool_prefix,omitempty"`
+	// Prefix, when set, goes before the names of the server's tools and
+	// prompts in place of the server's name ("prefix", or its older name
+	// "tool_prefix"); "" leaves the upstream's own names.
+	Prefix *string `json:"prefix,omitempty"`
 	// Start is when the server starts ("start"): "lazy", "eager", or ""
 	// for ICA_MCP_PROXY_START's choice. It does not change the session,
 	// so it is not part of the fingerprint.
@@ -292,7 +293,7 @@ func position(data []byte, offset int) string {
 var knownKeys = map[string]bool{
 	"command": true, "args": true, "env": true, "cwd": true, "url": true, "headers": true,
 	"type": true, "timeout": true, "api_key": true, "oauth": true, "inherit_env": true,
-	"allow_http": true, "options": true, "include_tools": true, "exclude_tools": true, "tool_prefix": true,
+	"allow_http": true, "options": true, "include_tools": true, "exclude_tools": true, "prefix": true, "tool_prefix": true,
 	"start": true,
 	// Keys other tools write into the same files; harmless here.
 	"transport": true, "description": true, "disabled": true, "enabled": true,
@@ -331,10 +332,7 @@ func parseServer(name string, raw json.RawMessage, kind SourceKind, path string,
 	s.AllowHTTP = p.boolean(fields, "allow_http")
 	s.IncludeTools = p.globs(fields, "include_tools")
 	s.ExcludeTools = p.globs(fields, "exclude_tools")
-	if _, ok := fields["tool_prefix"]; ok {
-		prefix := p.str(fields, "tool_prefix")
-		s.ToolPrefix = &prefix
-	}
+	s.Prefix = p.prefix(fields)
 	switch start := strings.ToLower(p.str(fields, "start")); start {
 	case "", "lazy", "eager":
 		s.Start = start

@@ -15,11 +15,13 @@ import (
 // or a log. A URL's userinfo and query values are redacted even when
 // written literally, since tokens are put there.
 
-// Written is an entry's command line and URL as written.
+// Written is an entry's command line and URL as written, and the key
+// that gave its prefix ("prefix" or "tool_prefix", for messages).
 type Written struct {
-	Command string
-	Args    []string
-	URL     string
+	Command   string
+	Args      []string
+	URL       string
+	PrefixKey string
 }
 
 func written(fields map[string]json.RawMessage) Written {
@@ -27,6 +29,11 @@ func written(fields map[string]json.RawMessage) Written {
 	_ = json.Unmarshal(fields["command"], &w.Command)
 	_ = json.Unmarshal(fields["args"], &w.Args)
 	_ = json.Unmarshal(fields["url"], &w.URL)
+	for _, k := range []string{"tool_prefix", "prefix"} {
+		if _, ok := fields[k]; ok {
+			w.PrefixKey = k
+		}
+	}
 	return w
 }
 

@@ -58,6 +58,30 @@ func (p *entryParser) str(f map[string]json.RawMessage, key string) string {
 	return p.expand(key, v)
 }
 
+// prefix reads "prefix", or "tool_prefix" (its name before prompts
+// followed it); nil when neither is given. Both, differing, is an error:
+// which one the user meant cannot be known.
+func (p *entryParser) prefix(f map[string]json.RawMessage) *string {
+	_, general := f["prefix"]
+	_, old := f["tool_prefix"]
+	if !general && !old {
+		return nil
+	}
+	var v string
+	switch {
+	case general && old:
+		v = p.str(f, "prefix")
+		if tv := p.str(f, "tool_prefix"); tv != v && p.err == "" {
+			p.err = fmt.Sprintf(`"prefix" (%q) and "tool_prefix" (%q) differ; give one ("tool_prefix" is the older name of "prefix")`, v, tv)
+		}
+	case general:
+		v = p.str(f, "prefix")
+	default:
+		v = p.str(f, "tool_prefix")
+	}
+	return &v
+}
+
 func (p *entryParser) strList(f map[string]json.RawMessage, key string) []string {
 	raw, ok := f[key]
 	if !ok || string(raw) == "null" {

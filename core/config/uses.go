@@ -61,8 +61,8 @@ func (s *Server) Untrusted() []string {
 	if len(s.Options) > 0 {
 		add("options")
 	}
-	if s.ToolPrefix != nil {
-		add("tool_prefix")
+	if s.Prefix != nil {
+		add("%s", s.Written.PrefixKey)
 	}
 	if s.AllowHTTP {
 		add("allow_http")

@@ -48,7 +48,7 @@ func Clients(r *Report, regs []Registration, names Namer) {
 			}
 		}
 		if bad := overBudget(g.Client, p, names); bad != "" {
-			r.add("client", name, Fail, bad, fix+" (it sets the name budget for this runtime), or give long servers a shorter tool_prefix")
+			r.add("client", name, Fail, bad, fix+" (it sets the name budget for this runtime), or give long servers a shorter prefix")
 			continue
 		}
 		switch p.State {

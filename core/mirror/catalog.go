@@ -11,7 +11,7 @@ import (
 // What the mirror exposes besides tools: resources, resource templates and
 // prompts, each namespaced by server.
 //
-//   - A prompt is exposed as <server><sep><prompt>, like a tool, since
+//   - A prompt is named exactly as a tool is (see naming.go), since
 //     clients call it by name (prompts/get) and show it as a command.
 //   - A resource keeps its URI, which is how clients read it and how tool
 //     results link to it; its display name becomes <server><sep><name>.
@@ -37,8 +37,11 @@ const (
 type ServerItems struct {
 	Server string
 	Items  []json.RawMessage
+	// Prefix names prompts as ServerTools.Prefix names tools.
+	Prefix *string
 	// Home marks the user's own servers, whose templates win (see
-	// MatchTemplate).
+	// MatchTemplate) and whose prompt names a project's server cannot
+	// take.
 	Home bool
 }
 
@@ -76,6 +79,14 @@ func BuildCatalog(kind CatalogKind, servers []ServerItems, lim Limits, sep strin
 	}
 	totalCut := map[string]int{}
 	var totalOrder []string
+	var names *namer
+	if kind == KindPrompts {
+		owners := make([]owner, len(servers))
+		for i, s := range servers {
+			owners[i] = owner{server: s.Server, prefix: s.Prefix, home: s.Home}
+		}
+		names = newNamer(owners, sep, lim.MaxNameLen, nil)
+	}
 	for _, s := range servers {
 		kept, over := 0, 0
 		seen := map[string]bool{}
@@ -96,11 +107,6 @@ func BuildCatalog(kind CatalogKind, servers []ServerItems, lim Limits, sep strin
 					continue
 				}
 				seen[name] = true
-				exposed = Join(s.Server, name, sep, lim.MaxNameLen)
-				if _, taken := c.byName[exposed]; taken {
-					// Two servers whose names join to the same string.
-					exposed = Hashed(exposed, s.Server, name, lim.MaxNameLen)
-				}
 			default:
 				exposed = s.Server + sep + name
 				if j, taken := c.byURI[uri]; taken {
@@ -119,6 +125,14 @@ func BuildCatalog(kind CatalogKind, servers []ServerItems, lim Limits, sep strin
 				}
 				totalCut[s.Server]++
 				continue
+			}
+			if kind == KindPrompts {
+				var why []Reason
+				exposed, why = names.name(owner{server: s.Server, prefix: s.Prefix, home: s.Home}, "prompt", name)
+				c.Reasons = append(c.Reasons, why...)
+				if exposed == "" {
+					continue
+				}
 			}
 			def, err := rename(raw, exposed)
 			if err != nil {

@@ -42,77 +42,8 @@ type ServerTools struct {
 	Home bool
 }
 
-// prefix is the exposed names' prefix, sanitized; "" for bare names.
-func (st ServerTools) prefix(sep string) string {
-	switch {
-	case st.Prefix == nil:
-		return Sanitize(st.Server, sep)
-	case *st.Prefix == "":
-		return ""
-	}
-	return Sanitize(*st.Prefix, sep)
-}
-
-// homeSpace is the names under the home servers' prefixes: a project's
-// tool exposed there would read, to a model, as the user's own server's
-// (github.admin.delete_repo beside github.*), exact name or not.
-type homeSpace struct {
-	sep    string
-	owners map[string]string // lower-case prefix → home server
-}
-
-func newHomeSpace(servers []ServerTools, sep string) homeSpace {
-	h := homeSpace{sep: sep, owners: map[string]string{}}
-	for _, st := range servers {
-		if p := st.prefix(sep); st.Home && p != "" {
-			h.owners[strings.ToLower(p)] = st.Server
-		}
-	}
-	return h
-}
-
-// owner is the home server whose names name falls among, or "".
-func (h homeSpace) owner(name string) string {
-	lower := strings.ToLower(name)
-	for p, owner := range h.owners {
-		if lower == p || strings.HasPrefix(lower, p+h.sep) {
-			return owner
-		}
-	}
-	return ""
-}
-
-// outside is the name a project's tool gets instead of one among a home
-// server's: its own server's name, with the separator taken out of it so
-// that it cannot spell another prefix, before the tool's.
-func (h homeSpace) outside(st ServerTools, tool string, max int) string {
-	own := strings.ReplaceAll(Sanitize(st.Server, h.sep), h.sep, "_")
-	if h.owner(own) != "" {
-		own = "project_" + own
-	}
-	name := own + h.sep + Sanitize(tool, h.sep)
-	if len(name) > nameMax(max) {
-		name = Hashed(name, st.Server, tool, max)
-	}
-	return name
-}
-
-// exposedName is the name tool of st gets before collisions are resolved.
-func (st ServerTools) exposedName(tool, sep string, max int) string {
-	switch {
-	case st.Prefix == nil:
-		return Join(st.Server, tool, sep, max)
-	case *st.Prefix == "":
-		if name := Sanitize(tool, sep); len(name) <= nameMax(max) {
-			return name
-		}
-		return Hashed(Sanitize(tool, sep), st.Server, tool, max)
-	}
-	name := Sanitize(*st.Prefix, sep) + sep + Sanitize(tool, sep)
-	if len(name) <= nameMax(max) {
-		return name
-	}
-	return Hashed(name, st.Server, tool, max)
+func (st ServerTools) owner() owner {
+	return owner{server: st.Server, prefix: st.Prefix, home: st.Home}
 }
 
 // Tool is one exposed tool.
@@ -192,13 +123,13 @@ func ServerCap(names []string, lim Limits) ([]string, *Reason) {
 // never given to an upstream tool.
 func Build(servers []ServerTools, lim Limits, sep string, reserved []string) *Table {
 	t := &Table{byName: make(map[string]int), byTool: make(map[[2]string]int), Skipped: make(map[string][]string)}
-	taken := make(map[string]bool, len(reserved))
-	for _, r := range reserved {
-		taken[r] = true
+	owners := make([]owner, len(servers))
+	for i, st := range servers {
+		owners[i] = st.owner()
 	}
+	names := newNamer(owners, sep, lim.MaxNameLen, reserved)
 	totalCut := map[string]int{}
 	var totalCutOrder []string
-	home := newHomeSpace(servers, sep)
 
 	for _, st := range servers {
 		t.ToolsTotal += len(st.Tools)
@@ -237,27 +168,12 @@ func Build(servers []ServerTools, lim Limits, sep string, reserved []string) *Ta
 				continue
 			}
 			kept++
-			name := st.exposedName(def.Name, sep, lim.MaxNameLen)
-			if owner := home.owner(name); owner != "" && !st.Home {
-				first := name
-				name = home.outside(st, def.Name, lim.MaxNameLen)
-				t.Reasons = append(t.Reasons, Reason{Server: st.Server, Cap: "name_collision",
-					Detail: fmt.Sprintf("tool %q: %q is among your home server %q's names; exposed as %q", def.Name, first, owner, name)})
-			}
-			if taken[name] {
-				first := name
-				name = Hashed(name, st.Server, def.Name, lim.MaxNameLen)
-				t.Reasons = append(t.Reasons, Reason{Server: st.Server, Cap: "name_collision",
-					Detail: fmt.Sprintf("tool %q: %q was taken; exposed as %q", def.Name, first, name)})
-			}
-			if taken[name] {
-				// Only a hash collision gets here; never expose two tools
-				// under one name.
+			name, why := names.name(st.owner(), "tool", def.Name)
+			t.Reasons = append(t.Reasons, why...)
+			if name == "" {
 				t.skip(st.Server, def.Name)
-				t.Reasons = append(t.Reasons, Reason{Server: st.Server, Cap: "name_collision", Detail: fmt.Sprintf("tool %q: name %q already taken", def.Name, name)})
 				continue
 			}
-			taken[name] = true
 			definition, err := rename(raw, name)
 			if err != nil {
 				t.skip(st.Server, def.Name)

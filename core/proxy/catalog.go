@@ -9,6 +9,7 @@ import (
 
 	"github.com/tidwall/gjson"
 
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/config"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/mirror"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/poison"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
@@ -45,7 +46,7 @@ func (p *Proxy) Catalog(ctx context.Context, kind mirror.CatalogKind) *mirror.Ca
 			// Its last list stands in for it until it is needed. A list
 			// never cached is asked for, once: the server starts.
 			if items, ok := p.cachedCatalog(name, kind); ok {
-				lists[i] = mirror.ServerItems{Server: name, Items: p.screenItems(name, kind, items), Home: p.isHome(name)}
+				lists[i] = p.serverItems(name, kind, items)
 				continue
 			}
 		}
@@ -56,7 +57,7 @@ func (p *Proxy) Catalog(ctx context.Context, kind mirror.CatalogKind) *mirror.Ca
 				return
 			}
 			p.keepCatalog(name, kind, items)
-			lists[i] = mirror.ServerItems{Server: name, Items: p.screenItems(name, kind, items), Home: p.isHome(name)}
+			lists[i] = p.serverItems(name, kind, items)
 		})
 	}
 	wg.Wait()
@@ -69,6 +70,18 @@ func (p *Proxy) Catalog(ctx context.Context, kind mirror.CatalogKind) *mirror.Ca
 	c := mirror.BuildCatalog(kind, in, p.limits(), p.opts.Settings.Separator)
 	p.catalogs.Store(kind, c)
 	return c
+}
+
+// serverItems is server's list of kind, screened, as the mirror takes it.
+func (p *Proxy) serverItems(server string, kind mirror.CatalogKind, items []json.RawMessage) mirror.ServerItems {
+	p.mu.RLock()
+	s := p.cfg.Server(server)
+	p.mu.RUnlock()
+	si := mirror.ServerItems{Server: server, Items: p.screenItems(server, kind, items)}
+	if s != nil {
+		si.Prefix, si.Home = s.Prefix, s.Source == config.SourceHome
+	}
+	return si
 }
 
 // offersKind says whether o includes kind: prompts, or resources and

@@ -130,3 +130,100 @@ func TestSchemaCompat(t *testing.T) {
 		t.Fatalf("calls that do not fit reached the upstream: %d more messages", n-calls)
 	}
 }
+
+// withPrompt is the demo script offering a prompt named greet, and
+// completions for it.
+func withPrompt() scripted.Script {
+	sc := coretest.Demo()
+	sc.Capabilities = json.RawMessage(`{"tools":{},"prompts":{},"completions":{}}`)
+	sc.Methods = map[string]json.RawMessage{
+		"prompts/list":        json.RawMessage(`{"prompts":[{"name":"greet","arguments":[{"name":"who"}]}]}`),
+		"prompts/get":         json.RawMessage(`{"messages":[{"role":"user","content":{"type":"text","text":"hello"}}]}`),
+		"completion/complete": json.RawMessage(`{"completion":{"values":["world"]}}`),
+	}
+	return sc
+}
+
+// TestPrefixNamesPrompts: an entry's prefix names its prompts as it names
+// its tools ("prefix", or "tool_prefix" by its older name): "" exposes
+// the upstream's own names, prompts/get and completion/complete reach the
+// upstream under its name, a name taken already is hashed and reported,
+// and a project's server cannot take a home server's prompt names.
+func TestPrefixNamesPrompts(t *testing.T) {
+	c := coretest.New(t, coretest.Options{
+		Scripts: map[string]scripted.Script{"bare": withPrompt(), "old": withPrompt(), "home": withPrompt(), "proj": withPrompt()},
+		Servers: map[string]any{
+			"bare": map[string]any{"command": "scripted", "prefix": ""},
+			"old":  map[string]any{"command": "scripted", "tool_prefix": ""},
+			"home": map[string]any{"command": "scripted", "prefix": "h"},
+		},
+		Project: map[string]any{"proj": map[string]any{"command": "scripted", "prefix": "h"}},
+	})
+	cl := c.Serve(t)
+	cl.Initialize(`{}`)
+	if names := cl.ToolNames(); !slices.Contains(names, "echo") || !slices.Contains(names, "h.echo") {
+		t.Fatalf("tools/list = %v", names)
+	}
+	list := cl.Call(`"p"`, "prompts/list", `{}`)
+	var names []string
+	for _, n := range gjson.GetBytes(list, "result.prompts.#.name").Array() {
+		names = append(names, n.Str)
+	}
+	slices.Sort(names)
+	// bare gets greet; old's greet collides (hashed); home keeps h.greet;
+	// proj, prefixed "h" too, is named outside the home server's names.
+	if len(names) != 4 || !slices.Contains(names, "greet") || !slices.Contains(names, "h.greet") || !slices.Contains(names, "proj.greet") {
+		t.Fatalf("prompts/list names: %v", names)
+	}
+	got := cl.Call(`"g"`, "prompts/get", `{"name":"greet","arguments":{"who":"x"}}`)
+	if gjson.GetBytes(got, "result.messages.0.content.text").Str != "hello" {
+		t.Fatalf("prompts/get greet: %s", got)
+	}
+	last := func(server string) string {
+		rec := c.Transport.Received(server)
+		return string(rec[len(rec)-1])
+	}
+	if m := last("bare"); !strings.Contains(m, `"method":"prompts/get"`) || !strings.Contains(m, `"name":"greet"`) {
+		t.Fatalf("bare received %s", m)
+	}
+	done := cl.Call(`"c"`, "completion/complete", `{"ref":{"type":"ref/prompt","name":"greet"},"argument":{"name":"who","value":"w"}}`)
+	if gjson.GetBytes(done, "result.completion.values.0").Str != "world" {
+		t.Fatalf("completion/complete: %s", done)
+	}
+	if m := last("bare"); !strings.Contains(m, `"method":"completion/complete"`) || !strings.Contains(m, `"name":"greet"`) {
+		t.Fatalf("bare received %s", m)
+	}
+	if m := cl.Call(`"pg"`, "prompts/get", `{"name":"proj.greet"}`); !gjson.GetBytes(m, "result").Exists() || !strings.Contains(last("proj"), `"name":"greet"`) {
+		t.Fatalf("prompts/get proj.greet: %s", m)
+	}
+	var st struct {
+		Reasons []struct{ Server, Cap, Detail string } `json:"reasons"`
+	}
+	_ = json.Unmarshal(cl.CallTool("proxy.mirror_status", map[string]any{}).StructuredContent, &st)
+	var said []string
+	for _, r := range st.Reasons {
+		if r.Cap == "name_collision" && strings.HasPrefix(r.Detail, "prompt ") {
+			said = append(said, r.Server)
+		}
+	}
+	slices.Sort(said)
+	if !slices.Equal(said, []string{"old", "proj"}) {
+		t.Fatalf("prompt name collisions reported for %v: %+v", said, st.Reasons)
+	}
+}
+
+// TestPrefixAndToolPrefixDiffer: an entry giving both keys, differently,
+// is an error that names both; the proxy serves the other servers.
+func TestPrefixAndToolPrefixDiffer(t *testing.T) {
+	cl := serve(t, coretest.Options{
+		Scripts: demos("both", "fine"),
+		Servers: map[string]any{"both": map[string]any{"command": "scripted", "prefix": "a", "tool_prefix": "b"}},
+	})
+	if names := cl.ToolNames(); !slices.Contains(names, "fine.echo") || slices.ContainsFunc(names, func(n string) bool { return strings.HasPrefix(n, "a.") || strings.HasPrefix(n, "b.") }) {
+		t.Fatalf("tools/list = %v", names)
+	}
+	servers := cl.CallTool("proxy.list_servers", map[string]any{}).Text()
+	if !strings.Contains(servers, `\"prefix\" (\"a\") and \"tool_prefix\" (\"b\") differ`) {
+		t.Fatalf("list_servers does not say why: %s", servers)
+	}
+}

@@ -189,14 +189,6 @@ func (p *Proxy) mirrorable() ([]string, *mirror.Reason) {
 	return mirror.ServerCap(names, p.limits())
 }
 
-// isHome says whether server is the user's own (from $ICA_HOME).
-func (p *Proxy) isHome(server string) bool {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	s := p.cfg.Server(server)
-	return s != nil && s.Source == config.SourceHome
-}
-
 // Close shuts every upstream down, concurrently.
 func (p *Proxy) Close() {
 	p.bgMu.Lock()

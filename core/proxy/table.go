@@ -72,7 +72,7 @@ func (p *Proxy) mirrorInputs() ([]mirror.ServerTools, []mirror.Reason) {
 				filtered = append(filtered, mirror.Reason{Server: name, Cap: "filter", Limit: dropped,
 					Detail: fmt.Sprintf("%d tool(s) left out by include_tools/exclude_tools", dropped)})
 			}
-			prefix = s.ToolPrefix
+			prefix = s.Prefix
 		}
 		in = append(in, mirror.ServerTools{Server: name, Tools: tools, Prefix: prefix, Home: home})
 	}
