@@ -97,10 +97,16 @@ func (s *Server) answerInitialize(env envelope, clientVersion string) {
 
 // answerDiscover answers server/discover, which only 2026-07-28 has: the
 // revisions the proxy speaks, what it offers, and (as every modern result
-// should) who it is.
+// should) who it is. Without its revision's _meta the request is
+// malformed (-32602, as the revision says), not an unknown method: the
+// method exists, and the client learns what to add.
 func (s *Server) answerDiscover(env envelope) {
 	if !env.rev.modern {
-		s.writeError(env.ID, mcp.METHOD_NOT_FOUND, fmt.Sprintf("%q requires protocol version 2026-07-28 or later", env.Method))
+		has := "has none"
+		if env.rev.version != "" {
+			has = fmt.Sprintf("names %q", env.rev.version)
+		}
+		s.writeError(env.ID, mcp.INVALID_PARAMS, fmt.Sprintf("%q needs _meta io.modelcontextprotocol/protocolVersion 2026-07-28 or later; the request %s", env.Method, has))
 		return
 	}
 	res := mcp.DiscoverResult{
