@@ -30,6 +30,10 @@ type app struct {
 	integrity *pluginhost.Integrity
 	proxy     *proxy.Proxy
 	broker    *broker.Broker
+	version   string
+	cwd       string
+	memo      *upstreamfacts.Memo
+	logins    *auth.Manager
 }
 
 // PluginsDir is where plugins are found.
@@ -71,22 +75,30 @@ func newApp(version, defaultLevel string, serving bool) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("working directory: %w", err)
 	}
-	memory := upstreamfacts.New(s.Home)
-	logins := auth.New(auth.Options{Store: tokenstore.New(s.Home), Plugins: host, Logger: log.Named("auth"), Kinds: memory})
+	a := &app{settings: s, log: log, host: host, integrity: integrity, version: version, cwd: cwd, memo: upstreamfacts.New(s.Home)}
+	a.logins = auth.New(auth.Options{Store: tokenstore.New(s.Home), Plugins: host, Logger: log.Named("auth"), Kinds: a.memo})
+	a.proxy, a.broker = a.newProxy()
+	return a, nil
+}
+
+// newProxy builds a proxy core on the app's plugins, logins and state: the
+// app's own, and one per client session of the HTTP front.
+func (a *app) newProxy() (*proxy.Proxy, *broker.Broker) {
+	s := a.settings
 	p := proxy.New(proxy.Options{
 		Settings:  s,
-		Version:   version,
-		Cwd:       cwd,
-		Logger:    log.Named("proxy"),
-		Opener:    host,
+		Version:   a.version,
+		Cwd:       a.cwd,
+		Logger:    a.log.Named("proxy"),
+		Opener:    a.host,
 		Reserved:  broker.Names(s.Separator),
-		Memo:      memory,
-		Auth:      logins,
+		Memo:      a.memo,
+		Auth:      a.logins,
 		Trust:     trust.New(s.Home),
 		Drift:     drift.New(s.Home),
 		ToolCache: toolcache.New(s.Home),
 	})
-	return &app{settings: s, log: log, host: host, integrity: integrity, proxy: p, broker: broker.New(p, s.Separator)}, nil
+	return p, broker.New(p, s.Separator)
 }
 
 // close shuts the upstreams down, then the plugins.

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/frontend"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/httpfront"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/memtrim"
 )
 
@@ -23,14 +24,20 @@ const configPollInterval = time.Second
 const startWithoutInitialize = 2 * time.Second
 
 func newServeCmd(version string) *cobra.Command {
-	return &cobra.Command{
+	var addr string
+	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Serve MCP on stdin/stdout (the default)",
+		Short: "Serve MCP on stdin/stdout (the default), or on a loopback URL with --http",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if addr != "" {
+				return runServeHTTP(cmd.Context(), version, addr)
+			}
 			return runServe(cmd.Context(), version)
 		},
 	}
+	cmd.Flags().StringVar(&addr, "http", "", "serve streamable HTTP at `ADDR` (127.0.0.1:PORT or [::1]:PORT) instead of stdio; requests need the bearer token in $ICA_HOME/"+httpfront.TokenFile)
+	return cmd
 }
 
 func runServe(ctx context.Context, version string) error {

@@ -39,14 +39,21 @@ type Client struct {
 // starts the upstreams on the first request, as the proxy's serve does.
 func (c *Core) Serve(t testing.TB) *Client { return c.ServeContext(t, context.Background()) }
 
+// Frontend is a frontend on the core, which starts the upstreams on its
+// client's first request as serve does; they stop when ctx ends.
+func (c *Core) Frontend(ctx context.Context) *frontend.Server {
+	fe := frontend.New(c.Proxy, c.Broker, "test", c.log.Named("frontend"))
+	fe.OnStart = func() { c.Proxy.Start(ctx, 0) }
+	return fe
+}
+
 // ServeContext is Serve until ctx ends.
 func (c *Core) ServeContext(t testing.TB, ctx context.Context) *Client {
 	t.Helper()
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
 	ctx, cancel := context.WithCancel(ctx)
-	fe := frontend.New(c.Proxy, c.Broker, "test", c.log.Named("frontend"))
-	fe.OnStart = func() { c.Proxy.Start(ctx, 0) }
+	fe := c.Frontend(ctx)
 	cl := &Client{t: t, in: inW, served: make(chan error, 1), changed: make(chan struct{}), answers: map[string]func(json.RawMessage) string{}}
 	go func() {
 		err := fe.Serve(ctx, inR, outW)
