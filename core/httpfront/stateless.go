@@ -2,11 +2,13 @@ package httpfront
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
 
 	"github.com/hashicorp/go-hclog"
+	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 
@@ -113,6 +115,12 @@ func (m *stateless) post(w http.ResponseWriter, r *http.Request, msg []byte) {
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}
+	if e := headerMismatch(r, msg); e != nil {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write(jsonrpc.AppendError(nil, env.ID, e))
+		return
+	}
 	m.mu.Lock()
 	m.next++
 	n := strconv.FormatUint(m.next, 10)
@@ -152,16 +160,33 @@ func (m *stateless) post(w http.ResponseWriter, r *http.Request, msg []byte) {
 }
 
 // statelessStatus is the HTTP status of a stateless answer given as
-// JSON: 2026-07-28 makes a malformed request 400 and an unknown method
-// 404, with the JSON-RPC error in the body either way.
+// JSON: 2026-07-28 makes a request that cannot be served as sent 400 (it
+// is malformed, names a revision the proxy does not speak, or needs a
+// capability the client did not declare) and an unknown method 404, with
+// the JSON-RPC error in the body either way.
 func statelessStatus(final []byte) int {
-	switch gjson.GetBytes(final, "error.code").Int() {
-	case -32700, -32600, -32602:
-		if gjson.GetBytes(final, "error").Exists() {
-			return http.StatusBadRequest
-		}
+	code := gjson.GetBytes(final, "error.code")
+	if !code.Exists() {
+		return http.StatusOK
+	}
+	switch code.Int() {
+	case -32700, -32600, -32602, mcp.HEADER_MISMATCH, mcp.MISSING_REQUIRED_CLIENT_CAPABILITY, mcp.UNSUPPORTED_PROTOCOL_VERSION:
+		return http.StatusBadRequest
 	case -32601:
 		return http.StatusNotFound
 	}
 	return http.StatusOK
+}
+
+// headerMismatch is the error for a request whose MCP-Protocol-Version
+// header names another revision than its _meta, or nil. Either may be
+// absent; both, they must agree, since an intermediary routes by the
+// header and the proxy serves by the body.
+func headerMismatch(r *http.Request, msg []byte) []byte {
+	header := r.Header.Get("MCP-Protocol-Version")
+	body := gjson.GetBytes(msg, `params._meta.io\.modelcontextprotocol/protocolVersion`)
+	if header == "" || !body.Exists() || body.Str == header {
+		return nil
+	}
+	return jsonrpc.ErrorObject(mcp.HEADER_MISMATCH, fmt.Sprintf("the MCP-Protocol-Version header says %q and _meta says %q", header, body.Str))
 }

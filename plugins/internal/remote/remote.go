@@ -225,14 +225,19 @@ func Describe(status int, body []byte) string {
 	if t := http.StatusText(status); t != "" {
 		s += " " + t
 	}
+	if text := Excerpt(body); text != "" {
+		s += ": " + text
+	}
+	return s
+}
+
+// Excerpt is the start of a body, on one line, for an error message.
+func Excerpt(body []byte) string {
 	text := strings.TrimSpace(string(body))
 	if len(text) > 200 {
 		text = text[:200] + "…"
 	}
-	if text != "" {
-		s += ": " + strings.Join(strings.Fields(text), " ")
-	}
-	return s
+	return strings.Join(strings.Fields(text), " ")
 }
 
 // Drain reads what is left of a body so its connection can be reused, up
@@ -260,4 +265,32 @@ func Attribute(data []byte, msg Msg) []byte {
 		return data
 	}
 	return out
+}
+
+// JSONLines reads body as newline-separated JSON objects, and says
+// whether it is that.
+func JSONLines(body []byte) ([][]byte, bool) {
+	var out [][]byte
+	for line := range bytes.SplitSeq(body, []byte{'\n'}) {
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		if line[0] != '{' || !json.Valid(line) {
+			return nil, false
+		}
+		out = append(out, line)
+	}
+	return out, len(out) > 0
+}
+
+// Answers says whether msgs hold the answer to msg (a request).
+func Answers(msgs [][]byte, msg Msg) bool {
+	for _, m := range msgs {
+		r := gjson.GetManyBytes(m, "id", "method")
+		if !r[1].Exists() && r[0].Raw == string(msg.ID) {
+			return true
+		}
+	}
+	return false
 }

@@ -63,6 +63,8 @@ type session struct {
 	log    hclog.Logger
 	// life ends the session; POSTs and the GET stream are its work.
 	life *remote.Life
+	// linesOnce warns, once, of a server writing JSON lines as JSON.
+	linesOnce sync.Once
 
 	mu        sync.Mutex
 	sessionID string
@@ -183,6 +185,24 @@ func (s *session) post(ctx context.Context, cancel context.CancelFunc, msg remot
 			if msg.IsRequest() {
 				s.failRequest(msg, "the server answered with an empty body")
 			}
+		case !json.Valid(data):
+			// Not what its Content-Type says. Lines of JSON-RPC that hold
+			// the answer (a progress notification, then the result, as
+			// some servers write them) are read one by one; anything else
+			// fails this request at once, saying what came back, instead
+			// of leaving it to its timeout. The session is sound either way.
+			msgs, ok := remote.JSONLines(data)
+			if !ok || !remote.Answers(msgs, msg) {
+				s.failRequest(msg, "the server's answer is not JSON, as its Content-Type "+
+					strconv.Quote(resp.Header.Get("Content-Type"))+" says; it sent "+strconv.Itoa(len(data))+" bytes: "+strconv.Quote(remote.Excerpt(data)))
+				break
+			}
+			s.linesOnce.Do(func() {
+				s.log.Warn("the server sends lines of JSON under application/json; read one by one", "url", s.ReadyDetail())
+			})
+			for _, m := range msgs {
+				s.deliver(msg, remote.Attribute(m, msg))
+			}
 		default:
 			s.deliver(msg, remote.Attribute(data, msg))
 		}
@@ -262,45 +282,6 @@ func (s *session) newRequest(ctx context.Context, method string, body []byte, ms
 		}
 	}
 	return req, sid
-}
-
-// From 2026-07-28 a tool may ask for some of its arguments in HTTP headers
-// too (x-mcp-header in its input schema), for gateways that route on them.
-// The session learns which tools do from the answers to tools/list that
-// pass through it, and adds those Mcp-Param-* headers to their calls.
-
-// noteHeaderTools remembers the tools of a tools/list answer that annotate
-// parameters with x-mcp-header.
-func (s *session) noteHeaderTools(data []byte) {
-	if !bytes.Contains(data, []byte(`"x-mcp-header"`)) {
-		return
-	}
-	var answer struct {
-		Result struct {
-			Tools []mcp.Tool `json:"tools"`
-		} `json:"result"`
-	}
-	if err := json.Unmarshal(data, &answer); err != nil {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i := range answer.Result.Tools {
-		tool := &answer.Result.Tools[i]
-		if len(mcp.ExtractParamHeaderBindings(tool)) == 0 || mcp.ValidateParamHeaderAnnotations(tool) != nil {
-			continue
-		}
-		if s.headerTools == nil {
-			s.headerTools = map[string]*mcp.Tool{}
-		}
-		s.headerTools[tool.Name] = tool
-	}
-}
-
-func (s *session) headerTool(name string) *mcp.Tool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.headerTools[name]
 }
 
 func isEventStream(resp *http.Response) bool {

@@ -519,3 +519,50 @@ func TestSendAfterEnd(t *testing.T) {
 		t.Fatalf("after Exited: %v, want io.EOF", err)
 	}
 }
+
+// TestMalformedJSONAnswerFailsAtOnce: an answer that is not JSON under
+// application/json fails its request at once, saying what came back, and
+// the session stays up for the next request; lines of JSON-RPC holding
+// the answer (a notification, then the result, as some servers send
+// them) are read one by one.
+func TestMalformedJSONAnswerFailsAtOnce(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case r.Method != http.MethodPost:
+			w.WriteHeader(http.StatusMethodNotAllowed)
+		case strings.Contains(string(body), `"initialize"`):
+			_, _ = io.WriteString(w, initResult("2025-06-18"))
+		case strings.Contains(string(body), `"id":2`):
+			_, _ = io.WriteString(w, `{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"t","progress":1}}`+"\n"+
+				`{"jsonrpc":"2.0","id":2,"result":{"content":[]}}`+"\n")
+		case strings.Contains(string(body), `"id":4`):
+			_, _ = io.WriteString(w, `{"jsonrpc":"2.0","id":4,"result":{}}`+"\n<html>oops</html>")
+		case strings.Contains(string(body), `"id":3`):
+			_, _ = io.WriteString(w, `{"jsonrpc":"2.0","id":3,"result":{"tools":[]}}`)
+		default:
+			w.WriteHeader(http.StatusAccepted)
+		}
+	}))
+	defer srv.Close()
+	sess := open(t, srv.URL+"/mcp")
+	send(t, sess, initReq)
+	nextMessage(t, sess)
+	send(t, sess, `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"x","arguments":{}}}`)
+	if got := nextMessage(t, sess); !strings.Contains(got, `"notifications/progress"`) {
+		t.Fatalf("the first of two lines: %s", got)
+	}
+	if got := nextMessage(t, sess); got != `{"jsonrpc":"2.0","id":2,"result":{"content":[]}}` {
+		t.Fatalf("the second of two lines: %s", got)
+	}
+	send(t, sess, `{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"x","arguments":{}}}`)
+	got := nextMessage(t, sess)
+	if !strings.Contains(got, `"id":4`) || !strings.Contains(got, `"error"`) || !strings.Contains(got, "not JSON") || !strings.Contains(got, "oops") {
+		t.Fatalf("a malformed answer: %s", got)
+	}
+	send(t, sess, `{"jsonrpc":"2.0","id":3,"method":"tools/list"}`)
+	if got := nextMessage(t, sess); got != `{"jsonrpc":"2.0","id":3,"result":{"tools":[]}}` {
+		t.Fatalf("the next request: %s", got)
+	}
+}
