@@ -23,7 +23,7 @@ TEST_TIMEOUT ?= 20m
 # are cores.
 TEST_PARALLEL ?= 4
 
-.PHONY: help build build-race demo install test test-windows test-unit test-e2e peers bench conformance proto proto-check proto-release fuzz lint vet cross release clean tools
+.PHONY: help build build-race demo install test test-windows test-unit test-e2e peers bench conformance conformance-server proto proto-check proto-release fuzz lint vet cross release clean tools
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -103,6 +103,11 @@ conformance: build ## Run the official MCP conformance suite's client scenarios 
 	$(GO) build -o $(BIN)/ica-conformance-client ./test/conformance/client
 	$(CONFORMANCE) --requirements 2026-07-28
 	$(CONFORMANCE) --suite all --spec-version 2025-11-25
+
+conformance-server: build ## Run the suite's server scenarios (2026-07-28 requirements, every 2025-11-25 one) against its reference server alone and through `serve --http`; what passes alone must pass through (test/conformance/server-baseline.yml)
+	cd test/conformance && npm ci --ignore-scripts --no-audit --no-fund
+	cd test/conformance/server && npm ci --ignore-scripts --no-audit --no-fund
+	$(GO) run ./test/conformance/servers -bin $(BIN) -baseline test/conformance/server-baseline.yml
 
 tools: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc ## Install buf and the protoc plugins at pinned versions
 
