@@ -2,6 +2,7 @@ package frontend_test
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -97,4 +98,40 @@ func TestMixedRevisions(t *testing.T) {
 	from := len(cl.Messages())
 	c.SetServers(t, map[string]any{"demo": demo, "two": demo})
 	cl.Next(from, method("notifications/tools/list_changed"))
+}
+
+// TestUpstreamSpokenInTheClientsRevision: an upstream that speaks both
+// revisions is spoken to as the client speaks, so nothing is bridged: a
+// session client's calls reach it in a session (initialize), a stateless
+// client's statelessly (server/discover, then requests with _meta).
+func TestUpstreamSpokenInTheClientsRevision(t *testing.T) {
+	both := coretest.Demo()
+	both.Revision = scripted.Both
+	for _, tc := range []struct {
+		name  string
+		start func(cl *coretest.Client) json.RawMessage
+		first string
+	}{
+		{"session", func(cl *coretest.Client) json.RawMessage {
+			cl.Initialize(`{}`)
+			return cl.Call(`"c"`, "tools/call", `{"name":"up.echo","arguments":{"message":"hi"}}`)
+		}, "initialize"},
+		{"stateless", func(cl *coretest.Client) json.RawMessage {
+			return cl.Call(`"c"`, "tools/call", `{"name":"up.echo","arguments":{"message":"hi"},`+modernMeta+`}`)
+		}, "server/discover"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := coretest.New(t, coretest.Options{Scripts: map[string]scripted.Script{"up": both}})
+			if got := tc.start(c.Serve(t)); gjson.GetBytes(got, "result.content.0.text").Str != "hi" {
+				t.Fatalf("the call: %s", got)
+			}
+			var methods []string
+			for _, m := range c.Transport.Received("up") {
+				methods = append(methods, gjson.GetBytes(m, "method").Str)
+			}
+			if len(methods) == 0 || methods[0] != tc.first || slices.Contains(methods, map[string]string{"initialize": "server/discover", "server/discover": "initialize"}[tc.first]) {
+				t.Fatalf("the upstream received %v; want it opened with %s alone", methods, tc.first)
+			}
+		})
+	}
 }

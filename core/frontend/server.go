@@ -378,7 +378,7 @@ func (s *Server) handle(ctx context.Context, msg []byte) {
 		if !s.started.Load() {
 			// In order too: a stateless client's first request starts the
 			// upstreams as initialize does.
-			s.startUpstreams(ctx, env.rev.capabilities(), false)
+			s.startUpstreams(ctx, env.rev.capabilities(), upstream.RevisionStateless)
 		}
 		s.spawn(ctx, env, msg)
 	}
@@ -408,22 +408,27 @@ func (s *Server) initialize(ctx context.Context, env envelope, msg []byte) {
 	}
 	s.clientCaps.Store(&p.Capabilities)
 	s.handshaken.Store(true)
-	s.startUpstreams(ctx, &p.Capabilities, true)
+	s.startUpstreams(ctx, &p.Capabilities, upstream.RevisionInitialize)
 	s.answerInitialize(env, p.ProtocolVersion)
 }
 
-// open starts the upstreams, telling them caps (what the client can do),
-// and learns what they offer, which the proxy then declares. It runs on
-// the client's first request; again, on every initialize, which re-reads
-// what the upstreams offer.
-func (s *Server) startUpstreams(ctx context.Context, caps *mcp.ClientCapabilities, again bool) {
+// startUpstreams starts the upstreams, telling them caps (what the
+// client can do) and revision (how it speaks), and learns what they
+// offer, which the proxy then declares. It runs on the client's first
+// request, and again on every initialize, which re-reads what the
+// upstreams offer.
+func (s *Server) startUpstreams(ctx context.Context, caps *mcp.ClientCapabilities, revision string) {
 	s.startMu.Lock()
 	defer s.startMu.Unlock()
+	again := revision == upstream.RevisionInitialize
 	if s.started.Load() && !again {
 		return
 	}
 	if caps != nil {
 		s.p.SetClientCapabilities(*caps)
+	}
+	if !s.started.Load() {
+		s.p.SetClientRevision(revision)
 	}
 	if s.OnStart != nil {
 		s.OnStart()

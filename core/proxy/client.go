@@ -35,6 +35,13 @@ func (p *Proxy) SetClientCapabilities(c mcp.ClientCapabilities) {
 	p.clientCaps.Store(&relayed)
 }
 
+// SetClientRevision records how the proxy's client speaks:
+// upstream.RevisionStateless (2026-07-28 requests) or RevisionInitialize
+// (a session). Each upstream that speaks it too is spoken to in it, so
+// that bridging is left to those that do not. Sessions opened before
+// keep theirs.
+func (p *Proxy) SetClientRevision(revision string) { p.clientRevision.Store(&revision) }
+
 func (p *Proxy) clientCapabilities() mcp.ClientCapabilities {
 	if c := p.clientCaps.Load(); c != nil {
 		return *c

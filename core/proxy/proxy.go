@@ -112,6 +112,9 @@ type Proxy struct {
 
 	startOnce  sync.Once
 	clientCaps atomic.Pointer[mcp.ClientCapabilities]
+	// clientRevision is how the client speaks (upstream.RevisionStateless
+	// or RevisionInitialize), tried first with each upstream.
+	clientRevision atomic.Pointer[string]
 	// level is the log level the client set (logging/setLevel).
 	level atomic.Pointer[string]
 	// catalogs holds the last catalog built of each kind, for routing.

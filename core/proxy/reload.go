@@ -82,6 +82,12 @@ func (p *Proxy) apply(cfg *config.Config) []string {
 			ListChanged:  p.onUpstreamListChanged,
 			Request:      p.onUpstreamRequest,
 			Capabilities: p.clientCapabilities,
+			ClientRevision: func() string {
+				if r := p.clientRevision.Load(); r != nil {
+					return *r
+				}
+				return ""
+			},
 			LogLevel:     p.logLevel,
 			Connected:    p.onConnected,
 			Credentials:  p.credentials,

@@ -46,16 +46,20 @@ type handlers struct {
 	// clientInfo is the proxy's identity, told at initialize and in a
 	// stateless request's _meta.
 	clientInfo mcp.Implementation
-	// revision is what the last session with this server spoke, if
-	// known: RevisionStateless or RevisionInitialize; learned is told
-	// what this one speaks. A server remembered as speaking initialize
-	// that could speak both is served well all the same.
-	revision string
-	learned  func(revision string)
+	// speaks is what the server was found to speak before; learned is
+	// told what this handshake found, when that is more.
+	speaks  speaks
+	learned func(speaks)
+	// prefer is the revision tried first (the client's): a server that
+	// speaks both is spoken to in it.
+	prefer string
 	// logLevel is the level a stateless upstream is told with each
 	// request; nil or "": none.
 	logLevel func() string
 }
+
+// speaks is what a server was found to speak, each Yes, No or "".
+type speaks struct{ stateless, initialize string }
 
 // The two ways a server can speak, as remembered between runs.
 const (

@@ -157,12 +157,15 @@ func (u *Upstream) dialWith(ctx context.Context, transport string, refused *Refu
 		h.capabilities = u.hooks.Capabilities()
 	}
 	h.logLevel = u.hooks.LogLevel
+	if u.hooks.ClientRevision != nil {
+		h.prefer = u.hooks.ClientRevision()
+	}
 	if m := u.spec.Revisions; m != nil {
 		key := u.spec.RevisionKey
-		h.revision = m.Revision(key)
-		h.learned = func(revision string) {
-			if err := m.SetRevision(key, revision); err != nil {
-				u.logger.Debug("could not remember the server's revision", "server", u.name, "error", err)
+		h.speaks.stateless, h.speaks.initialize = m.Speaks(key)
+		h.learned = func(found speaks) {
+			if err := m.SetSpeaks(key, found.stateless, found.initialize); err != nil {
+				u.logger.Debug("could not remember the server's revisions", "server", u.name, "error", err)
 			}
 		}
 	}

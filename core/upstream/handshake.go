@@ -140,15 +140,19 @@ func (c *Conn) initialize(ctx context.Context) (*mcp.InitializeResult, error) {
 		return nil, err
 	}
 	if r.Error != nil {
-		return nil, rpcFailure(r.Error)
+		return nil, refusal{rpcFailure(r.Error)}
 	}
 	var res mcp.InitializeResult
 	if err := json.Unmarshal(r.Result, &res); err != nil {
 		return nil, fmt.Errorf("the answer does not read: %w", err)
 	}
+	if mcp.IsModernProtocol(res.ProtocolVersion) {
+		// A stateless revision has no initialize: the server is one.
+		return nil, refusal{fmt.Errorf("the server answered initialize in protocol version %q, which has none", res.ProtocolVersion)}
+	}
 	if !mcp.IsValidProtocolVersion(res.ProtocolVersion) {
-		return nil, fmt.Errorf("the server answered in protocol version %q; the proxy speaks %s",
-			res.ProtocolVersion, strings.Join(mcp.ValidProtocolVersions, ", "))
+		return nil, refusal{fmt.Errorf("the server answered in protocol version %q; the proxy speaks %s",
+			res.ProtocolVersion, strings.Join(mcp.ValidProtocolVersions, ", "))}
 	}
 	if err := c.Notify(string(mcp.MethodNotificationInitialized), nil); err != nil {
 		return nil, fmt.Errorf("notifications/initialized: %w", err)
@@ -211,56 +215,87 @@ func (c *Conn) probeOnce(ctx context.Context, version string, ping bool) (*Reply
 	}
 }
 
+// refusal is an initialize the server answered with a refusal (an
+// error, or a revision the proxy does not speak): it may speak the
+// stateless revision instead.
+type refusal struct{ error }
+
+func (r refusal) Unwrap() error { return r.error }
+
 // errProbeEnded ends the probe's requests that were not answered.
 var errProbeEnded = errors.New("the probe ended")
 
 // handshake opens the MCP session on a started Conn. On failure the Conn
 // is closed, in the background.
+//
+// The client's revision is tried first (server/discover for a stateless
+// client, initialize for a legacy one), then the other: a server that
+// speaks both is spoken to as the client speaks, and bridging is left to
+// servers that speak only the other. What was found is remembered per
+// server, so later sessions try only what works.
 func (c *Conn) handshake(ctx context.Context, spec sdk.SessionSpec) error {
-
-	// The stateless 2026-07-28 revision is tried first (server/discover),
-	// falling back to the initialize handshake; the outcome is remembered
-	// per server, so later sessions skip the probe.
-	var init *mcp.InitializeResult
-	version := ""
-	if c.h.revision != RevisionInitialize {
-		// A server known to be stateless is asked without the ping: it
-		// answers server/discover.
-		d, err := c.probe(ctx, c.h.revision == "" && spec.Transport != "http")
-		if err != nil {
-			go c.Close(0)
-			if cerr := c.Err(); cerr != nil {
-				return cerr
+	order := []string{RevisionStateless, RevisionInitialize}
+	if c.h.prefer == RevisionInitialize {
+		order = []string{RevisionInitialize, RevisionStateless}
+	}
+	known, found := c.h.speaks, c.h.speaks
+	var (
+		init    *mcp.InitializeResult
+		version string
+		refused error // initialize's refusal, when the probe follows it
+	)
+	fail := func(what string, err error) error {
+		go c.Close(0) // the plugin makes sure the upstream goes
+		if cerr := c.Err(); cerr != nil {
+			return cerr // the upstream died during the handshake
+		}
+		return fmt.Errorf("server %q: %s: %w", spec.Server, what, err)
+	}
+	for i, kind := range order {
+		last := i == len(order)-1
+		switch {
+		case kind == RevisionStateless && (known.stateless != No || last && refused == nil && known.initialize == No):
+			// A server known to be stateless is asked without the ping:
+			// it answers server/discover.
+			d, err := c.probe(ctx, known.stateless == "" && spec.Transport != "http")
+			if err != nil {
+				return fail("server/discover", err)
 			}
-			return fmt.Errorf("server %q: server/discover: %w", spec.Server, err)
-		}
-		if d != nil {
+			if d == nil {
+				found.stateless = No
+				continue
+			}
+			found.stateless = Yes
 			init, version = d.result, d.version
+		case kind == RevisionInitialize && (known.initialize != No || last):
+			res, err := c.initialize(ctx)
+			if err != nil {
+				if _, ok := errors.AsType[refusal](err); ok && !last && known.stateless != No {
+					found.initialize, refused = No, err
+					continue
+				}
+				return fail("initialize", err)
+			}
+			found.initialize = Yes
+			init, version = res, res.ProtocolVersion
+		default:
+			continue
 		}
+		break
 	}
 	if init == nil {
-		var err error
-		if init, err = c.initialize(ctx); err != nil {
-			cerr := c.Err()
-			// The caller should not wait for the upstream to go; the plugin
-			// makes sure it does.
-			go c.Close(0)
-			if cerr != nil {
-				return cerr // the upstream died during the handshake
-			}
-			return fmt.Errorf("server %q: initialize: %w", spec.Server, err)
+		if refused == nil {
+			refused = errors.New("it answers neither server/discover nor initialize")
 		}
-		version = init.ProtocolVersion
+		return fail("initialize", refused)
 	}
-	learned := RevisionInitialize
 	if mcp.IsModernProtocol(version) {
 		c.meta = requestMeta(version, c.h.capabilities, c.h.clientInfo)
 		c.metaRaw = metaHead(c.meta)
 		c.stateless.Store(true)
-		learned = RevisionStateless
 	}
-	if c.h.learned != nil && learned != c.h.revision {
-		c.h.learned(learned)
+	if c.h.learned != nil && found != known {
+		c.h.learned(found)
 	}
 	c.init = init
 	if c.meta != nil {

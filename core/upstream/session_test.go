@@ -33,18 +33,22 @@ func (o opener) Transport(context.Context, string) (sdk.TransportClient, string,
 // revisions is an in-memory upstream.RevisionMemo.
 type revisions struct {
 	mu sync.Mutex
-	m  map[string]string
+	m  map[string][2]string
 }
 
-func (r *revisions) Revision(key string) string { r.mu.Lock(); defer r.mu.Unlock(); return r.m[key] }
+func (r *revisions) Speaks(key string) (stateless, initialize string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.m[key][0], r.m[key][1]
+}
 
-func (r *revisions) SetRevision(key, rev string) error {
+func (r *revisions) SetSpeaks(key, stateless, initialize string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.m == nil {
-		r.m = map[string]string{}
+		r.m = map[string][2]string{}
 	}
-	r.m[key] = rev
+	r.m[key] = [2]string{stateless, initialize}
 	return nil
 }
 
@@ -80,26 +84,39 @@ func call(name string) json.RawMessage {
 	return json.RawMessage(`{"name":"` + name + `","arguments":{}}`)
 }
 
-// TestHandshake: a new server is probed with server/discover (and a ping
-// that settles a server ignoring it); a stateless one is then spoken to
-// statelessly, a legacy one gets initialize and notifications/initialized.
-// The outcome is remembered, so the next session does not probe.
+// TestHandshake: a server is first asked in its client's revision
+// (server/discover, with a ping that settles a server ignoring it; or
+// initialize), then in the other. A server that speaks both is spoken
+// to as the client speaks. What was found is remembered, so the next
+// session tries only what works.
 func TestHandshake(t *testing.T) {
+	const (
+		discover = "server/discover"
+		init     = "initialize"
+		inited   = "notifications/initialized"
+		call     = "tools/call"
+	)
 	for _, tc := range []struct {
-		revision      string
-		first, second []string
+		server, client string
+		first, second  []string
+		speaks         [2]string
 	}{
-		{scripted.Stateless, []string{"server/discover", "ping", "tools/call"}, []string{"server/discover", "tools/call"}},
-		{scripted.Legacy, []string{"server/discover", "ping", "initialize", "notifications/initialized", "tools/call"}, []string{"initialize", "notifications/initialized", "tools/call"}},
+		{scripted.Stateless, "", []string{discover, "ping", call}, []string{discover, call}, [2]string{upstream.Yes, ""}},
+		{scripted.Legacy, "", []string{discover, "ping", init, inited, call}, []string{init, inited, call}, [2]string{upstream.No, upstream.Yes}},
+		{scripted.Legacy, upstream.RevisionInitialize, []string{init, inited, call}, []string{init, inited, call}, [2]string{"", upstream.Yes}},
+		{scripted.Both, upstream.RevisionStateless, []string{discover, "ping", call}, []string{discover, call}, [2]string{upstream.Yes, ""}},
+		{scripted.Both, upstream.RevisionInitialize, []string{init, inited, call}, []string{init, inited, call}, [2]string{"", upstream.Yes}},
+		{scripted.Stateless, upstream.RevisionInitialize, []string{init, discover, "ping", call}, []string{discover, call}, [2]string{upstream.Yes, upstream.No}},
 	} {
-		t.Run(tc.revision, func(t *testing.T) {
+		t.Run(tc.server+"/"+tc.client, func(t *testing.T) {
 			sc := coretest.Demo()
-			sc.Revision = tc.revision
+			sc.Revision = tc.server
 			memo := &revisions{}
 			sp := spec()
 			sp.Revisions, sp.RevisionKey = memo, "up-key"
+			hooks := upstream.Hooks{ClientRevision: func() string { return tc.client }}
 			for run, want := range [][]string{tc.first, tc.second} {
-				u, tr := start(t, sc, sp, upstream.Hooks{})
+				u, tr := start(t, sc, sp, hooks)
 				r, err := u.Request(context.Background(), "tools/call", json.RawMessage(`{"name":"echo","arguments":{"message":"hi"}}`))
 				if err != nil || !strings.Contains(string(r.Result), `"hi"`) {
 					t.Fatalf("run %d: %s %v", run, r.Result, err)
@@ -109,12 +126,8 @@ func TestHandshake(t *testing.T) {
 				}
 				u.Close()
 			}
-			want := upstream.RevisionInitialize
-			if tc.revision == scripted.Stateless {
-				want = upstream.RevisionStateless
-			}
-			if got := memo.Revision("up-key"); got != want {
-				t.Errorf("remembered %q, want %q", got, want)
+			if got := memo.m["up-key"]; got != tc.speaks {
+				t.Errorf("remembered %q, want %q", got, tc.speaks)
 			}
 		})
 	}

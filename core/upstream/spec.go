@@ -41,9 +41,9 @@ type Spec struct {
 	// is remembered in Memo, and tried first next time.
 	Fallback string
 	Memo     TransportMemo
-	// Revisions remembers, under RevisionKey, which way the server speaks
-	// (stateless or initialize), so the probe runs once; nil: every start
-	// probes.
+	// Revisions remembers, under RevisionKey, which ways the server was
+	// found to speak (stateless, initialize), so that a handshake tries
+	// only what works; nil: every start finds out again.
 	Revisions   RevisionMemo
 	RevisionKey string
 	// Redact removes the entry's secrets from a failure's message before
@@ -54,12 +54,19 @@ type Spec struct {
 	ClientInfo mcp.Implementation
 }
 
-// RevisionMemo remembers whether a server speaks the stateless revision
-// (RevisionStateless) or an initialize one (RevisionInitialize).
+// RevisionMemo remembers what a server was found to speak: for the
+// stateless revision and for the initialize ones, each Yes, No or ""
+// (not tried).
 type RevisionMemo interface {
-	Revision(key string) string
-	SetRevision(key, revision string) error
+	Speaks(key string) (stateless, initialize string)
+	SetSpeaks(key, stateless, initialize string) error
 }
+
+// What a RevisionMemo knows of one way of speaking.
+const (
+	Yes = "yes"
+	No  = "no"
+)
 
 // TransportMemo remembers which transport a server URL speaks.
 type TransportMemo interface {
@@ -81,6 +88,10 @@ type Hooks struct {
 	// Capabilities is what the proxy declares to the upstream at
 	// initialize: what its own client can do.
 	Capabilities func() mcp.ClientCapabilities
+	// ClientRevision is how the proxy's client speaks (RevisionStateless
+	// or RevisionInitialize; "" when not known yet). A server that speaks
+	// it too is spoken to in it, so nothing is bridged that need not be.
+	ClientRevision func() string
 	// LogLevel is the lowest level of log messages the proxy's client
 	// wants ("" for none set): a stateless upstream is told it in each
 	// request, which the client did not already say it in.

@@ -52,8 +52,9 @@ type file struct {
 	// Offers maps a server key (name and config fingerprint) to what it
 	// offered when it last connected.
 	Offers map[string]offersRecord `json:"offers,omitempty"`
-	// Revisions maps a server key to how it speaks: "stateless"
-	// (2026-07-28 and later) or "initialize".
+	// Revisions maps a server key to what it was found to speak: the
+	// stateless revision (2026-07-28 and later) and the initialize ones,
+	// each "yes", "no" or not yet tried.
 	Revisions map[string]revisionRecord `json:"revisions,omitempty"`
 	// TokenKinds maps a server key to the kind of token ("Bearer" or
 	// "DPoP") the server takes, learned when it refused the other kind.
@@ -67,7 +68,12 @@ type tokenKindRecord struct {
 }
 
 type revisionRecord struct {
-	Revision string    `json:"revision"`
+	Stateless  string `json:"stateless,omitempty"`
+	Initialize string `json:"initialize,omitempty"`
+	// Revision is how a file written before both were kept says it:
+	// "stateless" (then initialize was not tried) or "initialize" (then
+	// server/discover went unanswered).
+	Revision string    `json:"revision,omitempty"`
 	Checked  time.Time `json:"checked"`
 }
 
@@ -133,24 +139,36 @@ func (m *Memo) SetOffers(key string, o Offers) error {
 	})
 }
 
-// Revision returns how the server with key spoke last time, or "".
-func (m *Memo) Revision(key string) string {
+// Speaks returns what the server with key was found to speak: for the
+// stateless revision and for the initialize ones, each "yes", "no" or ""
+// (not tried).
+func (m *Memo) Speaks(key string) (stateless, initialize string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	f, _ := m.load()
-	return f.Revisions[key].Revision
+	r := f.Revisions[key]
+	switch {
+	case r.Stateless != "" || r.Initialize != "":
+		return r.Stateless, r.Initialize
+	case r.Revision == "stateless":
+		return "yes", ""
+	case r.Revision == "initialize":
+		return "no", "yes"
+	}
+	return "", ""
 }
 
-// SetRevision remembers how the server with key speaks.
-func (m *Memo) SetRevision(key, revision string) error {
+// SetSpeaks remembers what the server with key speaks.
+func (m *Memo) SetSpeaks(key, stateless, initialize string) error {
 	return m.update(func(f *file) bool {
-		if f.Revisions[key].Revision == revision {
+		r := f.Revisions[key]
+		if r.Stateless == stateless && r.Initialize == initialize && r.Revision == "" {
 			return false
 		}
 		if f.Revisions == nil {
 			f.Revisions = map[string]revisionRecord{}
 		}
-		f.Revisions[key] = revisionRecord{Revision: revision, Checked: now()}
+		f.Revisions[key] = revisionRecord{Stateless: stateless, Initialize: initialize, Checked: now()}
 		return true
 	})
 }

@@ -13,6 +13,8 @@
 package scripted
 
 import (
+	"github.com/tidwall/gjson"
+
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -70,6 +72,10 @@ func Parse(data []byte) (Script, error) {
 const (
 	Stateless = "stateless"
 	Legacy    = "legacy"
+	// Both answers server/discover and initialize; each request is
+	// answered in the revision it names (a stateless one carries it in
+	// its _meta).
+	Both = "both"
 )
 
 type message struct {
@@ -142,7 +148,8 @@ func (p *Player) Handle(line []byte) {
 		}
 		return
 	}
-	stateless := p.sc.Revision == Stateless
+	stateless := p.sc.Revision == Stateless ||
+		p.sc.Revision == Both && gjson.GetBytes(m.Params, `_meta.io\.modelcontextprotocol/protocolVersion`).Exists()
 	caps := `{"tools":{}}`
 	if p.sc.Capabilities != nil {
 		caps = string(p.sc.Capabilities)
@@ -153,13 +160,13 @@ func (p *Player) Handle(line []byte) {
 	}
 	switch m.Method {
 	case "server/discover":
-		if !stateless {
+		if !stateless && p.sc.Revision != Both {
 			p.fail(m.ID, -32601, "method not found")
 			return
 		}
 		p.answer(m.ID, `{"resultType":"complete","supportedVersions":["2026-07-28"],"capabilities":`+caps+`,"serverInfo":{"name":"scripted","version":"1"}}`)
 	case "initialize":
-		if stateless {
+		if p.sc.Revision == Stateless {
 			p.fail(m.ID, -32601, "initialize was removed in 2026-07-28")
 			return
 		}

@@ -14,14 +14,15 @@ import (
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/coretest"
 )
 
-// TestUpstreamHandshake pins the frames that open a session with a
-// stateless (2026-07-28) and an initialize-revision server over stdio,
-// on a first start (server/discover, with a ping to settle a server that
-// ignores it) and on a second, when the revision is remembered: a
-// stateless server is asked server/discover once, and its answer is the
-// session's start; an initialize server gets initialize in the newest
-// revision that has it, the client's capabilities, then
-// notifications/initialized.
+// TestUpstreamHandshake pins the frames that open a session, for a
+// session client, with a stateless (2026-07-28) and an initialize-revision
+// server over stdio, on a first start and on a second, when what each
+// speaks is remembered. The client's revision is tried first: initialize
+// in the newest revision that has it, the client's capabilities, then
+// notifications/initialized. A stateless server refuses it and is asked
+// server/discover (with a ping to settle a server that ignores it); the
+// second time, only server/discover. (The order for a stateless client:
+// core/upstream TestHandshake.)
 func TestUpstreamHandshake(t *testing.T) {
 	t.Parallel()
 	repeated(t, testUpstreamHandshake, onStreams, parentWatch)
@@ -29,16 +30,17 @@ func TestUpstreamHandshake(t *testing.T) {
 
 func testUpstreamHandshake(t *testing.T) {
 	bin := buildScripted(t)
-	const discover = `{"jsonrpc":"2.0","id":"<u1>","method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/clientCapabilities":{"roots":{"listChanged":true}},"io.modelcontextprotocol/clientInfo":{"name":"ica-mcp-proxy","version":"<version>"},"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}`
+	const discover = `{"jsonrpc":"2.0","id":"<uD>","method":"server/discover","params":{"_meta":{"io.modelcontextprotocol/clientCapabilities":{"roots":{"listChanged":true}},"io.modelcontextprotocol/clientInfo":{"name":"ica-mcp-proxy","version":"<version>"},"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}`
 	const initialize = `{"jsonrpc":"2.0","id":"<uN>","method":"initialize","params":{"protocolVersion":"2025-11-25","clientInfo":{"name":"ica-mcp-proxy","version":"<version>"},"capabilities":{"roots":{"listChanged":true}}}}` + "\n" +
 		`{"jsonrpc":"2.0","method":"notifications/initialized"}`
-	const ping = `{"jsonrpc":"2.0","id":"<u2>","method":"ping"}`
+	const ping = `{"jsonrpc":"2.0","id":"<u3>","method":"ping"}`
+	refused := strings.Replace(strings.SplitN(initialize, "\n", 2)[0], "<uN>", "<u1>", 1)
 	for _, tc := range []struct {
 		revision      string
 		first, second string
 	}{
-		{"stateless", discover + "\n" + ping, discover},
-		{"legacy", discover + "\n" + ping + "\n" + strings.Replace(initialize, "<uN>", "<u3>", 1), strings.Replace(initialize, "<uN>", "<u1>", 1)},
+		{"stateless", refused + "\n" + strings.Replace(discover, "<uD>", "<u2>", 1) + "\n" + ping, strings.Replace(discover, "<uD>", "<u1>", 1)},
+		{"legacy", strings.Replace(initialize, "<uN>", "<u1>", 1), strings.Replace(initialize, "<uN>", "<u1>", 1)},
 	} {
 		t.Run(tc.revision, func(t *testing.T) {
 			e := newEnv(t)

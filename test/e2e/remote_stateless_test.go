@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,9 +13,10 @@ import (
 	"github.com/mark3labs/mcp-go/server"
 )
 
-// A server that speaks only the stateless 2026-07-28 revision (mcp-go's,
-// restricted to it): no session, the version in every request's _meta and
-// header, and the Mcp-Method and Mcp-Name headers it requires.
+// A server spoken to in the stateless 2026-07-28 revision, as its
+// stateless client speaks (mcp-go's, restricted to it, though it still
+// answers initialize): no session, the version in every request's _meta
+// and header, and the Mcp-Method and Mcp-Name headers it requires.
 func TestRemoteStatelessServer(t *testing.T) {
 	t.Parallel()
 	s := server.NewMCPServer("stateless", "1", server.WithToolCapabilities(true))
@@ -34,9 +36,9 @@ func TestRemoteStatelessServer(t *testing.T) {
 
 	e := newEnv(t)
 	e.writeProject(t, map[string]any{"modern": map[string]any{"type": "http", "url": srv.URL + "/mcp"}})
-	c := startProxy(t, e)
-	if got := decodeResult(t, c.callTool("modern.hello", map[string]any{})).text(); got != "hello, stateless" {
-		t.Fatalf("modern.hello: %q", got)
+	c := startRPC(t, e.command())
+	if got := string(c.modernResult("tools/call", map[string]any{"name": "modern.hello", "arguments": map[string]any{}}, map[string]any{})); !strings.Contains(got, "hello, stateless") {
+		t.Fatalf("modern.hello: %s", got)
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -57,8 +59,8 @@ func TestRemoteStatelessServer(t *testing.T) {
 	}
 }
 
-// A 2026-07-28 server's ttlMs bounds how long the proxy reuses its tool
-// list: a list fresh for a minute is listed once however often the client
+// A 2026-07-28 server's ttlMs bounds how long the proxy (with a stateless
+// client, so spoken to statelessly) reuses its tool list: a list fresh for a minute is listed once however often the client
 // asks; one fresh for no time at all is listed again as the client asks,
 // at most once a second (in the background: the client is answered at
 // once).
@@ -86,9 +88,9 @@ func TestUpstreamTTLBoundsToolCache(t *testing.T) {
 		t.Cleanup(srv.Close)
 		e := newEnv(t)
 		e.writeProject(t, map[string]any{"ttl": map[string]any{"type": "http", "url": srv.URL + "/mcp"}})
-		c := startProxy(t, e)
+		c := startRPC(t, e.command())
 		for range 3 {
-			c.toolNames()
+			c.modernResult("tools/list", nil, map[string]any{})
 			time.Sleep(1100 * time.Millisecond)
 		}
 		mu.Lock()

@@ -179,7 +179,8 @@ func TestStatelessClient(t *testing.T) {
 // memoFile is what the tests read of mcp-upstreams.json, by server key.
 type memoFile struct {
 	Revisions map[string]struct {
-		Revision string `json:"revision"`
+		Stateless  string `json:"stateless"`
+		Initialize string `json:"initialize"`
 	} `json:"revisions"`
 	TokenKinds map[string]struct {
 		Kind string `json:"kind"`
@@ -200,22 +201,32 @@ func readMemo(t *testing.T, e *env) memoFile {
 	return f
 }
 
-// readRevisions returns what the memo remembers of how each server speaks.
+// readRevisions returns what the memo remembers of how each server
+// speaks: "stateless/initialize", each yes, no or "-" (not tried).
 func readRevisions(t *testing.T, e *env) map[string]string {
 	t.Helper()
 	f := readMemo(t, e)
 	out := map[string]string{}
 	for key, r := range f.Revisions {
-		out[strings.SplitN(key, "@", 2)[0]] = r.Revision
+		dash := func(s string) string {
+			if s == "" {
+				return "-"
+			}
+			return s
+		}
+		out[strings.SplitN(key, "@", 2)[0]] = dash(r.Stateless) + "/" + dash(r.Initialize)
 	}
 	return out
 }
 
-// TestUpstreamRevisions: stdio upstreams are probed with server/discover
-// and spoken to in the revision they answer in: the Go demo (mcp-go, which
-// speaks 2026-07-28) statelessly, server-everything (2025-11-25) and a
-// server that ignores unknown requests with initialize. The outcome is
-// remembered, so the next start does not probe.
+// TestUpstreamRevisions: each stdio upstream is spoken to in its client's
+// revision where it speaks it. For a session client, initialize first:
+// the Go demo (mcp-go, which speaks both), server-everything (2025-11-25)
+// and a server that ignores unknown requests all take it, and nothing is
+// probed. For a stateless client, server/discover first: the demo takes
+// it, server-everything refuses it, and the silent server's is settled
+// by a ping; both then get initialize (bridged). What each was found to
+// speak is remembered, so a later start probes nothing again.
 func TestUpstreamRevisions(t *testing.T) {
 	t.Parallel()
 	needPeers(t)
@@ -226,29 +237,42 @@ func TestUpstreamRevisions(t *testing.T) {
 		"everything": everythingServer(),
 		"silent":     map[string]any{"command": buildHostile(t), "env": map[string]any{"HOSTILE_IGNORE_UNKNOWN": "1"}},
 	})
-	for run := range 2 {
-		c := startProxy(t, e)
+	for run, tc := range []struct {
+		stateless bool
+		want      map[string]string
+		probed    bool
+	}{
+		{false, map[string]string{"demo": "-/yes", "everything": "-/yes", "silent": "-/yes"}, false},
+		{true, map[string]string{"demo": "yes/yes", "everything": "no/yes", "silent": "no/yes"}, true},
+		{true, map[string]string{"demo": "yes/yes", "everything": "no/yes", "silent": "no/yes"}, false},
+	} {
+		c := startRPC(t, e.command())
+		call := func(tool string, args map[string]any) json.RawMessage {
+			if tc.stateless {
+				return c.modernResult("tools/call", map[string]any{"name": tool, "arguments": args}, map[string]any{})
+			}
+			return c.callTool(tool, args)
+		}
+		if !tc.stateless {
+			c.initialize()
+		}
 		// mcp-go marks its results resultType only when it serves a
-		// request statelessly: the demo was reached in 2026-07-28.
-		if raw := c.callTool("demo.echo", map[string]any{"message": "hi"}); !strings.Contains(string(raw), `"resultType":"complete"`) {
-			t.Fatalf("run %d: the demo upstream was not spoken to statelessly: %s", run, raw)
+		// request statelessly.
+		demo := string(call("demo.echo", map[string]any{"message": "hi"}))
+		if strings.Contains(demo, `"resultType"`) == !tc.stateless {
+			t.Fatalf("run %d: the demo upstream was not spoken to in the client's revision: %s", run, demo)
 		}
-		if got := decodeResult(t, c.callTool("everything.echo", map[string]any{"message": "hi"})).text(); got != "Echo: hi" {
-			t.Fatalf("run %d: everything.echo: %q", run, got)
+		if got := string(call("everything.echo", map[string]any{"message": "hi"})); !strings.Contains(got, "Echo: hi") {
+			t.Fatalf("run %d: everything.echo: %s", run, got)
 		}
-		if got := decodeResult(t, c.callTool("silent.choose", map[string]any{"id": "abc"})).text(); !strings.Contains(got, "abc") {
-			t.Fatalf("run %d: silent.choose: %q", run, got)
+		if got := string(call("silent.choose", map[string]any{"id": "abc"})); !strings.Contains(got, "abc") {
+			t.Fatalf("run %d: silent.choose: %s", run, got)
 		}
-		want := map[string]string{"demo": "stateless", "everything": "initialize", "silent": "initialize"}
-		if got := readRevisions(t, e); !maps.Equal(got, want) {
-			t.Fatalf("run %d: remembered %v, want %v", run, got, want)
+		if got := readRevisions(t, e); !maps.Equal(got, tc.want) {
+			t.Fatalf("run %d: remembered %v, want %v", run, got, tc.want)
 		}
-		ignored := strings.Contains(c.stderr.String(), "the server ignored server/discover")
-		if run == 0 && !ignored {
-			t.Fatal("the silent server's probe was not settled by the ping")
-		}
-		if run == 1 && ignored {
-			t.Fatal("a server remembered as speaking initialize was probed again")
+		if ignored := strings.Contains(c.stderr.String(), "the server ignored server/discover"); ignored != tc.probed {
+			t.Fatalf("run %d: the silent server's probe settled by a ping: %v, want %v", run, ignored, tc.probed)
 		}
 		_ = c.stdin.Close()
 		<-c.done

@@ -256,14 +256,18 @@ func (s *session) newRequest(ctx context.Context, method string, body []byte, ms
 	s.mu.Lock()
 	sid, version := s.sessionID, s.version
 	s.mu.Unlock()
-	if sid != "" {
-		req.Header.Set(headerSessionID, sid)
-	}
 	if body != nil {
-		// A 2026-07-28 request names its protocol version itself.
+		// A 2026-07-28 request names its protocol version itself, and
+		// belongs to no session.
 		if v := gjson.GetBytes(body, metaVersionPath).Str; v != "" {
 			version = v
+			if mcp.IsModernProtocol(v) {
+				sid = ""
+			}
 		}
+	}
+	if sid != "" {
+		req.Header.Set(headerSessionID, sid)
 	}
 	if version != "" {
 		req.Header.Set(headerProtocolVersion, version)
