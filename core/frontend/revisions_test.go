@@ -135,3 +135,39 @@ func TestUpstreamSpokenInTheClientsRevision(t *testing.T) {
 		})
 	}
 }
+
+// TestListenDeliversEveryDeclaredChange: subscriptions/listen grants every
+// list change the proxy declares (tools, prompts, resources, when an
+// upstream offers them) and delivers an upstream's prompt and resource
+// list changes on the subscription, tagged with its id.
+func TestListenDeliversEveryDeclaredChange(t *testing.T) {
+	sc := coretest.Demo()
+	sc.Revision = scripted.Stateless
+	sc.Capabilities = json.RawMessage(`{"tools":{"listChanged":true},"prompts":{"listChanged":true},"resources":{"listChanged":true}}`)
+	sc.Methods = map[string]json.RawMessage{
+		"prompts/list":   json.RawMessage(`{"resultType":"complete","prompts":[{"name":"greet"}]}`),
+		"resources/list": json.RawMessage(`{"resultType":"complete","resources":[{"uri":"demo://a","name":"a"}]}`),
+	}
+	sc.Tools = append(sc.Tools, json.RawMessage(`{"name":"change","inputSchema":{"type":"object"}}`))
+	sc.Calls["change"] = scripted.Call{Steps: []scripted.Step{
+		{Notify: json.RawMessage(`{"method":"notifications/prompts/list_changed"}`)},
+		{Notify: json.RawMessage(`{"method":"notifications/resources/list_changed"}`)},
+		{Result: json.RawMessage(`{"resultType":"complete","content":[]}`)},
+	}}
+	cl := coretest.New(t, coretest.Options{Scripts: map[string]scripted.Script{"up": sc}}).Serve(t)
+	cl.Call(`"d"`, "server/discover", `{`+modernMeta+`}`)
+	cl.Send(`{"jsonrpc":"2.0","id":"sub","method":"subscriptions/listen","params":{` +
+		`"notifications":{"toolsListChanged":true,"promptsListChanged":true,"resourcesListChanged":true},` + modernMeta + `}}`)
+	ack, _ := cl.Next(0, method("notifications/subscriptions/acknowledged"))
+	if got := gjson.GetBytes(ack, "params.notifications"); !got.Get("toolsListChanged").Bool() || !got.Get("promptsListChanged").Bool() || !got.Get("resourcesListChanged").Bool() {
+		t.Fatalf("acknowledgement: %s", ack)
+	}
+	from := len(cl.Messages())
+	cl.Call(`"c"`, "tools/call", `{"name":"up.change","arguments":{},`+modernMeta+`}`)
+	for _, m := range []string{"notifications/prompts/list_changed", "notifications/resources/list_changed"} {
+		got, _ := cl.Next(from, method(m))
+		if gjson.GetBytes(got, `params._meta.io\.modelcontextprotocol/subscriptionId`).Str != "sub" {
+			t.Fatalf("%s not tagged with the subscription: %s", m, got)
+		}
+	}
+}

@@ -177,6 +177,14 @@ func TestStatelessRequests(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest || gjson.Get(body, "error.code").Int() != -32602 || gjson.Get(body, "id").Int() != 101 {
 		t.Fatalf("server/discover without _meta: %d %s", resp.StatusCode, body)
 	}
+	resp, body = post(t, srv, `{"jsonrpc":"2.0","id":103,"method":"tools/list","params":{}}`, nil)
+	if resp.StatusCode != http.StatusBadRequest || gjson.Get(body, "error.code").Int() != -32602 || !strings.Contains(body, "initialize") {
+		t.Fatalf("a request outside a session without _meta: %d %s", resp.StatusCode, body)
+	}
+	resp, body = post(t, srv, `{"jsonrpc":"2.0","id":104,"method":"tools/list","params":{`+strings.Replace(modernMeta, "2026-07-28", "v999.0.0", 1)+`}}`, map[string]string{"MCP-Protocol-Version": "2026-07-28"})
+	if resp.StatusCode != http.StatusBadRequest || gjson.Get(body, "error.code").Int() != -32020 {
+		t.Fatalf("MCP-Protocol-Version and _meta disagree: %d %s", resp.StatusCode, body)
+	}
 	resp, body = post(t, srv, `{"jsonrpc":"2.0","id":102,"method":"nope/nothing","params":{`+modernMeta+`}}`, nil)
 	if resp.StatusCode != http.StatusNotFound || gjson.Get(body, "error.code").Int() != -32601 {
 		t.Fatalf("an unknown method: %d %s", resp.StatusCode, body)

@@ -115,6 +115,13 @@ func (m *stateless) post(w http.ResponseWriter, r *http.Request, msg []byte) {
 		w.WriteHeader(http.StatusAccepted)
 		return
 	}
+	if !gjson.GetBytes(msg, `params._meta.io\.modelcontextprotocol/protocolVersion`).Exists() {
+		// Outside a session a request must say its revision: the
+		// legacy ones have sessions, which begin with initialize.
+		writeRPCError(w, http.StatusBadRequest, string(env.ID), mcp.INVALID_PARAMS,
+			"a request outside a session needs _meta io.modelcontextprotocol/protocolVersion (2026-07-28 or later); a client of an older revision begins a session with initialize")
+		return
+	}
 	if e := headerMismatch(r, msg); e != nil {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusBadRequest)
