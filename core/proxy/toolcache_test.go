@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/tidwall/gjson"
@@ -56,7 +55,7 @@ func TestWarmToolCache(t *testing.T) {
 
 	// Out of date (slow.add dropped from the cache): served as cached,
 	// then corrected with tools/list_changed once slow is up.
-	dropCachedTool(t, cache, "slow", "add")
+	coretest.DropCachedTool(t, cache, "slow", "add")
 	eager := o
 	eager.Env = map[string]string{"ICA_MCP_PROXY_LIST_WAIT_S": "0.2", "ICA_MCP_PROXY_START": "eager"}
 	c = coretest.New(t, eager)
@@ -87,31 +86,5 @@ func TestWarmToolCache(t *testing.T) {
 	cl.Initialize(`{}`)
 	if names := cl.ToolNames(); slices.Contains(names, "slow.echo") || !slices.Contains(names, "demo.echo") {
 		t.Fatalf("an edited entry was served from the cache: %v", names)
-	}
-}
-
-// dropCachedTool removes tool from server's list in the tool cache file,
-// so that the cached list is out of date.
-func dropCachedTool(t *testing.T, cache, server, tool string) {
-	t.Helper()
-	data, err := os.ReadFile(cache)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f map[string]any
-	if err := json.Unmarshal(data, &f); err != nil {
-		t.Fatal(err)
-	}
-	entry := f["servers"].(map[string]any)[server].(map[string]any)
-	var kept []any
-	for _, def := range entry["tools"].([]any) {
-		if !strings.Contains(def.(string), `"`+tool+`"`) {
-			kept = append(kept, def)
-		}
-	}
-	entry["tools"] = kept
-	data, _ = json.Marshal(f)
-	if err := os.WriteFile(cache, data, 0o600); err != nil {
-		t.Fatal(err)
 	}
 }

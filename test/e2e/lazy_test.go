@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/coretest"
 )
 
 // lazyServers writes a project of demo servers, each of which appends a
@@ -93,7 +95,7 @@ func TestLazyStart(t *testing.T) {
 	}
 
 	// Drop a.add from the cache: the real list, once a starts, restores it.
-	dropCachedTool(t, filepath.Join(e.home, "mcp-tool-cache.json"), "a", "add")
+	coretest.DropCachedTool(t, filepath.Join(e.home, "mcp-tool-cache.json"), "a", "add")
 
 	// Warm: everything is listed, nothing starts.
 	c = startProxy(t, e)
@@ -199,27 +201,4 @@ func TestEagerStart(t *testing.T) {
 		t.Fatalf("ICA_MCP_PROXY_START=eager did not start a (%d starts)", n)
 	}
 	stopProxy(c)
-}
-
-// dropCachedTool removes tool from server's list in the tool cache file,
-// so that the cached list is out of date.
-func dropCachedTool(t *testing.T, cache, server, tool string) {
-	t.Helper()
-	data, err := os.ReadFile(cache)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f map[string]any
-	if err := json.Unmarshal(data, &f); err != nil {
-		t.Fatal(err)
-	}
-	entry := f["servers"].(map[string]any)[server].(map[string]any)
-	var kept []any
-	for _, def := range entry["tools"].([]any) {
-		if !strings.Contains(def.(string), `"`+tool+`"`) {
-			kept = append(kept, def)
-		}
-	}
-	entry["tools"] = kept
-	writeJSON(t, cache, f)
 }
