@@ -88,10 +88,10 @@ func (p *Proxy) apply(cfg *config.Config) []string {
 				}
 				return ""
 			},
-			LogLevel:     p.logLevel,
-			Connected:    p.onConnected,
-			Credentials:  p.credentials,
-			Took:         p.took,
+			LogLevel:    p.logLevel,
+			Connected:   p.onConnected,
+			Credentials: p.credentials,
+			Took:        p.took,
 		})
 		changed = append(changed, s.Name)
 	}
