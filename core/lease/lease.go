@@ -1,0 +1,189 @@
+// Package lease shares the instances of one upstream entry among the
+// clients of a hub without ever crossing them.
+//
+// A legacy (initialize-revision) upstream can send requests of its own
+// (elicitation, sampling, roots/list) that carry no sign of the call they
+// belong to. So an instance is leased to one client while that client has
+// calls in flight on it, and only that client's calls go to it then:
+// whatever the instance asks belongs to the client holding the lease.
+//
+//   - A client with a lease keeps using its instance.
+//   - Another client's call takes an idle instance (no lease), or a new
+//     one up to the pool's maximum, or waits for one to come free.
+//   - A lease ends when its client's last call on the instance ends; the
+//     instance is then idle, and stays open for the next call.
+//
+// Stateless upstreams need none of this: their questions come back inside
+// each call's own answer. They share one instance, unleased.
+package lease
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// Client names a hub's client (one front's session).
+type Client string
+
+// ErrClosed is an Acquire on a closed pool.
+var ErrClosed = errors.New("the pool is closed")
+
+// Pool leases the instances of one entry. I is what an instance is (an
+// upstream session); open makes one.
+type Pool[I any] struct {
+	max  int
+	open func(ctx context.Context) (I, error)
+	// moved, when set, is told that an instance's lease passed from one
+	// client to another (the hub sends roots/list_changed when the new
+	// client's roots differ).
+	moved func(inst I, from, to Client)
+
+	mu      sync.Mutex
+	slots   []*slot[I]
+	opening int
+	freed   chan struct{} // closed and replaced when a lease ends or an instance opens
+	closed  bool
+}
+
+type slot[I any] struct {
+	inst     I
+	holder   Client // "" when idle
+	inflight int
+	last     Client // the last holder, for moved
+}
+
+// New makes a pool of at most max instances (1 when max < 1).
+func New[I any](max int, open func(ctx context.Context) (I, error), moved func(inst I, from, to Client)) *Pool[I] {
+	if max < 1 {
+		max = 1
+	}
+	return &Pool[I]{max: max, open: open, moved: moved, freed: make(chan struct{})}
+}
+
+// Acquire returns an instance for one call of client c, leased to c until
+// release is called for every call acquired. It waits while every
+// instance is leased to others and the pool is full, until ctx ends.
+func (p *Pool[I]) Acquire(ctx context.Context, c Client) (inst I, release func(), err error) {
+	for {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			return inst, nil, ErrClosed
+		}
+		if s := p.pick(c); s != nil {
+			from := s.last
+			s.holder, s.last = c, c
+			s.inflight++
+			p.mu.Unlock()
+			if p.moved != nil && from != "" && from != c {
+				p.moved(s.inst, from, c)
+			}
+			return s.inst, p.releaser(s), nil
+		}
+		if len(p.slots)+p.opening < p.max {
+			p.opening++
+			p.mu.Unlock()
+			inst, err := p.open(ctx)
+			p.mu.Lock()
+			p.opening--
+			if err != nil {
+				p.signal()
+				p.mu.Unlock()
+				return inst, nil, fmt.Errorf("opening an instance: %w", err)
+			}
+			s := &slot[I]{inst: inst, holder: c, inflight: 1, last: c}
+			p.slots = append(p.slots, s)
+			p.signal()
+			p.mu.Unlock()
+			return inst, p.releaser(s), nil
+		}
+		wait := p.freed
+		p.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return inst, nil, fmt.Errorf("every instance is leased to another client (%d, the most): %w", p.max, ctx.Err())
+		}
+	}
+}
+
+// pick is c's own instance, else an idle one; p.mu is held.
+func (p *Pool[I]) pick(c Client) *slot[I] {
+	var idle *slot[I]
+	for _, s := range p.slots {
+		if s.holder == c {
+			return s
+		}
+		if s.holder == "" && (idle == nil || s.last == c) {
+			idle = s // one c held last is best: nothing moves
+		}
+	}
+	return idle
+}
+
+// releaser ends one call's hold on s, once.
+func (p *Pool[I]) releaser(s *slot[I]) func() {
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			p.mu.Lock()
+			defer p.mu.Unlock()
+			s.inflight--
+			if s.inflight == 0 {
+				s.holder = ""
+				p.signal()
+			}
+		})
+	}
+}
+
+// signal wakes the waiters; p.mu is held.
+func (p *Pool[I]) signal() {
+	close(p.freed)
+	p.freed = make(chan struct{})
+}
+
+// Remove drops an instance that ended (its process exited); calls still
+// holding it release nothing more.
+func (p *Pool[I]) Remove(match func(I) bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	kept := p.slots[:0]
+	for _, s := range p.slots {
+		if !match(s.inst) {
+			kept = append(kept, s)
+		}
+	}
+	clear(p.slots[len(kept):])
+	p.slots = kept
+	p.signal()
+}
+
+// Close fails every Acquire from now on and returns the instances, for
+// the caller to close.
+func (p *Pool[I]) Close() []I {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	p.signal()
+	out := make([]I, 0, len(p.slots))
+	for _, s := range p.slots {
+		out = append(out, s.inst)
+	}
+	p.slots = nil
+	return out
+}
+
+// Holders says, per instance, which client holds it ("" for idle), for
+// hub status.
+func (p *Pool[I]) Holders() []Client {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]Client, len(p.slots))
+	for i, s := range p.slots {
+		out[i] = s.holder
+	}
+	return out
+}
