@@ -1,0 +1,119 @@
+//go:build unix
+
+package hubsock
+
+import (
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Listen listens on the hub's socket in home. A socket file no one
+// listens on (a hub that died) is replaced; one a live hub listens on is
+// an error: the caller lost the race to be the hub.
+func Listen(home string) (*Listener, error) {
+	dir, err := RunDir(home)
+	if err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, SocketName)
+	if _, err := os.Lstat(path); err == nil {
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("a hub already listens on %s", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("removing the dead hub's socket: %w", err)
+		}
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("hub socket: %w", err)
+	}
+	return &Listener{Listener: ln, want: uint32(os.Getuid())}, nil
+}
+
+// Dial connects to the hub of home, checking that the hub runs as the
+// user too.
+func Dial(home string) (net.Conn, error) {
+	path := filepath.Join(home, "run", SocketName)
+	c, err := net.DialTimeout("unix", path, 2*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	uid, err := peerUID(c)
+	if err == nil && uid != uint32(os.Getuid()) {
+		err = &PeerError{UID: uid, Want: uint32(os.Getuid())}
+	}
+	if err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("the hub at %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// privateDir refuses a folder others may enter or write, or that is not
+// the user's.
+func privateDir(dir string, fi fs.FileInfo) error {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !fi.IsDir() || (ok && st.Uid != uint32(os.Getuid())) || fi.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("hub folder %s: it must be a folder of yours that no one else can enter (mode %04o); run: chmod 700 %s", dir, fi.Mode().Perm(), dir)
+	}
+	return nil
+}
+
+// SendFiles hands files to the other end (SCM_RIGHTS), with one byte of
+// data, as the protocol needs some.
+func SendFiles(c net.Conn, files ...*os.File) error {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return ErrUnsupported
+	}
+	fds := make([]int, len(files))
+	for i, f := range files {
+		fds[i] = int(f.Fd())
+	}
+	_, _, err := uc.WriteMsgUnix([]byte{0}, unix.UnixRights(fds...), nil)
+	return err
+}
+
+// ReceiveFiles takes n files the other end sent with SendFiles.
+func ReceiveFiles(c net.Conn, n int) ([]*os.File, error) {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return nil, ErrUnsupported
+	}
+	buf := make([]byte, 1)
+	oob := make([]byte, unix.CmsgSpace(n*4))
+	_, oobn, _, _, err := uc.ReadMsgUnix(buf, oob)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil {
+		return nil, err
+	}
+	var files []*os.File
+	for _, m := range msgs {
+		fds, err := unix.ParseUnixRights(&m)
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			files = append(files, os.NewFile(uintptr(fd), "passed"))
+		}
+	}
+	if len(files) != n {
+		for _, f := range files {
+			_ = f.Close()
+		}
+		return nil, fmt.Errorf("the other end sent %d files, not %d", len(files), n)
+	}
+	return files, nil
+}
