@@ -1,0 +1,173 @@
+// Package hub is the per-user hub's protocol with its fronts: what a front
+// (the command a runtime starts) tells the hub of its session, and what
+// the hub answers.
+//
+// Over the hub's socket (core/hubsock), one JSON line each way, then the
+// session:
+//
+//	front → hub: {"hello": {...}}              what the session is
+//	           + its stdin and stdout (SCM_RIGHTS), or "relay": bytes follow
+//	hub → front: {"welcome": {...}} or {"refused": "why"}
+//	... the session runs ...
+//	hub → front: {"ended": {"error": "..."}}   and the socket closes
+//
+// A front refused (another version, a hub that cannot serve its folder)
+// says why on stderr and serves the session in-process.
+package hub
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Hello is what a front tells the hub of its session.
+type Hello struct {
+	// Version is the front's build: a hub of another version refuses it
+	// (the front starts a hub of its own version beside it).
+	Version string `json:"version"`
+	// Cwd is the folder the runtime started the front in: the project
+	// whose .mcp.json the session sees.
+	Cwd string `json:"cwd"`
+	// Env is the front's environment: ${VAR} in the configuration, the
+	// ICA_ settings and stdio servers' environment read it, as they would
+	// in a proxy of the session's own.
+	Env []string `json:"env"`
+	// Relay says the session's bytes come over the socket itself (no
+	// file passing here); otherwise the front's stdin and stdout follow.
+	Relay bool `json:"relay,omitempty"`
+}
+
+// Welcome is the hub's acceptance.
+type Welcome struct {
+	// Session names the session in hub status.
+	Session string `json:"session"`
+	// PID is the hub's, for the front's log.
+	PID int `json:"pid"`
+}
+
+// Ended is the hub's word that the session is over.
+type Ended struct {
+	Error string `json:"error,omitempty"`
+}
+
+// message is one line of the protocol; exactly one member is set.
+type message struct {
+	Hello   *Hello   `json:"hello,omitempty"`
+	Welcome *Welcome `json:"welcome,omitempty"`
+	Refused string   `json:"refused,omitempty"`
+	Ended   *Ended   `json:"ended,omitempty"`
+}
+
+// maxLine bounds a protocol line: a hello carries an environment.
+const maxLine = 1 << 20
+
+// Refusal is a hub's refusal of a front, with why.
+type Refusal struct{ Why string }
+
+func (r *Refusal) Error() string { return "the hub refused the session: " + r.Why }
+
+// Conn reads and writes the protocol's lines on one connection.
+type Conn struct {
+	r *bufio.Reader
+	w io.Writer
+}
+
+// NewConn wraps a connection. The reader is buffered: read the session's
+// relayed bytes through Reader, not the connection, after the protocol's
+// first lines.
+func NewConn(rw io.ReadWriter) *Conn {
+	return &Conn{r: bufio.NewReaderSize(rw, maxLine), w: rw}
+}
+
+// Reader is what follows the protocol lines read so far.
+func (c *Conn) Reader() io.Reader { return c.r }
+
+func (c *Conn) write(m message) error {
+	data, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	_, err = c.w.Write(append(data, '\n'))
+	return err
+}
+
+func (c *Conn) read() (message, error) {
+	var m message
+	line, err := c.r.ReadSlice('\n')
+	switch {
+	case errors.Is(err, bufio.ErrBufferFull):
+		return m, fmt.Errorf("a protocol line over %d bytes", c.r.Size())
+	case err != nil:
+		return m, err
+	}
+	if err := json.Unmarshal(line, &m); err != nil {
+		return m, fmt.Errorf("a protocol line that does not read: %w", err)
+	}
+	return m, nil
+}
+
+// SendHello is the front's first line.
+func (c *Conn) SendHello(h Hello) error { return c.write(message{Hello: &h}) }
+
+// ReadHello is the hub's first read: the front's hello, or why it is not
+// one.
+func (c *Conn) ReadHello() (Hello, error) {
+	m, err := c.read()
+	if err != nil {
+		return Hello{}, err
+	}
+	if m.Hello == nil {
+		return Hello{}, errors.New("the front's first line is not a hello")
+	}
+	if m.Hello.Version == "" {
+		return Hello{}, errors.New("the front's hello names no version")
+	}
+	return *m.Hello, nil
+}
+
+// Welcome accepts the session.
+func (c *Conn) Welcome(w Welcome) error { return c.write(message{Welcome: &w}) }
+
+// Refuse refuses the session, saying why.
+func (c *Conn) Refuse(why string) error {
+	return c.write(message{Refused: strings.TrimSpace(why)})
+}
+
+// ReadWelcome is the front's read after its hello: the hub's welcome, or
+// a *Refusal.
+func (c *Conn) ReadWelcome() (Welcome, error) {
+	m, err := c.read()
+	switch {
+	case err != nil:
+		return Welcome{}, fmt.Errorf("the hub's answer: %w", err)
+	case m.Refused != "":
+		return Welcome{}, &Refusal{Why: m.Refused}
+	case m.Welcome == nil:
+		return Welcome{}, errors.New("the hub's answer is neither a welcome nor a refusal")
+	}
+	return *m.Welcome, nil
+}
+
+// End tells the front its session is over.
+func (c *Conn) End(e Ended) error { return c.write(message{Ended: &e}) }
+
+// WaitEnd is the front's wait for the session's end: the hub's word, or
+// the connection's close (the hub died: the session is lost, and the
+// front says so).
+func (c *Conn) WaitEnd() (Ended, error) {
+	m, err := c.read()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return Ended{}, errors.New("the hub closed the session without a word (it died?)")
+		}
+		return Ended{}, err
+	}
+	if m.Ended == nil {
+		return Ended{}, errors.New("the hub sent something other than the session's end")
+	}
+	return *m.Ended, nil
+}
