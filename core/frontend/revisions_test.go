@@ -103,25 +103,29 @@ func TestMixedRevisions(t *testing.T) {
 // TestUpstreamSpokenInTheClientsRevision: an upstream that speaks both
 // revisions is spoken to as the client speaks, so nothing is bridged: a
 // session client's calls reach it in a session (initialize), a stateless
-// client's statelessly (server/discover, then requests with _meta).
+// client's statelessly (server/discover, then requests with _meta);
+// ICA_MCP_PROXY_UPSTREAM_REVISION overrides the client's.
 func TestUpstreamSpokenInTheClientsRevision(t *testing.T) {
 	both := coretest.Demo()
 	both.Revision = scripted.Both
+	session := func(cl *coretest.Client) json.RawMessage {
+		cl.Initialize(`{}`)
+		return cl.Call(`"c"`, "tools/call", `{"name":"up.echo","arguments":{"message":"hi"}}`)
+	}
 	for _, tc := range []struct {
 		name  string
 		start func(cl *coretest.Client) json.RawMessage
 		first string
+		env   map[string]string
 	}{
-		{"session", func(cl *coretest.Client) json.RawMessage {
-			cl.Initialize(`{}`)
-			return cl.Call(`"c"`, "tools/call", `{"name":"up.echo","arguments":{"message":"hi"}}`)
-		}, "initialize"},
+		{"session, stateless asked first", session, "server/discover", map[string]string{"ICA_MCP_PROXY_UPSTREAM_REVISION": "stateless"}},
+		{"session", session, "initialize", nil},
 		{"stateless", func(cl *coretest.Client) json.RawMessage {
 			return cl.Call(`"c"`, "tools/call", `{"name":"up.echo","arguments":{"message":"hi"},`+modernMeta+`}`)
-		}, "server/discover"},
+		}, "server/discover", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := coretest.New(t, coretest.Options{Scripts: map[string]scripted.Script{"up": both}})
+			c := coretest.New(t, coretest.Options{Scripts: map[string]scripted.Script{"up": both}, Env: tc.env})
 			if got := tc.start(c.Serve(t)); gjson.GetBytes(got, "result.content.0.text").Str != "hi" {
 				t.Fatalf("the call: %s", got)
 			}

@@ -8,6 +8,7 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/config"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/settings"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstreamfacts"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/jsonrpc"
@@ -41,6 +42,21 @@ func (p *Proxy) SetClientCapabilities(c mcp.ClientCapabilities) {
 // that bridging is left to those that do not. Sessions opened before
 // keep theirs.
 func (p *Proxy) SetClientRevision(revision string) { p.clientRevision.Store(&revision) }
+
+// upstreamRevision is the revision upstreams are asked in first: the
+// client's, unless ICA_MCP_PROXY_UPSTREAM_REVISION names one.
+func (p *Proxy) upstreamRevision() string {
+	switch p.opts.Settings.UpstreamRevision {
+	case settings.UpstreamRevisionStateless:
+		return upstream.RevisionStateless
+	case settings.UpstreamRevisionInitialize:
+		return upstream.RevisionInitialize
+	}
+	if r := p.clientRevision.Load(); r != nil {
+		return *r
+	}
+	return ""
+}
 
 func (p *Proxy) clientCapabilities() mcp.ClientCapabilities {
 	if c := p.clientCaps.Load(); c != nil {

@@ -78,20 +78,15 @@ func (p *Proxy) apply(cfg *config.Config) []string {
 			continue
 		}
 		p.ups[s.Name] = upstream.New(s.Name, p.spec(s), p.opts.Opener, p.log, upstream.Hooks{
-			Notification: p.onNotification,
-			ListChanged:  p.onUpstreamListChanged,
-			Request:      p.onUpstreamRequest,
-			Capabilities: p.clientCapabilities,
-			ClientRevision: func() string {
-				if r := p.clientRevision.Load(); r != nil {
-					return *r
-				}
-				return ""
-			},
-			LogLevel:    p.logLevel,
-			Connected:   p.onConnected,
-			Credentials: p.credentials,
-			Took:        p.took,
+			Notification:   p.onNotification,
+			ListChanged:    p.onUpstreamListChanged,
+			Request:        p.onUpstreamRequest,
+			Capabilities:   p.clientCapabilities,
+			ClientRevision: p.upstreamRevision,
+			LogLevel:       p.logLevel,
+			Connected:      p.onConnected,
+			Credentials:    p.credentials,
+			Took:           p.took,
 		})
 		changed = append(changed, s.Name)
 	}

@@ -44,6 +44,11 @@ type Settings struct {
 	// started: StartLazy (when something needs it) or StartEager (with
 	// the proxy). A server entry's "start" overrides it.
 	Start string
+	// UpstreamRevision says which revision each upstream is asked in
+	// first: UpstreamRevisionClient (the client's own, so that a server
+	// speaking both is not bridged), UpstreamRevisionStateless or
+	// UpstreamRevisionInitialize.
+	UpstreamRevision string
 	// DataPath says where the messages of upstream sessions travel:
 	// DataPathDirect (off the plugins' gRPC streams, where the plugin can
 	// pass descriptors) or DataPathStream (on them, always).
@@ -92,6 +97,7 @@ const (
 	EnvPluginStart       = "ICA_MCP_PROXY_PLUGIN_START_TIMEOUT_S"
 	EnvStart             = "ICA_MCP_PROXY_START"
 	EnvDataPath          = "ICA_MCP_PROXY_DATA_PATH"
+	EnvUpstreamRevision  = "ICA_MCP_PROXY_UPSTREAM_REVISION"
 	EnvMirror            = "ICA_MCP_PROXY_MIRROR"
 	EnvSchemaCompat      = "ICA_MCP_PROXY_SCHEMA_COMPAT"
 	EnvToolNameMax       = "ICA_MCP_PROXY_TOOL_NAME_MAX"
@@ -122,6 +128,7 @@ func Load(getenv func(string) string) (Settings, []string) {
 		PluginStartTimeout: r.seconds(EnvPluginStart, 10),
 		Start:              r.oneOf(EnvStart, StartLazy, StartEager),
 		DataPath:           r.oneOf(EnvDataPath, DataPathDirect, DataPathStream),
+		UpstreamRevision:   r.oneOf(EnvUpstreamRevision, UpstreamRevisionClient, UpstreamRevisionStateless, UpstreamRevisionInitialize),
 		Separator:          r.separator(),
 		MirrorNone:         r.mirrorNone(),
 		SchemaCompat:       r.bool(EnvSchemaCompat, false),
@@ -173,6 +180,13 @@ func (r *reader) oneOf(name string, values ...string) string {
 	r.warn(name, v, strings.Join(values, " or "))
 	return values[0]
 }
+
+// The values of UpstreamRevision.
+const (
+	UpstreamRevisionClient     = "client"
+	UpstreamRevisionStateless  = "stateless"
+	UpstreamRevisionInitialize = "initialize"
+)
 
 // The values of DataPath.
 const (

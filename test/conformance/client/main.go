@@ -52,6 +52,13 @@ func run(bin, serverURL string) error {
 		return err
 	}
 	env := append(os.Environ(), "ICA_HOME="+filepath.Join(home, "ica"), "ICA_LOG_LEVEL=warn")
+	// This program drives the proxy as a 2025-11-25 client, and the
+	// proxy asks each upstream in its client's revision first; the
+	// scenarios of a later revision test the proxy's upstream side in
+	// that revision, so it is asked in that one first.
+	if v := os.Getenv("MCP_CONFORMANCE_PROTOCOL_VERSION"); v >= "2026-07-28" {
+		env = append(env, "ICA_MCP_PROXY_UPSTREAM_REVISION=stateless")
+	}
 	proxy := filepath.Join(bin, "ica-mcp-proxy")
 	command := func(args ...string) *exec.Cmd {
 		cmd := exec.Command(proxy, args...)
