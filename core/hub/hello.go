@@ -113,12 +113,31 @@ func (c *Conn) read() (message, error) {
 // SendHello is the front's first line.
 func (c *Conn) SendHello(h Hello) error { return c.write(message{Hello: &h}) }
 
-// ReadHello is the hub's first read: the front's hello, or why it is not
-// one.
-func (c *Conn) ReadHello() (Hello, error) {
-	m, err := c.read()
-	if err != nil {
-		return Hello{}, err
+// ReadHello is the hub's first read on a front's connection: the
+// front's hello, or why it is not one. It reads byte by byte, never past
+// the line: the front's stdin and stdout may follow as a socket control
+// message, which a buffered read would drop.
+func ReadHello(r io.Reader) (Hello, error) {
+	line := make([]byte, 0, 4096)
+	var b [1]byte
+	for {
+		n, err := r.Read(b[:])
+		if n == 1 {
+			if b[0] == '\n' {
+				break
+			}
+			if len(line) >= maxLine {
+				return Hello{}, fmt.Errorf("a protocol line over %d bytes", maxLine)
+			}
+			line = append(line, b[0])
+		}
+		if err != nil {
+			return Hello{}, err
+		}
+	}
+	var m message
+	if err := json.Unmarshal(line, &m); err != nil {
+		return Hello{}, fmt.Errorf("a protocol line that does not read: %w", err)
 	}
 	if m.Hello == nil {
 		return Hello{}, errors.New("the front's first line is not a hello")

@@ -19,7 +19,7 @@ func TestProtocol(t *testing.T) {
 	go func() {
 		_ = f.SendHello(hub.Hello{Version: "v1", Cwd: "/p", Env: []string{"A=1"}})
 	}()
-	hello, err := h.ReadHello()
+	hello, err := hub.ReadHello(hubSide)
 	if err != nil || hello.Cwd != "/p" || hello.Env[0] != "A=1" {
 		t.Fatalf("hello: %+v %v", hello, err)
 	}
@@ -54,7 +54,7 @@ func TestBadHellos(t *testing.T) {
 	} {
 		a, b := net.Pipe()
 		go func() { _, _ = io.WriteString(a, c.line); _ = a.Close() }()
-		_, err := hub.NewConn(b).ReadHello()
+		_, err := hub.ReadHello(b)
 		_ = b.Close()
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%.40q: %v, want %q", c.line, err, c.want)

@@ -1,0 +1,130 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/hubsock"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/filelock"
+)
+
+// Front is what a runtime starts: it hands its session to the user's
+// hub, starting the hub when none runs.
+type Front struct {
+	Home    string
+	Version string
+	Hello   Hello // Cwd and Env; Version is set from Version
+	// Stdin and Stdout are the session's: passed to the hub where files
+	// can be, relayed otherwise.
+	Stdin, Stdout *os.File
+	// Relay relays the session's bytes instead of passing the files
+	// (where files cannot be passed; set by tests of that path too).
+	Relay bool
+	// StartHub starts a hub for Home, detached from the front; it returns
+	// once the hub process is started, not when it listens.
+	StartHub func() error
+	// Wait bounds how long a started hub may take to listen.
+	Wait time.Duration
+}
+
+// ErrNoHub is a front that could not reach a hub: the caller serves the
+// session in-process, saying why.
+var ErrNoHub = errors.New("no hub")
+
+// Run hands the session to the hub and waits for its end. An error
+// wrapping ErrNoHub (or a *Refusal) means the session was not taken:
+// serve it in-process.
+func (f *Front) Run(ctx context.Context) error {
+	c, err := f.connect(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrNoHub, err)
+	}
+	defer func() { _ = c.Close() }()
+	pc := NewConn(c)
+	hello := f.Hello
+	hello.Version, hello.Relay = f.Version, f.Relay
+	if err := pc.SendHello(hello); err != nil {
+		return fmt.Errorf("%w: %w", ErrNoHub, err)
+	}
+	if !f.Relay {
+		if err := hubsock.SendFiles(c, f.Stdin, f.Stdout); err != nil {
+			return fmt.Errorf("%w: passing the session: %w", ErrNoHub, err)
+		}
+	}
+	if _, err := pc.ReadWelcome(); err != nil {
+		return fmt.Errorf("%w: %w", ErrNoHub, err)
+	}
+	if f.Relay {
+		return f.relay(c, pc)
+	}
+	e, err := pc.WaitEnd()
+	if err != nil {
+		return err
+	}
+	if e.Error != "" {
+		return errors.New(e.Error)
+	}
+	return nil
+}
+
+// relay copies the session both ways until the hub ends it.
+func (f *Front) relay(c net.Conn, pc *Conn) error {
+	go func() {
+		_, _ = io.Copy(c, f.Stdin)
+		if cw, ok := c.(interface{ CloseWrite() error }); ok {
+			_ = cw.CloseWrite()
+		}
+	}()
+	_, err := io.Copy(f.Stdout, pc.Reader())
+	return err
+}
+
+// connect reaches the hub, starting one when none listens: under the
+// hub's lock, so that fronts starting together make one hub.
+func (f *Front) connect(ctx context.Context) (net.Conn, error) {
+	if c, err := hubsock.Dial(f.Home); err == nil {
+		return c, nil
+	}
+	dir, err := hubsock.RunDir(f.Home)
+	if err != nil {
+		return nil, err
+	}
+	lctx, cancel := context.WithTimeout(ctx, f.wait())
+	defer cancel()
+	release, err := filelock.Acquire(lctx, filepath.Join(dir, "hub.lock"), 20*time.Millisecond)
+	if err != nil {
+		return nil, fmt.Errorf("the hub's lock: %w", err)
+	}
+	defer release()
+	if c, err := hubsock.Dial(f.Home); err == nil {
+		return c, nil // another front started it while this one waited
+	}
+	if f.StartHub == nil {
+		return nil, errors.New("no hub runs, and this front cannot start one")
+	}
+	if err := f.StartHub(); err != nil {
+		return nil, fmt.Errorf("starting the hub: %w", err)
+	}
+	var last error
+	for deadline := time.Now().Add(f.wait()); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		c, err := hubsock.Dial(f.Home)
+		if err == nil {
+			return c, nil
+		}
+		last = err
+	}
+	return nil, fmt.Errorf("the hub started but does not listen after %v: %w", f.wait(), last)
+}
+
+func (f *Front) wait() time.Duration {
+	if f.Wait > 0 {
+		return f.Wait
+	}
+	return 5 * time.Second
+}
