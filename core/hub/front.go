@@ -54,6 +54,13 @@ func (f *Front) Run(ctx context.Context) error {
 	}
 	if !f.Relay {
 		if err := hubsock.SendFiles(c, f.Stdin, f.Stdout); err != nil {
+			// A hub that refused at the hello has closed already: its
+			// refusal says more than the broken pipe.
+			if _, rerr := pc.ReadWelcome(); rerr != nil {
+				if r, ok := errors.AsType[*Refusal](rerr); ok {
+					return fmt.Errorf("%w: %w", ErrNoHub, r)
+				}
+			}
 			return fmt.Errorf("%w: passing the session: %w", ErrNoHub, err)
 		}
 	}
