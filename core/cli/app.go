@@ -84,11 +84,17 @@ func newApp(version, defaultLevel string, serving bool) (*app, error) {
 // newProxy builds a proxy core on the app's plugins, logins and state: the
 // app's own, and one per client session of the HTTP front.
 func (a *app) newProxy() (*proxy.Proxy, *broker.Broker) {
-	s := a.settings
+	return a.newProxyFor(a.settings, a.cwd, nil, nil)
+}
+
+// newProxyFor builds a proxy core for a session of its own settings,
+// folder and environment (nil: the process's), on the app's plugins and
+// logins: the hub's, one per front.
+func (a *app) newProxyFor(s settings.Settings, cwd string, lookup func(string) (string, bool), environ func() []string) (*proxy.Proxy, *broker.Broker) {
 	p := proxy.New(proxy.Options{
 		Settings:  s,
 		Version:   a.version,
-		Cwd:       a.cwd,
+		Cwd:       cwd,
 		Logger:    a.log.Named("proxy"),
 		Opener:    a.host,
 		Reserved:  broker.Names(s.Separator),
@@ -97,6 +103,8 @@ func (a *app) newProxy() (*proxy.Proxy, *broker.Broker) {
 		Trust:     trust.New(s.Home),
 		Drift:     drift.New(s.Home),
 		ToolCache: toolcache.New(s.Home),
+		LookupEnv: lookup,
+		Environ:   environ,
 	})
 	return p, broker.New(p, s.Separator)
 }

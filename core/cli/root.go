@@ -72,6 +72,7 @@ With no command it serves MCP on stdin/stdout.`,
 	root.AddCommand(newApproveCmd())
 	root.AddCommand(
 		newServeCmd(version),
+		newHubCmd(version),
 		newServersCmd(version, g),
 		newToolsCmd(version, g),
 		newCallCmd(version, g),

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/frontend"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/httpfront"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/hub"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/settings"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/memtrim"
 )
 
@@ -54,6 +57,13 @@ func runServe(ctx context.Context, version string) error {
 	out, err := claimStdout()
 	if err != nil {
 		return err
+	}
+	if os.Getenv(settings.EnvHub) == "on" {
+		err := runFront(ctx, version, out)
+		if err == nil || !errors.Is(err, hub.ErrNoHub) {
+			return err
+		}
+		fmt.Fprintln(os.Stderr, "ica-mcp-proxy: serving in-process:", err)
 	}
 	a, err := newApp(version, "info", true)
 	if err != nil {

@@ -107,6 +107,11 @@ const (
 	EnvLogLevel          = "ICA_LOG_LEVEL"
 	EnvStrictTrust       = "ICA_MCP_STRICT_TRUST"
 	EnvAllowProjectStdio = "ICA_MCP_ALLOW_PROJECT_STDIO"
+	// EnvHub set to "on" makes serve hand its session to the user's hub
+	// (in development: off by default until the hub shares upstreams).
+	EnvHub = "ICA_MCP_PROXY_HUB"
+	// EnvHubLinger is how long, in seconds, a hub with no session stays.
+	EnvHubLinger = "ICA_MCP_PROXY_HUB_LINGER"
 )
 
 // Load reads the settings through getenv (os.Getenv in production). A value

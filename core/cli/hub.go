@@ -1,0 +1,153 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/frontend"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/hub"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/hubsock"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/settings"
+)
+
+// The per-user hub, in development: with ICA_MCP_PROXY_HUB=on, serve is
+// a front that hands its session to the hub of its $ICA_HOME, starting
+// it when none runs; the hub serves each front's session with a proxy
+// core of its own (sharing upstreams between them comes next).
+
+func newHubCmd(version string) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:    "hub",
+		Short:  "The per-user hub that serves every session of this $ICA_HOME (ICA_MCP_PROXY_HUB=on)",
+		Hidden: true,
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "serve",
+		Short: "Run the hub (fronts start it themselves)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runHub(cmd.Context(), version)
+		},
+	})
+	return cmd
+}
+
+// hubLinger is how long a hub with no session stays.
+func hubLinger() time.Duration {
+	if v, err := strconv.ParseFloat(os.Getenv(settings.EnvHubLinger), 64); err == nil && v > 0 {
+		return time.Duration(v * float64(time.Second))
+	}
+	return 10 * time.Minute
+}
+
+func runHub(ctx context.Context, version string) error {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	a, err := newApp(version, "info", true)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	l, err := hubsock.Listen(a.settings.Home)
+	if err != nil {
+		return err
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-sigs:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	pidFile := filepath.Join(a.settings.Home, "run", "hub.pid")
+	_ = os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
+	defer func() { _ = os.Remove(pidFile) }()
+	srv := &hub.Server{Version: version, Linger: hubLinger(), Log: a.log.Named("hub"),
+		Session: func(ctx context.Context, hello hub.Hello, in io.Reader, out io.Writer) error {
+			return a.serveFront(ctx, version, hello, in, out)
+		}}
+	a.log.Info("the hub serves", "socket", filepath.Join(a.settings.Home, "run", hubsock.SocketName), "pid", os.Getpid())
+	return srv.Serve(ctx, l)
+}
+
+// serveFront serves one front's session as a proxy of its own would: its
+// settings, folder and environment.
+func (a *app) serveFront(ctx context.Context, version string, hello hub.Hello, in io.Reader, out io.Writer) error {
+	env := map[string]string{}
+	for _, kv := range hello.Env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	s, _ := settings.Load(func(k string) string { return env[k] })
+	if s.Home != a.settings.Home {
+		return fmt.Errorf("the front's $ICA_HOME is %s, the hub's %s", s.Home, a.settings.Home)
+	}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	p, b := a.newProxyFor(s, hello.Cwd, lookup, func() []string { return hello.Env })
+	defer p.Close()
+	fe := frontend.New(p, b, version, a.log.Named("frontend"))
+	fe.OnStart = func() { p.Start(ctx, configPollInterval) }
+	return fe.Serve(ctx, in, out)
+}
+
+// runFront hands the session to the hub; an error wrapping hub.ErrNoHub
+// means it was not taken, and the caller serves it in-process.
+func runFront(ctx context.Context, version string, out *os.File) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	s, _ := settings.Load(os.Getenv)
+	cwd, err := os.Getwd()
+	if err != nil {
+		return fmt.Errorf("%w: %w", hub.ErrNoHub, err)
+	}
+	f := &hub.Front{
+		Home: s.Home, Version: version,
+		Hello:  hub.Hello{Cwd: cwd, Env: os.Environ()},
+		Stdin:  os.Stdin,
+		Stdout: out,
+		StartHub: func() error {
+			exe, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			logFile, err := os.OpenFile(filepath.Join(s.Home, "run", "hub.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = logFile.Close() }()
+			cmd := exec.Command(exe, "hub", "serve")
+			cmd.Env, cmd.Dir = os.Environ(), s.Home
+			cmd.Stdout, cmd.Stderr = logFile, logFile
+			detach(cmd)
+			if err := cmd.Start(); err != nil {
+				return err
+			}
+			return cmd.Process.Release()
+		},
+	}
+	err = f.Run(ctx)
+	if err != nil && !errors.Is(err, hub.ErrNoHub) {
+		return fmt.Errorf("the hub: %w", err)
+	}
+	return err
+}

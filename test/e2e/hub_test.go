@@ -1,0 +1,91 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestHubServesFronts (ICA_MCP_PROXY_HUB=on, in development): the first
+// front starts the hub of its $ICA_HOME, detached; a second front's
+// session goes to the same hub; each is served as its own proxy would
+// be; with no session left, the hub lingers, then stops, and its
+// upstreams go with it.
+func TestHubServesFronts(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS != "linux" {
+		t.Skip("the hub's socket and its process checks are tested on Linux")
+	}
+	e := newEnv(t)
+	e.set("ICA_MCP_PROXY_HUB=on", "ICA_MCP_PROXY_HUB_LINGER=1")
+	e.writeProject(t, map[string]any{"demo": demoServer()})
+	first := startProxy(t, e)
+	if got := decodeResult(t, first.callTool("demo.echo", map[string]any{"message": "one"})).text(); got != "one" {
+		t.Fatalf("the first front's call: %q", got)
+	}
+	data, err := os.ReadFile(filepath.Join(e.home, "run", "hub.pid"))
+	if err != nil {
+		t.Fatalf("no hub: %v\nfront's stderr: %s", err, first.stderr.String())
+	}
+	hubPID, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	if hubPID == 0 || hubPID == first.cmd.Process.Pid {
+		t.Fatalf("hub pid %d", hubPID)
+	}
+	second := startProxy(t, e)
+	if got := decodeResult(t, second.callTool("demo.echo", map[string]any{"message": "two"})).text(); got != "two" {
+		t.Fatalf("the second front's call: %q", got)
+	}
+	if after, _ := os.ReadFile(filepath.Join(e.home, "run", "hub.pid")); string(after) != string(data) {
+		t.Fatalf("a second hub started: %s then %s", data, after)
+	}
+	ups := descendants(hubPID)
+	if len(ups) == 0 {
+		t.Fatal("the hub runs no upstream")
+	}
+	for _, c := range []*rpc{first, second} {
+		_ = c.stdin.Close()
+		<-c.done
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for alive(hubPID) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if alive(hubPID) {
+		t.Fatal("the hub did not stop after lingering with no session")
+	}
+	waitGone(t, ups, 10*time.Second)
+}
+
+// TestHubRefusedServesInProcess: a front that cannot use the hub (here,
+// its run folder is open to others) says why on stderr and serves the
+// session itself.
+func TestHubRefusedServesInProcess(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS != "linux" {
+		t.Skip("the hub's socket is tested on Linux")
+	}
+	e := newEnv(t)
+	e.set("ICA_MCP_PROXY_HUB=on")
+	e.writeProject(t, map[string]any{"demo": demoServer()})
+	run := filepath.Join(e.home, "run")
+	if err := os.MkdirAll(run, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(run, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	c := startProxy(t, e)
+	if got := decodeResult(t, c.callTool("demo.echo", map[string]any{"message": "here"})).text(); got != "here" {
+		t.Fatalf("the call: %q", got)
+	}
+	if s := c.stderr.String(); !strings.Contains(s, "serving in-process") || !strings.Contains(s, "chmod 700") {
+		t.Fatalf("the front does not say why it serves in-process:\n%s", s)
+	}
+	if _, err := os.Stat(filepath.Join(run, "hub.pid")); err == nil {
+		t.Fatal("a hub started in an insecure folder")
+	}
+}
