@@ -61,7 +61,7 @@ func runHub(ctx context.Context, version string) error {
 		return err
 	}
 	defer a.close()
-	l, err := hubsock.Listen(a.settings.Home)
+	l, err := hubsock.Listen(a.settings.Home, version)
 	if err != nil {
 		return err
 	}
@@ -77,14 +77,14 @@ func runHub(ctx context.Context, version string) error {
 		case <-ctx.Done():
 		}
 	}()
-	pidFile := filepath.Join(a.settings.Home, "run", "hub.pid")
+	pidFile := filepath.Join(a.settings.Home, "run", hubsock.Name(version)+".pid")
 	_ = os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
 	defer func() { _ = os.Remove(pidFile) }()
 	srv := &hub.Server{Version: version, Linger: hubLinger(), Log: a.log.Named("hub"),
 		Session: func(ctx context.Context, hello hub.Hello, in io.Reader, out io.Writer) error {
 			return a.serveFront(ctx, version, hello, in, out)
 		}}
-	a.log.Info("the hub serves", "socket", filepath.Join(a.settings.Home, "run", hubsock.SocketName), "pid", os.Getpid())
+	a.log.Info("the hub serves", "socket", filepath.Join(a.settings.Home, "run", hubsock.Name(version)+".sock"), "pid", os.Getpid())
 	return srv.Serve(ctx, l)
 }
 
@@ -130,7 +130,7 @@ func runFront(ctx context.Context, version string, out *os.File) error {
 			if err != nil {
 				return err
 			}
-			logFile, err := os.OpenFile(filepath.Join(s.Home, "run", "hub.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+			logFile, err := os.OpenFile(filepath.Join(s.Home, "run", hubsock.Name(version)+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 			if err != nil {
 				return err
 			}

@@ -95,7 +95,7 @@ func (f *Front) relay(c net.Conn, pc *Conn) error {
 // connect reaches the hub, starting one when none listens: under the
 // hub's lock, so that fronts starting together make one hub.
 func (f *Front) connect(ctx context.Context) (net.Conn, error) {
-	if c, err := hubsock.Dial(f.Home); err == nil {
+	if c, err := hubsock.Dial(f.Home, f.Version); err == nil {
 		return c, nil
 	}
 	dir, err := hubsock.RunDir(f.Home)
@@ -104,12 +104,12 @@ func (f *Front) connect(ctx context.Context) (net.Conn, error) {
 	}
 	lctx, cancel := context.WithTimeout(ctx, f.wait())
 	defer cancel()
-	release, err := filelock.Acquire(lctx, filepath.Join(dir, "hub.lock"), 20*time.Millisecond)
+	release, err := filelock.Acquire(lctx, filepath.Join(dir, hubsock.Name(f.Version)+".lock"), 20*time.Millisecond)
 	if err != nil {
 		return nil, fmt.Errorf("the hub's lock: %w", err)
 	}
 	defer release()
-	if c, err := hubsock.Dial(f.Home); err == nil {
+	if c, err := hubsock.Dial(f.Home, f.Version); err == nil {
 		return c, nil // another front started it while this one waited
 	}
 	if f.StartHub == nil {
@@ -120,7 +120,7 @@ func (f *Front) connect(ctx context.Context) (net.Conn, error) {
 	}
 	var last error
 	for deadline := time.Now().Add(f.wait()); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		c, err := hubsock.Dial(f.Home)
+		c, err := hubsock.Dial(f.Home, f.Version)
 		if err == nil {
 			return c, nil
 		}

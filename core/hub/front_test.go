@@ -2,6 +2,7 @@ package hub_test
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -31,15 +32,18 @@ func echo(_ context.Context, _ hub.Hello, in io.Reader, out io.Writer) error {
 type hubStarter struct {
 	home    string
 	version string
-	linger  time.Duration
-	starts  atomic.Int32
-	served  chan error
+	// socket is the version whose socket the hub listens on: its own
+	// unless a test says otherwise.
+	socket string
+	linger time.Duration
+	starts atomic.Int32
+	served chan error
 }
 
 func (h *hubStarter) start(t *testing.T) func() error {
 	return func() error {
 		h.starts.Add(1)
-		l, err := hubsock.Listen(h.home)
+		l, err := hubsock.Listen(h.home, cmp.Or(h.socket, h.version))
 		if err != nil {
 			return err
 		}
@@ -127,10 +131,11 @@ func TestFrontsRaceToStartOneHub(t *testing.T) {
 	}
 }
 
-// A hub of another version refuses the front, which is told why and
-// serves in-process (ErrNoHub).
+// A hub of another version (on the front's socket: each version has its
+// own, so only a broken peer does this) refuses the front, which is told
+// why and serves in-process (ErrNoHub).
 func TestFrontOfAnotherVersion(t *testing.T) {
-	h := &hubStarter{home: t.TempDir(), version: "v2", served: make(chan error, 1)}
+	h := &hubStarter{home: t.TempDir(), version: "v2", socket: "v1", served: make(chan error, 1)}
 	_, _, done := front(t, h.home, "v1", false, h.start(t))
 	err := <-done
 	var r *hub.Refusal
@@ -141,5 +146,37 @@ func TestFrontOfAnotherVersion(t *testing.T) {
 	_, _, done = front(t, t.TempDir(), "v1", false, nil)
 	if err := <-done; !errors.Is(err, hub.ErrNoHub) {
 		t.Fatalf("no hub and no start: %v", err)
+	}
+}
+
+// After an upgrade, a front of the new version starts a hub of its own
+// beside the old one, which keeps serving its sessions.
+func TestUpgradeStartsAHubBeside(t *testing.T) {
+	home := t.TempDir()
+	old := &hubStarter{home: home, version: "v1", served: make(chan error, 1)}
+	oldIn, oldOut, oldDone := front(t, home, "v1", false, old.start(t))
+	_, _ = io.WriteString(oldIn, "old\n")
+	if line, _ := oldOut.ReadString('\n'); line != "echo: old\n" {
+		t.Fatalf("the old front: %q", line)
+	}
+	upgraded := &hubStarter{home: home, version: "v2", served: make(chan error, 1)}
+	in, out, done := front(t, home, "v2", false, upgraded.start(t))
+	_, _ = io.WriteString(in, "new\n")
+	if line, _ := out.ReadString('\n'); line != "echo: new\n" {
+		t.Fatalf("the new front: %q", line)
+	}
+	_, _ = io.WriteString(oldIn, "still\n")
+	if line, _ := oldOut.ReadString('\n'); line != "echo: still\n" {
+		t.Fatalf("the old hub's session after the upgrade: %q", line)
+	}
+	_ = in.Close()
+	_ = oldIn.Close()
+	for _, d := range []<-chan error{done, oldDone} {
+		if err := <-d; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if old.starts.Load() != 1 || upgraded.starts.Load() != 1 {
+		t.Fatalf("hubs started: %d old, %d new", old.starts.Load(), upgraded.starts.Load())
 	}
 }

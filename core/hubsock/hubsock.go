@@ -9,6 +9,8 @@
 package hubsock
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -18,8 +20,13 @@ import (
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/safefile"
 )
 
-// SocketName is the hub's socket in RunDir.
-const SocketName = "hub.sock"
+// Name is what a hub of version is called in RunDir: its socket is
+// Name+".sock". Each build has its own, so that after an upgrade new
+// fronts start a hub of their version while the old one drains.
+func Name(version string) string {
+	sum := sha256.Sum256([]byte(version))
+	return "hub-" + hex.EncodeToString(sum[:4])
+}
 
 // ErrUnsupported is a system without the hub's socket.
 var ErrUnsupported = errors.New("no hub socket on this system yet")

@@ -15,12 +15,12 @@ import (
 // does, and a dead hub's socket is replaced.
 func TestListenDialPeers(t *testing.T) {
 	home := t.TempDir()
-	l, err := Listen(home)
+	l, err := Listen(home, "v1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = l.Close() }()
-	if _, err := Listen(home); err == nil || !strings.Contains(err.Error(), "already listens") {
+	if _, err := Listen(home, "v1"); err == nil || !strings.Contains(err.Error(), "already listens") {
 		t.Fatalf("a second hub: %v", err)
 	}
 	accepted := make(chan error, 1)
@@ -31,7 +31,7 @@ func TestListenDialPeers(t *testing.T) {
 		}
 		accepted <- err
 	}()
-	c, err := Dial(home)
+	c, err := Dial(home, "v1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestListenDialPeers(t *testing.T) {
 	l.want = uint32(os.Getuid()) + 1
 	l.Refused = func(err error) { refused <- err }
 	go func() { _, _ = l.Accept() }()
-	c, err = Dial(home)
+	c, err = Dial(home, "v1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,16 +59,16 @@ func TestListenDialPeers(t *testing.T) {
 
 	// A hub that died leaves its socket: the next one replaces it.
 	dead := t.TempDir()
-	ld, err := Listen(dead)
+	ld, err := Listen(dead, "v1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ld.Listener.(interface{ SetUnlinkOnClose(bool) }).SetUnlinkOnClose(false)
 	_ = ld.Close()
-	if _, err := os.Stat(filepath.Join(dead, "run", SocketName)); err != nil {
+	if _, err := os.Stat(filepath.Join(dead, "run", Name("v1")+".sock")); err != nil {
 		t.Fatalf("the dead hub's socket: %v", err)
 	}
-	again, err := Listen(dead)
+	again, err := Listen(dead, "v1")
 	if err != nil {
 		t.Fatalf("after a dead hub: %v", err)
 	}
@@ -84,7 +84,7 @@ func TestRunDirMustBePrivate(t *testing.T) {
 	if err := os.Chmod(filepath.Join(home, "run"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Listen(home); err == nil || !strings.Contains(err.Error(), "chmod 700") {
+	if _, err := Listen(home, "v1"); err == nil || !strings.Contains(err.Error(), "chmod 700") {
 		t.Fatalf("a run folder open to others: %v", err)
 	}
 }
@@ -93,7 +93,7 @@ func TestRunDirMustBePrivate(t *testing.T) {
 // passed file reaches the pipe's reader.
 func TestFilesPassed(t *testing.T) {
 	home := t.TempDir()
-	l, err := Listen(home)
+	l, err := Listen(home, "v1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestFilesPassed(t *testing.T) {
 	}()
 	inR, inW, _ := os.Pipe()
 	outR, outW, _ := os.Pipe()
-	c, err := Dial(home)
+	c, err := Dial(home, "v1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,10 +9,10 @@ import (
 )
 
 // Listen is not here yet on this system (a named pipe for Windows).
-func Listen(string) (*Listener, error) { return nil, ErrUnsupported }
+func Listen(string, string) (*Listener, error) { return nil, ErrUnsupported }
 
 // Dial is not here yet on this system.
-func Dial(string) (net.Conn, error) { return nil, ErrUnsupported }
+func Dial(string, string) (net.Conn, error) { return nil, ErrUnsupported }
 
 func privateDir(string, fs.FileInfo) error { return nil }
 

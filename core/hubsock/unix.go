@@ -14,15 +14,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Listen listens on the hub's socket in home. A socket file no one
+// Listen listens on the socket of the hub of version in home. A socket file no one
 // listens on (a hub that died) is replaced; one a live hub listens on is
 // an error: the caller lost the race to be the hub.
-func Listen(home string) (*Listener, error) {
+func Listen(home, version string) (*Listener, error) {
 	dir, err := RunDir(home)
 	if err != nil {
 		return nil, err
 	}
-	path := filepath.Join(dir, SocketName)
+	path := filepath.Join(dir, Name(version)+".sock")
 	if _, err := os.Lstat(path); err == nil {
 		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
 			_ = c.Close()
@@ -39,10 +39,10 @@ func Listen(home string) (*Listener, error) {
 	return &Listener{Listener: ln, want: uint32(os.Getuid())}, nil
 }
 
-// Dial connects to the hub of home, checking that the hub runs as the
-// user too.
-func Dial(home string) (net.Conn, error) {
-	path := filepath.Join(home, "run", SocketName)
+// Dial connects to the hub of version of home, checking that the hub
+// runs as the user too.
+func Dial(home, version string) (net.Conn, error) {
+	path := filepath.Join(home, "run", Name(version)+".sock")
 	c, err := net.DialTimeout("unix", path, 2*time.Second)
 	if err != nil {
 		return nil, err

@@ -27,7 +27,11 @@ func TestHubServesFronts(t *testing.T) {
 	if got := decodeResult(t, first.callTool("demo.echo", map[string]any{"message": "one"})).text(); got != "one" {
 		t.Fatalf("the first front's call: %q", got)
 	}
-	data, err := os.ReadFile(filepath.Join(e.home, "run", "hub.pid"))
+	pids, _ := filepath.Glob(filepath.Join(e.home, "run", "hub-*.pid"))
+	if len(pids) != 1 {
+		t.Fatalf("hub pid files: %v\nfront's stderr: %s", pids, first.stderr.String())
+	}
+	data, err := os.ReadFile(pids[0])
 	if err != nil {
 		t.Fatalf("no hub: %v\nfront's stderr: %s", err, first.stderr.String())
 	}
@@ -39,7 +43,7 @@ func TestHubServesFronts(t *testing.T) {
 	if got := decodeResult(t, second.callTool("demo.echo", map[string]any{"message": "two"})).text(); got != "two" {
 		t.Fatalf("the second front's call: %q", got)
 	}
-	if after, _ := os.ReadFile(filepath.Join(e.home, "run", "hub.pid")); string(after) != string(data) {
+	if after, _ := os.ReadFile(pids[0]); string(after) != string(data) {
 		t.Fatalf("a second hub started: %s then %s", data, after)
 	}
 	ups := descendants(hubPID)
@@ -85,7 +89,7 @@ func TestHubRefusedServesInProcess(t *testing.T) {
 	if s := c.stderr.String(); !strings.Contains(s, "serving in-process") || !strings.Contains(s, "chmod 700") {
 		t.Fatalf("the front does not say why it serves in-process:\n%s", s)
 	}
-	if _, err := os.Stat(filepath.Join(run, "hub.pid")); err == nil {
+	if pids, _ := filepath.Glob(filepath.Join(run, "hub-*.pid")); len(pids) > 0 {
 		t.Fatal("a hub started in an insecure folder")
 	}
 }
