@@ -16,6 +16,8 @@ func Dial(string, string) (net.Conn, error) { return nil, ErrUnsupported }
 
 func privateDir(string, fs.FileInfo) error { return nil }
 
+func peerUID(net.Conn) (uint32, error) { return 0, ErrUnsupported }
+
 // SendFiles cannot pass files here: the front relays bytes.
 func SendFiles(net.Conn, ...*os.File) error { return ErrUnsupported }
 

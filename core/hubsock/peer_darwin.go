@@ -1,32 +1,13 @@
 package hubsock
 
-import (
-	"fmt"
-	"net"
+import "golang.org/x/sys/unix"
 
-	"golang.org/x/sys/unix"
-)
-
-// peerUID is the uid of the process at the other end (LOCAL_PEERCRED, as
-// getpeereid reads it).
-func peerUID(c net.Conn) (uint32, error) {
-	uc, ok := c.(*net.UnixConn)
-	if !ok {
-		return 0, fmt.Errorf("not a unix socket")
-	}
-	raw, err := uc.SyscallConn()
+// sockoptUID is the uid of the process at the other end of the socket
+// fd (LOCAL_PEERCRED, as getpeereid reads it).
+func sockoptUID(fd int) (uint32, error) {
+	cred, err := unix.GetsockoptXucred(fd, unix.SOL_LOCAL, unix.LOCAL_PEERCRED)
 	if err != nil {
 		return 0, err
-	}
-	var cred *unix.Xucred
-	var credErr error
-	if err := raw.Control(func(fd uintptr) {
-		cred, credErr = unix.GetsockoptXucred(int(fd), unix.SOL_LOCAL, unix.LOCAL_PEERCRED)
-	}); err != nil {
-		return 0, err
-	}
-	if credErr != nil {
-		return 0, fmt.Errorf("the peer's credentials: %w", credErr)
 	}
 	return cred.Uid, nil
 }

@@ -1,15 +1,14 @@
-//go:build !linux && !darwin
+//go:build unix && !linux && !darwin
 
 package hubsock
 
 import (
 	"fmt"
-	"net"
 	"runtime"
 )
 
-// peerUID cannot be read here: every connection is refused, and the front
-// serves in-process.
-func peerUID(net.Conn) (uint32, error) {
+// sockoptUID cannot be read here: every connection is refused, and the
+// front serves in-process.
+func sockoptUID(int) (uint32, error) {
 	return 0, fmt.Errorf("%w: no peer credentials on %s", ErrUnsupported, runtime.GOOS)
 }

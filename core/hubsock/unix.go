@@ -58,6 +58,27 @@ func Dial(home, version string) (net.Conn, error) {
 	return c, nil
 }
 
+// peerUID is the uid of the process at the other end of c.
+func peerUID(c net.Conn) (uint32, error) {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return 0, fmt.Errorf("not a unix socket")
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var uid uint32
+	var uidErr error
+	if err := raw.Control(func(fd uintptr) { uid, uidErr = sockoptUID(int(fd)) }); err != nil {
+		return 0, err
+	}
+	if uidErr != nil {
+		return 0, fmt.Errorf("the peer's credentials: %w", uidErr)
+	}
+	return uid, nil
+}
+
 // privateDir refuses a folder others may enter or write, or that is not
 // the user's.
 func privateDir(dir string, fi fs.FileInfo) error {
