@@ -30,7 +30,6 @@ type conn struct {
 	in   *io.PipeWriter
 	mu   sync.Mutex // one write at a time
 	done chan struct{}
-	err  error
 }
 
 func startConn(ctx context.Context, core Core, route func(msg []byte), log hclog.Logger) *conn {
@@ -38,10 +37,11 @@ func startConn(ctx context.Context, core Core, route func(msg []byte), log hclog
 	outR, outW := io.Pipe()
 	c := &conn{in: inW, done: make(chan struct{})}
 	go func() {
-		err := core.Serve(ctx, inR, outW)
+		if err := core.Serve(ctx, inR, outW); err != nil {
+			log.Debug("a frontend ended", "error", err)
+		}
 		_ = inR.CloseWithError(errEnded)
 		_ = outW.Close()
-		c.err = err
 		close(c.done)
 	}()
 	go func() {

@@ -212,7 +212,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 		h.initialize(w, r, body)
 		return
 	}
-	h.free.post(w, r, body)
+	h.free.post(w, r, body, env)
 }
 
 // initialize starts a legacy client's session.

@@ -104,8 +104,7 @@ func (m *stateless) forget(call *statelessCall) {
 }
 
 // post handles one stateless message.
-func (m *stateless) post(w http.ResponseWriter, r *http.Request, msg []byte) {
-	env := jsonrpc.Parse(msg)
+func (m *stateless) post(w http.ResponseWriter, r *http.Request, msg []byte, env jsonrpc.Envelope) {
 	if !env.HasID() || env.Method == "" {
 		// A notification, or an answer: nothing comes back.
 		if err := m.c.send(msg); err != nil {
