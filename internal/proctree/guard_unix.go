@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // guardPoll is how often a guard looks whether its parent is still there.
@@ -37,7 +39,12 @@ func StartWatched(cmd *exec.Cmd) (*Tree, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	return Adopt(cmd)
+	t, err := Adopt(cmd)
+	if err != nil {
+		return nil, err
+	}
+	t.guarded = true
+	return t, nil
 }
 
 // endGroup ends the guard's process group once the guard's parent is gone
@@ -71,20 +78,30 @@ func RunGuard(args []string) int {
 	}
 	child := &exec.Cmd{Path: args[3], Args: args[4:], Env: os.Environ(), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 	// The group's signals reach the child directly; the guard outlives
-	// them to report how the child ended.
+	// them to report how the child ended. SIGUSR1 is the host's word that
+	// it closes the child's stdin on purpose (Tree.Closing).
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1)
 	if err := child.Start(); err != nil {
 		fmt.Fprintf(os.Stderr, "start %s: %v\n", args[3], err)
 		return 127
 	}
+	closing := make(chan struct{})
+	go func() {
+		said := false
+		for sig := range sigs {
+			if sig == syscall.SIGUSR1 && !said {
+				said = true
+				close(closing)
+			}
+		}
+	}()
 	exited := make(chan struct{})
 	go func() {
 		for {
 			select {
 			case <-exited:
 				return
-			case <-sigs:
 			case <-time.After(guardPoll):
 				if os.Getppid() != parent {
 					endGroup(exited)
@@ -95,8 +112,8 @@ func RunGuard(args []string) int {
 	}()
 	err := child.Wait()
 	close(exited)
-	if os.Getppid() != parent {
-		// The child ended because its parent did (its stdin closed with
+	if hostGone(parent, closing) {
+		// The child ended because its host did (its stdin closed with
 		// it, say); what it started may not have.
 		endGroup(exited)
 	}
@@ -112,4 +129,47 @@ func RunGuard(args []string) int {
 		return 128 + int(st.Signal())
 	}
 	return child.ProcessState.ExitCode()
+}
+
+// hostGone says, once the child has exited, whether the guard's host is
+// gone or going, so that the guard must end what the child started.
+func hostGone(parent int, closing <-chan struct{}) bool {
+	if os.Getppid() != parent {
+		return true
+	}
+	if !hungUp(os.Stdin) {
+		return false // the child ended by itself; its host ends the group
+	}
+	// Its stdin was closed: by the host on purpose, which says so first,
+	// or by the host's death. A dying process's files close a moment
+	// before the kernel hands its children to init, and the child can
+	// read EOF and exit in between: so wait for one or the other.
+	deadline := time.NewTimer(hostExitLimit)
+	defer deadline.Stop()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-closing:
+			return false
+		case <-deadline.C:
+			return false // the host is alive and will end the group
+		case <-tick.C:
+			if os.Getppid() != parent {
+				return true
+			}
+		}
+	}
+}
+
+// hostExitLimit bounds how long a guard whose child read EOF waits to
+// learn whether its host is dying.
+const hostExitLimit = time.Second
+
+// hungUp reports whether f is a pipe whose writers are all gone (poll
+// says POLLHUP; macOS too, from the pipe's EOF).
+func hungUp(f *os.File) bool {
+	fds := []unix.PollFd{{Fd: int32(f.Fd()), Events: unix.POLLIN}}
+	n, err := unix.Poll(fds, 0)
+	return err == nil && n > 0 && fds[0].Revents&unix.POLLHUP != 0
 }

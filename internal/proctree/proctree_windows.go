@@ -30,6 +30,9 @@ func (t *Tree) withJob(f func(windows.Handle) error) error {
 	return f(t.job)
 }
 
+// Closing is for a unix guard; a Job Object needs no word.
+func (t *Tree) Closing() {}
+
 // Prepare starts the child in a console process group of its own, so that
 // a console event for it reaches no one else.
 func Prepare(cmd *exec.Cmd) {

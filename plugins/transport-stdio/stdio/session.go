@@ -220,6 +220,7 @@ func (s *session) Close(ctx context.Context) error {
 	if dl, ok := ctx.Deadline(); ok {
 		grace = time.Until(dl)
 	}
+	s.tree.Closing() // a guard must not take this EOF for this process's death
 	s.writeMu.Lock()
 	_ = s.stdin.Close()
 	s.writeMu.Unlock()
