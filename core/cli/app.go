@@ -84,13 +84,13 @@ func newApp(version, defaultLevel string, serving bool) (*app, error) {
 // newProxy builds a proxy core on the app's plugins, logins and state: the
 // app's own, and one per client session of the HTTP front.
 func (a *app) newProxy() (*proxy.Proxy, *broker.Broker) {
-	return a.newProxyFor(a.settings, a.cwd, nil, nil)
+	return a.newProxyFor(a.settings, a.cwd, nil, nil, nil)
 }
 
 // newProxyFor builds a proxy core for a session of its own settings,
 // folder and environment (nil: the process's), on the app's plugins and
-// logins: the hub's, one per front.
-func (a *app) newProxyFor(s settings.Settings, cwd string, lookup func(string) (string, bool), environ func() []string) (*proxy.Proxy, *broker.Broker) {
+// logins: the hub's, one per front, whose upstreams share gives.
+func (a *app) newProxyFor(s settings.Settings, cwd string, lookup func(string) (string, bool), environ func() []string, share proxy.ShareFunc) (*proxy.Proxy, *broker.Broker) {
 	p := proxy.New(proxy.Options{
 		Settings:  s,
 		Version:   a.version,
@@ -105,6 +105,7 @@ func (a *app) newProxyFor(s settings.Settings, cwd string, lookup func(string) (
 		ToolCache: toolcache.New(s.Home),
 		LookupEnv: lookup,
 		Environ:   environ,
+		Share:     share,
 	})
 	return p, broker.New(p, s.Separator)
 }

@@ -20,12 +20,13 @@ import (
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/hub"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/hubsock"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/settings"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/share"
 )
 
 // The per-user hub, in development: with ICA_MCP_PROXY_HUB=on, serve is
 // a front that hands its session to the hub of its $ICA_HOME, starting
 // it when none runs; the hub serves each front's session with a proxy
-// core of its own (sharing upstreams between them comes next).
+// core of its own, and the cores share their upstreams (core/share).
 
 func newHubCmd(version string) *cobra.Command {
 	cmd := &cobra.Command{
@@ -77,12 +78,14 @@ func runHub(ctx context.Context, version string) error {
 		case <-ctx.Done():
 		}
 	}()
+	shared := share.New(a.host, a.log.Named("share"), share.DefaultMaxInstances, hubLinger())
+	defer shared.Close()
 	pidFile := filepath.Join(a.settings.Home, "run", hubsock.Name(version)+".pid")
 	_ = os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
 	defer func() { _ = os.Remove(pidFile) }()
 	srv := &hub.Server{Version: version, Linger: hubLinger(), Log: a.log.Named("hub"),
 		Session: func(ctx context.Context, hello hub.Hello, in io.Reader, out io.Writer) error {
-			return a.serveFront(ctx, version, hello, in, out)
+			return a.serveFront(ctx, version, hello, in, out, shared)
 		}}
 	a.log.Info("the hub serves", "socket", filepath.Join(a.settings.Home, "run", hubsock.Name(version)+".sock"), "pid", os.Getpid())
 	return srv.Serve(ctx, l)
@@ -90,7 +93,7 @@ func runHub(ctx context.Context, version string) error {
 
 // serveFront serves one front's session as a proxy of its own would: its
 // settings, folder and environment.
-func (a *app) serveFront(ctx context.Context, version string, hello hub.Hello, in io.Reader, out io.Writer) error {
+func (a *app) serveFront(ctx context.Context, version string, hello hub.Hello, in io.Reader, out io.Writer, shared *share.Registry) error {
 	env := map[string]string{}
 	for _, kv := range hello.Env {
 		if k, v, ok := strings.Cut(kv, "="); ok {
@@ -102,7 +105,7 @@ func (a *app) serveFront(ctx context.Context, version string, hello hub.Hello, i
 		return fmt.Errorf("the front's $ICA_HOME is %s, the hub's %s", s.Home, a.settings.Home)
 	}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	p, b := a.newProxyFor(s, hello.Cwd, lookup, func() []string { return hello.Env })
+	p, b := a.newProxyFor(s, hello.Cwd, lookup, func() []string { return hello.Env }, shared.For())
 	defer p.Close()
 	fe := frontend.New(p, b, version, a.log.Named("frontend"))
 	fe.OnStart = func() { p.Start(ctx, configPollInterval) }

@@ -81,6 +81,13 @@ type Server struct {
 	InheritEnv bool            `json:"inherit_env,omitempty"`
 	// AllowHTTP permits plain http to a host that is not loopback.
 	AllowHTTP bool `json:"allow_http,omitempty"`
+	// Share lets the hub share the server's process (or remote session)
+	// between the sessions that use the same entry; "share": false gives
+	// each session one of its own. True unless the entry says otherwise.
+	Share bool `json:"share"`
+	// MaxInstances is the most processes of a legacy server that the
+	// hub's sessions may use at once ("max_instances"); 0: the default.
+	MaxInstances int `json:"max_instances,omitempty"`
 	// Probe is set when the entry gave a url but no type: the proxy tries
 	// streamable HTTP and falls back to SSE if the server does not speak it.
 	Probe bool `json:"probe,omitempty"`
@@ -294,7 +301,7 @@ var knownKeys = map[string]bool{
 	"command": true, "args": true, "env": true, "cwd": true, "url": true, "headers": true,
 	"type": true, "timeout": true, "api_key": true, "oauth": true, "inherit_env": true,
 	"allow_http": true, "options": true, "include_tools": true, "exclude_tools": true, "prefix": true, "tool_prefix": true,
-	"start": true,
+	"start": true, "share": true, "max_instances": true,
 	// Keys other tools write into the same files; harmless here.
 	"transport": true, "description": true, "disabled": true, "enabled": true,
 }
@@ -330,6 +337,11 @@ func parseServer(name string, raw json.RawMessage, kind SourceKind, path string,
 	s.Timeout = p.timeout(fields, "timeout")
 	s.InheritEnv = p.boolean(fields, "inherit_env")
 	s.AllowHTTP = p.boolean(fields, "allow_http")
+	s.Share = true
+	if _, ok := fields["share"]; ok {
+		s.Share = p.boolean(fields, "share")
+	}
+	s.MaxInstances = p.count(fields, "max_instances")
 	s.IncludeTools = p.globs(fields, "include_tools")
 	s.ExcludeTools = p.globs(fields, "exclude_tools")
 	s.Prefix = p.prefix(fields)

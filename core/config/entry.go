@@ -147,6 +147,20 @@ func (p *entryParser) boolean(f map[string]json.RawMessage, key string) bool {
 	return v
 }
 
+// count accepts a whole number of at least 1; absent is 0.
+func (p *entryParser) count(f map[string]json.RawMessage, key string) int {
+	raw, ok := f[key]
+	if !ok || string(raw) == "null" {
+		return 0
+	}
+	var n int
+	if err := json.Unmarshal(raw, &n); err != nil || n < 1 {
+		p.fail(key, "a whole number of at least 1")
+		return 0
+	}
+	return n
+}
+
 // timeout accepts seconds as a number or a numeric string, or a Go duration
 // such as "90s".
 func (p *entryParser) timeout(f map[string]json.RawMessage, key string) time.Duration {

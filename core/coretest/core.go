@@ -75,6 +75,12 @@ type Core struct {
 // Proxy.Start).
 func New(t testing.TB, o Options) *Core {
 	t.Helper()
+	return build(t, o, scripted.NewTransport(o.Scripts), nil)
+}
+
+// build is New over transport, with the upstreams share gives when set.
+func build(t testing.TB, o Options, transport *scripted.Transport, share func(*Core) proxy.ShareFunc) *Core {
+	t.Helper()
 	root := o.Root
 	if root == "" {
 		root = t.TempDir()
@@ -107,7 +113,7 @@ func New(t testing.TB, o Options) *Core {
 	}
 	c.Settings = s
 	c.log = hclog.New(&hclog.LoggerOptions{Name: "core", Level: hclog.Warn, Output: testOutput{t}})
-	c.Transport = scripted.NewTransport(o.Scripts)
+	c.Transport = transport
 	opts := proxy.Options{
 		Settings:  s,
 		Cwd:       c.Project,
@@ -125,6 +131,9 @@ func New(t testing.TB, o Options) *Core {
 	}
 	if o.ToolCache {
 		opts.ToolCache = toolcache.New(s.Home)
+	}
+	if share != nil {
+		opts.Share = share(c)
 	}
 	c.Proxy = proxy.New(opts)
 	c.Broker = broker.New(c.Proxy, s.Separator)

@@ -32,7 +32,7 @@ var ErrClosed = errors.New("the pool is closed")
 
 // Pool leases the instances of one entry. I is what an instance is (an
 // upstream session); open makes one.
-type Pool[I any] struct {
+type Pool[I comparable] struct {
 	max  int
 	open func(ctx context.Context) (I, error)
 	// moved, when set, is told that an instance's lease passed from one
@@ -47,7 +47,7 @@ type Pool[I any] struct {
 	closed  bool
 }
 
-type slot[I any] struct {
+type slot[I comparable] struct {
 	inst     I
 	holder   Client // "" when idle
 	inflight int
@@ -55,7 +55,7 @@ type slot[I any] struct {
 }
 
 // New makes a pool of at most max instances (1 when max < 1).
-func New[I any](max int, open func(ctx context.Context) (I, error), moved func(inst I, from, to Client)) *Pool[I] {
+func New[I comparable](max int, open func(ctx context.Context) (I, error), moved func(inst I, from, to Client)) *Pool[I] {
 	if max < 1 {
 		max = 1
 	}
@@ -107,6 +107,15 @@ func (p *Pool[I]) Acquire(ctx context.Context, c Client) (inst I, release func()
 			return inst, nil, fmt.Errorf("every instance is leased to another client (%d, the most): %w", p.max, ctx.Err())
 		}
 	}
+}
+
+// TryAcquire is Acquire when it need not wait: ok is false when every
+// instance is leased to others and the pool is full, or open fails.
+func (p *Pool[I]) TryAcquire(c Client) (inst I, release func(), ok bool) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	inst, release, err := p.Acquire(ctx, c)
+	return inst, release, err == nil
 }
 
 // pick is c's own instance, else an idle one; p.mu is held.
@@ -184,6 +193,39 @@ func (p *Pool[I]) Holders() []Client {
 	out := make([]Client, len(p.slots))
 	for i, s := range p.slots {
 		out[i] = s.holder
+	}
+	return out
+}
+
+// SetMax changes how many instances the pool may open (1 when max < 1);
+// instances open beyond it stay.
+func (p *Pool[I]) SetMax(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.max = max(n, 1)
+	p.signal()
+}
+
+// Holder says which client holds inst ("" for idle) and which held it
+// last; ok is false when inst is not in the pool.
+func (p *Pool[I]) Holder(inst I) (holder, last Client, ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, s := range p.slots {
+		if s.inst == inst {
+			return s.holder, s.last, true
+		}
+	}
+	return "", "", false
+}
+
+// Instances returns the pool's instances.
+func (p *Pool[I]) Instances() []I {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]I, len(p.slots))
+	for i, s := range p.slots {
+		out[i] = s.inst
 	}
 	return out
 }

@@ -54,6 +54,9 @@ type Options struct {
 	// ToolCache keeps each server's last tool list between runs, so that
 	// tools/list is answered before the servers start; nil keeps none.
 	ToolCache *toolcache.Cache
+	// Share, when set, gives the servers' upstreams (the hub's, shared
+	// with other sessions); nil: each server has an upstream of its own.
+	Share ShareFunc
 }
 
 // Hooks are how the proxy tells its frontend what happened.
@@ -88,7 +91,7 @@ type Proxy struct {
 	// catalogFindings are the poisoning checks' findings on the prompts
 	// and resources last listed, per server and kind.
 	catalogFindings sync.Map // [2]string{server, kind} → []Finding
-	ups             map[string]*upstream.Upstream
+	ups             map[string]Server
 	lists           map[string][]json.RawMessage // last tool list of each server
 	// cached are the servers whose list in lists is the tool cache's:
 	// they have not been listed in this run.
@@ -146,7 +149,7 @@ func New(opts Options) *Proxy {
 	p := &Proxy{
 		opts:    opts,
 		log:     opts.Logger,
-		ups:     make(map[string]*upstream.Upstream),
+		ups:     make(map[string]Server),
 		lists:   make(map[string][]json.RawMessage),
 		cached:  make(map[string]bool),
 		listing: make(map[string]chan struct{}),

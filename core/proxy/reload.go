@@ -56,7 +56,7 @@ func (p *Proxy) apply(cfg *config.Config) []string {
 	p.cfg = cfg
 	p.blocked = blocked
 	p.gateResult = g
-	var toClose []*upstream.Upstream
+	var toClose []Server
 	var changed []string
 	for name, u := range p.ups {
 		s := cfg.Server(name)
@@ -77,7 +77,7 @@ func (p *Proxy) apply(cfg *config.Config) []string {
 		if _, ok := p.ups[s.Name]; ok {
 			continue
 		}
-		p.ups[s.Name] = upstream.New(s.Name, p.spec(s), p.opts.Opener, p.log, upstream.Hooks{
+		hooks := upstream.Hooks{
 			Notification:   p.onNotification,
 			ListChanged:    p.onUpstreamListChanged,
 			Request:        p.onUpstreamRequest,
@@ -87,7 +87,12 @@ func (p *Proxy) apply(cfg *config.Config) []string {
 			Connected:      p.onConnected,
 			Credentials:    p.credentials,
 			Took:           p.took,
-		})
+		}
+		if p.opts.Share != nil && s.Share {
+			p.ups[s.Name] = p.opts.Share(SharedEntry{Name: s.Name, Fingerprint: s.Fingerprint, MaxInstances: s.MaxInstances}, p.spec(s), hooks)
+		} else {
+			p.ups[s.Name] = upstream.New(s.Name, p.spec(s), p.opts.Opener, p.log, hooks)
+		}
 		changed = append(changed, s.Name)
 	}
 	p.mu.Unlock()

@@ -16,17 +16,17 @@ import (
 func (p *Proxy) RequestTimeout() time.Duration { return p.opts.Settings.RequestTimeout }
 
 // allUpstreams returns every configured upstream, for work done on all.
-func (p *Proxy) allUpstreams() []*upstream.Upstream {
+func (p *Proxy) allUpstreams() []Server {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	all := make([]*upstream.Upstream, 0, len(p.ups))
+	all := make([]Server, 0, len(p.ups))
 	for _, u := range p.ups {
 		all = append(all, u)
 	}
 	return all
 }
 
-func (p *Proxy) upstream(name string) *upstream.Upstream {
+func (p *Proxy) upstream(name string) Server {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	return p.ups[name]
@@ -37,7 +37,7 @@ var ErrUnknownServer = errors.New("unknown server")
 
 // Upstream returns the server's upstream, or an error saying why there is
 // none: not configured, or a broken entry.
-func (p *Proxy) Upstream(name string) (*upstream.Upstream, error) {
+func (p *Proxy) Upstream(name string) (Server, error) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	if u, ok := p.ups[name]; ok {

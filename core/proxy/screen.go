@@ -13,7 +13,6 @@ import (
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/drift"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/mirror"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/poison"
-	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/jsonrpc"
 )
 
@@ -181,7 +180,7 @@ func (p *Proxy) otherNames(server string) []string {
 // keepList makes tools, screened, the list of server's upstream u (unless
 // a reload replaced u meanwhile); cached says it is the tool cache's.
 // Callers hold rebuildMu and rebuild after.
-func (p *Proxy) keepList(server string, u *upstream.Upstream, tools []json.RawMessage, sc screening, cached bool) bool {
+func (p *Proxy) keepList(server string, u Server, tools []json.RawMessage, sc screening, cached bool) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.ups[server] != u {

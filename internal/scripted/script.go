@@ -13,12 +13,13 @@
 package scripted
 
 import (
-	"github.com/tidwall/gjson"
-
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
+
+	"github.com/tidwall/gjson"
 )
 
 // Step is one thing a scripted call does.
@@ -26,9 +27,11 @@ type Step struct {
 	// Request is {"method":..., "params":...}: sent under a fresh id, and
 	// the call waits for its answer.
 	Request json.RawMessage `json:"request,omitempty"`
-	Notify  json.RawMessage `json:"notify,omitempty"`
-	Result  json.RawMessage `json:"result,omitempty"`
-	Error   json.RawMessage `json:"error,omitempty"`
+	// Notify is {"method":..., "params":...}; a "$progressToken" in it
+	// stands for the call's progress token.
+	Notify json.RawMessage `json:"notify,omitempty"`
+	Result json.RawMessage `json:"result,omitempty"`
+	Error  json.RawMessage `json:"error,omitempty"`
 	// Echo answers the call with its "message" argument as text (or the
 	// arguments as JSON when there is none).
 	Echo bool `json:"echo,omitempty"`
@@ -144,7 +147,7 @@ func (p *Player) Handle(line []byte) {
 	}
 	if m.ID == nil {
 		if steps := p.sc.On[m.Method]; steps != nil {
-			go p.play(nil, nil, steps)
+			go p.play(nil, nil, nil, steps)
 		}
 		return
 	}
@@ -206,12 +209,12 @@ func (p *Player) call(m message) {
 	if params.InputResponses != nil {
 		steps = c.Retry
 	}
-	p.play(m.ID, params.Arguments, steps)
+	p.play(m.ID, params.Arguments, json.RawMessage(gjson.GetBytes(m.Params, "_meta.progressToken").Raw), steps)
 }
 
-// play runs steps; id and args are the call's, whose answer a result, echo
-// or error step gives.
-func (p *Player) play(id, args json.RawMessage, steps []Step) {
+// play runs steps; id, args and token (its progress token) are the
+// call's, whose answer a result, echo or error step gives.
+func (p *Player) play(id, args, token json.RawMessage, steps []Step) {
 	for _, s := range steps {
 		switch {
 		case s.Request != nil:
@@ -231,8 +234,12 @@ func (p *Player) play(id, args json.RawMessage, steps []Step) {
 				return
 			}
 		case s.Notify != nil:
+			notify := s.Notify
+			if len(token) > 0 {
+				notify = bytes.ReplaceAll(notify, []byte(`"$progressToken"`), token)
+			}
 			var n map[string]any
-			_ = json.Unmarshal(s.Notify, &n)
+			_ = json.Unmarshal(notify, &n)
 			n["jsonrpc"] = "2.0"
 			p.send(n)
 		case s.Result != nil:

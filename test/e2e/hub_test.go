@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -62,6 +63,61 @@ func TestHubServesFronts(t *testing.T) {
 		t.Fatal("the hub did not stop after lingering with no session")
 	}
 	waitGone(t, ups, 10*time.Second)
+}
+
+// TestHubSharesUpstreams: three sessions of one project, each calling
+// both servers, run one process of each: the hub's cores share them. With
+// "share": false, each session runs its own.
+func TestHubSharesUpstreams(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS != "linux" {
+		t.Skip("the hub's processes are counted on Linux")
+	}
+	needPeers(t)
+	for _, shared := range []bool{true, false} {
+		t.Run(fmt.Sprintf("share=%v", shared), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			e.set("ICA_MCP_PROXY_HUB=on", "ICA_MCP_PROXY_HUB_LINGER=1")
+			demo, everything := demoServer(), everythingServer()
+			if !shared {
+				demo["share"], everything["share"] = false, false
+			}
+			e.writeProject(t, map[string]any{"demo": demo, "everything": everything})
+			var fronts []*rpc
+			for i := range 3 {
+				c := startProxy(t, e)
+				fronts = append(fronts, c)
+				for _, tool := range []string{"demo.echo", "everything.echo"} {
+					msg := fmt.Sprintf("%s from %d", tool, i)
+					if got := decodeResult(t, c.callTool(tool, map[string]any{"message": msg})).text(); !strings.Contains(got, msg) {
+						t.Fatalf("front %d, %s: %q", i, tool, got)
+					}
+				}
+			}
+			pids, _ := filepath.Glob(filepath.Join(e.home, "run", "hub-*.pid"))
+			if len(pids) != 1 {
+				t.Fatalf("hub pid files: %v", pids)
+			}
+			data, _ := os.ReadFile(pids[0])
+			hubPID, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+			count := map[string]int{}
+			for _, p := range descendants(hubPID) {
+				count[p.comm]++
+			}
+			want := 1
+			if !shared {
+				want = 3
+			}
+			if count["ica-demo-upstre"] != want || count["node"] != want {
+				t.Fatalf("the hub runs %v; want %d demo upstream and %d node for three sessions", count, want, want)
+			}
+			for _, c := range fronts {
+				_ = c.stdin.Close()
+				<-c.done
+			}
+		})
+	}
 }
 
 // TestHubRefusedServesInProcess: a front that cannot use the hub (here,

@@ -1,0 +1,352 @@
+package share
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/mark3labs/mcp-go/mcp"
+	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/lease"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/jsonrpc"
+)
+
+// View is one session's core's handle on a shared entry: a proxy.Server.
+// It finds its entry when first used, once the session's client has said
+// how it speaks, and moves if that changes.
+type View struct {
+	r           *Registry
+	client      lease.Client
+	name        string
+	fingerprint string
+	max         int // instances of a legacy entry
+	spec        upstream.Spec
+	hooks       upstream.Hooks
+
+	mu       sync.Mutex
+	e        *entry
+	revision string
+	closed   bool
+}
+
+// ErrClosed is a view used after its session's core closed it, or after
+// the hub closed.
+var ErrClosed = errors.New("the shared server is closed")
+
+// entry is the view's entry for how its client speaks now; nil once
+// closed.
+func (v *View) entry() *entry {
+	revision := ""
+	if v.hooks.ClientRevision != nil {
+		revision = v.hooks.ClientRevision()
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.closed {
+		return nil
+	}
+	if v.e != nil && v.revision == revision {
+		return v.e
+	}
+	var caps json.RawMessage
+	if v.hooks.Capabilities != nil {
+		caps, _ = json.Marshal(v.hooks.Capabilities())
+	}
+	e := v.r.join(entryKey(v.fingerprint, v.spec, revision, caps), v)
+	if v.e != nil && v.e != e {
+		go v.e.leave(v)
+	}
+	v.e, v.revision = e, revision
+	return e
+}
+
+// Start implements proxy.Server: the call goes to the instance the
+// session may use now, or, when it must wait for one, once it may.
+func (v *View) Start(call upstream.Call) (cancel func(error)) {
+	e := v.entry()
+	if e == nil {
+		call.Done(upstream.Reply{}, v.closedErr())
+		return func(error) {}
+	}
+	if u, release, ok := e.tryAcquire(v.client); ok {
+		return v.startOn(e, u, release, call)
+	}
+	ctx, stop := context.WithCancelCause(context.Background())
+	stopTimer := context.CancelFunc(func() {})
+	if t := v.spec.RequestTimeout; t > 0 {
+		ctx, stopTimer = context.WithTimeoutCause(ctx, t, &upstream.TimeoutError{Server: v.name, Method: call.Method, After: t})
+	}
+	var (
+		mu      sync.Mutex
+		started func(error)
+		ended   error
+	)
+	go func() {
+		u, release, err := e.acquire(ctx, v.client)
+		mu.Lock()
+		defer mu.Unlock()
+		if err == nil && ended != nil {
+			release()
+			err = ended
+		}
+		if cause := context.Cause(ctx); err != nil && cause != nil {
+			err = cause
+		}
+		stopTimer()
+		stop(nil)
+		if err != nil {
+			call.Done(upstream.Reply{}, err)
+			return
+		}
+		started = v.startOn(e, u, release, call)
+	}()
+	return func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if started != nil {
+			started(err)
+			return
+		}
+		ended = err
+		stop(err)
+	}
+}
+
+// startOn sends call on u, with its progress token made unique and the
+// lease released when it ends.
+func (v *View) startOn(e *entry, u *upstream.Upstream, release func(), call upstream.Call) func(error) {
+	params, forget := v.prepare(e, u, call.Method, call.Params)
+	if params == nil {
+		release()
+		forget()
+		call.Done(upstream.Reply{Result: json.RawMessage(`{}`)}, nil)
+		return func(error) {}
+	}
+	call.Params = params
+	done := call.Done
+	call.Done = func(r upstream.Reply, err error) {
+		forget()
+		release()
+		done(r, err)
+	}
+	return u.Start(call)
+}
+
+// Request implements proxy.Server.
+func (v *View) Request(ctx context.Context, method string, params json.RawMessage) (upstream.Reply, error) {
+	e := v.entry()
+	if e == nil {
+		return upstream.Reply{}, v.closedErr()
+	}
+	u, release, err := e.acquire(ctx, v.client)
+	if err != nil {
+		return upstream.Reply{}, fmt.Errorf("server %q: %w", v.name, err)
+	}
+	defer release()
+	params, forget := v.prepare(e, u, method, params)
+	defer forget()
+	if params == nil {
+		return upstream.Reply{Result: json.RawMessage(`{}`)}, nil
+	}
+	return u.Request(ctx, method, params)
+}
+
+// prepare readies a request's params for u: a progress token of its own
+// (forget drops it), and subscriptions counted per instance. nil params
+// mean the request is answered here: u already sends what was asked for.
+func (v *View) prepare(e *entry, u *upstream.Upstream, method string, params json.RawMessage) (json.RawMessage, func()) {
+	forget := func() {}
+	switch method {
+	case string(mcp.MethodResourcesSubscribe):
+		if !e.subscribe(u, gjson.GetBytes(params, "uri").Str, v) {
+			return nil, forget
+		}
+	case string(mcp.MethodResourcesUnsubscribe):
+		uri := gjson.GetBytes(params, "uri").Str
+		here := false
+		for other, uris := range e.unsubscribe(v, &uri) {
+			if other == u {
+				here = true
+				continue
+			}
+			for _, s := range uris {
+				unsubscribeOn(other, s)
+			}
+		}
+		if !here {
+			return nil, forget
+		}
+	}
+	if tok := gjson.GetBytes(params, "_meta.progressToken"); tok.Exists() {
+		var unique json.RawMessage
+		unique, forget = e.token(v, json.RawMessage(tok.Raw))
+		if p, err := sjson.SetRawBytes(params, "_meta.progressToken", unique); err == nil {
+			params = p
+		}
+	}
+	return params, forget
+}
+
+// notify gives the view's core a notification made of params.
+func (v *View) notify(method string, params json.RawMessage) {
+	v.notifyRaw(method, params, jsonrpc.AppendNotification(nil, method, params))
+}
+
+func (v *View) notifyRaw(method string, params, msg json.RawMessage) {
+	if h := v.hooks.Notification; h != nil {
+		h(v.name, method, params, msg)
+	}
+}
+
+// wantsLog says whether the view's client takes log messages of level.
+func (v *View) wantsLog(level string) bool {
+	if v.hooks.LogLevel == nil {
+		return true
+	}
+	want := v.hooks.LogLevel()
+	return want == "" || levelRank(level) >= levelRank(want)
+}
+
+func (v *View) closedErr() error { return fmt.Errorf("server %q: %w", v.name, ErrClosed) }
+
+// primary is the instance the entry's lists and state come from.
+func (v *View) primary() *upstream.Upstream {
+	if e := v.entry(); e != nil {
+		return e.primary
+	}
+	return nil
+}
+
+// each runs f on every instance of the view's entry.
+func (v *View) each(f func(u *upstream.Upstream)) {
+	e := v.entry()
+	if e == nil {
+		return
+	}
+	for _, u := range e.pool.Instances() {
+		f(u)
+	}
+	if len(e.pool.Instances()) == 0 {
+		f(e.primary)
+	}
+}
+
+// State implements proxy.Server: the primary instance's.
+func (v *View) State() upstream.State {
+	if u := v.primary(); u != nil {
+		return u.State()
+	}
+	return upstream.State{Status: upstream.StatusError, Error: ErrClosed.Error()}
+}
+
+// Tools implements proxy.Server: every instance of an entry offers the
+// same, so the primary's list serves.
+func (v *View) Tools(ctx context.Context) ([]json.RawMessage, error) {
+	if u := v.primary(); u != nil {
+		return u.Tools(ctx)
+	}
+	return nil, v.closedErr()
+}
+
+// List implements proxy.Server.
+func (v *View) List(ctx context.Context, k upstream.Kind) ([]json.RawMessage, error) {
+	if u := v.primary(); u != nil {
+		return u.List(ctx, k)
+	}
+	return nil, v.closedErr()
+}
+
+// FreshTools implements proxy.Server.
+func (v *View) FreshTools() ([]json.RawMessage, bool) {
+	if u := v.primary(); u != nil {
+		return u.FreshTools()
+	}
+	return nil, false
+}
+
+// InvalidateTools implements proxy.Server.
+func (v *View) InvalidateTools() { v.each(func(u *upstream.Upstream) { u.InvalidateTools() }) }
+
+// ServerCapabilities implements proxy.Server.
+func (v *View) ServerCapabilities() *mcp.ServerCapabilities {
+	if u := v.primary(); u != nil {
+		return u.ServerCapabilities()
+	}
+	return nil
+}
+
+// Challenge implements proxy.Server.
+func (v *View) Challenge() string {
+	if u := v.primary(); u != nil {
+		return u.Challenge()
+	}
+	return ""
+}
+
+// Tried implements proxy.Server.
+func (v *View) Tried() <-chan struct{} {
+	if u := v.primary(); u != nil {
+		return u.Tried()
+	}
+	closed := make(chan struct{})
+	close(closed)
+	return closed
+}
+
+// Remote implements proxy.Server.
+func (v *View) Remote() bool { return v.spec.Session.URL != "" }
+
+// Recycle implements proxy.Server: every instance opens a new session
+// (with new credentials) at its next request.
+func (v *View) Recycle() { v.each(func(u *upstream.Upstream) { u.Recycle() }) }
+
+// Live implements proxy.Server.
+func (v *View) Live() bool {
+	live := false
+	v.each(func(u *upstream.Upstream) { live = live || u.Live() })
+	return live
+}
+
+// NotifyLive implements proxy.Server: a notification of the session's
+// client reaches the instances that serve, or last served, it; a roots
+// change, only those that were given its roots.
+func (v *View) NotifyLive(method string, params json.RawMessage) {
+	e := v.entry()
+	if e == nil {
+		return
+	}
+	if e.mode.Load() == modeShared {
+		e.primary.NotifyLive(method, params)
+		return
+	}
+	for _, u := range e.pool.Instances() {
+		holder, last, _ := e.pool.Holder(u)
+		e.mu.Lock()
+		given, asked := e.roots[u]
+		e.mu.Unlock()
+		mine := holder == v.client || holder == "" && last == v.client
+		if method == string(mcp.MethodNotificationRootsListChanged) {
+			mine = asked && given == v.client
+		}
+		if mine {
+			u.NotifyLive(method, params)
+		}
+	}
+}
+
+// Close implements proxy.Server: the view leaves its entry, which stays
+// open for the linger when no other session uses it.
+func (v *View) Close() {
+	v.mu.Lock()
+	e := v.e
+	v.closed, v.e = true, nil
+	v.mu.Unlock()
+	if e != nil {
+		e.leave(v)
+	}
+}
