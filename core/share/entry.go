@@ -3,6 +3,7 @@ package share
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -54,8 +55,19 @@ type entry struct {
 	asked map[askKey]*View
 	// subs are the views subscribed to each resource, per instance.
 	subs map[*upstream.Upstream]map[string]map[*View]bool
-	// roots is whose roots each instance was last given ("" for none).
-	roots map[*upstream.Upstream]lease.Client
+	// roots is whose roots each instance was last given ("" for none);
+	// rootsAsked, a channel closed when an instance told its roots
+	// changed has asked the new holder for them.
+	roots      map[*upstream.Upstream]lease.Client
+	rootsAsked map[*upstream.Upstream]rootsWait
+	// tasks are the views that created each task (2025-11-25 tasks):
+	// only they see it, ask for it, or hear of it.
+	tasks map[string]*View
+}
+
+type rootsWait struct {
+	c    lease.Client
+	done chan struct{}
 }
 
 type route struct {
@@ -76,6 +88,9 @@ func newEntry(r *Registry, key string, first *View) *entry {
 		asked:  map[askKey]*View{},
 		subs:   map[*upstream.Upstream]map[string]map[*View]bool{},
 		roots:  map[*upstream.Upstream]lease.Client{},
+		tasks:  map[string]*View{},
+
+		rootsAsked: map[*upstream.Upstream]rootsWait{},
 	}
 	// One instance until the first session says how the server speaks.
 	e.pool = lease.New(1, e.open, nil)
@@ -115,6 +130,7 @@ func (e *entry) instance() *upstream.Upstream {
 			if u == e.primary {
 				e.learned(init)
 			}
+			e.restarted(u)
 			for _, v := range e.viewList() {
 				if h := v.hooks.Connected; h != nil {
 					h(v.name, init)
@@ -166,15 +182,20 @@ func (e *entry) learned(init *mcp.InitializeResult) {
 // to call when the call ends.
 func (e *entry) acquire(ctx context.Context, c lease.Client) (*upstream.Upstream, func(), error) {
 	for {
-		if u, release, ok := e.tryAcquire(c); ok {
-			return u, release, nil
-		}
-		if e.mode.Load() == modeLeased {
-			u, release, err := e.pool.Acquire(ctx, c)
-			if err != nil {
+		u, release, ok := e.tryLease(c)
+		if !ok && e.mode.Load() == modeLeased {
+			var err error
+			if u, release, err = e.pool.Acquire(ctx, c); err != nil {
 				return nil, nil, err
 			}
-			return u, e.held(u, c, release), nil
+			ok = true
+		}
+		if ok {
+			if err := e.refreshRoots(ctx, u, c); err != nil {
+				release()
+				return nil, nil, err
+			}
+			return u, release, nil
 		}
 		// Not known yet, and another session's first call holds the
 		// primary: its session says how the server speaks.
@@ -190,8 +211,19 @@ func (e *entry) acquire(ctx context.Context, c lease.Client) (*upstream.Upstream
 	}
 }
 
-// tryAcquire is acquire when it need not wait.
+// tryAcquire is acquire when it need not wait: not for an instance, nor
+// for one that must first ask c for its roots.
 func (e *entry) tryAcquire(c lease.Client) (*upstream.Upstream, func(), bool) {
+	u, release, ok := e.tryLease(c)
+	if ok && e.needsRoots(u, c) {
+		release()
+		return nil, nil, false
+	}
+	return u, release, ok
+}
+
+// tryLease takes an instance for c if none need be waited for.
+func (e *entry) tryLease(c lease.Client) (*upstream.Upstream, func(), bool) {
 	switch e.mode.Load() {
 	case modeShared:
 		return e.primary, func() {}, true
@@ -200,29 +232,82 @@ func (e *entry) tryAcquire(c lease.Client) (*upstream.Upstream, func(), bool) {
 			return nil, nil, false
 		}
 	}
-	u, release, ok := e.pool.TryAcquire(c)
-	if !ok {
-		return nil, nil, false
-	}
-	return u, e.held(u, c, release), true
+	return e.pool.TryAcquire(c)
 }
 
-// held is called as c's lease on u begins: an instance that was given
-// another session's roots is told they changed, so that it asks again
-// (and its question reaches c).
-func (e *entry) held(u *upstream.Upstream, c lease.Client, release func()) func() {
+// rootsRefreshLimit bounds how long a call waits for an instance that was
+// given another session's roots to ask its new holder for them.
+const rootsRefreshLimit = 2 * time.Second
+
+// needsRoots says u was given roots of a session other than c.
+func (e *entry) needsRoots(u *upstream.Upstream, c lease.Client) bool {
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	given, asked := e.roots[u]
-	e.mu.Unlock()
-	if asked && given != c {
-		u.NotifyLive(string(mcp.MethodNotificationRootsListChanged), nil)
+	return asked && given != c
+}
+
+// refreshRoots, as c's lease on u begins, tells u its roots changed when
+// it was given another session's, and waits (a while) for it to ask c:
+// c's call must not run with another session's roots.
+func (e *entry) refreshRoots(ctx context.Context, u *upstream.Upstream, c lease.Client) error {
+	if !e.needsRoots(u, c) {
+		return nil
 	}
-	return release
+	w := rootsWait{c: c, done: make(chan struct{})}
+	e.mu.Lock()
+	e.rootsAsked[u] = w
+	e.mu.Unlock()
+	u.NotifyLive(string(mcp.MethodNotificationRootsListChanged), nil)
+	timer := time.NewTimer(rootsRefreshLimit)
+	defer timer.Stop()
+	select {
+	case <-w.done:
+	case <-timer.C:
+		// It does not ask again (it read its roots once): the call
+		// goes ahead, as it would with a server of its own.
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
+}
+
+// restarted forgets what an instance's previous session was given or
+// asked: a new process knows none of it.
+func (e *entry) restarted(u *upstream.Upstream) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.subs, u)
+	delete(e.roots, u)
+	for k := range e.asked {
+		if k.u == u {
+			delete(e.asked, k)
+		}
+	}
+}
+
+// holderView is the view of the session holding u, else the one that
+// held it last; nil when none did or it has left.
+func (e *entry) holderView(u *upstream.Upstream) *View {
+	holder, last, _ := e.pool.Holder(u)
+	if holder == "" {
+		holder = last
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.views[holder]
 }
 
 // request routes a request the upstream sent to the session holding u;
-// roots/list with none to the one that held it last.
+// roots/list with none to the one that held it last. A shared
+// (stateless) instance's questions come inside its answers: a request of
+// its own names no session, and is refused.
 func (e *entry) request(u *upstream.Upstream, method string, id, params json.RawMessage, reply func(result, rpcErr json.RawMessage)) {
+	if e.mode.Load() == modeShared {
+		reply(nil, jsonrpc.ErrorObject(mcp.INVALID_REQUEST,
+			"this server is shared between sessions and speaks 2026-07-28: it must ask inside a call's answer (input_required), not by a request of its own"))
+		return
+	}
 	holder, last, _ := e.pool.Holder(u)
 	to := holder
 	if to == "" && method == string(mcp.MethodListRoots) {
@@ -237,6 +322,10 @@ func (e *entry) request(u *upstream.Upstream, method string, id, params json.Raw
 		e.roots[u] = to
 		if v == nil {
 			e.roots[u] = ""
+		}
+		if w, ok := e.rootsAsked[u]; ok && w.c == to {
+			close(w.done)
+			delete(e.rootsAsked, u)
 		}
 	}
 	e.mu.Unlock()
@@ -258,53 +347,57 @@ func (e *entry) request(u *upstream.Upstream, method string, id, params json.Raw
 	}
 }
 
-// notification routes what an instance said: progress and cancellations
-// to the view they belong to, resource updates to the subscribers, the
-// rest to every view.
+// notification routes what an instance said: progress, cancellations and
+// a task's status to the view they belong to, resource updates to the
+// subscribers. The rest goes, from a leased instance, to the session
+// holding it (or that held it last); from a shared one, to every view.
 func (e *entry) notification(u *upstream.Upstream, method string, params, msg json.RawMessage) {
+	var to []*View
 	switch method {
 	case string(mcp.MethodNotificationProgress):
 		tok := gjson.GetBytes(params, "progressToken")
 		e.mu.Lock()
 		rt, ok := e.tokens[tok.Raw]
 		e.mu.Unlock()
-		if !ok {
-			return
+		if ok {
+			if p, err := sjson.SetRawBytes(params, "progressToken", rt.token); err == nil {
+				rt.v.notify(method, p)
+			}
 		}
-		if p, err := sjson.SetRawBytes(params, "progressToken", rt.token); err == nil {
-			params = p
-		}
-		rt.v.notify(method, params)
+		return
 	case string(mcp.MethodNotificationCancelled):
 		id := gjson.GetBytes(params, "requestId")
 		e.mu.Lock()
-		v := e.asked[askKey{u, id.Raw}]
-		e.mu.Unlock()
-		if v != nil {
-			v.notify(method, params)
+		if v := e.asked[askKey{u, id.Raw}]; v != nil {
+			to = append(to, v)
 		}
+		e.mu.Unlock()
+	case string(mcp.MethodNotificationTasksStatus):
+		e.mu.Lock()
+		if v := e.tasks[gjson.GetBytes(params, "taskId").Str]; v != nil {
+			to = append(to, v)
+		}
+		e.mu.Unlock()
 	case string(mcp.MethodNotificationResourceUpdated):
 		uri := gjson.GetBytes(params, "uri").Str
 		e.mu.Lock()
-		var to []*View
 		for v := range e.subs[u][uri] {
 			to = append(to, v)
 		}
 		e.mu.Unlock()
-		for _, v := range to {
-			v.notifyRaw(method, params, msg)
-		}
-	case "notifications/message":
-		level := gjson.GetBytes(params, "level").Str
-		for _, v := range e.viewList() {
-			if v.wantsLog(level) {
-				v.notifyRaw(method, params, msg)
-			}
-		}
 	default:
-		for _, v := range e.viewList() {
-			v.notifyRaw(method, params, msg)
+		if e.mode.Load() == modeShared {
+			to = e.viewList()
+		} else if v := e.holderView(u); v != nil {
+			to = append(to, v)
 		}
+		if method == "notifications/message" {
+			level := gjson.GetBytes(params, "level").Str
+			to = slices.DeleteFunc(to, func(v *View) bool { return !v.wantsLog(level) })
+		}
+	}
+	for _, v := range to {
+		v.notifyRaw(method, params, msg)
 	}
 }
 
@@ -336,6 +429,39 @@ func (e *entry) token(v *View, given json.RawMessage) (unique json.RawMessage, f
 		delete(e.tokens, string(unique))
 		e.mu.Unlock()
 	}
+}
+
+// createdTask records that v's call created task id.
+func (e *entry) createdTask(v *View, id string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.tasks[id] = v
+}
+
+// ownsTask says v created task id.
+func (e *entry) ownsTask(v *View, id string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.tasks[id] == v
+}
+
+// ownTasks keeps, of a tasks/list result, the tasks v created.
+func (e *entry) ownTasks(v *View, result json.RawMessage) json.RawMessage {
+	kept := []byte{'['}
+	gjson.GetBytes(result, "tasks").ForEach(func(_, task gjson.Result) bool {
+		if e.ownsTask(v, task.Get("taskId").Str) {
+			if len(kept) > 1 {
+				kept = append(kept, ',')
+			}
+			kept = append(kept, task.Raw...)
+		}
+		return true
+	})
+	out, err := sjson.SetRawBytes(result, "tasks", append(kept, ']'))
+	if err != nil {
+		return json.RawMessage(`{"tasks":[]}`)
+	}
+	return out
 }
 
 // subscribe records v's subscription to uri on u; first says the
@@ -403,6 +529,11 @@ func (e *entry) leave(v *View) {
 	for k, av := range e.asked {
 		if av == v {
 			delete(e.asked, k)
+		}
+	}
+	for id, tv := range e.tasks {
+		if tv == v {
+			delete(e.tasks, id)
 		}
 	}
 	empty := len(e.views) == 0

@@ -9,12 +9,21 @@
 //     session's calls share: its questions come back inside each call's
 //     own answer. Progress tokens are made unique per call on the way in
 //     and given back on the way out.
+//     A request of its own names no session and is refused.
 //   - A legacy upstream may send requests of its own (elicitation,
 //     sampling, roots/list) that name no call. Its instances are leased
 //     (core/lease): one session at a time has calls on an instance, and
-//     what the instance asks goes to that session only.
-//   - List changes and log messages go to every session; a resource's
-//     update to the sessions that subscribed to it.
+//     what the instance asks goes to that session only. An instance that
+//     passes to another session is told its roots changed, and the call
+//     waits (a while) for it to ask the new session. A call abandoned
+//     (cancelled, timed out) or running on as a task may still ask: its
+//     instance stays with its session until the session ends (pin).
+//   - A task is its creator's: only it lists, reaches or hears of it. A
+//     resource's update goes to the sessions subscribed to it (counted
+//     once the server took the subscription). List changes go to every
+//     session; log messages and other notifications of a leased instance
+//     to the session holding it (or that held it last), of a shared one
+//     to every session, each at the log level it set.
 package share
 
 import (

@@ -190,3 +190,206 @@ func TestLeaseWaitsAtTheMost(t *testing.T) {
 		t.Fatalf("a asked %d, b asked %d, %d opened; want 1, 1, 1", na, nb, h.Transport.Opens("up"))
 	}
 }
+
+func elicit(msg string) scripted.Step {
+	return scripted.Step{Request: raw(`{"method":"elicitation/create","params":{"message":"` + msg + `","requestedSchema":{"type":"object","properties":{}}}}`)}
+}
+
+// asked says whether cl was asked a question holding text.
+func asked(cl *coretest.Client, text string) bool {
+	for _, m := range cl.Messages() {
+		if gjson.GetBytes(m, "method").Str == "elicitation/create" && strings.Contains(string(m), text) {
+			return true
+		}
+	}
+	return false
+}
+
+// A call abandoned while its server still works on it keeps its instance
+// for its session: what the server asks next reaches that session, and
+// another session's call gets an instance of its own.
+func TestAbandonedCallKeepsItsInstance(t *testing.T) {
+	sc := scripted.Script{
+		Revision: scripted.Legacy,
+		Tools:    []json.RawMessage{raw(`{"name":"twice","inputSchema":{"type":"object"}}`), raw(`{"name":"once","inputSchema":{"type":"object"}}`)},
+		Calls: map[string]scripted.Call{
+			"twice": {Steps: []scripted.Step{elicit("a-first"), elicit("a-second"), {Result: raw(`{"content":[]}`)}}},
+			"once":  {Steps: []scripted.Step{elicit("b-own"), {Result: raw(`{"content":[{"type":"text","text":"done"}]}`)}}},
+		},
+	}
+	h := hub(t, sc, coretest.HubOptions{})
+	a, b := h.Core(t).Serve(t), h.Core(t).Serve(t)
+	a.Initialize(`{"elicitation":{}}`)
+	b.Initialize(`{"elicitation":{}}`)
+	b.OnRequest("elicitation/create", func(json.RawMessage) string { return `{"action":"accept","content":{}}` })
+
+	a.Send(`{"jsonrpc":"2.0","id":"a1","method":"tools/call","params":{"name":"up.twice","arguments":{}}}`)
+	first, _ := a.Next(0, isMethod("elicitation/create"))
+	a.Send(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"a1"}}`)
+	// The cancellation reached the server: the call is abandoned.
+	deadline := time.Now().Add(5 * time.Second)
+	for !receivedMethod(h, "notifications/cancelled") {
+		if time.Now().After(deadline) {
+			t.Fatal("the server was not told of the cancellation")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := b.CallTool("up.once", map[string]any{}).Text(); got != "done" {
+		t.Fatalf("b's call: %q", got)
+	}
+	// The abandoned work goes on and asks again.
+	a.Send(`{"jsonrpc":"2.0","id":` + gjson.GetBytes(first, "id").Raw + `,"result":{"action":"accept","content":{}}}`)
+	a.Next(0, func(m json.RawMessage) bool { return asked(a, "a-second") })
+	if asked(b, "a-first") || asked(b, "a-second") || !asked(b, "b-own") {
+		t.Fatalf("b's questions: %s", b.Messages())
+	}
+	if n := h.Transport.Opens("up"); n != 2 {
+		t.Fatalf("%d instances opened, want 2", n)
+	}
+}
+
+func receivedMethod(h *coretest.Hub, method string) bool {
+	for _, m := range h.Transport.Received("up") {
+		if gjson.GetBytes(m, "method").Str == method {
+			return true
+		}
+	}
+	return false
+}
+
+// A stateless server shared by sessions asks inside its answers; a
+// request of its own names no session, so no session gets it.
+func TestSharedServerRequestIsRefused(t *testing.T) {
+	sc := scripted.Script{
+		Revision: scripted.Stateless,
+		Tools:    []json.RawMessage{raw(`{"name":"ask","inputSchema":{"type":"object"}}`)},
+		Calls: map[string]scripted.Call{
+			"ask": {Steps: []scripted.Step{elicit("who?"), {Result: raw(`{"content":[{"type":"text","text":"asked"}]}`)}}},
+		},
+	}
+	h := hub(t, sc, coretest.HubOptions{})
+	a, b := h.Core(t).Serve(t), h.Core(t).Serve(t)
+	a.Initialize(`{"elicitation":{}}`)
+	b.Initialize(`{"elicitation":{}}`)
+	for _, cl := range []*coretest.Client{a, b} {
+		if got := cl.CallTool("up.ask", map[string]any{}).Text(); got != "asked" {
+			t.Fatalf("call: %q", got)
+		}
+	}
+	if count(a, "elicitation/create")+count(b, "elicitation/create") != 0 {
+		t.Fatal("a shared server's own request reached a session")
+	}
+	refused := 0
+	for _, m := range h.Transport.Received("up") {
+		if strings.Contains(gjson.GetBytes(m, "error.message").Str, "shared between sessions") {
+			refused++
+		}
+	}
+	if refused != 2 {
+		t.Fatalf("the server's requests were refused %d times, want 2", refused)
+	}
+}
+
+// A subscription the server refused counts for nobody: the next
+// session's subscribe reaches the server too.
+func TestRefusedSubscribeIsNotCounted(t *testing.T) {
+	sc := scripted.Script{
+		Revision:     scripted.Legacy,
+		Capabilities: raw(`{"tools":{},"resources":{"subscribe":true}}`),
+		Methods:      map[string]json.RawMessage{"resources/list": raw(`{"resources":[{"uri":"file:///x","name":"x"}]}`)},
+		Tools:        []json.RawMessage{raw(`{"name":"echo","inputSchema":{"type":"object"}}`)},
+	}
+	h := hub(t, sc, coretest.HubOptions{})
+	a, b := h.Core(t).Serve(t), h.Core(t).Serve(t)
+	a.Initialize(`{}`)
+	b.Initialize(`{}`)
+	a.Call(`"l"`, "resources/list", `{}`)
+	b.Call(`"l"`, "resources/list", `{}`)
+	ra := a.Call(`"s"`, "resources/subscribe", `{"uri":"file:///x"}`)
+	rb := b.Call(`"s"`, "resources/subscribe", `{"uri":"file:///x"}`)
+	if !gjson.GetBytes(ra, "error").Exists() || !gjson.GetBytes(rb, "error").Exists() {
+		t.Fatalf("the server refuses subscribe, yet: a %s, b %s", ra, rb)
+	}
+}
+
+// An instance that passes to another session is told its roots changed
+// before that session's call reaches it, and asks the new session.
+func TestRootsFollowTheLease(t *testing.T) {
+	askRoots := scripted.Step{Request: raw(`{"method":"roots/list"}`)}
+	sc := scripted.Script{
+		Revision: scripted.Legacy,
+		Tools:    []json.RawMessage{raw(`{"name":"where","inputSchema":{"type":"object"}}`)},
+		Calls:    map[string]scripted.Call{"where": {Steps: []scripted.Step{askRoots, {Result: raw(`{"content":[{"type":"text","text":"here"}]}`)}}}},
+		On:       map[string][]scripted.Step{"notifications/roots/list_changed": {askRoots}},
+	}
+	h := hub(t, sc, coretest.HubOptions{})
+	a, b := h.Core(t).Serve(t), h.Core(t).Serve(t)
+	for _, s := range []struct {
+		cl   *coretest.Client
+		root string
+	}{{a, "file:///a"}, {b, "file:///b"}} {
+		s.cl.Initialize(`{"roots":{"listChanged":true}}`)
+		root := s.root
+		s.cl.OnRequest("roots/list", func(json.RawMessage) string { return `{"roots":[{"uri":"` + root + `"}]}` })
+	}
+	a.CallTool("up.where", map[string]any{})
+	b.CallTool("up.where", map[string]any{})
+	if h.Transport.Opens("up") != 1 {
+		t.Fatalf("%d instances, want the idle one reused", h.Transport.Opens("up"))
+	}
+	if na, nb := count(a, "roots/list"), count(b, "roots/list"); na != 1 || nb != 2 {
+		t.Fatalf("roots asked of a %d, of b %d; want 1 (its call) and 2 (the move, its call)", na, nb)
+	}
+	changed, secondCall := -1, -1
+	calls := 0
+	for i, m := range h.Transport.Received("up") {
+		switch gjson.GetBytes(m, "method").Str {
+		case "notifications/roots/list_changed":
+			changed = i
+		case "tools/call":
+			if calls++; calls == 2 {
+				secondCall = i
+			}
+		}
+	}
+	if changed < 0 || changed > secondCall {
+		t.Fatalf("roots/list_changed at %d, b's call at %d: the change must come first", changed, secondCall)
+	}
+}
+
+// A task belongs to the session whose call created it: another session
+// sharing the server neither lists it nor reaches it.
+func TestTasksStayWithTheirSession(t *testing.T) {
+	task := func(id string) []scripted.Step {
+		return []scripted.Step{{Result: raw(`{"task":{"taskId":"` + id + `","status":"working","createdAt":"2026-12-04T00:00:00Z","ttl":60000}}`)}}
+	}
+	sc := scripted.Script{
+		Revision:     scripted.Legacy,
+		Capabilities: raw(`{"tools":{},"tasks":{"list":{},"cancel":{},"requests":{"tools":{"call":{}}}}}`),
+		Methods: map[string]json.RawMessage{
+			"tasks/list": raw(`{"tasks":[{"taskId":"t-a","status":"working"},{"taskId":"t-b","status":"working"}]}`),
+			"tasks/get":  raw(`{"taskId":"t-a","status":"working"}`),
+		},
+		Tools: []json.RawMessage{raw(`{"name":"starta","inputSchema":{"type":"object"}}`), raw(`{"name":"startb","inputSchema":{"type":"object"}}`)},
+		Calls: map[string]scripted.Call{"starta": {Steps: task("t-a")}, "startb": {Steps: task("t-b")}},
+	}
+	h := hub(t, sc, coretest.HubOptions{})
+	a, b := h.Core(t).Serve(t), h.Core(t).Serve(t)
+	caps := `{"tasks":{"list":{},"cancel":{}}}`
+	a.Initialize(caps)
+	b.Initialize(caps)
+	a.Call(`"a1"`, "tools/call", `{"name":"up.starta","arguments":{},"task":{"ttl":60000}}`)
+	b.Call(`"b1"`, "tools/call", `{"name":"up.startb","arguments":{},"task":{"ttl":60000}}`)
+	for _, s := range []struct {
+		cl         *coretest.Client
+		own, other string
+	}{{a, "t-a", "t-b"}, {b, "t-b", "t-a"}} {
+		list := s.cl.Call(`"l"`, "tasks/list", `{}`)
+		if !strings.Contains(string(list), s.own) || strings.Contains(string(list), s.other) {
+			t.Fatalf("tasks/list of the session that made %s: %s", s.own, list)
+		}
+		if got := s.cl.Call(`"g"`, "tasks/get", `{"taskId":"`+s.other+`"}`); !gjson.GetBytes(got, "error").Exists() {
+			t.Fatalf("the session that made %s reached %s: %s", s.own, s.other, got)
+		}
+	}
+}

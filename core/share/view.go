@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/tidwall/gjson"
@@ -32,6 +33,9 @@ type View struct {
 	e        *entry
 	revision string
 	closed   bool
+	// pins are extra holds on instances kept for this session until it
+	// ends (see pin).
+	pins map[*upstream.Upstream]func()
 }
 
 // ErrClosed is a view used after its session's core closed it, or after
@@ -59,7 +63,8 @@ func (v *View) entry() *entry {
 	}
 	e := v.r.join(entryKey(v.fingerprint, v.spec, revision, caps), v)
 	if v.e != nil && v.e != e {
-		go v.e.leave(v)
+		v.unpin()
+		v.e.leave(v)
 	}
 	v.e, v.revision = e, revision
 	return e
@@ -88,53 +93,72 @@ func (v *View) Start(call upstream.Call) (cancel func(error)) {
 	)
 	go func() {
 		u, release, err := e.acquire(ctx, v.client)
-		mu.Lock()
-		defer mu.Unlock()
-		if err == nil && ended != nil {
-			release()
-			err = ended
-		}
 		if cause := context.Cause(ctx); err != nil && cause != nil {
 			err = cause
 		}
 		stopTimer()
 		stop(nil)
+		mu.Lock()
+		if err == nil && ended != nil {
+			release()
+			err = ended
+		}
 		if err != nil {
+			mu.Unlock()
 			call.Done(upstream.Reply{}, err)
 			return
 		}
-		started = v.startOn(e, u, release, call)
+		started = func(error) {} // cancels wait for startOn below
+		mu.Unlock()
+		inner := v.startOn(e, u, release, call)
+		mu.Lock()
+		started = inner
+		cancelled := ended
+		mu.Unlock()
+		if cancelled != nil {
+			inner(cancelled)
+		}
 	}()
 	return func(err error) {
 		mu.Lock()
-		defer mu.Unlock()
-		if started != nil {
-			started(err)
+		if ended == nil {
+			ended = err
+		}
+		inner := started
+		mu.Unlock()
+		if inner != nil {
+			inner(err)
 			return
 		}
-		ended = err
 		stop(err)
 	}
 }
 
-// startOn sends call on u, with its progress token made unique and the
+// startOn sends call on u, prepared for sharing (prepare), with the
 // lease released when it ends.
 func (v *View) startOn(e *entry, u *upstream.Upstream, release func(), call upstream.Call) func(error) {
-	params, forget := v.prepare(e, u, call.Method, call.Params)
-	if params == nil {
+	params, local, after := v.prepare(e, u, call.Method, call.Params)
+	if local != nil {
 		release()
-		forget()
-		call.Done(upstream.Reply{Result: json.RawMessage(`{}`)}, nil)
+		call.Done(*local, nil)
 		return func(error) {}
 	}
+	var abandoned atomic.Bool
 	call.Params = params
 	done := call.Done
 	call.Done = func(r upstream.Reply, err error) {
-		forget()
+		r = after(r, err)
+		if err != nil && (abandoned.Load() || isTimeout(err)) {
+			v.pin(e, u)
+		}
 		release()
 		done(r, err)
 	}
-	return u.Start(call)
+	cancel := u.Start(call)
+	return func(err error) {
+		abandoned.Store(true)
+		cancel(err)
+	}
 }
 
 // Request implements proxy.Server.
@@ -148,23 +172,70 @@ func (v *View) Request(ctx context.Context, method string, params json.RawMessag
 		return upstream.Reply{}, fmt.Errorf("server %q: %w", v.name, err)
 	}
 	defer release()
-	params, forget := v.prepare(e, u, method, params)
-	defer forget()
-	if params == nil {
-		return upstream.Reply{Result: json.RawMessage(`{}`)}, nil
+	params, local, after := v.prepare(e, u, method, params)
+	if local != nil {
+		return *local, nil
 	}
-	return u.Request(ctx, method, params)
+	r, err := u.Request(ctx, method, params)
+	if err != nil && (ctx.Err() != nil || isTimeout(err)) {
+		v.pin(e, u)
+	}
+	return after(r, err), err
 }
 
-// prepare readies a request's params for u: a progress token of its own
-// (forget drops it), and subscriptions counted per instance. nil params
-// mean the request is answered here: u already sends what was asked for.
-func (v *View) prepare(e *entry, u *upstream.Upstream, method string, params json.RawMessage) (json.RawMessage, func()) {
+// isTimeout says the request timed out: the upstream was told to cancel,
+// and may go on with it all the same.
+func isTimeout(err error) bool {
+	_, ok := errors.AsType[*upstream.TimeoutError](err)
+	return ok
+}
+
+// pin keeps u leased to the view's session until the session ends: a
+// call that was abandoned (cancelled, timed out) or that runs on as a
+// task may still ask questions, which must reach no other session.
+func (v *View) pin(e *entry, u *upstream.Upstream) {
+	if e.mode.Load() == modeShared {
+		return
+	}
+	// The session holds u now (the call's own lease), so this takes u.
+	got, release, ok := e.pool.TryAcquire(v.client)
+	if !ok {
+		return
+	}
+	if got != u {
+		release()
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.pins[u] != nil || v.closed {
+		release()
+		return
+	}
+	if v.pins == nil {
+		v.pins = map[*upstream.Upstream]func(){}
+	}
+	v.pins[u] = release
+}
+
+// prepare readies a request for u: a progress token of its own, a
+// resource subscription counted per instance, a task only its creator
+// may reach. local, when set, is the answer given here; after is given
+// the upstream's answer, and returns the one to pass on.
+func (v *View) prepare(e *entry, u *upstream.Upstream, method string, params json.RawMessage) (_ json.RawMessage, local *upstream.Reply, after func(upstream.Reply, error) upstream.Reply) {
 	forget := func() {}
+	var then func(upstream.Reply, error) upstream.Reply
 	switch method {
 	case string(mcp.MethodResourcesSubscribe):
-		if !e.subscribe(u, gjson.GetBytes(params, "uri").Str, v) {
-			return nil, forget
+		uri := gjson.GetBytes(params, "uri").Str
+		if !e.subscribe(u, uri, v) {
+			return nil, &upstream.Reply{Result: json.RawMessage(`{}`)}, nil
+		}
+		then = func(r upstream.Reply, err error) upstream.Reply {
+			if err != nil || r.Error != nil {
+				e.unsubscribe(v, &uri) // refused: nobody is subscribed
+			}
+			return r
 		}
 	case string(mcp.MethodResourcesUnsubscribe):
 		uri := gjson.GetBytes(params, "uri").Str
@@ -179,7 +250,19 @@ func (v *View) prepare(e *entry, u *upstream.Upstream, method string, params jso
 			}
 		}
 		if !here {
-			return nil, forget
+			return nil, &upstream.Reply{Result: json.RawMessage(`{}`)}, nil
+		}
+	case string(mcp.MethodTasksGet), string(mcp.MethodTasksResult), string(mcp.MethodTasksCancel):
+		id := gjson.GetBytes(params, "taskId").Str
+		if !e.ownsTask(v, id) {
+			return nil, &upstream.Reply{Error: jsonrpc.ErrorObject(mcp.INVALID_PARAMS, "unknown task "+id)}, nil
+		}
+	case string(mcp.MethodTasksList):
+		then = func(r upstream.Reply, err error) upstream.Reply {
+			if err == nil && r.Result != nil {
+				r.Result = e.ownTasks(v, r.Result)
+			}
+			return r
 		}
 	}
 	if tok := gjson.GetBytes(params, "_meta.progressToken"); tok.Exists() {
@@ -189,7 +272,19 @@ func (v *View) prepare(e *entry, u *upstream.Upstream, method string, params jso
 			params = p
 		}
 	}
-	return params, forget
+	return params, nil, func(r upstream.Reply, err error) upstream.Reply {
+		forget()
+		if then != nil {
+			r = then(r, err)
+		}
+		if id := gjson.GetBytes(r.Result, "task.taskId"); err == nil && id.Type == gjson.String {
+			// A task runs on after this answer: it is v's, and so is
+			// the instance it runs on.
+			e.createdTask(v, id.Str)
+			v.pin(e, u)
+		}
+		return r
+	}
 }
 
 // notify gives the view's core a notification made of params.
@@ -345,8 +440,17 @@ func (v *View) Close() {
 	v.mu.Lock()
 	e := v.e
 	v.closed, v.e = true, nil
+	v.unpin()
 	v.mu.Unlock()
 	if e != nil {
 		e.leave(v)
 	}
+}
+
+// unpin releases the view's pins; v.mu is held.
+func (v *View) unpin() {
+	for _, release := range v.pins {
+		release()
+	}
+	v.pins = nil
 }
