@@ -63,10 +63,25 @@ func (p *Proxy) Start(ctx context.Context, watchEvery time.Duration) {
 func (p *Proxy) start(ctx context.Context, watchEvery time.Duration) {
 	p.firstListDeadline()
 	names, _ := p.mirrorable()
-	done := p.listAll(ctx, p.needed(names))
+	// The first round is background work too: Close ends it and waits,
+	// so that nothing it records (the drift store) is written after.
+	p.bgMu.Lock()
+	if p.closed {
+		p.bgMu.Unlock()
+		close(p.initial)
+		return
+	}
+	p.background.Add(1)
+	p.bgMu.Unlock()
+	listCtx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(p.life, cancel)
+	done := p.listAll(listCtx, p.needed(names))
 	go func() {
 		<-done
+		stop()
+		cancel()
 		close(p.initial)
+		p.background.Done()
 	}()
 	if watchEvery > 0 {
 		go config.Watch(ctx, p.configOptions(), watchEvery, p.trustInputs, func() { p.Reload(ctx) })
