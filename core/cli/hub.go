@@ -107,10 +107,28 @@ func (a *app) serveFront(ctx context.Context, version string, hello hub.Hello, i
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	p, b := a.newProxyFor(s, hello.Cwd, lookup, func() []string { return hello.Env }, shared.For())
 	defer p.Close()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	// Writes to the client never wait for it (see hub.OutQueue); one that
+	// stops reading ends its session, not the others'.
+	q := hub.NewOutQueue(out, outQueueLimit, cancel)
+	defer func() { _ = q.Close(outFlushWait) }()
 	fe := frontend.New(p, b, version, a.log.Named("frontend"))
 	fe.OnStart = func() { p.Start(ctx, configPollInterval) }
-	return fe.Serve(ctx, in, out)
+	err := fe.Serve(ctx, in, q)
+	if cause := context.Cause(ctx); errors.Is(cause, hub.ErrStalled) {
+		return cause
+	}
+	return err
 }
+
+// outQueueLimit is how much output may wait for a hub session's client
+// before the session is ended as stalled; outFlushWait, how long what
+// waits may take to go out once the session ends.
+const (
+	outQueueLimit = 64 << 20
+	outFlushWait  = 5 * time.Second
+)
 
 // runFront hands the session to the hub; an error wrapping hub.ErrNoHub
 // means it was not taken, and the caller serves it in-process.
