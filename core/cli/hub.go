@@ -19,8 +19,10 @@ import (
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/frontend"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/hub"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/hubsock"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/proxy"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/settings"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/share"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/procmem"
 )
 
 // The per-user hub, in development: with ICA_MCP_PROXY_HUB=on, serve is
@@ -28,7 +30,7 @@ import (
 // it when none runs; the hub serves each front's session with a proxy
 // core of its own, and the cores share their upstreams (core/share).
 
-func newHubCmd(version string) *cobra.Command {
+func newHubCmd(version string, g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:    "hub",
 		Short:  "The per-user hub that serves every session of this $ICA_HOME (ICA_MCP_PROXY_HUB=on)",
@@ -42,6 +44,10 @@ func newHubCmd(version string) *cobra.Command {
 			return runHub(cmd.Context(), version)
 		},
 	})
+	cmd.AddCommand(
+		newHubControlCmd(version, hub.ControlStatus, "Show the hub's sessions, shared servers, their instances and memory", g),
+		newHubControlCmd(version, hub.ControlStop, "Stop the hub: its sessions end, and its upstreams with it", g),
+	)
 	return cmd
 }
 
@@ -84,8 +90,15 @@ func runHub(ctx context.Context, version string) error {
 	_ = os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
 	defer func() { _ = os.Remove(pidFile) }()
 	srv := &hub.Server{Version: version, Linger: hubLinger(), Log: a.log.Named("hub"),
+		Status: func() any {
+			extra := hubExtra{Shared: shared.Status()}
+			if kib, ok := procmem.Tree(os.Getpid()); ok {
+				extra.PSSKiB = &kib
+			}
+			return extra
+		},
 		Session: func(ctx context.Context, hello hub.Hello, in io.Reader, out io.Writer) error {
-			return a.serveFront(ctx, version, hello, in, out, shared)
+			return a.serveFront(ctx, version, hello, in, out, shared.For(hello.Session))
 		}}
 	a.log.Info("the hub serves", "socket", filepath.Join(a.settings.Home, "run", hubsock.Name(version)+".sock"), "pid", os.Getpid())
 	return srv.Serve(ctx, l)
@@ -93,7 +106,7 @@ func runHub(ctx context.Context, version string) error {
 
 // serveFront serves one front's session as a proxy of its own would: its
 // settings, folder and environment.
-func (a *app) serveFront(ctx context.Context, version string, hello hub.Hello, in io.Reader, out io.Writer, shared *share.Registry) error {
+func (a *app) serveFront(ctx context.Context, version string, hello hub.Hello, in io.Reader, out io.Writer, shared proxy.ShareFunc) error {
 	env := map[string]string{}
 	for _, kv := range hello.Env {
 		if k, v, ok := strings.Cut(kv, "="); ok {
@@ -105,7 +118,7 @@ func (a *app) serveFront(ctx context.Context, version string, hello hub.Hello, i
 		return fmt.Errorf("the front's $ICA_HOME is %s, the hub's %s", s.Home, a.settings.Home)
 	}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	p, b := a.newProxyFor(s, hello.Cwd, lookup, func() []string { return hello.Env }, shared.For())
+	p, b := a.newProxyFor(s, hello.Cwd, lookup, func() []string { return hello.Env }, shared)
 	defer p.Close()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

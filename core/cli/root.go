@@ -72,7 +72,7 @@ With no command it serves MCP on stdin/stdout.`,
 	root.AddCommand(newApproveCmd())
 	root.AddCommand(
 		newServeCmd(version),
-		newHubCmd(version),
+		newHubCmd(version, g),
 		newServersCmd(version, g),
 		newToolsCmd(version, g),
 		newCallCmd(version, g),

@@ -1,6 +1,7 @@
 package coretest
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ type Hub struct {
 	Transport *scripted.Transport
 	Registry  *share.Registry
 	opts      Options
+	cores     int
 }
 
 // HubOptions are a hub's own settings.
@@ -49,5 +51,7 @@ func NewHub(t testing.TB, o Options, h HubOptions) *Hub {
 // Core makes one session's core; it shares the hub's upstreams.
 func (h *Hub) Core(t testing.TB) *Core {
 	t.Helper()
-	return build(t, h.opts, h.Transport, func(*Core) proxy.ShareFunc { return h.Registry.For() })
+	h.cores++
+	session := "core-" + strconv.Itoa(h.cores)
+	return build(t, h.opts, h.Transport, func(*Core) proxy.ShareFunc { return h.Registry.For(session) })
 }

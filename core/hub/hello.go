@@ -11,6 +11,9 @@
 //	... the session runs ...
 //	hub → front: {"ended": {"error": "..."}}   and the socket closes
 //
+// A hello with "control" ("status", "stop") is no session: the hub
+// answers {"status": {...}} and closes (and, for stop, stops).
+//
 // A front refused (another version, a hub that cannot serve its folder)
 // says why on stderr and serves the session in-process.
 package hub
@@ -39,7 +42,18 @@ type Hello struct {
 	// Relay says the session's bytes come over the socket itself (no
 	// file passing here); otherwise the front's stdin and stdout follow.
 	Relay bool `json:"relay,omitempty"`
+	// Control, when set, asks the hub for its status ("status") or to
+	// stop ("stop"), instead of a session.
+	Control string `json:"control,omitempty"`
+	// Session is the id the hub gave the session (set by the hub).
+	Session string `json:"-"`
 }
+
+// Controls a hello may ask for.
+const (
+	ControlStatus = "status"
+	ControlStop   = "stop"
+)
 
 // Welcome is the hub's acceptance.
 type Welcome struct {
@@ -56,10 +70,11 @@ type Ended struct {
 
 // message is one line of the protocol; exactly one member is set.
 type message struct {
-	Hello   *Hello   `json:"hello,omitempty"`
-	Welcome *Welcome `json:"welcome,omitempty"`
-	Refused string   `json:"refused,omitempty"`
-	Ended   *Ended   `json:"ended,omitempty"`
+	Hello   *Hello          `json:"hello,omitempty"`
+	Welcome *Welcome        `json:"welcome,omitempty"`
+	Refused string          `json:"refused,omitempty"`
+	Ended   *Ended          `json:"ended,omitempty"`
+	Status  json.RawMessage `json:"status,omitempty"`
 }
 
 // maxLine bounds a protocol line: a hello carries an environment.
@@ -169,6 +184,29 @@ func (c *Conn) ReadWelcome() (Welcome, error) {
 		return Welcome{}, errors.New("the hub's answer is neither a welcome nor a refusal")
 	}
 	return *m.Welcome, nil
+}
+
+// SendStatus answers a control hello.
+func (c *Conn) SendStatus(status any) error {
+	data, err := json.Marshal(status)
+	if err != nil {
+		return err
+	}
+	return c.write(message{Status: data})
+}
+
+// ReadStatus is a control's answer: the hub's status, or a *Refusal.
+func (c *Conn) ReadStatus() (json.RawMessage, error) {
+	m, err := c.read()
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("the hub's answer: %w", err)
+	case m.Refused != "":
+		return nil, &Refusal{Why: m.Refused}
+	case m.Status == nil:
+		return nil, errors.New("the hub's answer is no status")
+	}
+	return m.Status, nil
 }
 
 // End tells the front its session is over.

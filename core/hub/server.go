@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -32,15 +33,53 @@ type Server struct {
 	// for the next); 0 means it stays until ctx ends.
 	Linger time.Duration
 	Log    hclog.Logger
+	// Status, when set, adds to what a status control is answered (the
+	// shared upstreams, say).
+	Status func() any
 
-	active atomic.Int64
-	next   atomic.Int64
-	idle   chan struct{} // signalled when the last session ends
-	once   sync.Once
+	started  time.Time
+	stop     context.CancelFunc
+	sessions sync.Map // id → SessionInfo
+	active   atomic.Int64
+	next     atomic.Int64
+	idle     chan struct{} // signalled when the last session ends
+	once     sync.Once
+}
+
+// SessionInfo is one session, for hub status.
+type SessionInfo struct {
+	ID      string    `json:"id"`
+	Cwd     string    `json:"cwd"`
+	Started time.Time `json:"started"`
+	Relay   bool      `json:"relay,omitempty"`
+}
+
+// StatusReport is the hub's answer to a status control.
+type StatusReport struct {
+	PID      int           `json:"pid"`
+	Version  string        `json:"version"`
+	Started  time.Time     `json:"started"`
+	Linger   string        `json:"linger"`
+	Sessions []SessionInfo `json:"sessions"`
+	More     any           `json:"more,omitempty"`
+}
+
+func (s *Server) report() StatusReport {
+	r := StatusReport{PID: os.Getpid(), Version: s.Version, Started: s.started, Linger: s.Linger.String(), Sessions: []SessionInfo{}}
+	s.sessions.Range(func(_, v any) bool {
+		r.Sessions = append(r.Sessions, v.(SessionInfo))
+		return true
+	})
+	sort.Slice(r.Sessions, func(i, j int) bool { return r.Sessions[i].Started.Before(r.Sessions[j].Started) })
+	if s.Status != nil {
+		r.More = s.Status()
+	}
+	return r
 }
 
 func (s *Server) init() {
 	s.once.Do(func() {
+		s.started = time.Now()
 		s.idle = make(chan struct{}, 1)
 		if s.Log == nil {
 			s.Log = hclog.NewNullLogger()
@@ -55,6 +94,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	s.init()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	s.stop = cancel
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	go func() {
@@ -126,6 +166,19 @@ func (s *Server) serve(ctx context.Context, c net.Conn) {
 		_ = pc.Refuse(fmt.Sprintf("the hub is version %s and the front %s", s.Version, hello.Version))
 		return
 	}
+	switch hello.Control {
+	case "":
+	case ControlStatus, ControlStop:
+		_ = pc.SendStatus(s.report())
+		if hello.Control == ControlStop {
+			s.Log.Info("asked to stop; the hub stops", "sessions", s.active.Load()-1)
+			s.stop()
+		}
+		return
+	default:
+		_ = pc.Refuse(fmt.Sprintf("unknown control %q", hello.Control))
+		return
+	}
 	in := pc.Reader()
 	var out io.Writer = c
 	var files []*os.File
@@ -137,6 +190,9 @@ func (s *Server) serve(ctx context.Context, c net.Conn) {
 		in, out = files[0], files[1]
 	}
 	id := "s" + strconv.FormatInt(s.next.Add(1), 10)
+	hello.Session = id
+	s.sessions.Store(id, SessionInfo{ID: id, Cwd: hello.Cwd, Started: time.Now(), Relay: hello.Relay})
+	defer s.sessions.Delete(id)
 	if err := pc.Welcome(Welcome{Session: id, PID: os.Getpid()}); err != nil {
 		closeAll(files)
 		return

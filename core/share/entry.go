@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -544,6 +545,26 @@ func (e *entry) leave(v *View) {
 	if empty {
 		e.r.unused(e)
 	}
+}
+
+func (e *entry) status() EntryStatus {
+	st := EntryStatus{Server: e.name, Mode: [...]string{"unknown", "shared", "leased"}[e.mode.Load()], Sessions: []string{}}
+	e.mu.Lock()
+	for c := range e.views {
+		st.Sessions = append(st.Sessions, string(c))
+	}
+	e.mu.Unlock()
+	sort.Strings(st.Sessions)
+	instances := e.pool.Instances()
+	if len(instances) == 0 {
+		instances = []*upstream.Upstream{e.primary}
+	}
+	for _, u := range instances {
+		s := u.State()
+		holder, _, _ := e.pool.Holder(u)
+		st.Instances = append(st.Instances, InstanceStatus{State: s.Status, Detail: s.Detail, Holder: string(holder)})
+	}
+	return st
 }
 
 // idleSince says no view has used the entry for d.

@@ -30,7 +30,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"strconv"
+	"sort"
 	"sync"
 	"time"
 
@@ -57,7 +57,6 @@ type Registry struct {
 
 	mu      sync.Mutex
 	entries map[string]*entry
-	clients int
 	closed  bool
 }
 
@@ -70,12 +69,10 @@ func New(opener upstream.Opener, log hclog.Logger, maxInstances int, linger time
 }
 
 // For returns what one session's core gives proxy.Options.Share: its
-// servers' upstreams, shared with the registry's other sessions.
-func (r *Registry) For() proxy.ShareFunc {
-	r.mu.Lock()
-	r.clients++
-	c := lease.Client("session-" + strconv.Itoa(r.clients))
-	r.mu.Unlock()
+// servers' upstreams, shared with the registry's other sessions. session
+// names it, uniquely (in hub status, as an instance's holder).
+func (r *Registry) For(session string) proxy.ShareFunc {
+	c := lease.Client(session)
 	return func(se proxy.SharedEntry, spec upstream.Spec, hooks upstream.Hooks) proxy.Server {
 		if !spec.Pooled {
 			// Each operation opens a session of its own: nothing to share.
@@ -116,6 +113,42 @@ func (r *Registry) Instances() int {
 		n += len(e.pool.Instances())
 	}
 	return n
+}
+
+// EntryStatus is one shared entry, for hub status.
+type EntryStatus struct {
+	// Server is the entry's name in the session that used it first.
+	Server string `json:"server"`
+	// Mode is "shared" (one instance for every session), "leased" (an
+	// instance per session with calls in flight) or "unknown" (not
+	// started yet).
+	Mode      string           `json:"mode"`
+	Sessions  []string         `json:"sessions"`
+	Instances []InstanceStatus `json:"instances"`
+}
+
+// InstanceStatus is one instance of a shared entry.
+type InstanceStatus struct {
+	State  string `json:"state"`
+	Detail string `json:"detail,omitempty"`
+	// Holder is the session whose calls it serves now ("" when idle).
+	Holder string `json:"holder,omitempty"`
+}
+
+// Status describes every entry the registry holds, by server name.
+func (r *Registry) Status() []EntryStatus {
+	r.mu.Lock()
+	all := make([]*entry, 0, len(r.entries))
+	for _, e := range r.entries {
+		all = append(all, e)
+	}
+	r.mu.Unlock()
+	out := make([]EntryStatus, 0, len(all))
+	for _, e := range all {
+		out = append(out, e.status())
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Server < out[j].Server })
+	return out
 }
 
 // join adds v to the entry of key, making it from v when there is none;

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -112,9 +113,59 @@ func TestHubSharesUpstreams(t *testing.T) {
 			if count["ica-demo-upstre"] != want || count["node"] != want {
 				t.Fatalf("the hub runs %v; want %d demo upstream and %d node for three sessions", count, want, want)
 			}
+			if !shared {
+				for _, c := range fronts {
+					_ = c.stdin.Close()
+					<-c.done
+				}
+				return
+			}
+			// hub status tells the same; hub stop ends the sessions, the
+			// hub and its upstreams.
+			var rep struct {
+				PID      int `json:"pid"`
+				Sessions []struct {
+					Cwd string `json:"cwd"`
+				} `json:"sessions"`
+				More struct {
+					Shared []struct {
+						Server    string            `json:"server"`
+						Sessions  []string          `json:"sessions"`
+						Instances []json.RawMessage `json:"instances"`
+					} `json:"shared"`
+					PSS *int `json:"pss_kib"`
+				} `json:"more"`
+			}
+			out, err := e.command("hub", "status").Output()
+			if err != nil || json.Unmarshal(out, &rep) != nil {
+				t.Fatalf("hub status: %v: %s", err, out)
+			}
+			if rep.PID != hubPID || len(rep.Sessions) != 3 || len(rep.More.Shared) != 2 || rep.More.PSS == nil {
+				t.Fatalf("hub status: %s", out)
+			}
+			for _, s := range rep.More.Shared {
+				if len(s.Sessions) != 3 || len(s.Instances) != 1 {
+					t.Fatalf("hub status of %s: %s", s.Server, out)
+				}
+			}
+			ups := descendants(hubPID)
+			if out, err := e.command("hub", "stop").CombinedOutput(); err != nil {
+				t.Fatalf("hub stop: %v: %s", err, out)
+			}
 			for _, c := range fronts {
-				_ = c.stdin.Close()
-				<-c.done
+				select {
+				case <-c.done:
+				case <-time.After(20 * time.Second):
+					t.Fatal("a front's session outlived hub stop")
+				}
+			}
+			waitGone(t, ups, 10*time.Second)
+			deadline := time.Now().Add(20 * time.Second)
+			for alive(hubPID) && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+			}
+			if alive(hubPID) {
+				t.Fatal("the hub runs 20s after hub stop")
 			}
 		})
 	}
