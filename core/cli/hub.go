@@ -159,6 +159,9 @@ func runFront(ctx context.Context, version string, out *os.File) error {
 		Hello:  hub.Hello{Cwd: cwd, Env: os.Environ()},
 		Stdin:  os.Stdin,
 		Stdout: out,
+		Resuming: func() {
+			fmt.Fprintln(os.Stderr, "ica-mcp-proxy: the hub died; the session goes on with a new hub (calls in flight are lost)")
+		},
 		StartHub: func() error {
 			exe, err := os.Executable()
 			if err != nil {

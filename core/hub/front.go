@@ -31,7 +31,13 @@ type Front struct {
 	StartHub func() error
 	// Wait bounds how long a started hub may take to listen.
 	Wait time.Duration
+	// Resuming, when set, is told when the hub died and the session
+	// passes to a new one.
+	Resuming func()
 }
+
+// maxResumes bounds how often one session passes to a new hub.
+const maxResumes = 3
 
 // ErrNoHub is a front that could not reach a hub: the caller serves the
 // session in-process, saying why.
@@ -40,17 +46,58 @@ var ErrNoHub = errors.New("no hub")
 // Run hands the session to the hub and waits for its end. An error
 // wrapping ErrNoHub (or a *Refusal) means the session was not taken:
 // serve it in-process.
+//
+// When the hub dies (ErrHubGone), a session whose files were passed goes
+// to a new hub, started as the first was, which replays its initialize
+// (see resume.go): the client keeps its session. Calls it had in flight
+// are not answered; nothing else of it is lost.
 func (f *Front) Run(ctx context.Context) error {
+	var kept SessionState
+	var died time.Time
+	for resumes := 0; ; {
+		err := f.run(ctx, &kept, resumes > 0)
+		switch {
+		case ctx.Err() != nil || f.Relay:
+			return err
+		case errors.Is(err, ErrHubGone) && resumes < maxResumes:
+			resumes++
+			died = time.Now()
+			if f.Resuming != nil {
+				f.Resuming()
+			}
+		case errors.Is(err, errNotResumed) && time.Since(died) < f.wait():
+			// The dead hub's socket may still take a connection as it
+			// goes, and drop it: try again.
+			time.Sleep(50 * time.Millisecond)
+		default:
+			return err
+		}
+	}
+}
+
+// errNotResumed is a session a new hub did not take after its hub died.
+var errNotResumed = errors.New("the hub died, and a new one could not take the session")
+
+// run hands the session to a hub once; resuming, to a new hub after the
+// last one died, with what was kept of the session.
+func (f *Front) run(ctx context.Context, kept *SessionState, resuming bool) error {
+	noHub := ErrNoHub
+	if resuming {
+		noHub = errNotResumed
+	}
 	c, err := f.connect(ctx)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrNoHub, err)
+		return fmt.Errorf("%w: %w", noHub, err)
 	}
 	defer func() { _ = c.Close() }()
 	pc := NewConn(c)
 	hello := f.Hello
 	hello.Version, hello.Relay = f.Version, f.Relay
+	if resuming {
+		hello.Resume = kept.Initialize
+	}
 	if err := pc.SendHello(hello); err != nil {
-		return fmt.Errorf("%w: %w", ErrNoHub, err)
+		return fmt.Errorf("%w: %w", noHub, err)
 	}
 	if !f.Relay {
 		if err := hubsock.SendFiles(c, f.Stdin, f.Stdout); err != nil {
@@ -58,19 +105,23 @@ func (f *Front) Run(ctx context.Context) error {
 			// refusal says more than the broken pipe.
 			if _, rerr := pc.ReadWelcome(); rerr != nil {
 				if r, ok := errors.AsType[*Refusal](rerr); ok {
-					return fmt.Errorf("%w: %w", ErrNoHub, r)
+					return fmt.Errorf("%w: %w", noHub, r)
 				}
 			}
-			return fmt.Errorf("%w: passing the session: %w", ErrNoHub, err)
+			return fmt.Errorf("%w: passing the session: %w", noHub, err)
 		}
 	}
 	if _, err := pc.ReadWelcome(); err != nil {
-		return fmt.Errorf("%w: %w", ErrNoHub, err)
+		return fmt.Errorf("%w: %w", noHub, err)
 	}
 	if f.Relay {
 		return f.relay(c, pc)
 	}
-	e, err := pc.WaitEnd()
+	e, err := pc.WaitEnd(func(st SessionState) {
+		if st.Initialize != nil {
+			kept.Initialize = st.Initialize
+		}
+	})
 	if err != nil {
 		return err
 	}

@@ -45,8 +45,17 @@ type Hello struct {
 	// Control, when set, asks the hub for its status ("status") or to
 	// stop ("stop"), instead of a session.
 	Control string `json:"control,omitempty"`
+	// Resume is the client's initialize request when the session's hub
+	// died: the new hub replays it (see resume.go).
+	Resume json.RawMessage `json:"resume,omitempty"`
 	// Session is the id the hub gave the session (set by the hub).
 	Session string `json:"-"`
+}
+
+// SessionState is what the front keeps of its session, to resume it.
+type SessionState struct {
+	// Initialize is the client's initialize request.
+	Initialize json.RawMessage `json:"initialize,omitempty"`
 }
 
 // Controls a hello may ask for.
@@ -75,6 +84,7 @@ type message struct {
 	Refused string          `json:"refused,omitempty"`
 	Ended   *Ended          `json:"ended,omitempty"`
 	Status  json.RawMessage `json:"status,omitempty"`
+	Session *SessionState   `json:"session,omitempty"`
 }
 
 // maxLine bounds a protocol line: a hello carries an environment.
@@ -212,19 +222,30 @@ func (c *Conn) ReadStatus() (json.RawMessage, error) {
 // End tells the front its session is over.
 func (c *Conn) End(e Ended) error { return c.write(message{Ended: &e}) }
 
+// SendState tells the front what to keep of its session.
+func (c *Conn) SendState(st SessionState) error { return c.write(message{Session: &st}) }
+
+// ErrHubGone is the hub's connection closing without the session's end:
+// the hub died.
+var ErrHubGone = errors.New("the hub closed the session without a word (it died?)")
+
 // WaitEnd is the front's wait for the session's end: the hub's word, or
-// the connection's close (the hub died: the session is lost, and the
-// front says so).
-func (c *Conn) WaitEnd() (Ended, error) {
-	m, err := c.read()
-	if err != nil {
-		if errors.Is(err, io.EOF) {
-			return Ended{}, errors.New("the hub closed the session without a word (it died?)")
+// ErrHubGone. What the hub says to keep of the session meanwhile goes to
+// keep.
+func (c *Conn) WaitEnd(keep func(SessionState)) (Ended, error) {
+	for {
+		m, err := c.read()
+		switch {
+		case errors.Is(err, io.EOF):
+			return Ended{}, ErrHubGone
+		case err != nil:
+			return Ended{}, err
+		case m.Session != nil:
+			keep(*m.Session)
+		case m.Ended != nil:
+			return *m.Ended, nil
+		default:
+			return Ended{}, errors.New("the hub sent something other than the session's end")
 		}
-		return Ended{}, err
 	}
-	if m.Ended == nil {
-		return Ended{}, errors.New("the hub sent something other than the session's end")
-	}
-	return *m.Ended, nil
 }

@@ -1,6 +1,7 @@
 package hub_test
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -27,9 +28,16 @@ func TestProtocol(t *testing.T) {
 	if w, err := f.ReadWelcome(); err != nil || w.Session != "s1" {
 		t.Fatalf("welcome: %+v %v", w, err)
 	}
-	go func() { _ = h.End(hub.Ended{Error: "the client went away"}) }()
-	if e, err := f.WaitEnd(); err != nil || e.Error != "the client went away" {
+	go func() {
+		_ = h.SendState(hub.SessionState{Initialize: json.RawMessage(`{"method":"initialize"}`)})
+		_ = h.End(hub.Ended{Error: "the client went away"})
+	}()
+	var kept hub.SessionState
+	if e, err := f.WaitEnd(func(st hub.SessionState) { kept = st }); err != nil || e.Error != "the client went away" {
 		t.Fatalf("end: %+v %v", e, err)
+	}
+	if string(kept.Initialize) != `{"method":"initialize"}` {
+		t.Fatalf("the front kept %s", kept.Initialize)
 	}
 
 	// A refusal comes back as a *Refusal.
@@ -40,7 +48,7 @@ func TestProtocol(t *testing.T) {
 	}
 	// A hub that dies mid-session: the front says so.
 	_ = hubSide.Close()
-	if _, err := f.WaitEnd(); err == nil || !strings.Contains(err.Error(), "died") {
+	if _, err := f.WaitEnd(func(hub.SessionState) {}); !errors.Is(err, hub.ErrHubGone) || !strings.Contains(err.Error(), "died") {
 		t.Fatalf("a dead hub: %v", err)
 	}
 }

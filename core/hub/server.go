@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -196,6 +197,21 @@ func (s *Server) serve(ctx context.Context, c net.Conn) {
 	if err := pc.Welcome(Welcome{Session: id, PID: os.Getpid()}); err != nil {
 		closeAll(files)
 		return
+	}
+	if !hello.Relay {
+		// The front keeps the client's initialize, to resume the session
+		// with a new hub should this one die.
+		if hello.Resume != nil {
+			replayed, err := replay(hello.Resume)
+			if err != nil {
+				s.Log.Warn("a resumed session's initialize does not read", "session", id, "error", err)
+			} else {
+				_ = pc.SendState(SessionState{Initialize: hello.Resume})
+				in, out = io.MultiReader(replayed, in), &answerDropper{w: out}
+			}
+		} else {
+			in = &initWatcher{r: in, found: func(init json.RawMessage) { _ = pc.SendState(SessionState{Initialize: init}) }}
+		}
 	}
 	// The front's going away ends the session too: for a relayed one
 	// its input ends; a passed one reads the runtime's own pipes, which

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // The user's own process gets through; a peer of another uid is refused
@@ -126,6 +128,13 @@ func TestFilesPassed(t *testing.T) {
 	files := <-got
 	if len(files) != 2 {
 		t.Fatalf("%d files", len(files))
+	}
+	// No process the hub starts (plugins, upstreams) may inherit them.
+	for _, f := range files {
+		flags, err := unix.FcntlInt(f.Fd(), unix.F_GETFD, 0)
+		if err != nil || flags&unix.FD_CLOEXEC == 0 {
+			t.Fatalf("a passed file is inherited by what the hub starts: flags %#x, %v", flags, err)
+		}
 	}
 	_, _ = inW.Write([]byte("request\n"))
 	buf := make([]byte, 8)

@@ -171,6 +171,60 @@ func TestHubSharesUpstreams(t *testing.T) {
 	}
 }
 
+// TestHubKilledSessionGoesOn: a hub killed under a session is replaced;
+// the front hands the session to the new hub, which replays the client's
+// initialize and keeps its answer, so the client's next call just works.
+// What the old hub ran ends with it.
+func TestHubKilledSessionGoesOn(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS != "linux" {
+		t.Skip("the hub's socket and its process checks are tested on Linux")
+	}
+	e := newEnv(t)
+	e.set("ICA_MCP_PROXY_HUB=on", "ICA_MCP_PROXY_HUB_LINGER=1")
+	e.writeProject(t, map[string]any{"demo": demoServer()})
+	c := startProxy(t, e)
+	if got := decodeResult(t, c.callTool("demo.echo", map[string]any{"message": "before"})).text(); got != "before" {
+		t.Fatalf("before: %q", got)
+	}
+	hubPID := func() int {
+		pids, _ := filepath.Glob(filepath.Join(e.home, "run", "hub-*.pid"))
+		if len(pids) != 1 {
+			return 0
+		}
+		data, _ := os.ReadFile(pids[0])
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+		return pid
+	}
+	old := hubPID()
+	if old == 0 {
+		t.Fatal("no hub pid file")
+	}
+	ran := descendants(old)
+	killProcess(t, old)
+	// A request the dying hub read before it died is lost with it, as a
+	// call in flight: wait for the death, and for the front to resume.
+	deadline := time.Now().Add(20 * time.Second)
+	for (alive(old) || !strings.Contains(c.stderr.String(), "the hub died")) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := decodeResult(t, c.callTool("demo.echo", map[string]any{"message": "after"})).text(); got != "after" {
+		t.Fatalf("after the hub was killed: %q\nfront's stderr: %s", got, c.stderr.String())
+	}
+	if now := hubPID(); now == old || now == 0 || !alive(now) {
+		t.Fatalf("the hub after: pid %d (the killed one was %d)", now, old)
+	}
+	if stray := c.strayAnswers(); len(stray) > 0 {
+		t.Fatalf("the client got answers it never asked for: %v", stray)
+	}
+	if !strings.Contains(c.stderr.String(), "the hub died") {
+		t.Fatalf("the front does not say the hub died:\n%s", c.stderr.String())
+	}
+	waitGone(t, ran, 10*time.Second)
+	_ = c.stdin.Close()
+	<-c.done
+}
+
 // TestHubRefusedServesInProcess: a front that cannot use the hub (here,
 // its run folder is open to others) says why on stderr and serves the
 // session itself.
