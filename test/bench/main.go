@@ -28,7 +28,7 @@ func main() {
 	calls := flag.Int("calls", 20000, "calls per measurement")
 	starts := flag.Int("starts", 10, "cold starts to time")
 	peers := flag.String("peers", "test/peers", "folder with the npm peers; server-everything is measured too when installed")
-	only := flag.String("only", "", "\"stdio\": only the stdio table; \"remote\": only the HTTP table; \"large\": only the elicitation, start-up and large tool set tables; \"footprint\": only the memory, size and lazy start table")
+	only := flag.String("only", "", "\"stdio\": only the stdio table; \"remote\": only the HTTP table; \"large\": only the elicitation, start-up and large tool set tables; \"footprint\": only the memory, size and lazy start table; \"sessions\": only the sessions table (a proxy per session, and the hub)")
 	flag.StringVar(&profileDir, "profile", "", "folder to write CPU profiles of the core into: 6 s of calls at concurrency 8 after each proxied stdio measurement (read with go tool pprof)")
 	flag.Parse()
 	if *only == "footprint" {
@@ -58,6 +58,13 @@ func main() {
 		}
 		return
 	}
+	if *only == "sessions" {
+		if err := sessionsTable(*bin, *peers, *calls); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *only == "large" {
 		abs, _ := filepath.Abs(*bin)
 		if err := runLargeOnly(abs, *peers, *starts); err != nil {
@@ -69,6 +76,12 @@ func main() {
 	if err := run(*bin, *peers, *calls, *starts, *only == "stdio"); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
+	}
+	if *only == "" {
+		if err := sessionsTable(*bin, *peers, *calls); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
 	}
 }
 
