@@ -225,6 +225,59 @@ func TestHubKilledSessionGoesOn(t *testing.T) {
 	<-c.done
 }
 
+// TestHubClientGoneCancelsItsCallsOnly: a client that goes away mid-call
+// has its call cancelled at the upstream; another session's call on the
+// same server goes on and is answered.
+func TestHubClientGoneCancelsItsCallsOnly(t *testing.T) {
+	t.Parallel()
+	if runtime.GOOS != "linux" {
+		t.Skip("the hub is tested on Linux")
+	}
+	e := newEnv(t)
+	e.set("ICA_MCP_PROXY_HUB=on", "ICA_MCP_PROXY_HUB_LINGER=1", "ICA_LOG_LEVEL=debug")
+	e.writeProject(t, map[string]any{"demo": demoServer()})
+	a, b := startProxy(t, e), startProxy(t, e)
+	a.send(`{"jsonrpc":"2.0","id":"long","method":"tools/call","params":{"name":"demo.sleep","arguments":{"ms":60000}}}`)
+	hubLog := func() string {
+		logs, _ := filepath.Glob(filepath.Join(e.home, "run", "hub-*.log"))
+		if len(logs) != 1 {
+			return ""
+		}
+		data, _ := os.ReadFile(logs[0])
+		return string(data)
+	}
+	// a's call has reached the upstream when the hub shows it held.
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(statusOf(t, e), `"holder"`) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	answered := make(chan string, 1)
+	go func() { answered <- decodeResult(t, b.callTool("demo.sleep", map[string]any{"ms": 1500})).text() }()
+	_ = a.stdin.Close() // a's client goes away
+	<-a.done
+	select {
+	case got := <-answered:
+		if got == "" {
+			t.Fatal("b's call got an empty answer")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("b's call was not answered after a's client went away")
+	}
+	deadline = time.Now().Add(10 * time.Second)
+	for strings.Count(hubLog(), "sleep cancelled") < 1 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := strings.Count(hubLog(), "sleep cancelled"); n != 1 {
+		t.Fatalf("calls cancelled at the upstream: %d, want a's only\n%s", n, hubLog())
+	}
+}
+
+// statusOf is hub status in JSON.
+func statusOf(t *testing.T, e *env) string {
+	out, _ := e.command("hub", "status").Output()
+	return string(out)
+}
+
 // TestHubRefusedServesInProcess: a front that cannot use the hub (here,
 // its run folder is open to others) says why on stderr and serves the
 // session itself.
