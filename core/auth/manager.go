@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -115,6 +116,9 @@ type Manager struct {
 	log  hclog.Logger
 	http *http.Client
 
+	// beginMu makes a login's check for one under way and its start one
+	// step: sessions asking together start one flow.
+	beginMu sync.Mutex
 	mu      sync.Mutex
 	pending map[string]*pending // by server
 	// changed, when set, is called after a server's credentials changed,
@@ -127,6 +131,10 @@ type pending struct {
 	err     string
 	cancel  context.CancelFunc
 	done    bool
+	// flow and scopes are what it asks for: a login that asks for the
+	// same joins it.
+	flow   string
+	scopes []string
 }
 
 // New returns a Manager.
@@ -186,6 +194,18 @@ func (m *Manager) Login(ctx context.Context, srv Server, flow, challenge string)
 	if err != nil {
 		return Started{}, fmt.Errorf("server %q: %w", srv.Name, err)
 	}
+	m.beginMu.Lock()
+	defer m.beginMu.Unlock()
+	m.mu.Lock()
+	if p := m.pending[srv.Name]; p != nil && !p.done && p.flow == flow && slices.Equal(p.scopes, g.Scopes) {
+		// A login under way asks for the same: every session that needs
+		// it follows that one (one browser tab, one code), not a new one
+		// that would void it.
+		started := p.started
+		m.mu.Unlock()
+		return started, nil
+	}
+	m.mu.Unlock()
 	st, err := plugin.Begin(ctx, g)
 	if err != nil {
 		return Started{}, fmt.Errorf("server %q: %s: %w", srv.Name, file, err)
@@ -217,7 +237,7 @@ func (m *Manager) Login(ctx context.Context, srv Server, flow, challenge string)
 		timeout = loginTimeout
 	}
 	actx, cancel := context.WithTimeout(context.Background(), timeout)
-	p := &pending{started: out, cancel: cancel}
+	p := &pending{started: out, cancel: cancel, flow: flow, scopes: g.Scopes}
 	m.mu.Lock()
 	if old := m.pending[srv.Name]; old != nil && !old.done {
 		old.cancel() // a new login replaces the one under way

@@ -446,3 +446,32 @@ func TestTokenWithoutResourceIsNotSent(t *testing.T) {
 		}
 	}
 }
+
+// Sessions asking for the same login while one is under way follow that
+// one: one device code, one request to the authorization server. A login
+// asking for more starts a new one.
+func TestLoginUnderWayIsShared(t *testing.T) {
+	a := newAuthServer(t)
+	m := manager(t)
+	srv := Server{Name: "docs", URL: a.srv.URL + "/mcp"}
+	challenge := `Bearer resource_metadata="` + a.srv.URL + `/.well-known/oauth-protected-resource/mcp"`
+	var wg sync.WaitGroup
+	started := make([]Started, 4)
+	errs := make([]error, 4)
+	for i := range started {
+		wg.Go(func() { started[i], errs[i] = m.Login(ctx(t), srv, "device", challenge) })
+	}
+	wg.Wait()
+	for i := range started {
+		if errs[i] != nil || started[i] != started[0] || started[i].UserCode == "" {
+			t.Fatalf("login %d: %+v %v (the first: %+v)", i, started[i], errs[i], started[0])
+		}
+	}
+	a.mu.Lock()
+	asked := len(a.scopes)
+	a.mu.Unlock()
+	if asked != 1 {
+		t.Fatalf("the device endpoint was asked %d times, want once", asked)
+	}
+	waitState(t, m, srv, StateOK)
+}
