@@ -19,12 +19,7 @@ import (
 // upstreams go with it.
 func TestHubServesFronts(t *testing.T) {
 	t.Parallel()
-	if runtime.GOOS != "linux" {
-		t.Skip("the hub's socket and its process checks are tested on Linux")
-	}
-	e := newEnv(t)
-	e.set("ICA_MCP_PROXY_HUB=on", "ICA_MCP_PROXY_HUB_LINGER=1")
-	e.writeProject(t, map[string]any{"demo": demoServer()})
+	e := hubEnv(t)
 	first := startProxy(t, e)
 	if got := decodeResult(t, first.callTool("demo.echo", map[string]any{"message": "one"})).text(); got != "one" {
 		t.Fatalf("the first front's call: %q", got)
@@ -96,12 +91,10 @@ func TestHubSharesUpstreams(t *testing.T) {
 					}
 				}
 			}
-			pids, _ := filepath.Glob(filepath.Join(e.home, "run", "hub-*.pid"))
-			if len(pids) != 1 {
-				t.Fatalf("hub pid files: %v", pids)
+			hubPID := readHubPID(e)
+			if hubPID == 0 {
+				t.Fatal("no hub pid file")
 			}
-			data, _ := os.ReadFile(pids[0])
-			hubPID, _ := strconv.Atoi(strings.TrimSpace(string(data)))
 			count := map[string]int{}
 			for _, p := range descendants(hubPID) {
 				count[p.comm]++
@@ -177,25 +170,12 @@ func TestHubSharesUpstreams(t *testing.T) {
 // What the old hub ran ends with it.
 func TestHubKilledSessionGoesOn(t *testing.T) {
 	t.Parallel()
-	if runtime.GOOS != "linux" {
-		t.Skip("the hub's socket and its process checks are tested on Linux")
-	}
-	e := newEnv(t)
-	e.set("ICA_MCP_PROXY_HUB=on", "ICA_MCP_PROXY_HUB_LINGER=1")
-	e.writeProject(t, map[string]any{"demo": demoServer()})
+	e := hubEnv(t)
 	c := startProxy(t, e)
 	if got := decodeResult(t, c.callTool("demo.echo", map[string]any{"message": "before"})).text(); got != "before" {
 		t.Fatalf("before: %q", got)
 	}
-	hubPID := func() int {
-		pids, _ := filepath.Glob(filepath.Join(e.home, "run", "hub-*.pid"))
-		if len(pids) != 1 {
-			return 0
-		}
-		data, _ := os.ReadFile(pids[0])
-		pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
-		return pid
-	}
+	hubPID := func() int { return readHubPID(e) }
 	old := hubPID()
 	if old == 0 {
 		t.Fatal("no hub pid file")
@@ -306,4 +286,28 @@ func TestHubRefusedServesInProcess(t *testing.T) {
 	if pids, _ := filepath.Glob(filepath.Join(run, "hub-*.pid")); len(pids) > 0 {
 		t.Fatal("a hub started in an insecure folder")
 	}
+}
+
+// readHubPID is the pid in the hub's pid file of e's home, or 0.
+func readHubPID(e *env) int {
+	pids, _ := filepath.Glob(filepath.Join(e.home, "run", "hub-*.pid"))
+	if len(pids) != 1 {
+		return 0
+	}
+	data, _ := os.ReadFile(pids[0])
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	return pid
+}
+
+// hubEnv is an environment whose sessions go through the hub, lingering
+// a second after the last, with the demo upstream as the project's.
+func hubEnv(t *testing.T) *env {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("the hub's socket and its process checks are tested on Linux")
+	}
+	e := newEnv(t)
+	e.set("ICA_MCP_PROXY_HUB=on", "ICA_MCP_PROXY_HUB_LINGER=1")
+	e.writeProject(t, map[string]any{"demo": demoServer()})
+	return e
 }
