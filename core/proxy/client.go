@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"encoding/json"
+	"sync"
 	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
@@ -195,8 +196,10 @@ func (p *Proxy) NotifyUpstreams(method string, params json.RawMessage) {
 }
 
 // SetLogLevel passes the client's logging/setLevel on to every live
-// upstream that sends log messages; their answers do not matter to the
-// client, which the proxy answers itself.
+// upstream that sends log messages, and returns once they have answered
+// (or after setLevelWait): a server may run requests concurrently, and a
+// call the client makes next must find the level set. Their answers do
+// not matter to the client, which the proxy answers itself.
 func (p *Proxy) SetLogLevel(params json.RawMessage) {
 	var l struct {
 		Level string `json:"level"`
@@ -204,14 +207,29 @@ func (p *Proxy) SetLogLevel(params json.RawMessage) {
 	if json.Unmarshal(params, &l) == nil {
 		p.level.Store(&l.Level)
 	}
+	var answered sync.WaitGroup
 	for _, u := range p.allUpstreams() {
 		if caps := u.ServerCapabilities(); caps == nil || caps.Logging == nil || !u.State().Running {
 			continue
 		}
+		answered.Add(1)
 		u.Start(upstream.Call{Method: "logging/setLevel", Params: params, Done: func(r upstream.Reply, err error) {
+			defer answered.Done()
 			if err != nil || r.Error != nil {
 				p.log.Debug("upstream refused logging/setLevel", "error", err, "answer", string(r.Error))
 			}
 		}})
 	}
+	all := make(chan struct{})
+	go func() {
+		answered.Wait()
+		close(all)
+	}()
+	select {
+	case <-all:
+	case <-time.After(setLevelWait):
+	}
 }
+
+// setLevelWait bounds how long logging/setLevel waits for the upstreams.
+const setLevelWait = 2 * time.Second
