@@ -59,7 +59,24 @@ func runServe(ctx context.Context, version string) error {
 		return err
 	}
 	if os.Getenv(settings.EnvHub) == "on" {
-		err := runFront(ctx, version, out)
+		// A signal ends the front, and with it the session in the hub.
+		fctx, stop := context.WithCancel(orBackground(ctx))
+		signalled := make(chan struct{})
+		go func() {
+			select {
+			case <-sigs:
+				close(signalled)
+				stop()
+			case <-fctx.Done():
+			}
+		}()
+		err := runFront(fctx, version, out)
+		stop()
+		select {
+		case <-signalled:
+			return nil
+		default:
+		}
 		if err == nil || !errors.Is(err, hub.ErrNoHub) {
 			return err
 		}
@@ -106,4 +123,12 @@ func runServe(ctx context.Context, version string) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// orBackground is ctx, or a background context when there is none.
+func orBackground(ctx context.Context) context.Context {
+	if ctx == nil {
+		return context.Background()
+	}
+	return ctx
 }

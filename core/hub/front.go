@@ -90,6 +90,9 @@ func (f *Front) run(ctx context.Context, kept *SessionState, resuming bool) erro
 		return fmt.Errorf("%w: %w", noHub, err)
 	}
 	defer func() { _ = c.Close() }()
+	// The front's end (ctx) closes the socket, which ends the session in
+	// the hub.
+	defer context.AfterFunc(ctx, func() { _ = c.Close() })()
 	pc := NewConn(c)
 	hello := f.Hello
 	hello.Version, hello.Relay = f.Version, f.Relay

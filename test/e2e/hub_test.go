@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -256,6 +257,32 @@ func TestHubClientGoneCancelsItsCallsOnly(t *testing.T) {
 func statusOf(t *testing.T, e *env) string {
 	out, _ := e.command("hub", "status").Output()
 	return string(out)
+}
+
+// TestHubFrontEndsOnSignal: SIGTERM to a front (as a runtime ends a
+// server) ends it, and its session in the hub.
+func TestHubFrontEndsOnSignal(t *testing.T) {
+	t.Parallel()
+	e := hubEnv(t)
+	c := startProxy(t, e)
+	if got := decodeResult(t, c.callTool("demo.echo", map[string]any{"message": "hi"})).text(); got != "hi" {
+		t.Fatalf("the call: %q", got)
+	}
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the front did not end on SIGTERM")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Contains(statusOf(t, e), `"cwd"`) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if s := statusOf(t, e); strings.Contains(s, `"cwd"`) {
+		t.Fatalf("the session outlived its front: %s", s)
+	}
 }
 
 // TestHubRefusedServesInProcess: a front that cannot use the hub (here,
