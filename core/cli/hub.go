@@ -22,6 +22,7 @@ import (
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/proxy"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/settings"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/share"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/memtrim"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/procmem"
 )
 
@@ -84,6 +85,9 @@ func runHub(ctx context.Context, version string) error {
 		case <-ctx.Done():
 		}
 	}()
+	// The hub is a core, idle between turns: what it grew to under load
+	// goes back to the system, as a proxy's does.
+	go memtrim.Run(ctx)
 	shared := share.New(a.host, a.log.Named("share"), share.DefaultMaxInstances, hubLinger())
 	defer shared.Close()
 	pidFile := filepath.Join(a.settings.Home, "run", hubsock.Name(version)+".pid")
