@@ -66,6 +66,12 @@ func New[I comparable](max int, open func(ctx context.Context) (I, error), moved
 // release is called for every call acquired. It waits while every
 // instance is leased to others and the pool is full, until ctx ends.
 func (p *Pool[I]) Acquire(ctx context.Context, c Client) (inst I, release func(), err error) {
+	return p.acquire(ctx, c, true)
+}
+
+// acquire is Acquire; without wait it fails at once where Acquire would
+// wait (ctx is then only given to open).
+func (p *Pool[I]) acquire(ctx context.Context, c Client, wait bool) (inst I, release func(), err error) {
 	for {
 		p.mu.Lock()
 		if p.closed {
@@ -99,10 +105,13 @@ func (p *Pool[I]) Acquire(ctx context.Context, c Client) (inst I, release func()
 			p.mu.Unlock()
 			return inst, p.releaser(s), nil
 		}
-		wait := p.freed
+		freed := p.freed
 		p.mu.Unlock()
+		if !wait {
+			return inst, nil, errWouldWait
+		}
 		select {
-		case <-wait:
+		case <-freed:
 		case <-ctx.Done():
 			return inst, nil, fmt.Errorf("every instance is leased to another client (%d, the most): %w", p.max, ctx.Err())
 		}
@@ -112,11 +121,12 @@ func (p *Pool[I]) Acquire(ctx context.Context, c Client) (inst I, release func()
 // TryAcquire is Acquire when it need not wait: ok is false when every
 // instance is leased to others and the pool is full, or open fails.
 func (p *Pool[I]) TryAcquire(c Client) (inst I, release func(), ok bool) {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	inst, release, err := p.Acquire(ctx, c)
+	inst, release, err := p.acquire(context.Background(), c, false)
 	return inst, release, err == nil
 }
+
+// errWouldWait is an acquire without wait that would have waited.
+var errWouldWait = errors.New("every instance is leased to another client")
 
 // pick is c's own instance, else an idle one; p.mu is held.
 func (p *Pool[I]) pick(c Client) *slot[I] {

@@ -102,7 +102,7 @@ func newEntry(r *Registry, key string, first *View) *entry {
 // instance makes an upstream instance whose hooks route to the views.
 func (e *entry) instance() *upstream.Upstream {
 	var u *upstream.Upstream
-	u = upstream.New(e.name, e.spec, e.r.opener, e.r.log.Named("share"), upstream.Hooks{
+	u = upstream.New(e.name, e.spec, e.r.opener, e.r.log, upstream.Hooks{
 		Notification: func(_, method string, params, msg json.RawMessage) { e.notification(u, method, params, msg) },
 		ListChanged: func(_ string, k upstream.Kind) {
 			for _, v := range e.viewList() {
@@ -555,11 +555,7 @@ func (e *entry) status() EntryStatus {
 	}
 	e.mu.Unlock()
 	sort.Strings(st.Sessions)
-	instances := e.pool.Instances()
-	if len(instances) == 0 {
-		instances = []*upstream.Upstream{e.primary}
-	}
-	for _, u := range instances {
+	for _, u := range e.instances() {
 		s := u.State()
 		holder, _, _ := e.pool.Holder(u)
 		st.Instances = append(st.Instances, InstanceStatus{State: s.Status, Detail: s.Detail, Holder: string(holder)})
@@ -586,6 +582,15 @@ func (e *entry) close() {
 		wg.Go(e.primary.Close)
 	}
 	wg.Wait()
+}
+
+// instances are the entry's instances: the pool's, or the primary before
+// the pool has taken it.
+func (e *entry) instances() []*upstream.Upstream {
+	if all := e.pool.Instances(); len(all) > 0 {
+		return all
+	}
+	return []*upstream.Upstream{e.primary}
 }
 
 func (e *entry) viewList() []*View {

@@ -323,11 +323,8 @@ func (v *View) each(f func(u *upstream.Upstream)) {
 	if e == nil {
 		return
 	}
-	for _, u := range e.pool.Instances() {
+	for _, u := range e.instances() {
 		f(u)
-	}
-	if len(e.pool.Instances()) == 0 {
-		f(e.primary)
 	}
 }
 

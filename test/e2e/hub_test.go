@@ -176,8 +176,7 @@ func TestHubKilledSessionGoesOn(t *testing.T) {
 	if got := decodeResult(t, c.callTool("demo.echo", map[string]any{"message": "before"})).text(); got != "before" {
 		t.Fatalf("before: %q", got)
 	}
-	hubPID := func() int { return readHubPID(e) }
-	old := hubPID()
+	old := readHubPID(e)
 	if old == 0 {
 		t.Fatal("no hub pid file")
 	}
@@ -192,7 +191,7 @@ func TestHubKilledSessionGoesOn(t *testing.T) {
 	if got := decodeResult(t, c.callTool("demo.echo", map[string]any{"message": "after"})).text(); got != "after" {
 		t.Fatalf("after the hub was killed: %q\nfront's stderr: %s", got, c.stderr.String())
 	}
-	if now := hubPID(); now == old || now == 0 || !alive(now) {
+	if now := readHubPID(e); now == old || now == 0 || !alive(now) {
 		t.Fatalf("the hub after: pid %d (the killed one was %d)", now, old)
 	}
 	if stray := c.strayAnswers(); len(stray) > 0 {
