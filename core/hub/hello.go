@@ -5,11 +5,15 @@
 // Over the hub's socket (core/hubsock), one JSON line each way, then the
 // session:
 //
-//	front → hub: {"hello": {...}}              what the session is
+//	front → hub: length, {"hello": {...}}      what the session is
 //	           + its stdin and stdout (SCM_RIGHTS), or "relay": bytes follow
 //	hub → front: {"welcome": {...}} or {"refused": "why"}
 //	... the session runs ...
 //	hub → front: {"ended": {"error": "..."}}   and the socket closes
+//
+// The hello alone is preceded by its length (4 bytes, big-endian): the
+// hub reads exactly it, in two reads, and nothing of what follows (the
+// files' control message, relayed bytes).
 //
 // A hello with "control" ("status", "stop") is no session: the hub
 // answers {"status": {...}} and closes (and, for stop, stops).
@@ -20,6 +24,8 @@ package hub
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -105,7 +111,7 @@ type Conn struct {
 // relayed bytes through Reader, not the connection, after the protocol's
 // first lines.
 func NewConn(rw io.ReadWriter) *Conn {
-	return &Conn{r: bufio.NewReaderSize(rw, maxLine), w: rw}
+	return &Conn{r: bufio.NewReader(rw), w: rw}
 }
 
 // Reader is what follows the protocol lines read so far.
@@ -122,12 +128,20 @@ func (c *Conn) write(m message) error {
 
 func (c *Conn) read() (message, error) {
 	var m message
-	line, err := c.r.ReadSlice('\n')
-	switch {
-	case errors.Is(err, bufio.ErrBufferFull):
-		return m, fmt.Errorf("a protocol line over %d bytes", c.r.Size())
-	case err != nil:
-		return m, err
+	var line []byte
+	for {
+		part, err := c.r.ReadSlice('\n')
+		if len(line)+len(part) > maxLine {
+			return m, fmt.Errorf("a protocol line over %d bytes", maxLine)
+		}
+		line = append(line, part...)
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if err != nil {
+			return m, err
+		}
+		break
 	}
 	if err := json.Unmarshal(line, &m); err != nil {
 		return m, fmt.Errorf("a protocol line that does not read: %w", err)
@@ -135,30 +149,36 @@ func (c *Conn) read() (message, error) {
 	return m, nil
 }
 
-// SendHello is the front's first line.
-func (c *Conn) SendHello(h Hello) error { return c.write(message{Hello: &h}) }
+// SendHello is the front's first line, after its length.
+func (c *Conn) SendHello(h Hello) error {
+	data, err := json.Marshal(message{Hello: &h})
+	if err != nil {
+		return err
+	}
+	framed := binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(data)+1), uint32(len(data)+1))
+	_, err = c.w.Write(append(append(framed, data...), '\n'))
+	return err
+}
 
 // ReadHello is the hub's first read on a front's connection: the
-// front's hello, or why it is not one. It reads byte by byte, never past
-// the line: the front's stdin and stdout may follow as a socket control
-// message, which a buffered read would drop.
+// front's hello, or why it is not one. It reads the length, then
+// exactly the line, never past it: the front's stdin and stdout may
+// follow as a socket control message, which a buffered read would drop.
 func ReadHello(r io.Reader) (Hello, error) {
-	line := make([]byte, 0, 4096)
-	var b [1]byte
-	for {
-		n, err := r.Read(b[:])
-		if n == 1 {
-			if b[0] == '\n' {
-				break
-			}
-			if len(line) >= maxLine {
-				return Hello{}, fmt.Errorf("a protocol line over %d bytes", maxLine)
-			}
-			line = append(line, b[0])
-		}
-		if err != nil {
-			return Hello{}, err
-		}
+	var size [4]byte
+	if _, err := io.ReadFull(r, size[:]); err != nil {
+		return Hello{}, fmt.Errorf("the hello's length: %w", err)
+	}
+	n := binary.BigEndian.Uint32(size[:])
+	if n > maxLine {
+		return Hello{}, fmt.Errorf("a protocol line over %d bytes (%d; not a front of this hub?)", maxLine, n)
+	}
+	line := make([]byte, n)
+	if _, err := io.ReadFull(r, line); err != nil {
+		return Hello{}, fmt.Errorf("the hello: %w", err)
+	}
+	if !bytes.HasSuffix(line, []byte("\n")) {
+		return Hello{}, errors.New("a protocol line that does not end where its length says")
 	}
 	var m message
 	if err := json.Unmarshal(line, &m); err != nil {

@@ -1,6 +1,7 @@
 package hub_test
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
@@ -40,6 +41,22 @@ func TestProtocol(t *testing.T) {
 		t.Fatalf("the front kept %s", kept.Initialize)
 	}
 
+	// A line longer than the reader's buffer (a status of many sessions)
+	// reads whole; one over the protocol's bound is refused.
+	big := strings.Repeat("s", 100<<10)
+	go func() { _ = h.SendStatus(map[string]string{"sessions": big}) }()
+	if st, err := f.ReadStatus(); err != nil || !strings.Contains(string(st), big) {
+		t.Fatalf("a long status: %d bytes, %v", len(st), err)
+	}
+	go func() { _ = h.SendStatus(map[string]string{"sessions": strings.Repeat("s", 2<<20)}) }()
+	if _, err := f.ReadStatus(); err == nil || !strings.Contains(err.Error(), "over") {
+		t.Fatalf("an overlong status: %v", err)
+	}
+	_ = front.Close()
+	_ = hubSide.Close()
+	front, hubSide = net.Pipe()
+	f, h = hub.NewConn(front), hub.NewConn(hubSide)
+
 	// A refusal comes back as a *Refusal.
 	go func() { _ = h.Refuse("the hub is v2; this front is v1") }()
 	var r *hub.Refusal
@@ -54,11 +71,18 @@ func TestProtocol(t *testing.T) {
 }
 
 func TestBadHellos(t *testing.T) {
+	framed := func(line string) string {
+		return string(binary.BigEndian.AppendUint32(nil, uint32(len(line)))) + line
+	}
 	for _, c := range []struct{ line, want string }{
-		{`{"welcome":{"session":"x"}}` + "\n", "not a hello"},
-		{`{"hello":{"cwd":"/"}}` + "\n", "no version"},
-		{`{"hello":` + "\n", "does not read"},
-		{strings.Repeat("x", 1<<21), "over"},
+		{framed(`{"welcome":{"session":"x"}}` + "\n"), "not a hello"},
+		{framed(`{"hello":{"cwd":"/"}}` + "\n"), "no version"},
+		{framed(`{"hello":` + "\n"), "does not read"},
+		{framed(`{"hello":{"version":"v"}}`), "does not end"},
+		{framed(`{"hello":{"version":"v"}}`)[:10], "the hello: unexpected EOF"},
+		{"{\"h", "the hello's length: unexpected EOF"},
+		{`{"hello":{"version":"v"}}` + "\n", "over"}, // unframed: the length reads as ~2 GB
+		{string(binary.BigEndian.AppendUint32(nil, 1<<21)), "over"},
 	} {
 		a, b := net.Pipe()
 		go func() { _, _ = io.WriteString(a, c.line); _ = a.Close() }()
