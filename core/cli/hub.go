@@ -24,6 +24,7 @@ import (
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/share"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/memtrim"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/procmem"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/proctree"
 )
 
 // The per-user hub, in development: with ICA_MCP_PROXY_HUB=on, serve is
@@ -73,6 +74,7 @@ func runHub(ctx context.Context, version string) error {
 	if err != nil {
 		return err
 	}
+	l.Refused = func(err error) { a.log.Warn("a connection refused", "error", err) }
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -104,7 +106,7 @@ func runHub(ctx context.Context, version string) error {
 		Session: func(ctx context.Context, hello hub.Hello, in io.Reader, out io.Writer) error {
 			return a.serveFront(ctx, version, hello, in, out, shared.For(hello.Session))
 		}}
-	a.log.Info("the hub serves", "socket", filepath.Join(a.settings.Home, "run", hubsock.Name(version)+".sock"), "pid", os.Getpid())
+	a.log.Info("the hub serves", "at", hubsock.Address(a.settings.Home, version), "pid", os.Getpid())
 	return srv.Serve(ctx, l)
 }
 
@@ -160,7 +162,10 @@ func runFront(ctx context.Context, version string, out *os.File) error {
 	}
 	f := &hub.Front{
 		Home: s.Home, Version: version,
-		Hello:  hub.Hello{Cwd: cwd, Env: os.Environ()},
+		Hello: hub.Hello{Cwd: cwd, Env: os.Environ()},
+		// Where the front cannot hand over its stdin and stdout
+		// (Windows), it relays the session's bytes.
+		Relay:  !hubsock.CanPassFiles,
 		Stdin:  os.Stdin,
 		Stdout: out,
 		Resuming: func() {
@@ -179,8 +184,7 @@ func runFront(ctx context.Context, version string, out *os.File) error {
 			cmd := exec.Command(exe, "hub", "serve")
 			cmd.Env, cmd.Dir = os.Environ(), s.Home
 			cmd.Stdout, cmd.Stderr = logFile, logFile
-			detach(cmd)
-			if err := cmd.Start(); err != nil {
+			if err := proctree.StartDetached(cmd); err != nil {
 				return err
 			}
 			return cmd.Process.Release()

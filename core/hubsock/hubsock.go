@@ -1,11 +1,16 @@
-// Package hubsock is where a user's hub listens and who may reach it: a
-// unix socket in $ICA_HOME/run (a folder only the user can enter) whose
-// every connection's peer must be the user (SO_PEERCRED, getpeereid).
-// Over it a front can hand the hub its stdin and stdout (SCM_RIGHTS), so
-// that the session's bytes go to the hub with no process between.
+// Package hubsock is where a user's hub listens and who may reach it.
 //
-// Windows (a named pipe whose access list admits only the user) is not
-// here yet: Listen and Dial say so, and the front serves in-process.
+// On unix, a socket in $ICA_HOME/run (a folder only the user can enter)
+// whose every connection's peer must be the user (SO_PEERCRED,
+// getpeereid). Over it a front can hand the hub its stdin and stdout
+// (SCM_RIGHTS), so that the session's bytes go to the hub with no
+// process between.
+//
+// On Windows, a named pipe whose access list admits only the user, named
+// for the user and the $ICA_HOME; each end checks that the process at
+// the other is the user's (its token's SID), so that a pipe another user
+// made first under the name is never spoken to. Files cannot be passed
+// (CanPassFiles): the front relays the session's bytes.
 package hubsock
 
 import (
@@ -51,18 +56,20 @@ func RunDir(home string) (string, error) {
 
 // PeerError is a connection refused because its peer is another user.
 type PeerError struct {
-	UID, Want uint32
+	// Peer and Want are the users, as the system names them: "uid 501",
+	// or a SID.
+	Peer, Want string
 }
 
 func (e *PeerError) Error() string {
-	return fmt.Sprintf("the peer runs as uid %d, not the hub's user (uid %d)", e.UID, e.Want)
+	return fmt.Sprintf("the peer runs as %s, not as the hub's user (%s)", e.Peer, e.Want)
 }
 
 // Listener accepts the connections of the user's own processes only.
 type Listener struct {
 	net.Listener
-	// want is the uid every peer must have: the process's own.
-	want uint32
+	// check refuses a connection whose peer is not the user.
+	check func(net.Conn) error
 	// Refused, when set, is told of each connection refused.
 	Refused func(err error)
 }
@@ -75,11 +82,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		uid, err := peerUID(c)
-		if err == nil && uid != l.want {
-			err = &PeerError{UID: uid, Want: l.want}
-		}
-		if err == nil {
+		if err = l.check(c); err == nil {
 			return c, nil
 		}
 		_ = c.Close()

@@ -2,6 +2,7 @@ package hubsock
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -43,7 +44,7 @@ func TestListenDialPeers(t *testing.T) {
 	}
 
 	refused := make(chan error, 1)
-	l.want = uint32(os.Getuid()) + 1
+	l.check = uidIs(uint32(os.Getuid()) + 1)
 	l.Refused = func(err error) { refused <- err }
 	go func() { _, _ = l.Accept() }()
 	c, err = Dial(home, "v1")
@@ -52,7 +53,7 @@ func TestListenDialPeers(t *testing.T) {
 	}
 	defer func() { _ = c.Close() }()
 	var pe *PeerError
-	if err := <-refused; !errors.As(err, &pe) || pe.UID != uint32(os.Getuid()) {
+	if err := <-refused; !errors.As(err, &pe) || pe.Peer != fmt.Sprintf("uid %d", os.Getuid()) {
 		t.Fatalf("refused: %v", err)
 	}
 	if n, err := c.Read(make([]byte, 1)); n != 0 || err != io.EOF {

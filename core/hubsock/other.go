@@ -1,4 +1,4 @@
-//go:build !unix
+//go:build !unix && !windows
 
 package hubsock
 
@@ -8,15 +8,19 @@ import (
 	"os"
 )
 
-// Listen is not here yet on this system (a named pipe for Windows).
+// CanPassFiles says a front can hand the hub its stdin and stdout.
+const CanPassFiles = false
+
+// Address is where the hub would listen.
+func Address(string, string) string { return "(none on this system)" }
+
+// Listen is not here on this system.
 func Listen(string, string) (*Listener, error) { return nil, ErrUnsupported }
 
-// Dial is not here yet on this system.
+// Dial is not here on this system.
 func Dial(string, string) (net.Conn, error) { return nil, ErrUnsupported }
 
 func privateDir(string, fs.FileInfo) error { return nil }
-
-func peerUID(net.Conn) (uint32, error) { return 0, ErrUnsupported }
 
 // SendFiles cannot pass files here: the front relays bytes.
 func SendFiles(net.Conn, ...*os.File) error { return ErrUnsupported }

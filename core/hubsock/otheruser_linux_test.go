@@ -93,7 +93,7 @@ func TestAnotherUserIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	refused := make(chan error, 1)
-	ol := &Listener{Listener: ln, want: uint32(os.Getuid()), Refused: func(err error) { refused <- err }}
+	ol := &Listener{Listener: ln, check: uidIs(uint32(os.Getuid())), Refused: func(err error) { refused <- err }}
 	defer func() { _ = ol.Close() }()
 	go func() {
 		if c, err := ol.Accept(); err == nil {
@@ -107,7 +107,7 @@ func TestAnotherUserIsRefused(t *testing.T) {
 	select {
 	case err := <-refused:
 		var pe *PeerError
-		if !errors.As(err, &pe) || pe.UID != 65534 {
+		if !errors.As(err, &pe) || pe.Peer != "uid 65534" {
 			t.Fatalf("refused: %v", err)
 		}
 	case <-time.After(5 * time.Second):

@@ -36,7 +36,7 @@ func Listen(home, version string) (*Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hub socket: %w", err)
 	}
-	return &Listener{Listener: ln, want: uint32(os.Getuid())}, nil
+	return &Listener{Listener: ln, check: uidIs(uint32(os.Getuid()))}, nil
 }
 
 // Dial connects to the hub of version of home, checking that the hub
@@ -47,15 +47,31 @@ func Dial(home, version string) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	uid, err := peerUID(c)
-	if err == nil && uid != uint32(os.Getuid()) {
-		err = &PeerError{UID: uid, Want: uint32(os.Getuid())}
-	}
-	if err != nil {
+	if err := uidIs(uint32(os.Getuid()))(c); err != nil {
 		_ = c.Close()
 		return nil, fmt.Errorf("the hub at %s: %w", path, err)
 	}
 	return c, nil
+}
+
+// CanPassFiles says a front can hand the hub its stdin and stdout.
+const CanPassFiles = true
+
+// Address is where the hub of version in home listens, for messages.
+func Address(home, version string) string {
+	return filepath.Join(home, "run", Name(version)+".sock")
+}
+
+// uidIs is a check that the process at the other end of a connection
+// runs as want.
+func uidIs(want uint32) func(net.Conn) error {
+	return func(c net.Conn) error {
+		uid, err := peerUID(c)
+		if err == nil && uid != want {
+			err = &PeerError{Peer: fmt.Sprintf("uid %d", uid), Want: fmt.Sprintf("uid %d", want)}
+		}
+		return err
+	}
 }
 
 // peerUID is the uid of the process at the other end of c.

@@ -2,6 +2,9 @@ package proctree
 
 import (
 	"fmt"
+	"os/exec"
+	"sync"
+	"syscall"
 
 	"golang.org/x/sys/windows"
 )
@@ -21,5 +24,36 @@ func ContainChildren() error {
 	}
 	// The handle stays open for the life of the process: closing it is
 	// what ends the children.
+	ownJob.Lock()
+	ownJob.h = job
+	ownJob.Unlock()
+	return nil
+}
+
+// ownJob is the job ContainChildren put this process in: one per
+// process, as the process is in it for its life.
+var ownJob struct {
+	sync.Mutex
+	h windows.Handle
+}
+
+// StartDetached starts cmd outside this process's job (and console), so
+// that it outlives this process. The job lets a child leave only while
+// it starts: no other child (a plugin, an upstream) may. A job of the
+// runtime's that allows no leaving is an error: a child started inside
+// it would end with this process.
+func StartDetached(cmd *exec.Cmd) error {
+	cmd.SysProcAttr = &syscall.SysProcAttr{CreationFlags: windows.CREATE_NEW_PROCESS_GROUP | windows.DETACHED_PROCESS | windows.CREATE_BREAKAWAY_FROM_JOB}
+	ownJob.Lock()
+	defer ownJob.Unlock()
+	if ownJob.h != 0 {
+		if err := setJobLimits(ownJob.h, windows.JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE|windows.JOB_OBJECT_LIMIT_BREAKAWAY_OK); err != nil {
+			return fmt.Errorf("letting a child leave the job: %w", err)
+		}
+		defer func() { _ = setJobLimits(ownJob.h, windows.JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE) }()
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting %s outside this process's job (a job of the runtime's may not allow it): %w", cmd.Path, err)
+	}
 	return nil
 }

@@ -428,3 +428,72 @@ func TestWineProxyKilled(t *testing.T) {
 		t.Fatalf("the proxy was killed; still running 15s later:\n%s", strings.Join(left, "\n"))
 	}
 }
+
+// TestWineHub: on Windows the sessions share one hub over a named pipe
+// (the front relays bytes; there is no descriptor passing). The hub
+// leaves the front's Job Object when started, so it outlives the front
+// that started it; its upstream is shared; `hub stop` ends it, and with
+// it every process it started.
+func TestWineHub(t *testing.T) {
+	e := newWineEnv(t)
+	e.set("ICA_MCP_PROXY_HUB=on", "ICA_MCP_PROXY_HUB_LINGER=60")
+	e.writeHome(t, map[string]any{"demo": map[string]any{"command": winPath(e.wineDemo())}})
+	count := func(suffix string) int {
+		n := 0
+		for _, line := range wineProcs(e.wine) {
+			if strings.HasSuffix(strings.ToLower(line), suffix) {
+				n++
+			}
+		}
+		return n
+	}
+	first := startProxy(t, e)
+	second := startProxy(t, e)
+	for i, p := range []*rpc{first, second} {
+		msg := "session " + strconv.Itoa(i)
+		if got := decodeResult(t, p.callTool("demo.echo", map[string]any{"message": msg})).text(); got != msg {
+			t.Fatalf("%s: demo.echo said %q", msg, got)
+		}
+	}
+	if n := count("ica-demo-upstream.exe"); n != 1 {
+		t.Errorf("%d demo upstreams for two sessions through the hub; want 1:\n%s", n, strings.Join(wineProcs(e.wine), "\n"))
+	}
+	out, err := e.command("hub", "status", "-o", "json").Output()
+	var status struct {
+		Sessions []struct {
+			Relay bool `json:"relay"`
+		} `json:"sessions"`
+	}
+	if err != nil || json.Unmarshal(out, &status) != nil || len(status.Sessions) != 2 || !status.Sessions[0].Relay || !status.Sessions[1].Relay {
+		t.Errorf("hub status does not show two relayed sessions: %v\n%s", err, out)
+	}
+
+	// The front that started the hub ends: the hub, outside its job,
+	// goes on serving the other session.
+	_ = first.stdin.Close()
+	select {
+	case <-first.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the first front did not exit within 20s of its stdin's end")
+	}
+	time.Sleep(time.Second)
+	if got := decodeResult(t, second.callTool("demo.echo", map[string]any{"message": "still here"})).text(); got != "still here" {
+		t.Fatalf("after the first front ended: %q", got)
+	}
+	if n := count(" hub serve"); n != 1 {
+		t.Errorf("%d hubs running after the front that started it ended; want 1:\n%s", n, strings.Join(wineProcs(e.wine), "\n"))
+	}
+
+	// hub stop ends the hub, the session, and every process they started.
+	if out, err := e.command("hub", "stop").CombinedOutput(); err != nil {
+		t.Fatalf("hub stop: %v\n%s", err, out)
+	}
+	select {
+	case <-second.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the second front did not end within 20s of hub stop")
+	}
+	if left := waitNoWineProcs(e.wine, 15*time.Second); len(left) > 0 {
+		t.Fatalf("after hub stop, still running:\n%s", strings.Join(left, "\n"))
+	}
+}

@@ -1,0 +1,153 @@
+//go:build windows
+
+package hubsock
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/windows"
+)
+
+// CanPassFiles says a front can hand the hub its stdin and stdout: not
+// here, where the front relays bytes.
+const CanPassFiles = false
+
+// Address is where the hub of version in home listens: a pipe named for
+// the user and the home, as pipe names are one namespace for the whole
+// machine.
+func Address(home, version string) string {
+	path, err := pipePath(home, version)
+	if err != nil {
+		return "(" + err.Error() + ")"
+	}
+	return path
+}
+
+func pipePath(home, version string) (string, error) {
+	sid, err := userSID()
+	if err != nil {
+		return "", err
+	}
+	abs, err := filepath.Abs(home)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(sid.String() + "\x00" + strings.ToLower(abs)))
+	return `\\.\pipe\ica-mcp-proxy-` + hex.EncodeToString(sum[:8]) + "-" + Name(version), nil
+}
+
+// Listen listens on the pipe of the hub of version in home. Only the user
+// may open it (its access list), and its first instance is made with
+// FILE_FLAG_FIRST_PIPE_INSTANCE: a pipe of that name that exists already
+// (a live hub's, or one someone else made first) is an error.
+func Listen(home, version string) (*Listener, error) {
+	if _, err := RunDir(home); err != nil {
+		return nil, err
+	}
+	sid, err := userSID()
+	if err != nil {
+		return nil, err
+	}
+	path, err := pipePath(home, version)
+	if err != nil {
+		return nil, err
+	}
+	// Protected (no inherited entries), all access to the user alone.
+	ln, err := listenPipe(path, "D:P(A;;GA;;;"+sid.String()+")")
+	if err != nil {
+		return nil, fmt.Errorf("hub pipe %s (a hub already listens, or someone else made the pipe first): %w", path, err)
+	}
+	return &Listener{Listener: ln, check: func(c net.Conn) error {
+		return peerIs(c, windows.GetNamedPipeClientProcessId, sid)
+	}}, nil
+}
+
+// Dial connects to the hub of version of home, checking that the process
+// serving the pipe runs as the user.
+func Dial(home, version string) (net.Conn, error) {
+	sid, err := userSID()
+	if err != nil {
+		return nil, err
+	}
+	path, err := pipePath(home, version)
+	if err != nil {
+		return nil, err
+	}
+	c, err := dialPipe(path, 2*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	if err := peerIs(c, windows.GetNamedPipeServerProcessId, sid); err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("the hub at %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// peerIs checks that the process at the other end of the pipe c (pidOf
+// names it) runs as want.
+func peerIs(c net.Conn, pidOf func(windows.Handle, *uint32) error, want *windows.SID) error {
+	f, ok := c.(interface{ Fd() uintptr })
+	if !ok {
+		return fmt.Errorf("%w: not a pipe", ErrUnsupported)
+	}
+	var pid uint32
+	if err := pidOf(windows.Handle(f.Fd()), &pid); err != nil {
+		return fmt.Errorf("the peer's process: %w", err)
+	}
+	sid, err := processSID(pid)
+	if err != nil {
+		return fmt.Errorf("the peer's user (process %d): %w", pid, err)
+	}
+	if !sid.Equals(want) {
+		return &PeerError{Peer: sid.String(), Want: want.String()}
+	}
+	return nil
+}
+
+// processSID is the user the process pid runs as.
+func processSID(pid uint32) (*windows.SID, error) {
+	h, err := windows.OpenProcess(windows.PROCESS_QUERY_LIMITED_INFORMATION, false, pid)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = windows.CloseHandle(h) }()
+	var tok windows.Token
+	if err := windows.OpenProcessToken(h, windows.TOKEN_QUERY, &tok); err != nil {
+		return nil, err
+	}
+	defer func() { _ = tok.Close() }()
+	u, err := tok.GetTokenUser()
+	if err != nil {
+		return nil, err
+	}
+	return u.User.Sid.Copy()
+}
+
+// userSID is the user this process runs as.
+func userSID() (*windows.SID, error) {
+	u, err := windows.GetCurrentProcessToken().GetTokenUser()
+	if err != nil {
+		return nil, fmt.Errorf("this process's user: %w", err)
+	}
+	return u.User.Sid.Copy()
+}
+
+// privateDir leaves the run folder's access to its ACL, which
+// safefile.MkdirPrivate set; no secret lives in it here (the pipe is not
+// a file).
+func privateDir(string, fs.FileInfo) error { return nil }
+
+// SendFiles cannot pass files here: the front relays bytes.
+func SendFiles(net.Conn, ...*os.File) error { return ErrUnsupported }
+
+// ReceiveFiles cannot take files here.
+func ReceiveFiles(net.Conn, int) ([]*os.File, error) { return nil, ErrUnsupported }
