@@ -84,17 +84,29 @@ func newApp(version, defaultLevel string, serving bool) (*app, error) {
 // newProxy builds a proxy core on the app's plugins, logins and state: the
 // app's own, and one per client session of the HTTP front.
 func (a *app) newProxy() (*proxy.Proxy, *broker.Broker) {
-	return a.newProxyFor(a.settings, a.cwd, nil, nil, nil)
+	return a.newProxyFor(session{Settings: a.settings, Cwd: a.cwd})
 }
 
-// newProxyFor builds a proxy core for a session of its own settings,
-// folder and environment (nil: the process's), on the app's plugins and
-// logins: the hub's, one per front, whose upstreams share gives.
-func (a *app) newProxyFor(s settings.Settings, cwd string, lookup func(string) (string, bool), environ func() []string, share proxy.ShareFunc) (*proxy.Proxy, *broker.Broker) {
+// session is what a core is built for: its settings and folder, and in
+// the hub, a front's environment (nil: the process's), the shared
+// upstreams and the project's shared configuration.
+type session struct {
+	Settings  settings.Settings
+	Cwd       string
+	LookupEnv func(string) (string, bool)
+	Environ   func() []string
+	Share     proxy.ShareFunc
+	Config    proxy.ConfigSource
+}
+
+// newProxyFor builds a proxy core for a session on the app's plugins and
+// logins: the app's own, and in the hub, one per front.
+func (a *app) newProxyFor(sess session) (*proxy.Proxy, *broker.Broker) {
+	s := sess.Settings
 	p := proxy.New(proxy.Options{
 		Settings:  s,
 		Version:   a.version,
-		Cwd:       cwd,
+		Cwd:       sess.Cwd,
 		Logger:    a.log.Named("proxy"),
 		Opener:    a.host,
 		Reserved:  broker.Names(s.Separator),
@@ -103,9 +115,10 @@ func (a *app) newProxyFor(s settings.Settings, cwd string, lookup func(string) (
 		Trust:     trust.New(s.Home),
 		Drift:     drift.New(s.Home),
 		ToolCache: toolcache.New(s.Home),
-		LookupEnv: lookup,
-		Environ:   environ,
-		Share:     share,
+		LookupEnv: sess.LookupEnv,
+		Environ:   sess.Environ,
+		Share:     sess.Share,
+		Config:    sess.Config,
 	})
 	return p, broker.New(p, s.Separator)
 }

@@ -16,6 +16,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/config"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/configview"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/frontend"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/hub"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/hubsock"
@@ -30,7 +32,8 @@ import (
 // The per-user hub, in development: with ICA_MCP_PROXY_HUB=on, serve is
 // a front that hands its session to the hub of its $ICA_HOME, starting
 // it when none runs; the hub serves each front's session with a proxy
-// core of its own, and the cores share their upstreams (core/share).
+// core of its own, and the cores share their upstreams (core/share) and
+// each project's configuration (core/configview).
 
 func newHubCmd(version string, g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
@@ -92,19 +95,20 @@ func runHub(ctx context.Context, version string) error {
 	go memtrim.Run(ctx)
 	shared := share.New(a.host, a.log.Named("share"), share.DefaultMaxInstances, hubLinger())
 	defer shared.Close()
+	views := configview.New()
 	pidFile := filepath.Join(a.settings.Home, "run", hubsock.Name(version)+".pid")
 	_ = os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
 	defer func() { _ = os.Remove(pidFile) }()
 	srv := &hub.Server{Version: version, Linger: hubLinger(), Log: a.log.Named("hub"),
 		Status: func() any {
-			extra := hubExtra{Shared: shared.Status()}
+			extra := hubExtra{Shared: shared.Status(), Views: views.Status()}
 			if kib, ok := procmem.Tree(os.Getpid()); ok {
 				extra.PSSKiB = &kib
 			}
 			return extra
 		},
 		Session: func(ctx context.Context, hello hub.Hello, in io.Reader, out io.Writer) error {
-			return a.serveFront(ctx, version, hello, in, out, shared.For(hello.Session))
+			return a.serveFront(ctx, version, hello, in, out, shared.For(hello.Session), views)
 		}}
 	a.log.Info("the hub serves", "at", hubsock.Address(a.settings.Home, version), "pid", os.Getpid())
 	return srv.Serve(ctx, l)
@@ -112,7 +116,7 @@ func runHub(ctx context.Context, version string) error {
 
 // serveFront serves one front's session as a proxy of its own would: its
 // settings, folder and environment.
-func (a *app) serveFront(ctx context.Context, version string, hello hub.Hello, in io.Reader, out io.Writer, shared proxy.ShareFunc) error {
+func (a *app) serveFront(ctx context.Context, version string, hello hub.Hello, in io.Reader, out io.Writer, shared proxy.ShareFunc, views *configview.Registry) error {
 	env := map[string]string{}
 	for _, kv := range hello.Env {
 		if k, v, ok := strings.Cut(kv, "="); ok {
@@ -124,7 +128,10 @@ func (a *app) serveFront(ctx context.Context, version string, hello hub.Hello, i
 		return fmt.Errorf("the front's $ICA_HOME is %s, the hub's %s", s.Home, a.settings.Home)
 	}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	p, b := a.newProxyFor(s, hello.Cwd, lookup, func() []string { return hello.Env }, shared)
+	cfg := views.For(config.Options{Cwd: hello.Cwd, Home: s.Home, PreferHome: s.PreferHome, LookupEnv: lookup})
+	defer cfg.Close()
+	p, b := a.newProxyFor(session{Settings: s, Cwd: hello.Cwd, LookupEnv: lookup,
+		Environ: func() []string { return hello.Env }, Share: shared, Config: cfg})
 	defer p.Close()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

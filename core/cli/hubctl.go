@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/configview"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/hub"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/hubsock"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/settings"
@@ -22,6 +24,8 @@ import (
 // upstreams and its memory.
 type hubExtra struct {
 	Shared []share.EntryStatus `json:"shared"`
+	// Views are the projects' configurations the sessions share.
+	Views []configview.ViewStatus `json:"views"`
 	// PSSKiB is the hub's and its plugins' and upstreams' proportional
 	// set size; absent where the system does not tell it.
 	PSSKiB *int `json:"pss_kib,omitempty"`
@@ -96,6 +100,16 @@ func printHubReport(rep hubReport, control string) error {
 		rows = append(rows, []string{s.ID, s.Started.Local().Format(time.TimeOnly), s.Cwd})
 	}
 	if err := table(stdout, []string{"SESSION", "SINCE", "FOLDER"}, rows); err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintln(stdout); err != nil {
+		return err
+	}
+	rows = nil
+	for _, v := range rep.More.Views {
+		rows = append(rows, []string{v.Folder, strconv.Itoa(v.Sessions), strconv.Itoa(v.Reads)})
+	}
+	if err := table(stdout, []string{"PROJECT (CONFIG VIEW)", "SESSIONS", "READS"}, rows); err != nil {
 		return err
 	}
 	if _, err := fmt.Fprintln(stdout); err != nil {

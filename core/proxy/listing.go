@@ -6,7 +6,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/config"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
 )
 
@@ -84,7 +83,7 @@ func (p *Proxy) start(ctx context.Context, watchEvery time.Duration) {
 		p.background.Done()
 	}()
 	if watchEvery > 0 {
-		go config.Watch(ctx, p.configOptions(), watchEvery, p.trustInputs, func() { p.Reload(ctx) })
+		go p.configSource().Watch(ctx, watchEvery, p.trustInputs, func() { p.Reload(ctx) })
 	}
 }
 

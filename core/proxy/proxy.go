@@ -57,6 +57,27 @@ type Options struct {
 	// Share, when set, gives the servers' upstreams (the hub's, shared
 	// with other sessions); nil: each server has an upstream of its own.
 	Share ShareFunc
+	// Config, when set, is where the configuration comes from (the hub's
+	// view of the project, read once for its sessions); nil: the files,
+	// read and watched for this core alone.
+	Config ConfigSource
+}
+
+// ConfigSource gives a core its configuration: Load reads it as it is
+// now; Watch calls changed on each change of the config files or of the
+// files also names, until ctx ends.
+type ConfigSource interface {
+	Load() *config.Config
+	Watch(ctx context.Context, every time.Duration, also func() []string, changed func())
+}
+
+// ownFiles is the ConfigSource of a core alone: the files themselves.
+type ownFiles struct{ o config.Options }
+
+func (f ownFiles) Load() *config.Config { return config.Load(f.o) }
+
+func (f ownFiles) Watch(ctx context.Context, every time.Duration, also func() []string, changed func()) {
+	config.Watch(ctx, f.o, every, also, changed)
 }
 
 // Hooks are how the proxy tells its frontend what happened.

@@ -25,8 +25,16 @@ func (p *Proxy) configOptions() config.Options {
 	}
 }
 
+// configSource is where the configuration comes from.
+func (p *Proxy) configSource() ConfigSource {
+	if p.opts.Config != nil {
+		return p.opts.Config
+	}
+	return ownFiles{p.configOptions()}
+}
+
 func (p *Proxy) loadConfig() *config.Config {
-	cfg := config.Load(p.configOptions())
+	cfg := p.configSource().Load()
 	for _, src := range cfg.Sources {
 		if src.Error != "" {
 			p.log.Error("config file not loaded", "error", src.Error)

@@ -127,20 +127,38 @@ func TestHubSharesUpstreams(t *testing.T) {
 						Sessions  []string          `json:"sessions"`
 						Instances []json.RawMessage `json:"instances"`
 					} `json:"shared"`
+					Views []struct {
+						Folder   string `json:"folder"`
+						Sessions int    `json:"sessions"`
+						Reads    int    `json:"reads"`
+					} `json:"views"`
 					PSS *int `json:"pss_kib"`
 				} `json:"more"`
+			}
+			// A change of the project's file reaches every session
+			// through the view.
+			e.writeProject(t, map[string]any{"demo": demo, "everything": everything, "again": demoServer()})
+			for _, c := range fronts {
+				waitTool(t, c, "again.echo")
 			}
 			out, err := e.command("hub", "status").Output()
 			if err != nil || json.Unmarshal(out, &rep) != nil {
 				t.Fatalf("hub status: %v: %s", err, out)
 			}
-			if rep.PID != hubPID || len(rep.Sessions) != 3 || len(rep.More.Shared) != 2 || rep.More.PSS == nil {
+			if rep.PID != hubPID || len(rep.Sessions) != 3 || len(rep.More.Shared) != 3 || rep.More.PSS == nil {
 				t.Fatalf("hub status: %s", out)
 			}
 			for _, s := range rep.More.Shared {
 				if len(s.Sessions) != 3 || len(s.Instances) != 1 {
 					t.Fatalf("hub status of %s: %s", s.Server, out)
 				}
+			}
+			// One view of the project's configuration for the three
+			// sessions: its files read once per change (and once more
+			// when a session read them before the first watched), not
+			// once per session.
+			if v := rep.More.Views; len(v) != 1 || v[0].Folder != e.project || v[0].Sessions != 3 || v[0].Reads < 2 || v[0].Reads > 3 {
+				t.Fatalf("hub status, the views: %s", out)
 			}
 			ups := descendants(hubPID)
 			if out, err := e.command("hub", "stop").CombinedOutput(); err != nil {
