@@ -10,6 +10,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/coretest"
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/settings"
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/internal/scripted"
 )
 
@@ -188,6 +189,35 @@ func TestLeaseWaitsAtTheMost(t *testing.T) {
 	b.Wait(`"b1"`)
 	if na, nb := count(a, "elicitation/create"), count(b, "elicitation/create"); na != 1 || nb != 1 || h.Transport.Opens("up") != 1 {
 		t.Fatalf("a asked %d, b asked %d, %d opened; want 1, 1, 1", na, nb, h.Transport.Opens("up"))
+	}
+}
+
+// The wait for an instance is part of a call's time: a call that waited
+// for most of its timeout has only the rest of it once it runs.
+func TestLeaseWaitCountsAgainstTheTimeout(t *testing.T) {
+	h := coretest.NewHub(t, coretest.Options{
+		Scripts: map[string]scripted.Script{"up": asker(scripted.Legacy)},
+		Env:     map[string]string{settings.EnvRequestTimeout: "1"},
+	}, coretest.HubOptions{MaxInstances: 1})
+	a, b := h.Core(t).Serve(t), h.Core(t).Serve(t)
+	a.Initialize(`{"elicitation":{}}`)
+	b.Initialize(`{"elicitation":{}}`)
+	a.Send(`{"jsonrpc":"2.0","id":"a1","method":"tools/call","params":{"name":"up.ask","arguments":{}}}`)
+	ask, _ := a.Next(0, isMethod("elicitation/create"))
+	sent := time.Now()
+	b.Send(`{"jsonrpc":"2.0","id":"b1","method":"tools/call","params":{"name":"up.ask","arguments":{}}}`)
+	time.Sleep(800 * time.Millisecond) // b waits for the only instance
+	a.Send(`{"jsonrpc":"2.0","id":` + gjson.GetBytes(ask, "id").Raw + `,"result":{"action":"accept","content":{}}}`)
+	a.Wait(`"a1"`)
+	// b's call now runs, and its question waits unanswered: the call ends
+	// a second after b sent it, not a second after it got the instance.
+	answer := b.Wait(`"b1"`)
+	took := time.Since(sent)
+	if !strings.Contains(string(answer), "within 1s") {
+		t.Fatalf("b's call: %s", answer)
+	}
+	if took > 1600*time.Millisecond {
+		t.Fatalf("b's call timed out %v after it was sent; its timeout is 1s, the wait included", took.Round(time.Millisecond))
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/tidwall/gjson"
@@ -83,6 +84,7 @@ func (v *View) Start(call upstream.Call) (cancel func(error)) {
 	}
 	ctx, stop := context.WithCancelCause(context.Background())
 	stopTimer := context.CancelFunc(func() {})
+	waitStarted := time.Now()
 	if t := v.spec.RequestTimeout; t > 0 {
 		ctx, stopTimer = context.WithTimeoutCause(ctx, t, &upstream.TimeoutError{Server: v.name, Method: call.Method, After: t})
 	}
@@ -110,6 +112,11 @@ func (v *View) Start(call upstream.Call) (cancel func(error)) {
 		}
 		started = func(error) {} // cancels wait for startOn below
 		mu.Unlock()
+		// The wait was part of the call's time: what is left of the
+		// timeout is the call's.
+		if t := v.spec.RequestTimeout; t > 0 {
+			call.Timeout = max(t-time.Since(waitStarted), time.Millisecond)
+		}
 		inner := v.startOn(e, u, release, call)
 		mu.Lock()
 		started = inner

@@ -165,7 +165,8 @@ func (u *Upstream) refusedToken(err error) bool {
 // pooled session it sends at once (or when call.Batch is flushed) and
 // call.Done is called from the session's read loop; otherwise a goroutine
 // opens the session first. Done is called exactly once. The timeout is
-// the server's (Spec.RequestTimeout). cancel abandons the request (the
+// the server's (Spec.RequestTimeout), or call.Timeout when shorter.
+// cancel abandons the request (the
 // upstream is told) with err.
 func (u *Upstream) Start(call Call) (cancel func(error)) {
 	method, params, done := call.Method, call.Params, call.Done
@@ -176,6 +177,11 @@ func (u *Upstream) Start(call Call) (cancel func(error)) {
 		u.mu.Unlock()
 		ctx, stop := context.WithCancelCause(context.Background())
 		go func() {
+			if t := u.timeoutOf(call); t != u.spec.RequestTimeout {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeoutCause(ctx, t, &TimeoutError{Server: u.name, Method: method, After: u.spec.RequestTimeout})
+				defer cancel()
+			}
 			r, err := u.Request(ctx, method, params)
 			if cause := context.Cause(ctx); cause != nil && errors.Is(err, context.Canceled) {
 				err = cause
@@ -189,7 +195,7 @@ func (u *Upstream) Start(call Call) (cancel func(error)) {
 		u.idle.Stop()
 	}
 	u.mu.Unlock()
-	call.Timeout = u.spec.RequestTimeout
+	call.Timeout = u.timeoutOf(call)
 	call.TimeoutErr = &TimeoutError{Server: u.name, Method: method, After: u.spec.RequestTimeout}
 	call.Done = func(r Reply, err error) {
 		u.release()
@@ -452,4 +458,14 @@ func (u *Upstream) Close() {
 	if conn != nil {
 		conn.Close(u.spec.CloseGrace)
 	}
+}
+
+// timeoutOf is how long call may take: the server's timeout, or what is
+// left of it when the caller spent some already (call.Timeout: the hub's
+// wait for an instance).
+func (u *Upstream) timeoutOf(call Call) time.Duration {
+	if call.Timeout > 0 && (u.spec.RequestTimeout <= 0 || call.Timeout < u.spec.RequestTimeout) {
+		return call.Timeout
+	}
+	return u.spec.RequestTimeout
 }
