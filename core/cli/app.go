@@ -34,6 +34,9 @@ type app struct {
 	cwd       string
 	memo      *upstreamfacts.Memo
 	logins    *auth.Manager
+	// drift is the tool hashes' store of the app's $ICA_HOME, one for
+	// every core: it keeps the file as last read while it is unchanged.
+	drift *drift.Store
 }
 
 // PluginsDir is where plugins are found.
@@ -75,7 +78,7 @@ func newApp(version, defaultLevel string, serving bool) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("working directory: %w", err)
 	}
-	a := &app{settings: s, log: log, host: host, integrity: integrity, version: version, cwd: cwd, memo: upstreamfacts.New(s.Home)}
+	a := &app{settings: s, log: log, host: host, integrity: integrity, version: version, cwd: cwd, memo: upstreamfacts.New(s.Home), drift: drift.New(s.Home)}
 	a.logins = auth.New(auth.Options{Store: tokenstore.New(s.Home), Plugins: host, Logger: log.Named("auth"), Kinds: a.memo})
 	a.proxy, a.broker = a.newProxy()
 	return a, nil
@@ -85,6 +88,14 @@ func newApp(version, defaultLevel string, serving bool) (*app, error) {
 // app's own, and one per client session of the HTTP front.
 func (a *app) newProxy() (*proxy.Proxy, *broker.Broker) {
 	return a.newProxyFor(session{Settings: a.settings, Cwd: a.cwd})
+}
+
+// driftOf is the tool hashes' store of home.
+func (a *app) driftOf(home string) *drift.Store {
+	if a.drift == nil || home != a.settings.Home {
+		return drift.New(home)
+	}
+	return a.drift
 }
 
 // session is what a core is built for: its settings and folder, and in
@@ -113,7 +124,7 @@ func (a *app) newProxyFor(sess session) (*proxy.Proxy, *broker.Broker) {
 		Memo:      a.memo,
 		Auth:      a.logins,
 		Trust:     trust.New(s.Home),
-		Drift:     drift.New(s.Home),
+		Drift:     a.driftOf(s.Home),
 		ToolCache: toolcache.New(s.Home),
 		LookupEnv: sess.LookupEnv,
 		Environ:   sess.Environ,

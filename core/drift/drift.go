@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -29,6 +30,12 @@ const FileName = "mcp-tool-hashes.json"
 type Store struct {
 	path string
 	mu   sync.Mutex
+	// cached is the file as this store last read or wrote it, and stat
+	// what the file was then: while the file is the same (the same file,
+	// size and modification time), a load is not a read. Every listing
+	// of every server observes, and the hub's sessions share one store.
+	cached *file
+	stat   os.FileInfo
 }
 
 // New returns the store kept in dir.
@@ -309,7 +316,14 @@ func (s *Store) AcceptChanges(server string) ([]Change, error) {
 	return out, s.save(f)
 }
 
+// load is the file's content; s.mu held. The caller may change it, and
+// must save it when it does.
 func (s *Store) load() (*file, error) {
+	fi, err := os.Stat(s.path)
+	if err == nil && s.cached != nil && sameFile(s.stat, fi) {
+		return s.cached, nil
+	}
+	s.cached, s.stat = nil, nil
 	f := &file{Version: 1, Servers: map[string]map[string]entry{}}
 	if _, err := atomicfile.ReadJSON(s.path, f); err != nil {
 		return nil, err
@@ -317,7 +331,28 @@ func (s *Store) load() (*file, error) {
 	if f.Servers == nil {
 		f.Servers = map[string]map[string]entry{}
 	}
+	// The stat from before the read: a write since makes the next load
+	// read again.
+	if fi != nil {
+		s.cached, s.stat = f, fi
+	}
 	return f, nil
 }
 
-func (s *Store) save(f *file) error { return atomicfile.WriteJSON(s.path, f) }
+// save writes f; s.mu held. What failed to be written is not kept.
+func (s *Store) save(f *file) error {
+	s.cached, s.stat = nil, nil
+	if err := atomicfile.WriteJSON(s.path, f); err != nil {
+		return err
+	}
+	if fi, err := os.Stat(s.path); err == nil {
+		s.cached, s.stat = f, fi
+	}
+	return nil
+}
+
+// sameFile says a and b are the same file unchanged: written in place or
+// replaced, one of these differs.
+func sameFile(a, b os.FileInfo) bool {
+	return a != nil && b != nil && os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
+}

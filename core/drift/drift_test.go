@@ -114,3 +114,38 @@ func TestLegacyHashesCarryOver(t *testing.T) {
 		t.Fatalf("carried over: %+v %v", ch, err)
 	}
 }
+
+// A store keeps what it read while the file is unchanged, and sees at
+// once what another store (the CLI, beside the hub) wrote to it, or what
+// was written to the file by hand.
+func TestStoreSeesOtherWriters(t *testing.T) {
+	dir := t.TempDir()
+	hub, cli := New(dir), New(dir)
+	v1 := tools(`{"name":"echo","description":"a","inputSchema":{"type":"object"}}`)
+	v2 := tools(`{"name":"echo","description":"b","inputSchema":{"type":"object"}}`)
+	if _, _, err := hub.Observe("demo", v1, false); err != nil {
+		t.Fatal(err)
+	}
+	if ch, _, _ := hub.Observe("demo", v2, false); len(ch) != 1 {
+		t.Fatalf("the change: %+v", ch)
+	}
+	if hub.cached == nil {
+		t.Fatal("the store keeps nothing of what it wrote")
+	}
+	if n, err := cli.Approve("demo", "echo"); n != 1 || err != nil {
+		t.Fatalf("the CLI's approval: %d %v", n, err)
+	}
+	if ch, reviewed, _ := hub.Observe("demo", v2, false); len(ch) != 0 || !reviewed["echo"] {
+		t.Fatalf("the hub's store missed the CLI's approval: %+v %v", ch, reviewed)
+	}
+	// The file replaced by hand (the user moved an old copy back).
+	if err := os.WriteFile(filepath.Join(dir, FileName), []byte(`{"version":1,"servers":{}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if ch, _ := hub.Changes("demo"); len(ch) != 0 {
+		t.Fatalf("changes of a server the file no longer has: %+v", ch)
+	}
+	if _, known := hub.cached.Servers["demo"]; known {
+		t.Fatal("the store kept its copy of a file that was replaced")
+	}
+}
