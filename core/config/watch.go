@@ -20,15 +20,36 @@ import (
 // configuration is applied again when one changes, so a script edited
 // after trust is blocked at once, not at the next start.
 func Watch(ctx context.Context, o Options, every time.Duration, also func() []string, onChange func()) {
-	paths := func() []string {
-		project, home := Paths(o)
-		out := []string{project, home}
-		if also != nil {
-			out = append(out, also()...)
-		}
-		return out
+	NewWatcher(o, also).Run(ctx, every, onChange)
+}
+
+// Watcher is Watch in two steps: NewWatcher states the files at once, so
+// that a change made after it, before Run polls, is not missed.
+type Watcher struct {
+	o    Options
+	also func() []string
+	last []fileState
+}
+
+// NewWatcher states the config files of o and those also names, now.
+func NewWatcher(o Options, also func() []string) *Watcher {
+	w := &Watcher{o: o, also: also}
+	w.last = snapshot(w.paths(), nil)
+	return w
+}
+
+func (w *Watcher) paths() []string {
+	project, home := Paths(w.o)
+	out := []string{project, home}
+	if w.also != nil {
+		out = append(out, w.also()...)
 	}
-	last := snapshot(paths(), nil)
+	return out
+}
+
+// Run calls onChange whenever a file changed since the last look, until
+// ctx ends.
+func (w *Watcher) Run(ctx context.Context, every time.Duration, onChange func()) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -37,12 +58,12 @@ func Watch(ctx context.Context, o Options, every time.Duration, also func() []st
 			return
 		case <-t.C:
 		}
-		now := snapshot(paths(), last)
-		changed := len(now) != len(last)
+		now := snapshot(w.paths(), w.last)
+		changed := len(now) != len(w.last)
 		for i := 0; !changed && i < len(now); i++ {
-			changed = now[i].path != last[i].path || now[i].id() != last[i].id()
+			changed = now[i].path != w.last[i].path || now[i].id() != w.last[i].id()
 		}
-		last = now
+		w.last = now
 		if changed {
 			onChange()
 		}

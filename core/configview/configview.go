@@ -53,8 +53,10 @@ type view struct {
 	// subs are the sessions told of a change, with the files besides
 	// the config files each needs watched (its trust inputs).
 	subs map[*Source]subscriber
-	// stop ends the poller (nil when none runs).
-	stop context.CancelFunc
+	// stop ends the poller (nil when none runs); watching says it has
+	// stated the files, so that a change since is seen.
+	stop     context.CancelFunc
+	watching bool
 }
 
 type lookup struct {
@@ -119,7 +121,7 @@ func (s *Source) Load() *config.Config {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	// Unwatched, the view cannot know the files did not change: read.
-	if v.cfg != nil && v.stop != nil {
+	if v.cfg != nil && v.watching {
 		if s.sameVariables(v.named) {
 			return v.cfg
 		}
@@ -155,12 +157,27 @@ func (s *Source) Watch(ctx context.Context, every time.Duration, also func() []s
 	v := s.v
 	v.mu.Lock()
 	v.subs[s] = subscriber{changed: changed, also: also}
-	if v.stop == nil {
-		var wctx context.Context
+	start := v.stop == nil
+	var wctx context.Context
+	if start {
 		wctx, v.stop = context.WithCancel(context.Background())
-		go config.Watch(wctx, s.o, every, v.watched, v.changed)
 	}
 	v.mu.Unlock()
+	if start {
+		// The files are stated now (the poller needs the folders only,
+		// not the session's environment), and what was read before may
+		// be older than that: a read is shared only once it follows the
+		// statement, so no change is missed.
+		o := s.o
+		o.LookupEnv = nil
+		w := config.NewWatcher(o, v.watched)
+		v.mu.Lock()
+		if wctx.Err() == nil { // not stopped meanwhile by the last session's leaving
+			v.cfg, v.watching = nil, true
+		}
+		v.mu.Unlock()
+		go w.Run(wctx, every, v.changed)
+	}
 	<-ctx.Done()
 	v.mu.Lock()
 	delete(v.subs, s)
@@ -178,7 +195,7 @@ func (v *view) stopIfUnwatched() context.CancelFunc {
 		return nil
 	}
 	stop := v.stop
-	v.stop, v.cfg = nil, nil
+	v.stop, v.cfg, v.watching = nil, nil, false
 	return stop
 }
 
@@ -229,6 +246,8 @@ type ViewStatus struct {
 	Sessions int    `json:"sessions"`
 	// Reads counts the times the view's files were read.
 	Reads int `json:"reads"`
+	// Watched says a poller watches the files for the sessions.
+	Watched bool `json:"watched"`
 }
 
 // Status lists the views.
@@ -238,7 +257,7 @@ func (r *Registry) Status() []ViewStatus {
 	out := make([]ViewStatus, 0, len(r.views))
 	for _, v := range r.views {
 		v.mu.Lock()
-		out = append(out, ViewStatus{Folder: v.key.cwd, Home: v.key.home, Sessions: v.users, Reads: v.reads})
+		out = append(out, ViewStatus{Folder: v.key.cwd, Home: v.key.home, Sessions: v.users, Reads: v.reads, Watched: v.watching})
 		v.mu.Unlock()
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Folder < out[j].Folder })

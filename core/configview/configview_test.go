@@ -120,6 +120,33 @@ func TestSessionsShareOneRead(t *testing.T) {
 	}
 }
 
+// A configuration read before the view watched its files is not shared
+// once it does: a change in between reaches the sessions that follow.
+func TestReadBeforeTheWatchIsNotShared(t *testing.T) {
+	f := newFolders(t, map[string]any{"one": map[string]any{"command": "one"}})
+	r := configview.New()
+	a, b := r.For(f.options(nil)), r.For(f.options(nil))
+	defer a.Close()
+	defer b.Close()
+	if a.Load().Server("one") == nil {
+		t.Fatal("the first read")
+	}
+	f.write(t, map[string]any{"two": map[string]any{"command": "two"}})
+	watch(t, a)
+	for deadline := time.Now().Add(5 * time.Second); !r.Status()[0].Watched; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the view never watched")
+		}
+	}
+	got := b.Load()
+	if a.Load() != got {
+		t.Fatal("the sessions do not share a read made once the view watched")
+	}
+	if got.Server("one") != nil || got.Server("two") == nil {
+		t.Fatalf("after a change made before the watch, the sessions share %v", got.Servers)
+	}
+}
+
 // A session whose environment gives another value to a variable the files
 // name reads them for itself, and sees its own value; one that differs
 // only on other variables shares.
