@@ -173,10 +173,15 @@ func ReadHello(r io.Reader) (Hello, error) {
 	if n > maxLine {
 		return Hello{}, fmt.Errorf("a protocol line over %d bytes (%d; not a front of this hub?)", maxLine, n)
 	}
-	line := make([]byte, n)
-	if _, err := io.ReadFull(r, line); err != nil {
+	// Grown as the bytes come, not at the length's word.
+	var buf bytes.Buffer
+	if _, err := io.CopyN(&buf, r, int64(n)); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
 		return Hello{}, fmt.Errorf("the hello: %w", err)
 	}
+	line := buf.Bytes()
 	if !bytes.HasSuffix(line, []byte("\n")) {
 		return Hello{}, errors.New("a protocol line that does not end where its length says")
 	}

@@ -153,10 +153,16 @@ func (s *Server) lingerThenStop(ctx context.Context, stop func()) {
 	}
 }
 
+// helloWait is how long a front has to say its hello.
+const helloWait = 10 * time.Second
+
 // serve runs one front's session on c.
 func (s *Server) serve(ctx context.Context, c net.Conn) {
 	defer func() { _ = c.Close() }()
+	// A peer that says nothing holds no session, nor the hub up.
+	_ = c.SetReadDeadline(time.Now().Add(helloWait))
 	hello, err := ReadHello(c)
+	_ = c.SetReadDeadline(time.Time{})
 	pc := NewConn(c)
 	if err != nil {
 		s.Log.Warn("a front that does not speak the hub's protocol", "error", err)

@@ -29,6 +29,9 @@ type pipeListener struct {
 	path  string
 	sa    *windows.SecurityAttributes
 	close windows.Handle // an event, set by Close
+	// ov is the pending connect's: on the heap, where the system may
+	// write to it after the call that started the connect returned.
+	ov *windows.Overlapped
 
 	mu     sync.Mutex
 	next   windows.Handle // the instance made ahead, or 0
@@ -41,7 +44,7 @@ func listenPipe(path, sddl string) (*pipeListener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the pipe's access list: %w", err)
 	}
-	l := &pipeListener{path: path, sa: &windows.SecurityAttributes{SecurityDescriptor: sd}}
+	l := &pipeListener{path: path, sa: &windows.SecurityAttributes{SecurityDescriptor: sd}, ov: new(windows.Overlapped)}
 	l.sa.Length = uint32(unsafe.Sizeof(*l.sa))
 	if l.next, err = l.instance(true); err != nil {
 		return nil, err
@@ -66,28 +69,51 @@ func (l *pipeListener) instance(first bool) (windows.Handle, error) {
 	return windows.CreateNamedPipe(name, flags, mode, windows.PIPE_UNLIMITED_INSTANCES, pipeBuffer, pipeBuffer, 0, l.sa)
 }
 
-// Accept waits for a client on an instance of the pipe. One Accept runs
-// at a time.
-func (l *pipeListener) Accept() (net.Conn, error) {
+// take is the instance made ahead, or a new one.
+func (l *pipeListener) take() (windows.Handle, error) {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.closed {
-		l.mu.Unlock()
-		return nil, net.ErrClosed
+		return 0, net.ErrClosed
 	}
 	h := l.next
 	l.next = 0
-	l.mu.Unlock()
-	if h == 0 {
-		var err error
-		if h, err = l.instance(false); err != nil {
-			return nil, fmt.Errorf("a pipe instance: %w", err)
+	if h != 0 {
+		return h, nil
+	}
+	h, err := l.instance(false)
+	if err != nil {
+		return 0, fmt.Errorf("a pipe instance: %w", err)
+	}
+	return h, nil
+}
+
+// Accept waits for a client on an instance of the pipe. One Accept runs
+// at a time. Before it returns a client, the next instance is made: the
+// pipe's name is never free while the hub listens, for someone else to
+// take.
+func (l *pipeListener) Accept() (net.Conn, error) {
+	for {
+		h, err := l.take()
+		if err != nil {
+			return nil, err
+		}
+		err = l.connect(h)
+		if err == nil {
+			l.mu.Lock()
+			if !l.closed && l.next == 0 {
+				l.next, _ = l.instance(false)
+			}
+			l.mu.Unlock()
+			return newPipeConn(h, l.path), nil
+		}
+		_ = windows.CloseHandle(h)
+		// A client that came and went before the connect (a front
+		// killed as it started) is no reason to stop listening.
+		if !errors.Is(err, windows.ERROR_NO_DATA) && !errors.Is(err, windows.ERROR_PIPE_NOT_CONNECTED) {
+			return nil, err
 		}
 	}
-	if err := l.connect(h); err != nil {
-		_ = windows.CloseHandle(h)
-		return nil, err
-	}
-	return newPipeConn(h, l.path), nil
 }
 
 // connect waits for a client to open h, or for Close.
@@ -97,8 +123,8 @@ func (l *pipeListener) connect(h windows.Handle) error {
 		return err
 	}
 	defer func() { _ = windows.CloseHandle(ev) }()
-	// On the heap: the system writes to it after this call returns.
-	ov := &windows.Overlapped{HEvent: ev}
+	ov := l.ov
+	*ov = windows.Overlapped{HEvent: ev}
 	switch err := windows.ConnectNamedPipe(h, ov); {
 	case err == nil, errors.Is(err, windows.ERROR_PIPE_CONNECTED):
 		return nil
@@ -139,7 +165,7 @@ func (l *pipeListener) Addr() net.Addr { return pipeAddr(l.path) }
 // instances are busy. The server may identify the client, never act as
 // it (SECURITY_IDENTIFICATION): a pipe someone else made must not gain
 // the user's rights.
-func dialPipe(path string, timeout time.Duration) (net.Conn, error) {
+func dialPipe(path string, timeout time.Duration) (*pipeConn, error) {
 	name, err := windows.UTF16PtrFromString(path)
 	if err != nil {
 		return nil, err
@@ -161,15 +187,30 @@ func dialPipe(path string, timeout time.Duration) (net.Conn, error) {
 // pipeConn is one end of a pipe.
 type pipeConn struct {
 	*os.File
-	h windows.Handle
+	// ov is CloseWrite's, on the heap (see pipeListener.ov).
+	ov *windows.Overlapped
 }
 
 func newPipeConn(h windows.Handle, path string) *pipeConn {
-	return &pipeConn{File: os.NewFile(uintptr(h), path), h: h}
+	return &pipeConn{File: os.NewFile(uintptr(h), path), ov: new(windows.Overlapped)}
 }
 
 func (c *pipeConn) LocalAddr() net.Addr  { return pipeAddr(c.Name()) }
 func (c *pipeConn) RemoteAddr() net.Addr { return pipeAddr(c.Name()) }
+
+// handle is the pipe's handle, for a call on it that cannot outlive the
+// file (Close waits for it).
+func (c *pipeConn) handle(f func(windows.Handle) error) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var ferr error
+	if err := rc.Control(func(fd uintptr) { ferr = f(windows.Handle(fd)) }); err != nil {
+		return err
+	}
+	return ferr
+}
 
 // CloseWrite sends the zero-length message that ends this direction.
 func (c *pipeConn) CloseWrite() error {
@@ -178,15 +219,17 @@ func (c *pipeConn) CloseWrite() error {
 		return err
 	}
 	defer func() { _ = windows.CloseHandle(ev) }()
-	// The event's low bit keeps the completion off the runtime's port,
-	// which knows nothing of this write.
-	ov := &windows.Overlapped{HEvent: ev | 1}
-	var n uint32
-	err = windows.WriteFile(c.h, nil, &n, ov)
-	if errors.Is(err, windows.ERROR_IO_PENDING) {
-		err = windows.GetOverlappedResult(c.h, ov, &n, true)
-	}
-	return err
+	return c.handle(func(h windows.Handle) error {
+		// The event's low bit keeps the completion off the runtime's
+		// port, which knows nothing of this write.
+		*c.ov = windows.Overlapped{HEvent: ev | 1}
+		var n uint32
+		err := windows.WriteFile(h, nil, &n, c.ov)
+		if errors.Is(err, windows.ERROR_IO_PENDING) {
+			err = windows.GetOverlappedResult(h, c.ov, &n, true)
+		}
+		return err
+	})
 }
 
 type pipeAddr string

@@ -41,7 +41,14 @@ func pipePath(home, version string) (string, error) {
 		return "", err
 	}
 	sum := sha256.Sum256([]byte(sid.String() + "\x00" + strings.ToLower(abs)))
-	return `\\.\pipe\ica-mcp-proxy-` + hex.EncodeToString(sum[:8]) + "-" + Name(version), nil
+	// An elevated process has a hub of its own: a hub started from an
+	// administrator's console must not start what an ordinary process of
+	// the same user asks.
+	level := ""
+	if windows.GetCurrentProcessToken().IsElevated() {
+		level = "-elevated"
+	}
+	return `\\.\pipe\ica-mcp-proxy-` + hex.EncodeToString(sum[:8]) + level + "-" + Name(version), nil
 }
 
 // Listen listens on the pipe of the hub of version in home. Only the user
@@ -60,8 +67,10 @@ func Listen(home, version string) (*Listener, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Protected (no inherited entries), all access to the user alone.
-	ln, err := listenPipe(path, "D:P(A;;GA;;;"+sid.String()+")")
+	// Owned by the user (not the Administrators group an elevated
+	// token would give it), protected (no inherited entries), all access
+	// to the user alone.
+	ln, err := listenPipe(path, "O:"+sid.String()+"D:P(A;;GA;;;"+sid.String()+")")
 	if err != nil {
 		return nil, fmt.Errorf("hub pipe %s (a hub already listens, or someone else made the pipe first): %w", path, err)
 	}
@@ -85,51 +94,87 @@ func Dial(home, version string) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := peerIs(c, windows.GetNamedPipeServerProcessId, sid); err != nil {
+	err = ownedBy(c, sid)
+	if err == nil {
+		err = peerIs(c, windows.GetNamedPipeServerProcessId, sid)
+	}
+	if err != nil {
 		_ = c.Close()
 		return nil, fmt.Errorf("the hub at %s: %w", path, err)
 	}
 	return c, nil
 }
 
+// ownedBy checks that the pipe c is owned by want, as the hub makes it:
+// a pipe someone else made is theirs, whatever process serves it (the
+// server's process id could be one reused since by the user's own).
+func ownedBy(c *pipeConn, want *windows.SID) error {
+	return c.handle(func(h windows.Handle) error {
+		sd, err := windows.GetSecurityInfo(h, windows.SE_KERNEL_OBJECT, windows.OWNER_SECURITY_INFORMATION)
+		if err != nil {
+			return fmt.Errorf("the pipe's owner: %w", err)
+		}
+		owner, _, err := sd.Owner()
+		if err != nil {
+			return fmt.Errorf("the pipe's owner: %w", err)
+		}
+		if !owner.Equals(want) {
+			return &PeerError{Peer: "the owner of the pipe, " + owner.String(), Want: want.String()}
+		}
+		return nil
+	})
+}
+
 // peerIs checks that the process at the other end of the pipe c (pidOf
-// names it) runs as want.
+// names it) runs as want, elevated as this process is or not.
 func peerIs(c net.Conn, pidOf func(windows.Handle, *uint32) error, want *windows.SID) error {
-	f, ok := c.(interface{ Fd() uintptr })
+	pc, ok := c.(*pipeConn)
 	if !ok {
 		return fmt.Errorf("%w: not a pipe", ErrUnsupported)
 	}
 	var pid uint32
-	if err := pidOf(windows.Handle(f.Fd()), &pid); err != nil {
+	if err := pc.handle(func(h windows.Handle) error { return pidOf(h, &pid) }); err != nil {
 		return fmt.Errorf("the peer's process: %w", err)
 	}
-	sid, err := processSID(pid)
+	sid, elevated, err := processUser(pid)
 	if err != nil {
 		return fmt.Errorf("the peer's user (process %d): %w", pid, err)
 	}
 	if !sid.Equals(want) {
 		return &PeerError{Peer: sid.String(), Want: want.String()}
 	}
+	if self := windows.GetCurrentProcessToken().IsElevated(); elevated != self {
+		return &PeerError{Peer: sid.String() + elevation(elevated), Want: want.String() + elevation(self)}
+	}
 	return nil
 }
 
-// processSID is the user the process pid runs as.
-func processSID(pid uint32) (*windows.SID, error) {
+func elevation(elevated bool) string {
+	if elevated {
+		return " (elevated)"
+	}
+	return " (not elevated)"
+}
+
+// processUser is the user the process pid runs as, and whether its token
+// is elevated.
+func processUser(pid uint32) (*windows.SID, bool, error) {
 	h, err := windows.OpenProcess(windows.PROCESS_QUERY_LIMITED_INFORMATION, false, pid)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer func() { _ = windows.CloseHandle(h) }()
 	var tok windows.Token
 	if err := windows.OpenProcessToken(h, windows.TOKEN_QUERY, &tok); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer func() { _ = tok.Close() }()
 	u, err := tok.GetTokenUser()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return u.User.Sid.Copy()
+	sid, err := u.User.Sid.Copy()
+	return sid, tok.IsElevated(), err
 }
 
 // userSID is the user this process runs as.

@@ -50,10 +50,17 @@ func StartDetached(cmd *exec.Cmd) error {
 		if err := setJobLimits(ownJob.h, windows.JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE|windows.JOB_OBJECT_LIMIT_BREAKAWAY_OK); err != nil {
 			return fmt.Errorf("letting a child leave the job: %w", err)
 		}
-		defer func() { _ = setJobLimits(ownJob.h, windows.JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE) }()
 	}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting %s outside this process's job (a job of the runtime's may not allow it): %w", cmd.Path, err)
+	err := cmd.Start()
+	if err != nil {
+		err = fmt.Errorf("starting %s outside this process's job (a job of the runtime's may not allow it): %w", cmd.Path, err)
 	}
-	return nil
+	if ownJob.h != 0 {
+		// A job left open to leaving would let a child started later
+		// outlive this process: that is an error too.
+		if rerr := setJobLimits(ownJob.h, windows.JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE); rerr != nil && err == nil {
+			err = fmt.Errorf("closing the job to leaving again: %w", rerr)
+		}
+	}
+	return err
 }
