@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -180,6 +181,80 @@ func TestHubSharesUpstreams(t *testing.T) {
 				t.Fatal("the hub runs 20s after hub stop")
 			}
 		})
+	}
+}
+
+// TestHubClientsOfEveryRevision: two clients of each revision at once,
+// each asked for its name by a legacy server (elicitation, a request of
+// the server's own) and by a stateless one (input_required), several
+// times: every answer is the client's own. The two 2026-07-28 clients
+// share the stateless server's one instance; the four that initialize
+// (both legacy revisions) lease the instances the proxy speaks to as a
+// legacy client. Clients of the two kinds do not share, as the proxy
+// speaks to a server as its client does.
+func TestHubClientsOfEveryRevision(t *testing.T) {
+	t.Parallel()
+	needPeers(t)
+	e := hubEnv(t)
+	e.set("ICA_MCP_PROXY_HUB_LINGER=5")
+	demo := demoServer()
+	demo["env"] = map[string]any{"ICA_DEMO_FEATURES": "1"}
+	e.writeProject(t, map[string]any{"everything": everythingServer(), "demo": demo})
+	revisions := []string{"2025-06-18", "2025-11-25", "2026-07-28"}
+	var clients []*revClient
+	for _, version := range revisions {
+		for i := range 2 {
+			clients = append(clients, newNamedRevClient(t, e, version, fmt.Sprintf("client-%s-%d", version, i)))
+		}
+	}
+	var wg sync.WaitGroup
+	for _, c := range clients {
+		// A client's calls one after another, the clients at once. (A
+		// failing call ends its goroutine; Done is deferred.)
+		wg.Go(func() {
+			for range 3 {
+				if got := c.tool("everything.trigger-elicitation-request", nil); !strings.Contains(got, c.name) {
+					t.Errorf("the legacy server's question: %q; want %s's answer", got, c.name)
+				}
+				if got := c.tool("demo.confirm", map[string]any{"question": "who?"}); !strings.Contains(got, c.name) {
+					t.Errorf("the stateless server's question: %q; want %s's answer", got, c.name)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	out, err := e.command("hub", "status").Output()
+	var rep struct {
+		More struct {
+			Shared []struct {
+				Server    string            `json:"server"`
+				Mode      string            `json:"mode"`
+				Sessions  []string          `json:"sessions"`
+				Instances []json.RawMessage `json:"instances"`
+			} `json:"shared"`
+		} `json:"more"`
+	}
+	if err != nil || json.Unmarshal(out, &rep) != nil {
+		t.Fatalf("hub status: %v: %s", err, out)
+	}
+	// Per server, one entry for the clients that initialize (either
+	// legacy revision: the proxy speaks to the server as they do) and
+	// one for the 2026-07-28 clients.
+	entries, shared := map[string]int{}, 0
+	for _, s := range rep.More.Shared {
+		entries[s.Server]++
+		switch {
+		case s.Mode == "shared":
+			shared++
+			if s.Server != "demo" || len(s.Sessions) != 2 || len(s.Instances) != 1 {
+				t.Errorf("%s, shared: %d sessions on %d instances; want the stateless demo, its 2 sessions on 1: %s", s.Server, len(s.Sessions), len(s.Instances), out)
+			}
+		case len(s.Instances) < 1 || len(s.Instances) > len(s.Sessions):
+			t.Errorf("%s, leased: %d instances for %d sessions: %s", s.Server, len(s.Instances), len(s.Sessions), out)
+		}
+	}
+	if entries["demo"] != 2 || entries["everything"] != 2 || shared != 1 {
+		t.Errorf("entries per server %v (%d shared); want 2 each, one of them shared: %s", entries, shared, out)
 	}
 }
 

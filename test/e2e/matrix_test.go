@@ -40,6 +40,17 @@ type revClient struct {
 	t       *testing.T
 	version string
 	caps    map[string]any
+	// name, when set, is the name the client's user gives when asked
+	// (elicitation), so that an answer shows whose it is.
+	name string
+}
+
+// answer is what the client's user or model answers to method.
+func (c *revClient) answer(method string) string {
+	if method == "elicitation/create" && c.name != "" {
+		return `{"action":"accept","content":{"ok":true,"name":"` + c.name + `"}}`
+	}
+	return cannedAnswer(method)
 }
 
 func (c *revClient) modern() bool { return c.version == "2026-07-28" } // shadows rpc.modern: use c.rpc.modern for that
@@ -58,13 +69,18 @@ func cannedAnswer(method string) string {
 }
 
 func newRevClient(t *testing.T, e *env, version string) *revClient {
-	c := &revClient{rpc: startRPC(t, e.command()), t: t, version: version,
+	return newNamedRevClient(t, e, version, "")
+}
+
+// newNamedRevClient is newRevClient whose user gives name when asked.
+func newNamedRevClient(t *testing.T, e *env, version, name string) *revClient {
+	c := &revClient{rpc: startRPC(t, e.command()), t: t, version: version, name: name,
 		caps: map[string]any{"elicitation": map[string]any{}, "sampling": map[string]any{}, "roots": map[string]any{"listChanged": true}}}
 	if c.modern() {
 		return c
 	}
 	for _, m := range []string{"elicitation/create", "sampling/createMessage", "roots/list"} {
-		c.onRequest(m, func(json.RawMessage) string { return cannedAnswer(m) })
+		c.onRequest(m, func(json.RawMessage) string { return c.answer(m) })
 	}
 	c.result("initialize", map[string]any{"protocolVersion": version, "capabilities": c.caps, "clientInfo": map[string]any{"name": "e2e-" + version, "version": "1"}})
 	c.send(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
@@ -90,7 +106,7 @@ func (c *revClient) call(method string, params map[string]any) (json.RawMessage,
 		}
 		responses := map[string]json.RawMessage{}
 		for k, req := range ir.InputRequests {
-			responses[k] = json.RawMessage(cannedAnswer(req.Method))
+			responses[k] = json.RawMessage(c.answer(req.Method))
 		}
 		next := map[string]any{}
 		for k, v := range params {
