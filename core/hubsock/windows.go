@@ -24,21 +24,22 @@ const CanPassFiles = false
 // the user and the home, as pipe names are one namespace for the whole
 // machine.
 func Address(home, version string) string {
-	path, err := pipePath(home, version)
+	path, _, err := pipePath(home, version)
 	if err != nil {
 		return "(" + err.Error() + ")"
 	}
 	return path
 }
 
-func pipePath(home, version string) (string, error) {
+// pipePath is the hub's pipe, and the user it is for.
+func pipePath(home, version string) (string, *windows.SID, error) {
 	sid, err := userSID()
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	abs, err := filepath.Abs(home)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	sum := sha256.Sum256([]byte(sid.String() + "\x00" + strings.ToLower(abs)))
 	// An elevated process has a hub of its own: a hub started from an
@@ -48,7 +49,7 @@ func pipePath(home, version string) (string, error) {
 	if windows.GetCurrentProcessToken().IsElevated() {
 		level = "-elevated"
 	}
-	return `\\.\pipe\ica-mcp-proxy-` + hex.EncodeToString(sum[:8]) + level + "-" + Name(version), nil
+	return `\\.\pipe\ica-mcp-proxy-` + hex.EncodeToString(sum[:8]) + level + "-" + Name(version), sid, nil
 }
 
 // Listen listens on the pipe of the hub of version in home. Only the user
@@ -59,11 +60,7 @@ func Listen(home, version string) (*Listener, error) {
 	if _, err := RunDir(home); err != nil {
 		return nil, err
 	}
-	sid, err := userSID()
-	if err != nil {
-		return nil, err
-	}
-	path, err := pipePath(home, version)
+	path, sid, err := pipePath(home, version)
 	if err != nil {
 		return nil, err
 	}
@@ -82,11 +79,7 @@ func Listen(home, version string) (*Listener, error) {
 // Dial connects to the hub of version of home, checking that the process
 // serving the pipe runs as the user.
 func Dial(home, version string) (net.Conn, error) {
-	sid, err := userSID()
-	if err != nil {
-		return nil, err
-	}
-	path, err := pipePath(home, version)
+	path, sid, err := pipePath(home, version)
 	if err != nil {
 		return nil, err
 	}
