@@ -221,6 +221,34 @@ func TestLeaseWaitCountsAgainstTheTimeout(t *testing.T) {
 	}
 }
 
+// A call that finds every instance leased to other sessions' calls for
+// all its timeout says so, naming max_instances: the server was not slow,
+// it was never asked.
+func TestWaitForAnInstanceSaysWhy(t *testing.T) {
+	h := coretest.NewHub(t, coretest.Options{
+		Scripts: map[string]scripted.Script{"up": asker(scripted.Legacy)},
+		Env:     map[string]string{settings.EnvRequestTimeout: "0.5"},
+	}, coretest.HubOptions{MaxInstances: 1})
+	a, b := h.Core(t).Serve(t), h.Core(t).Serve(t)
+	a.Initialize(`{"elicitation":{}}`)
+	b.Initialize(`{"elicitation":{}}`)
+	a.Send(`{"jsonrpc":"2.0","id":"a1","method":"tools/call","params":{"name":"up.ask","arguments":{}}}`)
+	ask, _ := a.Next(0, isMethod("elicitation/create"))
+	b.Send(`{"jsonrpc":"2.0","id":"b1","method":"tools/call","params":{"name":"up.ask","arguments":{}}}`)
+	answer := string(b.Wait(`"b1"`))
+	if !strings.Contains(answer, "waited 500ms for an instance") || !strings.Contains(answer, "max_instances: 1") || !strings.Contains(answer, "was not sent") {
+		t.Fatalf("b's call: %s", answer)
+	}
+	// a's call, which held the instance, ends by its own timeout: the
+	// server's, not a wait's.
+	if got := string(a.Wait(`"a1"`)); !strings.Contains(got, "did not answer tools/call") {
+		t.Fatalf("a's call: %s (asked %s)", got, ask)
+	}
+	if n := count(b, "elicitation/create"); n != 0 {
+		t.Fatalf("b was asked %d times; its call never reached the server", n)
+	}
+}
+
 func elicit(msg string) scripted.Step {
 	return scripted.Step{Request: raw(`{"method":"elicitation/create","params":{"message":"` + msg + `","requestedSchema":{"type":"object","properties":{}}}}`)}
 }

@@ -86,7 +86,7 @@ func (v *View) Start(call upstream.Call) (cancel func(error)) {
 	stopTimer := context.CancelFunc(func() {})
 	waitStarted := time.Now()
 	if t := v.spec.RequestTimeout; t > 0 {
-		ctx, stopTimer = context.WithTimeoutCause(ctx, t, &upstream.TimeoutError{Server: v.name, Method: call.Method, After: t})
+		ctx, stopTimer = context.WithTimeoutCause(ctx, t, &WaitError{Server: v.name, Method: call.Method, After: t, Instances: e.max})
 	}
 	var (
 		mu      sync.Mutex
@@ -188,6 +188,21 @@ func (v *View) Request(ctx context.Context, method string, params json.RawMessag
 		v.pin(e, u)
 	}
 	return after(r, err), err
+}
+
+// WaitError is a call that found no instance of its server free within
+// its timeout: each was leased to another session's calls. Nothing was
+// sent to the server.
+type WaitError struct {
+	Server    string
+	Method    string
+	After     time.Duration
+	Instances int
+}
+
+func (e *WaitError) Error() string {
+	return fmt.Sprintf("server %q: %s waited %s for an instance, and every one (max_instances: %d) served another session's calls; it was not sent (raise max_instances in the entry, or try again)",
+		e.Server, e.Method, e.After, e.Instances)
 }
 
 // isTimeout says the request timed out: the upstream was told to cancel,
