@@ -192,18 +192,27 @@ func TestLeaseWaitsAtTheMost(t *testing.T) {
 	}
 }
 
-// The wait for an instance is part of a call's time: a call that waited
-// for most of its timeout has only the rest of it once it runs.
-func TestLeaseWaitCountsAgainstTheTimeout(t *testing.T) {
+// instanceHeld is a hub whose legacy server may run one instance, with
+// the request timeout given (seconds), and two sessions: a's call holds
+// the instance, its question (ask) unanswered.
+func instanceHeld(t *testing.T, timeout string) (a, b *coretest.Client, ask json.RawMessage) {
+	t.Helper()
 	h := coretest.NewHub(t, coretest.Options{
 		Scripts: map[string]scripted.Script{"up": asker(scripted.Legacy)},
-		Env:     map[string]string{settings.EnvRequestTimeout: "1"},
+		Env:     map[string]string{settings.EnvRequestTimeout: timeout},
 	}, coretest.HubOptions{MaxInstances: 1})
-	a, b := h.Core(t).Serve(t), h.Core(t).Serve(t)
+	a, b = h.Core(t).Serve(t), h.Core(t).Serve(t)
 	a.Initialize(`{"elicitation":{}}`)
 	b.Initialize(`{"elicitation":{}}`)
 	a.Send(`{"jsonrpc":"2.0","id":"a1","method":"tools/call","params":{"name":"up.ask","arguments":{}}}`)
-	ask, _ := a.Next(0, isMethod("elicitation/create"))
+	ask, _ = a.Next(0, isMethod("elicitation/create"))
+	return a, b, ask
+}
+
+// The wait for an instance is part of a call's time: a call that waited
+// for most of its timeout has only the rest of it once it runs.
+func TestLeaseWaitCountsAgainstTheTimeout(t *testing.T) {
+	a, b, ask := instanceHeld(t, "1")
 	sent := time.Now()
 	b.Send(`{"jsonrpc":"2.0","id":"b1","method":"tools/call","params":{"name":"up.ask","arguments":{}}}`)
 	time.Sleep(800 * time.Millisecond) // b waits for the only instance
@@ -225,15 +234,7 @@ func TestLeaseWaitCountsAgainstTheTimeout(t *testing.T) {
 // all its timeout says so, naming max_instances: the server was not slow,
 // it was never asked.
 func TestWaitForAnInstanceSaysWhy(t *testing.T) {
-	h := coretest.NewHub(t, coretest.Options{
-		Scripts: map[string]scripted.Script{"up": asker(scripted.Legacy)},
-		Env:     map[string]string{settings.EnvRequestTimeout: "0.5"},
-	}, coretest.HubOptions{MaxInstances: 1})
-	a, b := h.Core(t).Serve(t), h.Core(t).Serve(t)
-	a.Initialize(`{"elicitation":{}}`)
-	b.Initialize(`{"elicitation":{}}`)
-	a.Send(`{"jsonrpc":"2.0","id":"a1","method":"tools/call","params":{"name":"up.ask","arguments":{}}}`)
-	ask, _ := a.Next(0, isMethod("elicitation/create"))
+	a, b, ask := instanceHeld(t, "0.5")
 	b.Send(`{"jsonrpc":"2.0","id":"b1","method":"tools/call","params":{"name":"up.ask","arguments":{}}}`)
 	answer := string(b.Wait(`"b1"`))
 	if !strings.Contains(answer, "waited 500ms for an instance") || !strings.Contains(answer, "max_instances: 1") || !strings.Contains(answer, "was not sent") {
