@@ -117,6 +117,10 @@ func (v *View) Start(call upstream.Call) (cancel func(error)) {
 		if t := v.spec.RequestTimeout; t > 0 {
 			call.Timeout = max(t-time.Since(waitStarted), time.Millisecond)
 		}
+		// The caller's batch belongs to its goroutine, which flushed it
+		// long ago: a request held in it now would wait for the client's
+		// next message. It goes at once.
+		call.Batch = nil
 		inner := v.startOn(e, u, release, call)
 		mu.Lock()
 		started = inner

@@ -48,6 +48,7 @@ type localSession struct {
 	log   hclog.Logger
 
 	mu      sync.Mutex
+	held    [][]byte // Hold's, until Flush
 	frames  []sdk.Frame
 	ended   bool // Exited was queued
 	aborted bool
@@ -89,14 +90,43 @@ func (s *localSession) Logger() hclog.Logger { return s.log }
 
 func (s *localSession) Ready() sdk.Ready { return s.ready }
 
+// Send writes what is held first, as the direct data path does.
 func (s *localSession) Send(msgs ...[]byte) error {
 	s.mu.Lock()
 	done := s.ended || s.aborted
+	if len(s.held) > 0 {
+		msgs = append(s.held, msgs...)
+		s.held = nil
+	}
 	s.mu.Unlock()
 	if done {
 		return fmt.Errorf("session ended")
 	}
 	return s.sess.Send(context.Background(), msgs...)
+}
+
+// Hold implements sdk.Holder, as the direct data path does: the
+// messages wait for Flush. The core's tests then see what a request held
+// and never flushed does in production: it is never sent.
+func (s *localSession) Hold(msgs ...[]byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended || s.aborted {
+		return fmt.Errorf("session ended")
+	}
+	s.held = append(s.held, msgs...)
+	return nil
+}
+
+// Flush implements sdk.Holder.
+func (s *localSession) Flush() error {
+	s.mu.Lock()
+	empty := len(s.held) == 0
+	s.mu.Unlock()
+	if empty {
+		return nil
+	}
+	return s.Send()
 }
 
 func (s *localSession) Recv() (sdk.Frame, error) {

@@ -38,6 +38,12 @@ func newEnv(t *testing.T) *env {
 	if v := os.Getenv("ICA_TEST_PARENT_WATCH"); v != "" {
 		e.set("ICA_MCP_PROXY_PARENT_WATCH=" + v)
 	}
+	// ICA_TEST_HUB=on runs every session through a hub of the test's
+	// $ICA_HOME (debug logs, shown when the test fails).
+	if v := os.Getenv("ICA_TEST_HUB"); v != "" {
+		e.set("ICA_MCP_PROXY_HUB="+v, "ICA_MCP_PROXY_HUB_LINGER=2", "ICA_LOG_LEVEL=debug")
+		checkHubLog(t, e)
+	}
 	for _, v := range variantsOf(t) {
 		e.set(v.env...)
 	}

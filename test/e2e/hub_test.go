@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -77,6 +78,7 @@ func TestHubSharesUpstreams(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
 			e.set("ICA_MCP_PROXY_HUB=on", "ICA_MCP_PROXY_HUB_LINGER=1")
+			checkHubLog(t, e)
 			demo, everything := demoServer(), everythingServer()
 			if !shared {
 				demo["share"], everything["share"] = false, false
@@ -196,7 +198,7 @@ func TestHubClientsOfEveryRevision(t *testing.T) {
 	t.Parallel()
 	needPeers(t)
 	e := hubEnv(t)
-	e.set("ICA_MCP_PROXY_HUB_LINGER=5")
+	e.set("ICA_MCP_PROXY_HUB_LINGER=5", "ICA_LOG_LEVEL=debug")
 	demo := demoServer()
 	demo["env"] = map[string]any{"ICA_DEMO_FEATURES": "1"}
 	e.writeProject(t, map[string]any{"everything": everythingServer(), "demo": demo})
@@ -308,6 +310,7 @@ func TestHubClientGoneCancelsItsCallsOnly(t *testing.T) {
 	}
 	e := newEnv(t)
 	e.set("ICA_MCP_PROXY_HUB=on", "ICA_MCP_PROXY_HUB_LINGER=1", "ICA_LOG_LEVEL=debug")
+	checkHubLog(t, e)
 	e.writeProject(t, map[string]any{"demo": demoServer()})
 	a, b := startProxy(t, e), startProxy(t, e)
 	a.send(`{"jsonrpc":"2.0","id":"long","method":"tools/call","params":{"name":"demo.sleep","arguments":{"ms":60000}}}`)
@@ -387,6 +390,7 @@ func TestHubRefusedServesInProcess(t *testing.T) {
 	}
 	e := newEnv(t)
 	e.set("ICA_MCP_PROXY_HUB=on")
+	checkHubLog(t, e)
 	e.writeProject(t, map[string]any{"demo": demoServer()})
 	run := filepath.Join(e.home, "run")
 	if err := os.MkdirAll(run, 0o700); err != nil {
@@ -428,5 +432,29 @@ func hubEnv(t *testing.T) *env {
 	e := newEnv(t)
 	e.set("ICA_MCP_PROXY_HUB=on", "ICA_MCP_PROXY_HUB_LINGER=1")
 	e.writeProject(t, map[string]any{"demo": demoServer()})
+	checkHubLog(t, e)
 	return e
+}
+
+// checkHubLog fails the test when the race detector reported in the
+// hub's log (the hub's stderr goes there, not to a front), and prints the
+// log after a failed test: the fronts' stderr says little of what
+// happened inside the hub.
+func checkHubLog(t *testing.T, e *env) {
+	t.Cleanup(func() {
+		logs, _ := filepath.Glob(filepath.Join(e.home, "run", "hub-*.log"))
+		for _, name := range logs {
+			data, _ := os.ReadFile(name)
+			if bytes.Contains(data, []byte("WARNING: DATA RACE")) {
+				t.Errorf("the race detector reported a data race in the hub (%s)", name)
+			}
+			if !t.Failed() {
+				continue
+			}
+			if len(data) > 64<<10 {
+				data = data[len(data)-64<<10:]
+			}
+			t.Logf("%s:\n%s", name, data)
+		}
+	})
 }
