@@ -31,6 +31,7 @@ func asker(revision string) scripted.Script {
 			raw(`{"name":"ask","inputSchema":{"type":"object"}}`),
 			raw(`{"name":"progress","inputSchema":{"type":"object"}}`),
 			raw(`{"name":"echo","inputSchema":{"type":"object"}}`),
+			raw(`{"name":"late","inputSchema":{"type":"object"}}`),
 		},
 		Calls: map[string]scripted.Call{
 			"ask": {Steps: []scripted.Step{
@@ -42,6 +43,12 @@ func asker(revision string) scripted.Script {
 				{Echo: true},
 			}},
 			"echo": {Steps: []scripted.Step{{Echo: true}}},
+			// Progress after the answer, as mcp-go's stdio server may
+			// write it.
+			"late": {Steps: []scripted.Step{
+				{Echo: true},
+				{Notify: raw(`{"method":"notifications/progress","params":{"progressToken":"$progressToken","progress":1}}`)},
+			}},
 		},
 	}
 }
@@ -104,6 +111,20 @@ func TestLegacyInstancesAreLeased(t *testing.T) {
 	}
 	if n := h.Transport.Opens("up"); n != 2 {
 		t.Fatalf("%d instances opened after idle calls, want still 2", n)
+	}
+}
+
+// Progress that a server sends just after its answer still reaches the
+// session whose call it was, under the session's own token.
+func TestProgressAfterTheAnswer(t *testing.T) {
+	h := hub(t, asker(scripted.Legacy), coretest.HubOptions{})
+	a := h.Core(t).Serve(t)
+	a.Initialize(`{}`)
+	a.Send(`{"jsonrpc":"2.0","id":"a","method":"tools/call","params":{"name":"up.late","arguments":{"message":"x"},"_meta":{"progressToken":"p-a"}}}`)
+	a.Wait(`"a"`)
+	got, _ := a.Next(0, isMethod("notifications/progress"))
+	if tok := gjson.GetBytes(got, "params.progressToken").Str; tok != "p-a" {
+		t.Fatalf("progress under token %q: %s", tok, got)
 	}
 }
 

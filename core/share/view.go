@@ -299,7 +299,12 @@ func (v *View) prepare(e *entry, u *upstream.Upstream, method string, params jso
 		}
 	}
 	return params, nil, func(r upstream.Reply, err error) upstream.Reply {
-		forget()
+		// Progress may trail the answer: mcp-go's stdio server writes
+		// notifications from a goroutine of their own, and the demo's
+		// reached the hub after its result. A proxy of the session's own
+		// passes such progress on; the hub keeps the token's route a
+		// while for it.
+		time.AfterFunc(lateProgress, forget)
 		if then != nil {
 			r = then(r, err)
 		}
@@ -312,6 +317,10 @@ func (v *View) prepare(e *entry, u *upstream.Upstream, method string, params jso
 		return r
 	}
 }
+
+// lateProgress is how long a call's progress token is still routed after
+// its answer.
+const lateProgress = 5 * time.Second
 
 // notify gives the view's core a notification made of params.
 func (v *View) notify(method string, params json.RawMessage) {
