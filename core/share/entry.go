@@ -64,6 +64,9 @@ type entry struct {
 	// tasks are the views that created each task (2025-11-25 tasks):
 	// only they see it, ask for it, or hear of it.
 	tasks map[string]*View
+	// listens are the resources watched with listen requests on a
+	// shared instance (listen.go).
+	listens map[listenKey]*listening
 }
 
 type rootsWait struct {
@@ -91,6 +94,7 @@ func newEntry(r *Registry, key string, first *View) *entry {
 		roots:  map[*upstream.Upstream]lease.Client{},
 		tasks:  map[string]*View{},
 
+		listens:    map[listenKey]*listening{},
 		rootsAsked: map[*upstream.Upstream]rootsWait{},
 	}
 	// One instance until the first session says how the server speaks.
@@ -385,6 +389,7 @@ func (e *entry) notification(u *upstream.Upstream, method string, params, msg js
 		for v := range e.subs[u][uri] {
 			to = append(to, v)
 		}
+		to = append(to, e.listeners(u, uri)...)
 		e.mu.Unlock()
 	default:
 		if e.mode.Load() == modeShared {
@@ -513,6 +518,7 @@ func (e *entry) join(v *View) {
 
 // leave drops v; the entry lingers once no view is left.
 func (e *entry) leave(v *View) {
+	e.unlistenAll(v)
 	for u, uris := range e.unsubscribe(v, nil) {
 		for _, uri := range uris {
 			unsubscribeOn(u, uri)

@@ -8,7 +8,10 @@
 //   - A stateless (2026-07-28) upstream is one instance that every
 //     session's calls share: its questions come back inside each call's
 //     own answer. Progress tokens are made unique per call on the way in
-//     and given back on the way out.
+//     and given back on the way out (and routed a while after the
+//     answer: progress may trail it). A resource that sessions watch is
+//     watched once, with one subscriptions/listen request of the hub's,
+//     and its updates go to each watcher once (listen.go).
 //     A request of its own names no session and is refused.
 //   - A legacy upstream may send requests of its own (elicitation,
 //     sampling, roots/list) that name no call. Its instances are leased

@@ -148,6 +148,10 @@ func (v *View) Start(call upstream.Call) (cancel func(error)) {
 // startOn sends call on u, prepared for sharing (prepare), with the
 // lease released when it ends.
 func (v *View) startOn(e *entry, u *upstream.Upstream, release func(), call upstream.Call) func(error) {
+	if uri, ok := watchedResource(call.Method, call.Params); ok && e.mode.Load() == modeShared {
+		release()
+		return e.listen(v, u, uri, call.Params, call.Done)
+	}
 	params, local, after := v.prepare(e, u, call.Method, call.Params)
 	if local != nil {
 		release()

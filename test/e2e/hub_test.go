@@ -260,6 +260,37 @@ func TestHubClientsOfEveryRevision(t *testing.T) {
 	}
 }
 
+// TestHubSessionsWatchAResource: 2026-07-28 clients watch a resource of
+// the shared stateless demo (which has no resources/subscribe: the proxy
+// holds a subscriptions/listen request for them), and a change reaches
+// each watcher once, tagged with its own subscription; a client that
+// watches nothing hears nothing.
+func TestHubSessionsWatchAResource(t *testing.T) {
+	t.Parallel()
+	e := hubEnv(t)
+	demo := demoServer()
+	demo["env"] = map[string]any{"ICA_DEMO_FEATURES": "1"}
+	e.writeProject(t, map[string]any{"demo": demo})
+	a, b, quiet := newRevClient(t, e, "2026-07-28"), newRevClient(t, e, "2026-07-28"), newRevClient(t, e, "2026-07-28")
+	for _, c := range []*revClient{a, b} {
+		c.modernHeld("subscriptions/listen", map[string]any{"notifications": map[string]any{"resourceSubscriptions": []string{"demo://greeting"}}}, c.caps)
+		waitNote(t, c.rpc, "notifications/subscriptions/acknowledged", "demo://greeting")
+	}
+	if got := quiet.tool("demo.touch", nil); got != "touched" {
+		t.Fatalf("demo.touch: %q", got)
+	}
+	for name, c := range map[string]*revClient{"a": a, "b": b} {
+		waitNote(t, c.rpc, "notifications/resources/updated", "io.modelcontextprotocol/subscriptionId")
+		time.Sleep(300 * time.Millisecond) // a second copy would come now
+		if n := len(c.notifications("notifications/resources/updated")); n != 1 {
+			t.Errorf("%s got the update %d times, want once: %q", name, n, c.notifications("notifications/resources/updated"))
+		}
+	}
+	if n := len(quiet.notifications("notifications/resources/updated")); n != 0 {
+		t.Errorf("a client that watches nothing got %d updates", n)
+	}
+}
+
 // TestHubKilledSessionGoesOn: a hub killed under a session is replaced;
 // the front hands the session to the new hub, which replays the client's
 // initialize and keeps its answer, so the client's next call just works.
