@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -364,9 +365,16 @@ func (e *entry) notification(u *upstream.Upstream, method string, params, msg js
 		e.mu.Lock()
 		rt, ok := e.tokens[tok.Raw]
 		e.mu.Unlock()
-		if ok {
+		switch {
+		case ok:
 			if p, err := sjson.SetRawBytes(params, "progressToken", rt.token); err == nil {
 				rt.v.notify(method, p)
+			}
+		case e.mode.Load() != modeShared && !strings.HasPrefix(tok.Str, tokenPrefix):
+			// Not a call's (a leased instance's progress of its own, as
+			// after a request of its own): as any other notification.
+			if v := e.holderView(u); v != nil {
+				v.notifyRaw(method, params, msg)
 			}
 		}
 		return
@@ -422,12 +430,15 @@ func (e *entry) logLevel() string {
 	return best
 }
 
+// tokenPrefix begins the progress tokens the hub gives calls.
+const tokenPrefix = "ica-share-"
+
 // token gives a call's progress token a unique one of its own, routed
 // back to v; forget drops it once the call has ended.
 func (e *entry) token(v *View, given json.RawMessage) (unique json.RawMessage, forget func()) {
 	e.mu.Lock()
 	e.nextTK++
-	unique = jsonrpc.AppendString(nil, "ica-share-"+strconv.FormatInt(e.nextTK, 10))
+	unique = jsonrpc.AppendString(nil, tokenPrefix+strconv.FormatInt(e.nextTK, 10))
 	e.tokens[string(unique)] = route{v: v, token: given}
 	e.mu.Unlock()
 	return unique, func() {

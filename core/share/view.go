@@ -282,7 +282,7 @@ func (v *View) prepare(e *entry, u *upstream.Upstream, method string, params jso
 		if !here {
 			return nil, &upstream.Reply{Result: json.RawMessage(`{}`)}, nil
 		}
-	case string(mcp.MethodTasksGet), string(mcp.MethodTasksResult), string(mcp.MethodTasksCancel):
+	case string(mcp.MethodTasksGet), string(mcp.MethodTasksResult), string(mcp.MethodTasksCancel), methodTasksUpdate:
 		id := gjson.GetBytes(params, "taskId").Str
 		if !e.ownsTask(v, id) {
 			return nil, &upstream.Reply{Error: jsonrpc.ErrorObject(mcp.INVALID_PARAMS, "unknown task "+id)}, nil
@@ -312,14 +312,31 @@ func (v *View) prepare(e *entry, u *upstream.Upstream, method string, params jso
 		if then != nil {
 			r = then(r, err)
 		}
-		if id := gjson.GetBytes(r.Result, "task.taskId"); err == nil && id.Type == gjson.String {
+		if id := createdTask(r); err == nil && id != "" {
 			// A task runs on after this answer: it is v's, and so is
 			// the instance it runs on.
-			e.createdTask(v, id.Str)
+			e.createdTask(v, id)
 			v.pin(e, u)
 		}
 		return r
 	}
+}
+
+// methodTasksUpdate answers a task's input request (the 2026-07-28 tasks
+// extension).
+const methodTasksUpdate = "tasks/update"
+
+// createdTask is the task an answer says its call created: nested
+// (2025-11-25, result.task), or flat (a 2026-07-28 server's resultType
+// "task").
+func createdTask(r upstream.Reply) string {
+	if id := gjson.GetBytes(r.Result, "task.taskId"); id.Type == gjson.String {
+		return id.Str
+	}
+	if res := gjson.GetManyBytes(r.Result, "resultType", "taskId"); r.Stateless && res[0].Str == "task" && res[1].Type == gjson.String {
+		return res[1].Str
+	}
+	return ""
 }
 
 // lateProgress is how long a call's progress token is still routed after
@@ -461,8 +478,11 @@ func (v *View) NotifyLive(method string, params json.RawMessage) {
 		given, asked := e.roots[u]
 		e.mu.Unlock()
 		mine := holder == v.client || holder == "" && last == v.client
-		if method == string(mcp.MethodNotificationRootsListChanged) {
-			mine = asked && given == v.client
+		if method == string(mcp.MethodNotificationRootsListChanged) && asked {
+			// An instance that asked for roots is told of a change by
+			// the session it asked; one that never asked, as any other
+			// notification.
+			mine = given == v.client
 		}
 		if mine {
 			u.NotifyLive(method, params)
