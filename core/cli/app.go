@@ -108,17 +108,23 @@ type session struct {
 	Environ   func() []string
 	Share     proxy.ShareFunc
 	Config    proxy.ConfigSource
+	// Log is the session's logger (nil: the app's).
+	Log hclog.Logger
 }
 
 // newProxyFor builds a proxy core for a session on the app's plugins and
 // logins: the app's own, and in the hub, one per front.
 func (a *app) newProxyFor(sess session) (*proxy.Proxy, *broker.Broker) {
 	s := sess.Settings
+	log := sess.Log
+	if log == nil {
+		log = a.log
+	}
 	p := proxy.New(proxy.Options{
 		Settings:  s,
 		Version:   a.version,
 		Cwd:       sess.Cwd,
-		Logger:    a.log.Named("proxy"),
+		Logger:    log.Named("proxy"),
 		Opener:    a.host,
 		Reserved:  broker.Names(s.Separator),
 		Memo:      a.memo,

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/spf13/cobra"
 
 	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/config"
@@ -107,8 +108,8 @@ func runHub(ctx context.Context, version string) error {
 			}
 			return extra
 		},
-		Session: func(ctx context.Context, hello hub.Hello, in io.Reader, out io.Writer) error {
-			return a.serveFront(ctx, version, hello, in, out, shared.For(hello.Session), views)
+		Session: func(ctx context.Context, hello hub.Hello, in io.Reader, out, logs io.Writer) error {
+			return a.serveFront(ctx, version, hello, in, out, logs, shared.For(hello.Session), views)
 		}}
 	a.log.Info("the hub serves", "at", hubsock.Address(a.settings.Home, version), "pid", os.Getpid())
 	return srv.Serve(ctx, l)
@@ -116,7 +117,7 @@ func runHub(ctx context.Context, version string) error {
 
 // serveFront serves one front's session as a proxy of its own would: its
 // settings, folder and environment.
-func (a *app) serveFront(ctx context.Context, version string, hello hub.Hello, in io.Reader, out io.Writer, shared proxy.ShareFunc, views *configview.Registry) error {
+func (a *app) serveFront(ctx context.Context, version string, hello hub.Hello, in io.Reader, out, logs io.Writer, shared proxy.ShareFunc, views *configview.Registry) error {
 	env := map[string]string{}
 	for _, kv := range hello.Env {
 		if k, v, ok := strings.Cut(kv, "="); ok {
@@ -128,10 +129,16 @@ func (a *app) serveFront(ctx context.Context, version string, hello hub.Hello, i
 		return fmt.Errorf("the front's $ICA_HOME is %s, the hub's %s", s.Home, a.settings.Home)
 	}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	log := a.log.With("session", hello.Session)
+	if logs != nil {
+		sink := hub.NewLogSink(logs, logSinkLimit)
+		defer sink.Close(outFlushWait)
+		log = a.sessionLogger(sink, env[settings.EnvLogLevel], s.LogLevel).With("session", hello.Session)
+	}
 	cfg := views.For(config.Options{Cwd: hello.Cwd, Home: s.Home, PreferHome: s.PreferHome, LookupEnv: lookup})
 	defer cfg.Close()
 	p, b := a.newProxyFor(session{Settings: s, Cwd: hello.Cwd, LookupEnv: lookup,
-		Environ: func() []string { return hello.Env }, Share: shared, Config: cfg})
+		Environ: func() []string { return hello.Env }, Share: shared, Config: cfg, Log: log})
 	defer p.Close()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -139,7 +146,7 @@ func (a *app) serveFront(ctx context.Context, version string, hello hub.Hello, i
 	// stops reading ends its session, not the others'.
 	q := hub.NewOutQueue(out, outQueueLimit, cancel)
 	defer func() { _ = q.Close(outFlushWait) }()
-	fe := frontend.New(p, b, version, a.log.Named("frontend"))
+	fe := frontend.New(p, b, version, log.Named("frontend"))
 	fe.OnStart = func() { p.Start(ctx, configPollInterval) }
 	err := fe.Serve(ctx, in, q)
 	if cause := context.Cause(ctx); errors.Is(cause, hub.ErrStalled) {
@@ -147,6 +154,23 @@ func (a *app) serveFront(ctx context.Context, version string, hello hub.Hello, i
 	}
 	return err
 }
+
+// sessionLogger is a hub session's logger: to the front's stderr (sink),
+// at the level the session's environment sets (set, when it sets one;
+// info otherwise, as a proxy of its own logs), and to the hub's log at
+// the hub's level.
+func (a *app) sessionLogger(sink io.Writer, set, level string) hclog.Logger {
+	if set == "" {
+		level = "info"
+	}
+	log := hclog.NewInterceptLogger(&hclog.LoggerOptions{Name: "ica-mcp-proxy", Level: hclog.LevelFromString(level), Output: sink})
+	log.RegisterSink(hclog.NewSinkAdapter(&hclog.LoggerOptions{Name: "ica-mcp-proxy", Level: a.log.GetLevel(), Output: os.Stderr}))
+	return log
+}
+
+// logSinkLimit is how much of a session's log may wait for its front's
+// stderr before lines are dropped.
+const logSinkLimit = 1 << 20
 
 // outQueueLimit is how much output may wait for a hub session's client
 // before the session is ended as stalled; outFlushWait, how long what
@@ -175,6 +199,7 @@ func runFront(ctx context.Context, version string, out *os.File) error {
 		Relay:  !hubsock.CanPassFiles,
 		Stdin:  os.Stdin,
 		Stdout: out,
+		Stderr: os.Stderr,
 		Resuming: func() {
 			fmt.Fprintln(os.Stderr, "ica-mcp-proxy: the hub died; the session goes on with a new hub (calls in flight are lost)")
 		},

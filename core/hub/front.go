@@ -21,8 +21,9 @@ type Front struct {
 	Version string
 	Hello   Hello // Cwd and Env; Version is set from Version
 	// Stdin and Stdout are the session's: passed to the hub where files
-	// can be, relayed otherwise.
-	Stdin, Stdout *os.File
+	// can be, relayed otherwise. Stderr is passed with them, for the
+	// session's logs (a relayed session's stay in the hub's log).
+	Stdin, Stdout, Stderr *os.File
 	// Relay relays the session's bytes instead of passing the files
 	// (where files cannot be passed; set by tests of that path too).
 	Relay bool
@@ -103,7 +104,11 @@ func (f *Front) run(ctx context.Context, kept *SessionState, resuming bool) erro
 		return fmt.Errorf("%w: %w", noHub, err)
 	}
 	if !f.Relay {
-		if err := hubsock.SendFiles(c, f.Stdin, f.Stdout); err != nil {
+		stderr := f.Stderr
+		if stderr == nil {
+			stderr = os.Stderr
+		}
+		if err := hubsock.SendFiles(c, f.Stdin, f.Stdout, stderr); err != nil {
 			// A hub that refused at the hello has closed already: its
 			// refusal says more than the broken pipe.
 			if _, rerr := pc.ReadWelcome(); rerr != nil {

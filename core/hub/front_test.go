@@ -18,7 +18,7 @@ import (
 )
 
 // echo is a session that answers each line with "echo: " and the line.
-func echo(_ context.Context, _ hub.Hello, in io.Reader, out io.Writer) error {
+func echo(_ context.Context, _ hub.Hello, in io.Reader, out, _ io.Writer) error {
 	sc := bufio.NewScanner(in)
 	for sc.Scan() {
 		if _, err := fmt.Fprintf(out, "echo: %s\n", sc.Text()); err != nil {

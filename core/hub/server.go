@@ -20,9 +20,10 @@ import (
 )
 
 // SessionFunc serves one front's session: its client's messages on in,
-// the session's on out, the front's folder and environment in hello. It
-// returns when in ends or ctx does.
-type SessionFunc func(ctx context.Context, hello Hello, in io.Reader, out io.Writer) error
+// the session's on out, the front's folder and environment in hello, and
+// the front's stderr as logs (nil for a relayed session: its logs stay in
+// the hub's). It returns when in ends or ctx does.
+type SessionFunc func(ctx context.Context, hello Hello, in io.Reader, out, logs io.Writer) error
 
 // Server is the hub's side: it takes fronts on a listener and serves
 // each one's session, until it has had none for Linger.
@@ -187,14 +188,14 @@ func (s *Server) serve(ctx context.Context, c net.Conn) {
 		return
 	}
 	in := pc.Reader()
-	var out io.Writer = c
+	var out, logs io.Writer = c, nil
 	var files []*os.File
 	if !hello.Relay {
-		if files, err = hubsock.ReceiveFiles(c, 2); err != nil {
-			_ = pc.Refuse("taking the session's stdin and stdout: " + err.Error())
+		if files, err = hubsock.ReceiveFiles(c, 3); err != nil {
+			_ = pc.Refuse("taking the session's stdin, stdout and stderr: " + err.Error())
 			return
 		}
-		in, out = files[0], files[1]
+		in, out, logs = files[0], files[1], files[2]
 	}
 	id := "s" + strconv.FormatInt(s.next.Add(1), 10)
 	hello.Session = id
@@ -231,7 +232,7 @@ func (s *Server) serve(ctx context.Context, c net.Conn) {
 		}()
 	}
 	s.Log.Debug("session", "id", id, "cwd", hello.Cwd, "relay", hello.Relay)
-	err = s.Session(sctx, hello, in, out)
+	err = s.Session(sctx, hello, in, out, logs)
 	closeAll(files)
 	if hello.Relay {
 		return // the socket's close is the end: a line would be read as the session's

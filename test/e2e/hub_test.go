@@ -291,6 +291,34 @@ func TestHubSessionsWatchAResource(t *testing.T) {
 	}
 }
 
+// TestHubSessionLogsReachItsStderr: a hub session's logs go to its own
+// front's stderr (what the runtime shows as the server's log), at the
+// level its own environment sets, and never to another session's.
+func TestHubSessionLogsReachItsStderr(t *testing.T) {
+	t.Parallel()
+	e := hubEnv(t)
+	cmd := e.command()
+	cmd.Env = append(cmd.Env, "ICA_LOG_LEVEL=debug")
+	verbose := startRPC(t, cmd)
+	verbose.initialize()
+	quiet := startProxy(t, e)
+	for _, c := range []*rpc{verbose, quiet} {
+		if got := decodeResult(t, c.callTool("demo.echo", map[string]any{"message": "hi"})).text(); got != "hi" {
+			t.Fatalf("demo.echo: %q", got)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(verbose.stderr.String(), "[DEBUG] ica-mcp-proxy.") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := verbose.stderr.String(); !strings.Contains(got, "[DEBUG] ica-mcp-proxy.") || !strings.Contains(got, "session=s1") {
+		t.Fatalf("the debug session's stderr has none of its debug logs:\n%s", got)
+	}
+	if got := quiet.stderr.String(); strings.Contains(got, "[DEBUG]") || strings.Contains(got, "session=s1") {
+		t.Fatalf("the quiet session's stderr has debug lines, or the other session's:\n%s", got)
+	}
+}
+
 // TestHubKilledSessionGoesOn: a hub killed under a session is replaced;
 // the front hands the session to the new hub, which replays the client's
 // initialize and keeps its answer, so the client's next call just works.
