@@ -109,7 +109,8 @@ func runHub(ctx context.Context, version string) error {
 			return extra
 		},
 		Session: func(ctx context.Context, hello hub.Hello, in io.Reader, out, logs io.Writer) error {
-			return a.serveFront(ctx, version, hello, in, out, logs, shared.For(hello.Session), views)
+			share := func(log hclog.Logger) proxy.ShareFunc { return shared.For(hello.Session, log) }
+			return a.serveFront(ctx, version, hello, in, out, logs, share, views)
 		}}
 	a.log.Info("the hub serves", "at", hubsock.Address(a.settings.Home, version), "pid", os.Getpid())
 	return srv.Serve(ctx, l)
@@ -117,7 +118,7 @@ func runHub(ctx context.Context, version string) error {
 
 // serveFront serves one front's session as a proxy of its own would: its
 // settings, folder and environment.
-func (a *app) serveFront(ctx context.Context, version string, hello hub.Hello, in io.Reader, out, logs io.Writer, shared proxy.ShareFunc, views *configview.Registry) error {
+func (a *app) serveFront(ctx context.Context, version string, hello hub.Hello, in io.Reader, out, logs io.Writer, share func(hclog.Logger) proxy.ShareFunc, views *configview.Registry) error {
 	env := map[string]string{}
 	for _, kv := range hello.Env {
 		if k, v, ok := strings.Cut(kv, "="); ok {
@@ -129,16 +130,22 @@ func (a *app) serveFront(ctx context.Context, version string, hello hub.Hello, i
 		return fmt.Errorf("the front's $ICA_HOME is %s, the hub's %s", s.Home, a.settings.Home)
 	}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	log := a.log.With("session", hello.Session)
+	// log is the session's: to its front's stderr and the hub's log;
+	// own, to its front's stderr alone (where the shared upstreams' logs
+	// go: the hub's log has them once).
+	log, own := a.log.With("session", hello.Session), hclog.Logger(nil)
 	if logs != nil {
 		sink := hub.NewLogSink(logs, logSinkLimit)
 		defer sink.Close(outFlushWait)
-		log = a.sessionLogger(sink, env[settings.EnvLogLevel], s.LogLevel).With("session", hello.Session)
+		own = sessionLogger(sink, env[settings.EnvLogLevel], s.LogLevel)
+		il := hclog.NewInterceptLogger(&hclog.LoggerOptions{Name: own.Name(), Level: own.GetLevel(), Output: sink})
+		il.RegisterSink(hclog.NewSinkAdapter(&hclog.LoggerOptions{Name: own.Name(), Level: a.log.GetLevel(), Output: os.Stderr}))
+		log = il.With("session", hello.Session)
 	}
 	cfg := views.For(config.Options{Cwd: hello.Cwd, Home: s.Home, PreferHome: s.PreferHome, LookupEnv: lookup})
 	defer cfg.Close()
 	p, b := a.newProxyFor(session{Settings: s, Cwd: hello.Cwd, LookupEnv: lookup,
-		Environ: func() []string { return hello.Env }, Share: shared, Config: cfg, Log: log})
+		Environ: func() []string { return hello.Env }, Share: share(own), Config: cfg, Log: log})
 	defer p.Close()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -155,17 +162,14 @@ func (a *app) serveFront(ctx context.Context, version string, hello hub.Hello, i
 	return err
 }
 
-// sessionLogger is a hub session's logger: to the front's stderr (sink),
+// sessionLogger is a hub session's logger to its front's stderr (sink),
 // at the level the session's environment sets (set, when it sets one;
-// info otherwise, as a proxy of its own logs), and to the hub's log at
-// the hub's level.
-func (a *app) sessionLogger(sink io.Writer, set, level string) hclog.Logger {
+// info otherwise, as a proxy of its own logs).
+func sessionLogger(sink io.Writer, set, level string) hclog.Logger {
 	if set == "" {
 		level = "info"
 	}
-	log := hclog.NewInterceptLogger(&hclog.LoggerOptions{Name: "ica-mcp-proxy", Level: hclog.LevelFromString(level), Output: sink})
-	log.RegisterSink(hclog.NewSinkAdapter(&hclog.LoggerOptions{Name: "ica-mcp-proxy", Level: a.log.GetLevel(), Output: os.Stderr}))
-	return log
+	return hclog.New(&hclog.LoggerOptions{Name: "ica-mcp-proxy", Level: hclog.LevelFromString(level), Output: sink})
 }
 
 // logSinkLimit is how much of a session's log may wait for its front's

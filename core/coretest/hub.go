@@ -53,5 +53,5 @@ func (h *Hub) Core(t testing.TB) *Core {
 	t.Helper()
 	h.cores++
 	session := "core-" + strconv.Itoa(h.cores)
-	return build(t, h.opts, h.Transport, func(*Core) proxy.ShareFunc { return h.Registry.For(session) })
+	return build(t, h.opts, h.Transport, func(*Core) proxy.ShareFunc { return h.Registry.For(session, nil) })
 }

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
@@ -38,6 +39,9 @@ type entry struct {
 	spec upstream.Spec
 	max  int
 	pool *lease.Pool[*upstream.Upstream]
+	// log is the instances' logger: to the hub's log and to each view's
+	// session (logs.go).
+	log hclog.InterceptLogger
 	// primary is the first instance: the one every call shares in
 	// modeShared, and the one lists are read from.
 	primary *upstream.Upstream
@@ -97,6 +101,7 @@ func newEntry(r *Registry, key string, first *View) *entry {
 
 		listens:    map[listenKey]*listening{},
 		rootsAsked: map[*upstream.Upstream]rootsWait{},
+		log:        fanOut(r.log.Name(), r.log),
 	}
 	// One instance until the first session says how the server speaks.
 	e.pool = lease.New(1, e.open, nil)
@@ -107,7 +112,7 @@ func newEntry(r *Registry, key string, first *View) *entry {
 // instance makes an upstream instance whose hooks route to the views.
 func (e *entry) instance() *upstream.Upstream {
 	var u *upstream.Upstream
-	u = upstream.New(e.name, e.spec, e.r.opener, e.r.log, upstream.Hooks{
+	u = upstream.New(e.name, e.spec, e.r.opener, e.log, upstream.Hooks{
 		Notification: func(_, method string, params, msg json.RawMessage) { e.notification(u, method, params, msg) },
 		ListChanged: func(_ string, k upstream.Kind) {
 			for _, v := range e.viewList() {
@@ -523,7 +528,13 @@ func (e *entry) unsubscribe(v *View, uri *string) map[*upstream.Upstream][]strin
 func (e *entry) join(v *View) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if old := e.views[v.client]; old != v && old != nil && old.log != nil {
+		e.log.DeregisterSink(old.sink())
+	}
 	e.views[v.client] = v
+	if v.log != nil {
+		e.log.RegisterSink(v.sink())
+	}
 	e.left = time.Time{}
 }
 
@@ -538,6 +549,9 @@ func (e *entry) leave(v *View) {
 	e.mu.Lock()
 	if e.views[v.client] == v {
 		delete(e.views, v.client)
+		if v.log != nil {
+			e.log.DeregisterSink(v.sink())
+		}
 	}
 	for tok, rt := range e.tokens {
 		if rt.v == v {

@@ -73,19 +73,21 @@ func New(opener upstream.Opener, log hclog.Logger, maxInstances int, linger time
 
 // For returns what one session's core gives proxy.Options.Share: its
 // servers' upstreams, shared with the registry's other sessions. session
-// names it, uniquely (in hub status, as an instance's holder).
-func (r *Registry) For(session string) proxy.ShareFunc {
+// names it, uniquely (in hub status, as an instance's holder); log, when
+// set, is the session's own log (its front's stderr), which is given what
+// the upstreams it uses log.
+func (r *Registry) For(session string, log hclog.Logger) proxy.ShareFunc {
 	c := lease.Client(session)
 	return func(se proxy.SharedEntry, spec upstream.Spec, hooks upstream.Hooks) proxy.Server {
 		if !spec.Pooled {
 			// Each operation opens a session of its own: nothing to share.
-			return upstream.New(se.Name, spec, r.opener, r.log, hooks)
+			return upstream.New(se.Name, spec, r.opener, fanOut(r.log.Name(), r.log, log), hooks)
 		}
 		most := se.MaxInstances
 		if most <= 0 {
 			most = r.max
 		}
-		return &View{r: r, client: c, name: se.Name, fingerprint: se.Fingerprint, max: most, spec: spec, hooks: hooks}
+		return &View{r: r, client: c, name: se.Name, fingerprint: se.Fingerprint, max: most, spec: spec, hooks: hooks, log: log}
 	}
 }
 

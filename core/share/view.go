@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
@@ -29,6 +30,7 @@ type View struct {
 	max         int // instances of a legacy entry
 	spec        upstream.Spec
 	hooks       upstream.Hooks
+	log         hclog.Logger // the session's own, or nil
 
 	mu       sync.Mutex
 	e        *entry

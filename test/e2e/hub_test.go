@@ -293,10 +293,13 @@ func TestHubSessionsWatchAResource(t *testing.T) {
 
 // TestHubSessionLogsReachItsStderr: a hub session's logs go to its own
 // front's stderr (what the runtime shows as the server's log), at the
-// level its own environment sets, and never to another session's.
+// level its own environment sets, and never to another session's; what a
+// shared upstream's core logs (here, that it failed) reaches the
+// sessions using it.
 func TestHubSessionLogsReachItsStderr(t *testing.T) {
 	t.Parallel()
 	e := hubEnv(t)
+	e.writeProject(t, map[string]any{"demo": demoServer(), "broken": map[string]any{"command": filepath.Join(e.project, "no-such-server")}})
 	cmd := e.command()
 	cmd.Env = append(cmd.Env, "ICA_LOG_LEVEL=debug")
 	verbose := startRPC(t, cmd)
@@ -316,6 +319,12 @@ func TestHubSessionLogsReachItsStderr(t *testing.T) {
 	}
 	if got := quiet.stderr.String(); strings.Contains(got, "[DEBUG]") || strings.Contains(got, "session=s1") {
 		t.Fatalf("the quiet session's stderr has debug lines, or the other session's:\n%s", got)
+	}
+	for !strings.Contains(quiet.stderr.String(), "upstream failed: server=broken") && time.Now().Before(deadline.Add(10*time.Second)) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := quiet.stderr.String(); !strings.Contains(got, "upstream failed: server=broken") {
+		t.Fatalf("the shared upstream's failure is not in the session's stderr:\n%s", got)
 	}
 }
 
