@@ -86,7 +86,8 @@ type Conn struct {
 
 	mu       sync.Mutex
 	pending  map[int64]*pendingCall
-	err      error // why the session ended; set once
+	drained  chan struct{} // when set, closed once pending is empty (Retire)
+	err      error         // why the session ended; set once
 	done     chan struct{}
 	readDone chan struct{} // closed when the read loop returns
 
@@ -301,6 +302,7 @@ func (c *Conn) finish(id int64, r Reply, err error) bool {
 	c.mu.Lock()
 	pc, ok := c.pending[id]
 	delete(c.pending, id)
+	c.signalDrained()
 	c.mu.Unlock()
 	if !ok {
 		return false
@@ -357,6 +359,36 @@ func (c *Conn) Close(grace time.Duration) {
 	c.cs.Abort()
 }
 
+// Retire closes the session once the requests in flight on it have
+// ended, or after wait, whichever comes first; then as Close. The caller
+// has stopped giving it new requests: a session retired for new
+// credentials lets the calls it carries end as they would have.
+func (c *Conn) Retire(wait, grace time.Duration) {
+	c.mu.Lock()
+	if len(c.pending) > 0 && c.drained == nil {
+		c.drained = make(chan struct{})
+	}
+	drained := c.drained
+	c.mu.Unlock()
+	if drained != nil {
+		timer := time.NewTimer(wait)
+		select {
+		case <-drained:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+	c.Close(grace)
+}
+
+// signalDrained tells Retire the last request ended; c.mu is held.
+func (c *Conn) signalDrained() {
+	if c.drained != nil && len(c.pending) == 0 {
+		close(c.drained)
+		c.drained = nil
+	}
+}
+
 // fail ends the session with err, failing every pending request at once.
 // The first error wins.
 func (c *Conn) fail(err error) {
@@ -368,6 +400,7 @@ func (c *Conn) fail(err error) {
 	c.err = err
 	pending := c.pending
 	c.pending = map[int64]*pendingCall{}
+	c.signalDrained()
 	c.mu.Unlock()
 	close(c.done)
 	for _, pc := range pending {

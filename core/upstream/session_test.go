@@ -366,3 +366,40 @@ func TestServerRequests(t *testing.T) {
 		}
 	}
 }
+
+// TestRecycleLetsCallsEnd: a session recycled for new credentials
+// carries the requests in flight on it to their end (in the hub, other
+// sessions' calls), while the next request opens a new session; the old
+// one closes once it is idle.
+func TestRecycleLetsCallsEnd(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sc := coretest.Demo()
+		sc.Calls["ask"] = scripted.Call{Steps: []scripted.Step{
+			{Request: json.RawMessage(`{"method":"elicitation/create","params":{"message":"?"}}`)},
+			{Result: json.RawMessage(`{"content":[{"type":"text","text":"answered"}]}`)},
+		}}
+		asked := make(chan func(result, rpcErr json.RawMessage), 1)
+		u, tr := start(t, sc, spec(), upstream.Hooks{Request: func(_, _ string, _, _ json.RawMessage, reply func(result, rpcErr json.RawMessage)) {
+			asked <- reply
+		}})
+		got := make(chan upstream.Reply, 1)
+		u.Start(upstream.Call{Method: "tools/call", Params: call("ask"), Done: func(r upstream.Reply, err error) {
+			if err != nil {
+				t.Errorf("the call in flight when the session was recycled: %v", err)
+			}
+			got <- r
+		}})
+		reply := <-asked
+		u.Recycle()
+		if r, err := u.Request(context.Background(), "tools/call", call("add")); err != nil || r.Error != nil {
+			t.Fatalf("a request after the recycle: %s %v", r.Error, err)
+		}
+		if n := tr.Opens("up"); n != 2 {
+			t.Fatalf("%d sessions, want 2: the recycle opens a new one", n)
+		}
+		reply(json.RawMessage(`{"action":"accept","content":{}}`), nil)
+		if r := <-got; !strings.Contains(string(r.Result), "answered") {
+			t.Fatalf("the old session's call: %s", r.Result)
+		}
+	})
+}

@@ -311,8 +311,9 @@ func (u *Upstream) forgetEnded() {
 	}
 }
 
-// Recycle closes the live session, so the next request opens one with the
-// current credentials.
+// Recycle retires the live session, so the next request opens one with
+// the current credentials; the old one closes once the requests in flight
+// on it have ended.
 func (u *Upstream) Recycle() {
 	u.mu.Lock()
 	conn := u.conn
@@ -320,9 +321,21 @@ func (u *Upstream) Recycle() {
 	u.restarts.reset() // new credentials: try at once
 	u.mu.Unlock()
 	if conn != nil {
-		go conn.Close(u.spec.CloseGrace)
+		// The requests in flight on the old session end as they would
+		// have (in the hub, other sessions' calls: one session's login
+		// must not cut them); new ones open a session with the new
+		// credentials.
+		wait := u.spec.RequestTimeout
+		if wait <= 0 {
+			wait = retireWait
+		}
+		go conn.Retire(wait, u.spec.CloseGrace)
 	}
 }
+
+// retireWait bounds how long a recycled session waits for its requests
+// to end when the server has no request timeout.
+const retireWait = 2 * time.Minute
 
 // Remote reports whether the server is reached by URL: only such a
 // server can ask for a login.
