@@ -51,6 +51,7 @@ type slot[I comparable] struct {
 	inst     I
 	holder   Client // "" when idle
 	inflight int
+	pins     int    // holds kept past their calls (Pin), of inflight
 	last     Client // the last holder, for moved
 }
 
@@ -88,7 +89,7 @@ func (p *Pool[I]) acquire(ctx context.Context, c Client, wait bool) (inst I, rel
 			}
 			return s.inst, p.releaser(s), nil
 		}
-		if len(p.slots)+p.opening < p.max {
+		if p.counted()+p.opening < p.max {
 			p.opening++
 			p.mu.Unlock()
 			inst, err := p.open(ctx)
@@ -142,20 +143,59 @@ func (p *Pool[I]) pick(c Client) *slot[I] {
 	return idle
 }
 
+// counted is how many instances count against the maximum: a pinned
+// one only while it also serves calls (see Pin); p.mu is held.
+func (p *Pool[I]) counted() int {
+	n := 0
+	for _, s := range p.slots {
+		if s.pins == 0 || s.inflight > s.pins {
+			n++
+		}
+	}
+	return n
+}
+
 // releaser ends one call's hold on s, once.
-func (p *Pool[I]) releaser(s *slot[I]) func() {
+func (p *Pool[I]) releaser(s *slot[I]) func() { return p.unhold(s, false) }
+
+// unhold ends one hold on s (a pin's when pinned), once.
+func (p *Pool[I]) unhold(s *slot[I], pinned bool) func() {
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			p.mu.Lock()
 			defer p.mu.Unlock()
 			s.inflight--
+			if pinned {
+				s.pins--
+			}
 			if s.inflight == 0 {
 				s.holder = ""
-				p.signal()
 			}
+			p.signal()
 		})
 	}
+}
+
+// Pin keeps inst leased to c, which holds it now, until release is
+// called: a call of c's that was abandoned, or runs on as a task, may
+// still ask c questions. A pinned instance counts against the maximum
+// only while it serves calls too: the sessions that pinned one cannot
+// starve the others, and there is at most one per session (the caller's
+// rule). ok is false when
+// c does not hold inst.
+func (p *Pool[I]) Pin(inst I, c Client) (release func(), ok bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, s := range p.slots {
+		if s.inst == inst && s.holder == c {
+			s.inflight++
+			s.pins++
+			p.signal() // it no longer counts: a waiter may open one
+			return p.unhold(s, true), true
+		}
+	}
+	return nil, false
 }
 
 // signal wakes the waiters; p.mu is held.

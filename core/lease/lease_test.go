@@ -186,3 +186,49 @@ func TestNeverCrossed(t *testing.T) {
 		t.Fatalf("%d instances opened, the most is 3", in.opened)
 	}
 }
+
+// A pinned instance counts against the maximum only while it also serves
+// calls: sessions whose abandoned calls pinned every instance cannot
+// starve the others.
+func TestPinnedInstancesDoNotStarve(t *testing.T) {
+	in := &instances{}
+	p := lease.New(1, in.open, in.moved)
+	a1, releaseA := acquire(t, p, "a")
+	unpin, ok := p.Pin(a1, "a")
+	if !ok {
+		t.Fatal("a could not pin the instance it holds")
+	}
+	if _, ok := p.Pin(a1, "b"); ok {
+		t.Fatal("b pinned an instance a holds")
+	}
+	releaseA() // a's call ends; the pin keeps the instance a's
+	b1, releaseB, ok := p.TryAcquire("b")
+	if !ok || b1 == a1 || in.opened != 2 {
+		t.Fatalf("b got %d, %v (opened %d); want a new instance beside a's pinned one", b1, ok, in.opened)
+	}
+	releaseB()
+	unpin()
+	if holders := p.Holders(); holders[0] != "" {
+		t.Fatalf("holders %v: a's instance is still held after its pin ended", holders)
+	}
+}
+
+// A pinned instance that serves a call of its session counts again.
+func TestPinnedInstanceServingCounts(t *testing.T) {
+	in := &instances{}
+	p := lease.New(2, in.open, in.moved)
+	a1, releaseA := acquire(t, p, "a")
+	unpin, _ := p.Pin(a1, "a")
+	defer unpin()
+	releaseA()
+	_, releaseB := acquire(t, p, "b") // beside a's pinned one
+	defer releaseB()
+	if got, release := acquire(t, p, "a"); got != a1 {
+		t.Fatalf("a's call went to %d, not its pinned instance", got)
+	} else {
+		defer release()
+	}
+	if _, _, ok := p.TryAcquire("c"); ok || in.opened != 2 {
+		t.Fatalf("c got an instance (opened %d) while a's pinned one serves a call and b holds the other, at a maximum of 2", in.opened)
+	}
+}

@@ -257,6 +257,10 @@ func TestLeaseWaitCountsAgainstTheTimeout(t *testing.T) {
 func TestWaitForAnInstanceSaysWhy(t *testing.T) {
 	a, b, ask := instanceHeld(t, "0.5")
 	b.Send(`{"jsonrpc":"2.0","id":"b1","method":"tools/call","params":{"name":"up.ask","arguments":{}}}`)
+	// a keeps the instance busy past b's timeout: a second call of its
+	// own is in flight when its first times out (and pins it).
+	time.Sleep(300 * time.Millisecond)
+	a.Send(`{"jsonrpc":"2.0","id":"a2","method":"tools/call","params":{"name":"up.ask","arguments":{}}}`)
 	answer := string(b.Wait(`"b1"`))
 	if !strings.Contains(answer, "waited 500ms for an instance") || !strings.Contains(answer, "max_instances: 1") || !strings.Contains(answer, "was not sent") {
 		t.Fatalf("b's call: %s", answer)

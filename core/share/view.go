@@ -229,13 +229,9 @@ func (v *View) pin(e *entry, u *upstream.Upstream) {
 	if e.mode.Load() == modeShared {
 		return
 	}
-	// The session holds u now (the call's own lease), so this takes u.
-	got, release, ok := e.pool.TryAcquire(v.client)
+	// The session holds u now (the call's own lease).
+	release, ok := e.pool.Pin(u, v.client)
 	if !ok {
-		return
-	}
-	if got != u {
-		release()
 		return
 	}
 	v.mu.Lock()
