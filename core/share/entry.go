@@ -72,6 +72,8 @@ type entry struct {
 	// listens are the resources watched with listen requests on a
 	// shared instance (listen.go).
 	listens map[listenKey]*listening
+	// users are the sessions each instance has served since it started.
+	users map[*upstream.Upstream]map[lease.Client]bool
 }
 
 type rootsWait struct {
@@ -100,6 +102,7 @@ func newEntry(r *Registry, key string, first *View) *entry {
 		tasks:  map[string]*View{},
 
 		listens:    map[listenKey]*listening{},
+		users:      map[*upstream.Upstream]map[lease.Client]bool{},
 		rootsAsked: map[*upstream.Upstream]rootsWait{},
 		log:        fanOut(r.log.Name(), r.log),
 	}
@@ -290,6 +293,7 @@ func (e *entry) restarted(u *upstream.Upstream) {
 	defer e.mu.Unlock()
 	delete(e.subs, u)
 	delete(e.roots, u)
+	delete(e.users, u)
 	for k := range e.asked {
 		if k.u == u {
 			delete(e.asked, k)
@@ -321,8 +325,15 @@ func (e *entry) request(u *upstream.Upstream, method string, id, params json.Raw
 	}
 	holder, last, _ := e.pool.Holder(u)
 	to := holder
-	if to == "" && method == string(mcp.MethodListRoots) {
-		to = last
+	if to == "" {
+		// Outside any call: a server only one session has used asks that
+		// session, as a server of its own would; roots/list, the session
+		// that held it last.
+		if sole, ok := e.soleUser(u); ok {
+			to = sole
+		} else if method == string(mcp.MethodListRoots) {
+			to = last
+		}
 	}
 	e.mu.Lock()
 	v := e.views[to]
@@ -354,8 +365,34 @@ func (e *entry) request(u *upstream.Upstream, method string, id, params json.Raw
 		reply(json.RawMessage(`{"roots":[]}`), nil)
 	default:
 		reply(nil, jsonrpc.ErrorObject(mcp.INVALID_REQUEST,
-			"no session has a call in flight on this shared server, so there is no client to ask"))
+			"this server is shared between sessions and none has a call in flight on it, so there is no client to ask"))
 	}
+}
+
+// used records that u serves a call of c's.
+func (e *entry) used(u *upstream.Upstream, c lease.Client) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	m := e.users[u]
+	if m == nil {
+		m = map[lease.Client]bool{}
+		e.users[u] = m
+	}
+	m[c] = true
+}
+
+// soleUser is the one session u has served since it started, if only
+// one has, and it is still here.
+func (e *entry) soleUser(u *upstream.Upstream) (lease.Client, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.users[u]) != 1 {
+		return "", false
+	}
+	for c := range e.users[u] {
+		return c, e.views[c] != nil
+	}
+	return "", false
 }
 
 // notification routes what an instance said: progress, cancellations and

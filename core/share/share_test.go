@@ -32,6 +32,7 @@ func asker(revision string) scripted.Script {
 			raw(`{"name":"progress","inputSchema":{"type":"object"}}`),
 			raw(`{"name":"echo","inputSchema":{"type":"object"}}`),
 			raw(`{"name":"late","inputSchema":{"type":"object"}}`),
+			raw(`{"name":"later","inputSchema":{"type":"object"}}`),
 		},
 		Calls: map[string]scripted.Call{
 			"ask": {Steps: []scripted.Step{
@@ -43,6 +44,11 @@ func asker(revision string) scripted.Script {
 				{Echo: true},
 			}},
 			"echo": {Steps: []scripted.Step{{Echo: true}}},
+			// A question after the answer: outside any call.
+			"later": {Steps: []scripted.Step{
+				{Echo: true},
+				{Request: raw(`{"method":"elicitation/create","params":{"message":"later?","requestedSchema":{"type":"object","properties":{}}}}`)},
+			}},
 			// Progress after the answer, as mcp-go's stdio server may
 			// write it.
 			"late": {Steps: []scripted.Step{
@@ -126,6 +132,45 @@ func TestProgressAfterTheAnswer(t *testing.T) {
 	if tok := gjson.GetBytes(got, "params.progressToken").Str; tok != "p-a" {
 		t.Fatalf("progress under token %q: %s", tok, got)
 	}
+}
+
+// A legacy server's question outside any call goes to the one session
+// that has used its instance, as it would with a server of its own; once
+// two sessions have, it names none of them and is refused.
+func TestQuestionOutsideACall(t *testing.T) {
+	h := hub(t, asker(scripted.Legacy), coretest.HubOptions{})
+	a := h.Core(t).Serve(t)
+	a.Initialize(`{"elicitation":{}}`)
+	a.Send(`{"jsonrpc":"2.0","id":"a1","method":"tools/call","params":{"name":"up.later","arguments":{"message":"x"}}}`)
+	a.Wait(`"a1"`)
+	ask, _ := a.Next(0, isMethod("elicitation/create"))
+	a.Send(`{"jsonrpc":"2.0","id":` + gjson.GetBytes(ask, "id").Raw + `,"result":{"action":"decline"}}`)
+
+	b := h.Core(t).Serve(t)
+	b.Initialize(`{"elicitation":{}}`)
+	if got := b.CallTool("up.echo", map[string]any{"message": "hi"}).Text(); got != "hi" {
+		t.Fatalf("b's echo: %q", got)
+	}
+	a.Send(`{"jsonrpc":"2.0","id":"a2","method":"tools/call","params":{"name":"up.later","arguments":{"message":"y"}}}`)
+	a.Wait(`"a2"`)
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(strings.Join(receivedAll(h), "\n"), "no client to ask") && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n, m := count(a, "elicitation/create"), count(b, "elicitation/create"); n != 1 || m != 0 {
+		t.Fatalf("a was asked %d times, b %d; want the first question alone, to a", n, m)
+	}
+	if !strings.Contains(strings.Join(receivedAll(h), "\n"), "no client to ask") {
+		t.Fatalf("the second question was not refused: %v", receivedAll(h))
+	}
+}
+
+func receivedAll(h *coretest.Hub) []string {
+	var out []string
+	for _, m := range h.Transport.Received("up") {
+		out = append(out, string(m))
+	}
+	return out
 }
 
 // Calls that come one after another share one instance, as do the tool

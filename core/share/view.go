@@ -150,6 +150,7 @@ func (v *View) Start(call upstream.Call) (cancel func(error)) {
 // startOn sends call on u, prepared for sharing (prepare), with the
 // lease released when it ends.
 func (v *View) startOn(e *entry, u *upstream.Upstream, release func(), call upstream.Call) func(error) {
+	e.used(u, v.client)
 	if uri, ok := watchedResource(call.Method, call.Params); ok && e.mode.Load() == modeShared {
 		release()
 		return e.listen(v, u, uri, call.Params, call.Done)
@@ -189,6 +190,7 @@ func (v *View) Request(ctx context.Context, method string, params json.RawMessag
 		return upstream.Reply{}, fmt.Errorf("server %q: %w", v.name, err)
 	}
 	defer release()
+	e.used(u, v.client)
 	params, local, after := v.prepare(e, u, method, params)
 	if local != nil {
 		return *local, nil
