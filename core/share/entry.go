@@ -381,16 +381,22 @@ func (e *entry) used(u *upstream.Upstream, c lease.Client) {
 	m[c] = true
 }
 
-// soleUser is the one session u has served since it started, if only
-// one has, and it is still here.
+// soleUser is the one session u has served a call of since it started,
+// if only one has (and it is still here); when none has, the entry's one
+// session, if it has one only (lists, which any session reads, serve
+// none in particular).
 func (e *entry) soleUser(u *upstream.Upstream) (lease.Client, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if len(e.users[u]) != 1 {
-		return "", false
-	}
-	for c := range e.users[u] {
-		return c, e.views[c] != nil
+	switch users := e.users[u]; {
+	case len(users) == 1:
+		for c := range users {
+			return c, e.views[c] != nil
+		}
+	case len(users) == 0 && len(e.views) == 1:
+		for c := range e.views {
+			return c, true
+		}
 	}
 	return "", false
 }

@@ -328,6 +328,18 @@ func TestHubSessionLogsReachItsStderr(t *testing.T) {
 	}
 }
 
+// TestHubRemoteServerAsksOutsideACall: a remote legacy server's
+// requests on its GET stream, outside any call, reach the one session
+// using it through a hub too (the test of the proxy alone, run with
+// ICA_TEST_HUB=on; serial, as it sets the variable).
+func TestHubRemoteServerAsksOutsideACall(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the hub is tested on Linux")
+	}
+	t.Setenv("ICA_TEST_HUB", "on")
+	testRemoteServerRequestsAndCancellation(t)
+}
+
 // TestHubKilledSessionGoesOn: a hub killed under a session is replaced;
 // the front hands the session to the new hub, which replays the client's
 // initialize and keeps its answer, so the client's next call just works.
