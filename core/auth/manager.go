@@ -121,9 +121,11 @@ type Manager struct {
 	beginMu sync.Mutex
 	mu      sync.Mutex
 	pending map[string]*pending // by server
-	// changed, when set, is called after a server's credentials changed,
-	// so its sessions are recycled.
-	changed func(server string)
+	// changed are called after a server's credentials changed, so its
+	// sessions are recycled: one per proxy core (a hub has one per
+	// session, all on this manager).
+	changed   map[int]func(server string)
+	changedID int
 }
 
 type pending struct {
@@ -154,18 +156,32 @@ func noRedirects(*http.Request, []*http.Request) error {
 	return errors.New("the authorization server answered with a redirect; refused")
 }
 
-// OnChange sets what runs after a server's credentials changed.
-func (m *Manager) OnChange(f func(server string)) {
+// OnChange adds f to what runs after a server's credentials changed;
+// remove takes it away.
+func (m *Manager) OnChange(f func(server string)) (remove func()) {
 	m.mu.Lock()
-	m.changed = f
-	m.mu.Unlock()
+	defer m.mu.Unlock()
+	if m.changed == nil {
+		m.changed = map[int]func(string){}
+	}
+	m.changedID++
+	id := m.changedID
+	m.changed[id] = f
+	return func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		delete(m.changed, id)
+	}
 }
 
 func (m *Manager) notify(server string) {
 	m.mu.Lock()
-	f := m.changed
+	fs := make([]func(string), 0, len(m.changed))
+	for _, f := range m.changed {
+		fs = append(fs, f)
+	}
 	m.mu.Unlock()
-	if f != nil {
+	for _, f := range fs {
 		f(server)
 	}
 }

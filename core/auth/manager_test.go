@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,6 +36,12 @@ func TestDeviceLoginByDiscovery(t *testing.T) {
 		defer changedMu.Unlock()
 		return changed
 	}
+	// Every core watching is told (a hub's sessions share the manager);
+	// one that stopped watching is not.
+	var others atomic.Int32
+	m.OnChange(func(string) { others.Add(1) })
+	stop := m.OnChange(func(string) { t.Error("a watcher that stopped watching was told") })
+	stop()
 	srv := Server{Name: "docs", URL: a.srv.URL + "/mcp"}
 
 	st, err := m.Login(ctx(t), srv, "device", `Bearer resource_metadata="`+a.srv.URL+`/.well-known/oauth-protected-resource/mcp"`)
@@ -55,9 +62,9 @@ func TestDeviceLoginByDiscovery(t *testing.T) {
 	if err != nil || tok != "at-1" {
 		t.Fatalf("access token %q %v", tok, err)
 	}
-	for i := 0; changes() != 1; i++ {
+	for i := 0; changes() != 1 || others.Load() != 1; i++ {
 		if i > 100 {
-			t.Fatalf("credentials changed %d times, want 1", changes())
+			t.Fatalf("credentials changed %d times, want 1 (the other watcher told %d)", changes(), others.Load())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

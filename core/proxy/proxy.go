@@ -99,6 +99,9 @@ type Proxy struct {
 	opts  Options
 	log   hclog.Logger
 	hooks atomic.Pointer[Hooks]
+	// unwatchAuth stops the login manager telling this core of new
+	// credentials (it outlives the core in a hub).
+	unwatchAuth func()
 
 	mu  sync.RWMutex
 	cfg *config.Config
@@ -179,7 +182,7 @@ func New(opts Options) *Proxy {
 	p.life, p.stop = context.WithCancel(context.Background())
 	p.hooks.Store(&Hooks{})
 	if opts.Auth != nil {
-		opts.Auth.OnChange(p.onCredentialsChanged)
+		p.unwatchAuth = opts.Auth.OnChange(p.onCredentialsChanged)
 	}
 	p.table.Store(mirror.Build(nil, p.limits(), opts.Settings.Separator, opts.Reserved))
 	p.warm(p.apply(p.loadConfig()))
@@ -218,6 +221,9 @@ func (p *Proxy) mirrorable() ([]string, *mirror.Reason) {
 
 // Close shuts every upstream down, concurrently.
 func (p *Proxy) Close() {
+	if p.unwatchAuth != nil {
+		p.unwatchAuth()
+	}
 	p.bgMu.Lock()
 	p.closed = true
 	p.bgMu.Unlock()
