@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
@@ -39,9 +38,6 @@ type entry struct {
 	spec upstream.Spec
 	max  int
 	pool *lease.Pool[*upstream.Upstream]
-	// log is the instances' logger: to the hub's log and to each view's
-	// session (logs.go).
-	log hclog.InterceptLogger
 	// primary is the first instance: the one every call shares in
 	// modeShared, and the one lists are read from.
 	primary *upstream.Upstream
@@ -104,7 +100,6 @@ func newEntry(r *Registry, key string, first *View) *entry {
 		listens:    map[listenKey]*listening{},
 		users:      map[*upstream.Upstream]map[lease.Client]bool{},
 		rootsAsked: map[*upstream.Upstream]rootsWait{},
-		log:        fanOut(r.log.Name(), r.log),
 	}
 	// One instance until the first session says how the server speaks.
 	e.pool = lease.New(1, e.open, nil)
@@ -115,7 +110,11 @@ func newEntry(r *Registry, key string, first *View) *entry {
 // instance makes an upstream instance whose hooks route to the views.
 func (e *entry) instance() *upstream.Upstream {
 	var u *upstream.Upstream
-	u = upstream.New(e.name, e.spec, e.r.opener, e.log, upstream.Hooks{
+	logs := &instanceLogs{e: e}
+	log := fanOut(e.r.log.Name(), e.r.log)
+	log.RegisterSink(logs)
+	defer func() { logs.u.Store(u) }()
+	u = upstream.New(e.name, e.spec, e.r.opener, log, upstream.Hooks{
 		Notification: func(_, method string, params, msg json.RawMessage) { e.notification(u, method, params, msg) },
 		ListChanged: func(_ string, k upstream.Kind) {
 			for _, v := range e.viewList() {
@@ -448,10 +447,20 @@ func (e *entry) notification(u *upstream.Upstream, method string, params, msg js
 		to = append(to, e.listeners(u, uri)...)
 		e.mu.Unlock()
 	default:
-		if e.mode.Load() == modeShared {
+		switch {
+		case e.mode.Load() != modeShared:
+			if v := e.holderView(u); v != nil {
+				to = append(to, v)
+			}
+		case method == "notifications/message":
+			// A shared instance's log line names no call, and may be of
+			// one session's: it goes to a session only while one uses
+			// the instance (logs.go says the same of the core's).
+			if v := e.onlyView(); v != nil {
+				to = append(to, v)
+			}
+		default:
 			to = e.viewList()
-		} else if v := e.holderView(u); v != nil {
-			to = append(to, v)
 		}
 		if method == "notifications/message" {
 			level := gjson.GetBytes(params, "level").Str
@@ -571,13 +580,7 @@ func (e *entry) unsubscribe(v *View, uri *string) map[*upstream.Upstream][]strin
 func (e *entry) join(v *View) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if old := e.views[v.client]; old != v && old != nil && old.log != nil {
-		e.log.DeregisterSink(old.sink())
-	}
 	e.views[v.client] = v
-	if v.log != nil {
-		e.log.RegisterSink(v.sink())
-	}
 	e.left = time.Time{}
 }
 
@@ -592,9 +595,6 @@ func (e *entry) leave(v *View) {
 	e.mu.Lock()
 	if e.views[v.client] == v {
 		delete(e.views, v.client)
-		if v.log != nil {
-			e.log.DeregisterSink(v.sink())
-		}
 	}
 	for tok, rt := range e.tokens {
 		if rt.v == v {
@@ -675,6 +675,19 @@ func (e *entry) viewList() []*View {
 		out = append(out, v)
 	}
 	return out
+}
+
+// onlyView is the entry's view when it has one only.
+func (e *entry) onlyView() *View {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.views) != 1 {
+		return nil
+	}
+	for _, v := range e.views {
+		return v
+	}
+	return nil
 }
 
 // anyView is a view whose hooks speak for all (they share the key).

@@ -1,13 +1,20 @@
 package share
 
 import (
+	"sync/atomic"
+
 	"github.com/hashicorp/go-hclog"
+
+	"github.com/ica-mcp-proxy/ica-mcp-proxy/core/upstream"
 )
 
 // What an upstream's core logs (it failed, it was probed, it wrote
-// something that is not JSON) concerns every session using it: each sees
-// it in its own log (its front's stderr), as with an upstream of its own,
-// and the hub's log has it once.
+// something that is not JSON) goes to the hub's log, and to the session
+// it concerns, as with an upstream of its own: a leased instance's to the
+// session holding it (or that held it last), a shared one's only while
+// one session uses it. A line may carry what the server wrote (the tail
+// of its stderr), which may be of one session's calls: it reaches no
+// session that could not have caused it.
 
 // forward is a sink that passes what it is given to a logger, which
 // keeps its own level.
@@ -18,8 +25,7 @@ func (f forward) Accept(_ string, level hclog.Level, msg string, args ...any) {
 }
 
 // fanOut is a logger that writes nothing itself and passes every line to
-// the sinks registered on it (forward): the hub's log and, as they come
-// and go, the sessions'.
+// the sinks registered on it.
 func fanOut(name string, to ...hclog.Logger) hclog.InterceptLogger {
 	l := hclog.NewInterceptLogger(&hclog.LoggerOptions{Name: name, Level: hclog.Off})
 	for _, t := range to {
@@ -30,5 +36,24 @@ func fanOut(name string, to ...hclog.Logger) hclog.InterceptLogger {
 	return l
 }
 
-// sink is the view's session's sink on its entry's logger.
-func (v *View) sink() hclog.SinkAdapter { return forward{v.log} }
+// instanceLogs passes an instance's lines to the session they concern.
+type instanceLogs struct {
+	e *entry
+	u atomic.Pointer[upstream.Upstream] // set once made
+}
+
+func (l *instanceLogs) Accept(_ string, level hclog.Level, msg string, args ...any) {
+	u := l.u.Load()
+	if u == nil {
+		return
+	}
+	var v *View
+	if l.e.mode.Load() == modeShared {
+		v = l.e.onlyView()
+	} else {
+		v = l.e.holderView(u)
+	}
+	if v != nil && v.log != nil {
+		v.log.Log(level, msg, args...)
+	}
+}

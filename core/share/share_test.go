@@ -33,6 +33,7 @@ func asker(revision string) scripted.Script {
 			raw(`{"name":"echo","inputSchema":{"type":"object"}}`),
 			raw(`{"name":"late","inputSchema":{"type":"object"}}`),
 			raw(`{"name":"later","inputSchema":{"type":"object"}}`),
+			raw(`{"name":"say","inputSchema":{"type":"object"}}`),
 		},
 		Calls: map[string]scripted.Call{
 			"ask": {Steps: []scripted.Step{
@@ -44,6 +45,10 @@ func asker(revision string) scripted.Script {
 				{Echo: true},
 			}},
 			"echo": {Steps: []scripted.Step{{Echo: true}}},
+			"say": {Steps: []scripted.Step{
+				{Notify: raw(`{"method":"notifications/message","params":{"level":"info","data":"said"}}`)},
+				{Echo: true},
+			}},
 			// A question after the answer: outside any call.
 			"later": {Steps: []scripted.Step{
 				{Echo: true},
@@ -131,6 +136,28 @@ func TestProgressAfterTheAnswer(t *testing.T) {
 	got, _ := a.Next(0, isMethod("notifications/progress"))
 	if tok := gjson.GetBytes(got, "params.progressToken").Str; tok != "p-a" {
 		t.Fatalf("progress under token %q: %s", tok, got)
+	}
+}
+
+// A shared instance's log message names no call: it reaches a session
+// only while that session alone uses the instance.
+func TestSharedLogMessagesStayWithOneSession(t *testing.T) {
+	h := hub(t, asker(scripted.Stateless), coretest.HubOptions{})
+	a, b := h.Core(t).Serve(t), h.Core(t).Serve(t)
+	call := func(cl *coretest.Client, id, tool string) {
+		cl.Send(`{"jsonrpc":"2.0","id":"` + id + `","method":"tools/call","params":{"name":"up.` + tool + `","arguments":{"message":"m"},"_meta":{"io.modelcontextprotocol/logLevel":"info",` + modernMeta + `}}}`)
+		cl.Wait(`"` + id + `"`)
+	}
+	call(a, "a1", "say")
+	if count(a, "notifications/message") != 1 {
+		t.Fatalf("a, alone on the server, did not get its log message: %s", a.Messages())
+	}
+	call(b, "b1", "echo") // b uses the instance too
+	call(a, "a2", "say")
+	call(b, "b2", "say")
+	time.Sleep(50 * time.Millisecond)
+	if na, nb := count(a, "notifications/message"), count(b, "notifications/message"); na != 1 || nb != 0 {
+		t.Fatalf("log messages: a %d, b %d; want 1 and 0 once both use the instance", na, nb)
 	}
 }
 
