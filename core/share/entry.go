@@ -68,6 +68,7 @@ type entry struct {
 	// listens are the resources watched with listen requests on a
 	// shared instance (listen.go).
 	listens map[listenKey]*listening
+	closed bool
 	// users are the sessions each instance has served since it started.
 	users map[*upstream.Upstream]map[lease.Client]bool
 }
@@ -645,6 +646,9 @@ func (e *entry) idleSince(d time.Duration) bool {
 }
 
 func (e *entry) close() {
+	e.mu.Lock()
+	e.closed = true
+	e.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, u := range e.pool.Close() {
 		wg.Go(u.Close)

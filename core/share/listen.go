@@ -2,6 +2,7 @@ package share
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/tidwall/gjson"
@@ -24,10 +25,14 @@ type listenKey struct {
 }
 
 // listening is the entry's request for one resource and the sessions'
-// requests it serves (each one's Done).
+// requests it serves (each one's Done, by a number of its own: a session
+// may watch one resource twice).
 type listening struct {
-	views  map[*View]func(upstream.Reply, error)
+	views  map[*View]map[int]func(upstream.Reply, error)
+	next   int
 	cancel func(error)
+	params json.RawMessage
+	since  time.Time // when the entry's request was sent
 }
 
 // watchedResource is the one resource a session core's listen request
@@ -52,31 +57,60 @@ func (e *entry) listen(v *View, u *upstream.Upstream, uri string, params json.Ra
 	l := e.listens[k]
 	first := l == nil
 	if first {
-		l = &listening{views: map[*View]func(upstream.Reply, error){}}
+		l = &listening{views: map[*View]map[int]func(upstream.Reply, error){}}
 		e.listens[k] = l
 	}
-	l.views[v] = done
+	if l.views[v] == nil {
+		l.views[v] = map[int]func(upstream.Reply, error){}
+	}
+	l.next++
+	id := l.next
+	l.views[v][id] = done
 	e.mu.Unlock()
 	if first {
-		c := u.Start(upstream.Call{Method: string(mcp.MethodSubscriptionsListen), Params: params, Done: func(r upstream.Reply, err error) {
-			e.listenEnded(k, l, r, err)
-		}})
-		e.mu.Lock()
-		l.cancel = c
-		gone := e.listens[k] != l // ended already (a refusal), or no view left
-		e.mu.Unlock()
-		if gone {
-			c(nil)
-		}
+		l.params = params
+		e.sendListen(k, l)
 	}
-	return func(err error) { e.unlisten(k, l, v, err) }
+	return func(err error) { e.unlisten(k, l, v, id, err) }
 }
 
-// unlisten ends v's request; the entry's goes when it served v alone.
-func (e *entry) unlisten(k listenKey, l *listening, v *View, err error) {
+// sendListen sends the entry's listen request for k.
+func (e *entry) sendListen(k listenKey, l *listening) {
 	e.mu.Lock()
-	done := l.views[v]
-	delete(l.views, v)
+	l.since = time.Now()
+	e.mu.Unlock()
+	c := k.u.Start(upstream.Call{Method: string(mcp.MethodSubscriptionsListen), Params: l.params, Done: func(r upstream.Reply, err error) {
+		e.listenEnded(k, l, r, err)
+	}})
+	e.mu.Lock()
+	l.cancel = c
+	gone := e.listens[k] != l // ended already (a refusal), or no view left
+	e.mu.Unlock()
+	if gone {
+		c(nil)
+	}
+}
+
+// relistenAfter is how long a listen request must have lived for its end
+// (not a refusal) to be taken as its session's, to listen again on the
+// next: the session was recycled for new credentials, or the server
+// restarted.
+const relistenAfter = time.Second
+
+// unlisten ends v's request id (every one of v's when id is 0); the
+// entry's goes when it served them alone.
+func (e *entry) unlisten(k listenKey, l *listening, v *View, id int, err error) {
+	e.mu.Lock()
+	var dones []func(upstream.Reply, error)
+	for i, done := range l.views[v] {
+		if id == 0 || i == id {
+			dones = append(dones, done)
+			delete(l.views[v], i)
+		}
+	}
+	if len(l.views[v]) == 0 {
+		delete(l.views, v)
+	}
 	var cancel func(error)
 	if len(l.views) == 0 && e.listens[k] == l {
 		delete(e.listens, k)
@@ -86,7 +120,7 @@ func (e *entry) unlisten(k listenKey, l *listening, v *View, err error) {
 	if cancel != nil {
 		cancel(err)
 	}
-	if done != nil {
+	for _, done := range dones {
 		done(upstream.Reply{}, err)
 	}
 }
@@ -95,14 +129,22 @@ func (e *entry) unlisten(k listenKey, l *listening, v *View, err error) {
 // server refused it, ended it, or its session ended.
 func (e *entry) listenEnded(k listenKey, l *listening, r upstream.Reply, err error) {
 	e.mu.Lock()
+	if err != nil && r.Error == nil && e.listens[k] == l && len(l.views) > 0 && time.Since(l.since) >= relistenAfter && !e.closed {
+		e.mu.Unlock()
+		e.r.log.Debug("listening again for a resource's updates", "server", e.name, "uri", k.uri, "after", err)
+		e.sendListen(k, l)
+		return
+	}
 	if e.listens[k] == l {
 		delete(e.listens, k)
 	}
 	views := l.views
-	l.views = map[*View]func(upstream.Reply, error){}
+	l.views = map[*View]map[int]func(upstream.Reply, error){}
 	e.mu.Unlock()
-	for _, done := range views {
-		done(r, err)
+	for _, dones := range views {
+		for _, done := range dones {
+			done(r, err)
+		}
 	}
 }
 
@@ -132,6 +174,6 @@ func (e *entry) unlistenAll(v *View) {
 	}
 	e.mu.Unlock()
 	for i, k := range mine {
-		e.unlisten(k, ls[i], v, ErrClosed)
+		e.unlisten(k, ls[i], v, 0, ErrClosed)
 	}
 }

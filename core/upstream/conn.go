@@ -174,6 +174,7 @@ func (c *Conn) Err() error {
 type pendingCall struct {
 	done  func(Reply, error)
 	timer *time.Timer
+	held  bool // a subscriptions/listen request (see busy)
 }
 
 // Call is one request to send upstream.
@@ -208,7 +209,7 @@ func (c *Conn) Start(call Call) (cancel func(error)) {
 func (c *Conn) start(call Call) int64 {
 	method, params, batch, done := call.Method, call.Params, call.Batch, call.Done
 	id := c.nextID.Add(1)
-	pc := &pendingCall{done: done}
+	pc := &pendingCall{done: done, held: method == string(mcp.MethodSubscriptionsListen)}
 	c.mu.Lock()
 	if c.err != nil {
 		err := c.err
@@ -365,7 +366,7 @@ func (c *Conn) Close(grace time.Duration) {
 // credentials lets the calls it carries end as they would have.
 func (c *Conn) Retire(wait, grace time.Duration) {
 	c.mu.Lock()
-	if len(c.pending) > 0 && c.drained == nil {
+	if c.busy() && c.drained == nil {
 		c.drained = make(chan struct{})
 	}
 	drained := c.drained
@@ -383,10 +384,22 @@ func (c *Conn) Retire(wait, grace time.Duration) {
 
 // signalDrained tells Retire the last request ended; c.mu is held.
 func (c *Conn) signalDrained() {
-	if c.drained != nil && len(c.pending) == 0 {
+	if c.drained != nil && !c.busy() {
 		close(c.drained)
 		c.drained = nil
 	}
+}
+
+// busy says a request other than a held listen is in flight: a
+// subscriptions/listen request lasts as long as the session, and is not
+// waited for (its owner listens again on the next session); c.mu is held.
+func (c *Conn) busy() bool {
+	for _, pc := range c.pending {
+		if !pc.held {
+			return true
+		}
+	}
+	return false
 }
 
 // fail ends the session with err, failing every pending request at once.

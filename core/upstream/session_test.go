@@ -403,3 +403,28 @@ func TestRecycleLetsCallsEnd(t *testing.T) {
 		}
 	})
 }
+
+// TestRecycleDoesNotWaitForAListen: a held subscriptions/listen request
+// lasts as long as its session; a recycle does not wait for it, and ends
+// it (its owner listens again on the next session).
+func TestRecycleDoesNotWaitForAListen(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sc := coretest.Demo()
+		sc.Held = map[string]bool{"subscriptions/listen": true}
+		u, _ := start(t, sc, spec(), upstream.Hooks{})
+		if _, err := u.Tools(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		ended := make(chan error, 1)
+		u.Start(upstream.Call{Method: "subscriptions/listen", Params: json.RawMessage(`{"notifications":{}}`), Done: func(_ upstream.Reply, err error) { ended <- err }})
+		synctest.Wait()
+		start := time.Now()
+		u.Recycle()
+		if err := <-ended; err == nil {
+			t.Fatal("the listen request ended without an error")
+		}
+		if waited := time.Since(start); waited > time.Second {
+			t.Fatalf("the recycle waited %v for a listen request", waited)
+		}
+	})
+}

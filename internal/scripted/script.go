@@ -55,6 +55,9 @@ type Script struct {
 	Capabilities json.RawMessage `json:"capabilities,omitempty"`
 	// Methods are the answers to other requests, by method.
 	Methods map[string]json.RawMessage `json:"methods,omitempty"`
+	// Held are methods whose requests are never answered (a
+	// subscriptions/listen stream, say).
+	Held map[string]bool `json:"held,omitempty"`
 	Tools   []json.RawMessage          `json:"tools"`
 	Calls   map[string]Call            `json:"calls,omitempty"`
 	// On are steps played when a notification of a method arrives (a
@@ -156,6 +159,9 @@ func (p *Player) Handle(line []byte) {
 	caps := `{"tools":{}}`
 	if p.sc.Capabilities != nil {
 		caps = string(p.sc.Capabilities)
+	}
+	if p.sc.Held[m.Method] {
+		return
 	}
 	if result, ok := p.sc.Methods[m.Method]; ok {
 		p.answer(m.ID, string(result))
