@@ -144,8 +144,13 @@ func (p *Pool[I]) pick(c Client) *slot[I] {
 }
 
 // counted is how many instances count against the maximum: a pinned
-// one only while it also serves calls (see Pin); p.mu is held.
+// one only while it also serves calls (see Pin), unless the maximum is
+// 1 (a server that must not run twice); p.mu is held. Past twice the
+// maximum, every instance counts.
 func (p *Pool[I]) counted() int {
+	if p.max == 1 || len(p.slots) >= 2*p.max {
+		return len(p.slots)
+	}
 	n := 0
 	for _, s := range p.slots {
 		if s.pins == 0 || s.inflight > s.pins {
@@ -182,7 +187,8 @@ func (p *Pool[I]) unhold(s *slot[I], pinned bool) func() {
 // still ask c questions. A pinned instance counts against the maximum
 // only while it serves calls too: the sessions that pinned one cannot
 // starve the others, and there is at most one per session (the caller's
-// rule). ok is false when
+// rule). Not so with a maximum of 1, which says the server must not run
+// twice; and never past twice the maximum. ok is false when
 // c does not hold inst.
 func (p *Pool[I]) Pin(inst I, c Client) (release func(), ok bool) {
 	p.mu.Lock()

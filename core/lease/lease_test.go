@@ -188,28 +188,49 @@ func TestNeverCrossed(t *testing.T) {
 }
 
 // A pinned instance counts against the maximum only while it also serves
-// calls: sessions whose abandoned calls pinned every instance cannot
-// starve the others.
+// calls: sessions whose abandoned calls pinned instances cannot starve
+// the others. With a maximum of 1 (a server that must not run twice) it
+// counts, and the pool never grows past twice the maximum.
 func TestPinnedInstancesDoNotStarve(t *testing.T) {
 	in := &instances{}
-	p := lease.New(1, in.open, in.moved)
-	a1, releaseA := acquire(t, p, "a")
-	unpin, ok := p.Pin(a1, "a")
-	if !ok {
-		t.Fatal("a could not pin the instance it holds")
+	p := lease.New(2, in.open, in.moved)
+	pinned := func(c lease.Client) (int, func()) {
+		inst, release := acquire(t, p, c)
+		unpin, ok := p.Pin(inst, c)
+		if !ok {
+			t.Fatalf("%s could not pin the instance it holds", c)
+		}
+		release() // the call ends; the pin keeps the instance c's
+		return inst, unpin
 	}
+	a1, unpinA := pinned("a")
 	if _, ok := p.Pin(a1, "b"); ok {
 		t.Fatal("b pinned an instance a holds")
 	}
-	releaseA() // a's call ends; the pin keeps the instance a's
-	b1, releaseB, ok := p.TryAcquire("b")
-	if !ok || b1 == a1 || in.opened != 2 {
-		t.Fatalf("b got %d, %v (opened %d); want a new instance beside a's pinned one", b1, ok, in.opened)
+	_, unpinB := pinned("b")
+	c1, releaseC, ok := p.TryAcquire("c")
+	if !ok || in.opened != 3 {
+		t.Fatalf("c: %d, %v (opened %d); want a new instance beside the two pinned ones", c1, ok, in.opened)
 	}
-	releaseB()
-	unpin()
+	_, unpinD := pinned("d")
+	if _, _, ok := p.TryAcquire("e"); ok || in.opened != 4 {
+		t.Fatalf("e got an instance (opened %d): past twice the maximum of 2, every instance counts", in.opened)
+	}
+	releaseC()
+	unpinA()
+	unpinB()
+	unpinD()
 	if holders := p.Holders(); holders[0] != "" {
 		t.Fatalf("holders %v: a's instance is still held after its pin ended", holders)
+	}
+
+	one := lease.New(1, in.open, in.moved)
+	x, releaseX := acquire(t, one, "a")
+	unpin, _ := one.Pin(x, "a")
+	defer unpin()
+	releaseX()
+	if _, _, ok := one.TryAcquire("b"); ok {
+		t.Fatal("with a maximum of 1, b got a second instance beside a's pinned one")
 	}
 }
 
