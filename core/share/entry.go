@@ -80,6 +80,7 @@ type rootsWait struct {
 
 type route struct {
 	v     *View
+	u     *upstream.Upstream // the instance the call went to
 	token json.RawMessage
 }
 
@@ -414,15 +415,18 @@ func (e *entry) notification(u *upstream.Upstream, method string, params, msg js
 		rt, ok := e.tokens[tok.Raw]
 		e.mu.Unlock()
 		switch {
-		case ok:
+		case ok && rt.u == u:
 			if p, err := sjson.SetRawBytes(params, "progressToken", rt.token); err == nil {
 				rt.v.notify(method, p)
 			}
-		case e.mode.Load() != modeShared && !strings.HasPrefix(tok.Str, tokenPrefix):
+		case !ok && e.mode.Load() != modeShared && !strings.HasPrefix(tok.Str, tokenPrefix):
 			// Not a call's (a leased instance's progress of its own, as
-			// after a request of its own): as any other notification.
-			if v := e.holderView(u); v != nil {
-				v.notifyRaw(method, params, msg)
+			// after a request of its own): to the one session the
+			// instance has served, if one only.
+			if c, one := e.soleUser(u); one {
+				if v := e.viewOf(c); v != nil {
+					v.notifyRaw(method, params, msg)
+				}
 			}
 		}
 		return
@@ -493,11 +497,11 @@ const tokenPrefix = "ica-share-"
 
 // token gives a call's progress token a unique one of its own, routed
 // back to v; forget drops it once the call has ended.
-func (e *entry) token(v *View, given json.RawMessage) (unique json.RawMessage, forget func()) {
+func (e *entry) token(v *View, u *upstream.Upstream, given json.RawMessage) (unique json.RawMessage, forget func()) {
 	e.mu.Lock()
 	e.nextTK++
 	unique = jsonrpc.AppendString(nil, tokenPrefix+strconv.FormatInt(e.nextTK, 10))
-	e.tokens[string(unique)] = route{v: v, token: given}
+	e.tokens[string(unique)] = route{v: v, u: u, token: given}
 	e.mu.Unlock()
 	return unique, func() {
 		e.mu.Lock()
@@ -679,6 +683,13 @@ func (e *entry) viewList() []*View {
 		out = append(out, v)
 	}
 	return out
+}
+
+// viewOf is session c's view, if it still uses the entry.
+func (e *entry) viewOf(c lease.Client) *View {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.views[c]
 }
 
 // onlyView is the entry's view when it has one only.

@@ -253,7 +253,7 @@ func (v *View) pin(e *entry, u *upstream.Upstream) {
 // may reach. local, when set, is the answer given here; after is given
 // the upstream's answer, and returns the one to pass on.
 func (v *View) prepare(e *entry, u *upstream.Upstream, method string, params json.RawMessage) (_ json.RawMessage, local *upstream.Reply, after func(upstream.Reply, error) upstream.Reply) {
-	forget := func() {}
+	var forget func() // set when the call was given a token
 	var then func(upstream.Reply, error) upstream.Reply
 	switch method {
 	case string(mcp.MethodResourcesSubscribe):
@@ -297,7 +297,7 @@ func (v *View) prepare(e *entry, u *upstream.Upstream, method string, params jso
 	}
 	if tok := gjson.GetBytes(params, "_meta.progressToken"); tok.Exists() {
 		var unique json.RawMessage
-		unique, forget = e.token(v, json.RawMessage(tok.Raw))
+		unique, forget = e.token(v, u, json.RawMessage(tok.Raw))
 		if p, err := sjson.SetRawBytes(params, "_meta.progressToken", unique); err == nil {
 			params = p
 		}
@@ -308,7 +308,9 @@ func (v *View) prepare(e *entry, u *upstream.Upstream, method string, params jso
 		// reached the hub after its result. A proxy of the session's own
 		// passes such progress on; the hub keeps the token's route a
 		// while for it.
-		time.AfterFunc(lateProgress, forget)
+		if forget != nil {
+			time.AfterFunc(lateProgress, forget)
+		}
 		if then != nil {
 			r = then(r, err)
 		}
