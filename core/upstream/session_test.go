@@ -428,3 +428,29 @@ func TestRecycleDoesNotWaitForAListen(t *testing.T) {
 		}
 	})
 }
+
+// TestCloseEndsARetiringSession: a recycled session still carrying a
+// request ends with its upstream, not a request timeout later.
+func TestCloseEndsARetiringSession(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sc := coretest.Demo()
+		sc.Calls["sleep"] = scripted.Call{} // never answers
+		u, _ := start(t, sc, spec(), upstream.Hooks{})
+		if _, err := u.Tools(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		ended := make(chan error, 1)
+		u.Start(upstream.Call{Method: "tools/call", Params: call("sleep"), Done: func(_ upstream.Reply, err error) { ended <- err }})
+		synctest.Wait()
+		u.Recycle()
+		synctest.Wait()
+		start := time.Now()
+		u.Close()
+		if err := <-ended; err == nil {
+			t.Fatal("the request ended without an error")
+		}
+		if waited := time.Since(start); waited > 5*time.Second {
+			t.Fatalf("the request on the retiring session ended %v after Close", waited)
+		}
+	})
+}

@@ -54,6 +54,7 @@ type Upstream struct {
 
 	mu       sync.Mutex
 	conn     *Conn
+	retiring map[*Conn]bool // recycled sessions waiting for their requests
 	inflight int
 	dialing  *dialCall
 	idle     *time.Timer
@@ -319,6 +320,12 @@ func (u *Upstream) Recycle() {
 	conn := u.conn
 	u.conn = nil
 	u.restarts.reset() // new credentials: try at once
+	if conn != nil {
+		if u.retiring == nil {
+			u.retiring = map[*Conn]bool{}
+		}
+		u.retiring[conn] = true
+	}
 	u.mu.Unlock()
 	if conn != nil {
 		// The requests in flight on the old session end as they would
@@ -329,7 +336,12 @@ func (u *Upstream) Recycle() {
 		if wait <= 0 {
 			wait = retireWait
 		}
-		go conn.Retire(wait, u.spec.CloseGrace)
+		go func() {
+			conn.Retire(wait, u.spec.CloseGrace)
+			u.mu.Lock()
+			delete(u.retiring, conn)
+			u.mu.Unlock()
+		}()
 	}
 }
 
@@ -467,10 +479,20 @@ func (u *Upstream) Close() {
 	if u.idle != nil {
 		u.idle.Stop()
 	}
+	// Recycled sessions still carrying requests end with the upstream.
+	var retiring []*Conn
+	for c := range u.retiring {
+		retiring = append(retiring, c)
+	}
 	u.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range retiring {
+		wg.Go(func() { c.Close(u.spec.CloseGrace) })
+	}
 	if conn != nil {
 		conn.Close(u.spec.CloseGrace)
 	}
+	wg.Wait()
 }
 
 // timeoutOf is how long call may take: the server's timeout, or what is
