@@ -459,11 +459,8 @@ func (e *entry) notification(u *upstream.Upstream, method string, params, msg js
 			}
 		case method == "notifications/message":
 			// A shared instance's log line names no call, and may be of
-			// one session's: it goes to a session only while one uses
-			// the instance (logs.go says the same of the core's).
-			if v := e.onlyView(); v != nil {
-				to = append(to, v)
-			}
+			// one session's (logs.go: concerned).
+			to = e.concerned(u)
 		default:
 			to = e.viewList()
 		}
@@ -690,19 +687,6 @@ func (e *entry) viewOf(c lease.Client) *View {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.views[c]
-}
-
-// onlyView is the entry's view when it has one only.
-func (e *entry) onlyView() *View {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if len(e.views) != 1 {
-		return nil
-	}
-	for _, v := range e.views {
-		return v
-	}
-	return nil
 }
 
 // anyView is a view whose hooks speak for all (they share the key).

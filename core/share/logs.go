@@ -9,12 +9,11 @@ import (
 )
 
 // What an upstream's core logs (it failed, it was probed, it wrote
-// something that is not JSON) goes to the hub's log, and to the session
-// it concerns, as with an upstream of its own: a leased instance's to the
-// session holding it (or that held it last), a shared one's only while
-// one session uses it. A line may carry what the server wrote (the tail
-// of its stderr), which may be of one session's calls: it reaches no
-// session that could not have caused it.
+// something that is not JSON) goes to the hub's log, and to the sessions
+// it concerns, as with an upstream of its own (see concerned). A line may
+// carry what the server wrote (the tail of its stderr), which may be of
+// one session's calls: it reaches no session that could not have caused
+// it.
 
 // forward is a sink that passes what it is given to a logger, which
 // keeps its own level.
@@ -47,13 +46,35 @@ func (l *instanceLogs) Accept(_ string, level hclog.Level, msg string, args ...a
 	if u == nil {
 		return
 	}
-	var v *View
-	if l.e.mode.Load() == modeShared {
-		v = l.e.onlyView()
-	} else {
-		v = l.e.holderView(u)
+	for _, v := range l.e.concerned(u) {
+		if v.log != nil {
+			v.log.Log(level, msg, args...)
+		}
 	}
-	if v != nil && v.log != nil {
-		v.log.Log(level, msg, args...)
+}
+
+// concerned are the sessions what u says outside any call may concern:
+// every session, while u has served no call (it has heard of none);
+// then, for a leased instance, the session holding it (or that held it
+// last), and for a shared one the one session it has served, if one
+// only.
+func (e *entry) concerned(u *upstream.Upstream) []*View {
+	e.mu.Lock()
+	served := len(e.users[u])
+	e.mu.Unlock()
+	switch {
+	case served == 0:
+		return e.viewList()
+	case e.mode.Load() != modeShared:
+		if v := e.holderView(u); v != nil {
+			return []*View{v}
+		}
+	default:
+		if c, one := e.soleUser(u); one {
+			if v := e.viewOf(c); v != nil {
+				return []*View{v}
+			}
+		}
 	}
+	return nil
 }
