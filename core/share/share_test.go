@@ -2,6 +2,7 @@ package share_test
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -158,6 +159,42 @@ func TestSharedLogMessagesStayWithOneSession(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if na, nb := count(a, "notifications/message"), count(b, "notifications/message"); na != 1 || nb != 0 {
 		t.Fatalf("log messages: a %d, b %d; want 1 and 0 once both use the instance", na, nb)
+	}
+}
+
+// Sessions watching a stateless server's resource share one listen
+// request of the hub's; resources/subscribe, which such a server does not
+// have, never reaches it (a session answered in place of another's in
+// flight would believe it watched).
+func TestSessionsShareAWatch(t *testing.T) {
+	sc := asker(scripted.Stateless)
+	sc.Capabilities = raw(`{"tools":{},"resources":{"subscribe":true}}`)
+	sc.Held = map[string]bool{"subscriptions/listen": true}
+	h := hub(t, sc, coretest.HubOptions{})
+	var clients []*coretest.Client
+	for i := range 3 {
+		cl := h.Core(t).Serve(t)
+		cl.Send(`{"jsonrpc":"2.0","id":"t","method":"tools/list","params":{"_meta":{` + modernMeta + `}}}`)
+		cl.Wait(`"t"`)
+		cl.Send(`{"jsonrpc":"2.0","id":"l` + strconv.Itoa(i) + `","method":"subscriptions/listen","params":{"notifications":{"resourceSubscriptions":["res://x"]},"_meta":{` + modernMeta + `}}}`)
+		clients = append(clients, cl)
+	}
+	for i, cl := range clients {
+		if ack, _ := cl.Next(0, isMethod("notifications/subscriptions/acknowledged")); !strings.Contains(string(ack), "res://x") {
+			t.Fatalf("client %d: %s", i, ack)
+		}
+	}
+	listens := 0
+	for _, m := range receivedAll(h) {
+		switch gjson.Get(m, "method").Str {
+		case "resources/subscribe":
+			t.Fatalf("the stateless server was sent %s", m)
+		case "subscriptions/listen":
+			listens++
+		}
+	}
+	if listens != 1 {
+		t.Fatalf("%d listen requests reached the server, want the hub's one: %v", listens, receivedAll(h))
 	}
 }
 

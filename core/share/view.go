@@ -257,6 +257,14 @@ func (v *View) prepare(e *entry, u *upstream.Upstream, method string, params jso
 	var then func(upstream.Reply, error) upstream.Reply
 	switch method {
 	case string(mcp.MethodResourcesSubscribe):
+		if e.mode.Load() == modeShared {
+			// A 2026-07-28 server has no resources/subscribe: refused
+			// here as it would be there, at once, so that no session
+			// takes a subscription of another's in flight for its own
+			// (the core watches with subscriptions/listen instead).
+			return nil, &upstream.Reply{Stateless: true, Error: jsonrpc.ErrorObject(mcp.METHOD_NOT_FOUND,
+				"resources/subscribe is not a request of 2026-07-28; watch with subscriptions/listen")}, nil
+		}
 		uri := gjson.GetBytes(params, "uri").Str
 		if !e.subscribe(u, uri, v) {
 			return nil, &upstream.Reply{Result: json.RawMessage(`{}`)}, nil
