@@ -68,7 +68,7 @@ type entry struct {
 	// listens are the resources watched with listen requests on a
 	// shared instance (listen.go).
 	listens map[listenKey]*listening
-	closed bool
+	closed  bool
 	// users are the sessions each instance has served since it started.
 	users map[*upstream.Upstream]map[lease.Client]bool
 }

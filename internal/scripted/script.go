@@ -57,9 +57,9 @@ type Script struct {
 	Methods map[string]json.RawMessage `json:"methods,omitempty"`
 	// Held are methods whose requests are never answered (a
 	// subscriptions/listen stream, say).
-	Held map[string]bool `json:"held,omitempty"`
-	Tools   []json.RawMessage          `json:"tools"`
-	Calls   map[string]Call            `json:"calls,omitempty"`
+	Held  map[string]bool   `json:"held,omitempty"`
+	Tools []json.RawMessage `json:"tools"`
+	Calls map[string]Call   `json:"calls,omitempty"`
 	// On are steps played when a notification of a method arrives (a
 	// request of the server's own outside any call, say).
 	On map[string][]Step `json:"on,omitempty"`
