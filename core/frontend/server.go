@@ -470,7 +470,7 @@ func (s *Server) spawn(ctx context.Context, env envelope, msg []byte) {
 			s.writeResult(env.ID, json.RawMessage("{}"))
 		case string(mcp.MethodSubscriptionsListen):
 			s.listen(ctx, env, c)
-		case string(mcp.MethodTasksGet), string(mcp.MethodTasksResult), string(mcp.MethodTasksCancel), methodTasksUpdate:
+		case string(mcp.MethodTasksGet), string(mcp.MethodTasksResult), string(mcp.MethodTasksCancel), upstream.MethodTasksUpdate:
 			s.taskRequest(ctx, env, c)
 		case string(mcp.MethodTasksList):
 			s.tasksList(ctx, env)

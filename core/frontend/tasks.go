@@ -22,9 +22,6 @@ import (
 // server that created it, learning the task's id from the answer to the
 // call. tasks/list lists every 2025-11-25 server's tasks.
 
-// methodTasksUpdate answers a task's input request (the tasks extension).
-const methodTasksUpdate = "tasks/update"
-
 // noteCall learns the task a tools/call created, if it did: a 2025-11-25
 // call asked for one (params.task) and gets it nested (result.task); a
 // 2026-07-28 server decides, and answers with a flat task (resultType
@@ -33,9 +30,9 @@ func (t *taskOwners) noteCall(tg target, r upstream.Reply) {
 	switch {
 	case bytes.Contains(tg.env.Params, []byte(`"task"`)) && gjson.GetBytes(tg.env.Params, "task").Exists():
 		t.learn(gjson.GetBytes(r.Result, "task.taskId").Str, tg.server)
-	case r.Stateless && bytes.Contains(r.Result, []byte(`"task"`)):
-		if res := gjson.GetManyBytes(r.Result, "resultType", "taskId"); res[0].Str == "task" {
-			t.learn(res[1].Str, tg.server)
+	default:
+		if id := upstream.FlatTask(r); id != "" {
+			t.learn(id, tg.server)
 		}
 	}
 }

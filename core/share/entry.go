@@ -330,8 +330,8 @@ func (e *entry) request(u *upstream.Upstream, method string, id, params json.Raw
 		// Outside any call: a server only one session has used asks that
 		// session, as a server of its own would; roots/list, the session
 		// that held it last.
-		if sole, ok := e.soleUser(u); ok {
-			to = sole
+		if sole := e.soleView(u); sole != nil {
+			to = sole.client
 		} else if method == string(mcp.MethodListRoots) {
 			to = last
 		}
@@ -382,24 +382,24 @@ func (e *entry) used(u *upstream.Upstream, c lease.Client) {
 	m[c] = true
 }
 
-// soleUser is the one session u has served a call of since it started,
-// if only one has (and it is still here); when none has, the entry's one
-// session, if it has one only (lists, which any session reads, serve
-// none in particular).
-func (e *entry) soleUser(u *upstream.Upstream) (lease.Client, bool) {
+// soleView is the view of the one session u has served a call of since
+// it started, if only one has (and it is still here); when none has, the
+// entry's one view, if it has one only (lists, which any session reads,
+// serve none in particular). Else nil.
+func (e *entry) soleView(u *upstream.Upstream) *View {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	switch users := e.users[u]; {
 	case len(users) == 1:
 		for c := range users {
-			return c, e.views[c] != nil
+			return e.views[c]
 		}
 	case len(users) == 0 && len(e.views) == 1:
-		for c := range e.views {
-			return c, true
+		for _, v := range e.views {
+			return v
 		}
 	}
-	return "", false
+	return nil
 }
 
 // notification routes what an instance said: progress, cancellations and
@@ -423,10 +423,8 @@ func (e *entry) notification(u *upstream.Upstream, method string, params, msg js
 			// Not a call's (a leased instance's progress of its own, as
 			// after a request of its own): to the one session the
 			// instance has served, if one only.
-			if c, one := e.soleUser(u); one {
-				if v := e.viewOf(c); v != nil {
-					v.notifyRaw(method, params, msg)
-				}
+			if v := e.soleView(u); v != nil {
+				v.notifyRaw(method, params, msg)
 			}
 		}
 		return
@@ -680,13 +678,6 @@ func (e *entry) viewList() []*View {
 		out = append(out, v)
 	}
 	return out
-}
-
-// viewOf is session c's view, if it still uses the entry.
-func (e *entry) viewOf(c lease.Client) *View {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.views[c]
 }
 
 // anyView is a view whose hooks speak for all (they share the key).

@@ -57,7 +57,7 @@ func (e *entry) listen(v *View, u *upstream.Upstream, uri string, params json.Ra
 	l := e.listens[k]
 	first := l == nil
 	if first {
-		l = &listening{views: map[*View]map[int]func(upstream.Reply, error){}}
+		l = &listening{views: map[*View]map[int]func(upstream.Reply, error){}, params: params}
 		e.listens[k] = l
 	}
 	if l.views[v] == nil {
@@ -68,7 +68,6 @@ func (e *entry) listen(v *View, u *upstream.Upstream, uri string, params json.Ra
 	l.views[v][id] = done
 	e.mu.Unlock()
 	if first {
-		l.params = params
 		e.sendListen(k, l)
 	}
 	return func(err error) { e.unlisten(k, l, v, id, err) }

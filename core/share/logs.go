@@ -70,10 +70,8 @@ func (e *entry) concerned(u *upstream.Upstream) []*View {
 			return []*View{v}
 		}
 	default:
-		if c, one := e.soleUser(u); one {
-			if v := e.viewOf(c); v != nil {
-				return []*View{v}
-			}
+		if v := e.soleView(u); v != nil {
+			return []*View{v}
 		}
 	}
 	return nil

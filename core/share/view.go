@@ -290,7 +290,7 @@ func (v *View) prepare(e *entry, u *upstream.Upstream, method string, params jso
 		if !here {
 			return nil, &upstream.Reply{Result: json.RawMessage(`{}`)}, nil
 		}
-	case string(mcp.MethodTasksGet), string(mcp.MethodTasksResult), string(mcp.MethodTasksCancel), methodTasksUpdate:
+	case string(mcp.MethodTasksGet), string(mcp.MethodTasksResult), string(mcp.MethodTasksCancel), upstream.MethodTasksUpdate:
 		id := gjson.GetBytes(params, "taskId").Str
 		if !e.ownsTask(v, id) {
 			return nil, &upstream.Reply{Error: jsonrpc.ErrorObject(mcp.INVALID_PARAMS, "unknown task "+id)}, nil
@@ -332,21 +332,13 @@ func (v *View) prepare(e *entry, u *upstream.Upstream, method string, params jso
 	}
 }
 
-// methodTasksUpdate answers a task's input request (the 2026-07-28 tasks
-// extension).
-const methodTasksUpdate = "tasks/update"
-
 // createdTask is the task an answer says its call created: nested
-// (2025-11-25, result.task), or flat (a 2026-07-28 server's resultType
-// "task").
+// (2025-11-25, result.task), or flat (2026-07-28).
 func createdTask(r upstream.Reply) string {
 	if id := gjson.GetBytes(r.Result, "task.taskId"); id.Type == gjson.String {
 		return id.Str
 	}
-	if res := gjson.GetManyBytes(r.Result, "resultType", "taskId"); r.Stateless && res[0].Str == "task" && res[1].Type == gjson.String {
-		return res[1].Str
-	}
-	return ""
+	return upstream.FlatTask(r)
 }
 
 // lateProgress is how long a call's progress token is still routed after
